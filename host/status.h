@@ -1,0 +1,21 @@
+/*
+ * status.h - the host's error codes.
+ *
+ * Host functions return 0 on success or a negative TARRY_E* code. The SDK's
+ * codes (tarry.h) start the band at -30700; the host's own follow, so every
+ * code a user can see is in one range and never collides with errno.
+ */
+#ifndef TARRY_STATUS_H
+#define TARRY_STATUS_H
+
+#include "tarry.h"
+
+#define TARRY_ENOTFOUND (-30710) /* no such execution, function or key */
+#define TARRY_EIO (-30711)       /* the store or the file system failed */
+#define TARRY_EEXIST (-30712)    /* already exists */
+#define TARRY_ERANGE (-30713)    /* a value is out of its range */
+
+/* A readable name for any host or SDK code. */
+const char *status_str(int code);
+
+#endif
