@@ -14,14 +14,23 @@
 /* Unix time in milliseconds (CLOCK_REALTIME). */
 int64_t clock_now_ms(void);
 
-/* Format as RFC 3339 UTC with milliseconds: "2026-11-28T10:00:00.123Z". */
+/*
+ * Format as RFC 3339 UTC with milliseconds: "2026-11-28T10:00:00.123Z",
+ * always exactly CLOCK_TEXT_LEN characters and a NUL. RFC 3339 years have
+ * four digits, so times outside 0000-01-01 .. 9999-12-31 are clamped to
+ * those ends.
+ */
 void clock_format(int64_t ms, char out[CLOCK_TEXT_LEN + 1]);
 
 /*
  * Parse RFC 3339: "2026-11-28T10:00:00Z", with optional fraction (any number
  * of digits, kept to ms) and "Z" or a "+hh:mm"/"-hh:mm" offset; 't' and a
- * space are accepted for 'T', 'z' for 'Z'. Returns 0 or TARRY_EINVAL with a
- * reason in err (e.g. "month 13 out of range").
+ * space are accepted for 'T', 'z' for 'Z'. A leap second (":60") counts as
+ * the next second, as Unix time has none. Returns 0, or TARRY_EINVAL with
+ * *out_ms untouched and a one-line reason that names the field and quotes
+ * the input written to err (always NUL-terminated when errlen > 0; err may
+ * be NULL when errlen is 0), e.g.
+ * `month 13 out of range (01-12) in "2026-13-01T00:00:00Z"`.
  */
 int clock_parse(const char *text, int64_t *out_ms, char *err, size_t errlen);
 

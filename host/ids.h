@@ -19,13 +19,22 @@ typedef struct exec_id {
     uint8_t bytes[16];
 } exec_id;
 
-/* A new id, strictly greater than every id this process made before. Thread-safe. */
+/*
+ * A new id, strictly greater than every id this process made before, also
+ * when the wall clock steps back (the id then keeps the last timestamp and
+ * increments). Thread-safe. Aborts the process if getrandom(2) is missing
+ * (Linux before 3.17) rather than make guessable ids.
+ */
 void id_new(exec_id *out);
 
 /* Write the 26-character text form and a NUL into out. */
 void id_format(const exec_id *id, char out[ID_TEXT_LEN + 1]);
 
-/* Parse text (exactly 26 characters). Returns 0 or TARRY_EINVAL. */
+/*
+ * Parse text (exactly 26 characters; the first 0-7, as 26 characters hold
+ * 130 bits). Returns 0, or TARRY_EINVAL (NULL, wrong length, a character
+ * outside the alphabet) with *out untouched.
+ */
 int id_parse(const char *text, exec_id *out);
 
 /* The id's creation time in Unix milliseconds. */

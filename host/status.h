@@ -14,6 +14,7 @@
 #define TARRY_EIO (-30711)       /* the store or the file system failed */
 #define TARRY_EEXIST (-30712)    /* already exists */
 #define TARRY_ERANGE (-30713)    /* a value is out of its range */
+#define TARRY_EFULL (-30714)     /* the store's map is full; grow it and retry */
 
 /* A readable name for any host or SDK code. */
 const char *status_str(int code);

@@ -1,0 +1,27 @@
+/*
+ * status.c - names for the host's error codes.
+ *
+ * The SDK's codes are named by tarry_strerror() in tarry.h, which plugins
+ * compile in; this room adds the host's own band so one call names any code
+ * a user can meet. It holds no state and may not allocate.
+ */
+#include "status.h"
+
+const char *status_str(int code)
+{
+    switch (code) {
+    case TARRY_ENOTFOUND:
+        return "not found";
+    case TARRY_EIO:
+        return "I/O error";
+    case TARRY_EEXIST:
+        return "already exists";
+    case TARRY_ERANGE:
+        return "out of range";
+    case TARRY_EFULL:
+        return "store map full";
+    default:
+        /* Codes the SDK defines, including ones a newer tarry.h adds. */
+        return tarry_strerror(code);
+    }
+}
