@@ -1,0 +1,829 @@
+/*
+ * api.c - routes, request validation and JSON answers.
+ *
+ * An answer that waits for the engine (a trigger's commit, a long-poll) is
+ * an api_pending: the engine holds its waiter, and a slot in the request's
+ * memory pool points back at it, so whichever goes first (the client
+ * disconnecting or the engine answering) unhooks the other.
+ *
+ * May not: write to the store, call plugin code.
+ */
+#include "api.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "duration.h"
+#include "hlog.h"
+#include "ids.h"
+#include "status.h"
+
+#define MAX_WAIT_MS (10 * 60 * 1000)
+#define LIST_DEFAULT 50
+#define LIST_MAX 1000
+
+struct api {
+    engine *eng;
+    char *token; /* NULL: no authentication (loopback only, see serve.c) */
+};
+
+enum { PENDING_TRIGGER, PENDING_TRIGGER_WAIT, PENDING_RESULT };
+
+typedef struct api_pending {
+    engine_waiter waiter; /* first: the engine hands it back */
+    api *a;
+    h2o_req_t *req;
+    struct api_pending **slot; /* in req->pool; cleared when we answer */
+    int mode;
+} api_pending;
+
+int api_create(api **out, engine *eng, const char *token)
+{
+    api *a = calloc(1, sizeof *a);
+    if (!a)
+        return TARRY_ENOMEM;
+    a->eng = eng;
+    if (token && *token && !(a->token = strdup(token))) {
+        free(a);
+        return TARRY_ENOMEM;
+    }
+    *out = a;
+    return 0;
+}
+
+void api_free(api *a)
+{
+    if (a)
+        free(a->token);
+    free(a);
+}
+
+/* Compare in time independent of where the first difference is. */
+static bool authorized(const api *a, h2o_req_t *req)
+{
+    h2o_iovec_t auth = http_header(req, H2O_TOKEN_AUTHORIZATION);
+    size_t n = strlen(a->token);
+    unsigned char diff = 0;
+
+    if (auth.len != n + 7 || memcmp(auth.base, "Bearer ", 7) != 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)(auth.base[7 + i] ^ a->token[i]);
+    return diff == 0;
+}
+
+/* ---- JSON ---------------------------------------------------------------------- */
+
+static void add_time(cJSON *obj, const char *name, int64_t ms)
+{
+    char text[CLOCK_TEXT_LEN + 1];
+    if (!ms) {
+        cJSON_AddNullToObject(obj, name);
+        return;
+    }
+    clock_format(ms, text);
+    cJSON_AddStringToObject(obj, name, text);
+}
+
+/* JSON text we stored ourselves is valid, so it is embedded without re-parsing. */
+static void add_raw(cJSON *obj, const char *name, const char *json)
+{
+    if (json)
+        cJSON_AddRawToObject(obj, name, json);
+    else
+        cJSON_AddNullToObject(obj, name);
+}
+
+static void add_string_or_null(cJSON *obj, const char *name, const char *s)
+{
+    if (s)
+        cJSON_AddStringToObject(obj, name, s);
+    else
+        cJSON_AddNullToObject(obj, name);
+}
+
+static bool id_is_zero(const exec_id *id)
+{
+    static const exec_id zero;
+    return memcmp(id, &zero, sizeof zero) == 0;
+}
+
+static cJSON *exec_json(const exec_record *r)
+{
+    char id[ID_TEXT_LEN + 1];
+    cJSON *o = cJSON_CreateObject(), *plugin;
+
+    id_format(&r->id, id);
+    cJSON_AddStringToObject(o, "id", id);
+    cJSON_AddStringToObject(o, "function", r->function);
+    cJSON_AddStringToObject(o, "state", exec_state_name(r->state));
+    add_raw(o, "args", r->args);
+    add_raw(o, "result", r->result);
+    add_string_or_null(o, "error", r->error);
+    if (r->metadata)
+        cJSON_AddRawToObject(o, "metadata", r->metadata);
+    else
+        cJSON_AddObjectToObject(o, "metadata");
+    cJSON_AddNumberToObject(o, "attempts", r->attempts);
+    add_time(o, "created_at", r->created_at);
+    add_time(o, "scheduled_at", r->scheduled_at);
+    add_time(o, "started_at", r->started_at);
+    add_time(o, "finished_at", r->finished_at);
+    if (id_is_zero(&r->parent_id)) {
+        cJSON_AddNullToObject(o, "parent_id");
+    } else {
+        id_format(&r->parent_id, id);
+        cJSON_AddStringToObject(o, "parent_id", id);
+    }
+    cJSON_AddArrayToObject(o, "children");
+    if (r->plugin_name) {
+        plugin = cJSON_AddObjectToObject(o, "plugin");
+        cJSON_AddStringToObject(plugin, "name", r->plugin_name);
+        add_string_or_null(plugin, "version", r->plugin_version);
+    } else {
+        cJSON_AddNullToObject(o, "plugin");
+    }
+    return o;
+}
+
+/* Send `root` and free it. */
+static void reply_cjson(h2o_req_t *req, int status, cJSON *root)
+{
+    char *text = root ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    if (!text) {
+        http_reply_error(req, 500, "internal", "out of memory building the answer");
+        return;
+    }
+    http_reply_json(req, status, text, strlen(text));
+    free(text);
+}
+
+static void reply_state(h2o_req_t *req, int status, const exec_record *r)
+{
+    char id[ID_TEXT_LEN + 1], body[128];
+    int n;
+    id_format(&r->id, id);
+    n = snprintf(body, sizeof body, "{\"id\":\"%s\",\"state\":\"%s\"}", id, exec_state_name(r->state));
+    http_reply_json(req, status, body, (size_t)n);
+}
+
+static void reply_result(h2o_req_t *req, const exec_record *r)
+{
+    char id[ID_TEXT_LEN + 1];
+    cJSON *o = cJSON_CreateObject();
+    bool final = exec_state_final(r->state);
+
+    id_format(&r->id, id);
+    cJSON_AddStringToObject(o, "id", id);
+    cJSON_AddStringToObject(o, "state", exec_state_name(r->state));
+    add_raw(o, "result", final ? r->result : NULL);
+    add_string_or_null(o, "error", final ? r->error : NULL);
+    reply_cjson(req, final ? 200 : 202, o);
+}
+
+static void reply_not_found(h2o_req_t *req, const exec_id *id)
+{
+    char text[ID_TEXT_LEN + 1];
+    id_format(id, text);
+    http_reply_error(req, 404, "execution_not_found", "no execution with id %s", text);
+}
+
+static void reply_store_error(api *a, h2o_req_t *req, int rc)
+{
+    if (rc == TARRY_ENOMEM)
+        http_reply_error(req, 500, "internal", "out of memory");
+    else
+        http_reply_error(req, 500, "internal", "store error: %s", store_last_error(engine_store(a->eng)));
+}
+
+/* ---- pending answers ---------------------------------------------------------- */
+
+static void on_req_dispose(void *slot_ptr)
+{
+    api_pending *p = *(api_pending **)slot_ptr;
+    if (!p)
+        return;
+    /* The client went away first: the engine must not call us any more. */
+    engine_waiter_cancel(p->a->eng, &p->waiter);
+    free(p);
+}
+
+static api_pending *pending_new(api *a, h2o_req_t *req, int mode, engine_waiter_cb cb)
+{
+    api_pending *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->a = a;
+    p->req = req;
+    p->mode = mode;
+    p->waiter.cb = cb;
+    p->slot = h2o_mem_alloc_shared(&req->pool, sizeof *p->slot, on_req_dispose);
+    *p->slot = p;
+    return p;
+}
+
+static void pending_done(api_pending *p)
+{
+    *p->slot = NULL;
+    free(p);
+}
+
+/* Read one record and answer with `fn`, or 404/500. */
+static void answer_from_store(api *a, h2o_req_t *req, const exec_id *id,
+                              void (*fn)(h2o_req_t *, const exec_record *, int), int arg)
+{
+    store_txn *txn;
+    exec_record rec;
+    int rc = store_txn_begin(engine_store(a->eng), false, &txn);
+
+    if (rc == 0 && (rc = store_exec_get(txn, id, &rec)) == 0)
+        fn(req, &rec, arg);
+    else if (rc == TARRY_ENOTFOUND)
+        http_reply_error(req, 500, "internal", "the execution was not committed (see the host log)");
+    else
+        reply_store_error(a, req, rc);
+    store_txn_abort(txn);
+}
+
+static void reply_state_fn(h2o_req_t *req, const exec_record *r, int status)
+{
+    reply_state(req, status, r);
+}
+
+static void reply_result_fn(h2o_req_t *req, const exec_record *r, int unused)
+{
+    (void)unused;
+    reply_result(req, r);
+}
+
+static void on_engine_answer(engine_waiter *w, int status, const exec_record *rec)
+{
+    api_pending *p = (api_pending *)w;
+    h2o_req_t *req = p->req;
+
+    if (status < 0) {
+        http_reply_error(req, 500, "internal", "could not commit to the store (%s): %s", status_str(status),
+                         store_last_error(engine_store(p->a->eng)));
+    } else if (status == ENGINE_TIMEOUT) {
+        answer_from_store(p->a, req, &w->id, p->mode == PENDING_RESULT ? reply_result_fn : reply_state_fn, 202);
+    } else if (p->mode == PENDING_RESULT) {
+        reply_result(req, rec);
+    } else if (p->mode == PENDING_TRIGGER_WAIT && exec_state_final(rec->state)) {
+        reply_cjson(req, 200, exec_json(rec));
+    } else {
+        reply_state(req, 202, rec);
+    }
+    pending_done(p);
+}
+
+/* ---- request helpers ------------------------------------------------------------ */
+
+/* Parse ?wait=; returns 0 (absent: *ms = -1), or answers 400 and returns -1. */
+static int query_wait(h2o_req_t *req, int64_t *ms)
+{
+    char text[64], err[200];
+    int got = http_query(req, "wait", text, sizeof text);
+
+    *ms = -1;
+    if (got == 0)
+        return 0;
+    if (got < 0) {
+        http_reply_error(req, 400, "invalid_query", "wait: malformed or too long");
+        return -1;
+    }
+    if (duration_parse(text, ms, err, sizeof err) != 0) {
+        http_reply_error(req, 400, "invalid_query", "wait: %s", err);
+        return -1;
+    }
+    if (*ms > MAX_WAIT_MS) {
+        http_reply_error(req, 400, "invalid_query", "wait: %s is longer than the 10m maximum", text);
+        return -1;
+    }
+    return 0;
+}
+
+static bool content_type_ok(h2o_req_t *req)
+{
+    h2o_iovec_t ct = http_header(req, H2O_TOKEN_CONTENT_TYPE);
+    size_t n = ct.len;
+    const char *semi;
+
+    if (!ct.base)
+        return true;
+    if ((semi = memchr(ct.base, ';', ct.len)))
+        n = (size_t)(semi - ct.base);
+    while (n && (ct.base[n - 1] == ' ' || ct.base[n - 1] == '\t'))
+        n--;
+    return h2o_lcstris(ct.base, n, H2O_STRLIT("application/json"));
+}
+
+/* Where in the body parsing stopped, as "line L, column C". */
+static void json_error_position(const char *body, size_t len, const char *where, char *out, size_t outlen)
+{
+    size_t line = 1, col = 1;
+    if (!where || where < body || where > body + len)
+        where = body + len;
+    for (const char *p = body; p < where; p++) {
+        if (*p == '\n') {
+            line++;
+            col = 1;
+        } else {
+            col++;
+        }
+    }
+    snprintf(out, outlen, "line %zu, column %zu", line, col);
+}
+
+static int parse_id(h2o_req_t *req, const char *text, size_t len, exec_id *id)
+{
+    char buf[ID_TEXT_LEN + 1];
+    if (len != ID_TEXT_LEN) {
+        http_reply_error(req, 400, "invalid_id", "\"%.*s\" is not an execution id (26 characters, e.g. %s)",
+                         (int)(len > 64 ? 64 : len), text, "01JDXN5Z8B3M8Q2W4T6Y8A0C2E");
+        return -1;
+    }
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    if (id_parse(buf, id) != 0) {
+        http_reply_error(req, 400, "invalid_id", "\"%s\" is not an execution id (Crockford base32)", buf);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- handlers ------------------------------------------------------------------ */
+
+static int handle_trigger(api *a, h2o_req_t *req, const char *fn, size_t fn_len)
+{
+    char name[PLUGIN_NAME_MAX + 1], err[300];
+    engine_trigger_req treq = {.run_at_ms = 0, .wait_ms = -1};
+    cJSON *body = NULL, *field;
+    char *args = NULL, *metadata = NULL;
+    api_pending *p;
+    int rc;
+
+    if (!http_method_is(req, "POST")) {
+        http_reply_method_not_allowed(req, "POST");
+        return 0;
+    }
+    if (!content_type_ok(req)) {
+        h2o_iovec_t ct = http_header(req, H2O_TOKEN_CONTENT_TYPE);
+        http_reply_error(req, 415, "unsupported_media_type", "Content-Type is \"%.*s\"; send application/json",
+                         (int)(ct.len > 100 ? 100 : ct.len), ct.base);
+        return 0;
+    }
+    if (req->entity.len > HTTP_MAX_BODY) {
+        http_reply_error(req, 413, "body_too_large", "the body is %zu bytes; the limit is %u bytes (1 MiB)",
+                         req->entity.len, HTTP_MAX_BODY);
+        return 0;
+    }
+    if (fn_len > PLUGIN_NAME_MAX) {
+        http_reply_error(req, 404, "function_not_found", "no function has a name that long (%zu bytes)", fn_len);
+        return 0;
+    }
+    memcpy(name, fn, fn_len);
+    name[fn_len] = '\0';
+    if (query_wait(req, &treq.wait_ms) != 0)
+        return 0;
+
+    if (req->entity.len > 0) {
+        const char *end = NULL;
+        body = cJSON_ParseWithLengthOpts(req->entity.base, req->entity.len, &end, 0);
+        if (!body) {
+            char pos[64];
+            json_error_position(req->entity.base, req->entity.len, end, pos, sizeof pos);
+            http_reply_error(req, 400, "invalid_json", "the body is not valid JSON (error at %s)", pos);
+            return 0;
+        }
+        if (!cJSON_IsObject(body)) {
+            http_reply_error(req, 400, "invalid_json",
+                             "the body must be a JSON object like {\"args\": ...}, not a JSON %s",
+                             cJSON_IsArray(body) ? "array" : "scalar");
+            goto done;
+        }
+    }
+    cJSON_ArrayForEach(field, body)
+    {
+        const char *k = field->string;
+        if (strcmp(k, "args") && strcmp(k, "delay") && strcmp(k, "run_at") && strcmp(k, "metadata")) {
+            http_reply_error(req, 400, "invalid_field",
+                             "%s: unknown field (expected args, delay, run_at, metadata)", k);
+            goto done;
+        }
+    }
+    field = cJSON_GetObjectItemCaseSensitive(body, "args");
+    args = field ? cJSON_PrintUnformatted(field) : NULL;
+    treq.args = args ? args : "null";
+
+    field = cJSON_GetObjectItemCaseSensitive(body, "metadata");
+    if (field && !cJSON_IsNull(field)) {
+        cJSON *item;
+        if (!cJSON_IsObject(field)) {
+            http_reply_error(req, 400, "invalid_field", "metadata: must be an object of strings");
+            goto done;
+        }
+        cJSON_ArrayForEach(item, field)
+        {
+            if (!cJSON_IsString(item)) {
+                http_reply_error(req, 400, "invalid_field", "metadata.%s: must be a string", item->string);
+                goto done;
+            }
+        }
+        metadata = cJSON_PrintUnformatted(field);
+        treq.metadata = metadata;
+    }
+
+    cJSON *delay = cJSON_GetObjectItemCaseSensitive(body, "delay");
+    cJSON *run_at = cJSON_GetObjectItemCaseSensitive(body, "run_at");
+    if (delay && !cJSON_IsNull(delay) && run_at && !cJSON_IsNull(run_at)) {
+        http_reply_error(req, 400, "invalid_field", "delay, run_at: give one or the other, not both");
+        goto done;
+    }
+    if (delay && !cJSON_IsNull(delay)) {
+        int64_t ms;
+        if (!cJSON_IsString(delay)) {
+            http_reply_error(req, 400, "invalid_field", "delay: must be a string like \"10s\" or \"1 day\"");
+            goto done;
+        }
+        if (duration_parse(delay->valuestring, &ms, err, sizeof err) != 0) {
+            http_reply_error(req, 400, "invalid_field", "delay: %s", err);
+            goto done;
+        }
+        treq.run_at_ms = ms > 0 ? clock_now_ms() + ms : 0;
+    }
+    if (run_at && !cJSON_IsNull(run_at)) {
+        if (!cJSON_IsString(run_at)) {
+            http_reply_error(req, 400, "invalid_field", "run_at: must be an RFC 3339 time string");
+            goto done;
+        }
+        if (clock_parse(run_at->valuestring, &treq.run_at_ms, err, sizeof err) != 0) {
+            http_reply_error(req, 400, "invalid_field", "run_at: %s", err);
+            goto done;
+        }
+    }
+
+    treq.function = name;
+    if (!(p = pending_new(a, req, treq.wait_ms >= 0 ? PENDING_TRIGGER_WAIT : PENDING_TRIGGER, on_engine_answer))) {
+        http_reply_error(req, 500, "internal", "out of memory");
+        goto done;
+    }
+    rc = engine_trigger(a->eng, &treq, &p->waiter);
+    if (rc != 0) {
+        pending_done(p);
+        if (rc == TARRY_ENOTFOUND)
+            http_reply_error(req, 404, "function_not_found",
+                             "no loaded plugin exports a function named \"%s\" (GET /v1/functions lists them)", name);
+        else
+            http_reply_error(req, 500, "internal", "cannot start the execution: %s", status_str(rc));
+    }
+done:
+    cJSON_Delete(body);
+    free(args);
+    free(metadata);
+    return 0;
+}
+
+static void reply_exec_fn(h2o_req_t *req, const exec_record *r, int unused)
+{
+    (void)unused;
+    reply_cjson(req, 200, exec_json(r));
+}
+
+static int handle_get_exec(api *a, h2o_req_t *req, const exec_id *id)
+{
+    store_txn *txn;
+    exec_record rec;
+    int rc;
+
+    if (!http_method_is(req, "GET")) {
+        http_reply_method_not_allowed(req, "GET");
+        return 0;
+    }
+    if ((rc = store_txn_begin(engine_store(a->eng), false, &txn)) != 0) {
+        reply_store_error(a, req, rc);
+        return 0;
+    }
+    rc = store_exec_get(txn, id, &rec);
+    if (rc == 0)
+        reply_exec_fn(req, &rec, 0);
+    else if (rc == TARRY_ENOTFOUND)
+        reply_not_found(req, id);
+    else
+        reply_store_error(a, req, rc);
+    store_txn_abort(txn);
+    return 0;
+}
+
+static int handle_result(api *a, h2o_req_t *req, const exec_id *id)
+{
+    store_txn *txn;
+    exec_record rec;
+    int64_t wait_ms;
+    int rc;
+
+    if (!http_method_is(req, "GET")) {
+        http_reply_method_not_allowed(req, "GET");
+        return 0;
+    }
+    if (query_wait(req, &wait_ms) != 0)
+        return 0;
+    if ((rc = store_txn_begin(engine_store(a->eng), false, &txn)) != 0) {
+        reply_store_error(a, req, rc);
+        return 0;
+    }
+    rc = store_exec_get(txn, id, &rec);
+    if (rc == TARRY_ENOTFOUND) {
+        reply_not_found(req, id);
+    } else if (rc != 0) {
+        reply_store_error(a, req, rc);
+    } else if (exec_state_final(rec.state) || wait_ms <= 0) {
+        reply_result(req, &rec);
+    } else {
+        api_pending *p = pending_new(a, req, PENDING_RESULT, on_engine_answer);
+        if (p)
+            engine_wait_result(a->eng, id, wait_ms, &p->waiter);
+        else
+            http_reply_error(req, 500, "internal", "out of memory");
+    }
+    store_txn_abort(txn);
+    return 0;
+}
+
+static int add_log_line(void *user, const store_log_line *line)
+{
+    static const char *const levels[] = {"debug", "info", "warn", "error"};
+    cJSON *o = cJSON_CreateObject();
+    add_time(o, "time", line->time_ms);
+    cJSON_AddStringToObject(o, "level", levels[line->level & 3]);
+    cJSON_AddStringToObject(o, "message", line->text);
+    cJSON_AddItemToArray(user, o);
+    return 0;
+}
+
+static int handle_logs(api *a, h2o_req_t *req, const exec_id *id)
+{
+    store_txn *txn;
+    exec_record rec;
+    cJSON *root, *data;
+    int rc;
+
+    if (!http_method_is(req, "GET")) {
+        http_reply_method_not_allowed(req, "GET");
+        return 0;
+    }
+    if ((rc = store_txn_begin(engine_store(a->eng), false, &txn)) != 0) {
+        reply_store_error(a, req, rc);
+        return 0;
+    }
+    if ((rc = store_exec_get(txn, id, &rec)) != 0) {
+        if (rc == TARRY_ENOTFOUND) {
+            reply_not_found(req, id);
+        } else {
+            reply_store_error(a, req, rc);
+        }
+        store_txn_abort(txn);
+        return 0;
+    }
+    root = cJSON_CreateObject();
+    data = cJSON_AddArrayToObject(root, "data");
+    rc = store_log_scan(txn, id, add_log_line, data);
+    store_txn_abort(txn);
+    if (rc != 0) {
+        cJSON_Delete(root);
+        reply_store_error(a, req, rc);
+        return 0;
+    }
+    reply_cjson(req, 200, root);
+    return 0;
+}
+
+struct list_ctx {
+    cJSON *data;
+    exec_id last;
+};
+
+static int add_listed(void *user, const exec_record *rec)
+{
+    struct list_ctx *lc = user;
+    cJSON_AddItemToArray(lc->data, exec_json(rec));
+    lc->last = rec->id;
+    return 0;
+}
+
+static int handle_list(api *a, h2o_req_t *req)
+{
+    char function[PLUGIN_NAME_MAX + 2], state[32], limit[32], cursor[64];
+    store_list_query q = {.function = NULL, .state = EXEC_NONE, .before = NULL, .limit = LIST_DEFAULT};
+    struct list_ctx lc;
+    exec_id before;
+    store_txn *txn;
+    cJSON *root;
+    bool more;
+    int got, rc;
+
+    if (!http_method_is(req, "GET")) {
+        http_reply_method_not_allowed(req, "GET");
+        return 0;
+    }
+    if ((got = http_query(req, "function", function, sizeof function)) < 0) {
+        http_reply_error(req, 400, "invalid_query", "function: malformed or longer than %d bytes", PLUGIN_NAME_MAX);
+        return 0;
+    }
+    if (got > 0 && function[0])
+        q.function = function;
+    if ((got = http_query(req, "state", state, sizeof state)) != 0 && state[0]) {
+        if (got < 0 || exec_state_parse(state, &q.state) != 0) {
+            http_reply_error(req, 400, "invalid_query",
+                             "state: \"%s\" is not a state (scheduled, queued, running, waiting, succeeded, "
+                             "failed, cancelled, discarded, blocked)",
+                             got < 0 ? "?" : state);
+            return 0;
+        }
+    }
+    if ((got = http_query(req, "limit", limit, sizeof limit)) != 0) {
+        char *end;
+        long n = got > 0 ? strtol(limit, &end, 10) : 0;
+        if (got < 0 || *end || n < 1 || n > LIST_MAX) {
+            http_reply_error(req, 400, "invalid_query", "limit: want a whole number from 1 to %d", LIST_MAX);
+            return 0;
+        }
+        q.limit = (size_t)n;
+    }
+    if ((got = http_query(req, "cursor", cursor, sizeof cursor)) != 0 && cursor[0]) {
+        if (got < 0 || id_parse(cursor, &before) != 0) {
+            http_reply_error(req, 400, "invalid_query", "cursor: not a cursor from next_cursor");
+            return 0;
+        }
+        q.before = &before;
+    }
+    if ((rc = store_txn_begin(engine_store(a->eng), false, &txn)) != 0) {
+        reply_store_error(a, req, rc);
+        return 0;
+    }
+    root = cJSON_CreateObject();
+    lc.data = cJSON_AddArrayToObject(root, "data");
+    rc = store_exec_list(txn, &q, add_listed, &lc, &more);
+    store_txn_abort(txn);
+    if (rc != 0) {
+        cJSON_Delete(root);
+        reply_store_error(a, req, rc);
+        return 0;
+    }
+    if (more) {
+        char text[ID_TEXT_LEN + 1];
+        id_format(&lc.last, text);
+        cJSON_AddStringToObject(root, "next_cursor", text);
+    } else {
+        cJSON_AddNullToObject(root, "next_cursor");
+    }
+    reply_cjson(req, 200, root);
+    return 0;
+}
+
+static int handle_functions(api *a, h2o_req_t *req)
+{
+    const plugins *pl = engine_plugins(a->eng);
+    cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data");
+
+    for (size_t i = 0; i < plugins_count(pl); i++) {
+        const plugin *p = plugins_at(pl, i);
+        for (size_t j = 0; j < p->fn_count; j++) {
+            cJSON *o = cJSON_CreateObject(), *po;
+            cJSON_AddStringToObject(o, "name", p->fns[j].name);
+            po = cJSON_AddObjectToObject(o, "plugin");
+            cJSON_AddStringToObject(po, "name", p->name);
+            cJSON_AddStringToObject(po, "version", p->version);
+            cJSON_AddStringToObject(po, "file", p->file);
+            cJSON_AddItemToArray(data, o);
+        }
+    }
+    reply_cjson(req, 200, root);
+    return 0;
+}
+
+static int handle_plugins(api *a, h2o_req_t *req)
+{
+    const plugins *pl = engine_plugins(a->eng);
+    cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data");
+
+    for (size_t i = 0; i < plugins_count(pl); i++) {
+        const plugin *p = plugins_at(pl, i);
+        cJSON *o = cJSON_CreateObject(), *fns;
+        cJSON_AddStringToObject(o, "file", p->file);
+        add_string_or_null(o, "name", p->name);
+        add_string_or_null(o, "version", p->version);
+        cJSON_AddStringToObject(o, "state", p->error ? "error" : "loaded");
+        add_string_or_null(o, "error", p->error);
+        fns = cJSON_AddArrayToObject(o, "functions");
+        for (size_t j = 0; j < p->fn_count; j++)
+            cJSON_AddItemToArray(fns, cJSON_CreateString(p->fns[j].name));
+        cJSON_AddItemToArray(data, o);
+    }
+    reply_cjson(req, 200, root);
+    return 0;
+}
+
+static int handle_metrics(api *a, h2o_req_t *req)
+{
+    engine_stats s;
+    char body[4096];
+    size_t n = 0;
+
+    engine_get_stats(a->eng, &s);
+    n += (size_t)snprintf(body + n, sizeof body - n,
+                          "# HELP tarry_executions_created_total Executions created since the host started.\n"
+                          "# TYPE tarry_executions_created_total counter\n"
+                          "tarry_executions_created_total %" PRIu64 "\n"
+                          "# HELP tarry_executions_finished_total Executions committed in a final state.\n"
+                          "# TYPE tarry_executions_finished_total counter\n",
+                          s.created);
+    for (int st = EXEC_SUCCEEDED; st <= EXEC_DISCARDED; st++)
+        n += (size_t)snprintf(body + n, sizeof body - n, "tarry_executions_finished_total{state=\"%s\"} %" PRIu64 "\n",
+                              exec_state_name((exec_state)st), s.finished[st]);
+    n += (size_t)snprintf(body + n, sizeof body - n,
+                          "# TYPE tarry_executions_running gauge\ntarry_executions_running %zu\n"
+                          "# TYPE tarry_executions_queued gauge\ntarry_executions_queued %zu\n"
+                          "# TYPE tarry_workers gauge\ntarry_workers %zu\n"
+                          "# HELP tarry_commits_total LMDB write transactions committed.\n"
+                          "# TYPE tarry_commits_total counter\ntarry_commits_total %" PRIu64 "\n",
+                          s.running, s.queued, s.workers, s.commits);
+    http_reply_text(req, 200, "text/plain; version=0.0.4", body, n);
+    return 0;
+}
+
+/* ---- routing ------------------------------------------------------------------ */
+
+static bool path_is(const h2o_iovec_t *path, const char *literal)
+{
+    return h2o_memis(path->base, path->len, literal, strlen(literal));
+}
+
+static bool path_starts(const h2o_iovec_t *path, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return path->len >= n && memcmp(path->base, prefix, n) == 0;
+}
+
+static int only_get(h2o_req_t *req)
+{
+    if (http_method_is(req, "GET") || http_method_is(req, "HEAD"))
+        return 0;
+    http_reply_method_not_allowed(req, "GET");
+    return -1;
+}
+
+int api_handle(void *api_ptr, h2o_req_t *req)
+{
+    api *a = api_ptr;
+    h2o_iovec_t path = req->path_normalized;
+
+    if (path_is(&path, "/healthz")) {
+        if (only_get(req) == 0)
+            http_reply_json(req, 200, "{\"ok\":true}", 11);
+        return 0;
+    }
+    if (a->token && !authorized(a, req)) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT("Bearer"));
+        http_reply_error(req, 401, "unauthorized", "send \"Authorization: Bearer <TARRY_TOKEN>\"");
+        return 0;
+    }
+    if (path_is(&path, "/metrics"))
+        return only_get(req) == 0 ? handle_metrics(a, req) : 0;
+    if (path_is(&path, "/v1/functions"))
+        return only_get(req) == 0 ? handle_functions(a, req) : 0;
+    if (path_is(&path, "/v1/plugins"))
+        return only_get(req) == 0 ? handle_plugins(a, req) : 0;
+    if (path_is(&path, "/v1/executions"))
+        return handle_list(a, req);
+    if (path_starts(&path, "/v1/functions/")) {
+        const char *name = path.base + strlen("/v1/functions/");
+        const char *slash = memchr(name, '/', (size_t)(path.base + path.len - name));
+        if (slash && path.base + path.len - slash == (ptrdiff_t)strlen("/executions") &&
+            memcmp(slash, "/executions", strlen("/executions")) == 0 && slash > name)
+            return handle_trigger(a, req, name, (size_t)(slash - name));
+    }
+    if (path_starts(&path, "/v1/executions/")) {
+        const char *idp = path.base + strlen("/v1/executions/");
+        const char *end = path.base + path.len;
+        const char *slash = memchr(idp, '/', (size_t)(end - idp));
+        size_t id_len = (size_t)((slash ? slash : end) - idp);
+        exec_id id;
+        if (parse_id(req, idp, id_len, &id) != 0)
+            return 0;
+        if (!slash)
+            return handle_get_exec(a, req, &id);
+        h2o_iovec_t rest = h2o_iovec_init(slash, (size_t)(end - slash));
+        if (path_is(&rest, "/result"))
+            return handle_result(a, req, &id);
+        if (path_is(&rest, "/logs"))
+            return handle_logs(a, req, &id);
+    }
+    http_reply_error(req, 404, "not_found", "no such endpoint: %.*s %.*s (see docs/API.md)", (int)req->method.len,
+                     req->method.base, (int)(path.len > 200 ? 200 : path.len), path.base);
+    return 0;
+}

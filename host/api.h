@@ -1,0 +1,24 @@
+/*
+ * api.h - the HTTP JSON API under /v1/ (docs/API.md, docs/openapi.yaml).
+ *
+ * Reads committed state straight from the store (read transactions on the
+ * loop thread); every change goes through the engine, which answers after
+ * the commit that makes it durable.
+ */
+#ifndef TARRY_API_H
+#define TARRY_API_H
+
+#include "engine.h"
+#include "http.h"
+
+typedef struct api api;
+
+/* `token`: when non-empty, every request but /healthz must carry
+ * "Authorization: Bearer <token>" (copied). */
+int api_create(api **out, engine *eng, const char *token);
+void api_free(api *a);
+
+/* The http_handler for every request. */
+int api_handle(void *api_ptr, h2o_req_t *req);
+
+#endif

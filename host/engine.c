@@ -1,0 +1,865 @@
+/*
+ * engine.c - the ready queue, dispatch, completions, timers, recovery and
+ * group commit (see engine.h).
+ *
+ * Invariants:
+ *   - an execution in memory is in `active` (by id) until it is freed;
+ *   - `written_state` is the state in the last batch built for it (what
+ *     the store will hold once that batch commits; EXEC_NONE: never
+ *     written), and index changes are computed from it; `committed_state`
+ *     is what is durable now. The record in memory may be ahead of both
+ *     while the execution is on the dirty list, or deferred;
+ *   - one batch is in flight at a time (commit.h); an execution leaves
+ *     memory only in the callback of the batch that made it final,
+ *     scheduled or blocked, and only if nothing changed it since;
+ *   - a deferred execution (a trigger that waits for its result) has been
+ *     acknowledged to nobody, so it is written only once it is final or
+ *     its wait runs out: its record and result then commit together;
+ *   - a first attempt is handed to a worker at once, and its `running`
+ *     state commits at the end of the same turn: nothing has been
+ *     acknowledged that depends on it, and a crash before that commit just
+ *     leaves it queued. An execution recovered after a crash is handed over
+ *     only after the commit that records it as running with its crash
+ *     count: that count is what stops a poison pill;
+ *   - scheduled, blocked and final executions live in the store only.
+ *
+ * May not: include lmdb.h, call dlopen, block the loop thread.
+ */
+#include "engine.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "commit.h"
+#include "hlog.h"
+#include "idmap.h"
+#include "replay.h"
+#include "status.h"
+
+#define TIMER_BATCH 10000        /* due executions loaded per turn */
+#define COMMIT_RETRY_MS 100      /* after a failed commit */
+
+enum { WAIT_ACK, WAIT_RESULT, WAIT_TRIGGER };
+
+typedef struct exec {
+    exec_record rec;
+    exec_state written_state, committed_state;
+    int64_t written_scheduled_at, committed_scheduled_at;
+    const plugin_fn *fn;
+    bool deferred, careful, dispatch_pending, in_dirty, in_ready;
+    list_node dirty_node, ready_node;
+    list_node acks; /* WAIT_ACK waiters, answered after this execution's next commit */
+    replay_run run;
+    uv_work_t work;
+    engine *owner;
+} exec;
+
+/* One execution in the batch in flight: the state it wrote, who to answer. */
+typedef struct commit_entry {
+    exec *x;
+    exec_state state;
+    int64_t scheduled_at;
+    bool dispatch;
+    list_node acks;
+} commit_entry;
+
+typedef struct wait_list {
+    list_node head;
+    exec_id id;
+} wait_list;
+
+struct engine {
+    uv_loop_t *loop;
+    store *st;
+    plugins *pl;
+    size_t workers;
+    uv_check_t check;
+    uv_timer_t timer;          /* next scheduled execution */
+    uv_timer_t deadline_timer; /* next waiter deadline */
+    uv_timer_t retry_timer;    /* after a failed commit */
+    int open_handles;
+    committer *committer;
+    store_batch *batch; /* the batch in flight, or being built */
+    commit_entry *entries;
+    size_t entry_count, entry_cap;
+    bool timers_due, timers_changed;
+    idmap active; /* id -> exec */
+    idmap waits;  /* id -> wait_list of WAIT_RESULT / WAIT_TRIGGER waiters */
+    list_node ready, dirty, deadlines;
+    size_t running, ready_count;
+    bool draining;
+    void (*drain_done)(void *);
+    void *drain_user;
+    engine_stats stats;
+};
+
+static void flush(engine *e);
+static void on_retry(uv_timer_t *t);
+static void batch_failed(engine *e, int status);
+static void on_committed(void *user, int status);
+static void on_deadline(uv_timer_t *t);
+
+/* ---- executions in memory -------------------------------------------------- */
+
+static char *dup_into(char **cursor, const char *s)
+{
+    char *at = *cursor;
+    size_t n;
+    if (!s)
+        return NULL;
+    n = strlen(s) + 1;
+    memcpy(at, s, n);
+    *cursor += n;
+    return at;
+}
+
+/* One allocation for the execution and its immutable strings. */
+static exec *exec_alloc(engine *e, const exec_record *from)
+{
+    size_t extra = strlen(from->function) + 1 + strlen(from->args) + 1 + (from->metadata ? strlen(from->metadata) + 1 : 0);
+    exec *x = calloc(1, sizeof *x + extra);
+    char *cursor;
+
+    if (!x)
+        return NULL;
+    x->rec = *from;
+    cursor = (char *)(x + 1);
+    x->rec.function = dup_into(&cursor, from->function);
+    x->rec.args = dup_into(&cursor, from->args);
+    x->rec.metadata = dup_into(&cursor, from->metadata);
+    x->rec.result = NULL;
+    x->rec.error = NULL;
+    x->rec.plugin_name = x->rec.plugin_version = NULL;
+    x->owner = e;
+    list_init(&x->acks);
+    if (idmap_put(&e->active, &x->rec.id, x) != 0) {
+        free(x);
+        return NULL;
+    }
+    return x;
+}
+
+static void exec_free(engine *e, exec *x)
+{
+    idmap_del(&e->active, &x->rec.id);
+    replay_run_clear(&x->run);
+    free(x);
+}
+
+static void exec_bind(exec *x, const plugin_fn *fn)
+{
+    x->fn = fn;
+    x->rec.plugin_name = fn ? fn->owner->name : NULL;
+    x->rec.plugin_version = fn ? fn->owner->version : NULL;
+}
+
+/* Set the outcome text of an execution the host (not a function) decided. */
+static void exec_set_error(exec *x, const char *msg)
+{
+    free(x->run.error);
+    x->run.error = strdup(msg);
+    x->rec.error = x->run.error;
+}
+
+static void mark_dirty(engine *e, exec *x)
+{
+    if (x->in_dirty || (x->deferred && !exec_state_final(x->rec.state)))
+        return;
+    x->in_dirty = true;
+    list_push_back(&e->dirty, &x->dirty_node);
+}
+
+static void ready_push(engine *e, exec *x)
+{
+    x->rec.state = EXEC_QUEUED;
+    x->in_ready = true;
+    list_push_back(&e->ready, &x->ready_node);
+    e->ready_count++;
+    mark_dirty(e, x);
+}
+
+/* ---- waiters ------------------------------------------------------------------ */
+
+static void deadline_add(engine *e, engine_waiter *w, int64_t wait_ms)
+{
+    list_node *pos;
+
+    w->deadline_ms = clock_now_ms() + wait_ms;
+    /* Most waits share one duration, so the right place is near the tail. */
+    for (pos = e->deadlines.prev; pos != &e->deadlines; pos = pos->prev)
+        if (list_entry(pos, engine_waiter, deadline)->deadline_ms <= w->deadline_ms)
+            break;
+    list_insert_before(pos->next, &w->deadline);
+    if (e->deadlines.next == &w->deadline)
+        uv_timer_start(&e->deadline_timer, on_deadline, (uint64_t)(wait_ms > 0 ? wait_ms : 0), 0);
+}
+
+static wait_list *waits_for(engine *e, const exec_id *id, bool create)
+{
+    wait_list *wl = idmap_get(&e->waits, id);
+    if (wl || !create)
+        return wl;
+    if (!(wl = malloc(sizeof *wl)))
+        return NULL;
+    list_init(&wl->head);
+    wl->id = *id;
+    if (idmap_put(&e->waits, id, wl) != 0) {
+        free(wl);
+        return NULL;
+    }
+    return wl;
+}
+
+static void waits_drop_if_empty(engine *e, const exec_id *id)
+{
+    wait_list *wl = idmap_get(&e->waits, id);
+    if (wl && list_empty(&wl->head)) {
+        idmap_del(&e->waits, id);
+        free(wl);
+    }
+}
+
+void engine_waiter_cancel(engine *e, engine_waiter *w)
+{
+    bool in_waits = list_linked(&w->node) && w->kind != WAIT_ACK;
+    list_unlink(&w->node);
+    list_unlink(&w->deadline);
+    if (in_waits)
+        waits_drop_if_empty(e, &w->id);
+}
+
+static void waiter_answer(engine *e, engine_waiter *w, int status, const exec_record *rec)
+{
+    engine_waiter_cancel(e, w);
+    w->cb(w, status, rec);
+}
+
+/* Answer everyone waiting for this execution to be final. */
+static void notify_final(engine *e, const exec_record *rec)
+{
+    wait_list *wl = idmap_del(&e->waits, &rec->id);
+    if (!wl)
+        return;
+    while (!list_empty(&wl->head)) {
+        engine_waiter *w = list_entry(wl->head.next, engine_waiter, node);
+        list_unlink(&w->node);
+        list_unlink(&w->deadline);
+        w->cb(w, 0, rec);
+    }
+    free(wl);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    engine *e = t->data;
+    int64_t now = clock_now_ms();
+
+    while (!list_empty(&e->deadlines)) {
+        engine_waiter *w = list_entry(e->deadlines.next, engine_waiter, deadline);
+        if (w->deadline_ms > now) {
+            uv_timer_start(&e->deadline_timer, on_deadline, (uint64_t)(w->deadline_ms - now), 0);
+            break;
+        }
+        list_unlink(&w->deadline);
+        exec *x = (w->kind == WAIT_TRIGGER) ? idmap_get(&e->active, &w->id) : NULL;
+        if (x && x->deferred) {
+            /* Nobody has been told about it yet: make it durable, then
+             * answer with the state it reached. */
+            list_unlink(&w->node);
+            waits_drop_if_empty(e, &w->id);
+            w->kind = WAIT_ACK;
+            list_push_back(&x->acks, &w->node);
+            x->deferred = false;
+            mark_dirty(e, x);
+        } else {
+            waiter_answer(e, w, ENGINE_TIMEOUT, NULL);
+        }
+    }
+    flush(e);
+}
+
+void engine_wait_result(engine *e, const exec_id *id, int64_t wait_ms, engine_waiter *w)
+{
+    wait_list *wl = waits_for(e, id, true);
+
+    w->id = *id;
+    w->kind = WAIT_RESULT;
+    w->node.next = w->node.prev = NULL;
+    w->deadline.next = w->deadline.prev = NULL;
+    if (!wl) {
+        w->cb(w, TARRY_ENOMEM, NULL);
+        return;
+    }
+    list_push_back(&wl->head, &w->node);
+    deadline_add(e, w, wait_ms);
+}
+
+/* ---- triggers ------------------------------------------------------------------ */
+
+int engine_trigger(engine *e, const engine_trigger_req *req, engine_waiter *w)
+{
+    const plugin_fn *fn = plugins_find(e->pl, req->function);
+    int64_t now = clock_now_ms();
+    exec_record rec;
+    exec *x;
+
+    if (!fn)
+        return TARRY_ENOTFOUND;
+    memset(&rec, 0, sizeof rec);
+    id_new(&rec.id);
+    rec.function = fn->name;
+    rec.args = req->args;
+    rec.metadata = req->metadata;
+    rec.created_at = now;
+    rec.scheduled_at = req->run_at_ms > now ? req->run_at_ms : now;
+    if (!(x = exec_alloc(e, &rec)))
+        return TARRY_ENOMEM;
+    exec_bind(x, fn);
+    e->stats.created++;
+    w->id = rec.id;
+    w->node.next = w->node.prev = NULL;
+    w->deadline.next = w->deadline.prev = NULL;
+
+    if (req->wait_ms >= 0) {
+        wait_list *wl = waits_for(e, &rec.id, true);
+        if (!wl) {
+            exec_free(e, x);
+            return TARRY_ENOMEM;
+        }
+        w->kind = WAIT_TRIGGER;
+        list_push_back(&wl->head, &w->node);
+        deadline_add(e, w, req->wait_ms);
+    } else {
+        w->kind = WAIT_ACK;
+        list_push_back(&x->acks, &w->node);
+    }
+    if (x->rec.scheduled_at > now) {
+        x->rec.state = EXEC_SCHEDULED;
+        mark_dirty(e, x);
+        e->timers_changed = true;
+    } else {
+        x->deferred = req->wait_ms >= 0;
+        ready_push(e, x);
+    }
+    return 0;
+}
+
+/* ---- running ------------------------------------------------------------------ */
+
+static void work_run(uv_work_t *req)
+{
+    exec *x = req->data;
+    replay_execute(&x->run);
+}
+
+static void check_drained(engine *e)
+{
+    if (e->draining && e->drain_done && e->running == 0 && list_empty(&e->dirty) &&
+        !committer_busy(e->committer)) {
+        void (*done)(void *) = e->drain_done;
+        e->drain_done = NULL;
+        done(e->drain_user);
+    }
+}
+
+static void work_done(uv_work_t *req, int status)
+{
+    exec *x = req->data;
+    engine *e = x->owner;
+
+    e->running--;
+    if (status == UV_ECANCELED) {
+        /* Never ran (only at shutdown); it is still `running` in the store
+         * and will be re-queued at the next start. */
+        return;
+    }
+    x->rec.state = x->run.failed ? EXEC_FAILED : EXEC_SUCCEEDED;
+    x->rec.result = x->run.failed ? NULL : (x->run.result ? x->run.result : "null");
+    x->rec.error = x->run.error;
+    x->rec.started_at = x->run.started_at;
+    x->rec.finished_at = x->run.finished_at;
+    x->rec.crashes = 0;
+    x->careful = false;
+    mark_dirty(e, x);
+    /* Commit at the end of this turn, with every other completion of it. */
+}
+
+static void dispatch(engine *e, exec *x)
+{
+    x->dispatch_pending = false;
+    x->run.fn = x->fn->fn;
+    x->run.args = x->rec.args;
+    x->run.attempt = (int)x->rec.attempts;
+    id_format(&x->rec.id, x->run.id_text);
+    x->work.data = x;
+    if (uv_queue_work(e->loop, &x->work, work_run, work_done) != 0) {
+        hlog(HLOG_ERROR, "cannot queue execution %s on the threadpool", x->run.id_text);
+        e->running--;
+        x->rec.state = EXEC_FAILED;
+        exec_set_error(x, "the host could not hand this execution to a worker thread");
+        x->rec.finished_at = clock_now_ms();
+        mark_dirty(e, x);
+    }
+}
+
+/* Move queued executions to running while workers are free. */
+static void start_ready(engine *e)
+{
+    /* Twice the workers: each has the next function lined up in the
+     * threadpool's queue, so no worker idles while the loop commits. */
+    while (!e->draining && e->running < 2 * e->workers && !list_empty(&e->ready)) {
+        exec *x = list_entry(e->ready.next, exec, ready_node);
+        list_unlink(&x->ready_node);
+        x->in_ready = false;
+        e->ready_count--;
+        x->rec.state = EXEC_RUNNING;
+        x->rec.attempts++;
+        x->rec.started_at = clock_now_ms();
+        e->running++;
+        mark_dirty(e, x);
+        if (x->careful)
+            x->dispatch_pending = true; /* after the commit, see the top */
+        else
+            dispatch(e, x);
+    }
+}
+
+/* ---- timers ------------------------------------------------------------------ */
+
+static void on_timer(uv_timer_t *t)
+{
+    engine *e = t->data;
+    e->timers_due = true;
+    flush(e);
+}
+
+struct load_ctx {
+    engine *e;
+    size_t loaded;
+    int error;
+};
+
+/* A scheduled execution came due, or one was found queued/running at start. */
+static exec *load_exec(engine *e, const exec_record *rec)
+{
+    exec *x = exec_alloc(e, rec);
+    if (!x)
+        return NULL;
+    x->written_state = x->committed_state = rec->state;
+    x->written_scheduled_at = x->committed_scheduled_at = rec->scheduled_at;
+    exec_bind(x, plugins_find(e->pl, rec->function));
+    if (!x->fn) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "function \"%s\" is not loaded: no plugin in the plugins folder provides it",
+                 rec->function);
+        x->rec.state = EXEC_BLOCKED;
+        exec_set_error(x, msg);
+        mark_dirty(e, x);
+        return x;
+    }
+    ready_push(e, x);
+    return x;
+}
+
+static int load_due(void *user, const exec_record *rec)
+{
+    struct load_ctx *lc = user;
+    if (lc->loaded == TIMER_BATCH)
+        return 1;
+    if (idmap_get(&lc->e->active, &rec->id))
+        return 0; /* loaded before a commit that failed; still in memory */
+    if (!load_exec(lc->e, rec)) {
+        lc->error = TARRY_ENOMEM;
+        return 1;
+    }
+    lc->loaded++;
+    return 0;
+}
+
+static void load_due_timers(engine *e)
+{
+    struct load_ctx lc = {e, 0, 0};
+    store_txn *txn;
+    int rc;
+
+    e->timers_due = false;
+    if (e->draining)
+        return;
+    if ((rc = store_txn_begin(e->st, false, &txn)) != 0) {
+        hlog(HLOG_ERROR, "cannot read timers: %s", store_last_error(e->st));
+        return;
+    }
+    rc = store_timer_scan_due(txn, clock_now_ms(), load_due, &lc);
+    store_txn_abort(txn);
+    if (rc < 0 || lc.error)
+        hlog(HLOG_ERROR, "loading due executions failed: %s", rc < 0 ? store_last_error(e->st) : "out of memory");
+    e->timers_changed = true;
+}
+
+struct next_timer {
+    engine *e;
+    int64_t due;
+    size_t skipped;
+};
+
+/* The first timer whose execution is not already in memory (loaded and on
+ * its way to the ready queue, its timer entry not yet deleted). */
+static int first_not_loaded(void *user, int64_t due_ms, const exec_id *id)
+{
+    struct next_timer *nt = user;
+    if (idmap_get(&nt->e->active, id) && ++nt->skipped < 2 * TIMER_BATCH)
+        return 0;
+    nt->due = due_ms;
+    return 1;
+}
+
+static void arm_timer(engine *e)
+{
+    struct next_timer nt = {e, -1, 0};
+    store_txn *txn;
+
+    e->timers_changed = false;
+    if (e->draining || store_txn_begin(e->st, false, &txn) != 0)
+        return;
+    store_timer_each(txn, first_not_loaded, &nt);
+    store_txn_abort(txn);
+    if (nt.due < 0) {
+        uv_timer_stop(&e->timer);
+        return;
+    }
+    int64_t wait = nt.due - clock_now_ms();
+    uv_update_time(e->loop);
+    uv_timer_start(&e->timer, on_timer, (uint64_t)(wait > 0 ? wait : 0), 0);
+}
+
+/* ---- group commit ------------------------------------------------------------------ */
+
+static int batch_exec(store_batch *b, exec *x)
+{
+    exec_record prev = {.state = x->written_state, .scheduled_at = x->written_scheduled_at,
+                        .function = x->rec.function};
+    int rc = store_batch_exec_put(b, &x->rec, x->written_state == EXEC_NONE ? NULL : &prev);
+    if (rc || !exec_state_final(x->rec.state))
+        return rc;
+    for (size_t i = 0; i < x->run.log_count; i++) {
+        store_log_line line = {(uint32_t)i, x->run.logs[i].time_ms, x->run.logs[i].level, x->run.logs[i].text};
+        if ((rc = store_batch_log_put(b, &x->rec.id, &line)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Move the dirty list into a batch and hand it to the commit thread. */
+static void submit_dirty(engine *e)
+{
+    size_t n = 0;
+    list_node *node;
+    int rc = 0;
+
+    for (node = e->dirty.next; node != &e->dirty; node = node->next)
+        n++;
+    if (n > e->entry_cap) {
+        commit_entry *grown = realloc(e->entries, n * sizeof *grown);
+        if (!grown) {
+            hlog(HLOG_ERROR, "out of memory building a commit; retrying in %d ms", COMMIT_RETRY_MS);
+            uv_timer_start(&e->retry_timer, on_retry, COMMIT_RETRY_MS, 0);
+            return;
+        }
+        e->entries = grown;
+        e->entry_cap = n;
+    }
+    store_batch_reset(e->batch);
+    e->entry_count = 0;
+    while (!list_empty(&e->dirty)) {
+        exec *x = list_entry(e->dirty.next, exec, dirty_node);
+        commit_entry *ce = &e->entries[e->entry_count++];
+        list_unlink(&x->dirty_node);
+        x->in_dirty = false;
+        if (rc == 0)
+            rc = batch_exec(e->batch, x);
+        ce->x = x;
+        ce->state = x->rec.state;
+        ce->scheduled_at = x->rec.scheduled_at;
+        ce->dispatch = x->dispatch_pending;
+        x->dispatch_pending = false;
+        x->written_state = x->rec.state;
+        x->written_scheduled_at = x->rec.scheduled_at;
+        list_init(&ce->acks);
+        while (!list_empty(&x->acks)) {
+            list_node *w = x->acks.next;
+            list_unlink(w);
+            list_push_back(&ce->acks, w);
+        }
+    }
+    if (rc != 0) {
+        /* Only out of memory gets here; treat it as a failed commit. */
+        batch_failed(e, rc);
+        return;
+    }
+    committer_submit(e->committer, e->batch);
+}
+
+static void on_retry(uv_timer_t *t)
+{
+    flush(t->data);
+}
+
+/* Put every execution of a failed batch back as it was before it. */
+static void batch_failed(engine *e, int status)
+{
+    hlog(HLOG_ERROR, "group commit failed, retrying in %d ms: %s", COMMIT_RETRY_MS,
+         status == TARRY_ENOMEM ? "out of memory" : store_last_error(e->st));
+    for (size_t i = 0; i < e->entry_count; i++) {
+        commit_entry *ce = &e->entries[i];
+        exec *x = ce->x;
+        while (!list_empty(&ce->acks))
+            waiter_answer(e, list_entry(ce->acks.next, engine_waiter, node), status, NULL);
+        x->written_state = x->committed_state;
+        x->written_scheduled_at = x->committed_scheduled_at;
+        x->dispatch_pending = x->dispatch_pending || ce->dispatch;
+        mark_dirty(e, x);
+    }
+    e->entry_count = 0;
+    uv_timer_start(&e->retry_timer, on_retry, COMMIT_RETRY_MS, 0);
+}
+
+/* What happens to one execution once the state in its entry is durable. */
+static void entry_committed(engine *e, commit_entry *ce)
+{
+    exec *x = ce->x;
+    exec_record snapshot;
+
+    if (x->committed_state == EXEC_SCHEDULED && ce->state != EXEC_SCHEDULED)
+        e->timers_changed = true;
+    if (ce->state == EXEC_SCHEDULED)
+        e->timers_changed = true;
+    x->committed_state = ce->state;
+    x->committed_scheduled_at = ce->scheduled_at;
+    snapshot = x->rec;
+    snapshot.state = ce->state; /* what is durable, even if memory moved on */
+    while (!list_empty(&ce->acks))
+        waiter_answer(e, list_entry(ce->acks.next, engine_waiter, node), 0, &snapshot);
+    if (exec_state_final(ce->state)) {
+        e->stats.finished[ce->state]++;
+        notify_final(e, &x->rec);
+        exec_free(e, x);
+    } else if ((ce->state == EXEC_SCHEDULED || ce->state == EXEC_BLOCKED) && !x->in_dirty &&
+               x->rec.state == ce->state) {
+        exec_free(e, x);
+    } else if (ce->dispatch) {
+        dispatch(e, x);
+    }
+}
+
+static void on_committed(void *user, int status)
+{
+    engine *e = user;
+
+    if (status == TARRY_EFULL && store_grow(e->st) == 0) {
+        /* Nothing is open now (the commit thread is idle, reads are
+         * synchronous), so the map could grow; the same batch fits now. */
+        hlog(HLOG_INFO, "store map grown");
+        committer_submit(e->committer, e->batch);
+        return;
+    }
+    if (status != 0) {
+        batch_failed(e, status);
+    } else {
+        e->stats.commits++;
+        for (size_t i = 0; i < e->entry_count; i++)
+            entry_committed(e, &e->entries[i]);
+        e->entry_count = 0;
+    }
+    flush(e);
+}
+
+/*
+ * The end of a loop turn: start what can start, and if the commit thread is
+ * idle, hand it everything that changed. Answers and dispatches of recovered
+ * executions wait for on_committed.
+ */
+static void flush(engine *e)
+{
+    if (e->timers_due)
+        load_due_timers(e);
+    start_ready(e);
+    if (!committer_busy(e->committer) && !list_empty(&e->dirty)) {
+        store_grow(e->st); /* cheap when there is room: two reads of the meta page */
+        submit_dirty(e);
+    }
+    if (e->timers_changed)
+        arm_timer(e);
+    check_drained(e);
+}
+
+static void on_check(uv_check_t *c)
+{
+    flush(c->data);
+}
+
+/* ---- life cycle ------------------------------------------------------------------ */
+
+int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int workers)
+{
+    engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return TARRY_ENOMEM;
+    e->loop = loop;
+    e->st = st;
+    e->pl = pl;
+    e->workers = workers > 0 ? (size_t)workers : 1;
+    e->stats.workers = e->workers;
+    idmap_init(&e->active);
+    idmap_init(&e->waits);
+    list_init(&e->ready);
+    list_init(&e->dirty);
+    list_init(&e->deadlines);
+    uv_check_init(loop, &e->check);
+    uv_timer_init(loop, &e->timer);
+    uv_timer_init(loop, &e->deadline_timer);
+    uv_timer_init(loop, &e->retry_timer);
+    e->check.data = e->timer.data = e->deadline_timer.data = e->retry_timer.data = e;
+    e->open_handles = 4;
+    if (!(e->batch = store_batch_new()) || committer_start(&e->committer, loop, st, on_committed, e) != 0) {
+        hlog(HLOG_ERROR, "cannot start the commit thread");
+        return TARRY_ENOMEM;
+    }
+    *out = e;
+    return 0;
+}
+
+struct recover_ctx {
+    engine *e;
+    size_t requeued, poisoned, loaded;
+    int error;
+};
+
+static int recover_running(void *user, const exec_record *rec)
+{
+    struct recover_ctx *rc = user;
+    exec *x = load_exec(rc->e, rec);
+    if (!x) {
+        rc->error = TARRY_ENOMEM;
+        return 1;
+    }
+    x->careful = true;
+    x->rec.crashes = rec->crashes + 1;
+    if (x->rec.state == EXEC_QUEUED && x->rec.crashes >= ENGINE_POISON_CRASHES) {
+        char msg[300];
+        /* It is taken off the ready queue again: it must not run. */
+        list_unlink(&x->ready_node);
+        x->in_ready = false;
+        rc->e->ready_count--;
+        snprintf(msg, sizeof msg,
+                 "the host died %u times in a row while this execution was running (last in attempt %u); "
+                 "it is failed as a poison pill so it cannot take the host down again",
+                 x->rec.crashes, x->rec.attempts);
+        x->rec.state = EXEC_FAILED;
+        x->rec.finished_at = clock_now_ms();
+        exec_set_error(x, msg);
+        rc->poisoned++;
+        hlog(HLOG_ERROR, "execution of %s failed as a poison pill: %s", rec->function, msg);
+    } else {
+        rc->requeued++;
+    }
+    return 0;
+}
+
+static int recover_queued(void *user, const exec_record *rec)
+{
+    struct recover_ctx *rc = user;
+    exec *x = load_exec(rc->e, rec);
+    if (!x) {
+        rc->error = TARRY_ENOMEM;
+        return 1;
+    }
+    /* It may have been running when the host died, before its running
+     * state committed: count the next crash. */
+    x->careful = true;
+    rc->loaded++;
+    return 0;
+}
+
+int engine_start(engine *e)
+{
+    struct recover_ctx rc = {e, 0, 0, 0, 0};
+    store_txn *txn;
+    int r;
+
+    if ((r = store_txn_begin(e->st, false, &txn)) != 0)
+        return r;
+    r = store_exec_scan_state(txn, EXEC_RUNNING, recover_running, &rc);
+    if (r == 0)
+        r = store_exec_scan_state(txn, EXEC_QUEUED, recover_queued, &rc);
+    store_txn_abort(txn);
+    if (r < 0 || rc.error) {
+        hlog(HLOG_ERROR, "recovery failed: %s", r < 0 ? store_last_error(e->st) : "out of memory");
+        return r < 0 ? r : rc.error;
+    }
+    if (rc.requeued || rc.poisoned || rc.loaded)
+        hlog(HLOG_INFO, "recovered: %zu interrupted executions re-queued, %zu failed as poison pills, %zu queued",
+             rc.requeued, rc.poisoned, rc.loaded);
+    uv_check_start(&e->check, on_check);
+    e->timers_due = true;
+    flush(e);
+    return 0;
+}
+
+void engine_drain(engine *e, void (*done)(void *user), void *user)
+{
+    e->draining = true;
+    e->drain_done = done;
+    e->drain_user = user;
+    uv_timer_stop(&e->timer);
+    check_drained(e);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    engine *e = h->data;
+    if (--e->open_handles > 0)
+        return;
+    for (size_t i = 0; i < e->active.cap; i++) {
+        exec *x = e->active.slots[i].value;
+        if (x) {
+            replay_run_clear(&x->run);
+            free(x);
+        }
+    }
+    for (size_t i = 0; i < e->waits.cap; i++)
+        free(e->waits.slots[i].value);
+    idmap_free(&e->active);
+    idmap_free(&e->waits);
+    store_batch_free(e->batch);
+    free(e->entries);
+    free(e);
+}
+
+void engine_close(engine *e)
+{
+    committer_stop(e->committer);
+    uv_close((uv_handle_t *)&e->check, on_handle_closed);
+    uv_close((uv_handle_t *)&e->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&e->deadline_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&e->retry_timer, on_handle_closed);
+}
+
+void engine_get_stats(const engine *e, engine_stats *out)
+{
+    *out = e->stats;
+    out->running = e->running;
+    out->queued = e->ready_count;
+}
+
+const plugins *engine_plugins(const engine *e)
+{
+    return e->pl;
+}
+
+store *engine_store(const engine *e)
+{
+    return e->st;
+}

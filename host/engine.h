@@ -1,0 +1,116 @@
+/*
+ * engine.h - executions in motion: triggers, the ready queue, dispatch to
+ * the libuv threadpool, completions, timers, recovery, group commit.
+ *
+ * Threads: every engine_* call is made on the loop thread. Plugin code runs
+ * only on threadpool workers.
+ *
+ * Group commit: changes made during one loop turn are written in one LMDB
+ * write transaction at the end of the turn (a uv_check handle); only after
+ * it commits are callers answered (engine_waiter callbacks) and newly
+ * started executions handed to workers. Nothing is acknowledged before it
+ * is durable.
+ *
+ * Reads: the API reads committed records straight from the store; the
+ * engine owns all writes.
+ */
+#ifndef TARRY_ENGINE_H
+#define TARRY_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "list.h"
+#include "plugins.h"
+#include "record.h"
+#include "store.h"
+
+typedef struct engine engine;
+
+/* Crashes of the host while one execution was running before it is failed. */
+#define ENGINE_POISON_CRASHES 3
+
+int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int workers);
+
+/*
+ * Recover (running executions are re-queued, or failed as a poison pill
+ * after ENGINE_POISON_CRASHES host deaths in a row; queued ones are loaded;
+ * timers are armed; overdue ones start now) and start working.
+ */
+int engine_start(engine *e);
+
+/*
+ * Stop starting executions; call `done` once nothing runs and everything is
+ * committed. Waiters still pending then are not called.
+ */
+void engine_drain(engine *e, void (*done)(void *user), void *user);
+
+/* Close the engine's libuv handles; free it in their close callbacks. */
+void engine_close(engine *e);
+
+/* ---- waiting for executions ------------------------------------------------ */
+
+typedef struct engine_waiter engine_waiter;
+
+/*
+ * Called once per waiter, on the loop thread, after the commit that made
+ * the answer durable. status 0: `rec` is the execution as committed (borrowed
+ * for the call). ENGINE_TIMEOUT: the wait ran out and `rec` is NULL (for a
+ * result wait: read the store for the current state). A negative TARRY_E*
+ * code: the commit failed; `rec` is NULL.
+ */
+typedef void (*engine_waiter_cb)(engine_waiter *w, int status, const exec_record *rec);
+
+#define ENGINE_TIMEOUT 1
+
+/* Embed in your own struct; the engine links it while it waits. */
+struct engine_waiter {
+    list_node node;     /* in an execution's ack list or a result wait list */
+    list_node deadline; /* in the engine's deadline list, when waiting with a deadline */
+    int64_t deadline_ms;
+    exec_id id;
+    int kind;
+    engine_waiter_cb cb;
+};
+
+/* Forget a waiter: its callback will not be called. Safe to call twice. */
+void engine_waiter_cancel(engine *e, engine_waiter *w);
+
+typedef struct engine_trigger_req {
+    const char *function;
+    const char *args;     /* JSON text */
+    const char *metadata; /* JSON object text, or NULL */
+    int64_t run_at_ms;    /* 0: now */
+    int64_t wait_ms;      /* < 0: answer at commit; >= 0: wait this long for the result */
+} engine_trigger_req;
+
+/*
+ * Start an execution. Returns TARRY_ENOTFOUND (no such function; nothing
+ * happens) or 0, and then calls w->cb once: with the record once it is
+ * committed, or, when req->wait_ms >= 0, with the final record if it
+ * finished within the wait (the record and its result are then committed
+ * together) or else with the record as committed when the wait ran out.
+ * The engine copies the request's strings.
+ */
+int engine_trigger(engine *e, const engine_trigger_req *req, engine_waiter *w);
+
+/*
+ * Call w->cb when execution `id` is committed in a final state, or with
+ * ENGINE_TIMEOUT after wait_ms. The caller has read the store and seen it
+ * not final in this same loop turn.
+ */
+void engine_wait_result(engine *e, const exec_id *id, int64_t wait_ms, engine_waiter *w);
+
+/* ---- introspection --------------------------------------------------------- */
+
+typedef struct engine_stats {
+    uint64_t created, commits, finished[EXEC_STATE_COUNT];
+    size_t running, queued, workers;
+} engine_stats;
+
+void engine_get_stats(const engine *e, engine_stats *out);
+const plugins *engine_plugins(const engine *e);
+store *engine_store(const engine *e);
+
+#endif

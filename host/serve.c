@@ -1,0 +1,336 @@
+/*
+ * serve.c - configuration, the supervisor, and the engine process.
+ *
+ * Plugin code runs inside the engine process, so a plugin that segfaults
+ * kills it. The supervisor (the process the user started) forks the engine,
+ * restarts it at once when it dies (with a growing pause if it keeps dying
+ * right after starting), and forwards SIGTERM/SIGINT/SIGHUP. The engine
+ * recovers from LMDB as after any crash. If the supervisor itself is killed
+ * (even with -9), the kernel kills the engine too (PR_SET_PDEATHSIG), so a
+ * restarted host never finds a stale engine holding its port or store.
+ *
+ * Exit statuses: 0 after a graceful stop, 78 (EX_CONFIG) when the engine
+ * cannot start for a reason a restart will not fix (bad flag, port in use,
+ * unreadable store), 1 otherwise.
+ */
+#include "serve.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "api.h"
+#include "engine.h"
+#include "hlog.h"
+#include "http.h"
+#include "plugins.h"
+#include "status.h"
+#include "store.h"
+
+#define EXIT_CONFIG 78
+#define DRAIN_TIMEOUT_MS 30000
+
+typedef struct serve_config {
+    const char *plugins_dir;
+    const char *data_dir;
+    const char *listen;
+    int workers;
+    bool supervise;
+} serve_config;
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: tarry serve [--plugins DIR] [--data DIR] [--listen ADDR:PORT] [--workers N]\n"
+                 "  --plugins DIR       plugin .so files (env TARRY_PLUGINS, default ./plugins)\n"
+                 "  --data DIR          the LMDB store (env TARRY_DATA, default ./tarry-data)\n"
+                 "  --listen ADDR:PORT  the HTTP API (env TARRY_LISTEN, default 127.0.0.1:7373)\n"
+                 "  --workers N         threads running functions (env TARRY_WORKERS, default 4 per core, 4..64)\n"
+                 "  --no-supervisor     run the engine in this process (debugging; a plugin crash then stops the host)\n");
+}
+
+static int default_workers(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long n = (cores > 0 ? cores : 1) * 4;
+    return (int)(n < 4 ? 4 : n > 64 ? 64 : n);
+}
+
+static int parse_workers(const char *text, int *out)
+{
+    char *end;
+    long n = strtol(text, &end, 10);
+    if (!*text || *end || n < 1 || n > 1024) {
+        fprintf(stderr, "tarry serve: --workers wants a whole number from 1 to 1024, got \"%s\"\n", text);
+        return -1;
+    }
+    *out = (int)n;
+    return 0;
+}
+
+static int parse_config(int argc, char **argv, serve_config *cfg)
+{
+    const char *env;
+
+    cfg->plugins_dir = (env = getenv("TARRY_PLUGINS")) && *env ? env : "./plugins";
+    cfg->data_dir = (env = getenv("TARRY_DATA")) && *env ? env : "./tarry-data";
+    cfg->listen = (env = getenv("TARRY_LISTEN")) && *env ? env : "127.0.0.1:7373";
+    cfg->workers = default_workers();
+    cfg->supervise = true;
+    if ((env = getenv("TARRY_WORKERS")) && *env && parse_workers(env, &cfg->workers) != 0)
+        return -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *value = NULL;
+        const char *names[] = {"--plugins", "--data", "--listen", "--workers"};
+        int which = -1;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            exit(0);
+        }
+        if (!strcmp(a, "--no-supervisor")) {
+            cfg->supervise = false;
+            continue;
+        }
+        for (int k = 0; k < 4; k++) {
+            size_t n = strlen(names[k]);
+            if (!strncmp(a, names[k], n) && (a[n] == '\0' || a[n] == '=')) {
+                which = k;
+                value = a[n] == '=' ? a + n + 1 : (i + 1 < argc ? argv[++i] : NULL);
+            }
+        }
+        if (which < 0) {
+            fprintf(stderr, "tarry serve: unknown option \"%s\"\n", a);
+            usage(stderr);
+            return -1;
+        }
+        if (!value || !*value) {
+            fprintf(stderr, "tarry serve: %s needs a value\n", names[which]);
+            return -1;
+        }
+        if (which == 0)
+            cfg->plugins_dir = value;
+        else if (which == 1)
+            cfg->data_dir = value;
+        else if (which == 2)
+            cfg->listen = value;
+        else if (parse_workers(value, &cfg->workers) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- the engine process ------------------------------------------------------ */
+
+typedef struct engine_proc {
+    uv_loop_t loop;
+    uv_signal_t sigterm, sigint, sighup;
+    uv_timer_t drain_timer;
+    engine *eng;
+    http_server *http;
+    bool stopping;
+} engine_proc;
+
+static void on_drained(void *user)
+{
+    engine_proc *ep = user;
+    hlog(HLOG_INFO, "drained: every running execution finished and is committed; stopping");
+    uv_stop(&ep->loop);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    engine_proc *ep = t->data;
+    hlog(HLOG_WARN, "drain timed out after %d ms; stopping with executions still running (they re-run at start)",
+         DRAIN_TIMEOUT_MS);
+    uv_stop(&ep->loop);
+}
+
+static void on_stop_signal(uv_signal_t *s, int signum)
+{
+    engine_proc *ep = s->data;
+    if (ep->stopping) {
+        hlog(HLOG_WARN, "second %s: stopping now", strsignal(signum));
+        uv_stop(&ep->loop);
+        return;
+    }
+    ep->stopping = true;
+    hlog(HLOG_INFO, "%s: draining (no new connections; waiting for running executions)", strsignal(signum));
+    http_server_stop_listening(ep->http);
+    uv_timer_start(&ep->drain_timer, on_drain_timeout, DRAIN_TIMEOUT_MS, 0);
+    engine_drain(ep->eng, on_drained, ep);
+}
+
+static void on_hup(uv_signal_t *s, int signum)
+{
+    (void)s;
+    (void)signum;
+    hlog(HLOG_WARN, "SIGHUP: plugin reload is not available in this version; restart the host to load new plugins");
+}
+
+static int run_engine(const serve_config *cfg)
+{
+    char err[512], workers[16];
+    engine_proc ep;
+    store *st = NULL;
+    plugins *pl = NULL;
+    api *a = NULL;
+    int rc, status = EXIT_CONFIG;
+
+    memset(&ep, 0, sizeof ep);
+    signal(SIGPIPE, SIG_IGN);
+    /* Must be set before the loop first uses its threadpool. */
+    snprintf(workers, sizeof workers, "%d", cfg->workers);
+    setenv("UV_THREADPOOL_SIZE", workers, 1);
+
+    if ((rc = store_open(&st, cfg->data_dir, err, sizeof err)) != 0) {
+        hlog(HLOG_ERROR, "%s", err);
+        return EXIT_CONFIG;
+    }
+    if ((rc = plugins_load_dir(&pl, cfg->plugins_dir)) != 0)
+        goto out;
+    uv_loop_init(&ep.loop);
+    if ((rc = engine_create(&ep.eng, &ep.loop, st, pl, cfg->workers)) != 0 || (rc = api_create(&a, ep.eng, getenv("TARRY_TOKEN"))) != 0)
+        goto out;
+    if ((rc = http_server_start(&ep.http, &ep.loop, cfg->listen, api_handle, a, err, sizeof err)) != 0) {
+        hlog(HLOG_ERROR, "%s", err);
+        goto out;
+    }
+    if ((rc = engine_start(ep.eng)) != 0) {
+        hlog(HLOG_ERROR, "cannot start the engine: %s", status_str(rc));
+        goto out;
+    }
+    uv_signal_init(&ep.loop, &ep.sigterm);
+    uv_signal_init(&ep.loop, &ep.sigint);
+    uv_signal_init(&ep.loop, &ep.sighup);
+    uv_timer_init(&ep.loop, &ep.drain_timer);
+    ep.sigterm.data = ep.sigint.data = ep.sighup.data = ep.drain_timer.data = &ep;
+    uv_signal_start(&ep.sigterm, on_stop_signal, SIGTERM);
+    uv_signal_start(&ep.sigint, on_stop_signal, SIGINT);
+    uv_signal_start(&ep.sighup, on_hup, SIGHUP);
+    hlog(HLOG_INFO, "serving http://%s (data %s, plugins %s, %d workers)", cfg->listen, cfg->data_dir,
+         cfg->plugins_dir, cfg->workers);
+    uv_run(&ep.loop, UV_RUN_DEFAULT);
+    status = 0;
+    /* Joins the commit thread: after this nothing writes to the store. */
+    engine_close(ep.eng);
+out:
+    /* Everything acknowledged is already committed; the store closes last so
+     * nothing can write to it after this point. Open connections die with
+     * the process. */
+    api_free(a);
+    store_close(st);
+    if (status != 0 && rc == TARRY_ENOMEM)
+        hlog(HLOG_ERROR, "out of memory while starting");
+    return status;
+}
+
+/* ---- the supervisor ------------------------------------------------------------ */
+
+static volatile sig_atomic_t child_pid;
+static volatile sig_atomic_t stop_requested;
+
+static void forward_signal(int signum)
+{
+    if (signum == SIGTERM || signum == SIGINT)
+        stop_requested = 1;
+    if (child_pid > 0)
+        kill((pid_t)child_pid, signum);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int supervise(const serve_config *cfg)
+{
+    struct sigaction sa;
+    int64_t backoff_ms = 0;
+    pid_t parent = getpid();
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = forward_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+
+    for (;;) {
+        int64_t started = mono_ms();
+        int wstatus;
+        pid_t pid = fork();
+
+        if (pid < 0) {
+            hlog(HLOG_ERROR, "cannot start the engine process: %s", strerror(errno));
+            return 1;
+        }
+        if (pid == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != parent)
+                _exit(1); /* the supervisor died between fork and prctl */
+            signal(SIGTERM, SIG_DFL);
+            signal(SIGINT, SIG_DFL);
+            signal(SIGHUP, SIG_DFL);
+            _exit(run_engine(cfg));
+        }
+        child_pid = pid;
+        while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+            ;
+        child_pid = 0;
+        if (WIFEXITED(wstatus) && (WEXITSTATUS(wstatus) == 0 || WEXITSTATUS(wstatus) == EXIT_CONFIG))
+            return WEXITSTATUS(wstatus);
+        if (stop_requested)
+            return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 1;
+        if (WIFSIGNALED(wstatus))
+            hlog(HLOG_ERROR, "engine process %d died of signal %d (%s), probably a plugin crash; restarting",
+                 (int)pid, WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
+        else
+            hlog(HLOG_ERROR, "engine process %d exited with status %d; restarting", (int)pid, WEXITSTATUS(wstatus));
+        /* Restart at once after a crash in steady state; back off (up to 5 s)
+         * when the engine keeps dying within a second of starting. */
+        if (mono_ms() - started < 1000)
+            backoff_ms = backoff_ms ? (backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2) : 100;
+        else
+            backoff_ms = 0;
+        if (backoff_ms) {
+            struct timespec ts = {(time_t)(backoff_ms / 1000), (long)(backoff_ms % 1000) * 1000000};
+            while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !stop_requested)
+                ;
+            if (stop_requested)
+                return 0;
+        }
+    }
+}
+
+int serve_main(int argc, char **argv)
+{
+    serve_config cfg;
+    const char *level = getenv("TARRY_LOG_LEVEL");
+
+    if (level && !strcmp(level, "debug"))
+        hlog_set_level(HLOG_DEBUG);
+    else if (level && !strcmp(level, "warn"))
+        hlog_set_level(HLOG_WARN);
+    else if (level && !strcmp(level, "error"))
+        hlog_set_level(HLOG_ERROR);
+    if (parse_config(argc, argv, &cfg) != 0)
+        return 2;
+    if (!http_listen_is_loopback(cfg.listen) && !(getenv("TARRY_TOKEN") && *getenv("TARRY_TOKEN"))) {
+        /* Unauthenticated triggers from the network would run plugin code
+         * for anyone who can reach the port. */
+        fprintf(stderr, "tarry serve: refusing to listen on %s without TARRY_TOKEN: beyond loopback every "
+                        "request must carry \"Authorization: Bearer $TARRY_TOKEN\"\n",
+                cfg.listen);
+        return 2;
+    }
+    return cfg.supervise ? supervise(&cfg) : run_engine(&cfg);
+}

@@ -1,0 +1,716 @@
+/*
+ * store.c - LMDB schema, record encoding and transactions.
+ *
+ * May not: call into the engine, know about HTTP, or keep anything across
+ * transactions except the environment and its database handles.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "status.h"
+
+#define STORE_INITIAL_MAP (256u << 20)
+#define RECORD_FORMAT 1
+#define STR_ABSENT 0xffffffffu
+
+enum { DB_EXEC, DB_BY_STATE, DB_BY_FN, DB_BY_FN_STATE, DB_TIMERS, DB_LOGS, DB_COUNT };
+static const char *const db_names[DB_COUNT] = {"exec", "by_state", "by_fn", "by_fn_state", "timers", "logs"};
+
+struct store {
+    MDB_env *env;
+    MDB_dbi db[DB_COUNT];
+    char last_error[256];
+};
+
+/*
+ * Where encoded writes go: straight into an open write transaction, or
+ * into a batch's arena to be applied later on the commit thread. The
+ * encoding code is shared, so both paths write byte-identical data.
+ */
+typedef struct sink {
+    store_txn *txn;
+    store_batch *batch;
+} sink;
+
+/* A batch is a run of ops in one buffer: head, key, value, padded to 8. */
+struct op_head {
+    uint8_t kind; /* OP_PUT or OP_DEL */
+    uint8_t db;
+    uint16_t klen;
+    uint32_t vlen;
+};
+enum { OP_PUT, OP_DEL };
+
+struct store_batch {
+    char *buf;
+    size_t len, cap;
+};
+
+struct store_txn {
+    store *st;
+    MDB_txn *txn;
+};
+
+static int fail(store *st, int rc, const char *what)
+{
+    if (rc == MDB_NOTFOUND)
+        return TARRY_ENOTFOUND;
+    snprintf(st->last_error, sizeof st->last_error, "%s: %s", what, mdb_strerror(rc));
+    return TARRY_EIO;
+}
+
+const char *store_last_error(store *st)
+{
+    return st->last_error[0] ? st->last_error : "no error";
+}
+
+int store_open(store **out, const char *dir, char *err, size_t errlen)
+{
+    store *st = calloc(1, sizeof *st);
+    MDB_txn *txn = NULL;
+    int rc;
+
+    if (!st)
+        return TARRY_ENOMEM;
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create data folder %s: %s", dir, strerror(errno));
+        free(st);
+        return TARRY_EIO;
+    }
+    if ((rc = mdb_env_create(&st->env)) != 0 || (rc = mdb_env_set_maxdbs(st->env, 16)) != 0 ||
+        (rc = mdb_env_set_mapsize(st->env, STORE_INITIAL_MAP)) != 0)
+        goto fail;
+    /* MDB_NOTLS: a read transaction is not bound to a thread slot, so a
+     * read and a write transaction may be open on the loop thread at once. */
+    if ((rc = mdb_env_open(st->env, dir, MDB_NOTLS, 0644)) != 0)
+        goto fail;
+    if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
+        goto fail;
+    for (int i = 0; i < DB_COUNT; i++)
+        if ((rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &st->db[i])) != 0)
+            goto fail;
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        txn = NULL;
+        goto fail;
+    }
+    *out = st;
+    return 0;
+fail:
+    snprintf(err, errlen, "cannot open the LMDB store in %s: %s", dir, mdb_strerror(rc));
+    if (txn)
+        mdb_txn_abort(txn);
+    if (st->env)
+        mdb_env_close(st->env);
+    free(st);
+    return TARRY_EIO;
+}
+
+void store_close(store *st)
+{
+    if (!st)
+        return;
+    mdb_env_close(st->env);
+    free(st);
+}
+
+int store_grow(store *st)
+{
+    MDB_envinfo info;
+    MDB_stat stat;
+    int rc;
+
+    if ((rc = mdb_env_info(st->env, &info)) != 0 || (rc = mdb_env_stat(st->env, &stat)) != 0)
+        return fail(st, rc, "reading the map size");
+    size_t used = (info.me_last_pgno + 1) * (size_t)stat.ms_psize;
+    if (info.me_mapsize - used >= info.me_mapsize / 4)
+        return 0;
+    if ((rc = mdb_env_set_mapsize(st->env, info.me_mapsize * 2)) != 0)
+        return fail(st, rc, "growing the map");
+    return 0;
+}
+
+int store_txn_begin(store *st, bool write, store_txn **out)
+{
+    store_txn *t;
+    int rc;
+
+    if (!(t = malloc(sizeof *t)))
+        return TARRY_ENOMEM;
+    t->st = st;
+    if ((rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, &t->txn)) != 0) {
+        free(t);
+        return fail(st, rc, "beginning a transaction");
+    }
+    *out = t;
+    return 0;
+}
+
+int store_txn_commit(store_txn *t)
+{
+    int rc = mdb_txn_commit(t->txn);
+    store *st = t->st;
+    free(t);
+    return rc ? fail(st, rc, "committing") : 0;
+}
+
+void store_txn_abort(store_txn *t)
+{
+    if (!t)
+        return;
+    mdb_txn_abort(t->txn);
+    free(t);
+}
+
+/* ---- write sinks ------------------------------------------------------------ */
+
+static int batch_append(store_batch *b, int kind, int db, const void *k, size_t klen, size_t vlen, void **value)
+{
+    size_t need = (sizeof(struct op_head) + klen + vlen + 7) & ~(size_t)7;
+    struct op_head head = {(uint8_t)kind, (uint8_t)db, (uint16_t)klen, (uint32_t)vlen};
+
+    if (b->len + need > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        char *grown;
+        while (cap < b->len + need)
+            cap *= 2;
+        if (!(grown = realloc(b->buf, cap)))
+            return TARRY_ENOMEM;
+        b->buf = grown;
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->len, &head, sizeof head);
+    memcpy(b->buf + b->len + sizeof head, k, klen);
+    if (value)
+        *value = b->buf + b->len + sizeof head + klen;
+    b->len += need;
+    return 0;
+}
+
+/* Room for a `vlen`-byte value under key k; the caller fills *value. */
+static int sink_reserve(sink *s, int db, const void *k, size_t klen, size_t vlen, void **value)
+{
+    if (s->batch)
+        return batch_append(s->batch, OP_PUT, db, k, klen, vlen, value);
+    MDB_val key = {klen, (void *)k}, val = {vlen, NULL};
+    int rc = mdb_put(s->txn->txn, s->txn->st->db[db], &key, &val, MDB_RESERVE);
+    if (rc)
+        return fail(s->txn->st, rc, "writing");
+    *value = val.mv_data;
+    return 0;
+}
+
+static int sink_put_empty(sink *s, int db, const void *k, size_t klen)
+{
+    void *unused;
+    return sink_reserve(s, db, k, klen, 0, &unused);
+}
+
+static int sink_del(sink *s, int db, const void *k, size_t klen)
+{
+    if (s->batch)
+        return batch_append(s->batch, OP_DEL, db, k, klen, 0, NULL);
+    MDB_val key = {klen, (void *)k};
+    int rc = mdb_del(s->txn->txn, s->txn->st->db[db], &key, NULL);
+    return (rc && rc != MDB_NOTFOUND) ? fail(s->txn->st, rc, "deleting") : 0;
+}
+
+store_batch *store_batch_new(void)
+{
+    return calloc(1, sizeof(store_batch));
+}
+
+void store_batch_free(store_batch *b)
+{
+    if (b)
+        free(b->buf);
+    free(b);
+}
+
+void store_batch_reset(store_batch *b)
+{
+    b->len = 0;
+}
+
+bool store_batch_empty(const store_batch *b)
+{
+    return b->len == 0;
+}
+
+int store_batch_commit(store *st, store_batch *b)
+{
+    MDB_txn *txn;
+    size_t at = 0;
+    int rc;
+
+    if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
+        return fail(st, rc, "beginning a write transaction");
+    while (at < b->len) {
+        struct op_head head;
+        memcpy(&head, b->buf + at, sizeof head);
+        MDB_val key = {head.klen, b->buf + at + sizeof head};
+        MDB_val val = {head.vlen, b->buf + at + sizeof head + head.klen};
+        if (head.kind == OP_PUT)
+            rc = mdb_put(txn, st->db[head.db], &key, &val, 0);
+        else if ((rc = mdb_del(txn, st->db[head.db], &key, NULL)) == MDB_NOTFOUND)
+            rc = 0;
+        if (rc)
+            break;
+        at += (sizeof head + head.klen + head.vlen + 7) & ~(size_t)7;
+    }
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc == MDB_MAP_FULL ? TARRY_EFULL : fail(st, rc, "applying a batch");
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        return rc == MDB_MAP_FULL ? TARRY_EFULL : fail(st, rc, "committing a batch");
+    return 0;
+}
+
+/* ---- record encoding ------------------------------------------------------
+ * Fixed header, then seven strings, each a u32 length (STR_ABSENT for NULL),
+ * its bytes and a NUL, so decoded strings point straight into the map. Native
+ * byte order: an LMDB file is not portable across architectures anyway. */
+
+struct record_head {
+    uint8_t format, state, pad[2];
+    uint32_t attempts, crashes;
+    int64_t created_at, scheduled_at, started_at, finished_at;
+    uint8_t parent_id[16];
+};
+
+#define RECORD_STRINGS 7
+
+static void record_strings(const exec_record *r, const char *s[RECORD_STRINGS])
+{
+    s[0] = r->function;
+    s[1] = r->args;
+    s[2] = r->metadata;
+    s[3] = r->result;
+    s[4] = r->error;
+    s[5] = r->plugin_name;
+    s[6] = r->plugin_version;
+}
+
+static int record_encode(sink *out, const exec_record *r)
+{
+    const char *s[RECORD_STRINGS];
+    size_t len[RECORD_STRINGS], total = sizeof(struct record_head);
+    struct record_head head;
+    void *value;
+    int rc;
+
+    record_strings(r, s);
+    for (int i = 0; i < RECORD_STRINGS; i++) {
+        len[i] = s[i] ? strlen(s[i]) : 0;
+        total += 4 + (s[i] ? len[i] + 1 : 0);
+    }
+    /* Encode straight into the page (or the batch): no intermediate copy. */
+    if ((rc = sink_reserve(out, DB_EXEC, r->id.bytes, 16, total, &value)) != 0)
+        return rc;
+    memset(&head, 0, sizeof head);
+    head.format = RECORD_FORMAT;
+    head.state = (uint8_t)r->state;
+    head.attempts = r->attempts;
+    head.crashes = r->crashes;
+    head.created_at = r->created_at;
+    head.scheduled_at = r->scheduled_at;
+    head.started_at = r->started_at;
+    head.finished_at = r->finished_at;
+    memcpy(head.parent_id, r->parent_id.bytes, 16);
+    char *p = value;
+    memcpy(p, &head, sizeof head);
+    p += sizeof head;
+    for (int i = 0; i < RECORD_STRINGS; i++) {
+        uint32_t n = s[i] ? (uint32_t)len[i] : STR_ABSENT;
+        memcpy(p, &n, 4);
+        p += 4;
+        if (s[i]) {
+            memcpy(p, s[i], len[i] + 1);
+            p += len[i] + 1;
+        }
+    }
+    return 0;
+}
+
+static int record_decode(store *st, const MDB_val *key, const MDB_val *val, exec_record *r)
+{
+    struct record_head head;
+    const char *s[RECORD_STRINGS];
+    const char *p = val->mv_data, *end = p + val->mv_size;
+
+    if (key->mv_size != 16 || val->mv_size < sizeof head)
+        goto corrupt;
+    memcpy(&head, p, sizeof head);
+    if (head.format != RECORD_FORMAT)
+        goto corrupt;
+    p += sizeof head;
+    for (int i = 0; i < RECORD_STRINGS; i++) {
+        uint32_t n;
+        if (end - p < 4)
+            goto corrupt;
+        memcpy(&n, p, 4);
+        p += 4;
+        if (n == STR_ABSENT) {
+            s[i] = NULL;
+            continue;
+        }
+        if ((size_t)(end - p) < (size_t)n + 1 || p[n] != '\0')
+            goto corrupt;
+        s[i] = p;
+        p += n + 1;
+    }
+    memset(r, 0, sizeof *r);
+    memcpy(r->id.bytes, key->mv_data, 16);
+    memcpy(r->parent_id.bytes, head.parent_id, 16);
+    r->state = (exec_state)head.state;
+    r->attempts = head.attempts;
+    r->crashes = head.crashes;
+    r->created_at = head.created_at;
+    r->scheduled_at = head.scheduled_at;
+    r->started_at = head.started_at;
+    r->finished_at = head.finished_at;
+    r->function = s[0];
+    r->args = s[1];
+    r->metadata = s[2];
+    r->result = s[3];
+    r->error = s[4];
+    r->plugin_name = s[5];
+    r->plugin_version = s[6];
+    return 0;
+corrupt:
+    snprintf(st->last_error, sizeof st->last_error, "corrupt execution record (%zu bytes)", val->mv_size);
+    return TARRY_EIO;
+}
+
+/* ---- index keys ---------------------------------------------------------- */
+
+#define MAX_INDEX_KEY 300 /* function names are at most 128 bytes */
+
+static size_t key_state(uint8_t *k, exec_state state, const exec_id *id)
+{
+    k[0] = (uint8_t)state;
+    memcpy(k + 1, id->bytes, 16);
+    return 17;
+}
+
+static size_t key_fn(uint8_t *k, const char *fn, const exec_id *id)
+{
+    size_t n = strlen(fn) + 1;
+    memcpy(k, fn, n);
+    memcpy(k + n, id->bytes, 16);
+    return n + 16;
+}
+
+static size_t key_fn_state(uint8_t *k, const char *fn, exec_state state, const exec_id *id)
+{
+    size_t n = strlen(fn) + 1;
+    memcpy(k, fn, n);
+    k[n] = (uint8_t)state;
+    memcpy(k + n + 1, id->bytes, 16);
+    return n + 17;
+}
+
+static size_t key_timer(uint8_t *k, int64_t due, const exec_id *id)
+{
+    uint64_t u = (uint64_t)(due < 0 ? 0 : due);
+    for (int i = 0; i < 8; i++)
+        k[i] = (uint8_t)(u >> (56 - 8 * i));
+    memcpy(k + 8, id->bytes, 16);
+    return 24;
+}
+
+static int64_t timer_due(const uint8_t *k)
+{
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++)
+        u = (u << 8) | k[i];
+    return (int64_t)u;
+}
+
+static int exec_put(sink *out, const exec_record *rec, const exec_record *prev)
+{
+    uint8_t k[MAX_INDEX_KEY];
+    int rc;
+
+    if (strlen(rec->function) > 128)
+        return TARRY_EINVAL;
+    if ((rc = record_encode(out, rec)) != 0)
+        return rc;
+    if (!prev && (rc = sink_put_empty(out, DB_BY_FN, k, key_fn(k, rec->function, &rec->id))) != 0)
+        return rc;
+    if (prev && prev->state == rec->state && prev->scheduled_at == rec->scheduled_at)
+        return 0;
+    if (prev && prev->state != rec->state) {
+        if ((rc = sink_del(out, DB_BY_STATE, k, key_state(k, prev->state, &rec->id))) != 0 ||
+            (rc = sink_del(out, DB_BY_FN_STATE, k, key_fn_state(k, rec->function, prev->state, &rec->id))) != 0)
+            return rc;
+    }
+    if (!prev || prev->state != rec->state) {
+        if ((rc = sink_put_empty(out, DB_BY_STATE, k, key_state(k, rec->state, &rec->id))) != 0 ||
+            (rc = sink_put_empty(out, DB_BY_FN_STATE, k, key_fn_state(k, rec->function, rec->state, &rec->id))) != 0)
+            return rc;
+    }
+    /* A scheduled execution is in `timers` at its due time, and nowhere else. */
+    if (prev && prev->state == EXEC_SCHEDULED &&
+        (rc = sink_del(out, DB_TIMERS, k, key_timer(k, prev->scheduled_at, &rec->id))) != 0)
+        return rc;
+    if (rec->state == EXEC_SCHEDULED &&
+        (rc = sink_put_empty(out, DB_TIMERS, k, key_timer(k, rec->scheduled_at, &rec->id))) != 0)
+        return rc;
+    return 0;
+}
+
+int store_exec_put(store_txn *t, const exec_record *rec, const exec_record *prev)
+{
+    sink out = {t, NULL};
+    return exec_put(&out, rec, prev);
+}
+
+int store_batch_exec_put(store_batch *b, const exec_record *rec, const exec_record *prev)
+{
+    sink out = {NULL, b};
+    return exec_put(&out, rec, prev);
+}
+
+int store_exec_get(store_txn *t, const exec_id *id, exec_record *out)
+{
+    MDB_val key = {16, (void *)id->bytes}, val;
+    int rc = mdb_get(t->txn, t->st->db[DB_EXEC], &key, &val);
+    if (rc)
+        return fail(t->st, rc, "reading an execution");
+    return record_decode(t->st, &key, &val, out);
+}
+
+/* Fetch the record an index key ends with (the last 16 bytes) and hand it on. */
+static int emit_indexed(store_txn *t, const MDB_val *ikey, store_exec_cb cb, void *user)
+{
+    exec_record rec;
+    exec_id id;
+    int rc;
+
+    memcpy(id.bytes, (const uint8_t *)ikey->mv_data + ikey->mv_size - 16, 16);
+    if ((rc = store_exec_get(t, &id, &rec)) != 0)
+        return rc == TARRY_ENOTFOUND ? TARRY_EIO : rc; /* an index must never dangle */
+    return cb(user, &rec);
+}
+
+int store_exec_scan_state(store_txn *t, exec_state state, store_exec_cb cb, void *user)
+{
+    MDB_cursor *cur;
+    uint8_t prefix = (uint8_t)state;
+    MDB_val key = {1, &prefix}, val;
+    int rc, out = 0;
+
+    if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_BY_STATE], &cur)) != 0)
+        return fail(t->st, rc, "opening a cursor");
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        if (key.mv_size != 17 || ((uint8_t *)key.mv_data)[0] != prefix)
+            break;
+        if ((out = emit_indexed(t, &key, cb, user)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (out)
+        return out;
+    return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "scanning by state") : 0;
+}
+
+int store_exec_list(store_txn *t, const store_list_query *q, store_exec_cb cb, void *user, bool *more)
+{
+    uint8_t prefix[MAX_INDEX_KEY], seek[MAX_INDEX_KEY];
+    size_t plen = 0, n = 0;
+    MDB_dbi dbi;
+    MDB_cursor *cur;
+    MDB_val key, val;
+    int rc, out = 0;
+
+    if (q->function && strlen(q->function) > 128) {
+        *more = false;
+        return 0;
+    }
+    if (q->function && q->state != EXEC_NONE) {
+        dbi = t->st->db[DB_BY_FN_STATE];
+        plen = strlen(q->function) + 1;
+        memcpy(prefix, q->function, plen);
+        prefix[plen++] = (uint8_t)q->state;
+    } else if (q->function) {
+        dbi = t->st->db[DB_BY_FN];
+        plen = strlen(q->function) + 1;
+        memcpy(prefix, q->function, plen);
+    } else if (q->state != EXEC_NONE) {
+        dbi = t->st->db[DB_BY_STATE];
+        prefix[plen++] = (uint8_t)q->state;
+    } else {
+        dbi = t->st->db[DB_EXEC];
+    }
+    /* Newest first: seek to the first key at or after prefix+cursor, then
+     * step back, so the cursor id itself is excluded. */
+    memcpy(seek, prefix, plen);
+    if (q->before)
+        memcpy(seek + plen, q->before->bytes, 16);
+    else
+        memset(seek + plen, 0xff, 16);
+    if ((rc = mdb_cursor_open(t->txn, dbi, &cur)) != 0)
+        return fail(t->st, rc, "opening a cursor");
+    key.mv_size = plen + 16;
+    key.mv_data = seek;
+    rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+    rc = mdb_cursor_get(cur, &key, &val, rc == 0 ? MDB_PREV : MDB_LAST);
+    *more = false;
+    for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_PREV)) {
+        if (key.mv_size != plen + 16 || memcmp(key.mv_data, prefix, plen) != 0)
+            break;
+        if (n == q->limit) {
+            *more = true;
+            break;
+        }
+        n++;
+        if (dbi == t->st->db[DB_EXEC]) {
+            exec_record rec;
+            if ((out = record_decode(t->st, &key, &val, &rec)) != 0 || (out = cb(user, &rec)) != 0)
+                break;
+        } else if ((out = emit_indexed(t, &key, cb, user)) != 0) {
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+    if (out)
+        return out;
+    return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "listing executions") : 0;
+}
+
+int store_timer_first(store_txn *t, int64_t *due_ms, exec_id *id)
+{
+    MDB_cursor *cur;
+    MDB_val key, val;
+    int rc;
+
+    if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_TIMERS], &cur)) != 0)
+        return fail(t->st, rc, "opening a cursor");
+    rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+    if (rc == 0 && key.mv_size == 24) {
+        *due_ms = timer_due(key.mv_data);
+        memcpy(id->bytes, (uint8_t *)key.mv_data + 8, 16);
+    }
+    mdb_cursor_close(cur);
+    return rc ? fail(t->st, rc, "reading timers") : 0;
+}
+
+int store_timer_each(store_txn *t, store_timer_cb cb, void *user)
+{
+    MDB_cursor *cur;
+    MDB_val key, val;
+    int rc, out = 0;
+
+    if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_TIMERS], &cur)) != 0)
+        return fail(t->st, rc, "opening a cursor");
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        exec_id id;
+        if (key.mv_size != 24)
+            continue;
+        memcpy(id.bytes, (uint8_t *)key.mv_data + 8, 16);
+        if ((out = cb(user, timer_due(key.mv_data), &id)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (out)
+        return out;
+    return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "scanning timers") : 0;
+}
+
+int store_timer_scan_due(store_txn *t, int64_t now_ms, store_exec_cb cb, void *user)
+{
+    MDB_cursor *cur;
+    MDB_val key, val;
+    int rc, out = 0;
+
+    if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_TIMERS], &cur)) != 0)
+        return fail(t->st, rc, "opening a cursor");
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        if (key.mv_size != 24 || timer_due(key.mv_data) > now_ms)
+            break;
+        if ((out = emit_indexed(t, &key, cb, user)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (out)
+        return out;
+    return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "scanning timers") : 0;
+}
+
+/* ---- logs ------------------------------------------------------------------ */
+
+static void key_log(uint8_t k[20], const exec_id *id, uint32_t seq)
+{
+    memcpy(k, id->bytes, 16);
+    k[16] = (uint8_t)(seq >> 24);
+    k[17] = (uint8_t)(seq >> 16);
+    k[18] = (uint8_t)(seq >> 8);
+    k[19] = (uint8_t)seq;
+}
+
+static int log_put(sink *out, const exec_id *id, const store_log_line *line)
+{
+    uint8_t k[20];
+    size_t n = strlen(line->text) + 1;
+    void *value;
+    int rc;
+
+    key_log(k, id, line->seq);
+    if ((rc = sink_reserve(out, DB_LOGS, k, 20, 9 + n, &value)) != 0)
+        return rc;
+    memcpy(value, &line->time_ms, 8);
+    ((uint8_t *)value)[8] = (uint8_t)line->level;
+    memcpy((char *)value + 9, line->text, n);
+    return 0;
+}
+
+int store_log_put(store_txn *t, const exec_id *id, const store_log_line *line)
+{
+    sink out = {t, NULL};
+    return log_put(&out, id, line);
+}
+
+int store_batch_log_put(store_batch *b, const exec_id *id, const store_log_line *line)
+{
+    sink out = {NULL, b};
+    return log_put(&out, id, line);
+}
+
+int store_log_scan(store_txn *t, const exec_id *id, store_log_cb cb, void *user)
+{
+    uint8_t k[20];
+    MDB_cursor *cur;
+    MDB_val key = {20, k}, val;
+    int rc, out = 0;
+
+    key_log(k, id, 0);
+    if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_LOGS], &cur)) != 0)
+        return fail(t->st, rc, "opening a cursor");
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        const uint8_t *kb = key.mv_data;
+        store_log_line line;
+        if (key.mv_size != 20 || memcmp(kb, id->bytes, 16) != 0)
+            break;
+        if (val.mv_size < 10 || ((char *)val.mv_data)[val.mv_size - 1] != '\0') {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        line.seq = (uint32_t)kb[16] << 24 | (uint32_t)kb[17] << 16 | (uint32_t)kb[18] << 8 | kb[19];
+        memcpy(&line.time_ms, val.mv_data, 8);
+        line.level = ((uint8_t *)val.mv_data)[8];
+        line.text = (const char *)val.mv_data + 9;
+        if ((out = cb(user, &line)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (out)
+        return out;
+    return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "reading logs") : 0;
+}

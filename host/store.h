@@ -1,0 +1,141 @@
+/*
+ * store.h - tarry's durable state in one LMDB environment.
+ *
+ * The only room that includes lmdb.h. Everything is keyed by binary,
+ * sortable keys; execution ids are time-ordered, so id order is creation
+ * order. Named databases:
+ *   exec         id -> encoded exec_record
+ *   by_state     state(1) id -> ""                (queues, recovery, listing)
+ *   by_fn        function NUL id -> ""            (listing by function)
+ *   by_fn_state  function NUL state(1) id -> ""   (listing by function+state)
+ *   timers       due_ms(8, big-endian) id -> ""   (scheduled executions by due time)
+ *   logs         id seq(4, big-endian) -> time(8) level(1) text
+ * The indexes are kept by store_exec_put, so callers cannot forget one.
+ *
+ * Threads: reads happen on the loop thread; batches commit on the engine's
+ * commit thread, with full fsync (LMDB's default durability).
+ *
+ * Lifetimes: records read in a transaction point into the LMDB map and are
+ * valid until that transaction ends.
+ */
+#ifndef TARRY_STORE_H
+#define TARRY_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+
+typedef struct store store;
+typedef struct store_txn store_txn;
+
+/* Open (creating if needed) the environment in `dir` (created if missing).
+ * Returns 0, or a negative code with the reason in err. */
+int store_open(store **out, const char *dir, char *err, size_t errlen);
+void store_close(store *st);
+
+/*
+ * Read transactions (write == false) are for the loop thread. The only write
+ * path is a batch (below); store_txn_begin(st, true, ...) exists for tests
+ * and tools.
+ */
+int store_txn_begin(store *st, bool write, store_txn **out);
+/* Commit (durable when it returns 0) and free the transaction. On failure the
+ * transaction is aborted and a negative code returned. */
+int store_txn_commit(store_txn *txn);
+void store_txn_abort(store_txn *txn);
+
+/* A readable reason for the last failure on this store (LMDB's message). */
+const char *store_last_error(store *st);
+
+/*
+ * Write `rec` and move its index entries from `prev` (the record as last
+ * written, or NULL for a new record) to their new places, in an open write
+ * transaction. Only prev's state, scheduled_at and function are read.
+ */
+int store_exec_put(store_txn *txn, const exec_record *rec, const exec_record *prev);
+
+/* Read one record; TARRY_ENOTFOUND if absent. Strings borrow from the txn. */
+int store_exec_get(store_txn *txn, const exec_id *id, exec_record *out);
+
+/* ---- batches: the group-commit write path ----------------------------------
+ *
+ * A batch is built on one thread and committed on another: building encodes
+ * every record and index change into the batch's own memory right away, so
+ * the caller may change or free its records immediately, and committing
+ * touches nothing but the batch. One batch is one write transaction.
+ */
+typedef struct store_batch store_batch;
+
+store_batch *store_batch_new(void);
+void store_batch_free(store_batch *b);
+/* Forget the contents, keep the memory, for the next batch. */
+void store_batch_reset(store_batch *b);
+bool store_batch_empty(const store_batch *b);
+
+/* Like store_exec_put, into the batch. Returns 0, TARRY_EINVAL (function name
+ * too long) or TARRY_ENOMEM. */
+int store_batch_exec_put(store_batch *b, const exec_record *rec, const exec_record *prev);
+
+/*
+ * Apply the batch in one write transaction and commit it with fsync. Safe
+ * on any thread while the loop thread reads. Returns 0 or a negative code
+ * (TARRY_EFULL when the map is full: call store_grow while no transaction is
+ * open, then commit the same batch again).
+ */
+int store_batch_commit(store *st, store_batch *b);
+
+/*
+ * Grow the map if less than a quarter of it is free. Call only while no
+ * transaction of this store is open in any thread (LMDB's rule for
+ * mdb_env_set_mapsize).
+ */
+int store_grow(store *st);
+
+/* Return non-zero from a callback to stop the scan; the scan returns it. */
+typedef int (*store_exec_cb)(void *user, const exec_record *rec);
+
+/* Every execution in `state`, oldest first. */
+int store_exec_scan_state(store_txn *txn, exec_state state, store_exec_cb cb, void *user);
+
+/*
+ * List executions newest first. `function` and `state` filter when non-NULL
+ * / not EXEC_NONE. `before` (a cursor) starts after that id, exclusive, when
+ * non-NULL. Calls cb for at most `limit` records; *more says whether another
+ * matched past them.
+ */
+typedef struct store_list_query {
+    const char *function;
+    exec_state state;
+    const exec_id *before;
+    size_t limit;
+} store_list_query;
+int store_exec_list(store_txn *txn, const store_list_query *q, store_exec_cb cb, void *user, bool *more);
+
+/* The earliest timer: 0 and its due time and id, or TARRY_ENOTFOUND. */
+int store_timer_first(store_txn *txn, int64_t *due_ms, exec_id *id);
+
+/* Timers in due order, without loading records; return non-zero from cb to
+ * stop (the scan returns it). */
+typedef int (*store_timer_cb)(void *user, int64_t due_ms, const exec_id *id);
+int store_timer_each(store_txn *txn, store_timer_cb cb, void *user);
+
+/* Timers due at or before `now_ms`, earliest first, as full records. */
+int store_timer_scan_due(store_txn *txn, int64_t now_ms, store_exec_cb cb, void *user);
+
+/* One line of an execution's log. `seq` orders lines within an execution. */
+typedef struct store_log_line {
+    uint32_t seq;
+    int64_t time_ms;
+    int level;
+    const char *text; /* NUL-terminated; borrows from the txn when read */
+} store_log_line;
+
+int store_log_put(store_txn *txn, const exec_id *id, const store_log_line *line);
+int store_batch_log_put(store_batch *b, const exec_id *id, const store_log_line *line);
+
+typedef int (*store_log_cb)(void *user, const store_log_line *line);
+int store_log_scan(store_txn *txn, const exec_id *id, store_log_cb cb, void *user);
+
+#endif
