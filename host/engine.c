@@ -15,12 +15,13 @@
  *   - a deferred execution (a trigger that waits for its result) has been
  *     acknowledged to nobody, so it is written only once it is final or
  *     its wait runs out: its record and result then commit together;
- *   - a first attempt is handed to a worker at once, and its `running`
- *     state commits at the end of the same turn: nothing has been
- *     acknowledged that depends on it, and a crash before that commit just
- *     leaves it queued. An execution recovered after a crash is handed over
- *     only after the commit that records it as running with its crash
- *     count: that count is what stops a poison pill;
+ *   - nothing runs before its record is durable (deferred ones excepted,
+ *     see above): a new execution joins the ready queue when the batch
+ *     that creates it commits. Its `running` state then goes in the next
+ *     batch, coalesced with its outcome when it finishes first. One that
+ *     comes back from the store (due timers, recovery after a crash) is
+ *     handed to a worker only after the commit that records it as running
+ *     with its crash count: that count is what stops a poison pill;
  *   - scheduled, blocked and final executions live in the store only.
  *
  * May not: include lmdb.h, call dlopen, block the loop thread.
@@ -49,7 +50,7 @@ typedef struct exec {
     exec_state written_state, committed_state;
     int64_t written_scheduled_at, committed_scheduled_at;
     const plugin_fn *fn;
-    bool deferred, careful, dispatch_pending, in_dirty, in_ready;
+    bool deferred, careful, dispatch_pending, enqueue_on_commit, in_dirty, in_ready;
     list_node dirty_node, ready_node;
     list_node acks; /* WAIT_ACK waiters, answered after this execution's next commit */
     replay_run run;
@@ -172,12 +173,17 @@ static void mark_dirty(engine *e, exec *x)
     list_push_back(&e->dirty, &x->dirty_node);
 }
 
-static void ready_push(engine *e, exec *x)
+static void ready_append(engine *e, exec *x)
 {
-    x->rec.state = EXEC_QUEUED;
     x->in_ready = true;
     list_push_back(&e->ready, &x->ready_node);
     e->ready_count++;
+}
+
+static void ready_push(engine *e, exec *x)
+{
+    x->rec.state = EXEC_QUEUED;
+    ready_append(e, x);
     mark_dirty(e, x);
 }
 
@@ -340,9 +346,13 @@ int engine_trigger(engine *e, const engine_trigger_req *req, engine_waiter *w)
         x->rec.state = EXEC_SCHEDULED;
         mark_dirty(e, x);
         e->timers_changed = true;
-    } else {
-        x->deferred = req->wait_ms >= 0;
+    } else if (req->wait_ms >= 0) {
+        x->deferred = true;
         ready_push(e, x);
+    } else {
+        x->rec.state = EXEC_QUEUED;
+        x->enqueue_on_commit = true;
+        mark_dirty(e, x);
     }
     return 0;
 }
@@ -471,10 +481,12 @@ static int load_due(void *user, const exec_record *rec)
         return 1;
     if (idmap_get(&lc->e->active, &rec->id))
         return 0; /* loaded before a commit that failed; still in memory */
-    if (!load_exec(lc->e, rec)) {
+    exec *x = load_exec(lc->e, rec);
+    if (!x) {
         lc->error = TARRY_ENOMEM;
         return 1;
     }
+    x->careful = true; /* see the top: it comes back from the store */
     lc->loaded++;
     return 0;
 }
@@ -651,6 +663,9 @@ static void entry_committed(engine *e, commit_entry *ce)
         exec_free(e, x);
     } else if (ce->dispatch) {
         dispatch(e, x);
+    } else if (x->enqueue_on_commit && ce->state == EXEC_QUEUED) {
+        x->enqueue_on_commit = false;
+        ready_append(e, x);
     }
 }
 
