@@ -780,7 +780,10 @@ static int only_get(h2o_req_t *req)
 int api_handle(void *api_ptr, h2o_req_t *req)
 {
     api *a = api_ptr;
-    h2o_iovec_t path = req->path_normalized;
+    /* Route on the raw path: h2o's normalized path decodes %2F, which would
+     * let "a%2Fb" cross segment boundaries. Names and ids never need
+     * percent-decoding, so a segment holding '%' simply matches nothing. */
+    h2o_iovec_t path = h2o_iovec_init(req->path.base, req->query_at == SIZE_MAX ? req->path.len : req->query_at);
 
     if (path_is(&path, "/healthz")) {
         if (only_get(req) == 0)

@@ -1,0 +1,543 @@
+"""Shared helpers for the integration tests: run a real `tarry serve` and talk to it.
+
+Each Host gets a free port, its own temporary data folder and its own plugins
+folder holding copies of exactly the .so files the test asked for, so tests can
+run in parallel and never see each other's state. The host runs in its own
+session (process group): kill9() takes down the supervisor and the engine
+together, as a power cut would. Everything is removed on exit, also when the
+test fails (set TARRY_KEEP=1 to keep the folder for a post-mortem).
+
+Environment (set by CTest): TARRY_BIN (the tarry binary), TARRY_BUILD (the
+build folder, for plugins), TARRY_SRC (the source tree).
+
+Function names are global in a host, and examples and testfns both export
+`noop`: never load those two into one host.
+"""
+
+import datetime
+import http.client
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.parse
+
+BIN = os.environ.get("TARRY_BIN", "")
+BUILD = os.environ.get("TARRY_BUILD", "")
+SRC = os.environ.get("TARRY_SRC", "")
+
+FINAL_STATES = ("succeeded", "failed", "cancelled", "discarded")
+
+
+class CheckFailed(AssertionError):
+    pass
+
+
+def check(cond, what, detail=None):
+    """Assert `cond`; print what was checked so a passing run documents itself."""
+    if not cond:
+        msg = "FAILED: " + what
+        if detail is not None:
+            msg += "\n  detail: " + (detail if isinstance(detail, str) else repr(detail))
+        raise CheckFailed(msg)
+    print("ok: " + what, flush=True)
+
+
+def check_eq(got, want, what):
+    check(got == want, "%s (= %r)" % (what, want), "got %r, want %r" % (got, want))
+
+
+def parse_time(text):
+    """RFC 3339 text -> aware datetime; raises on anything else."""
+    if not isinstance(text, str) or not re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", text
+    ):
+        raise ValueError("not an RFC 3339 time: %r" % (text,))
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def time_ms(text):
+    return parse_time(text).timestamp() * 1000.0
+
+
+def rfc3339(epoch_s):
+    dt = datetime.datetime.fromtimestamp(epoch_s, datetime.timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (dt.microsecond // 1000)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def plugin_path(name):
+    """A built plugin by name: test plugins first, then the example plugins."""
+    for path in (
+        os.path.join(BUILD, "test-plugins", name, name + ".so"),
+        os.path.join(BUILD, "plugins", name + ".so"),
+    ):
+        if os.path.isfile(path):
+            return path
+    raise FileNotFoundError("no built plugin %r under %s (test-plugins/ or plugins/)" % (name, BUILD))
+
+
+def descendants(pid):
+    """Every live process below `pid`, found through /proc (children first-level and deeper)."""
+    parent_of = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                stat = f.read()
+            # The command name may hold spaces and parentheses: split after the last ')'.
+            ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        parent_of[int(entry)] = ppid
+    found, frontier = [], [pid]
+    while frontier:
+        p = frontier.pop()
+        for child, ppid in parent_of.items():
+            if ppid == p and child not in found:
+                found.append(child)
+                frontier.append(child)
+    return found
+
+
+class Client:
+    """A keep-alive HTTP/1.1 JSON client for one host (one connection; not thread-safe)."""
+
+    # Servers close idle keep-alive connections (h2o after 10 s); a request
+    # sent on such a connection may be lost or answered by a reset, and a
+    # retried POST could trigger twice. So reconnect before going stale.
+    IDLE_RECONNECT_S = 2.0
+
+    def __init__(self, host, port, timeout=60.0):
+        self.host, self.port, self.timeout = host, port, timeout
+        self.conn = None
+        self.last_used = 0.0
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def _connection(self):
+        if self.conn is not None and time.monotonic() - self.last_used > self.IDLE_RECONNECT_S:
+            self.close()
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        return self.conn
+
+    def raw(self, method, path, body=None, headers=None, retry_get=True):
+        """Send one request. Returns (status, headers dict lower-cased, body bytes)."""
+        hdrs = dict(headers or {})
+        if isinstance(body, str):
+            body = body.encode()
+        for attempt in (1, 2):
+            conn = self._connection()
+            try:
+                conn.request(method, path, body=body, headers=hdrs)
+                resp = conn.getresponse()
+                data = resp.read()
+                self.last_used = time.monotonic()
+                rh = {k.lower(): v for k, v in resp.getheaders()}
+                if rh.get("connection", "").lower() == "close":
+                    self.close()
+                return resp.status, rh, data
+            except (http.client.HTTPException, OSError):
+                self.close()
+                # Only a GET is safe to send twice.
+                if attempt == 2 or method != "GET" or not retry_get:
+                    raise
+
+    def call(self, method, path, payload=None, headers=None, raw_body=None):
+        """A JSON request. Returns (status, decoded JSON or None, headers)."""
+        hdrs = dict(headers or {})
+        body = raw_body
+        if payload is not None:
+            body = json.dumps(payload)
+            hdrs.setdefault("Content-Type", "application/json")
+        status, rh, data = self.raw(method, path, body, hdrs)
+        doc = None
+        if data:
+            try:
+                doc = json.loads(data)
+            except ValueError:
+                doc = {"_unparsed": data[:500].decode("utf-8", "replace")}
+        return status, doc, rh
+
+    def get(self, path):
+        return self.call("GET", path)
+
+    def post(self, path, payload=None, **kw):
+        return self.call("POST", path, payload, **kw)
+
+
+class Host:
+    """One `tarry serve` with its own port, data folder and plugins folder.
+
+    plugins: names (e.g. "examples", "testfns") or (name, installed_file_name)
+    pairs, copied into the host's plugins folder before it starts.
+    """
+
+    def __init__(self, plugins=(), workers=2, start=True, startup_timeout=15.0, extra_env=None):
+        if not BIN or not os.access(BIN, os.X_OK):
+            raise RuntimeError("TARRY_BIN is not an executable: %r" % (BIN,))
+        self.workers = workers
+        self.startup_timeout = startup_timeout
+        self.extra_env = dict(extra_env or {})
+        self.proc = None
+        self.client = None
+        self.dir = tempfile.mkdtemp(prefix="tarry-it-")
+        _live_hosts.append(self)  # from here on, cleanup() must remove the folder
+        self.data_dir = os.path.join(self.dir, "data")
+        self.plugins_dir = os.path.join(self.dir, "plugins")
+        self.log_path = os.path.join(self.dir, "host.log")
+        os.makedirs(self.plugins_dir)
+        self.installed = {}
+        for p in plugins:
+            name, file_name = (p, p + ".so") if isinstance(p, str) else p
+            dest = os.path.join(self.plugins_dir, file_name)
+            shutil.copyfile(plugin_path(name), dest)
+            self.installed[file_name] = dest
+        self.port = None
+        self.log_file = None
+        self.starts = 0
+        self.kills = 0
+        if start:
+            self.start()
+
+    # ---- lifecycle -------------------------------------------------------
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def start(self):
+        """Start the host (on the same port and data folder when restarting) and wait for /healthz."""
+        if self.proc is not None and self.proc.poll() is None:
+            raise RuntimeError("host already running")
+        tries = 1 if self.port is not None else 3
+        for attempt in range(tries):
+            if self.port is None or attempt > 0:
+                self.port = free_port()
+            if self._spawn_and_wait():
+                self.starts += 1
+                return
+        raise RuntimeError(
+            "the host did not become healthy on %s within %.0fs\n--- host log ---\n%s"
+            % (self.url, self.startup_timeout, self.log_tail())
+        )
+
+    def _spawn_and_wait(self):
+        env = dict(os.environ)
+        env.update(self.extra_env)
+        self.log_file = open(self.log_path, "ab")
+        self.log_file.write(b"=== harness: start #%d on port %d ===\n" % (self.starts + 1, self.port))
+        self.log_file.flush()
+        argv = [
+            BIN, "serve",
+            "--plugins", self.plugins_dir,
+            "--data", self.data_dir,
+            "--listen", "127.0.0.1:%d" % self.port,
+            "--workers", str(self.workers),
+        ]
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=self.log_file, stderr=self.log_file,
+            env=env, start_new_session=True, preexec_fn=_die_with_parent,
+        )
+        self.log_file.close()  # the host has its own descriptor
+        self.client = Client("127.0.0.1", self.port)
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            if self.healthy():
+                return True
+            time.sleep(0.02)
+        self.kill9()
+        return False
+
+    def healthy(self):
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1.0)
+            conn.request("GET", "/healthz")
+            resp = conn.getresponse()
+            body = resp.read()
+            conn.close()
+            return resp.status == 200 and json.loads(body).get("ok") is True
+        except (OSError, http.client.HTTPException, ValueError, AttributeError):
+            return False
+
+    def wait_healthy(self, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.healthy():
+                return True
+            time.sleep(0.02)
+        return False
+
+    def pids(self):
+        """The supervisor and everything below it."""
+        if self.proc is None or self.proc.poll() is not None:
+            return []
+        return [self.proc.pid] + descendants(self.proc.pid)
+
+    def kill9(self):
+        """SIGKILL the supervisor, the engine and anything else they started, at once."""
+        if self.proc is None:
+            return
+        victims = self.pids()
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        # Also anything that left the process group (setsid in the host).
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait()
+        self._wait_gone(victims)
+        self.kills += 1
+        self._after_exit()
+
+    def stop(self, timeout=15.0):
+        """SIGTERM (graceful drain); SIGKILL if it does not exit in time. Returns the exit code."""
+        if self.proc is None or self.proc.poll() is not None:
+            self._after_exit()
+            return self.proc.returncode if self.proc else None
+        victims = self.pids()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill9()
+            return None
+        self._wait_gone(victims)
+        self._after_exit()
+        return self.proc.returncode
+
+    def _wait_gone(self, pids, timeout=10.0):
+        # The engine is the supervisor's child, not ours: wait until the
+        # kernel has reaped it so its LMDB lock and port are really free.
+        deadline = time.monotonic() + timeout
+        for pid in pids:
+            while time.monotonic() < deadline:
+                try:
+                    with open("/proc/%d/stat" % pid) as f:
+                        state = f.read().rsplit(")", 1)[1].split()[0]
+                    if state == "Z":
+                        break
+                except (OSError, IndexError):
+                    break
+                time.sleep(0.01)
+
+    def _after_exit(self):
+        if self.client is not None:
+            self.client.close()
+
+    def restart(self):
+        self.start()
+
+    def cleanup(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill9()
+        self._after_exit()
+        if os.environ.get("TARRY_KEEP"):
+            print("harness: kept %s" % self.dir)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        if self in _live_hosts:
+            _live_hosts.remove(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            print("--- host log (%s, port %s) ---\n%s" % (self.dir, self.port, self.log_tail()), flush=True)
+        self.cleanup()
+        return False
+
+    # ---- observation -----------------------------------------------------
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, lines=60):
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    # ---- HTTP ------------------------------------------------------------
+    def new_client(self):
+        return Client("127.0.0.1", self.port)
+
+    def call(self, method, path, payload=None, **kw):
+        return self.client.call(method, path, payload, **kw)
+
+    def get(self, path):
+        return self.client.get(path)
+
+    def trigger(self, function, args=None, wait=None, **fields):
+        """POST a trigger. Returns (status, body). Pass args=..., delay=..., run_at=..., metadata=..."""
+        body = dict(fields)
+        if args is not None:
+            body["args"] = args
+        path = "/v1/functions/%s/executions" % urllib.parse.quote(function, safe="")
+        if wait is not None:
+            path += "?wait=" + urllib.parse.quote(wait)
+        status, doc, _ = self.client.post(path, body)
+        return status, doc
+
+    def trigger_ok(self, function, args=None, **fields):
+        status, doc = self.trigger(function, args, **fields)
+        if status != 202 or not isinstance(doc, dict) or "id" not in doc:
+            raise CheckFailed("trigger %s(%r) %r: want 202 {id,state}, got %s %r" % (function, args, fields, status, doc))
+        return doc["id"]
+
+    def trigger_until_acked(self, function, args=None, timeout=30.0, **fields):
+        """Trigger, retrying on a fresh connection while the host is unreachable
+        (e.g. its engine is restarting). A failed try may still have created an
+        execution; only the acknowledged id is returned."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                status, doc = self.trigger(function, args, **fields)
+                if status == 202:
+                    return doc["id"]
+                if status < 500:
+                    raise CheckFailed("trigger %s: want 202, got %s %r" % (function, status, doc))
+            except (OSError, http.client.HTTPException):
+                pass
+            if time.monotonic() > deadline:
+                raise CheckFailed("trigger %s: no 202 within %.0fs" % (function, timeout))
+            time.sleep(0.05)
+
+    def execution(self, exec_id):
+        status, doc, _ = self.client.get("/v1/executions/" + exec_id)
+        if status != 200:
+            raise CheckFailed("GET /v1/executions/%s: want 200, got %s %r" % (exec_id, status, doc))
+        return doc
+
+    def wait_final(self, exec_id, timeout=30.0):
+        """Long-poll the result until the execution is final; returns the full execution."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                doc = self.execution(exec_id)
+                raise CheckFailed("execution %s not final after %.0fs: %r" % (exec_id, timeout, doc))
+            wait_s = max(1, min(10, int(left)))
+            status, doc, _ = self.client.get("/v1/executions/%s/result?wait=%ds" % (exec_id, wait_s))
+            if status == 200:
+                return self.execution(exec_id)
+            if status != 202:
+                raise CheckFailed("GET result of %s: want 200/202, got %s %r" % (exec_id, status, doc))
+
+    def list_all(self, query="", limit=100):
+        """Follow next_cursor over GET /v1/executions; returns (items, pages)."""
+        items, pages, cursor = [], 0, None
+        while True:
+            q = query + ("&" if query else "") + "limit=%d" % limit
+            if cursor:
+                q += "&cursor=" + urllib.parse.quote(cursor, safe="")
+            status, doc, _ = self.client.get("/v1/executions?" + q)
+            if status != 200:
+                raise CheckFailed("GET /v1/executions?%s: want 200, got %s %r" % (q, status, doc))
+            items.extend(doc["data"])
+            pages += 1
+            cursor = doc.get("next_cursor")
+            if not cursor:
+                return items, pages
+            if pages > 100000:
+                raise CheckFailed("list paging never ends")
+
+    # ---- CLI -------------------------------------------------------------
+    def cli(self, *args, timeout=60):
+        """Run `tarry --url URL ARGS...`; returns the CompletedProcess (text)."""
+        argv = [BIN, "--url", self.url] + [str(a) for a in args]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+_live_hosts = []
+
+
+try:
+    import ctypes
+
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (ImportError, OSError, AttributeError):
+    _prctl = None
+
+
+def _die_with_parent():
+    # A test killed by CTest's timeout must not leave a host behind holding
+    # its port: PR_SET_PDEATHSIG sends the supervisor SIGKILL when we die.
+    # Runs between fork and exec, next to client threads: no imports, no locks.
+    if _prctl is not None:
+        _prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+
+
+def _cleanup_all():
+    for h in list(_live_hosts):
+        try:
+            h.cleanup()
+        except Exception:
+            pass
+
+
+def run(main):
+    """Run a test's main(); print the verdict; exit non-zero on failure, with the host logs."""
+    started = time.monotonic()
+    name = os.path.basename(sys.argv[0])
+    seed = int(os.environ.get("TARRY_TEST_SEED", random.randrange(1 << 30)))
+    random.seed(seed)
+    print("%s: seed %d (TARRY_TEST_SEED to repeat)" % (name, seed), flush=True)
+    # SIGTERM (a timeout, ^C from a wrapper) still runs the cleanup below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    code = 0
+    try:
+        main()
+        print("PASS %s in %.1fs" % (name, time.monotonic() - started), flush=True)
+    except BaseException as exc:
+        code = 1
+        if isinstance(exc, CheckFailed):
+            print(str(exc), flush=True)
+        else:
+            traceback.print_exc()
+        for h in _live_hosts:
+            print("--- host log (%s, port %s) ---\n%s" % (h.dir, h.port, h.log_tail()), flush=True)
+        print("FAIL %s in %.1fs" % (name, time.monotonic() - started), flush=True)
+    finally:
+        _cleanup_all()
+    sys.exit(code)
+
+
+def check_error(status, doc, want_status, want_code, what, message_has=()):
+    """Check an API error: status, {"error": {"code", "message"}}, and words the message must name."""
+    ok = status == want_status
+    err = doc.get("error") if isinstance(doc, dict) else None
+    ok = ok and isinstance(err, dict) and isinstance(err.get("message"), str)
+    codes = want_code if isinstance(want_code, tuple) else (want_code,)
+    ok = ok and err.get("code") in codes
+    missing = [w for w in message_has if ok and w.lower() not in err["message"].lower()]
+    check(
+        ok and not missing,
+        "%s -> %d %s%s" % (what, want_status, "|".join(codes), (" naming " + ", ".join(message_has)) if message_has else ""),
+        "got %s %r%s" % (status, doc, (" (message lacks %r)" % missing) if missing else ""),
+    )
+    return err

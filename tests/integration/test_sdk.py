@@ -1,0 +1,67 @@
+"""The SDK calls (ABI 1) as a plugin sees them, through the real host and testfns.
+
+tarry_set_result round-trips any JSON and refuses invalid JSON with
+TARRY_EINVAL (leaving the result null); tarry_set_error's message becomes the
+execution's error; tarry_log lines are stored in order with their levels;
+tarry_execution_id and tarry_attempt are the execution's; functions run on
+the worker pool in parallel, not one at a time.
+"""
+
+import os
+import sys
+import time
+
+sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
+import harness
+from harness import check, check_eq, time_ms
+
+
+def main():
+    with harness.Host(plugins=["testfns"], workers=4) as h:
+        for args in ({"a": [1, 2.5, None, True, "ü"]}, [], "text", 0, -1.5e300, None, {"deep": {"er": {"est": []}}}):
+            status, doc = h.trigger("echo", args, wait="5s")
+            check(status == 200 and doc.get("state") == "succeeded" and doc.get("result") == args, "echo round-trips %r" % (args,), doc)
+
+        status, doc = h.trigger("fail", None, wait="5s")
+        check(status == 200 and doc.get("state") == "failed", "fail -> failed", doc)
+        check_eq(doc.get("error"), "deliberate failure", "tarry_set_error's message is the error")
+        check_eq(doc.get("result"), None, "a failure has no result")
+
+        status, doc = h.trigger("bad_result", None, wait="5s")
+        check(status == 200 and doc.get("state") == "succeeded", "bad_result saw TARRY_EINVAL from set_result", doc)
+        check_eq(doc.get("result"), None, "invalid JSON left the result null")
+        status, logs, _ = h.get("/v1/executions/%s/logs" % doc["id"])
+        check(any("json" in l["message"].lower() for l in logs.get("data", [])), "the refused result's reason is logged with the execution", logs)
+
+        status, doc = h.trigger("log_lines", None, wait="5s")
+        check_eq(doc.get("state"), "succeeded", "log_lines succeeds")
+        status, logs, _ = h.get("/v1/executions/%s/logs" % doc["id"])
+        got = [(l["level"], l["message"]) for l in logs["data"]]
+        check_eq(
+            got,
+            [("info", "log line 1 (info)"), ("warn", "log line 2 (warn)"), ("error", "log line 3 (error)")],
+            "log lines stored in order with their levels",
+        )
+        times = [time_ms(l["time"]) for l in logs["data"]]
+        check(times == sorted(times), "log times do not go backwards", times)
+
+        rec_file = os.path.join(h.dir, "record.txt")
+        status, doc = h.trigger("record", {"file": rec_file}, wait="5s")
+        check_eq(doc.get("result"), {"ok": True}, "record result")
+        with open(rec_file) as f:
+            check_eq(f.read(), "%s 1\n" % doc["id"], "tarry_execution_id and tarry_attempt are the execution's")
+
+        # Four workers: four 600 ms sleeps finish in about 600 ms, not 2.4 s.
+        t0 = time.monotonic()
+        ids = [h.trigger_ok("slow", {"ms": 600}) for _ in range(4)]
+        t1 = time.monotonic()
+        check(h.healthy() and time.monotonic() - t1 < 0.2, "the host answers at once while every worker is busy")
+        recs = [h.wait_final(i, timeout=10) for i in ids]
+        took = time.monotonic() - t0
+        check(all(r["result"] == {"slept_ms": 600} for r in recs), "slow returns slept_ms")
+        check(took < 1.5, "4 slow functions ran in parallel on 4 workers (%.2fs)" % took)
+        starts = sorted(time_ms(r["started_at"]) for r in recs)
+        check(starts[-1] - starts[0] < 300, "they started together", starts)
+
+
+harness.run(main)
