@@ -42,6 +42,9 @@
 
 #define TIMER_BATCH 10000        /* due executions loaded per turn */
 #define COMMIT_RETRY_MS 100      /* after a failed commit */
+#define LINGER_MS 1              /* how long an outcome nobody waits for may wait for company */
+#define LINGER_MAX 4096          /* ... unless this many changes are waiting */
+#define GATHER_NS 150000         /* how long a batch may wait for more of its expected callers */
 
 enum { WAIT_ACK, WAIT_RESULT, WAIT_TRIGGER };
 
@@ -81,7 +84,13 @@ struct engine {
     uv_timer_t timer;          /* next scheduled execution */
     uv_timer_t deadline_timer; /* next waiter deadline */
     uv_timer_t retry_timer;    /* after a failed commit */
+    uv_timer_t linger_timer;   /* commits changes nobody waits for */
+    uv_idle_t gather_idle;     /* keeps the loop polling while a batch gathers */
     int open_handles;
+    size_t dirty_count;
+    size_t acks_expected;      /* callers in flight when the last batch committed */
+    uint64_t gather_deadline;  /* uv_hrtime(); 0: not gathering */
+    bool linger_over;          /* the linger timer fired: commit what waits */
     committer *committer;
     store_batch *batch; /* the batch in flight, or being built */
     commit_entry *entries;
@@ -98,6 +107,7 @@ struct engine {
 };
 
 static void flush(engine *e);
+static bool commit_now(engine *e);
 static void on_retry(uv_timer_t *t);
 static void batch_failed(engine *e, int status);
 static void on_committed(void *user, int status);
@@ -170,6 +180,7 @@ static void mark_dirty(engine *e, exec *x)
     if (x->in_dirty || (x->deferred && !exec_state_final(x->rec.state)))
         return;
     x->in_dirty = true;
+    e->dirty_count++;
     list_push_back(&e->dirty, &x->dirty_node);
 }
 
@@ -549,6 +560,14 @@ static void arm_timer(engine *e)
 
 /* ---- group commit ------------------------------------------------------------------ */
 
+static size_t count_acks(const list_node *head)
+{
+    size_t n = 0;
+    for (const list_node *w = head->next; w != head; w = w->next)
+        n++;
+    return n;
+}
+
 static int batch_exec(store_batch *b, exec *x)
 {
     exec_record prev = {.state = x->written_state, .scheduled_at = x->written_scheduled_at,
@@ -590,6 +609,7 @@ static void submit_dirty(engine *e)
         commit_entry *ce = &e->entries[e->entry_count++];
         list_unlink(&x->dirty_node);
         x->in_dirty = false;
+        e->dirty_count--;
         if (rc == 0)
             rc = batch_exec(e->batch, x);
         ce->x = x;
@@ -683,12 +703,78 @@ static void on_committed(void *user, int status)
     if (status != 0) {
         batch_failed(e, status);
     } else {
+        /* Callers answered now plus callers who arrived during the commit:
+         * with clients that wait for each answer, the clients in flight. */
+        size_t callers = 0;
         e->stats.commits++;
-        for (size_t i = 0; i < e->entry_count; i++)
+        for (size_t i = 0; i < e->entry_count; i++) {
+            callers += count_acks(&e->entries[i].acks);
             entry_committed(e, &e->entries[i]);
+        }
         e->entry_count = 0;
+        for (list_node *n = e->dirty.next; n != &e->dirty; n = n->next)
+            callers += count_acks(&list_entry(n, exec, dirty_node)->acks);
+        e->acks_expected = callers;
     }
     flush(e);
+}
+
+/* Whether someone waits for this change to be durable. */
+static bool exec_awaited(engine *e, exec *x)
+{
+    return !list_empty(&x->acks) || x->dispatch_pending || x->enqueue_on_commit ||
+           (exec_state_final(x->rec.state) && idmap_get(&e->waits, &x->rec.id));
+}
+
+static void on_linger(uv_timer_t *t)
+{
+    engine *e = t->data;
+    e->linger_over = true;
+    flush(e);
+}
+
+static void on_gather(uv_idle_t *h)
+{
+    (void)h; /* flush runs in the check phase right after */
+}
+
+/*
+ * Whether to start a commit now (the commit thread is idle and something
+ * is dirty). Each commit costs two device flushes whatever it holds, so:
+ *   - changes nobody waits for (the outcome of a function nobody is
+ *     polling) wait up to LINGER_MS to ride with a commit somebody needs,
+ *     instead of occupying the disk when a caller arrives;
+ *   - when the last batch answered several callers at once (concurrent
+ *     clients), a batch waits up to GATHER_NS for as many, so it answers
+ *     them all rather than the first of them. A lone caller never waits.
+ */
+static bool commit_now(engine *e)
+{
+    size_t acks = 0;
+    bool awaited = false;
+
+    if (e->draining || e->linger_over || e->dirty_count >= LINGER_MAX)
+        return true;
+    for (list_node *n = e->dirty.next; n != &e->dirty; n = n->next) {
+        exec *x = list_entry(n, exec, dirty_node);
+        if (exec_awaited(e, x)) {
+            awaited = true;
+            acks += count_acks(&x->acks);
+        }
+    }
+    if (!awaited) {
+        if (!uv_is_active((uv_handle_t *)&e->linger_timer))
+            uv_timer_start(&e->linger_timer, on_linger, LINGER_MS, 0);
+        return false;
+    }
+    if (acks == 0 || acks >= e->acks_expected)
+        return true;
+    uint64_t now = uv_hrtime();
+    if (!e->gather_deadline) {
+        e->gather_deadline = now + GATHER_NS;
+        uv_idle_start(&e->gather_idle, on_gather);
+    }
+    return now >= e->gather_deadline;
 }
 
 /*
@@ -701,7 +787,11 @@ static void flush(engine *e)
     if (e->timers_due)
         load_due_timers(e);
     start_ready(e);
-    if (!committer_busy(e->committer) && !list_empty(&e->dirty)) {
+    if (!committer_busy(e->committer) && !list_empty(&e->dirty) && commit_now(e)) {
+        uv_timer_stop(&e->linger_timer);
+        uv_idle_stop(&e->gather_idle);
+        e->gather_deadline = 0;
+        e->linger_over = false;
         store_grow(e->st); /* cheap when there is room: two reads of the meta page */
         submit_dirty(e);
     }
@@ -736,8 +826,11 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
     uv_timer_init(loop, &e->timer);
     uv_timer_init(loop, &e->deadline_timer);
     uv_timer_init(loop, &e->retry_timer);
+    uv_timer_init(loop, &e->linger_timer);
+    uv_idle_init(loop, &e->gather_idle);
     e->check.data = e->timer.data = e->deadline_timer.data = e->retry_timer.data = e;
-    e->open_handles = 4;
+    e->linger_timer.data = e->gather_idle.data = e;
+    e->open_handles = 6;
     if (!(e->batch = store_batch_new()) || committer_start(&e->committer, loop, st, on_committed, e) != 0) {
         hlog(HLOG_ERROR, "cannot start the commit thread");
         return TARRY_ENOMEM;
@@ -860,6 +953,8 @@ void engine_close(engine *e)
     uv_close((uv_handle_t *)&e->timer, on_handle_closed);
     uv_close((uv_handle_t *)&e->deadline_timer, on_handle_closed);
     uv_close((uv_handle_t *)&e->retry_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&e->linger_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&e->gather_idle, on_handle_closed);
 }
 
 void engine_get_stats(const engine *e, engine_stats *out)

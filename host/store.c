@@ -25,6 +25,7 @@ static const char *const db_names[DB_COUNT] = {"exec", "by_state", "by_fn", "by_
 struct store {
     MDB_env *env;
     MDB_dbi db[DB_COUNT];
+    bool full; /* a batch met a full map: the next store_grow doubles it regardless */
     char last_error[256];
 };
 
@@ -128,10 +129,11 @@ int store_grow(store *st)
     if ((rc = mdb_env_info(st->env, &info)) != 0 || (rc = mdb_env_stat(st->env, &stat)) != 0)
         return fail(st, rc, "reading the map size");
     size_t used = (info.me_last_pgno + 1) * (size_t)stat.ms_psize;
-    if (info.me_mapsize - used >= info.me_mapsize / 4)
+    if (!st->full && info.me_mapsize - used >= info.me_mapsize / 4)
         return 0;
     if ((rc = mdb_env_set_mapsize(st->env, info.me_mapsize * 2)) != 0)
         return fail(st, rc, "growing the map");
+    st->full = false;
     return 0;
 }
 
@@ -263,13 +265,17 @@ int store_batch_commit(store *st, store_batch *b)
             break;
         at += (sizeof head + head.klen + head.vlen + 7) & ~(size_t)7;
     }
-    if (rc) {
+    if (rc)
         mdb_txn_abort(txn);
-        return rc == MDB_MAP_FULL ? TARRY_EFULL : fail(st, rc, "applying a batch");
+    else
+        rc = mdb_txn_commit(txn);
+    if (rc == MDB_MAP_FULL) {
+        /* Set here, read by store_grow on the loop thread: the commit
+         * thread's hand-off (a mutex) orders the two. */
+        st->full = true;
+        return TARRY_EFULL;
     }
-    if ((rc = mdb_txn_commit(txn)) != 0)
-        return rc == MDB_MAP_FULL ? TARRY_EFULL : fail(st, rc, "committing a batch");
-    return 0;
+    return rc ? fail(st, rc, "committing a batch") : 0;
 }
 
 /* ---- record encoding ------------------------------------------------------

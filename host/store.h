@@ -52,7 +52,8 @@ const char *store_last_error(store *st);
 /*
  * Write `rec` and move its index entries from `prev` (the record as last
  * written, or NULL for a new record) to their new places, in an open write
- * transaction. Only prev's state, scheduled_at and function are read.
+ * transaction. Only prev's state and scheduled_at are read (an execution's
+ * function never changes).
  */
 int store_exec_put(store_txn *txn, const exec_record *rec, const exec_record *prev);
 
@@ -87,9 +88,10 @@ int store_batch_exec_put(store_batch *b, const exec_record *rec, const exec_reco
 int store_batch_commit(store *st, store_batch *b);
 
 /*
- * Grow the map if less than a quarter of it is free. Call only while no
- * transaction of this store is open in any thread (LMDB's rule for
- * mdb_env_set_mapsize).
+ * Grow the map (double it) if less than a quarter of it is free, or if a
+ * batch met a full map since the last growth: after TARRY_EFULL, grow and
+ * retry until the batch fits. Call only while no transaction of this store
+ * is open in any thread (LMDB's rule for mdb_env_set_mapsize).
  */
 int store_grow(store *st);
 
