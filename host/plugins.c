@@ -71,6 +71,8 @@ const plugin_fn *plugins_find(const plugins *set, const char *name)
 {
     plugin_fn key = {.name = name};
     const plugin_fn *k = &key, **hit;
+    if (!set->index_count)
+        return NULL; /* bsearch must not see the NULL of an empty index */
     hit = bsearch(&k, set->index, set->index_count, sizeof *set->index, by_name);
     return hit ? *hit : NULL;
 }

@@ -366,9 +366,19 @@ class Host:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None:
+        # Under ASan/UBSan a report kills the engine and the supervisor
+        # restarts it, which a test might survive: the report fails it here.
+        report = None
+        if exc_type is None:
+            text = self.log_text()
+            marks = [m for m in ("runtime error:", "AddressSanitizer", "LeakSanitizer") if m in text]
+            if marks:
+                report = "the host log has a sanitizer report (%s)" % ", ".join(marks)
+        if exc_type is not None or report:
             print("--- host log (%s, port %s) ---\n%s" % (self.dir, self.port, self.log_tail()), flush=True)
         self.cleanup()
+        if report:
+            raise CheckFailed("FAILED: " + report)
         return False
 
     # ---- observation -----------------------------------------------------
