@@ -134,13 +134,14 @@ typedef struct engine_proc {
     uv_timer_t drain_timer;
     engine *eng;
     http_server *http;
-    bool stopping;
+    bool stopping, drained;
 } engine_proc;
 
 static void on_drained(void *user)
 {
     engine_proc *ep = user;
     hlog(HLOG_INFO, "drained: every running execution finished and is committed; stopping");
+    ep->drained = true;
     uv_stop(&ep->loop);
 }
 
@@ -220,6 +221,19 @@ static int run_engine(const serve_config *cfg)
     status = 0;
     /* Joins the commit thread: after this nothing writes to the store. */
     engine_close(ep.eng);
+    uv_close((uv_handle_t *)&ep.sigterm, NULL);
+    uv_close((uv_handle_t *)&ep.sigint, NULL);
+    uv_close((uv_handle_t *)&ep.sighup, NULL);
+    uv_close((uv_handle_t *)&ep.drain_timer, NULL);
+    /* Let the close callbacks run (they free the engine); open client
+     * connections keep the loop alive, so do not wait for it to end. */
+    for (int i = 0; i < 4; i++)
+        uv_run(&ep.loop, UV_RUN_NOWAIT);
+    /* Functions still running after a drain timeout are in plugin code. */
+    if (ep.drained) {
+        plugins_free(pl);
+        pl = NULL;
+    }
 out:
     /* Everything acknowledged is already committed; the store closes last so
      * nothing can write to it after this point. Open connections die with

@@ -26,7 +26,7 @@ def engine_pids(h):
 
 
 def main():
-    with harness.Host(plugins=["testfns"], workers=2) as h:
+    with harness.Host(plugins=["testfns"], workers=2, crashes_expected=True) as h:
         supervisor = h.proc.pid
         engines_before = engine_pids(h)
         print("   supervisor pid %d, engine pids %s" % (supervisor, engines_before))
