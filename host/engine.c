@@ -429,9 +429,9 @@ static void dispatch(engine *e, exec *x)
 /* Move queued executions to running while workers are free. */
 static void start_ready(engine *e)
 {
-    /* Twice the workers: each has the next function lined up in the
-     * threadpool's queue, so no worker idles while the loop commits. */
-    while (!e->draining && e->running < 2 * e->workers && !list_empty(&e->ready)) {
+    /* At most one per worker, so `running` means on a worker thread, not
+     * waiting in the threadpool's own queue. */
+    while (!e->draining && e->running < e->workers && !list_empty(&e->ready)) {
         exec *x = list_entry(e->ready.next, exec, ready_node);
         list_unlink(&x->ready_node);
         x->in_ready = false;

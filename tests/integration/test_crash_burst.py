@@ -10,8 +10,8 @@ requests fail until it is back; a failed request is not an acknowledgement).
 
 Then: every acknowledged id exists and is `succeeded`; every acknowledged id
 ran (is in the file); and an id ran more than once only if it was in flight
-when a kill struck: handed to a worker (at most 2 x workers: each worker has
-one running and one lined up) or finished with its outcome not yet committed
+when a kill struck: on a worker (at most `workers` of them, with room to
+spare here) or finished with its outcome not yet committed
 (group commit: at most what completed during one commit, which the clients'
 concurrency bounds). So each id runs at most 1 + kills times, and the extra
 runs are at most kills x (2 x workers + 2 x clients). Every
