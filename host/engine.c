@@ -404,8 +404,7 @@ static void work_done(uv_work_t *req, int status)
     x->rec.finished_at = x->run.finished_at;
     x->rec.crashes = 0;
     x->careful = false;
-    mark_dirty(e, x);
-    /* Commit at the end of this turn, with every other completion of it. */
+    mark_dirty(e, x); /* nobody may wait for it: see commit_now() */
 }
 
 static void dispatch(engine *e, exec *x)
