@@ -750,8 +750,13 @@ static int handle_metrics(api *a, h2o_req_t *req)
                           "# TYPE tarry_executions_queued gauge\ntarry_executions_queued %zu\n"
                           "# TYPE tarry_workers gauge\ntarry_workers %zu\n"
                           "# HELP tarry_commits_total LMDB write transactions committed.\n"
-                          "# TYPE tarry_commits_total counter\ntarry_commits_total %" PRIu64 "\n",
-                          s.running, s.queued, s.workers, s.commits);
+                          "# TYPE tarry_commits_total counter\ntarry_commits_total %" PRIu64 "\n"
+                          "# HELP tarry_commit_seconds_total Time spent applying and fsyncing commits.\n"
+                          "# TYPE tarry_commit_seconds_total counter\ntarry_commit_seconds_total %.6f\n"
+                          "# HELP tarry_commit_seconds_max The longest commit since the host started.\n"
+                          "# TYPE tarry_commit_seconds_max gauge\ntarry_commit_seconds_max %.6f\n",
+                          s.running, s.queued, s.workers, s.commits, (double)s.commit_ns_total / 1e9,
+                          (double)s.commit_ns_max / 1e9);
     http_reply_text(req, 200, "text/plain; version=0.0.4", body, n);
     return 0;
 }

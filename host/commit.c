@@ -19,6 +19,8 @@ struct committer {
     uv_async_t done; /* wakes the loop when a batch is durable */
     store_batch *todo;  /* guarded by lock: submitted, not yet taken */
     int status;         /* guarded by lock: the finished batch's result */
+    uint64_t took_ns;   /* guarded by lock: how long it took */
+    committer_stats stats; /* loop thread */
     bool busy, stop, finished;
 };
 
@@ -35,9 +37,12 @@ static void commit_thread(void *arg)
         store_batch *b = c->todo;
         c->todo = NULL;
         uv_mutex_unlock(&c->lock);
+        uint64_t t0 = uv_hrtime();
         int status = store_batch_commit(c->st, b);
+        uint64_t took = uv_hrtime() - t0;
         uv_mutex_lock(&c->lock);
         c->status = status;
+        c->took_ns = took;
         c->finished = true;
         uv_async_send(&c->done);
     }
@@ -53,11 +58,16 @@ static void on_done(uv_async_t *a)
     uv_mutex_lock(&c->lock);
     finished = c->finished;
     status = c->status;
+    uint64_t took = c->took_ns;
     c->finished = false;
     uv_mutex_unlock(&c->lock);
     if (!finished)
         return;
     c->busy = false;
+    c->stats.commits++;
+    c->stats.total_ns += took;
+    if (took > c->stats.max_ns)
+        c->stats.max_ns = took;
     c->cb(c->user, status);
 }
 
@@ -97,6 +107,11 @@ void committer_submit(committer *c, store_batch *b)
 bool committer_busy(const committer *c)
 {
     return c->busy;
+}
+
+void committer_get_stats(const committer *c, committer_stats *out)
+{
+    *out = c->stats;
 }
 
 static void on_closed(uv_handle_t *h)

@@ -13,6 +13,7 @@
 #define TARRY_COMMIT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "store.h"
@@ -28,6 +29,12 @@ int committer_start(committer **out, uv_loop_t *loop, store *st, committer_cb cb
 void committer_submit(committer *c, store_batch *b);
 
 bool committer_busy(const committer *c);
+
+/* Time spent in store_batch_commit (applying and fsyncing), loop thread only. */
+typedef struct committer_stats {
+    uint64_t commits, total_ns, max_ns;
+} committer_stats;
+void committer_get_stats(const committer *c, committer_stats *out);
 
 /* Wait for the batch in flight (its callback is not called), end the thread,
  * and close the loop handle (freed in its close callback). */

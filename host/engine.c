@@ -958,7 +958,11 @@ void engine_close(engine *e)
 
 void engine_get_stats(const engine *e, engine_stats *out)
 {
+    committer_stats cs;
     *out = e->stats;
+    committer_get_stats(e->committer, &cs);
+    out->commit_ns_total = cs.total_ns;
+    out->commit_ns_max = cs.max_ns;
     out->running = e->running;
     out->queued = e->ready_count;
 }

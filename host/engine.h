@@ -106,6 +106,7 @@ void engine_wait_result(engine *e, const exec_id *id, int64_t wait_ms, engine_wa
 
 typedef struct engine_stats {
     uint64_t created, commits, finished[EXEC_STATE_COUNT];
+    uint64_t commit_ns_total, commit_ns_max; /* applying + fsyncing batches */
     size_t running, queued, workers;
 } engine_stats;
 
