@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "status.h"
 
@@ -24,6 +27,7 @@ static const char *const db_names[DB_COUNT] = {"exec", "by_state", "by_fn", "by_
 
 struct store {
     MDB_env *env;
+    int lock_fd; /* flock()ed for the store's lifetime: one host per data folder */
     MDB_dbi db[DB_COUNT];
     bool full; /* a batch met a full map: the next store_grow doubles it regardless */
     char last_error[256];
@@ -71,6 +75,38 @@ const char *store_last_error(store *st)
     return st->last_error[0] ? st->last_error : "no error";
 }
 
+/*
+ * Two hosts on one data folder would both re-run every execution they find
+ * running at start. LMDB itself allows several processes, so the folder is
+ * locked here; the kernel drops the lock when the process dies, however it
+ * dies, so a crash never leaves a stale lock.
+ */
+static int lock_folder(store *st, const char *dir, char *err, size_t errlen)
+{
+    char path[4096], pid[32];
+    int n;
+
+    snprintf(path, sizeof path, "%s/tarry.lock", dir);
+    if ((st->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return TARRY_EIO;
+    }
+    if (flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        n = (int)pread(st->lock_fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        snprintf(err, errlen, "data folder %s is in use by another tarry host (pid %s); one host per data folder",
+                 dir, pid[0] ? pid : "unknown");
+        close(st->lock_fd);
+        return TARRY_EEXIST;
+    }
+    n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+    if (ftruncate(st->lock_fd, 0) != 0 || pwrite(st->lock_fd, pid, (size_t)n, 0) != n) {
+        /* The pid is only for the message above; the lock is what matters. */
+    }
+    return 0;
+}
+
 int store_open(store **out, const char *dir, char *err, size_t errlen)
 {
     store *st = calloc(1, sizeof *st);
@@ -83,6 +119,10 @@ int store_open(store **out, const char *dir, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create data folder %s: %s", dir, strerror(errno));
         free(st);
         return TARRY_EIO;
+    }
+    if ((rc = lock_folder(st, dir, err, errlen)) != 0) {
+        free(st);
+        return rc;
     }
     if ((rc = mdb_env_create(&st->env)) != 0 || (rc = mdb_env_set_maxdbs(st->env, 16)) != 0 ||
         (rc = mdb_env_set_mapsize(st->env, STORE_INITIAL_MAP)) != 0)
@@ -108,6 +148,7 @@ fail:
         mdb_txn_abort(txn);
     if (st->env)
         mdb_env_close(st->env);
+    close(st->lock_fd);
     free(st);
     return TARRY_EIO;
 }
@@ -117,6 +158,7 @@ void store_close(store *st)
     if (!st)
         return;
     mdb_env_close(st->env);
+    close(st->lock_fd);
     free(st);
 }
 
