@@ -31,7 +31,7 @@ struct api {
     char *token; /* NULL: no authentication (loopback only, see serve.c) */
 };
 
-enum { PENDING_TRIGGER, PENDING_TRIGGER_WAIT, PENDING_RESULT };
+enum { PENDING_TRIGGER, PENDING_TRIGGER_WAIT, PENDING_RESULT, PENDING_RESCHEDULE };
 
 typedef struct api_pending {
     engine_waiter waiter; /* first: the engine hands it back */
@@ -133,6 +133,7 @@ static cJSON *exec_json(const exec_record *r)
     add_time(o, "scheduled_at", r->scheduled_at);
     add_time(o, "started_at", r->started_at);
     add_time(o, "finished_at", r->finished_at);
+    add_time(o, "wake_at", r->wake_at);
     if (id_is_zero(&r->parent_id)) {
         cJSON_AddNullToObject(o, "parent_id");
     } else {
@@ -147,6 +148,54 @@ static cJSON *exec_json(const exec_record *r)
     } else {
         cJSON_AddNullToObject(o, "plugin");
     }
+    return o;
+}
+
+struct journal_json {
+    cJSON *journal, *children;
+};
+
+static int add_journal_entry(void *user, const journal_entry *j)
+{
+    struct journal_json *jj = user;
+    char id[ID_TEXT_LEN + 1];
+    cJSON *o = cJSON_CreateObject();
+
+    cJSON_AddNumberToObject(o, "seq", j->seq);
+    cJSON_AddStringToObject(o, "kind", journal_kind_name(j->kind));
+    add_string_or_null(o, "name", j->name);
+    cJSON_AddStringToObject(o, "status", journal_status_name(j->status));
+    if (j->kind == JOURNAL_CALL) {
+        id_format(&j->child, id);
+        cJSON_AddStringToObject(o, "child_id", id);
+        cJSON_AddBoolToObject(o, "detached", j->detached);
+        cJSON_AddItemToArray(jj->children, cJSON_CreateString(id));
+    } else {
+        cJSON_AddNullToObject(o, "child_id");
+    }
+    add_time(o, "started_at", j->started_at);
+    add_time(o, "finished_at", j->finished_at);
+    add_time(o, "wake_at", j->wake_at);
+    add_raw(o, "result", j->value);
+    add_string_or_null(o, "error", j->error);
+    cJSON_AddItemToArray(jj->journal, o);
+    return 0;
+}
+
+/* One execution with its journal and children (single GET, not lists). */
+static cJSON *exec_json_full(store_txn *txn, const exec_record *r)
+{
+    cJSON *o = exec_json(r);
+    struct journal_json jj = {cJSON_CreateArray(), cJSON_CreateArray()};
+
+    if (store_journal_scan(txn, &r->id, add_journal_entry, &jj) != 0) {
+        cJSON_Delete(jj.journal);
+        cJSON_Delete(jj.children);
+        cJSON_Delete(o);
+        return NULL;
+    }
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "children", jj.children);
+    cJSON_AddItemToObject(o, "journal", jj.journal);
     return o;
 }
 
@@ -201,6 +250,11 @@ static void reply_store_error(api *a, h2o_req_t *req, int rc)
         http_reply_error(req, 500, "internal", "store error: %s", store_last_error(engine_store(a->eng)));
 }
 
+static void reply_exec_full(h2o_req_t *req, store_txn *txn, const exec_record *r)
+{
+    reply_cjson(req, 200, exec_json_full(txn, r));
+}
+
 /* ---- pending answers ---------------------------------------------------------- */
 
 static void on_req_dispose(void *slot_ptr)
@@ -241,7 +295,9 @@ static void answer_from_store(api *a, h2o_req_t *req, const exec_id *id,
     exec_record rec;
     int rc = store_txn_begin(engine_store(a->eng), false, &txn);
 
-    if (rc == 0 && (rc = store_exec_get(txn, id, &rec)) == 0)
+    if (rc == 0 && (rc = store_exec_get(txn, id, &rec)) == 0 && !fn)
+        reply_exec_full(req, txn, &rec);
+    else if (rc == 0)
         fn(req, &rec, arg);
     else if (rc == TARRY_ENOTFOUND)
         http_reply_error(req, 500, "internal", "the execution was not committed (see the host log)");
@@ -269,6 +325,8 @@ static void on_engine_answer(engine_waiter *w, int status, const exec_record *re
     if (status < 0) {
         http_reply_error(req, 500, "internal", "could not commit to the store (%s): %s", status_str(status),
                          store_last_error(engine_store(p->a->eng)));
+    } else if (p->mode == PENDING_RESCHEDULE) {
+        answer_from_store(p->a, req, &w->id, NULL, 0);
     } else if (status == ENGINE_TIMEOUT) {
         answer_from_store(p->a, req, &w->id, p->mode == PENDING_RESULT ? reply_result_fn : reply_state_fn, 202);
     } else if (p->mode == PENDING_RESULT) {
@@ -488,11 +546,6 @@ done:
     return 0;
 }
 
-static void reply_exec_fn(h2o_req_t *req, const exec_record *r, int unused)
-{
-    (void)unused;
-    reply_cjson(req, 200, exec_json(r));
-}
 
 static int handle_get_exec(api *a, h2o_req_t *req, const exec_id *id)
 {
@@ -510,7 +563,7 @@ static int handle_get_exec(api *a, h2o_req_t *req, const exec_id *id)
     }
     rc = store_exec_get(txn, id, &rec);
     if (rc == 0)
-        reply_exec_fn(req, &rec, 0);
+        reply_exec_full(req, txn, &rec);
     else if (rc == TARRY_ENOTFOUND)
         reply_not_found(req, id);
     else
@@ -551,6 +604,75 @@ static int handle_result(api *a, h2o_req_t *req, const exec_id *id)
             http_reply_error(req, 500, "internal", "out of memory");
     }
     store_txn_abort(txn);
+    return 0;
+}
+
+static int handle_schedule(api *a, h2o_req_t *req, const exec_id *id)
+{
+    char err[300], text[ID_TEXT_LEN + 1];
+    int64_t when = clock_now_ms(), ms;
+    cJSON *body = NULL, *in, *at, *field;
+    api_pending *p;
+    int rc;
+
+    if (!http_method_is(req, "PATCH")) {
+        http_reply_method_not_allowed(req, "PATCH");
+        return 0;
+    }
+    if (!content_type_ok(req)) {
+        http_reply_error(req, 415, "unsupported_media_type", "send Content-Type: application/json");
+        return 0;
+    }
+    if (req->entity.len > 0) {
+        const char *end = NULL;
+        if (!(body = cJSON_ParseWithLengthOpts(req->entity.base, req->entity.len, &end, 0)) || !cJSON_IsObject(body)) {
+            char pos[64];
+            json_error_position(req->entity.base, req->entity.len, end, pos, sizeof pos);
+            http_reply_error(req, 400, "invalid_json", "the body must be a JSON object like {\"in\": \"10m\"} (error at %s)",
+                             pos);
+            goto done;
+        }
+    }
+    cJSON_ArrayForEach(field, body)
+    {
+        if (strcmp(field->string, "in") && strcmp(field->string, "at")) {
+            http_reply_error(req, 400, "invalid_field", "%s: unknown field (expected in or at)", field->string);
+            goto done;
+        }
+    }
+    in = cJSON_GetObjectItemCaseSensitive(body, "in");
+    at = cJSON_GetObjectItemCaseSensitive(body, "at");
+    if (in && at) {
+        http_reply_error(req, 400, "invalid_field", "in, at: give one or the other, not both");
+        goto done;
+    }
+    if (in && (!cJSON_IsString(in) || duration_parse(in->valuestring, &ms, err, sizeof err) != 0)) {
+        http_reply_error(req, 400, "invalid_field", "in: %s", cJSON_IsString(in) ? err : "must be a duration string like \"10m\"");
+        goto done;
+    }
+    if (in)
+        when += ms;
+    if (at && (!cJSON_IsString(at) || clock_parse(at->valuestring, &when, err, sizeof err) != 0)) {
+        http_reply_error(req, 400, "invalid_field", "at: %s", cJSON_IsString(at) ? err : "must be an RFC 3339 time string");
+        goto done;
+    }
+    if (!(p = pending_new(a, req, PENDING_RESCHEDULE, on_engine_answer))) {
+        http_reply_error(req, 500, "internal", "out of memory");
+        goto done;
+    }
+    if ((rc = engine_reschedule(a->eng, id, when, &p->waiter)) != 0) {
+        pending_done(p);
+        id_format(id, text);
+        if (rc == TARRY_ENOTFOUND)
+            reply_not_found(req, id);
+        else if (rc == TARRY_ESTATE)
+            http_reply_error(req, 409, "not_reschedulable",
+                             "execution %s has no pending timer (it is not scheduled and not in a durable sleep)", text);
+        else
+            reply_store_error(a, req, rc);
+    }
+done:
+    cJSON_Delete(body);
     return 0;
 }
 
@@ -830,6 +952,8 @@ int api_handle(void *api_ptr, h2o_req_t *req)
             return handle_result(a, req, &id);
         if (path_is(&rest, "/logs"))
             return handle_logs(a, req, &id);
+        if (path_is(&rest, "/schedule"))
+            return handle_schedule(a, req, &id);
     }
     http_reply_error(req, 404, "not_found", "no such endpoint: %.*s %.*s (see docs/API.md)", (int)req->method.len,
                      req->method.base, (int)(path.len > 200 ? 200 : path.len), path.base);

@@ -52,8 +52,18 @@ typedef struct exec {
     exec_record rec;
     exec_state written_state, committed_state;
     int64_t written_scheduled_at, committed_scheduled_at;
+    int64_t written_wake_at, committed_wake_at;
     const plugin_fn *fn;
     bool deferred, careful, dispatch_pending, enqueue_on_commit, in_dirty, in_ready;
+    bool resume;        /* the next start replays, it is not a new attempt */
+    bool wake_pending;  /* a child settled while this ran: replay again instead of waiting */
+    bool settle_parent; /* final child: write the outcome into the parent's call entry */
+    bool cp_waiting;    /* a worker waits for its step checkpoint to commit */
+    bool cp_done;       /* guarded by the engine's cp_lock */
+    int cp_status;      /* likewise */
+    struct exec *cp_next;
+    size_t jw_from, jw_to;      /* run.new_entries[jw_from..jw_to) are to be written */
+    journal_entry *sleep_entry; /* a rewritten sleep entry to write (owned), or NULL */
     list_node dirty_node, ready_node;
     list_node acks; /* WAIT_ACK waiters, answered after this execution's next commit */
     replay_run run;
@@ -65,8 +75,10 @@ typedef struct exec {
 typedef struct commit_entry {
     exec *x;
     exec_state state;
-    int64_t scheduled_at;
-    bool dispatch;
+    int64_t scheduled_at, wake_at;
+    bool dispatch, checkpoint, settled_parent;
+    size_t jw_to;
+    journal_entry *sleep_entry;
     list_node acks;
 } commit_entry;
 
@@ -104,6 +116,10 @@ struct engine {
     void (*drain_done)(void *);
     void *drain_user;
     engine_stats stats;
+    uv_async_t cp_async; /* a worker asks for a step checkpoint */
+    uv_mutex_t cp_lock;
+    uv_cond_t cp_cond;
+    exec *cp_queue; /* guarded by cp_lock */
 };
 
 static void flush(engine *e);
@@ -153,10 +169,19 @@ static exec *exec_alloc(engine *e, const exec_record *from)
     return x;
 }
 
+static void sleep_entry_free(journal_entry *j)
+{
+    if (j) {
+        free((char *)j->name);
+        free(j);
+    }
+}
+
 static void exec_free(engine *e, exec *x)
 {
     idmap_del(&e->active, &x->rec.id);
     replay_run_clear(&x->run);
+    sleep_entry_free(x->sleep_entry);
     free(x);
 }
 
@@ -386,6 +411,105 @@ static void check_drained(engine *e)
     }
 }
 
+static exec *load_exec(engine *e, const exec_record *rec);
+
+/* Resume an execution that waits: it replays after the commit that records
+ * it as running (see the top), which also orders it after whatever woke it. */
+static void wake(engine *e, exec *x)
+{
+    x->rec.wake_at = 0;
+    x->careful = true;
+    x->resume = true;
+    ready_push(e, x);
+}
+
+/*
+ * A child reached a final state: its outcome goes into the parent's call
+ * entry in the same batch, and a parent that waits is woken in that batch
+ * too, so no crash can leave a parent waiting for a child that is done.
+ */
+static void settle_child(engine *e, exec *child)
+{
+    static const exec_id none;
+    store_txn *txn;
+    exec_record rec;
+    exec *parent;
+
+    if (memcmp(&child->rec.parent_id, &none, sizeof none) == 0)
+        return;
+    child->settle_parent = true;
+    if (child->rec.detached)
+        return;
+    if ((parent = idmap_get(&e->active, &child->rec.parent_id))) {
+        if (parent->rec.state == EXEC_WAITING)
+            wake(e, parent);
+        else
+            parent->wake_pending = true; /* running or about to: it replays again */
+        return;
+    }
+    if (store_txn_begin(e->st, false, &txn) != 0)
+        return;
+    if (store_exec_get(txn, &child->rec.parent_id, &rec) == 0 && rec.state == EXEC_WAITING &&
+        (parent = load_exec(e, &rec)) && parent->rec.state == EXEC_QUEUED) {
+        parent->careful = true;
+        parent->resume = true;
+        parent->rec.wake_at = 0;
+    }
+    store_txn_abort(txn);
+}
+
+/* Children a pass called: new executions, created in the batch that records the calls. */
+static void spawn_children(engine *e, exec *x, size_t from, size_t to)
+{
+    int64_t now = clock_now_ms();
+
+    for (size_t i = from; i < to; i++) {
+        const replay_entry *r = &x->run.new_entries[i];
+        exec_record rec;
+        exec *child;
+
+        if (r->e.kind != JOURNAL_CALL)
+            continue;
+        memset(&rec, 0, sizeof rec);
+        rec.id = r->e.child;
+        rec.function = r->e.name;
+        rec.args = r->args ? r->args : "null";
+        rec.created_at = r->e.started_at;
+        rec.scheduled_at = r->e.wake_at > now ? r->e.wake_at : now;
+        rec.parent_id = x->rec.id;
+        rec.parent_seq = r->e.seq;
+        rec.detached = r->e.detached;
+        if (!(child = exec_alloc(e, &rec))) {
+            hlog(HLOG_ERROR, "out of memory creating a child of %s", x->run.id_text);
+            continue;
+        }
+        e->stats.created++;
+        exec_bind(child, plugins_find(e->pl, rec.function));
+        if (!child->fn) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "function \"%s\" is not loaded: no plugin in the plugins folder provides it",
+                     rec.function);
+            child->rec.state = EXEC_BLOCKED;
+            exec_set_error(child, msg);
+        } else if (rec.scheduled_at > now) {
+            child->rec.state = EXEC_SCHEDULED;
+            e->timers_changed = true;
+        } else {
+            child->rec.state = EXEC_QUEUED;
+            child->enqueue_on_commit = true;
+        }
+        mark_dirty(e, child);
+    }
+}
+
+/* Hand the commands a pass added since the last hand-over to the next batch. */
+static void take_new_entries(engine *e, exec *x)
+{
+    spawn_children(e, x, x->run.handed, x->run.new_count);
+    x->run.handed = x->run.new_count;
+    x->jw_to = x->run.new_count;
+}
+
 static void work_done(uv_work_t *req, int status)
 {
     exec *x = req->data;
@@ -397,23 +521,146 @@ static void work_done(uv_work_t *req, int status)
          * and will be re-queued at the next start. */
         return;
     }
-    x->rec.state = x->run.failed ? EXEC_FAILED : EXEC_SUCCEEDED;
-    x->rec.result = x->run.failed ? NULL : (x->run.result ? x->run.result : "null");
-    x->rec.error = x->run.error;
+    take_new_entries(e, x);
     x->rec.started_at = x->run.started_at;
-    x->rec.finished_at = x->run.finished_at;
     x->rec.crashes = 0;
     x->careful = false;
+    /* Deferral only covers a pass that ends final: one that waits has
+     * children and timers pointing at it, so its record must exist. */
+    if (x->run.outcome == REPLAY_SUSPENDED || x->run.outcome == REPLAY_BLOCKED)
+        x->deferred = false;
+    switch (x->run.outcome) {
+    case REPLAY_SUCCEEDED:
+    case REPLAY_FAILED:
+        x->rec.state = x->run.outcome == REPLAY_FAILED ? EXEC_FAILED : EXEC_SUCCEEDED;
+        x->rec.result = x->run.outcome == REPLAY_FAILED ? NULL : (x->run.result ? x->run.result : "null");
+        x->rec.error = x->run.error;
+        x->rec.finished_at = x->run.finished_at;
+        settle_child(e, x);
+        break;
+    case REPLAY_BLOCKED:
+        x->rec.state = EXEC_BLOCKED;
+        x->rec.error = x->run.error;
+        hlog(HLOG_WARN, "execution %s blocked: %s", x->run.id_text, x->run.error ? x->run.error : "?");
+        break;
+    case REPLAY_SUSPENDED:
+        if (x->wake_pending) {
+            wake(e, x);
+        } else {
+            x->rec.state = EXEC_WAITING;
+            x->rec.wake_at = x->run.wake_at;
+            x->rec.wake_seq = x->run.wake_seq;
+        }
+        break;
+    }
+    x->wake_pending = false;
     mark_dirty(e, x); /* nobody may wait for it: see commit_now() */
+}
+
+/* Load the journal as committed into the run. Returns 0 or a negative code. */
+struct journal_load {
+    replay_run *run;
+    int error;
+};
+
+static int journal_loaded(void *user, const journal_entry *entry)
+{
+    struct journal_load *jl = user;
+    return (jl->error = replay_journal_add(jl->run, entry)) != 0;
+}
+
+static int load_journal(engine *e, exec *x)
+{
+    struct journal_load jl = {&x->run, 0};
+    store_txn *txn;
+    int rc;
+
+    if ((rc = store_txn_begin(e->st, false, &txn)) != 0)
+        return rc;
+    rc = store_journal_scan(txn, &x->rec.id, journal_loaded, &jl);
+    store_txn_abort(txn);
+    return rc < 0 ? rc : jl.error;
+}
+
+static bool hook_function_known(void *user, const char *name)
+{
+    return plugins_find(((exec *)user)->owner->pl, name) != NULL;
+}
+
+/* On the worker: wait until the loop has committed the pass's commands so far. */
+static int hook_checkpoint(void *user, replay_run *run)
+{
+    exec *x = user;
+    engine *e = x->owner;
+    int status;
+
+    (void)run;
+    uv_mutex_lock(&e->cp_lock);
+    x->cp_done = false;
+    x->cp_next = e->cp_queue;
+    e->cp_queue = x;
+    uv_mutex_unlock(&e->cp_lock);
+    uv_async_send(&e->cp_async);
+    uv_mutex_lock(&e->cp_lock);
+    while (!x->cp_done)
+        uv_cond_wait(&e->cp_cond, &e->cp_lock);
+    status = x->cp_status;
+    uv_mutex_unlock(&e->cp_lock);
+    return status;
+}
+
+static void checkpoint_answer(engine *e, exec *x, int status)
+{
+    uv_mutex_lock(&e->cp_lock);
+    x->cp_status = status;
+    x->cp_done = true;
+    uv_cond_broadcast(&e->cp_cond);
+    uv_mutex_unlock(&e->cp_lock);
+}
+
+/* On the loop: workers waiting for checkpoints; their commands join the next batch. */
+static void on_checkpoint(uv_async_t *a)
+{
+    engine *e = a->data;
+    exec *x;
+
+    uv_mutex_lock(&e->cp_lock);
+    x = e->cp_queue;
+    e->cp_queue = NULL;
+    uv_mutex_unlock(&e->cp_lock);
+    for (; x; x = x->cp_next) {
+        take_new_entries(e, x);
+        x->deferred = false; /* a checkpoint makes the execution durable too */
+        x->cp_waiting = true;
+        mark_dirty(e, x);
+    }
+    flush(e);
 }
 
 static void dispatch(engine *e, exec *x)
 {
+    int rc;
+
     x->dispatch_pending = false;
+    replay_run_clear(&x->run);
+    x->jw_from = x->jw_to = 0;
     x->run.fn = x->fn->fn;
     x->run.args = x->rec.args;
     x->run.attempt = (int)x->rec.attempts;
+    x->run.header_revision = x->fn->owner->header_revision;
+    x->run.hooks.user = x;
+    x->run.hooks.function_known = hook_function_known;
+    x->run.hooks.checkpoint = hook_checkpoint;
     id_format(&x->rec.id, x->run.id_text);
+    if ((rc = load_journal(e, x)) != 0) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "cannot read the journal (%s): %s", status_str(rc), store_last_error(e->st));
+        e->running--;
+        x->rec.state = EXEC_BLOCKED;
+        exec_set_error(x, msg);
+        mark_dirty(e, x);
+        return;
+    }
     x->work.data = x;
     if (uv_queue_work(e->loop, &x->work, work_run, work_done) != 0) {
         hlog(HLOG_ERROR, "cannot queue execution %s on the threadpool", x->run.id_text);
@@ -436,7 +683,9 @@ static void start_ready(engine *e)
         x->in_ready = false;
         e->ready_count--;
         x->rec.state = EXEC_RUNNING;
-        x->rec.attempts++;
+        if (!x->resume)
+            x->rec.attempts++;
+        x->resume = false;
         x->rec.started_at = clock_now_ms();
         e->running++;
         mark_dirty(e, x);
@@ -458,19 +707,47 @@ static void on_timer(uv_timer_t *t)
 
 struct load_ctx {
     engine *e;
+    store_txn *txn;
     size_t loaded;
     int error;
 };
 
+/* The sleep an execution waits in is over: rewrite its journal entry as
+ * done, in the batch that wakes it, so a replay passes it. */
+static void sleep_ended(exec *x, store_txn *txn)
+{
+    journal_entry j;
+    if (store_journal_get(txn, &x->rec.id, x->rec.wake_seq, &j) != 0 || j.kind != JOURNAL_SLEEP)
+        return; /* it ended (or never was): the replay decides again */
+    sleep_entry_free(x->sleep_entry);
+    if (!(x->sleep_entry = malloc(sizeof *x->sleep_entry)))
+        return;
+    *x->sleep_entry = j;
+    x->sleep_entry->name = j.name ? strdup(j.name) : NULL;
+    x->sleep_entry->value = x->sleep_entry->error = NULL;
+    x->sleep_entry->status = JOURNAL_SUCCEEDED;
+    x->sleep_entry->finished_at = clock_now_ms();
+}
+
 /* A scheduled execution came due, or one was found queued/running at start. */
-static exec *load_exec(engine *e, const exec_record *rec)
+/* A stored execution into memory, as stored (strings copied). */
+static exec *exec_from_store(engine *e, const exec_record *rec)
 {
     exec *x = exec_alloc(e, rec);
     if (!x)
         return NULL;
     x->written_state = x->committed_state = rec->state;
     x->written_scheduled_at = x->committed_scheduled_at = rec->scheduled_at;
+    x->written_wake_at = x->committed_wake_at = rec->wake_at;
     exec_bind(x, plugins_find(e->pl, rec->function));
+    return x;
+}
+
+static exec *load_exec(engine *e, const exec_record *rec)
+{
+    exec *x = exec_from_store(e, rec);
+    if (!x)
+        return NULL;
     if (!x->fn) {
         char msg[300];
         snprintf(msg, sizeof msg, "function \"%s\" is not loaded: no plugin in the plugins folder provides it",
@@ -497,13 +774,18 @@ static int load_due(void *user, const exec_record *rec)
         return 1;
     }
     x->careful = true; /* see the top: it comes back from the store */
+    if (rec->state == EXEC_WAITING && x->rec.state == EXEC_QUEUED) {
+        sleep_ended(x, lc->txn);
+        x->resume = true;
+        x->rec.wake_at = 0;
+    }
     lc->loaded++;
     return 0;
 }
 
 static void load_due_timers(engine *e)
 {
-    struct load_ctx lc = {e, 0, 0};
+    struct load_ctx lc = {e, NULL, 0, 0};
     store_txn *txn;
     int rc;
 
@@ -514,6 +796,7 @@ static void load_due_timers(engine *e)
         hlog(HLOG_ERROR, "cannot read timers: %s", store_last_error(e->st));
         return;
     }
+    lc.txn = txn;
     rc = store_timer_scan_due(txn, clock_now_ms(), load_due, &lc);
     store_txn_abort(txn);
     if (rc < 0 || lc.error)
@@ -567,11 +850,37 @@ static size_t count_acks(const list_node *head)
     return n;
 }
 
+/* The parent's call entry, as this final child settles it. */
+static int batch_parent_entry(store_batch *b, const exec *x)
+{
+    journal_entry j;
+    memset(&j, 0, sizeof j);
+    j.seq = x->rec.parent_seq;
+    j.kind = JOURNAL_CALL;
+    j.status = x->rec.state == EXEC_SUCCEEDED ? JOURNAL_SUCCEEDED
+               : x->rec.state == EXEC_CANCELLED ? JOURNAL_CANCELLED
+                                                : JOURNAL_FAILED;
+    j.detached = x->rec.detached;
+    j.started_at = x->rec.created_at;
+    j.finished_at = x->rec.finished_at;
+    j.child = x->rec.id;
+    j.name = x->rec.function;
+    j.value = j.status == JOURNAL_SUCCEEDED ? x->rec.result : NULL;
+    j.error = j.status == JOURNAL_SUCCEEDED ? NULL : x->rec.error;
+    return store_batch_journal_put(b, &x->rec.parent_id, &j);
+}
+
 static int batch_exec(store_batch *b, exec *x)
 {
     exec_record prev = {.state = x->written_state, .scheduled_at = x->written_scheduled_at,
-                        .function = x->rec.function};
+                        .wake_at = x->written_wake_at, .function = x->rec.function};
     int rc = store_batch_exec_put(b, &x->rec, x->written_state == EXEC_NONE ? NULL : &prev);
+    for (size_t i = x->jw_from; rc == 0 && i < x->jw_to; i++)
+        rc = store_batch_journal_put(b, &x->rec.id, &x->run.new_entries[i].e);
+    if (rc == 0 && x->sleep_entry)
+        rc = store_batch_journal_put(b, &x->rec.id, x->sleep_entry);
+    if (rc == 0 && x->settle_parent)
+        rc = batch_parent_entry(b, x);
     if (rc || !exec_state_final(x->rec.state))
         return rc;
     for (size_t i = 0; i < x->run.log_count; i++) {
@@ -614,10 +923,19 @@ static void submit_dirty(engine *e)
         ce->x = x;
         ce->state = x->rec.state;
         ce->scheduled_at = x->rec.scheduled_at;
+        ce->wake_at = x->rec.wake_at;
         ce->dispatch = x->dispatch_pending;
+        ce->checkpoint = x->cp_waiting;
+        ce->settled_parent = x->settle_parent;
+        ce->jw_to = x->jw_to;
+        ce->sleep_entry = x->sleep_entry;
+        x->sleep_entry = NULL; /* the entry owns it until it commits or fails */
+        x->settle_parent = false;
+        x->cp_waiting = false;
         x->dispatch_pending = false;
         x->written_state = x->rec.state;
         x->written_scheduled_at = x->rec.scheduled_at;
+        x->written_wake_at = x->rec.wake_at;
         list_init(&ce->acks);
         while (!list_empty(&x->acks)) {
             list_node *w = x->acks.next;
@@ -650,7 +968,15 @@ static void batch_failed(engine *e, int status)
             waiter_answer(e, list_entry(ce->acks.next, engine_waiter, node), status, NULL);
         x->written_state = x->committed_state;
         x->written_scheduled_at = x->committed_scheduled_at;
+        x->written_wake_at = x->committed_wake_at;
         x->dispatch_pending = x->dispatch_pending || ce->dispatch;
+        x->settle_parent = x->settle_parent || ce->settled_parent;
+        if (ce->sleep_entry && !x->sleep_entry)
+            x->sleep_entry = ce->sleep_entry;
+        else
+            sleep_entry_free(ce->sleep_entry);
+        if (ce->checkpoint)
+            checkpoint_answer(e, x, status); /* the step fails visibly rather than wait forever */
         mark_dirty(e, x);
     }
     e->entry_count = 0;
@@ -669,6 +995,14 @@ static void entry_committed(engine *e, commit_entry *ce)
         e->timers_changed = true;
     x->committed_state = ce->state;
     x->committed_scheduled_at = ce->scheduled_at;
+    x->committed_wake_at = ce->wake_at;
+    if (ce->wake_at)
+        e->timers_changed = true;
+    if (x->jw_from < ce->jw_to)
+        x->jw_from = ce->jw_to;
+    sleep_entry_free(ce->sleep_entry);
+    if (ce->checkpoint)
+        checkpoint_answer(e, x, 0);
     snapshot = x->rec;
     snapshot.state = ce->state; /* what is durable, even if memory moved on */
     while (!list_empty(&ce->acks))
@@ -677,8 +1011,8 @@ static void entry_committed(engine *e, commit_entry *ce)
         e->stats.finished[ce->state]++;
         notify_final(e, &x->rec);
         exec_free(e, x);
-    } else if ((ce->state == EXEC_SCHEDULED || ce->state == EXEC_BLOCKED) && !x->in_dirty &&
-               x->rec.state == ce->state) {
+    } else if ((ce->state == EXEC_SCHEDULED || ce->state == EXEC_BLOCKED || ce->state == EXEC_WAITING) &&
+               !x->in_dirty && x->rec.state == ce->state) {
         exec_free(e, x);
     } else if (ce->dispatch) {
         dispatch(e, x);
@@ -721,7 +1055,7 @@ static void on_committed(void *user, int status)
 /* Whether someone waits for this change to be durable. */
 static bool exec_awaited(engine *e, exec *x)
 {
-    return !list_empty(&x->acks) || x->dispatch_pending || x->enqueue_on_commit ||
+    return !list_empty(&x->acks) || x->dispatch_pending || x->enqueue_on_commit || x->cp_waiting ||
            (exec_state_final(x->rec.state) && idmap_get(&e->waits, &x->rec.id));
 }
 
@@ -829,7 +1163,11 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
     uv_idle_init(loop, &e->gather_idle);
     e->check.data = e->timer.data = e->deadline_timer.data = e->retry_timer.data = e;
     e->linger_timer.data = e->gather_idle.data = e;
-    e->open_handles = 6;
+    uv_async_init(loop, &e->cp_async, on_checkpoint);
+    e->cp_async.data = e;
+    uv_mutex_init(&e->cp_lock);
+    uv_cond_init(&e->cp_cond);
+    e->open_handles = 7;
     if (!(e->batch = store_batch_new()) || committer_start(&e->committer, loop, st, on_committed, e) != 0) {
         hlog(HLOG_ERROR, "cannot start the commit thread");
         return TARRY_ENOMEM;
@@ -867,6 +1205,7 @@ static int recover_running(void *user, const exec_record *rec)
         x->rec.state = EXEC_FAILED;
         x->rec.finished_at = clock_now_ms();
         exec_set_error(x, msg);
+        settle_child(rc->e, x);
         rc->poisoned++;
         hlog(HLOG_ERROR, "execution of %s failed as a poison pill: %s", rec->function, msg);
     } else {
@@ -933,6 +1272,7 @@ static void on_handle_closed(uv_handle_t *h)
         exec *x = e->active.slots[i].value;
         if (x) {
             replay_run_clear(&x->run);
+            sleep_entry_free(x->sleep_entry);
             free(x);
         }
     }
@@ -942,6 +1282,8 @@ static void on_handle_closed(uv_handle_t *h)
     idmap_free(&e->waits);
     store_batch_free(e->batch);
     free(e->entries);
+    uv_cond_destroy(&e->cp_cond);
+    uv_mutex_destroy(&e->cp_lock);
     free(e);
 }
 
@@ -954,6 +1296,56 @@ void engine_close(engine *e)
     uv_close((uv_handle_t *)&e->retry_timer, on_handle_closed);
     uv_close((uv_handle_t *)&e->linger_timer, on_handle_closed);
     uv_close((uv_handle_t *)&e->gather_idle, on_handle_closed);
+    uv_close((uv_handle_t *)&e->cp_async, on_handle_closed);
+}
+
+int engine_reschedule(engine *e, const exec_id *id, int64_t when_ms, engine_waiter *w)
+{
+    exec *x = idmap_get(&e->active, id);
+    store_txn *txn;
+    exec_record rec;
+    int rc;
+
+    if ((rc = store_txn_begin(e->st, false, &txn)) != 0)
+        return rc;
+    if (!x) {
+        if ((rc = store_exec_get(txn, id, &rec)) != 0)
+            goto out;
+        if (rec.state != EXEC_SCHEDULED && !(rec.state == EXEC_WAITING && rec.wake_at)) {
+            rc = TARRY_ESTATE;
+            goto out;
+        }
+        if (!(x = exec_from_store(e, &rec))) {
+            rc = TARRY_ENOMEM;
+            goto out;
+        }
+    }
+    if (x->rec.state == EXEC_SCHEDULED) {
+        x->rec.scheduled_at = when_ms;
+    } else if (x->rec.state == EXEC_WAITING && x->rec.wake_at) {
+        /* The sleep's entry carries its end too: a replay that passes by
+         * before the timer fires must wait for the new time, not the old. */
+        x->rec.wake_at = when_ms;
+        sleep_ended(x, txn);
+        if (x->sleep_entry) {
+            x->sleep_entry->status = JOURNAL_PENDING;
+            x->sleep_entry->finished_at = 0;
+            x->sleep_entry->wake_at = when_ms;
+        }
+    } else {
+        rc = TARRY_ESTATE;
+        goto out;
+    }
+    w->id = *id;
+    w->kind = WAIT_ACK;
+    w->node.next = w->node.prev = NULL;
+    w->deadline.next = w->deadline.prev = NULL;
+    list_push_back(&x->acks, &w->node);
+    mark_dirty(e, x);
+    e->timers_changed = true;
+out:
+    store_txn_abort(txn);
+    return rc;
 }
 
 void engine_get_stats(const engine *e, engine_stats *out)

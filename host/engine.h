@@ -102,6 +102,14 @@ int engine_trigger(engine *e, const engine_trigger_req *req, engine_waiter *w);
  */
 void engine_wait_result(engine *e, const exec_id *id, int64_t wait_ms, engine_waiter *w);
 
+/*
+ * Move an execution's pending timer to `when_ms` (a delayed start, or the
+ * end of the durable sleep it waits in; in the past means now). Returns
+ * TARRY_ENOTFOUND, TARRY_ESTATE (it has no pending timer: running, queued,
+ * final...) or 0, and then calls w->cb once the change is committed.
+ */
+int engine_reschedule(engine *e, const exec_id *id, int64_t when_ms, engine_waiter *w);
+
 /* ---- introspection --------------------------------------------------------- */
 
 typedef struct engine_stats {

@@ -222,6 +222,7 @@ static const char *reason_of(int status)
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 413: return "Payload Too Large";
+    case 409: return "Conflict";
     case 415: return "Unsupported Media Type";
     case 500: return "Internal Server Error";
     default: return "Status";

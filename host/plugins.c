@@ -7,6 +7,7 @@
 #include "plugins.h"
 
 #include <dirent.h>
+#include <stddef.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -144,6 +145,10 @@ static void validate(plugins *set, plugin *p, const tarry_plugin_def *def)
         p->fns[i].owner = p;
     }
     p->fn_count = def->function_count;
+    /* Older descriptors end before the field: they are revision 1. */
+    p->header_revision = def->struct_size >= offsetof(tarry_plugin_def, header_revision) + sizeof(uint32_t)
+                             ? def->header_revision
+                             : 1;
 }
 
 static int index_add(plugins *set, const plugin *p)

@@ -12,6 +12,7 @@
 #define TARRY_PLUGINS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tarry.h"
 
@@ -33,6 +34,7 @@ struct plugin {
     void *handle;  /* dlopen handle; NULL when refused */
     plugin_fn *fns;
     size_t fn_count;
+    uint32_t header_revision; /* the tarry.h revision it was built with */
 };
 
 typedef struct plugins plugins;

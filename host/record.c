@@ -31,3 +31,25 @@ bool exec_state_final(exec_state state)
 {
     return state == EXEC_SUCCEEDED || state == EXEC_FAILED || state == EXEC_CANCELLED || state == EXEC_DISCARDED;
 }
+
+const char *journal_kind_name(journal_kind kind)
+{
+    switch (kind) {
+    case JOURNAL_CALL: return "call";
+    case JOURNAL_STEP: return "step";
+    case JOURNAL_SLEEP: return "sleep";
+    case JOURNAL_NOW: return "now";
+    }
+    return "unknown";
+}
+
+const char *journal_status_name(journal_status status)
+{
+    switch (status) {
+    case JOURNAL_PENDING: return "pending";
+    case JOURNAL_SUCCEEDED: return "succeeded";
+    case JOURNAL_FAILED: return "failed";
+    case JOURNAL_CANCELLED: return "cancelled";
+    }
+    return "unknown";
+}

@@ -35,6 +35,10 @@ typedef struct exec_record {
     uint32_t attempts; /* attempts started so far */
     uint32_t crashes;  /* host deaths in a row while this was running */
     int64_t created_at, scheduled_at, started_at, finished_at; /* Unix ms; 0 = not yet */
+    int64_t wake_at;     /* waiting on a durable sleep: when it ends; else 0 */
+    uint32_t wake_seq;   /* ... and the journal position of that sleep */
+    uint32_t parent_seq; /* the parent's journal position of the call that made it */
+    bool detached;       /* the parent called it without a handle: its end wakes nobody */
     const char *function;
     const char *args;     /* JSON text */
     const char *metadata; /* JSON object text, or NULL */
@@ -43,6 +47,41 @@ typedef struct exec_record {
     const char *plugin_name;
     const char *plugin_version;
 } exec_record;
+
+/*
+ * One durable command in an execution's journal (see tarry.h). Values are
+ * stored on disk: append only, never renumber.
+ */
+typedef enum journal_kind {
+    JOURNAL_CALL = 1,  /* tarry_call: started a child */
+    JOURNAL_STEP = 2,  /* tarry_step: ran a side effect once */
+    JOURNAL_SLEEP = 3, /* tarry_sleep: a durable timer */
+    JOURNAL_NOW = 4    /* tarry_now_ms: read the clock */
+} journal_kind;
+
+typedef enum journal_status {
+    JOURNAL_PENDING = 0,   /* a child still running, a sleep not over */
+    JOURNAL_SUCCEEDED = 1, /* done; `value` holds the result */
+    JOURNAL_FAILED = 2,    /* done; `error` says why */
+    JOURNAL_CANCELLED = 3
+} journal_status;
+
+typedef struct journal_entry {
+    uint32_t seq;
+    journal_kind kind;
+    journal_status status;
+    bool detached;       /* a call whose handle was NULL: its end wakes nobody */
+    int64_t started_at;  /* when the command was issued */
+    int64_t finished_at; /* when it settled; 0 while pending */
+    int64_t wake_at;     /* a sleep: when it ends */
+    exec_id child;       /* a call: the child execution */
+    const char *name;    /* call: function; step: step name; sleep: the duration text; now: NULL */
+    const char *value;   /* JSON: a call's or step's result, now's time; NULL if none */
+    const char *error;   /* plain text, or NULL */
+} journal_entry;
+
+const char *journal_kind_name(journal_kind kind);
+const char *journal_status_name(journal_status status);
 
 /* "queued", "succeeded", ...; "unknown" for a value out of range. */
 const char *exec_state_name(exec_state state);

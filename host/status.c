@@ -20,6 +20,8 @@ const char *status_str(int code)
         return "out of range";
     case TARRY_EFULL:
         return "store map full";
+    case TARRY_ESTATE:
+        return "not allowed in this state";
     default:
         /* Codes the SDK defines, including ones a newer tarry.h adds. */
         return tarry_strerror(code);

@@ -15,6 +15,7 @@
 #define TARRY_EEXIST (-30712)    /* already exists */
 #define TARRY_ERANGE (-30713)    /* a value is out of its range */
 #define TARRY_EFULL (-30714)     /* the store's map is full; grow it and retry */
+#define TARRY_ESTATE (-30715)    /* the execution is not in a state that allows this */
 
 /* A readable name for any host or SDK code. */
 const char *status_str(int code);

@@ -19,11 +19,11 @@
 #include "status.h"
 
 #define STORE_INITIAL_MAP (256u << 20)
-#define RECORD_FORMAT 1
+#define RECORD_FORMAT 2
 #define STR_ABSENT 0xffffffffu
 
-enum { DB_EXEC, DB_BY_STATE, DB_BY_FN, DB_BY_FN_STATE, DB_TIMERS, DB_LOGS, DB_COUNT };
-static const char *const db_names[DB_COUNT] = {"exec", "by_state", "by_fn", "by_fn_state", "timers", "logs"};
+enum { DB_EXEC, DB_BY_STATE, DB_BY_FN, DB_BY_FN_STATE, DB_TIMERS, DB_LOGS, DB_JOURNAL, DB_COUNT };
+static const char *const db_names[DB_COUNT] = {"exec", "by_state", "by_fn", "by_fn_state", "timers", "logs", "journal"};
 
 struct store {
     MDB_env *env;
@@ -328,8 +328,9 @@ int store_batch_commit(store *st, store_batch *b)
 struct record_head {
     uint8_t format, state, pad[2];
     uint32_t attempts, crashes;
-    int64_t created_at, scheduled_at, started_at, finished_at;
+    int64_t created_at, scheduled_at, started_at, finished_at, wake_at;
     uint8_t parent_id[16];
+    uint32_t parent_seq, wake_seq;
 };
 
 #define RECORD_STRINGS 7
@@ -370,6 +371,10 @@ static int record_encode(sink *out, const exec_record *r)
     head.scheduled_at = r->scheduled_at;
     head.started_at = r->started_at;
     head.finished_at = r->finished_at;
+    head.wake_at = r->wake_at;
+    head.parent_seq = r->parent_seq;
+    head.wake_seq = r->wake_seq;
+    head.pad[0] = r->detached;
     memcpy(head.parent_id, r->parent_id.bytes, 16);
     char *p = value;
     memcpy(p, &head, sizeof head);
@@ -423,6 +428,10 @@ static int record_decode(store *st, const MDB_val *key, const MDB_val *val, exec
     r->scheduled_at = head.scheduled_at;
     r->started_at = head.started_at;
     r->finished_at = head.finished_at;
+    r->wake_at = head.wake_at;
+    r->parent_seq = head.parent_seq;
+    r->wake_seq = head.wake_seq;
+    r->detached = head.pad[0] != 0;
     r->function = s[0];
     r->args = s[1];
     r->metadata = s[2];
@@ -481,6 +490,17 @@ static int64_t timer_due(const uint8_t *k)
     return (int64_t)u;
 }
 
+/* When the execution's timer fires: a delayed start, or the end of a
+ * durable sleep it waits in; 0 when it has no timer. */
+static int64_t timer_at(const exec_record *r)
+{
+    if (r->state == EXEC_SCHEDULED)
+        return r->scheduled_at;
+    if (r->state == EXEC_WAITING)
+        return r->wake_at;
+    return 0;
+}
+
 static int exec_put(sink *out, const exec_record *rec, const exec_record *prev)
 {
     uint8_t k[MAX_INDEX_KEY];
@@ -492,7 +512,7 @@ static int exec_put(sink *out, const exec_record *rec, const exec_record *prev)
         return rc;
     if (!prev && (rc = sink_put_empty(out, DB_BY_FN, k, key_fn(k, rec->function, &rec->id))) != 0)
         return rc;
-    if (prev && prev->state == rec->state && prev->scheduled_at == rec->scheduled_at)
+    if (prev && prev->state == rec->state && timer_at(prev) == timer_at(rec))
         return 0;
     if (prev && prev->state != rec->state) {
         if ((rc = sink_del(out, DB_BY_STATE, k, key_state(k, prev->state, &rec->id))) != 0 ||
@@ -504,12 +524,10 @@ static int exec_put(sink *out, const exec_record *rec, const exec_record *prev)
             (rc = sink_put_empty(out, DB_BY_FN_STATE, k, key_fn_state(k, rec->function, rec->state, &rec->id))) != 0)
             return rc;
     }
-    /* A scheduled execution is in `timers` at its due time, and nowhere else. */
-    if (prev && prev->state == EXEC_SCHEDULED &&
-        (rc = sink_del(out, DB_TIMERS, k, key_timer(k, prev->scheduled_at, &rec->id))) != 0)
+    /* An execution with a timer is in `timers` at its due time, and nowhere else. */
+    if (prev && timer_at(prev) && (rc = sink_del(out, DB_TIMERS, k, key_timer(k, timer_at(prev), &rec->id))) != 0)
         return rc;
-    if (rec->state == EXEC_SCHEDULED &&
-        (rc = sink_put_empty(out, DB_TIMERS, k, key_timer(k, rec->scheduled_at, &rec->id))) != 0)
+    if (timer_at(rec) && (rc = sink_put_empty(out, DB_TIMERS, k, key_timer(k, timer_at(rec), &rec->id))) != 0)
         return rc;
     return 0;
 }
@@ -761,4 +779,146 @@ int store_log_scan(store_txn *t, const exec_id *id, store_log_cb cb, void *user)
     if (out)
         return out;
     return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "reading logs") : 0;
+}
+
+/* ---- journal ----------------------------------------------------------------
+ * id seq(4, big-endian) -> fixed head, then name, value, error as in records. */
+
+struct journal_head {
+    uint8_t kind, status, detached, pad[5];
+    int64_t started_at, finished_at, wake_at;
+    uint8_t child[16];
+};
+
+static int journal_put(sink *out, const exec_id *id, const journal_entry *e)
+{
+    const char *strs[3] = {e->name, e->value, e->error};
+    size_t len[3], total = sizeof(struct journal_head);
+    struct journal_head head;
+    uint8_t k[20];
+    void *value;
+    char *p;
+    int rc;
+
+    for (int i = 0; i < 3; i++) {
+        len[i] = strs[i] ? strlen(strs[i]) : 0;
+        total += 4 + (strs[i] ? len[i] + 1 : 0);
+    }
+    key_log(k, id, e->seq);
+    if ((rc = sink_reserve(out, DB_JOURNAL, k, 20, total, &value)) != 0)
+        return rc;
+    memset(&head, 0, sizeof head);
+    head.kind = (uint8_t)e->kind;
+    head.status = (uint8_t)e->status;
+    head.detached = e->detached;
+    head.started_at = e->started_at;
+    head.finished_at = e->finished_at;
+    head.wake_at = e->wake_at;
+    memcpy(head.child, e->child.bytes, 16);
+    p = value;
+    memcpy(p, &head, sizeof head);
+    p += sizeof head;
+    for (int i = 0; i < 3; i++) {
+        uint32_t n = strs[i] ? (uint32_t)len[i] : STR_ABSENT;
+        memcpy(p, &n, 4);
+        p += 4;
+        if (strs[i]) {
+            memcpy(p, strs[i], len[i] + 1);
+            p += len[i] + 1;
+        }
+    }
+    return 0;
+}
+
+int store_journal_put(store_txn *t, const exec_id *id, const journal_entry *e)
+{
+    sink out = {t, NULL};
+    return journal_put(&out, id, e);
+}
+
+int store_batch_journal_put(store_batch *b, const exec_id *id, const journal_entry *e)
+{
+    sink out = {NULL, b};
+    return journal_put(&out, id, e);
+}
+
+static int journal_decode(const MDB_val *key, const MDB_val *val, journal_entry *e)
+{
+    struct journal_head head;
+    const char *strs[3];
+    const char *p = val->mv_data, *end = p + val->mv_size;
+    const uint8_t *kb = key->mv_data;
+
+    if (val->mv_size < sizeof head)
+        return TARRY_EIO;
+    memcpy(&head, p, sizeof head);
+    p += sizeof head;
+    for (int i = 0; i < 3; i++) {
+        uint32_t n;
+        if (end - p < 4)
+            return TARRY_EIO;
+        memcpy(&n, p, 4);
+        p += 4;
+        if (n == STR_ABSENT) {
+            strs[i] = NULL;
+            continue;
+        }
+        if ((size_t)(end - p) < (size_t)n + 1 || p[n] != '\0')
+            return TARRY_EIO;
+        strs[i] = p;
+        p += n + 1;
+    }
+    memset(e, 0, sizeof *e);
+    e->seq = (uint32_t)kb[16] << 24 | (uint32_t)kb[17] << 16 | (uint32_t)kb[18] << 8 | kb[19];
+    e->kind = (journal_kind)head.kind;
+    e->status = (journal_status)head.status;
+    e->detached = head.detached != 0;
+    e->started_at = head.started_at;
+    e->finished_at = head.finished_at;
+    e->wake_at = head.wake_at;
+    memcpy(e->child.bytes, head.child, 16);
+    e->name = strs[0];
+    e->value = strs[1];
+    e->error = strs[2];
+    return 0;
+}
+
+int store_journal_get(store_txn *t, const exec_id *id, uint32_t seq, journal_entry *out)
+{
+    uint8_t k[20];
+    MDB_val key = {20, k}, val;
+    int rc;
+
+    key_log(k, id, seq);
+    if ((rc = mdb_get(t->txn, t->st->db[DB_JOURNAL], &key, &val)) != 0)
+        return fail(t->st, rc, "reading a journal entry");
+    return journal_decode(&key, &val, out);
+}
+
+int store_journal_scan(store_txn *t, const exec_id *id, store_journal_cb cb, void *user)
+{
+    uint8_t k[20];
+    MDB_cursor *cur;
+    MDB_val key = {20, k}, val;
+    int rc, out = 0;
+
+    key_log(k, id, 0);
+    if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_JOURNAL], &cur)) != 0)
+        return fail(t->st, rc, "opening a cursor");
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        journal_entry e;
+        if (key.mv_size != 20 || memcmp(key.mv_data, id->bytes, 16) != 0)
+            break;
+        if (journal_decode(&key, &val, &e) != 0) {
+            snprintf(t->st->last_error, sizeof t->st->last_error, "corrupt journal entry");
+            out = TARRY_EIO;
+            break;
+        }
+        if ((out = cb(user, &e)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (out)
+        return out;
+    return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "reading a journal") : 0;
 }

@@ -8,8 +8,9 @@
  *   by_state     state(1) id -> ""                (queues, recovery, listing)
  *   by_fn        function NUL id -> ""            (listing by function)
  *   by_fn_state  function NUL state(1) id -> ""   (listing by function+state)
- *   timers       due_ms(8, big-endian) id -> ""   (scheduled executions by due time)
+ *   timers       due_ms(8, big-endian) id -> ""   (delayed starts and durable sleeps by due time)
  *   logs         id seq(4, big-endian) -> time(8) level(1) text
+ *   journal      id seq(4, big-endian) -> encoded journal_entry (durable commands)
  * The indexes are kept by store_exec_put, so callers cannot forget one.
  *
  * Threads: reads happen on the loop thread; batches commit on the engine's
@@ -52,8 +53,9 @@ const char *store_last_error(store *st);
 /*
  * Write `rec` and move its index entries from `prev` (the record as last
  * written, or NULL for a new record) to their new places, in an open write
- * transaction. Only prev's state and scheduled_at are read (an execution's
- * function never changes).
+ * transaction. Only prev's state, scheduled_at and wake_at are read (an
+ * execution's function never changes). The timers index holds scheduled
+ * executions at scheduled_at and waiting ones at wake_at (when non-zero).
  */
 int store_exec_put(store_txn *txn, const exec_record *rec, const exec_record *prev);
 
@@ -139,5 +141,18 @@ int store_batch_log_put(store_batch *b, const exec_id *id, const store_log_line 
 
 typedef int (*store_log_cb)(void *user, const store_log_line *line);
 int store_log_scan(store_txn *txn, const exec_id *id, store_log_cb cb, void *user);
+
+/* ---- journals ---------------------------------------------------------------- */
+
+/* Write (insert or replace) entry e->seq of execution `id`'s journal. */
+int store_journal_put(store_txn *txn, const exec_id *id, const journal_entry *entry);
+int store_batch_journal_put(store_batch *b, const exec_id *id, const journal_entry *entry);
+
+/* One entry; TARRY_ENOTFOUND if absent. Strings borrow from the txn. */
+int store_journal_get(store_txn *txn, const exec_id *id, uint32_t seq, journal_entry *out);
+
+/* An execution's journal in seq order; strings borrow from the txn. */
+typedef int (*store_journal_cb)(void *user, const journal_entry *entry);
+int store_journal_scan(store_txn *txn, const exec_id *id, store_journal_cb cb, void *user);
 
 #endif

@@ -36,6 +36,9 @@ extern "C" {
 #endif
 
 #define TARRY_ABI_VERSION 1
+/* Which revision of this header a plugin was built with (recorded in its
+ * descriptor), so the host knows which fields of option structs exist. */
+#define TARRY_HEADER_REVISION 2
 /* "TRRY": the first field of every descriptor, so a stray symbol is refused. */
 #define TARRY_PLUGIN_MAGIC 0x54525259u
 
@@ -46,7 +49,9 @@ extern "C" {
  */
 typedef enum tarry_status {
     TARRY_OK = 0,        /* success */
-    TARRY_FAILED = 2,    /* the function failed; see tarry_set_error() */
+    TARRY_SUSPEND = 1,   /* not ready yet: return it from the function at once */
+    TARRY_FAILED = 2,    /* the function (or a child, or a step) failed; see tarry_set_error() */
+    TARRY_CANCELLED = 3, /* a child was cancelled */
     TARRY_EINVAL = -30700, /* misuse: bad argument, invalid JSON, NULL where not allowed */
     TARRY_ENOMEM = -30701, /* the host could not allocate */
     TARRY_ENOTSUP = -30702 /* the running host is older than this header's call */
@@ -61,6 +66,36 @@ typedef enum tarry_log_level {
 } tarry_log_level;
 
 typedef struct tarry_ctx tarry_ctx;
+
+/*
+ * A child execution started by tarry_call(): a plain value, copy it freely.
+ * `id` is the child's execution id (text); `seq` is the journal position of
+ * the call that made it, which is what tarry_await() looks up.
+ */
+typedef struct tarry_handle {
+    char id[27];
+    uint32_t seq;
+} tarry_handle;
+
+/* The outcome of a child or a step. Strings are valid until the function returns. */
+typedef struct tarry_result {
+    tarry_status status;    /* TARRY_OK, TARRY_FAILED or TARRY_CANCELLED */
+    const char *value_json; /* the result when TARRY_OK ("null" if none), else NULL */
+    const char *error;      /* the error when not TARRY_OK, else NULL */
+} tarry_result;
+
+/*
+ * Options for tarry_call(). Zero-initialise and set what you need; fields
+ * are only ever added at the end (the host knows which exist from the
+ * header revision the plugin was built with).
+ */
+typedef struct tarry_call_opts {
+    const char *delay; /* start the child after this long ("1 day", "90s"); NULL: now */
+} tarry_call_opts;
+
+/* A step's body: does the side effect, sets its result with tarry_set_result()
+ * (or fails with tarry_set_error()), on the same ctx. */
+typedef tarry_status (*tarry_step_fn)(tarry_ctx *ctx, void *user);
 
 /*
  * A function: `args_json` is the execution's arguments as JSON text (never
@@ -82,6 +117,15 @@ typedef struct tarry_host_api {
     int (*logv)(tarry_ctx *ctx, int level, const char *fmt, va_list ap);
     const char *(*execution_id)(tarry_ctx *ctx);
     int (*attempt)(tarry_ctx *ctx);
+    /* workflows (header revision 2) */
+    int (*call)(tarry_ctx *ctx, const char *function, const char *args_json, const tarry_call_opts *opts,
+                tarry_handle *handle);
+    int (*await_one)(tarry_ctx *ctx, const tarry_handle *handle, tarry_result *result);
+    int (*await_all)(tarry_ctx *ctx, const tarry_handle *handles, size_t count, tarry_result *results);
+    int (*step)(tarry_ctx *ctx, const char *name, tarry_step_fn fn, void *user, tarry_result *result);
+    int (*sleep)(tarry_ctx *ctx, const char *duration);
+    int (*now_ms)(tarry_ctx *ctx, int64_t *out);
+    int (*is_cancelled)(tarry_ctx *ctx);
 } tarry_host_api;
 
 /* Every tarry_ctx the host hands out starts with this; the rest is private. */
@@ -159,12 +203,104 @@ static inline int tarry_attempt(tarry_ctx *ctx)
     return TARRY__HAS(ctx, attempt) ? TARRY__API(ctx)->attempt(ctx) : 1;
 }
 
+/* ---- durable workflows ----------------------------------------------------
+ *
+ * Every function may be a workflow. The calls below are durable commands:
+ * each is recorded in the execution's journal. When the execution resumes
+ * (a child finished, a sleep ended, the host restarted) the host calls the
+ * function again from the top; commands already in the journal return their
+ * recorded outcome at once without running again, and the first new one
+ * runs. A call that cannot finish now returns TARRY_SUSPEND: return it from
+ * the function at once (TARRY_TRY does). The code must issue the same
+ * commands in the same order on every run: if a replay issues a different
+ * command at a recorded position, the call returns TARRY_SUSPEND and the
+ * execution is `blocked` with "nondeterminism at step N: ..." (nothing is
+ * lost; a fixed plugin can resume it). Misuse returns TARRY_EINVAL and logs
+ * why.
+ */
+
+/* Return from the function unless `expr` is TARRY_OK. */
+#define TARRY_TRY(expr)                          \
+    do {                                         \
+        int tarry__status = (expr);              \
+        if (tarry__status != TARRY_OK)           \
+            return (tarry_status)tarry__status;  \
+    } while (0)
+
+/*
+ * Start a child execution of `function` with `args_json` (NULL means null),
+ * now or after opts->delay. It does not wait: the child is created when
+ * this run's new commands are committed (at the next step, suspension or
+ * return), and all children started by one run then run in parallel.
+ * `handle` may be NULL (fire and forget). Returns TARRY_OK, or TARRY_EINVAL
+ * (unknown function, invalid JSON, bad delay).
+ */
+static inline int tarry_call(tarry_ctx *ctx, const char *function, const char *args_json,
+                             const tarry_call_opts *opts, tarry_handle *handle)
+{
+    return TARRY__HAS(ctx, call) ? TARRY__API(ctx)->call(ctx, function, args_json, opts, handle) : TARRY_ENOTSUP;
+}
+
+/*
+ * The outcome of a child: TARRY_OK (result->value_json set), TARRY_FAILED or
+ * TARRY_CANCELLED (result->error set), or TARRY_SUSPEND while it runs.
+ * TARRY_EINVAL for a handle this execution did not create.
+ */
+static inline int tarry_await(tarry_ctx *ctx, const tarry_handle *handle, tarry_result *result)
+{
+    return TARRY__HAS(ctx, await_one) ? TARRY__API(ctx)->await_one(ctx, handle, result) : TARRY_ENOTSUP;
+}
+
+/*
+ * Wait until every child settled (allSettled): TARRY_OK with each outcome
+ * in results[i] (its own status, value or error), or TARRY_SUSPEND.
+ */
+static inline int tarry_await_all(tarry_ctx *ctx, const tarry_handle *handles, size_t count, tarry_result *results)
+{
+    return TARRY__HAS(ctx, await_all) ? TARRY__API(ctx)->await_all(ctx, handles, count, results) : TARRY_ENOTSUP;
+}
+
+/*
+ * Run fn(ctx, user) inline, once: its result (set with tarry_set_result or
+ * tarry_set_error inside fn) is committed before tarry_step returns, and a
+ * replay returns the recorded result without calling fn. A crash between
+ * the side effect and that commit runs fn again (steps run at least once).
+ * Returns the step's status with `result` filled (result may be NULL).
+ */
+static inline int tarry_step(tarry_ctx *ctx, const char *name, tarry_step_fn fn, void *user, tarry_result *result)
+{
+    return TARRY__HAS(ctx, step) ? TARRY__API(ctx)->step(ctx, name, fn, user, result) : TARRY_ENOTSUP;
+}
+
+/* A durable timer: TARRY_SUSPEND until `duration` ("1 day", "90s") has passed, then TARRY_OK. */
+static inline int tarry_sleep(tarry_ctx *ctx, const char *duration)
+{
+    return TARRY__HAS(ctx, sleep) ? TARRY__API(ctx)->sleep(ctx, duration) : TARRY_ENOTSUP;
+}
+
+/* The wall clock in Unix milliseconds, journaled: a replay sees the same time. 0 on misuse. */
+static inline int64_t tarry_now_ms(tarry_ctx *ctx)
+{
+    int64_t ms = 0;
+    if (TARRY__HAS(ctx, now_ms))
+        TARRY__API(ctx)->now_ms(ctx, &ms);
+    return ms;
+}
+
+/* Whether the execution was cancelled (cancellation arrives with a later host version: always 0 today). */
+static inline int tarry_is_cancelled(tarry_ctx *ctx)
+{
+    return TARRY__HAS(ctx, is_cancelled) ? TARRY__API(ctx)->is_cancelled(ctx) : 0;
+}
+
 /* A readable name for a tarry_status or TARRY_E* code. */
 static inline const char *tarry_strerror(int code)
 {
     switch (code) {
     case TARRY_OK: return "ok";
+    case TARRY_SUSPEND: return "suspended";
     case TARRY_FAILED: return "failed";
+    case TARRY_CANCELLED: return "cancelled";
     case TARRY_EINVAL: return "invalid argument";
     case TARRY_ENOMEM: return "out of memory";
     case TARRY_ENOTSUP: return "not supported by this host";
@@ -192,6 +328,7 @@ typedef struct tarry_plugin_def {
     const char *version;    /* free text, e.g. "1.0.0" */
     const tarry_function_def *functions;
     size_t function_count;
+    uint32_t header_revision; /* TARRY_HEADER_REVISION */
 } tarry_plugin_def;
 
 #if defined(__GNUC__)
@@ -219,7 +356,8 @@ typedef struct tarry_plugin_def {
     TARRY__EXPORT const tarry_plugin_def tarry_plugin = {                                      \
         TARRY_PLUGIN_MAGIC, TARRY_ABI_VERSION, (uint32_t)sizeof(tarry_plugin_def),             \
         (uint32_t)sizeof(void *), (uint32_t)sizeof(tarry_function_def), (plugin_name),         \
-        (plugin_version), tarry__functions, sizeof(tarry__functions) / sizeof(tarry__functions[0])}
+        (plugin_version), tarry__functions, sizeof(tarry__functions) / sizeof(tarry__functions[0]),      \
+        TARRY_HEADER_REVISION}
 
 #ifdef __cplusplus
 }
