@@ -276,12 +276,18 @@ static void table_print(const table *t, FILE *out)
                 widths[c] = w;
         }
     }
+    /* A column empty in every row takes no room; a row ends at its last non-empty cell. */
     for (size_t r = 0; r < t->nrows; r++) {
-        for (size_t c = 0; c < t->ncols; c++) {
-            const char *cell = t->cells[r * t->ncols + c];
-            fputs(cell, out);
-            if (c + 1 < t->ncols)
-                fprintf(out, "%*s", (int)(widths[c] - text_width(cell) + 2), "");
+        const char *const *row = (const char *const *)&t->cells[r * t->ncols];
+        size_t last = t->ncols;
+        while (last > 0 && !row[last - 1][0])
+            last--;
+        int pad = 0;
+        for (size_t c = 0; c < last; c++) {
+            if (widths[c] == 0)
+                continue;
+            fprintf(out, "%*s%s", pad, "", row[c]);
+            pad = (int)(widths[c] - text_width(row[c]) + 2);
         }
         fputc('\n', out);
     }
@@ -427,15 +433,18 @@ static void report_transport_error(const client *c, CURLcode code)
 }
 
 /*
- * Send one request: a GET, or a POST of body when body is not NULL. The host
- * gets timeout_ms to answer. Fills ans (which the caller frees) with any HTTP
- * answer, whatever its status. Returns 0, or CLI_EXIT_USAGE after saying why
- * no answer came.
+ * Send one request: a GET, or a POST of body when body is not NULL; method,
+ * when not NULL, replaces POST (e.g. "PATCH"). The host gets timeout_ms to
+ * answer. Fills ans (which the caller frees) with any HTTP answer, whatever
+ * its status. Returns 0, or CLI_EXIT_USAGE after saying why no answer came.
  */
-static int client_request(client *c, const char *url, const char *body, int64_t timeout_ms, answer *ans)
+static int client_send(client *c, const char *method, const char *url, const char *body, int64_t timeout_ms,
+                       answer *ans)
 {
     answer_free(ans);
     curl_easy_setopt(c->curl, CURLOPT_URL, url);
+    /* The handle is reused: a method set for an earlier request must not stick. */
+    curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, body ? method : NULL);
     if (body) {
         curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
@@ -457,6 +466,12 @@ static int client_request(client *c, const char *url, const char *body, int64_t 
     if (ans->body.len > 0)
         ans->json = cJSON_ParseWithLength(ans->body.ptr, ans->body.len);
     return 0;
+}
+
+/* client_send() with GET (body NULL) or POST. */
+static int client_request(client *c, const char *url, const char *body, int64_t timeout_ms, answer *ans)
+{
+    return client_send(c, NULL, url, body, timeout_ms, ans);
 }
 
 /* Print the host's error answer: `tarry: <message> (<code>, HTTP <status>)`. */
@@ -1018,6 +1033,204 @@ static void print_time_field(const char *label, const cJSON *obj, const char *ke
     sb_free(&text);
 }
 
+/* The time member `key` of obj in Unix ms; false when it is missing, null or not RFC 3339. */
+static bool json_time(const cJSON *obj, const char *key, int64_t *out_ms)
+{
+    const char *text = json_str(obj, key);
+    return text && clock_parse(text, out_ms, NULL, 0) == 0;
+}
+
+/* "in 23h 59m", "5s ago" or "now" (within a second) for when_ms seen at now_ms. */
+static void relative_text(int64_t when_ms, int64_t now_ms, char *out, size_t outlen)
+{
+    char span[64];
+    int64_t diff = when_ms - now_ms;
+    if (diff > -1000 && diff < 1000) {
+        snprintf(out, outlen, "now");
+        return;
+    }
+    duration_format(diff < 0 ? -diff : diff, span, sizeof span);
+    snprintf(out, outlen, diff < 0 ? "%s ago" : "in %s", span);
+}
+
+/* Append "WORD TIME (in D)" for the time member `key` of obj; false (nothing appended) when it has none. */
+static bool sb_append_when(strbuf *sb, const char *word, const cJSON *obj, const char *key, int64_t now_ms)
+{
+    int64_t when_ms;
+    char rel[80];
+    const char *text = json_str(obj, key);
+    if (!text)
+        return false;
+    sb_printf(sb, "%s%s%s", word, *word ? " " : "", text);
+    if (json_time(obj, key, &when_ms)) {
+        relative_text(when_ms, now_ms, rel, sizeof rel);
+        sb_printf(sb, " (%s)", rel);
+    }
+    return true;
+}
+
+/* Append s cut to at most max_cols terminal columns, ending in "..." when it was cut. */
+static void sb_append_cut(strbuf *sb, const char *s, size_t max_cols)
+{
+    if (text_width(s) <= max_cols) {
+        sb_append(sb, s);
+        return;
+    }
+    size_t cols = 0, len = 0;
+    for (; s[len]; len++) {
+        if (((unsigned char)s[len] & 0xc0) != 0x80 && cols++ == max_cols - 3)
+            break;
+    }
+    sb_append_n(sb, s, len);
+    sb_append(sb, "...");
+}
+
+#define CLI_TIMELINE_NAME_COLS 24     /* a longer call, step or sleep name is cut */
+#define CLI_TIMELINE_VALUE_COLS 60    /* so is a longer result or error */
+#define CLI_TIMELINE_CHILD_LOOKUPS 20 /* pending calls whose child `show` asks the host about */
+
+/*
+ * What the child of a pending call is doing, from its execution object:
+ * "starts T (in D)", "running for D", "waiting, wakes T (in D)", "queued",
+ * "blocked: why". Appends nothing when the host does not say.
+ */
+static void describe_child(client *c, const char *child_id, int64_t now_ms, strbuf *out)
+{
+    strbuf url = {0};
+    answer ans = {0};
+    char took[64];
+    int64_t started_ms;
+    url_start(c, &url);
+    sb_append(&url, "/v1/executions/");
+    url_append_escaped(c, &url, child_id);
+    /* Quietly: the timeline is shown without it when this fails. */
+    const char *state = NULL;
+    if (client_request(c, url.ptr, NULL, CLI_ANSWER_SLACK_MS, &ans) == 0 && ans.status == 200)
+        state = json_str(ans.json, "state");
+    if (state) {
+        const char *error = json_str(ans.json, "error");
+        if (strcmp(state, "scheduled") == 0) {
+            if (!sb_append_when(out, "starts", ans.json, "scheduled_at", now_ms))
+                sb_append(out, state);
+        } else if (strcmp(state, "running") == 0 && json_time(ans.json, "started_at", &started_ms) &&
+                   now_ms >= started_ms) {
+            duration_format(now_ms - started_ms, took, sizeof took);
+            sb_printf(out, "running for %s", took);
+        } else if (strcmp(state, "waiting") == 0 && json_str(ans.json, "wake_at")) {
+            sb_append_when(out, "waiting, wakes", ans.json, "wake_at", now_ms);
+        } else {
+            sb_append(out, state);
+            if (error) {
+                sb_append(out, ": ");
+                sb_append_cut(out, error, CLI_TIMELINE_VALUE_COLS);
+            }
+        }
+    }
+    answer_free(&ans);
+    sb_free(&url);
+}
+
+/* A settled entry's duration ("12ms"), or "" when its times do not say. */
+static void entry_took(const cJSON *entry, char *out, size_t outlen)
+{
+    int64_t started_ms, finished_ms;
+    out[0] = '\0';
+    if (json_time(entry, "started_at", &started_ms) && json_time(entry, "finished_at", &finished_ms) &&
+        finished_ms >= started_ms)
+        duration_format(finished_ms - started_ms, out, outlen);
+}
+
+/*
+ * Print the execution's journal (docs/API.md) as a timeline, one line per
+ * durable command: position, kind, name, status, the child a call started,
+ * then how long it took and its result or error, or, while pending, when it
+ * starts, wakes or what its child is doing. Nothing for a host that sends no
+ * journal.
+ */
+static void print_timeline(client *c, const cJSON *journal, bool final)
+{
+    if (!cJSON_IsArray(journal))
+        return;
+    if (!journal->child) {
+        print_field("journal:", final ? "-" : "- (no durable commands yet)");
+        return;
+    }
+    int64_t now_ms = clock_now_ms();
+    table rows = {.ncols = 6};
+    strbuf name = {0}, last = {0};
+    char took[64], seq[32];
+    const cJSON *entry;
+    size_t took_cols = 0;
+    cJSON_ArrayForEach(entry, journal)
+    {
+        entry_took(entry, took, sizeof took);
+        const char *status = json_str(entry, "status");
+        if (status && strcmp(status, "pending") != 0 && text_width(took) > took_cols)
+            took_cols = text_width(took);
+    }
+    int lookups = 0;
+    cJSON_ArrayForEach(entry, journal)
+    {
+        const char *kind = json_str(entry, "kind");
+        const char *status = json_str(entry, "status");
+        const char *child_id = json_str(entry, "child_id");
+        const cJSON *seq_item = json_get(entry, "seq");
+        if (cJSON_IsNumber(seq_item) && seq_item->valuedouble >= 0 && seq_item->valuedouble < 1e15)
+            snprintf(seq, sizeof seq, "  #%lld", (long long)seq_item->valuedouble);
+        else
+            snprintf(seq, sizeof seq, "  #?");
+        name.len = 0;
+        sb_append_cut(&name, json_str(entry, "name") ? json_str(entry, "name") : "-", CLI_TIMELINE_NAME_COLS);
+        last.len = 0;
+        sb_append(&last, "");
+        if (!status || strcmp(status, "pending") == 0) {
+            bool sleep = kind && strcmp(kind, "sleep") == 0;
+            int64_t started_ms;
+            /* A call's child says best (it may have been rescheduled); the entry's wake_at is the
+             * start its delay asked for. */
+            if (child_id && lookups < CLI_TIMELINE_CHILD_LOOKUPS) {
+                lookups++;
+                describe_child(c, child_id, now_ms, &last);
+            }
+            if (last.len == 0)
+                sb_append_when(&last, sleep ? "wakes" : "starts", entry, "wake_at", now_ms);
+            if (last.len == 0 && json_time(entry, "started_at", &started_ms) && now_ms >= started_ms) {
+                duration_format(now_ms - started_ms, took, sizeof took);
+                sb_printf(&last, "for %s", took);
+            }
+        } else {
+            entry_took(entry, took, sizeof took);
+            const char *error = json_str(entry, "error");
+            const cJSON *result = json_get(entry, "result");
+            char *value = NULL;
+            if (error) {
+                value = xstrdup(error);
+            } else if (kind && strcmp(kind, "now") == 0 && cJSON_IsNumber(result) &&
+                       result->valuedouble >= 0 && result->valuedouble < 1e15) {
+                /* Unix ms: shown as a time. */
+                char when[CLOCK_TEXT_LEN + 1];
+                clock_format((int64_t)result->valuedouble, when);
+                value = xstrdup(when);
+            } else if (result && !cJSON_IsNull(result)) {
+                value = json_text(result);
+            }
+            sb_printf(&last, "%s", took);
+            if (value) {
+                sb_printf(&last, "%*s", (int)(took_cols - text_width(took) + (took_cols ? 2 : 0)), "");
+                sb_append_cut(&last, value, CLI_TIMELINE_VALUE_COLS);
+            }
+            free(value);
+        }
+        table_add(&rows, (const char *[]){seq, kind ? kind : "?", name.ptr, status ? status : "?",
+                                          child_id ? child_id : "", last.ptr});
+    }
+    puts("journal:");
+    table_print(&rows, stdout);
+    table_free(&rows);
+    sb_free(&name);
+    sb_free(&last);
+}
+
 static int cmd_show(client *c, const command *cmd, int argc, char **argv)
 {
     enum { O_JSON };
@@ -1058,9 +1271,21 @@ static int cmd_show(client *c, const command *cmd, int argc, char **argv)
     print_field("plugin:", line.ptr ? line.ptr : "-");
     print_json_field("attempts:", json_get(x, "attempts"));
     print_time_field("created:", x, "created_at", NULL, NULL);
-    print_time_field("scheduled:", x, "scheduled_at", NULL, NULL);
+    const char *state = json_str(x, "state");
+    if (state && strcmp(state, "scheduled") == 0) {
+        /* Not started yet: when, from now. */
+        line.len = 0;
+        if (!sb_append_when(&line, "", x, "scheduled_at", clock_now_ms()))
+            sb_append(&line, "-");
+        print_field("scheduled:", line.ptr);
+    } else {
+        print_time_field("scheduled:", x, "scheduled_at", NULL, NULL);
+    }
     print_time_field("started:", x, "started_at", "scheduled_at", "waited");
     print_time_field("finished:", x, "finished_at", "started_at", "ran");
+    line.len = 0;
+    if (sb_append_when(&line, "", x, "wake_at", clock_now_ms()))
+        print_field("wakes:", line.ptr);
     print_json_field("parent:", json_get(x, "parent_id"));
     line.len = 0;
     const cJSON *child;
@@ -1092,10 +1317,83 @@ static int cmd_show(client *c, const command *cmd, int argc, char **argv)
     } else {
         print_field("metadata:", "-");
     }
+    print_timeline(c, json_get(x, "journal"), is_final(state));
     sb_free(&line);
 done:
     answer_free(&ans);
     sb_free(&url);
+    return rc;
+}
+
+static int cmd_reschedule(client *c, const command *cmd, int argc, char **argv)
+{
+    enum { O_IN, O_AT, O_JSON };
+    opt opts[] = {{.name = "in", .kind = OPT_VALUE},
+                  {.name = "at", .kind = OPT_VALUE},
+                  {.name = "json", .kind = OPT_FLAG},
+                  {.name = NULL}};
+    const char *pos[1];
+    int npos;
+    int rc = parse_args(cmd, argc, argv, opts, pos, 1, &npos);
+    if (rc)
+        return rc == PARSED_HELP ? CLI_EXIT_OK : rc;
+    if (npos < 1 || !*pos[0])
+        return usage_error(cmd, "missing ID, the execution's id");
+    if (opts[O_IN].seen && opts[O_AT].seen)
+        return usage_error(cmd, "give --in or --at, not both");
+    if ((rc = check_id(cmd, pos[0])) != 0)
+        return rc;
+    char err[256];
+    int64_t ms;
+    if (opts[O_IN].seen && duration_parse(opts[O_IN].value, &ms, err, sizeof err) != 0)
+        return value_error(cmd, "--in: %s", err);
+    if (opts[O_AT].seen && clock_parse(opts[O_AT].value, &ms, err, sizeof err) != 0)
+        return value_error(cmd, "--at: %s (give an RFC 3339 time, e.g. 2026-11-28T10:00:00Z)", err);
+
+    cJSON *body = cJSON_CreateObject();
+    if (!body)
+        die_oom();
+    if (opts[O_IN].seen && !cJSON_AddStringToObject(body, "in", opts[O_IN].value))
+        die_oom();
+    if (opts[O_AT].seen && !cJSON_AddStringToObject(body, "at", opts[O_AT].value))
+        die_oom();
+    char *body_text = cJSON_PrintUnformatted(body);
+    if (!body_text)
+        die_oom();
+    strbuf url = {0};
+    strbuf line = {0};
+    answer ans = {0};
+    url_start(c, &url);
+    sb_append(&url, "/v1/executions/");
+    url_append_escaped(c, &url, pos[0]);
+    sb_append(&url, "/schedule");
+    if ((rc = client_send(c, "PATCH", url.ptr, body_text, CLI_ANSWER_SLACK_MS, &ans)) != 0)
+        goto done;
+    if ((rc = answer_expect(c, &ans, 200, 200)) != 0)
+        goto done;
+    if (opts[O_JSON].seen) {
+        print_raw(&ans);
+        goto done;
+    }
+    const char *state = json_str(ans.json, "state");
+    const char *function = json_str(ans.json, "function");
+    if (!state) {
+        rc = bad_answer(c, "execution \"state\"");
+        goto done;
+    }
+    int64_t now_ms = clock_now_ms();
+    /* A sleep's end, a delayed start, or a timer that already fired. */
+    if (!sb_append_when(&line, "wakes", ans.json, "wake_at", now_ms) &&
+        !(strcmp(state, "scheduled") == 0 &&
+          sb_append_when(&line, "starts", ans.json, "scheduled_at", now_ms)))
+        sb_printf(&line, "is %s: its timer fired", state);
+    say(stdout, "%s %s %s\n", pos[0], function ? function : "?", line.ptr);
+done:
+    answer_free(&ans);
+    sb_free(&line);
+    sb_free(&url);
+    free(body_text);
+    cJSON_Delete(body);
     return rc;
 }
 
@@ -1358,8 +1656,24 @@ static const command commands[] = {
      "                    write a number ARGS_JSON before a bare --wait)\n"
      "  --json            print the API's JSON answer instead\n",
      cmd_run},
-    {"show", "show ID [--json]", "show ID", "one execution: state, attempts, times, args, result or error",
-     "  --json            print the API's execution object instead\n", cmd_show},
+    {"show", "show ID [--json]", "show ID", "one execution: its fields, then its journal as a timeline",
+     "Prints the execution's state, plugin, attempts, times (and when a durable\n"
+     "sleep ends), parent, children, args, result or error and metadata, then its\n"
+     "journal: one line per durable command (call, step, sleep, now) with its\n"
+     "position, kind, name, status, the child a call started, and how long it took\n"
+     "and its result or error, or, while pending, when it starts or wakes.\n\n"
+     "  --json            print the API's execution object instead\n",
+     cmd_show},
+    {"reschedule", "reschedule ID [--in D | --at TIME] [--json]", "reschedule ID [--in D | --at TIME]",
+     "move a pending timer: a delayed start or a durable sleep",
+     "Moves the execution's pending timer: the start of a scheduled execution, or\n"
+     "the end of the durable sleep a waiting one is in. Without --in or --at it\n"
+     "fires now. Prints the id, the function and the new time. An execution with\n"
+     "no pending timer (running, or waiting on a child) is an error (exit 1).\n\n"
+     "  --in D            fire after a duration from now: 90s, 2 hours, 1 day, 1h 30m\n"
+     "  --at TIME         fire at an RFC 3339 time, e.g. 2026-11-28T10:00:00Z\n"
+     "  --json            print the API's execution object instead\n",
+     cmd_reschedule},
     {"ls", "ls [--function F] [--state S] [--limit N] [--cursor C] [--json]",
      "ls [--function F] [--state S] [options]", "list executions, newest first",
      "  --function F      only executions of function F\n"

@@ -1,6 +1,6 @@
 /*
- * cli.h - the client subcommands of `tarry`: run, show, ls, result, logs,
- * functions, plugins.
+ * cli.h - the client subcommands of `tarry`: run, show, reschedule, ls,
+ * result, logs, functions, plugins.
  *
  * They are ordinary callers of the HTTP API (docs/API.md) of a running host,
  * found by `--url URL`, else $TARRY_URL, else http://127.0.0.1:7373. Data a
@@ -23,7 +23,8 @@
  * Run a client subcommand and return its CLI_EXIT_* status.
  *
  * argv holds the words after the program name; argv[0] is the command name
- * ("run", "show", "ls", "result", "logs", "functions", "plugins", or "help").
+ * ("run", "show", "reschedule", "ls", "result", "logs", "functions",
+ * "plugins", or "help").
  * The global option `--url URL` / `--url=URL` may stand anywhere before a
  * `--` (so also before the command: argv[0] may be "--url"). `COMMAND --help`
  * prints that command's help and returns 0.

@@ -56,6 +56,7 @@ typedef struct exec {
     const plugin_fn *fn;
     bool deferred, careful, dispatch_pending, enqueue_on_commit, in_dirty, in_ready;
     bool resume;        /* the next start replays, it is not a new attempt */
+    bool first_pass;    /* the pass running now starts an attempt: it sets started_at */
     bool wake_pending;  /* a child settled while this ran: replay again instead of waiting */
     bool settle_parent; /* final child: write the outcome into the parent's call entry */
     bool cp_waiting;    /* a worker waits for its step checkpoint to commit */
@@ -522,7 +523,8 @@ static void work_done(uv_work_t *req, int status)
         return;
     }
     take_new_entries(e, x);
-    x->rec.started_at = x->run.started_at;
+    if (x->first_pass)
+        x->rec.started_at = x->run.started_at;
     x->rec.crashes = 0;
     x->careful = false;
     /* Deferral only covers a pass that ends final: one that waits has
@@ -683,10 +685,13 @@ static void start_ready(engine *e)
         x->in_ready = false;
         e->ready_count--;
         x->rec.state = EXEC_RUNNING;
-        if (!x->resume)
+        x->first_pass = !x->resume;
+        if (x->first_pass) {
+            /* A resume continues the attempt: its count and start stay. */
             x->rec.attempts++;
+            x->rec.started_at = clock_now_ms();
+        }
         x->resume = false;
-        x->rec.started_at = clock_now_ms();
         e->running++;
         mark_dirty(e, x);
         if (x->careful)
