@@ -32,6 +32,9 @@ struct tarry_ctx {
     bool blocked;   /* nondeterminism (or a failed checkpoint): run->error says which */
     bool in_step;   /* inside a step's body: results go to the step */
     char *step_result, *step_error;
+    /* Why the last command failed or was refused, so a function that just
+     * passes the status on (TARRY_TRY) fails with the reason. */
+    char last_failure[512];
 };
 
 /* ---- logs and results ------------------------------------------------------ */
@@ -67,8 +70,9 @@ static void misuse(tarry_ctx *ctx, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    ctx_logv(ctx, TARRY_LOG_ERROR, fmt, ap);
+    vsnprintf(ctx->last_failure, sizeof ctx->last_failure, fmt, ap);
     va_end(ap);
+    tarry_log(ctx, TARRY_LOG_ERROR, "%s", ctx->last_failure);
 }
 
 /* Whether `json` is one JSON text; logs why not. */
@@ -333,11 +337,21 @@ static bool settled(const replay_run *run, const replay_entry *r)
     return r->e.seq < run->journal_count && r->e.status != JOURNAL_PENDING;
 }
 
-static int fill_result(const replay_entry *r, tarry_result *out)
+static int fill_result(tarry_ctx *ctx, const replay_entry *r, tarry_result *out)
 {
     int status = r->e.status == JOURNAL_SUCCEEDED ? TARRY_OK
                  : r->e.status == JOURNAL_CANCELLED ? TARRY_CANCELLED
                                                     : TARRY_FAILED;
+    if (status != TARRY_OK) {
+        char id[ID_TEXT_LEN + 1];
+        id_format(&r->e.child, id);
+        if (r->e.kind == JOURNAL_STEP)
+            snprintf(ctx->last_failure, sizeof ctx->last_failure, "step \"%s\" failed: %s", r->e.name,
+                     r->e.error ? r->e.error : "?");
+        else
+            snprintf(ctx->last_failure, sizeof ctx->last_failure, "child %s (%s) %s: %s", r->e.name, id,
+                     status == TARRY_CANCELLED ? "was cancelled" : "failed", r->e.error ? r->e.error : "?");
+    }
     if (out) {
         out->status = (tarry_status)status;
         out->value_json = status == TARRY_OK ? (r->e.value ? r->e.value : "null") : NULL;
@@ -356,7 +370,7 @@ static int ctx_await_one(tarry_ctx *ctx, const tarry_handle *handle, tarry_resul
         return TARRY_EINVAL;
     if (!settled(ctx->run, r))
         return suspend(ctx);
-    return fill_result(r, result);
+    return fill_result(ctx, r, result);
 }
 
 static int ctx_await_all(tarry_ctx *ctx, const tarry_handle *handles, size_t count, tarry_result *results)
@@ -376,7 +390,7 @@ static int ctx_await_all(tarry_ctx *ctx, const tarry_handle *handles, size_t cou
         if (!settled(ctx->run, r))
             pending = true;
         else
-            fill_result(r, results ? &results[i] : NULL);
+            fill_result(ctx, r, results ? &results[i] : NULL);
     }
     return pending ? suspend(ctx) : TARRY_OK;
 }
@@ -395,7 +409,7 @@ static int ctx_step(tarry_ctx *ctx, const char *name, tarry_step_fn fn, void *us
     if ((rc = issue(ctx, JOURNAL_STEP, name, &r)) != TARRY_OK)
         return rc;
     if (r)
-        return fill_result(r, result);
+        return fill_result(ctx, r, result);
 
     memset(&e, 0, sizeof e);
     e.kind = JOURNAL_STEP;
@@ -433,7 +447,7 @@ static int ctx_step(tarry_ctx *ctx, const char *name, tarry_step_fn fn, void *us
         ctx->blocked = true;
         return TARRY_SUSPEND;
     }
-    return fill_result(&run->new_entries[run->new_count - 1], result);
+    return fill_result(ctx, &run->new_entries[run->new_count - 1], result);
 }
 
 static int ctx_sleep(tarry_ctx *ctx, const char *duration)
@@ -559,7 +573,11 @@ void replay_execute(replay_run *run)
     } else if (status == TARRY_FAILED) {
         run->outcome = REPLAY_FAILED;
         if (!run->error)
-            run->error = strdup("function returned TARRY_FAILED without calling tarry_set_error");
+            run->error = strdup(ctx.last_failure[0] ? ctx.last_failure
+                                                    : "function returned TARRY_FAILED without calling tarry_set_error");
+    } else if (status < 0 && ctx.last_failure[0]) {
+        /* A misuse code passed straight on (TARRY_TRY): the reason is the misuse. */
+        fail_with(run, ctx.last_failure);
     } else {
         char msg[200];
         snprintf(msg, sizeof msg,

@@ -216,7 +216,12 @@ static inline int tarry_attempt(tarry_ctx *ctx)
  * command at a recorded position, the call returns TARRY_SUSPEND and the
  * execution is `blocked` with "nondeterminism at step N: ..." (nothing is
  * lost; a fixed plugin can resume it). Misuse returns TARRY_EINVAL and logs
- * why.
+ * why. Durable commands cannot be issued inside a step's body (misuse).
+ *
+ * Passing a status straight on is enough to report a failure: a function
+ * that returns TARRY_FAILED without its own tarry_set_error, or returns a
+ * misuse code, fails with the reason of the last failed step, child or
+ * misuse ("step \"charge\" failed: card declined").
  */
 
 /* Return from the function unless `expr` is TARRY_OK. */
@@ -278,7 +283,12 @@ static inline int tarry_sleep(tarry_ctx *ctx, const char *duration)
     return TARRY__HAS(ctx, sleep) ? TARRY__API(ctx)->sleep(ctx, duration) : TARRY_ENOTSUP;
 }
 
-/* The wall clock in Unix milliseconds, journaled: a replay sees the same time. 0 on misuse. */
+/*
+ * The wall clock in Unix milliseconds, journaled: a replay sees the same
+ * time. It cannot suspend or fail visibly: after a nondeterminism or a
+ * suspension in this pass it returns 0, and the next call that can
+ * returns TARRY_SUSPEND.
+ */
 static inline int64_t tarry_now_ms(tarry_ctx *ctx)
 {
     int64_t ms = 0;

@@ -2,10 +2,6 @@
  * examples.c - the "examples" plugin (1.0.0): small background functions
  * that show the SDK and that the README, the benchmarks and the tests use.
  *
- *   send_welcome_email  args {"email": "ann@example.com", ...}
- *                       logs the send and returns {"sent": true, "to": "<email>"}.
- *                       Fails when args.email is missing or not a string.
- *                       (It sends nothing: it stands in for a mail API call.)
  *   always_fails        fails every time, with a message naming the attempt;
  *                       shows what a failed execution looks like.
  *   add                 args {"a": 1, "b": 2} -> {"sum": 3}. Fails, naming the
@@ -62,30 +58,6 @@ static tarry_status finish_with(tarry_ctx *ctx, const char *fn, cJSON *result)
     if (rc != TARRY_OK)
         return tarry_set_error(ctx, "%s: the host refused the result: %s", fn, tarry_strerror(rc));
     return TARRY_OK;
-}
-
-static tarry_status send_welcome_email(tarry_ctx *ctx, const char *args_json)
-{
-    cJSON *args = args_object(ctx, "send_welcome_email", args_json);
-    cJSON *email, *result;
-
-    if (!args)
-        return TARRY_FAILED;
-    email = cJSON_GetObjectItemCaseSensitive(args, "email");
-    if (!cJSON_IsString(email) || email->valuestring[0] == '\0') {
-        cJSON_Delete(args);
-        return tarry_set_error(ctx, "send_welcome_email: args.email must be a non-empty string");
-    }
-    tarry_log(ctx, TARRY_LOG_INFO, "sending welcome email to %s (attempt %d)", email->valuestring,
-              tarry_attempt(ctx));
-    result = cJSON_CreateObject();
-    if (result && (!cJSON_AddTrueToObject(result, "sent") ||
-                   !cJSON_AddStringToObject(result, "to", email->valuestring))) {
-        cJSON_Delete(result);
-        result = NULL;
-    }
-    cJSON_Delete(args);
-    return finish_with(ctx, "send_welcome_email", result);
 }
 
 static tarry_status always_fails(tarry_ctx *ctx, const char *args_json)
@@ -160,6 +132,5 @@ static tarry_status sleep_ms(tarry_ctx *ctx, const char *args_json)
     return finish_with(ctx, "sleep_ms", result);
 }
 
-TARRY_PLUGIN("examples", "1.0.0", TARRY_FUNCTION("send_welcome_email", send_welcome_email),
-             TARRY_FUNCTION("always_fails", always_fails), TARRY_FUNCTION("add", add),
+TARRY_PLUGIN("examples", "1.0.0", TARRY_FUNCTION("always_fails", always_fails), TARRY_FUNCTION("add", add),
              TARRY_FUNCTION("noop", noop), TARRY_FUNCTION("sleep_ms", sleep_ms));

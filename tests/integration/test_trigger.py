@@ -1,4 +1,4 @@
-"""Trigger -> result, end to end through the real host, the examples plugin, HTTP and the CLI.
+"""Trigger -> result, end to end through the real host, the examples and onboarding plugins, HTTP and the CLI.
 
 Covers: the 202 {id,state} answer, /result long-poll, every field of the
 execution record, failures, stored logs, wait-mode triggers, cursor paging
@@ -20,7 +20,8 @@ EXEC_FIELDS = (
     "id", "function", "state", "args", "result", "error", "metadata", "attempts",
     "created_at", "scheduled_at", "started_at", "finished_at", "parent_id", "children", "plugin",
 )
-EXAMPLES = ("send_welcome_email", "always_fails", "add", "noop", "sleep_ms")
+EXAMPLES = ("always_fails", "add", "noop", "sleep_ms")
+ONBOARDING = ("user_onboarding", "send_welcome_email", "import_contacts_from_hubspot", "send_tutorials_email_if_no_actions")
 
 
 def check_functions(h):
@@ -34,6 +35,12 @@ def check_functions(h):
             plugin.get("name") == "examples" and plugin.get("version") == "1.0.0"
             and str(plugin.get("file", "")).endswith("examples.so"),
             "%s is from plugin examples 1.0.0, file examples.so" % name, by_name[name],
+        )
+    for name in ONBOARDING:
+        plugin = (by_name.get(name) or {}).get("plugin") or {}
+        check(
+            plugin.get("name") == "onboarding" and str(plugin.get("file", "")).endswith("onboarding.so"),
+            "%s is from plugin onboarding, file onboarding.so" % name, by_name.get(name),
         )
 
 
@@ -61,7 +68,7 @@ def check_record(doc, function, args, metadata, plugin=("examples", "1.0.0")):
 
 
 def main():
-    with harness.Host(plugins=["examples"], workers=2) as h:
+    with harness.Host(plugins=["examples", "onboarding"], workers=2) as h:
         check_functions(h)
 
         # ---- trigger, then long-poll the result ------------------------
@@ -94,7 +101,7 @@ def main():
         check(rec["state"] == "failed" and "args.b" in (rec["error"] or ""), "add with a non-number fails naming args.b", rec)
 
         # ---- logs -------------------------------------------------------
-        mail_id = h.trigger_ok("send_welcome_email", {"email": "ann@example.com", "name": "Ann"})
+        mail_id = h.trigger_ok("send_welcome_email", {"user_id": 7, "email": "ann@example.com", "name": "Ann"})
         rec = h.wait_final(mail_id)
         check_eq(rec["result"], {"sent": True, "to": "ann@example.com"}, "send_welcome_email result")
         status, logs, _ = h.get("/v1/executions/%s/logs" % mail_id)
@@ -170,7 +177,7 @@ def main():
         check_eq(h.execution(run_id)["result"], {"sum": 7}, "the CLI's execution is stored")
         p = h.cli("run", "always_fails", "--wait")
         check(p.returncode == 1 and "on purpose" in p.stdout + p.stderr, "tarry run always_fails --wait exits 1 with the error", (p.returncode, p.stdout, p.stderr))
-        p = h.cli("run", "send_welcome_email", '{"email":"bob@example.com"}', "--metadata", '{"k":"v"}')
+        p = h.cli("run", "send_welcome_email", '{"user_id":8,"email":"bob@example.com"}', "--metadata", '{"k":"v"}')
         check(p.returncode == 0 and ID_RE.match(p.stdout.strip()), "tarry run without --wait prints only the id", (p.returncode, p.stdout, p.stderr))
         bob = p.stdout.strip()
         check_eq(h.wait_final(bob)["metadata"], {"k": "v"}, "tarry run --metadata is stored")
