@@ -13,6 +13,22 @@
  *       Latency. N sequential POST .../executions?wait=D round trips on one reused easy handle (one
  *       keep-alive connection), each timed with CLOCK_MONOTONIC; W untimed round trips first.
  *
+ *   tarry-bench w2 --url URL [--function F] [--children-function G] [--per-trigger K] [-n N] [-c C] ...
+ *       Workflow throughput: w1 for a workflow (default wfbench's wf2: two parallel children, await_all,
+ *       one step, one fire-and-forget child). Each trigger makes K executions in all (default 4: the
+ *       workflow and its three children); waits until N x K have finished, then reports the
+ *       workflows' first created_at -> last finished_at (workflows/s) and checks that every workflow
+ *       and N x (K - 1) executions of G (default wfbench_noop) succeeded.
+ *
+ *   tarry-bench replay --url URL [--function F] [--sizes 0,10,100,1000] [--reps R] [--sleep D]
+ *       Replay cost. For each size S, R executions of F (default wfbench's steps) with args
+ *       {"n": S, "sleep": D}: S steps, then a durable sleep (default "1h"). All are triggered at once;
+ *       once every one is `waiting`, each in turn is resumed with PATCH .../schedule {} and timed
+ *       from the PATCH to the long-poll answer of its result (after a 50 ms pause, so one resume's
+ *       aftermath does not land in the next one's time): one run that replays S + 1 journal
+ *       entries. Reports the median per size and the median minus the smallest size's (the cost of
+ *       the replay itself, over the fixed cost of a resume).
+ *
  *   tarry-bench collect --url URL [--function F]
  *       Only the record paging part of w1, for a run that already happened.
  *
@@ -194,6 +210,11 @@ struct opts {
     long stall_s;         /* w1: give up when completions stop for this long after the triggers */
     char **exec_argv;     /* w1: external trigger command, NULL for the internal one */
     const char *dir;      /* fsync-probe: where to write */
+    long per_trigger;     /* w1/w2: executions one trigger makes in all (a workflow and its children) */
+    const char *children_function; /* w2: the children's function, checked after the run */
+    const char *sizes;    /* replay: comma-separated journal sizes */
+    long reps;            /* replay: executions per size */
+    const char *sleep;    /* replay: the durable sleep each execution ends on */
 };
 
 static long parse_long(const char *flag, const char *v, long min)
@@ -212,11 +233,16 @@ static void usage(void)
         "usage: tarry-bench w1 --url URL [--function F] [-n N] [-c C] [--poll-ms MS] [--timeout S]"
         " [--stall S] [-- TRIGGER_CMD ARGS...]\n"
         "       tarry-bench w3 --url URL [--function F] [-n N] [--warmup W] [--wait D]\n"
+        "       tarry-bench w2 --url URL [--function F] [--children-function G] [--per-trigger K] [-n N]"
+        " [-c C] [--poll-ms MS] [--timeout S] [--stall S]\n"
+        "       tarry-bench replay --url URL [--function F] [--sizes S,S,...] [--reps R] [--sleep D]\n"
         "       tarry-bench collect --url URL [--function F]\n"
         "       tarry-bench fsync-probe --dir DIR [-n N]\n"
         "defaults: --url $TARRY_URL or http://127.0.0.1:7373, --function noop, --body '{}';\n"
         "          w1 -n 10000 -c 8 --poll-ms 2 --timeout 300 --stall 10; w3 -n 500 --warmup 50 --wait 10s;\n"
-        "          fsync-probe -n 200\n",
+        "          fsync-probe -n 200;\n"
+        "          w2 --function wf2 --children-function wfbench_noop --per-trigger 4 -n 1000 -c 8;\n"
+        "          replay --function steps --sizes 0,10,100,1000 --reps 5 --sleep 1h\n",
         stderr);
     exit(2);
 }
@@ -224,19 +250,26 @@ static void usage(void)
 static void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 {
     const char *env_url = getenv("TARRY_URL");
+    bool w2 = !strcmp(cmd, "w2"), replay = !strcmp(cmd, "replay");
     *o = (struct opts){
         .url = env_url && *env_url ? env_url : "http://127.0.0.1:7373",
-        .function = "noop",
+        .function = w2 ? "wf2" : replay ? "steps" : "noop",
         .body = "{}",
         .wait = "10s",
         .n = !strcmp(cmd, "w3")            ? 500
              : !strcmp(cmd, "fsync-probe") ? 200
+             : w2                          ? 1000
                                            : 10000,
         .conns = 8,
         .warmup = 50,
         .poll_ms = 2,
         .timeout_s = 300,
         .stall_s = 10,
+        .per_trigger = w2 ? 4 : 1,
+        .children_function = "wfbench_noop",
+        .sizes = "0,10,100,1000",
+        .reps = 5,
+        .sleep = "1h",
     };
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -273,6 +306,16 @@ static void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
             o->timeout_s = parse_long(a, v, 1);
         else if (!strcmp(a, "--stall"))
             o->stall_s = parse_long(a, v, 1);
+        else if (!strcmp(a, "--per-trigger"))
+            o->per_trigger = parse_long(a, v, 1);
+        else if (!strcmp(a, "--children-function"))
+            o->children_function = v;
+        else if (!strcmp(a, "--sizes"))
+            o->sizes = v;
+        else if (!strcmp(a, "--reps"))
+            o->reps = parse_long(a, v, 1);
+        else if (!strcmp(a, "--sleep"))
+            o->sleep = v;
         else
             die("unknown option %s (try --help)", a);
         i++;
@@ -567,7 +610,7 @@ static void w1_poll_done(struct w1_state *s, CURLcode rc)
     if (fin != s->finished_now)
         s->progress_ms = now;
     s->finished_now = fin;
-    if (!s->done_ms && fin - s->finished_baseline >= (double)s->o->n)
+    if (!s->done_ms && fin - s->finished_baseline >= (double)(s->o->n * s->o->per_trigger))
         s->done_ms = now;
 }
 
@@ -587,7 +630,7 @@ static pid_t spawn_trigger_cmd(char **argv)
     return pid;
 }
 
-static int cmd_w1(const struct opts *o)
+static int cmd_w1(const struct opts *o, const char *label)
 {
     struct w1_state s = {.o = o};
     char url[2048];
@@ -707,13 +750,13 @@ static int cmd_w1(const struct opts *o)
             fprintf(stderr,
                     "tarry-bench: w1: no completion for %lds after the triggers ended: %.0f of %ld finished "
                     "(did the triggers fail? see the generator's report)\n",
-                    o->stall_s, s.finished_now - s.finished_baseline, o->n);
+                    o->stall_s, s.finished_now - s.finished_baseline, o->n * o->per_trigger);
             rc = 1;
             break;
         }
         if (now > deadline) {
             fprintf(stderr, "tarry-bench: w1: timed out after %lds: %.0f of %ld finished\n", o->timeout_s,
-                    s.finished_now - s.finished_baseline, o->n);
+                    s.finished_now - s.finished_baseline, o->n * o->per_trigger);
             rc = 1;
             break;
         }
@@ -742,7 +785,20 @@ static int cmd_w1(const struct opts *o)
 
     double wall_ms = s.done_ms ? s.done_ms - t0 : NAN;
     double trig_ms = s.last_answer_ms - t0;
-    printf("w1 n=%ld generator=%s", o->n, o->exec_argv ? o->exec_argv[0] : "tarry-bench");
+    /* w2: the children must all have succeeded too (counted, not timed). */
+    struct records kids = {0};
+    records_init(&kids);
+    bool check_kids = o->per_trigger > 1 && o->children_function && *o->children_function;
+    if (rc == 0 && check_kids) {
+        struct opts ko = *o;
+        ko.function = o->children_function;
+        if (!records_collect(&ko, &kids))
+            rc = 1;
+    }
+
+    printf("%s n=%ld generator=%s", label, o->n, o->exec_argv ? o->exec_argv[0] : "tarry-bench");
+    if (o->per_trigger > 1)
+        printf(" function=%s per_trigger=%ld", o->function, o->per_trigger);
     if (!o->exec_argv)
         printf(" conns=%ld accepted=%ld", o->conns, s.accepted);
     printf(" ");
@@ -750,14 +806,24 @@ static int cmd_w1(const struct opts *o)
     printf(" wall_ms=%.1f wall_exec_per_s=%.0f triggers_ms=%.1f triggers_per_s=%.0f", wall_ms,
            (double)o->n / (wall_ms / 1e3), trig_ms, (double)o->n / (trig_ms / 1e3));
     double gen_cpu = o->exec_argv ? cpu_s(&s.child_ru) : trigger_cpu;
-    printf(" generator_cpu_s=%.3f generator_cpu_pct=%.0f poller_cpu_s=%.3f polls=%ld\n", gen_cpu,
+    printf(" generator_cpu_s=%.3f generator_cpu_pct=%.0f poller_cpu_s=%.3f polls=%ld", gen_cpu,
            100 * gen_cpu / (trig_ms / 1e3), poller_cpu, s.polls);
+    if (check_kids)
+        printf(" children=%ld children_succeeded=%ld", kids.total, kids.succeeded);
+    printf("\n");
     fflush(stdout);
     if (rc == 0 && (r.total != o->n || r.succeeded != o->n)) {
-        fprintf(stderr, "tarry-bench: w1: expected %ld succeeded executions of %s, found %ld (of %ld)\n",
+        fprintf(stderr, "tarry-bench: %s: expected %ld succeeded executions of %s, found %ld (of %ld)\n", label,
                 o->n, o->function, r.succeeded, r.total);
         rc = 1;
     }
+    long want_kids = o->n * (o->per_trigger - 1);
+    if (rc == 0 && check_kids && (kids.total != want_kids || kids.succeeded != want_kids)) {
+        fprintf(stderr, "tarry-bench: %s: expected %ld succeeded executions of %s, found %ld (of %ld)\n", label,
+                want_kids, o->children_function, kids.succeeded, kids.total);
+        rc = 1;
+    }
+    free(kids.latency_ms);
 
     for (long i = 0; s.conns && i < o->conns; i++) {
         curl_easy_cleanup(s.conns[i].easy);
@@ -841,6 +907,168 @@ static int cmd_w3(const struct opts *o)
     return errors ? 1 : 0;
 }
 
+/* ---- replay cost: one resume of an execution with S journal entries ------------------------------ */
+
+/* One request on a reused easy handle: method GET, POST or PATCH (body for the last two). Returns the
+ * HTTP status, or -1 on a transport error (noted on stderr). */
+static long http_do(CURL *e, const char *method, const char *url, const char *body, struct buf *out)
+{
+    buf_reset(out);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    if (!strcmp(method, "GET")) {
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else {
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, strcmp(method, "POST") ? method : NULL);
+    }
+    CURLcode rc = curl_easy_perform(e);
+    if (rc != CURLE_OK) {
+        fprintf(stderr, "tarry-bench: %s %s: %s\n", method, url, curl_easy_strerror(rc));
+        return -1;
+    }
+    long status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    return status;
+}
+
+/* A string field of a JSON object body, copied into out; false when absent. */
+static bool json_string_field(const char *body, const char *key, char *out, size_t size)
+{
+    cJSON *doc = cJSON_Parse(body ? body : "");
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, key));
+    bool ok = v != NULL;
+    if (ok)
+        snprintf(out, size, "%s", v);
+    cJSON_Delete(doc);
+    return ok;
+}
+
+struct replay_exec {
+    long size;
+    char id[64];
+    double ms;
+};
+
+static int cmd_replay(const struct opts *o)
+{
+    long sizes[32];
+    size_t nsizes = 0;
+    for (const char *p = o->sizes; *p;) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (errno || end == p || v < 0 || (*end && *end != ',') || nsizes == sizeof sizes / sizeof *sizes)
+            die("--sizes wants up to 32 comma-separated integers >= 0, got \"%s\"", o->sizes);
+        sizes[nsizes++] = v;
+        p = *end ? end + 1 : end;
+    }
+    if (!nsizes)
+        die("--sizes is empty");
+
+    struct buf body = {0};
+    CURL *e = easy_new(o->url, &body);
+    struct curl_slist *headers = json_headers();
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+    char url[2048], req[512];
+    char *fn = curl_easy_escape(e, o->function, 0);
+    size_t total = nsizes * (size_t)o->reps;
+    struct replay_exec *ex = calloc(total, sizeof *ex);
+    int rc = 0;
+
+    /* Trigger everything at once: the first runs (one commit per step) overlap in group commits. */
+    double t_setup = mono_ms();
+    for (size_t i = 0; i < total; i++) {
+        ex[i].size = sizes[i % nsizes]; /* rep-major: sizes interleaved, so drift hits all alike */
+        snprintf(url, sizeof url, "%s/v1/functions/%s/executions", o->url, fn);
+        snprintf(req, sizeof req, "{\"args\":{\"n\":%ld,\"sleep\":\"%s\"}}", ex[i].size, o->sleep);
+        long status = http_do(e, "POST", url, req, &body);
+        if (status != 202 || !json_string_field(body.data, "id", ex[i].id, sizeof ex[i].id))
+            die("replay: trigger %s answered %ld: %.300s", o->function, status, body.data ? body.data : "");
+    }
+    fprintf(stderr, "tarry-bench: replay: %zu executions of %s triggered (sizes %s, %ld each); waiting until all wait\n",
+            total, o->function, o->sizes, o->reps);
+    for (size_t i = 0; i < total; i++) {
+        char state[32] = "";
+        double deadline = mono_ms() + (double)o->timeout_s * 1e3;
+        for (;;) {
+            snprintf(url, sizeof url, "%s/v1/executions/%s", o->url, ex[i].id);
+            long status = http_do(e, "GET", url, NULL, &body);
+            if (status != 200 || !json_string_field(body.data, "state", state, sizeof state))
+                die("replay: GET %s answered %ld: %.300s", url, status, body.data ? body.data : "");
+            if (!strcmp(state, "waiting"))
+                break;
+            if (is_final(state) || !strcmp(state, "blocked"))
+                die("replay: %s (n=%ld) is %s before its sleep: %.500s", ex[i].id, ex[i].size, state, body.data);
+            if (mono_ms() > deadline)
+                die("replay: %s (n=%ld) still %s after %lds", ex[i].id, ex[i].size, state, o->timeout_s);
+            usleep(20000);
+        }
+        /* The journal must hold what we think we replay: S steps and the sleep. */
+        cJSON *doc = cJSON_Parse(body.data);
+        int entries = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "journal"));
+        cJSON_Delete(doc);
+        if (entries != ex[i].size + 1)
+            die("replay: %s has %d journal entries, want %ld (steps) + 1 (sleep)", ex[i].id, entries, ex[i].size);
+    }
+    fprintf(stderr, "tarry-bench: replay: all waiting after %.0f ms; resuming one at a time\n", mono_ms() - t_setup);
+
+    CURL *pe = easy_new(o->url, &body); /* the PATCH and the long-poll on one connection each */
+    curl_easy_setopt(pe, CURLOPT_HTTPHEADER, headers);
+    for (size_t i = 0; i < total && rc == 0; i++) {
+        char state[32] = "";
+        usleep(50000); /* let the previous resume's aftermath (commits, wake-ups) settle first */
+        snprintf(url, sizeof url, "%s/v1/executions/%s/schedule", o->url, ex[i].id);
+        double t0 = mono_ms();
+        long status = http_do(pe, "PATCH", url, "{}", &body);
+        if (status != 200) {
+            fprintf(stderr, "tarry-bench: replay: PATCH %s answered %ld: %.300s\n", url, status,
+                    body.data ? body.data : "");
+            rc = 1;
+            break;
+        }
+        snprintf(url, sizeof url, "%s/v1/executions/%s/result?wait=60s", o->url, ex[i].id);
+        status = http_do(e, "GET", url, NULL, &body);
+        ex[i].ms = mono_ms() - t0;
+        snprintf(url, sizeof url, "%s/v1/executions/%s", o->url, ex[i].id);
+        if (status != 200 || http_do(e, "GET", url, NULL, &body) != 200 ||
+            !json_string_field(body.data, "state", state, sizeof state) || strcmp(state, "succeeded")) {
+            fprintf(stderr, "tarry-bench: replay: %s (n=%ld) did not succeed after the resume (%ld): %.500s\n",
+                    ex[i].id, ex[i].size, status, body.data ? body.data : "");
+            rc = 1;
+        }
+    }
+
+    double base = NAN;
+    for (size_t k = 0; k < nsizes && rc == 0; k++) {
+        double *ms = calloc((size_t)o->reps, sizeof *ms);
+        size_t n = 0;
+        for (size_t i = 0; i < total; i++)
+            if (ex[i].size == sizes[k])
+                ms[n++] = ex[i].ms;
+        qsort(ms, n, sizeof *ms, cmp_double);
+        double p50 = percentile(ms, n, 0.50);
+        if (k == 0)
+            base = p50;
+        printf("replay n=%ld entries=%ld reps=%zu p50_ms=%.3f min_ms=%.3f max_ms=%.3f over_n%ld_ms=%.3f "
+               "per_entry_us=%.2f\n",
+               sizes[k], sizes[k] + 1, n, p50, ms[0], ms[n - 1], sizes[0], p50 - base,
+               sizes[k] > sizes[0] ? (p50 - base) * 1e3 / (double)(sizes[k] - sizes[0]) : 0.0);
+        free(ms);
+    }
+    fflush(stdout);
+
+    curl_free(fn);
+    free(ex);
+    free(body.data);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(pe);
+    curl_easy_cleanup(e);
+    return rc;
+}
+
 /* ---- the disk's flush latency ------------------------------------------------------------------- */
 
 static int cmd_fsync_probe(const struct opts *o)
@@ -880,7 +1108,8 @@ int main(int argc, char **argv)
     if (argc < 2)
         usage();
     const char *cmd = argv[1];
-    if (strcmp(cmd, "w1") && strcmp(cmd, "w3") && strcmp(cmd, "collect") && strcmp(cmd, "fsync-probe"))
+    if (strcmp(cmd, "w1") && strcmp(cmd, "w2") && strcmp(cmd, "w3") && strcmp(cmd, "replay") &&
+        strcmp(cmd, "collect") && strcmp(cmd, "fsync-probe"))
         usage();
     struct opts o;
     parse_opts(argc, argv, &o, cmd);
@@ -891,7 +1120,11 @@ int main(int argc, char **argv)
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
         die("curl_global_init failed");
-    int rc = !strcmp(cmd, "w1") ? cmd_w1(&o) : !strcmp(cmd, "w3") ? cmd_w3(&o) : cmd_collect(&o);
+    int rc = !strcmp(cmd, "w1")       ? cmd_w1(&o, "w1")
+             : !strcmp(cmd, "w2")     ? cmd_w1(&o, "w2")
+             : !strcmp(cmd, "w3")     ? cmd_w3(&o)
+             : !strcmp(cmd, "replay") ? cmd_replay(&o)
+                                      : cmd_collect(&o);
     curl_global_cleanup();
     free((char *)o.url);
     return rc;

@@ -490,6 +490,35 @@ class Host:
             if pages > 100000:
                 raise CheckFailed("list paging never ends")
 
+    # ---- workflows -------------------------------------------------------
+    def reschedule(self, exec_id, body=None):
+        """PATCH /v1/executions/ID/schedule (body {} fires the pending timer now). Returns (status, doc)."""
+        status, doc, _ = self.client.call("PATCH", "/v1/executions/%s/schedule" % exec_id, body if body is not None else {})
+        return status, doc
+
+    def logs(self, exec_id):
+        """The execution's log lines as [{time, level, message}]."""
+        status, doc, _ = self.client.get("/v1/executions/%s/logs" % exec_id)
+        if status != 200:
+            raise CheckFailed("GET /v1/executions/%s/logs: want 200, got %s %r" % (exec_id, status, doc))
+        return doc["data"]
+
+    def wait_for(self, exec_id, pred, what, timeout=30.0, interval=0.02):
+        """Poll GET /v1/executions/ID until pred(doc) holds; returns the doc, or fails naming `what`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            doc = self.execution(exec_id)
+            if pred(doc):
+                return doc
+            if time.monotonic() > deadline:
+                raise CheckFailed("FAILED: %s within %.0fs: execution %s is %r" % (what, timeout, exec_id, doc))
+            time.sleep(interval)
+
+    def wait_state(self, exec_id, states, timeout=30.0):
+        """Poll until the execution's state is one of `states` (a string or a tuple); returns the doc."""
+        states = (states,) if isinstance(states, str) else tuple(states)
+        return self.wait_for(exec_id, lambda d: d.get("state") in states, "%s reaches %s" % (exec_id, "|".join(states)), timeout)
+
     # ---- CLI -------------------------------------------------------------
     def cli(self, *args, timeout=60):
         """Run `tarry --url URL ARGS...`; returns the CompletedProcess (text)."""

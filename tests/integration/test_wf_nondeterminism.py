@@ -1,0 +1,92 @@
+"""Nondeterminism: a plugin's code changes under a sleeping workflow.
+
+wfnd v1 (tests/plugins/wf_nd_v1.c) is installed as wfnd.so; three executions of nd
+(step "a", sleep "1h", step "b") are triggered and reach `waiting`. The host is killed
+(kill -9), wfnd.so is replaced by the v2 build (same plugin name and version), the host
+restarts and every sleep is moved to now (PATCH .../schedule {}). Then:
+
+- variant "name" (v2 issues step "x" where the journal has step "a") is `blocked` with
+  "nondeterminism at step 0: journal has step a..., code issued step x...";
+- variant "kind" (v2 issues step "b" where the journal has the sleep) is `blocked` with
+  "nondeterminism at step 1", naming the sleep and step "b";
+- variant "same" (v2 issues v1's commands) replays cleanly and succeeds with v2's result.
+
+Blocked is not failed: no finished_at, the journal is as v1 left it, and the execution
+stays blocked (it is not retried in a loop) also across another restart.
+"""
+
+import os
+import re
+import shutil
+import sys
+import time
+
+sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
+import harness
+from harness import check, check_eq
+
+
+def main():
+    with harness.Host(plugins=[("wf_nd_v1", "wfnd.so")], workers=2) as h:
+        ids = {}
+        for variant in ("name", "kind", "same"):
+            ids[variant] = h.trigger_ok("nd", {"variant": variant})
+        for variant, eid in ids.items():
+            rec = h.wait_state(eid, "waiting", timeout=10)
+            check_eq([(e["kind"], e["name"], e["status"]) for e in rec["journal"]],
+                     [("step", "a", "succeeded"), ("sleep", "1h", "pending")],
+                     "v1 nd (%s) sleeps with step a recorded" % variant)
+        before = {v: h.execution(eid)["journal"] for v, eid in ids.items()}
+
+        h.kill9()
+        shutil.copyfile(harness.plugin_path("wf_nd_v2"), os.path.join(h.plugins_dir, "wfnd.so"))
+        h.restart()
+        for variant, eid in ids.items():
+            check_eq(h.execution(eid)["state"], "waiting", "after the swap and restart, %s still sleeps" % variant)
+            status, doc = h.reschedule(eid, {})
+            check(status == 200, "PATCH .../schedule {} wakes %s" % variant, (status, doc))
+
+        # ---- the two changed variants are blocked, with the message ------------------
+        expect = {
+            "name": (0, r"journal has\W+step\W+a\b", r"code issued\W+step\W+x\b"),
+            "kind": (1, r"journal has\W+sleep\b", r"code issued\W+step\W+b\b"),
+        }
+        for variant, (seq, has, issued) in expect.items():
+            eid = ids[variant]
+            rec = h.wait_for(eid, lambda d: d["state"] not in ("waiting", "queued", "running"),
+                             "%s leaves waiting after the reschedule" % variant, timeout=10)
+            check_eq(rec["state"], "blocked", "variant %s is blocked, not failed" % variant)
+            err = rec.get("error") or ""
+            print("   %s: %s" % (variant, err))
+            check("nondeterminism at step %d" % seq in err, "the error says nondeterminism at step %d" % seq, err)
+            check(re.search(has, err) and re.search(issued, err), "the error names both commands", err)
+            check_eq(rec["finished_at"], None, "a blocked execution is not finished")
+            check_eq(rec["journal"][:1], before[variant][:1], "the journal's recorded step is untouched")
+            check_eq(len(rec["journal"]), 2, "no command of the new code was recorded")
+
+        # ---- the compatible change replays cleanly --------------------------------------
+        rec = h.wait_final(ids["same"], timeout=10)
+        check_eq(rec["state"], "succeeded", "variant same (v1's commands) replays cleanly on v2")
+        check_eq(rec["result"], {"version": 2, "variant": "same"}, "and finishes with v2's result")
+        check_eq([(e["kind"], e["name"], e["status"]) for e in rec["journal"]],
+                 [("step", "a", "succeeded"), ("sleep", "1h", "succeeded"), ("step", "b", "succeeded")],
+                 "its journal: step a, sleep, step b")
+
+        # ---- blocked stays blocked: not retried in a loop, also across a restart -----------
+        attempts = {v: h.execution(ids[v])["attempts"] for v in expect}
+        time.sleep(1.0)
+        for variant in expect:
+            rec = h.execution(ids[variant])
+            check(rec["state"] == "blocked" and rec["attempts"] == attempts[variant],
+                  "%s stays blocked without new attempts" % variant, rec)
+        h.kill9()
+        h.restart()
+        time.sleep(0.5)
+        for variant in expect:
+            rec = h.execution(ids[variant])
+            check_eq(rec["state"], "blocked", "%s is still blocked after another restart" % variant)
+        listed, _ = h.list_all("state=blocked")
+        check_eq(sorted(e["id"] for e in listed), sorted(ids[v] for v in expect), "state=blocked lists exactly the two")
+
+
+harness.run(main)
