@@ -16,12 +16,13 @@
  *     acknowledged to nobody, so it is written only once it is final or
  *     its wait runs out: its record and result then commit together;
  *   - nothing runs before its record is durable (deferred ones excepted,
- *     see above): a new execution joins the ready queue when the batch
- *     that creates it commits. Its `running` state then goes in the next
- *     batch, coalesced with its outcome when it finishes first. One that
- *     comes back from the store (due timers, recovery after a crash) is
- *     handed to a worker only after the commit that records it as running
- *     with its crash count: that count is what stops a poison pill;
+ *     see above): a new, woken or due execution joins the ready queue when
+ *     the batch that records it as queued commits (that batch also holds
+ *     whatever woke it). Its `running` state then goes in the next batch,
+ *     coalesced with its outcome when it finishes first. One recovered
+ *     after a crash is handed to a worker only after the commit that
+ *     records it as running with its crash count: that count is what
+ *     stops a poison pill;
  *   - scheduled, blocked and final executions live in the store only.
  *
  * May not: include lmdb.h, call dlopen, block the loop thread.
@@ -412,16 +413,28 @@ static void check_drained(engine *e)
     }
 }
 
+static exec *exec_from_store(engine *e, const exec_record *rec);
 static exec *load_exec(engine *e, const exec_record *rec);
+static void block_unloaded(exec *x);
 
-/* Resume an execution that waits: it replays after the commit that records
- * it as running (see the top), which also orders it after whatever woke it. */
+/*
+ * Resume an execution that waits. It joins the ready queue when the batch
+ * that records it as queued commits: that batch also holds (or follows)
+ * whatever woke it, so the journal it replays from is complete, and a
+ * crash during the replay finds it queued (recovery then counts crashes).
+ */
 static void wake(engine *e, exec *x)
 {
+    if (x->in_ready) {
+        list_unlink(&x->ready_node);
+        x->in_ready = false;
+        e->ready_count--;
+    }
     x->rec.wake_at = 0;
-    x->careful = true;
+    x->rec.state = EXEC_QUEUED;
     x->resume = true;
-    ready_push(e, x);
+    x->enqueue_on_commit = true;
+    mark_dirty(e, x);
 }
 
 /*
@@ -451,11 +464,8 @@ static void settle_child(engine *e, exec *child)
     if (store_txn_begin(e->st, false, &txn) != 0)
         return;
     if (store_exec_get(txn, &child->rec.parent_id, &rec) == 0 && rec.state == EXEC_WAITING &&
-        (parent = load_exec(e, &rec)) && parent->rec.state == EXEC_QUEUED) {
-        parent->careful = true;
-        parent->resume = true;
-        parent->rec.wake_at = 0;
-    }
+        (parent = exec_from_store(e, &rec)))
+        wake(e, parent);
     store_txn_abort(txn);
 }
 
@@ -487,11 +497,7 @@ static void spawn_children(engine *e, exec *x, size_t from, size_t to)
         e->stats.created++;
         exec_bind(child, plugins_find(e->pl, rec.function));
         if (!child->fn) {
-            char msg[300];
-            snprintf(msg, sizeof msg, "function \"%s\" is not loaded: no plugin in the plugins folder provides it",
-                     rec.function);
-            child->rec.state = EXEC_BLOCKED;
-            exec_set_error(child, msg);
+            block_unloaded(child);
         } else if (rec.scheduled_at > now) {
             child->rec.state = EXEC_SCHEDULED;
             e->timers_changed = true;
@@ -748,17 +754,22 @@ static exec *exec_from_store(engine *e, const exec_record *rec)
     return x;
 }
 
+static void block_unloaded(exec *x)
+{
+    char msg[300];
+    snprintf(msg, sizeof msg, "function \"%s\" is not loaded: no plugin in the plugins folder provides it",
+             x->rec.function);
+    x->rec.state = EXEC_BLOCKED;
+    exec_set_error(x, msg);
+}
+
 static exec *load_exec(engine *e, const exec_record *rec)
 {
     exec *x = exec_from_store(e, rec);
     if (!x)
         return NULL;
     if (!x->fn) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "function \"%s\" is not loaded: no plugin in the plugins folder provides it",
-                 rec->function);
-        x->rec.state = EXEC_BLOCKED;
-        exec_set_error(x, msg);
+        block_unloaded(x);
         mark_dirty(e, x);
         return x;
     }
@@ -773,16 +784,22 @@ static int load_due(void *user, const exec_record *rec)
         return 1;
     if (idmap_get(&lc->e->active, &rec->id))
         return 0; /* loaded before a commit that failed; still in memory */
-    exec *x = load_exec(lc->e, rec);
+    exec *x = exec_from_store(lc->e, rec);
     if (!x) {
         lc->error = TARRY_ENOMEM;
         return 1;
     }
-    x->careful = true; /* see the top: it comes back from the store */
-    if (rec->state == EXEC_WAITING && x->rec.state == EXEC_QUEUED) {
+    if (!x->fn) {
+        block_unloaded(x);
+        mark_dirty(lc->e, x);
+    } else if (rec->state == EXEC_WAITING) {
         sleep_ended(x, lc->txn);
-        x->resume = true;
-        x->rec.wake_at = 0;
+        wake(lc->e, x);
+    } else {
+        /* A delayed start runs once `queued` is durable (see wake()). */
+        x->rec.state = EXEC_QUEUED;
+        x->enqueue_on_commit = true;
+        mark_dirty(lc->e, x);
     }
     lc->loaded++;
     return 0;
