@@ -320,10 +320,58 @@ int store_batch_commit(store *st, store_batch *b)
     return rc ? fail(st, rc, "committing a batch") : 0;
 }
 
+/* ---- string lists -------------------------------------------------------------
+ * Records and journal entries end with n strings, each a u32 length
+ * (STR_ABSENT for NULL), its bytes and a NUL, so decoded strings point
+ * straight into the map. */
+
+static size_t strings_size(const char *const *strs, size_t *len, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        len[i] = strs[i] ? strlen(strs[i]) : 0;
+        total += 4 + (strs[i] ? len[i] + 1 : 0);
+    }
+    return total;
+}
+
+static void strings_put(char *p, const char *const *strs, const size_t *len, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t size = strs[i] ? (uint32_t)len[i] : STR_ABSENT;
+        memcpy(p, &size, 4);
+        p += 4;
+        if (strs[i]) {
+            memcpy(p, strs[i], len[i] + 1);
+            p += len[i] + 1;
+        }
+    }
+}
+
+/* 0, or -1 when the bytes in [p, end) are not n well-formed strings. */
+static int strings_get(const char *p, const char *end, const char **strs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t size;
+        if (end - p < 4)
+            return -1;
+        memcpy(&size, p, 4);
+        p += 4;
+        if (size == STR_ABSENT) {
+            strs[i] = NULL;
+            continue;
+        }
+        if ((size_t)(end - p) < (size_t)size + 1 || p[size] != '\0')
+            return -1;
+        strs[i] = p;
+        p += size + 1;
+    }
+    return 0;
+}
+
 /* ---- record encoding ------------------------------------------------------
- * Fixed header, then seven strings, each a u32 length (STR_ABSENT for NULL),
- * its bytes and a NUL, so decoded strings point straight into the map. Native
- * byte order: an LMDB file is not portable across architectures anyway. */
+ * Fixed header, then seven strings. Native byte order: an LMDB file is not
+ * portable across architectures anyway. */
 
 struct record_head {
     uint8_t format, state, pad[2];
@@ -355,10 +403,7 @@ static int record_encode(sink *out, const exec_record *r)
     int rc;
 
     record_strings(r, s);
-    for (int i = 0; i < RECORD_STRINGS; i++) {
-        len[i] = s[i] ? strlen(s[i]) : 0;
-        total += 4 + (s[i] ? len[i] + 1 : 0);
-    }
+    total += strings_size(s, len, RECORD_STRINGS);
     /* Encode straight into the page (or the batch): no intermediate copy. */
     if ((rc = sink_reserve(out, DB_EXEC, r->id.bytes, 16, total, &value)) != 0)
         return rc;
@@ -376,18 +421,8 @@ static int record_encode(sink *out, const exec_record *r)
     head.wake_seq = r->wake_seq;
     head.pad[0] = r->detached;
     memcpy(head.parent_id, r->parent_id.bytes, 16);
-    char *p = value;
-    memcpy(p, &head, sizeof head);
-    p += sizeof head;
-    for (int i = 0; i < RECORD_STRINGS; i++) {
-        uint32_t n = s[i] ? (uint32_t)len[i] : STR_ABSENT;
-        memcpy(p, &n, 4);
-        p += 4;
-        if (s[i]) {
-            memcpy(p, s[i], len[i] + 1);
-            p += len[i] + 1;
-        }
-    }
+    memcpy(value, &head, sizeof head);
+    strings_put((char *)value + sizeof head, s, len, RECORD_STRINGS);
     return 0;
 }
 
@@ -400,24 +435,8 @@ static int record_decode(store *st, const MDB_val *key, const MDB_val *val, exec
     if (key->mv_size != 16 || val->mv_size < sizeof head)
         goto corrupt;
     memcpy(&head, p, sizeof head);
-    if (head.format != RECORD_FORMAT)
+    if (head.format != RECORD_FORMAT || strings_get(p + sizeof head, end, s, RECORD_STRINGS) != 0)
         goto corrupt;
-    p += sizeof head;
-    for (int i = 0; i < RECORD_STRINGS; i++) {
-        uint32_t n;
-        if (end - p < 4)
-            goto corrupt;
-        memcpy(&n, p, 4);
-        p += 4;
-        if (n == STR_ABSENT) {
-            s[i] = NULL;
-            continue;
-        }
-        if ((size_t)(end - p) < (size_t)n + 1 || p[n] != '\0')
-            goto corrupt;
-        s[i] = p;
-        p += n + 1;
-    }
     memset(r, 0, sizeof *r);
     memcpy(r->id.bytes, key->mv_data, 16);
     memcpy(r->parent_id.bytes, head.parent_id, 16);
@@ -797,13 +816,9 @@ static int journal_put(sink *out, const exec_id *id, const journal_entry *e)
     struct journal_head head;
     uint8_t k[20];
     void *value;
-    char *p;
     int rc;
 
-    for (int i = 0; i < 3; i++) {
-        len[i] = strs[i] ? strlen(strs[i]) : 0;
-        total += 4 + (strs[i] ? len[i] + 1 : 0);
-    }
+    total += strings_size(strs, len, 3);
     key_log(k, id, e->seq);
     if ((rc = sink_reserve(out, DB_JOURNAL, k, 20, total, &value)) != 0)
         return rc;
@@ -815,18 +830,8 @@ static int journal_put(sink *out, const exec_id *id, const journal_entry *e)
     head.finished_at = e->finished_at;
     head.wake_at = e->wake_at;
     memcpy(head.child, e->child.bytes, 16);
-    p = value;
-    memcpy(p, &head, sizeof head);
-    p += sizeof head;
-    for (int i = 0; i < 3; i++) {
-        uint32_t n = strs[i] ? (uint32_t)len[i] : STR_ABSENT;
-        memcpy(p, &n, 4);
-        p += 4;
-        if (strs[i]) {
-            memcpy(p, strs[i], len[i] + 1);
-            p += len[i] + 1;
-        }
-    }
+    memcpy(value, &head, sizeof head);
+    strings_put((char *)value + sizeof head, strs, len, 3);
     return 0;
 }
 
@@ -852,22 +857,8 @@ static int journal_decode(const MDB_val *key, const MDB_val *val, journal_entry 
     if (val->mv_size < sizeof head)
         return TARRY_EIO;
     memcpy(&head, p, sizeof head);
-    p += sizeof head;
-    for (int i = 0; i < 3; i++) {
-        uint32_t n;
-        if (end - p < 4)
-            return TARRY_EIO;
-        memcpy(&n, p, 4);
-        p += 4;
-        if (n == STR_ABSENT) {
-            strs[i] = NULL;
-            continue;
-        }
-        if ((size_t)(end - p) < (size_t)n + 1 || p[n] != '\0')
-            return TARRY_EIO;
-        strs[i] = p;
-        p += n + 1;
-    }
+    if (strings_get(p + sizeof head, end, strs, 3) != 0)
+        return TARRY_EIO;
     memset(e, 0, sizeof *e);
     e->seq = (uint32_t)kb[16] << 24 | (uint32_t)kb[17] << 16 | (uint32_t)kb[18] << 8 | kb[19];
     e->kind = (journal_kind)head.kind;
