@@ -31,7 +31,7 @@ struct api {
     char *token; /* NULL: no authentication (loopback only, see serve.c) */
 };
 
-enum { PENDING_TRIGGER, PENDING_TRIGGER_WAIT, PENDING_RESULT, PENDING_RESCHEDULE };
+enum { PENDING_TRIGGER, PENDING_TRIGGER_WAIT, PENDING_RESULT, PENDING_RESCHEDULE, PENDING_RELOAD, PENDING_UPGRADE };
 
 typedef struct api_pending {
     engine_waiter waiter; /* first: the engine hands it back */
@@ -145,6 +145,7 @@ static cJSON *exec_json(const exec_record *r)
         plugin = cJSON_AddObjectToObject(o, "plugin");
         cJSON_AddStringToObject(plugin, "name", r->plugin_name);
         add_string_or_null(plugin, "version", r->plugin_version);
+        add_string_or_null(plugin, "hash", r->plugin_hash);
     } else {
         cJSON_AddNullToObject(o, "plugin");
     }
@@ -255,6 +256,24 @@ static void reply_exec_full(h2o_req_t *req, store_txn *txn, const exec_record *r
     reply_cjson(req, 200, exec_json_full(txn, r));
 }
 
+static void add_reported(void *user, const char *file, const plugin *p, plugin_outcome outcome);
+
+/* What the reload just did: each file (loaded, unchanged, error) and each removed plugin. */
+static void reply_reload(api *a, h2o_req_t *req)
+{
+    cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data"), *item;
+    int errors = 0;
+
+    plugins_report(engine_plugins(a->eng), add_reported, data);
+    cJSON_ArrayForEach(item, data)
+    {
+        cJSON *state = cJSON_GetObjectItemCaseSensitive(item, "state");
+        errors += cJSON_IsString(state) && strcmp(state->valuestring, "error") == 0;
+    }
+    cJSON_AddNumberToObject(root, "errors", errors);
+    reply_cjson(req, 200, root);
+}
+
 /* ---- pending answers ---------------------------------------------------------- */
 
 static void on_req_dispose(void *slot_ptr)
@@ -322,10 +341,23 @@ static void on_engine_answer(engine_waiter *w, int status, const exec_record *re
     api_pending *p = (api_pending *)w;
     h2o_req_t *req = p->req;
 
-    if (status < 0) {
+    if (status < 0 && p->mode == PENDING_UPGRADE) {
+        char text[ID_TEXT_LEN + 1];
+        id_format(&w->id, text);
+        if (status == TARRY_ENOTFOUND || status == TARRY_EINVAL)
+            http_reply_error(req, 404, "not_found",
+                             "the target version is not in the version store, or it does not export the function of %s",
+                             text);
+        else if (status == TARRY_ESTATE)
+            http_reply_error(req, 409, "not_upgradable", "execution %s is running or finished", text);
+        else
+            http_reply_error(req, 500, "internal", "cannot upgrade %s: %s", text, status_str(status));
+    } else if (status < 0) {
         http_reply_error(req, 500, "internal", "could not commit to the store (%s): %s", status_str(status),
                          store_last_error(engine_store(p->a->eng)));
-    } else if (p->mode == PENDING_RESCHEDULE) {
+    } else if (p->mode == PENDING_RELOAD) {
+        reply_reload(p->a, req);
+    } else if (p->mode == PENDING_RESCHEDULE || p->mode == PENDING_UPGRADE) {
         answer_from_store(p->a, req, &w->id, NULL, 0);
     } else if (status == ENGINE_TIMEOUT) {
         answer_from_store(p->a, req, &w->id, p->mode == PENDING_RESULT ? reply_result_fn : reply_state_fn, 202);
@@ -676,6 +708,52 @@ done:
     return 0;
 }
 
+static int handle_upgrade(api *a, h2o_req_t *req, const exec_id *id)
+{
+    char text[ID_TEXT_LEN + 1], to[PLUGIN_HASH_LEN + 1] = "";
+    cJSON *body = NULL, *field;
+    api_pending *p;
+    int rc;
+
+    if (!http_method_is(req, "POST")) {
+        http_reply_method_not_allowed(req, "POST");
+        return 0;
+    }
+    if (req->entity.len > 0 && (!(body = cJSON_ParseWithLength(req->entity.base, req->entity.len)) ||
+                                !cJSON_IsObject(body))) {
+        http_reply_error(req, 400, "invalid_json", "the body must be a JSON object like {\"to\": \"<version hash>\"}");
+        goto done;
+    }
+    if ((field = cJSON_GetObjectItemCaseSensitive(body, "to")) && !cJSON_IsNull(field)) {
+        if (!cJSON_IsString(field) || strlen(field->valuestring) != PLUGIN_HASH_LEN) {
+            http_reply_error(req, 400, "invalid_field", "to: a version hash (%d hex digits, see GET /v1/plugins)",
+                             PLUGIN_HASH_LEN);
+            goto done;
+        }
+        memcpy(to, field->valuestring, PLUGIN_HASH_LEN + 1);
+    }
+    if (!(p = pending_new(a, req, PENDING_UPGRADE, on_engine_answer))) {
+        http_reply_error(req, 500, "internal", "out of memory");
+        goto done;
+    }
+    p->waiter.id = *id;
+    id_format(id, text);
+    if ((rc = engine_upgrade(a->eng, id, to[0] ? to : NULL, &p->waiter)) != 0) {
+        pending_done(p);
+        if (rc == TARRY_ESTATE)
+            http_reply_error(req, 409, "not_upgradable",
+                             "execution %s is running or finished; upgrade one that waits, is queued or blocked", text);
+        else if (rc == TARRY_ENOTFOUND)
+            http_reply_error(req, 404, "not_found",
+                             "no execution %s, or the target version does not export its function", text);
+        else
+            reply_store_error(a, req, rc);
+    }
+done:
+    cJSON_Delete(body);
+    return 0;
+}
+
 static int add_log_line(void *user, const store_log_line *line)
 {
     static const char *const levels[] = {"debug", "info", "warn", "error"};
@@ -807,45 +885,80 @@ static int handle_list(api *a, h2o_req_t *req)
     return 0;
 }
 
+static void add_plugin_ref(cJSON *o, const plugin *p)
+{
+    cJSON *po = cJSON_AddObjectToObject(o, "plugin");
+    cJSON_AddStringToObject(po, "name", p->name);
+    cJSON_AddStringToObject(po, "version", p->version);
+    cJSON_AddStringToObject(po, "hash", p->hash);
+    cJSON_AddStringToObject(po, "file", p->file);
+}
+
+static void add_current_functions(void *user, const plugin *p)
+{
+    for (size_t j = 0; p->current && j < p->fn_count; j++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", p->fns[j].name);
+        add_plugin_ref(o, p);
+        cJSON_AddItemToArray(user, o);
+    }
+}
+
 static int handle_functions(api *a, h2o_req_t *req)
 {
-    const plugins *pl = engine_plugins(a->eng);
     cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data");
-
-    for (size_t i = 0; i < plugins_count(pl); i++) {
-        const plugin *p = plugins_at(pl, i);
-        for (size_t j = 0; j < p->fn_count; j++) {
-            cJSON *o = cJSON_CreateObject(), *po;
-            cJSON_AddStringToObject(o, "name", p->fns[j].name);
-            po = cJSON_AddObjectToObject(o, "plugin");
-            cJSON_AddStringToObject(po, "name", p->name);
-            cJSON_AddStringToObject(po, "version", p->version);
-            cJSON_AddStringToObject(po, "file", p->file);
-            cJSON_AddItemToArray(data, o);
-        }
-    }
+    plugins_each(engine_plugins(a->eng), add_current_functions, data);
     reply_cjson(req, 200, root);
     return 0;
 }
 
+static cJSON *plugin_json(const char *file, const plugin *p, const char *state)
+{
+    cJSON *o = cJSON_CreateObject(), *fns;
+    cJSON_AddStringToObject(o, "file", file);
+    add_string_or_null(o, "name", p ? p->name : NULL);
+    add_string_or_null(o, "version", p ? p->version : NULL);
+    add_string_or_null(o, "hash", p && p->hash[0] ? p->hash : NULL);
+    cJSON_AddStringToObject(o, "state", state);
+    add_string_or_null(o, "error", p ? p->error : NULL);
+    fns = cJSON_AddArrayToObject(o, "functions");
+    for (size_t j = 0; p && j < p->fn_count; j++)
+        cJSON_AddItemToArray(fns, cJSON_CreateString(p->fns[j].name));
+    return o;
+}
+
+/* The last scan's files: loaded (current), unchanged (current), error, removed. */
+static void add_reported(void *user, const char *file, const plugin *p, plugin_outcome outcome)
+{
+    static const char *const states[] = {"loaded", "unchanged", "error", "removed"};
+    if (outcome == PLUGIN_REMOVED) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", file);
+        cJSON_AddStringToObject(o, "state", "removed");
+        cJSON_AddItemToArray(user, o);
+        return;
+    }
+    cJSON_AddItemToArray(user, plugin_json(file, p, states[outcome]));
+}
+
+/* For GET /v1/plugins: what is loaded now, whatever the last reload did to it. */
+static void add_listed_plugin(void *user, const char *file, const plugin *p, plugin_outcome outcome)
+{
+    add_reported(user, file, p, outcome == PLUGIN_UNCHANGED ? PLUGIN_LOADED : outcome);
+}
+
+/* Older versions still loaded for executions pinned to them. */
+static void add_old_version(void *user, const plugin *p)
+{
+    if (!p->current)
+        cJSON_AddItemToArray(user, plugin_json(p->stored ? p->stored : p->file, p, "pinned"));
+}
+
 static int handle_plugins(api *a, h2o_req_t *req)
 {
-    const plugins *pl = engine_plugins(a->eng);
     cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data");
-
-    for (size_t i = 0; i < plugins_count(pl); i++) {
-        const plugin *p = plugins_at(pl, i);
-        cJSON *o = cJSON_CreateObject(), *fns;
-        cJSON_AddStringToObject(o, "file", p->file);
-        add_string_or_null(o, "name", p->name);
-        add_string_or_null(o, "version", p->version);
-        cJSON_AddStringToObject(o, "state", p->error ? "error" : "loaded");
-        add_string_or_null(o, "error", p->error);
-        fns = cJSON_AddArrayToObject(o, "functions");
-        for (size_t j = 0; j < p->fn_count; j++)
-            cJSON_AddItemToArray(fns, cJSON_CreateString(p->fns[j].name));
-        cJSON_AddItemToArray(data, o);
-    }
+    plugins_report(engine_plugins(a->eng), add_listed_plugin, data);
+    plugins_each(engine_plugins(a->eng), add_old_version, data);
     reply_cjson(req, 200, root);
     return 0;
 }
@@ -928,6 +1041,19 @@ int api_handle(void *api_ptr, h2o_req_t *req)
         return only_get(req) == 0 ? handle_functions(a, req) : 0;
     if (path_is(&path, "/v1/plugins"))
         return only_get(req) == 0 ? handle_plugins(a, req) : 0;
+    if (path_is(&path, "/v1/plugins/reload")) {
+        api_pending *p;
+        if (!http_method_is(req, "POST")) {
+            http_reply_method_not_allowed(req, "POST");
+            return 0;
+        }
+        if (!(p = pending_new(a, req, PENDING_RELOAD, on_engine_answer)) || engine_reload(a->eng, &p->waiter) != 0) {
+            if (p)
+                pending_done(p);
+            http_reply_error(req, 500, "internal", "cannot start a reload");
+        }
+        return 0;
+    }
     if (path_is(&path, "/v1/executions"))
         return handle_list(a, req);
     if (path_starts(&path, "/v1/functions/")) {
@@ -954,6 +1080,8 @@ int api_handle(void *api_ptr, h2o_req_t *req)
             return handle_logs(a, req, &id);
         if (path_is(&rest, "/schedule"))
             return handle_schedule(a, req, &id);
+        if (path_is(&rest, "/upgrade"))
+            return handle_upgrade(a, req, &id);
     }
     http_reply_error(req, 404, "not_found", "no such endpoint: %.*s %.*s (see docs/API.md)", (int)req->method.len,
                      req->method.base, (int)(path.len > 200 ? 200 : path.len), path.base);

@@ -1571,7 +1571,9 @@ done:
     return rc;
 }
 
-static int cmd_plugins(client *c, const command *cmd, int argc, char **argv)
+/* `plugins` lists GET /v1/plugins; `reload` POSTs a reload and lists what it
+ * did, exiting 1 when a plugin was refused. */
+static int plugins_table(client *c, const command *cmd, int argc, char **argv, bool reload)
 {
     enum { O_JSON };
     opt opts[] = {{.name = "json", .kind = OPT_FLAG}, {.name = NULL}};
@@ -1585,11 +1587,13 @@ static int cmd_plugins(client *c, const command *cmd, int argc, char **argv)
     answer ans = {0};
     table rows = {.ncols = 5};
     url_start(c, &url);
-    sb_append(&url, "/v1/plugins");
-    if ((rc = client_get(c, url.ptr, &ans)) != 0)
+    sb_append(&url, reload ? "/v1/plugins/reload" : "/v1/plugins");
+    if ((rc = reload ? client_send(c, "POST", url.ptr, "{}", 0, &ans) : client_get(c, url.ptr, &ans)) != 0)
         goto done;
     if (opts[O_JSON].seen) {
         print_raw(&ans);
+        if (reload && json_get(ans.json, "errors") && cJSON_GetNumberValue(json_get(ans.json, "errors")) > 0)
+            rc = CLI_EXIT_FAILED;
         goto done;
     }
     const cJSON *data = json_get(ans.json, "data");
@@ -1621,7 +1625,10 @@ static int cmd_plugins(client *c, const command *cmd, int argc, char **argv)
     }
     table_print(&rows, stdout);
     if (failed) {
-        printf("\n%d plugin%s did not load:\n", failed, failed == 1 ? "" : "s");
+        if (reload)
+            rc = CLI_EXIT_FAILED;
+        printf("\n%d plugin%s did not load%s:\n", failed, failed == 1 ? "" : "s",
+               reload ? " (the version before each keeps serving)" : "");
         cJSON_ArrayForEach(plugin, data)
         {
             const char *error = json_str(plugin, "error");
@@ -1639,6 +1646,90 @@ done:
     sb_free(&functions);
     sb_free(&url);
     return rc;
+}
+
+static int cmd_plugins(client *c, const command *cmd, int argc, char **argv)
+{
+    return plugins_table(c, cmd, argc, argv, false);
+}
+
+/* POST /v1/executions/ID/upgrade; prints "ID FUNCTION -> plugin VERSION (HASH), STATE". */
+static int upgrade_one(client *c, const char *id, const char *to, bool json)
+{
+    strbuf url = {0}, body = {0};
+    answer ans = {0};
+    int rc;
+
+    url_start(c, &url);
+    sb_append(&url, "/v1/executions/");
+    url_append_escaped(c, &url, id);
+    sb_append(&url, "/upgrade");
+    if (to)
+        sb_printf(&body, "{\"to\":\"%s\"}", to);
+    else
+        sb_append(&body, "{}");
+    if ((rc = client_send(c, "POST", url.ptr, body.ptr, CLI_ANSWER_SLACK_MS, &ans)) == 0 &&
+        (rc = answer_expect(c, &ans, 200, 200)) == 0) {
+        const cJSON *plugin = json_get(ans.json, "plugin");
+        if (json)
+            print_raw(&ans);
+        else
+            say(stdout, "%s %s -> plugin %s %s (%s), %s\n", id, json_str(ans.json, "function"),
+                json_str(plugin, "name"), json_str(plugin, "version"), json_str(plugin, "hash"),
+                json_str(ans.json, "state"));
+    }
+    answer_free(&ans);
+    sb_free(&url);
+    sb_free(&body);
+    return rc;
+}
+
+static int cmd_upgrade(client *c, const command *cmd, int argc, char **argv)
+{
+    enum { O_FUNCTION, O_TO, O_JSON };
+    opt opts[] = {{.name = "function", .kind = OPT_VALUE},
+                  {.name = "to", .kind = OPT_VALUE},
+                  {.name = "json", .kind = OPT_FLAG},
+                  {.name = NULL}};
+    static const char *const states[] = {"waiting", "blocked", "queued", "scheduled"};
+    const char *pos[1];
+    int npos, failures = 0;
+    int rc = parse_args(cmd, argc, argv, opts, pos, 1, &npos);
+
+    if (rc)
+        return rc == PARSED_HELP ? CLI_EXIT_OK : rc;
+    if ((npos == 1) == opts[O_FUNCTION].seen)
+        return usage_error(cmd, "give an execution ID or --function F (one of them)");
+    if (npos == 1)
+        return (rc = check_id(cmd, pos[0])) != 0 ? rc : upgrade_one(c, pos[0], opts[O_TO].value, opts[O_JSON].seen);
+    /* Every unfinished, not running execution of the function, page by page. */
+    for (size_t s = 0; s < sizeof states / sizeof states[0]; s++) {
+        strbuf url = {0};
+        answer ans = {0};
+        url_start(c, &url);
+        sb_append(&url, "/v1/executions?limit=1000&function=");
+        url_append_escaped(c, &url, opts[O_FUNCTION].value);
+        sb_printf(&url, "&state=%s", states[s]);
+        if ((rc = client_get(c, url.ptr, &ans)) == 0) {
+            const cJSON *item;
+            cJSON_ArrayForEach(item, json_get(ans.json, "data"))
+            {
+                const char *id = json_str(item, "id");
+                if (id && upgrade_one(c, id, opts[O_TO].value, opts[O_JSON].seen) != 0)
+                    failures++;
+            }
+        }
+        answer_free(&ans);
+        sb_free(&url);
+        if (rc)
+            return rc;
+    }
+    return failures ? CLI_EXIT_FAILED : CLI_EXIT_OK;
+}
+
+static int cmd_reload(client *c, const command *cmd, int argc, char **argv)
+{
+    return plugins_table(c, cmd, argc, argv, true);
 }
 
 static const command commands[] = {
@@ -1697,6 +1788,25 @@ static const command commands[] = {
      "  --json            print the API's JSON answer instead\n", cmd_functions},
     {"plugins", "plugins [--json]", "plugins", "the plugins and their load errors",
      "  --json            print the API's JSON answer instead\n", cmd_plugins},
+    {"upgrade", "upgrade ID|--function F [--to HASH] [--json]", "upgrade ID|--function F [--to HASH]",
+     "move waiting or blocked executions to a newer plugin version",
+     "An execution keeps the plugin version it started on. This moves one (or every\n"
+     "waiting, blocked, queued or scheduled execution of function F) to the current\n"
+     "version, or to the loaded version HASH (see tarry plugins --json). The next\n"
+     "replay runs the new code against the journal: if it issues different commands\n"
+     "the execution is blocked with the reason, and an upgrade to a fixed version\n"
+     "(or back) resumes it. A blocked execution is queued to replay at once.\n\n"
+     "  --function F      every such execution of function F\n"
+     "  --to HASH         a loaded version instead of the current one\n"
+     "  --json            print the API's execution objects instead\n",
+     cmd_upgrade},
+    {"reload", "reload [--json]", "reload", "rescan the plugins folder and load new versions",
+     "Asks the host to rescan its plugins folder (as SIGHUP does): a changed .so is\n"
+     "copied into the version store and loaded; once valid it serves new triggers,\n"
+     "while executions keep the version they started on. Prints what each file did\n"
+     "(loaded, unchanged, error, removed) and exits 1 if a plugin was refused.\n\n"
+     "  --json            print the API's JSON answer instead\n",
+     cmd_reload},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -64,6 +64,7 @@ typedef struct exec {
     bool cp_done;       /* guarded by the engine's cp_lock */
     int cp_status;      /* likewise */
     struct exec *cp_next;
+    char unbound[64]; /* the pinned version that could not be found, for the error */
     size_t jw_from, jw_to;      /* run.new_entries[jw_from..jw_to) are to be written */
     journal_entry *sleep_entry; /* a rewritten sleep entry to write (owned), or NULL */
     list_node dirty_node, ready_node;
@@ -122,6 +123,10 @@ struct engine {
     uv_mutex_t cp_lock;
     uv_cond_t cp_cond;
     exec *cp_queue; /* guarded by cp_lock */
+    uv_work_t reload_work;
+    plugins_scan *reload_scan;
+    bool reloading;
+    list_node reload_waiting, reload_answer; /* engine_waiters for the next / the running reload */
 };
 
 static void flush(engine *e);
@@ -192,6 +197,7 @@ static void exec_bind(exec *x, const plugin_fn *fn)
     x->fn = fn;
     x->rec.plugin_name = fn ? fn->owner->name : NULL;
     x->rec.plugin_version = fn ? fn->owner->version : NULL;
+    x->rec.plugin_hash = fn ? fn->owner->hash : NULL;
 }
 
 /* Set the outcome text of an execution the host (not a function) decided. */
@@ -750,15 +756,27 @@ static exec *exec_from_store(engine *e, const exec_record *rec)
     x->written_state = x->committed_state = rec->state;
     x->written_scheduled_at = x->committed_scheduled_at = rec->scheduled_at;
     x->written_wake_at = x->committed_wake_at = rec->wake_at;
-    exec_bind(x, plugins_find(e->pl, rec->function));
+    /* Pinned: it replays the code that wrote its journal (plugins.h). */
+    if (rec->plugin_hash) {
+        exec_bind(x, plugins_find_version(e->pl, rec->plugin_hash, rec->function));
+        if (!x->fn)
+            snprintf(x->unbound, sizeof x->unbound, "version %s of plugin %s", rec->plugin_hash,
+                     rec->plugin_name ? rec->plugin_name : "?");
+    } else {
+        exec_bind(x, plugins_find(e->pl, rec->function));
+    }
     return x;
 }
 
 static void block_unloaded(exec *x)
 {
     char msg[300];
-    snprintf(msg, sizeof msg, "function \"%s\" is not loaded: no plugin in the plugins folder provides it",
-             x->rec.function);
+    if (x->unbound[0])
+        snprintf(msg, sizeof msg, "function \"%s\" is not loaded: it is pinned to %s, which is not in the version store",
+                 x->rec.function, x->unbound);
+    else
+        snprintf(msg, sizeof msg, "function \"%s\" is not loaded: no plugin in the plugins folder provides it",
+                 x->rec.function);
     x->rec.state = EXEC_BLOCKED;
     exec_set_error(x, msg);
 }
@@ -1177,6 +1195,8 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
     list_init(&e->ready);
     list_init(&e->dirty);
     list_init(&e->deadlines);
+    list_init(&e->reload_waiting);
+    list_init(&e->reload_answer);
     uv_check_init(loop, &e->check);
     uv_timer_init(loop, &e->timer);
     uv_timer_init(loop, &e->deadline_timer);
@@ -1251,12 +1271,58 @@ static int recover_queued(void *user, const exec_record *rec)
     return 0;
 }
 
+struct pinned_ctx {
+    engine *e;
+    char (*hashes)[PLUGIN_HASH_LEN + 1];
+    size_t count, cap;
+};
+
+static int collect_pin(void *user, const exec_record *rec)
+{
+    struct pinned_ctx *pc = user;
+    if (!rec->plugin_hash || strlen(rec->plugin_hash) != PLUGIN_HASH_LEN)
+        return 0;
+    for (size_t i = 0; i < pc->count; i++)
+        if (strcmp(pc->hashes[i], rec->plugin_hash) == 0)
+            return 0;
+    if (pc->count == pc->cap) {
+        size_t cap = pc->cap ? pc->cap * 2 : 8;
+        void *grown = realloc(pc->hashes, cap * sizeof *pc->hashes);
+        if (!grown)
+            return TARRY_ENOMEM;
+        pc->hashes = grown;
+        pc->cap = cap;
+    }
+    memcpy(pc->hashes[pc->count++], rec->plugin_hash, PLUGIN_HASH_LEN + 1);
+    return 0;
+}
+
+/* Load every version an unfinished execution is pinned to, from the version
+ * store: the folder may hold other code by now, or nothing. */
+static int load_pinned_versions(engine *e)
+{
+    static const exec_state unfinished[] = {EXEC_SCHEDULED, EXEC_QUEUED, EXEC_RUNNING, EXEC_WAITING, EXEC_BLOCKED};
+    struct pinned_ctx pc = {e, NULL, 0, 0};
+    store_txn *txn;
+    int rc = store_txn_begin(e->st, false, &txn);
+
+    for (size_t i = 0; rc == 0 && i < sizeof unfinished / sizeof unfinished[0]; i++)
+        rc = store_exec_scan_state(txn, unfinished[i], collect_pin, &pc);
+    store_txn_abort(txn);
+    for (size_t i = 0; rc == 0 && i < pc.count; i++)
+        plugins_load_stored(e->pl, pc.hashes[i]); /* a missing one blocks its executions, with the reason */
+    free(pc.hashes);
+    return rc;
+}
+
 int engine_start(engine *e)
 {
     struct recover_ctx rc = {e, 0, 0, 0, 0};
     store_txn *txn;
     int r;
 
+    if ((r = load_pinned_versions(e)) != 0)
+        return r;
     if ((r = store_txn_begin(e->st, false, &txn)) != 0)
         return r;
     r = store_exec_scan_state(txn, EXEC_RUNNING, recover_running, &rc);
@@ -1321,6 +1387,156 @@ void engine_close(engine *e)
     uv_close((uv_handle_t *)&e->cp_async, on_handle_closed);
 }
 
+/* ---- reload ------------------------------------------------------------------- */
+
+static void reload_work(uv_work_t *req)
+{
+    engine *e = req->data;
+    e->reload_scan = plugins_scan_dir(e->pl);
+}
+
+static void reload_done(uv_work_t *req, int status)
+{
+    engine *e = req->data;
+    (void)status;
+    if (e->reload_scan)
+        plugins_apply(e->pl, e->reload_scan);
+    e->reload_scan = NULL;
+    e->reloading = false;
+    /* Everyone who asked before the scan began gets its report; those who
+     * asked during it get the next one. */
+    while (!list_empty(&e->reload_answer)) {
+        engine_waiter *w = list_entry(e->reload_answer.next, engine_waiter, node);
+        waiter_answer(e, w, 0, NULL);
+    }
+    if (!list_empty(&e->reload_waiting))
+        engine_reload(e, NULL);
+}
+
+int engine_reload(engine *e, engine_waiter *w)
+{
+    if (w) {
+        w->kind = WAIT_ACK;
+        w->node.next = w->node.prev = NULL;
+        w->deadline.next = w->deadline.prev = NULL;
+        list_push_back(&e->reload_waiting, &w->node);
+    }
+    if (e->reloading)
+        return 0;
+    /* The scan hashes, copies and dlopens: a worker does it, never the loop. */
+    e->reloading = true;
+    while (!list_empty(&e->reload_waiting)) {
+        list_node *n = e->reload_waiting.next;
+        list_unlink(n);
+        list_push_back(&e->reload_answer, n);
+    }
+    e->reload_work.data = e;
+    if (uv_queue_work(e->loop, &e->reload_work, reload_work, reload_done) != 0) {
+        e->reloading = false;
+        return TARRY_ENOMEM;
+    }
+    return 0;
+}
+
+static int upgrade_now(engine *e, const exec_id *id, const char *to_hash, engine_waiter *w);
+
+typedef struct upgrade_job {
+    uv_work_t work;
+    engine *e;
+    exec_id id;
+    char hash[PLUGIN_HASH_LEN + 1];
+    list_node waiter; /* holds the caller's waiter; empty once it went away */
+    int loaded;
+} upgrade_job;
+
+static void upgrade_load(uv_work_t *req)
+{
+    upgrade_job *job = req->data;
+    job->loaded = plugins_load_stored(job->e->pl, job->hash);
+}
+
+static void upgrade_loaded(uv_work_t *req, int status)
+{
+    upgrade_job *job = req->data;
+    int rc = status ? TARRY_ENOMEM : job->loaded;
+
+    if (!list_empty(&job->waiter)) {
+        engine_waiter *w = list_entry(job->waiter.next, engine_waiter, node);
+        list_unlink(&w->node);
+        if (rc == 0)
+            rc = upgrade_now(job->e, &job->id, job->hash, w);
+        if (rc != 0)
+            w->cb(w, rc, NULL);
+    }
+    free(job);
+}
+
+int engine_upgrade(engine *e, const exec_id *id, const char *to_hash, engine_waiter *w)
+{
+    /* A version no unfinished execution pins is not loaded after a restart:
+     * load it from the store first, on a worker (dlopen runs plugin code). */
+    if (to_hash && !plugins_find_version_loaded(e->pl, to_hash)) {
+        upgrade_job *job = calloc(1, sizeof *job);
+        if (!job)
+            return TARRY_ENOMEM;
+        job->e = e;
+        job->id = *id;
+        list_init(&job->waiter);
+        w->kind = WAIT_ACK;
+        w->deadline.next = w->deadline.prev = NULL;
+        list_push_back(&job->waiter, &w->node);
+        snprintf(job->hash, sizeof job->hash, "%s", to_hash);
+        job->work.data = job;
+        if (uv_queue_work(e->loop, &job->work, upgrade_load, upgrade_loaded) != 0) {
+            list_unlink(&w->node);
+            free(job);
+            return TARRY_ENOMEM;
+        }
+        return 0;
+    }
+    return upgrade_now(e, id, to_hash, w);
+}
+
+static int upgrade_now(engine *e, const exec_id *id, const char *to_hash, engine_waiter *w)
+{
+    exec *x = idmap_get(&e->active, id);
+    const plugin_fn *fn;
+    store_txn *txn;
+    exec_record rec;
+    int rc = 0;
+
+    if (!x) {
+        if ((rc = store_txn_begin(e->st, false, &txn)) != 0)
+            return rc;
+        rc = store_exec_get(txn, id, &rec);
+        if (rc == 0 && !(x = exec_from_store(e, &rec)))
+            rc = TARRY_ENOMEM;
+        store_txn_abort(txn);
+        if (rc != 0)
+            return rc;
+    }
+    /* A running pass keeps its code; a final execution has nothing to replay. */
+    if (x->rec.state == EXEC_RUNNING || exec_state_final(x->rec.state) || x->in_dirty || x->dispatch_pending)
+        return TARRY_ESTATE;
+    fn = to_hash ? plugins_find_version(e->pl, to_hash, x->rec.function) : plugins_find(e->pl, x->rec.function);
+    if (!fn)
+        return TARRY_ENOTFOUND;
+    exec_bind(x, fn);
+    /* The next replay runs the new code against the journal: the
+     * determinism check decides, and blocks it again if they disagree. */
+    if (x->rec.state == EXEC_BLOCKED) {
+        x->rec.error = NULL;
+        wake(e, x);
+    }
+    w->id = *id;
+    w->kind = WAIT_ACK;
+    w->node.next = w->node.prev = NULL;
+    w->deadline.next = w->deadline.prev = NULL;
+    list_push_back(&x->acks, &w->node);
+    mark_dirty(e, x);
+    return 0;
+}
+
 int engine_reschedule(engine *e, const exec_id *id, int64_t when_ms, engine_waiter *w)
 {
     exec *x = idmap_get(&e->active, id);
@@ -1381,7 +1597,7 @@ void engine_get_stats(const engine *e, engine_stats *out)
     out->queued = e->ready_count;
 }
 
-const plugins *engine_plugins(const engine *e)
+plugins *engine_plugins(const engine *e)
 {
     return e->pl;
 }

@@ -110,6 +110,23 @@ void engine_wait_result(engine *e, const exec_id *id, int64_t wait_ms, engine_wa
  */
 int engine_reschedule(engine *e, const exec_id *id, int64_t when_ms, engine_waiter *w);
 
+/*
+ * Rescan the plugins folder off the loop (plugins.h): new versions become
+ * current, executions keep the version they are pinned to. w (may be NULL)
+ * is called with status 0 once the reload is applied; plugins_report() then
+ * says what it did.
+ */
+int engine_reload(engine *e, engine_waiter *w);
+
+/*
+ * Move an unfinished execution that is not running to the current version
+ * of its plugin (or to the loaded version `to_hash`). A blocked one is
+ * queued to replay on it. Returns TARRY_ENOTFOUND (no such execution, or the
+ * version lacks its function), TARRY_ESTATE (running or final) or 0, and
+ * then calls w->cb once the change is committed.
+ */
+int engine_upgrade(engine *e, const exec_id *id, const char *to_hash, engine_waiter *w);
+
 /* ---- introspection --------------------------------------------------------- */
 
 typedef struct engine_stats {
@@ -119,7 +136,7 @@ typedef struct engine_stats {
 } engine_stats;
 
 void engine_get_stats(const engine *e, engine_stats *out);
-const plugins *engine_plugins(const engine *e);
+plugins *engine_plugins(const engine *e);
 store *engine_store(const engine *e);
 
 #endif

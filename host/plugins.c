@@ -18,15 +18,39 @@
 #include "hlog.h"
 #include "status.h"
 
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
 /* The first descriptor layout of ABI 1; anything smaller is refused. */
 #define MIN_PLUGIN_DEF_SIZE sizeof(tarry_plugin_def)
 #define MIN_FUNCTION_DEF_SIZE sizeof(tarry_function_def)
 
-struct plugins {
-    plugin *items;
+/* One file of a scan: a version already loaded, a new one, or refused. */
+typedef struct scanned {
+    char *file;
+    plugin *p; /* the version (new, or loaded before); owned here if new or refused */
+    bool fresh; /* loaded by this scan */
+} scanned;
+
+struct plugins_scan {
+    scanned *files;
     size_t count;
-    const plugin_fn **index; /* every loaded function, sorted by name */
+    char **removed; /* plugin names that were current and have no file now (filled by apply) */
+    size_t removed_count;
+};
+
+struct plugins {
+    char *dir, *store_dir;
+    uv_rwlock_t lock;          /* guards gens and index against worker-thread lookups */
+    plugin **gens;             /* every loaded version; never shrinks */
+    size_t gen_count;
+    const plugin_fn **index;   /* the current versions' functions, sorted by name */
     size_t index_count;
+    plugins_scan *last;        /* what the last open or reload did */
+    plugin **retired;          /* loaded, then refused for a name clash: never run, closed at exit */
+    size_t retired_count;
 };
 
 int plugins_name_valid(const char *name)
@@ -68,18 +92,43 @@ static int by_name(const void *a, const void *b)
     return strcmp((*(const plugin_fn *const *)a)->name, (*(const plugin_fn *const *)b)->name);
 }
 
-const plugin_fn *plugins_find(const plugins *set, const char *name)
+const plugin_fn *plugins_find(plugins *set, const char *name)
 {
     plugin_fn key = {.name = name};
-    const plugin_fn *k = &key, **hit;
-    if (!set->index_count)
-        return NULL; /* bsearch must not see the NULL of an empty index */
-    hit = bsearch(&k, set->index, set->index_count, sizeof *set->index, by_name);
+    const plugin_fn *k = &key, **hit = NULL;
+
+    uv_rwlock_rdlock(&set->lock);
+    /* bsearch must not see the NULL of an empty index */
+    if (set->index_count)
+        hit = bsearch(&k, set->index, set->index_count, sizeof *set->index, by_name);
+    uv_rwlock_rdunlock(&set->lock);
     return hit ? *hit : NULL;
 }
 
+static plugin *gen_by_hash(plugins *set, const char *hash)
+{
+    for (size_t i = 0; i < set->gen_count; i++)
+        if (strcmp(set->gens[i]->hash, hash) == 0)
+            return set->gens[i];
+    return NULL;
+}
+
+const plugin_fn *plugins_find_version(plugins *set, const char *hash, const char *name)
+{
+    const plugin_fn *found = NULL;
+    plugin *p;
+
+    uv_rwlock_rdlock(&set->lock);
+    if ((p = gen_by_hash(set, hash)))
+        for (size_t i = 0; i < p->fn_count && !found; i++)
+            if (strcmp(p->fns[i].name, name) == 0)
+                found = &p->fns[i];
+    uv_rwlock_rdunlock(&set->lock);
+    return found;
+}
+
 /* The descriptor's strings are the plugin's; copy what outlives validation. */
-static void validate(plugins *set, plugin *p, const tarry_plugin_def *def)
+static void validate(plugin *p, const tarry_plugin_def *def)
 {
     if (def->magic != TARRY_PLUGIN_MAGIC) {
         refuse(p, "`tarry_plugin` is not a tarry descriptor (bad magic 0x%08x); build with TARRY_PLUGIN()",
@@ -134,12 +183,6 @@ static void validate(plugins *set, plugin *p, const tarry_plugin_def *def)
                 return;
             }
         }
-        const plugin_fn *other = plugins_find(set, f->name);
-        if (other) {
-            refuse(p, "function \"%s\" is already provided by plugin \"%s\" (%s)", f->name, other->owner->name,
-                   other->owner->file);
-            return;
-        }
         p->fns[i].name = f->name;
         p->fns[i].fn = f->fn;
         p->fns[i].owner = p;
@@ -151,47 +194,143 @@ static void validate(plugins *set, plugin *p, const tarry_plugin_def *def)
                              : 1;
 }
 
-static int index_add(plugins *set, const plugin *p)
-{
-    const plugin_fn **grown = realloc(set->index, (set->index_count + p->fn_count) * sizeof *grown);
-    if (!grown)
-        return TARRY_ENOMEM;
-    set->index = grown;
-    for (size_t i = 0; i < p->fn_count; i++)
-        set->index[set->index_count++] = &p->fns[i];
-    qsort(set->index, set->index_count, sizeof *set->index, by_name);
-    return 0;
-}
-
-static void load_one(plugins *set, plugin *p)
+/* dlopen `p->stored` and check it; p->error says why not. */
+static void load_one(plugin *p)
 {
     const tarry_plugin_def *def;
 
     /* RTLD_LOCAL: plugins never see each other's symbols; RTLD_NOW: a
      * missing symbol is an error now, not a crash in the middle of a run. */
-    if (!(p->handle = dlopen(p->file, RTLD_NOW | RTLD_LOCAL))) {
+    if (!(p->handle = dlopen(p->stored, RTLD_NOW | RTLD_LOCAL))) {
         const char *why = dlerror();
         refuse(p, "cannot load: %s", why ? why : "unknown dlopen error");
         return;
     }
     dlerror();
-    def = dlsym(p->handle, "tarry_plugin");
-    if (!def) {
+    if (!(def = dlsym(p->handle, "tarry_plugin")))
         refuse(p, "no `tarry_plugin` descriptor exported; declare the plugin with TARRY_PLUGIN(...)");
-    } else {
-        validate(set, p, def);
-        if (!p->error && index_add(set, p) != 0)
-            refuse(p, "out of memory");
-    }
+    else
+        validate(p, def);
     if (p->error) {
         free(p->fns);
         p->fns = NULL;
         p->fn_count = 0;
         dlclose(p->handle);
         p->handle = NULL;
+    }
+}
+
+static void plugin_free(plugin *p)
+{
+    if (!p)
+        return;
+    if (p->handle)
+        dlclose(p->handle);
+    free(p->fns);
+    free(p->file);
+    free(p->stored);
+    free(p->name);
+    free(p->version);
+    free(p->error);
+    free(p);
+}
+
+/* SHA-256 of the file, as the first PLUGIN_HASH_LEN hex digits. */
+static int hash_file(const char *path, char out[PLUGIN_HASH_LEN + 1], char **bytes, size_t *len)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    FILE *f = fopen(path, "rb");
+    long size;
+
+    *bytes = NULL;
+    if (!f)
+        return -1;
+    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
+        !(*bytes = malloc((size_t)size + 1)) || fread(*bytes, 1, (size_t)size, f) != (size_t)size) {
+        fclose(f);
+        free(*bytes);
+        *bytes = NULL;
+        return -1;
+    }
+    fclose(f);
+    *len = (size_t)size;
+    if (!EVP_Digest(*bytes, *len, md, &mdlen, EVP_sha256(), NULL))
+        return -1;
+    for (int i = 0; i < PLUGIN_HASH_LEN / 2; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return 0;
+}
+
+/* Write the store's copy once, atomically (temp file + rename), so a copy
+ * that exists is always whole. */
+static int store_copy(const char *stored, const char *bytes, size_t len)
+{
+    char tmp[4200];
+    FILE *f;
+
+    if (access(stored, F_OK) == 0)
+        return 0;
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", stored, (int)getpid());
+    if (!(f = fopen(tmp, "wb")))
+        return -1;
+    if (fwrite(bytes, 1, len, f) != len || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        fclose(f);
+        unlink(tmp);
+        return -1;
+    }
+    fclose(f);
+    return rename(tmp, stored);
+}
+
+static char *path_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* Find, store and load one file of the folder. */
+static void scan_one(plugins *set, scanned *sc)
+{
+    char hash[PLUGIN_HASH_LEN + 1], name[PLUGIN_HASH_LEN + 4];
+    char *bytes = NULL;
+    size_t len = 0;
+    plugin *p;
+
+    if (!(p = calloc(1, sizeof *p)))
+        return;
+    p->file = strdup(sc->file);
+    sc->p = p;
+    sc->fresh = true;
+    if (hash_file(sc->file, hash, &bytes, &len) != 0) {
+        refuse(p, "cannot read: %s", strerror(errno));
+        free(bytes);
         return;
     }
-    hlog(HLOG_INFO, "plugin %s %s loaded from %s (%zu functions)", p->name, p->version, p->file, p->fn_count);
+    memcpy(p->hash, hash, sizeof hash);
+    uv_rwlock_rdlock(&set->lock);
+    plugin *known = gen_by_hash(set, hash);
+    uv_rwlock_rdunlock(&set->lock);
+    if (known) {
+        /* The same bytes are loaded already: reuse that version. */
+        plugin_free(p);
+        free(bytes);
+        sc->p = known;
+        sc->fresh = false;
+        return;
+    }
+    snprintf(name, sizeof name, "%s.so", hash);
+    p->stored = path_join(set->store_dir, name);
+    if (!p->stored || store_copy(p->stored, bytes, len) != 0) {
+        refuse(p, "cannot copy into the version store %s: %s", set->store_dir, strerror(errno));
+        free(bytes);
+        return;
+    }
+    free(bytes);
+    load_one(p);
 }
 
 static int has_so_suffix(const char *name)
@@ -205,51 +344,243 @@ static int by_string(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int plugins_load_dir(plugins **out, const char *dir)
+plugins_scan *plugins_scan_dir(plugins *set)
 {
-    plugins *set = calloc(1, sizeof *set);
+    plugins_scan *scan = calloc(1, sizeof *scan);
     char **names = NULL;
     size_t n = 0;
     DIR *d;
     struct dirent *e;
 
-    if (!set)
-        return TARRY_ENOMEM;
-    if (!(d = opendir(dir))) {
-        hlog(HLOG_WARN, "plugins folder %s cannot be read (%s): no functions loaded", dir, strerror(errno));
-        *out = set;
-        return 0;
+    if (!scan)
+        return NULL;
+    if (!(d = opendir(set->dir))) {
+        hlog(HLOG_WARN, "plugins folder %s cannot be read (%s): no plugins in it", set->dir, strerror(errno));
+        return scan;
     }
     while ((e = readdir(d))) {
-        if (!has_so_suffix(e->d_name))
+        char **grown;
+        if (!has_so_suffix(e->d_name) || !(grown = realloc(names, (n + 1) * sizeof *names)))
             continue;
-        char **grown = realloc(names, (n + 1) * sizeof *names);
-        if (!grown)
-            break;
         names = grown;
         names[n++] = strdup(e->d_name);
     }
     closedir(d);
     qsort(names, n, sizeof *names, by_string);
-    set->items = calloc(n ? n : 1, sizeof *set->items);
-    for (size_t i = 0; set->items && i < n; i++) {
-        plugin *p = &set->items[set->count++];
-        size_t len = strlen(dir) + strlen(names[i]) + 2;
-        if (!(p->file = malloc(len))) {
-            set->count--;
+    scan->files = calloc(n ? n : 1, sizeof *scan->files);
+    for (size_t i = 0; scan->files && i < n; i++) {
+        scanned *sc = &scan->files[scan->count];
+        if (!(sc->file = path_join(set->dir, names[i])))
             continue;
-        }
-        snprintf(p->file, len, "%s/%s", dir, names[i]);
-        load_one(set, p);
+        scan->count++;
+        scan_one(set, sc);
     }
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
-    if (!set->items) {
-        free(set);
-        return TARRY_ENOMEM;
+    return scan;
+}
+
+static void scan_free(plugins_scan *scan)
+{
+    if (!scan)
+        return;
+    for (size_t i = 0; i < scan->count; i++) {
+        if (scan->files[i].fresh && scan->files[i].p && !scan->files[i].p->handle)
+            plugin_free(scan->files[i].p); /* refused: not a version */
+        free(scan->files[i].file);
     }
+    for (size_t i = 0; i < scan->removed_count; i++)
+        free(scan->removed[i]);
+    free(scan->removed);
+    free(scan->files);
+    free(scan);
+}
+
+static int add_gen(plugins *set, plugin *p)
+{
+    plugin **grown = realloc(set->gens, (set->gen_count + 1) * sizeof *grown);
+    if (!grown)
+        return TARRY_ENOMEM;
+    set->gens = grown;
+    set->gens[set->gen_count++] = p;
+    return 0;
+}
+
+void plugins_apply(plugins *set, plugins_scan *scan)
+{
+    const plugin_fn **index = NULL;
+    size_t count = 0;
+    plugin **chosen = calloc(scan->count ? scan->count : 1, sizeof *chosen);
+
+    /* Pick the current versions in file order: a plugin whose names clash
+     * with one picked before it is refused (a new version of its own is not
+     * a clash: it replaces the old one). */
+    for (size_t i = 0; chosen && i < scan->count; i++) {
+        plugin *p = scan->files[i].p;
+        const char *clash = NULL, *with = NULL, *with_name = NULL;
+        if (!p || !p->handle)
+            continue;
+        for (size_t j = 0; j < i && !clash; j++) {
+            plugin *q = chosen[j];
+            if (!q)
+                continue;
+            if (strcmp(q->name, p->name) == 0) {
+                clash = "plugin";
+                with = q->file;
+                with_name = q->name;
+            }
+            for (size_t a = 0; a < p->fn_count && !clash; a++)
+                for (size_t b = 0; b < q->fn_count && !clash; b++)
+                    if (strcmp(p->fns[a].name, q->fns[b].name) == 0) {
+                        clash = p->fns[a].name;
+                        with = q->file;
+                        with_name = q->name;
+                    }
+        }
+        if (clash) {
+            if (scan->files[i].fresh) {
+                if (strcmp(clash, "plugin") == 0)
+                    refuse(p, "plugin \"%s\" is already provided by %s", p->name, with);
+                else
+                    refuse(p, "function \"%s\" is already provided by plugin \"%s\" (%s)", clash, with_name, with);
+                /* Loaded but unused: keep the mapping (its code may not run), drop the functions. */
+                p->fn_count = 0;
+            }
+            continue;
+        }
+        chosen[i] = p;
+    }
+    uv_rwlock_wrlock(&set->lock);
+    /* A plugin that was current and failed to load now keeps its version. */
+    for (size_t i = 0; chosen && i < scan->count; i++) {
+        plugin *p = scan->files[i].p;
+        if (chosen[i] || !p || !p->name)
+            continue;
+        for (size_t g = 0; g < set->gen_count; g++)
+            if (set->gens[g]->current && strcmp(set->gens[g]->name, p->name) == 0)
+                chosen[i] = set->gens[g];
+    }
+    for (size_t g = 0; g < set->gen_count; g++) {
+        plugin *old = set->gens[g];
+        bool kept = false;
+        for (size_t i = 0; chosen && i < scan->count && !kept; i++)
+            kept = chosen[i] && strcmp(chosen[i]->name, old->name) == 0;
+        if (old->current && !kept) {
+            char **grown = realloc(scan->removed, (scan->removed_count + 1) * sizeof *grown);
+            if (grown) {
+                scan->removed = grown;
+                scan->removed[scan->removed_count++] = strdup(old->name);
+            }
+        }
+        old->current = false;
+    }
+    for (size_t i = 0; chosen && i < scan->count; i++) {
+        plugin *p = chosen[i];
+        if (!p)
+            continue;
+        if (scan->files[i].fresh && p->handle && !gen_by_hash(set, p->hash) && add_gen(set, p) == 0)
+            hlog(HLOG_INFO, "plugin %s %s (%s) loaded from %s (%zu functions)", p->name, p->version, p->hash, p->file,
+                 p->fn_count);
+        p->current = true;
+        const plugin_fn **grown = realloc(index, (count + p->fn_count) * sizeof *grown);
+        if (!grown)
+            continue;
+        index = grown;
+        for (size_t f = 0; f < p->fn_count; f++)
+            index[count++] = &p->fns[f];
+    }
+    for (size_t i = 0; i < scan->count; i++) {
+        plugin *p = scan->files[i].p;
+        /* A valid file refused for a clash stays mapped (its constructors
+         * ran; unloading on the loop thread would run its destructors), but
+         * it is no version: nothing can pin it. */
+        if (scan->files[i].fresh && p && p->handle && !p->current && !gen_by_hash(set, p->hash)) {
+            plugin **grown = realloc(set->retired, (set->retired_count + 1) * sizeof *grown);
+            if (grown) {
+                set->retired = grown;
+                set->retired[set->retired_count++] = p;
+                scan->files[i].fresh = false; /* the scan no longer owns it */
+            }
+        }
+    }
+    if (count)
+        qsort(index, count, sizeof *index, by_name);
+    free(set->index);
+    set->index = index;
+    set->index_count = count;
+    uv_rwlock_wrunlock(&set->lock);
+    for (size_t i = 0; i < scan->removed_count; i++)
+        hlog(HLOG_WARN, "plugin %s removed from %s: its functions take no new triggers; unfinished executions run on",
+             scan->removed[i], set->dir);
+    free(chosen);
+    scan_free(set->last);
+    set->last = scan;
+}
+
+int plugins_open(plugins **out, const char *dir, const char *store_dir)
+{
+    plugins *set = calloc(1, sizeof *set);
+
+    if (!set)
+        return TARRY_ENOMEM;
+    if (mkdir(store_dir, 0755) != 0 && errno != EEXIST) {
+        hlog(HLOG_ERROR, "cannot create the plugin version store %s: %s", store_dir, strerror(errno));
+        free(set);
+        return TARRY_EIO;
+    }
+    set->dir = strdup(dir);
+    set->store_dir = strdup(store_dir);
+    uv_rwlock_init(&set->lock);
+    plugins_apply(set, plugins_scan_dir(set));
     *out = set;
+    return 0;
+}
+
+bool plugins_find_version_loaded(plugins *set, const char *hash)
+{
+    uv_rwlock_rdlock(&set->lock);
+    bool found = gen_by_hash(set, hash) != NULL;
+    uv_rwlock_rdunlock(&set->lock);
+    return found;
+}
+
+int plugins_load_stored(plugins *set, const char *hash)
+{
+    char name[PLUGIN_HASH_LEN + 4];
+    plugin *p;
+
+    if (plugins_find_version_loaded(set, hash))
+        return 0;
+    if (strlen(hash) != PLUGIN_HASH_LEN || strspn(hash, "0123456789abcdef") != PLUGIN_HASH_LEN)
+        return TARRY_EINVAL;
+    if (!(p = calloc(1, sizeof *p)))
+        return TARRY_ENOMEM;
+    snprintf(name, sizeof name, "%s.so", hash);
+    memcpy(p->hash, hash, PLUGIN_HASH_LEN + 1);
+    p->stored = path_join(set->store_dir, name);
+    p->file = strdup(p->stored ? p->stored : "");
+    if (!p->stored || access(p->stored, R_OK) != 0) {
+        hlog(HLOG_ERROR, "plugin version %s is missing from the version store %s", hash, set->store_dir);
+        plugin_free(p);
+        return TARRY_ENOTFOUND;
+    }
+    load_one(p);
+    if (p->error) {
+        plugin_free(p);
+        return TARRY_EINVAL;
+    }
+    uv_rwlock_wrlock(&set->lock);
+    if (gen_by_hash(set, hash)) {
+        /* Loaded meanwhile by another thread: keep that one. */
+        uv_rwlock_wrunlock(&set->lock);
+        plugin_free(p);
+        return 0;
+    }
+    add_gen(set, p);
+    uv_rwlock_wrunlock(&set->lock);
+    hlog(HLOG_INFO, "plugin %s %s (%s) loaded from the version store for executions pinned to it", p->name, p->version,
+         p->hash);
     return 0;
 }
 
@@ -257,27 +588,36 @@ void plugins_free(plugins *set)
 {
     if (!set)
         return;
-    for (size_t i = 0; i < set->count; i++) {
-        plugin *p = &set->items[i];
-        if (p->handle)
-            dlclose(p->handle);
-        free(p->fns);
-        free(p->file);
-        free(p->name);
-        free(p->version);
-        free(p->error);
-    }
-    free(set->items);
+    scan_free(set->last);
+    for (size_t i = 0; i < set->gen_count; i++)
+        plugin_free(set->gens[i]);
+    for (size_t i = 0; i < set->retired_count; i++)
+        plugin_free(set->retired[i]);
+    free(set->retired);
+    free(set->gens);
     free(set->index);
+    free(set->dir);
+    free(set->store_dir);
+    uv_rwlock_destroy(&set->lock);
     free(set);
 }
 
-size_t plugins_count(const plugins *set)
+void plugins_report(plugins *set, plugins_report_cb cb, void *user)
 {
-    return set->count;
+    plugins_scan *scan = set->last;
+    for (size_t i = 0; scan && i < scan->count; i++) {
+        const plugin *p = scan->files[i].p;
+        plugin_outcome o = !p || !p->handle || p->error ? PLUGIN_REFUSED
+                           : scan->files[i].fresh        ? PLUGIN_LOADED
+                                                         : PLUGIN_UNCHANGED;
+        cb(user, scan->files[i].file, p, o);
+    }
+    for (size_t i = 0; scan && i < scan->removed_count; i++)
+        cb(user, scan->removed[i], NULL, PLUGIN_REMOVED);
 }
 
-const plugin *plugins_at(const plugins *set, size_t i)
+void plugins_each(plugins *set, plugins_each_cb cb, void *user)
 {
-    return &set->items[i];
+    for (size_t i = 0; i < set->gen_count; i++)
+        cb(user, set->gens[i]);
 }

@@ -1,22 +1,37 @@
 /*
- * plugins.h - loading plugin .so files and finding their functions.
+ * plugins.h - plugin versions: the registry of loaded plugin .so files,
+ * the content-addressed version store, and reloading.
  *
  * The only room that calls dlopen/dlsym. A plugin is checked (magic, ABI
  * number, struct sizes, pointer size, names) before any of its code runs;
  * a bad plugin is recorded with its reason and the rest are served.
  *
- * Lifetimes: a `plugins` set owns every plugin and function it lists; they
- * stay valid until plugins_free(). Functions may be called from any thread.
+ * Versions: every .so found in the plugins folder is copied into the store
+ * (<data>/plugins/<hash>.so, the hash being the first 16 hex digits of the
+ * file's SHA-256) and loaded from that immutable copy, never from the
+ * folder. A loaded version is never unloaded while the host runs, so an
+ * execution pinned to it keeps running its code after a reload; after a
+ * restart, the versions that unfinished executions are pinned to are
+ * loaded again from the store (plugins_load_stored), whatever the folder
+ * holds by then. The *current* version of each plugin serves new triggers.
+ *
+ * Threads: plugins_find* may be called from any thread (a read lock guards
+ * the current index). plugins_scan runs on a worker thread; plugins_apply
+ * and everything else on the loop thread (or before it starts).
+ *
+ * Lifetimes: plugin and plugin_fn pointers stay valid until plugins_free().
  */
 #ifndef TARRY_PLUGINS_H
 #define TARRY_PLUGINS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "tarry.h"
 
 #define PLUGIN_NAME_MAX 128
+#define PLUGIN_HASH_LEN 16
 
 typedef struct plugin plugin;
 
@@ -27,33 +42,68 @@ typedef struct plugin_fn {
 } plugin_fn;
 
 struct plugin {
-    char *file;    /* path it was loaded from */
+    char *file;    /* where it was found in the plugins folder */
+    char *stored;  /* its copy in the version store, loaded from there; NULL if never copied */
     char *name;    /* from the descriptor; NULL if it could not be read */
     char *version; /* likewise */
     char *error;   /* NULL when loaded; else why it was refused */
-    void *handle;  /* dlopen handle; NULL when refused */
+    char hash[PLUGIN_HASH_LEN + 1];
+    void *handle; /* dlopen handle; NULL when refused */
     plugin_fn *fns;
     size_t fn_count;
     uint32_t header_revision; /* the tarry.h revision it was built with */
+    bool current;             /* serves new triggers */
 };
 
 typedef struct plugins plugins;
 
 /*
- * Load every *.so in `dir` (in name order, so a conflict is decided the same
- * way every time). A missing or unreadable folder is not fatal: it is
- * reported and the set is empty. Each refused file gets one log line naming
- * it and the reason. Returns 0 or TARRY_ENOMEM.
+ * Open the registry: load every *.so in `dir` (in name order, so a conflict
+ * is decided the same way every time) through the version store in
+ * `store_dir` (created if missing). A missing or unreadable plugins folder
+ * is not fatal. Each refused file gets one log line naming it and the
+ * reason. Returns 0, TARRY_EIO (the store cannot be created) or TARRY_ENOMEM.
  */
-int plugins_load_dir(plugins **out, const char *dir);
+int plugins_open(plugins **out, const char *dir, const char *store_dir);
 void plugins_free(plugins *set);
 
-/* The function called `name`, or NULL. */
-const plugin_fn *plugins_find(const plugins *set, const char *name);
+/* The current version's function called `name`, or NULL. */
+const plugin_fn *plugins_find(plugins *set, const char *name);
 
-/* Every plugin file seen, loaded or refused. */
-size_t plugins_count(const plugins *set);
-const plugin *plugins_at(const plugins *set, size_t i);
+/* Function `name` of the loaded version `hash`, or NULL. */
+const plugin_fn *plugins_find_version(plugins *set, const char *hash, const char *name);
+
+/* Whether version `hash` is loaded (any thread). */
+bool plugins_find_version_loaded(plugins *set, const char *hash);
+
+/* Load version `hash` from the store if it is not loaded (startup, or a
+ * worker thread for an upgrade). 0, or
+ * TARRY_ENOTFOUND / TARRY_EINVAL with the reason logged. */
+int plugins_load_stored(plugins *set, const char *hash);
+
+/* ---- reloading ---------------------------------------------------------------- */
+
+typedef struct plugins_scan plugins_scan;
+
+/* Worker thread: read the folder, store and load what is new. Never NULL. */
+plugins_scan *plugins_scan_dir(plugins *set);
+
+/* Loop thread: make the scan's valid plugins current (a plugin that fails
+ * keeps its old version current; one whose file is gone stops serving new
+ * triggers) and keep the scan as the last report. Takes the scan. */
+void plugins_apply(plugins *set, plugins_scan *scan);
+
+/* ---- reporting ------------------------------------------------------------------ */
+
+typedef enum plugin_outcome { PLUGIN_LOADED, PLUGIN_UNCHANGED, PLUGIN_REFUSED, PLUGIN_REMOVED } plugin_outcome;
+
+/* What the last open or reload did with each file (and each plugin whose file vanished). */
+typedef void (*plugins_report_cb)(void *user, const char *file, const plugin *p, plugin_outcome outcome);
+void plugins_report(plugins *set, plugins_report_cb cb, void *user);
+
+/* Every loaded version, current or not. */
+typedef void (*plugins_each_cb)(void *user, const plugin *p);
+void plugins_each(plugins *set, plugins_each_cb cb, void *user);
 
 /* Whether `name` is a valid function or plugin name ([A-Za-z_][A-Za-z0-9_.-]*, 1..128 bytes). */
 int plugins_name_valid(const char *name);

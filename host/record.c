@@ -39,6 +39,7 @@ const char *journal_kind_name(journal_kind kind)
     case JOURNAL_STEP: return "step";
     case JOURNAL_SLEEP: return "sleep";
     case JOURNAL_NOW: return "now";
+    case JOURNAL_PATCH: return "patch";
     }
     return "unknown";
 }

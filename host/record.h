@@ -46,6 +46,7 @@ typedef struct exec_record {
     const char *error;    /* plain text, or NULL */
     const char *plugin_name;
     const char *plugin_version;
+    const char *plugin_hash; /* the version it is pinned to (see plugins.h), or NULL */
 } exec_record;
 
 /*
@@ -56,7 +57,8 @@ typedef enum journal_kind {
     JOURNAL_CALL = 1,  /* tarry_call: started a child */
     JOURNAL_STEP = 2,  /* tarry_step: ran a side effect once */
     JOURNAL_SLEEP = 3, /* tarry_sleep: a durable timer */
-    JOURNAL_NOW = 4    /* tarry_now_ms: read the clock */
+    JOURNAL_NOW = 4,   /* tarry_now_ms: read the clock */
+    JOURNAL_PATCH = 5  /* tarry_patched: this execution runs code with the patch */
 } journal_kind;
 
 typedef enum journal_status {

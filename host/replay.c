@@ -224,6 +224,10 @@ static int issue(tarry_ctx *ctx, journal_kind kind, const char *name, replay_ent
                journal_kind_name(kind), name ? name : "");
         return TARRY_EINVAL;
     }
+    /* A patch marker the code no longer asks about (its tarry_patched call
+     * was removed once every old execution finished) is passed over. */
+    while (ctx->pos < run->journal_count && run->journal[ctx->pos].e.kind == JOURNAL_PATCH)
+        ctx->pos++;
     if (ctx->pos >= run->journal_count)
         return TARRY_OK;
     r = &run->journal[ctx->pos];
@@ -516,6 +520,35 @@ static int ctx_now_ms(tarry_ctx *ctx, int64_t *out)
     return TARRY_OK;
 }
 
+static int ctx_patched(tarry_ctx *ctx, const char *change_id)
+{
+    replay_run *run = ctx->run;
+    journal_entry e;
+
+    if (!change_id || !change_id[0]) {
+        misuse(ctx, "tarry_patched: the change id is empty");
+        return 1;
+    }
+    if (ctx->blocked || ctx->suspended || ctx->in_step)
+        return 1;
+    if (ctx->pos < run->journal_count) {
+        const replay_entry *r = &run->journal[ctx->pos];
+        if (r->e.kind == JOURNAL_PATCH && same_name(r->e.name, change_id)) {
+            ctx->pos++;
+            return 1;
+        }
+        /* History from before the patch: take the old path, record nothing. */
+        return 0;
+    }
+    memset(&e, 0, sizeof e);
+    e.kind = JOURNAL_PATCH;
+    e.status = JOURNAL_SUCCEEDED;
+    e.name = change_id;
+    e.started_at = e.finished_at = clock_now_ms();
+    record_new(ctx, &e, NULL); /* out of memory: still the new path; the marker is lost, not the run */
+    return 1;
+}
+
 static int ctx_is_cancelled(tarry_ctx *ctx)
 {
     (void)ctx;
@@ -536,6 +569,7 @@ static const tarry_host_api host_api = {
     .sleep = ctx_sleep,
     .now_ms = ctx_now_ms,
     .is_cancelled = ctx_is_cancelled,
+    .patched = ctx_patched,
 };
 
 static void fail_with(replay_run *run, const char *msg)

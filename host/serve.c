@@ -170,9 +170,10 @@ static void on_stop_signal(uv_signal_t *s, int signum)
 
 static void on_hup(uv_signal_t *s, int signum)
 {
-    (void)s;
+    engine_proc *ep = s->data;
     (void)signum;
-    hlog(HLOG_WARN, "SIGHUP: plugin reload is not available in this version; restart the host to load new plugins");
+    hlog(HLOG_INFO, "SIGHUP: reloading plugins");
+    engine_reload(ep->eng, NULL);
 }
 
 static int run_engine(const serve_config *cfg)
@@ -194,8 +195,12 @@ static int run_engine(const serve_config *cfg)
         hlog(HLOG_ERROR, "%s", err);
         return EXIT_CONFIG;
     }
-    if ((rc = plugins_load_dir(&pl, cfg->plugins_dir)) != 0)
-        goto out;
+    {
+        char store_dir[4096];
+        snprintf(store_dir, sizeof store_dir, "%s/plugins", cfg->data_dir);
+        if ((rc = plugins_open(&pl, cfg->plugins_dir, store_dir)) != 0)
+            goto out;
+    }
     uv_loop_init(&ep.loop);
     if ((rc = engine_create(&ep.eng, &ep.loop, st, pl, cfg->workers)) != 0 || (rc = api_create(&a, ep.eng, getenv("TARRY_TOKEN"))) != 0)
         goto out;

@@ -19,7 +19,7 @@
 #include "status.h"
 
 #define STORE_INITIAL_MAP (256u << 20)
-#define RECORD_FORMAT 2
+#define RECORD_FORMAT 3
 #define STR_ABSENT 0xffffffffu
 
 enum { DB_EXEC, DB_BY_STATE, DB_BY_FN, DB_BY_FN_STATE, DB_TIMERS, DB_LOGS, DB_JOURNAL, DB_COUNT };
@@ -370,7 +370,7 @@ static int strings_get(const char *p, const char *end, const char **strs, size_t
 }
 
 /* ---- record encoding ------------------------------------------------------
- * Fixed header, then seven strings. Native byte order: an LMDB file is not
+ * Fixed header, then eight strings. Native byte order: an LMDB file is not
  * portable across architectures anyway. */
 
 struct record_head {
@@ -381,7 +381,7 @@ struct record_head {
     uint32_t parent_seq, wake_seq;
 };
 
-#define RECORD_STRINGS 7
+#define RECORD_STRINGS 8
 
 static void record_strings(const exec_record *r, const char *s[RECORD_STRINGS])
 {
@@ -392,6 +392,7 @@ static void record_strings(const exec_record *r, const char *s[RECORD_STRINGS])
     s[4] = r->error;
     s[5] = r->plugin_name;
     s[6] = r->plugin_version;
+    s[7] = r->plugin_hash;
 }
 
 static int record_encode(sink *out, const exec_record *r)
@@ -458,6 +459,7 @@ static int record_decode(store *st, const MDB_val *key, const MDB_val *val, exec
     r->error = s[4];
     r->plugin_name = s[5];
     r->plugin_version = s[6];
+    r->plugin_hash = s[7];
     return 0;
 corrupt:
     snprintf(st->last_error, sizeof st->last_error, "corrupt execution record (%zu bytes)", val->mv_size);

@@ -38,7 +38,7 @@ extern "C" {
 #define TARRY_ABI_VERSION 1
 /* Which revision of this header a plugin was built with (recorded in its
  * descriptor), so the host knows which fields of option structs exist. */
-#define TARRY_HEADER_REVISION 2
+#define TARRY_HEADER_REVISION 3
 /* "TRRY": the first field of every descriptor, so a stray symbol is refused. */
 #define TARRY_PLUGIN_MAGIC 0x54525259u
 
@@ -126,6 +126,8 @@ typedef struct tarry_host_api {
     int (*sleep)(tarry_ctx *ctx, const char *duration);
     int (*now_ms)(tarry_ctx *ctx, int64_t *out);
     int (*is_cancelled)(tarry_ctx *ctx);
+    /* versions (header revision 3) */
+    int (*patched)(tarry_ctx *ctx, const char *change_id);
 } tarry_host_api;
 
 /* Every tarry_ctx the host hands out starts with this; the rest is private. */
@@ -301,6 +303,23 @@ static inline int64_t tarry_now_ms(tarry_ctx *ctx)
 static inline int tarry_is_cancelled(tarry_ctx *ctx)
 {
     return TARRY__HAS(ctx, is_cancelled) ? TARRY__API(ctx)->is_cancelled(ctx) : 0;
+}
+
+/*
+ * Change a workflow safely under running executions (Temporal's `patched`):
+ *
+ *     if (tarry_patched(ctx, "send-sms-too"))
+ *         TARRY_TRY(tarry_call(ctx, "send_sms", args, NULL, NULL));
+ *
+ * Returns 1 for executions that reach this point running code that has the
+ * patch (new ones, and ones that recorded the marker before), 0 for ones
+ * replaying a journal written before the patch existed, so they keep
+ * issuing the old commands. The answer is journaled. Once no execution
+ * from before the patch is left, drop the old branch (and later the call).
+ */
+static inline int tarry_patched(tarry_ctx *ctx, const char *change_id)
+{
+    return TARRY__HAS(ctx, patched) ? TARRY__API(ctx)->patched(ctx, change_id) : 1;
 }
 
 /* A readable name for a tarry_status or TARRY_E* code. */

@@ -51,7 +51,8 @@ def check_record(doc, function, args, metadata, plugin=("examples", "1.0.0")):
     check_eq(doc["function"], function, "record.function")
     check_eq(doc["args"], args, "record.args round-trips")
     check_eq(doc["metadata"], metadata, "record.metadata round-trips")
-    check_eq(doc["plugin"], {"name": plugin[0], "version": plugin[1]}, "record.plugin")
+    check_eq({k: doc["plugin"][k] for k in ("name", "version")}, {"name": plugin[0], "version": plugin[1]}, "record.plugin")
+    check(re.fullmatch(r"[0-9a-f]{16}", doc["plugin"].get("hash") or ""), "record.plugin.hash pins a version", doc["plugin"])
     check_eq(doc["parent_id"], None, "record.parent_id")
     check_eq(doc["children"], [], "record.children")
     for f in ("created_at", "scheduled_at", "started_at", "finished_at"):

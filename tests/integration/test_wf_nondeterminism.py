@@ -2,8 +2,10 @@
 
 wfnd v1 (tests/plugins/wf_nd_v1.c) is installed as wfnd.so; three executions of nd
 (step "a", sleep "1h", step "b") are triggered and reach `waiting`. The host is killed
-(kill -9), wfnd.so is replaced by the v2 build (same plugin name and version), the host
-restarts and every sleep is moved to now (PATCH .../schedule {}). Then:
+(kill -9), wfnd.so is replaced by the v2 build (same plugin name and version) and the host
+restarts. Each execution is pinned to the version it started on: after the restart they
+still run v1, loaded from the version store. Each is then moved to v2 explicitly (POST
+.../upgrade) and every sleep is moved to now (PATCH .../schedule {}). Then:
 
 - variant "name" (v2 issues step "x" where the journal has step "a") is `blocked` with
   "nondeterminism at step 0: journal has step a..., code issued step x...";
@@ -12,7 +14,8 @@ restarts and every sleep is moved to now (PATCH .../schedule {}). Then:
 - variant "same" (v2 issues v1's commands) replays cleanly and succeeds with v2's result.
 
 Blocked is not failed: no finished_at, the journal is as v1 left it, and the execution
-stays blocked (it is not retried in a loop) also across another restart.
+stays blocked (it is not retried in a loop) also across another restart. An upgrade back
+to v1 unblocks them: they replay on v1 and succeed.
 """
 
 import os
@@ -38,11 +41,22 @@ def main():
                      "v1 nd (%s) sleeps with step a recorded" % variant)
         before = {v: h.execution(eid)["journal"] for v, eid in ids.items()}
 
+        v1 = h.execution(ids["name"])["plugin"]["hash"]
         h.kill9()
         shutil.copyfile(harness.plugin_path("wf_nd_v2"), os.path.join(h.plugins_dir, "wfnd.so"))
         h.restart()
+        _, plugins, _ = h.client.call("GET", "/v1/plugins")
+        current = [p["hash"] for p in plugins["data"] if p.get("state") == "loaded"]
+        pinned = [p["hash"] for p in plugins["data"] if p.get("state") == "pinned"]
+        check(current and current[0] != v1, "the folder's v2 is the current version", plugins)
+        check_eq(pinned, [v1], "v1 is loaded again from the version store for the pinned executions")
         for variant, eid in ids.items():
-            check_eq(h.execution(eid)["state"], "waiting", "after the swap and restart, %s still sleeps" % variant)
+            rec = h.execution(eid)
+            check_eq((rec["state"], rec["plugin"]["hash"]), ("waiting", v1),
+                     "after the swap and restart, %s still sleeps, pinned to v1" % variant)
+            status, doc, _ = h.client.call("POST", "/v1/executions/%s/upgrade" % eid, {})
+            check(status == 200 and doc["plugin"]["hash"] == current[0], "upgrade moves %s to v2" % variant,
+                  (status, doc))
             status, doc = h.reschedule(eid, {})
             check(status == 200, "PATCH .../schedule {} wakes %s" % variant, (status, doc))
 
@@ -87,6 +101,13 @@ def main():
             check_eq(rec["state"], "blocked", "%s is still blocked after another restart" % variant)
         listed, _ = h.list_all("state=blocked")
         check_eq(sorted(e["id"] for e in listed), sorted(ids[v] for v in expect), "state=blocked lists exactly the two")
+
+        # ---- an upgrade back to the version that wrote the journal unblocks them --------
+        for variant in expect:
+            status, doc, _ = h.client.call("POST", "/v1/executions/%s/upgrade" % ids[variant], {"to": v1})
+            check(status == 200, "upgrade %s back to v1" % variant, (status, doc))
+            rec = h.wait_final(ids[variant], timeout=10)
+            check_eq((rec["state"], rec["result"]["version"]), ("succeeded", 1), "%s replays on v1 and succeeds" % variant)
 
 
 harness.run(main)
