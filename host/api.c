@@ -941,10 +941,18 @@ static void add_reported(void *user, const char *file, const plugin *p, plugin_o
     cJSON_AddItemToArray(user, plugin_json(file, p, states[outcome]));
 }
 
-/* For GET /v1/plugins: what is loaded now, whatever the last reload did to it. */
-static void add_listed_plugin(void *user, const char *file, const plugin *p, plugin_outcome outcome)
+/* For GET /v1/plugins: the failures and removals of the last load or reload. */
+static void add_listed_problem(void *user, const char *file, const plugin *p, plugin_outcome outcome)
 {
-    add_reported(user, file, p, outcome == PLUGIN_UNCHANGED ? PLUGIN_LOADED : outcome);
+    if (outcome == PLUGIN_REFUSED || outcome == PLUGIN_REMOVED)
+        add_reported(user, file, p, outcome);
+}
+
+/* The versions serving new triggers (also one kept after its new file failed). */
+static void add_current_version(void *user, const plugin *p)
+{
+    if (p->current)
+        cJSON_AddItemToArray(user, plugin_json(p->file, p, "loaded"));
 }
 
 /* Older versions still loaded for executions pinned to them. */
@@ -957,7 +965,8 @@ static void add_old_version(void *user, const plugin *p)
 static int handle_plugins(api *a, h2o_req_t *req)
 {
     cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data");
-    plugins_report(engine_plugins(a->eng), add_listed_plugin, data);
+    plugins_each(engine_plugins(a->eng), add_current_version, data);
+    plugins_report(engine_plugins(a->eng), add_listed_problem, data);
     plugins_each(engine_plugins(a->eng), add_old_version, data);
     reply_cjson(req, 200, root);
     return 0;

@@ -476,6 +476,8 @@ static void settle_child(engine *e, exec *child)
 }
 
 /* Children a pass called: new executions, created in the batch that records the calls. */
+static const plugin_fn *child_function(engine *e, const exec *x, const char *name);
+
 static void spawn_children(engine *e, exec *x, size_t from, size_t to)
 {
     int64_t now = clock_now_ms();
@@ -501,7 +503,7 @@ static void spawn_children(engine *e, exec *x, size_t from, size_t to)
             continue;
         }
         e->stats.created++;
-        exec_bind(child, plugins_find(e->pl, rec.function));
+        exec_bind(child, child_function(e, x, rec.function));
         if (!child->fn) {
             block_unloaded(child);
         } else if (rec.scheduled_at > now) {
@@ -596,9 +598,21 @@ static int load_journal(engine *e, exec *x)
     return rc < 0 ? rc : jl.error;
 }
 
+/* The version a child of `x` calling `name` runs: the current one, or, for
+ * a plugin removed since, the one x itself is pinned to (so pinned work can
+ * run to completion). */
+static const plugin_fn *child_function(engine *e, const exec *x, const char *name)
+{
+    const plugin_fn *fn = plugins_find(e->pl, name);
+    if (!fn && x->fn)
+        fn = plugins_find_version(e->pl, x->fn->owner->hash, name);
+    return fn;
+}
+
 static bool hook_function_known(void *user, const char *name)
 {
-    return plugins_find(((exec *)user)->owner->pl, name) != NULL;
+    exec *x = user;
+    return child_function(x->owner, x, name) != NULL;
 }
 
 /* On the worker: wait until the loop has committed the pass's commands so far. */

@@ -30,8 +30,9 @@
 /* One file of a scan: a version already loaded, a new one, or refused. */
 typedef struct scanned {
     char *file;
-    plugin *p; /* the version (new, or loaded before); owned here if new or refused */
-    bool fresh; /* loaded by this scan */
+    plugin *p;        /* the version (new, or loaded before); owned here if new or refused */
+    bool fresh;       /* loaded by this scan */
+    bool was_current; /* p served before this scan (set by apply) */
 } scanned;
 
 struct plugins_scan {
@@ -407,65 +408,95 @@ static int add_gen(plugins *set, plugin *p)
     return 0;
 }
 
+/* The version that is current for `file` (same folder path) or plugin `name`. */
+static plugin *current_for(plugins *set, const char *file, const char *name)
+{
+    for (size_t g = 0; g < set->gen_count; g++) {
+        plugin *q = set->gens[g];
+        if (q->current && ((file && strcmp(q->file, file) == 0) || (name && q->name && strcmp(q->name, name) == 0)))
+            return q;
+    }
+    return NULL;
+}
+
+/* Whether p's plugin name or one of its functions is taken by one of chosen[0..n). */
+static const plugin *clash_with(plugin *const *chosen, size_t n, const plugin *p, const char **what)
+{
+    for (size_t j = 0; j < n; j++) {
+        const plugin *q = chosen[j];
+        if (!q || q == p)
+            continue;
+        if (strcmp(q->name, p->name) == 0) {
+            *what = NULL;
+            return q;
+        }
+        for (size_t a = 0; a < p->fn_count; a++)
+            for (size_t b = 0; b < q->fn_count; b++)
+                if (strcmp(p->fns[a].name, q->fns[b].name) == 0) {
+                    *what = p->fns[a].name;
+                    return q;
+                }
+    }
+    return NULL;
+}
+
 void plugins_apply(plugins *set, plugins_scan *scan)
 {
     const plugin_fn **index = NULL;
-    size_t count = 0;
-    plugin **chosen = calloc(scan->count ? scan->count : 1, sizeof *chosen);
+    size_t count = 0, n = scan->count;
+    plugin **chosen = calloc(n ? n : 1, sizeof *chosen);
 
-    /* Pick the current versions in file order: a plugin whose names clash
-     * with one picked before it is refused (a new version of its own is not
-     * a clash: it replaces the old one). */
-    for (size_t i = 0; chosen && i < scan->count; i++) {
+    if (!chosen) {
+        scan_free(scan);
+        return;
+    }
+    /*
+     * Pick the current versions. What already serves goes first, so a new
+     * file can never displace or duplicate a working plugin by a name clash:
+     *   1. files whose version is current already (unchanged);
+     *   2. new or changed files, in file order, refused on a clash;
+     *   3. for a file that failed (unreadable, bad ABI, ...), the version
+     *      that served from that same file, or under that plugin name, stays.
+     */
+    for (size_t i = 0; i < n; i++) {
         plugin *p = scan->files[i].p;
-        const char *clash = NULL, *with = NULL, *with_name = NULL;
-        if (!p || !p->handle)
+        scan->files[i].was_current = p && p->current;
+        if (p && p->handle && !scan->files[i].fresh && p->current)
+            chosen[i] = p;
+    }
+    for (size_t i = 0; i < n; i++) {
+        plugin *p = scan->files[i].p;
+        const plugin *other;
+        const char *what = NULL;
+        if (chosen[i] || !p || !p->handle || p->error)
             continue;
-        for (size_t j = 0; j < i && !clash; j++) {
-            plugin *q = chosen[j];
-            if (!q)
-                continue;
-            if (strcmp(q->name, p->name) == 0) {
-                clash = "plugin";
-                with = q->file;
-                with_name = q->name;
-            }
-            for (size_t a = 0; a < p->fn_count && !clash; a++)
-                for (size_t b = 0; b < q->fn_count && !clash; b++)
-                    if (strcmp(p->fns[a].name, q->fns[b].name) == 0) {
-                        clash = p->fns[a].name;
-                        with = q->file;
-                        with_name = q->name;
-                    }
-        }
-        if (clash) {
+        if ((other = clash_with(chosen, n, p, &what))) {
             if (scan->files[i].fresh) {
-                if (strcmp(clash, "plugin") == 0)
-                    refuse(p, "plugin \"%s\" is already provided by %s", p->name, with);
+                if (what)
+                    refuse(p, "function \"%s\" is already provided by plugin \"%s\" (%s)", what, other->name, other->file);
                 else
-                    refuse(p, "function \"%s\" is already provided by plugin \"%s\" (%s)", clash, with_name, with);
-                /* Loaded but unused: keep the mapping (its code may not run), drop the functions. */
-                p->fn_count = 0;
+                    refuse(p, "plugin \"%s\" is already provided by %s", p->name, other->file);
+                p->fn_count = 0; /* loaded but unused: its code may not run */
             }
             continue;
         }
         chosen[i] = p;
     }
     uv_rwlock_wrlock(&set->lock);
-    /* A plugin that was current and failed to load now keeps its version. */
-    for (size_t i = 0; chosen && i < scan->count; i++) {
-        plugin *p = scan->files[i].p;
-        if (chosen[i] || !p || !p->name)
+    for (size_t i = 0; i < n; i++) {
+        plugin *p = scan->files[i].p, *old;
+        const char *what;
+        if (chosen[i] || !p)
             continue;
-        for (size_t g = 0; g < set->gen_count; g++)
-            if (set->gens[g]->current && strcmp(set->gens[g]->name, p->name) == 0)
-                chosen[i] = set->gens[g];
+        old = current_for(set, scan->files[i].file, p->name);
+        if (old && !clash_with(chosen, n, old, &what))
+            chosen[i] = old;
     }
     for (size_t g = 0; g < set->gen_count; g++) {
         plugin *old = set->gens[g];
         bool kept = false;
-        for (size_t i = 0; chosen && i < scan->count && !kept; i++)
-            kept = chosen[i] && strcmp(chosen[i]->name, old->name) == 0;
+        for (size_t i = 0; i < n && !kept; i++)
+            kept = chosen[i] == old || (chosen[i] && strcmp(chosen[i]->name, old->name) == 0);
         if (old->current && !kept) {
             char **grown = realloc(scan->removed, (scan->removed_count + 1) * sizeof *grown);
             if (grown) {
@@ -475,13 +506,15 @@ void plugins_apply(plugins *set, plugins_scan *scan)
         }
         old->current = false;
     }
-    for (size_t i = 0; chosen && i < scan->count; i++) {
+    for (size_t i = 0; i < n; i++) {
         plugin *p = chosen[i];
         if (!p)
             continue;
-        if (scan->files[i].fresh && p->handle && !gen_by_hash(set, p->hash) && add_gen(set, p) == 0)
+        if (scan->files[i].fresh && p == scan->files[i].p && !gen_by_hash(set, p->hash) && add_gen(set, p) == 0)
             hlog(HLOG_INFO, "plugin %s %s (%s) loaded from %s (%zu functions)", p->name, p->version, p->hash, p->file,
                  p->fn_count);
+        else if (p == scan->files[i].p && !scan->files[i].was_current)
+            hlog(HLOG_INFO, "plugin %s %s (%s) from %s is current again", p->name, p->version, p->hash, p->file);
         p->current = true;
         const plugin_fn **grown = realloc(index, (count + p->fn_count) * sizeof *grown);
         if (!grown)
@@ -490,7 +523,7 @@ void plugins_apply(plugins *set, plugins_scan *scan)
         for (size_t f = 0; f < p->fn_count; f++)
             index[count++] = &p->fns[f];
     }
-    for (size_t i = 0; i < scan->count; i++) {
+    for (size_t i = 0; i < n; i++) {
         plugin *p = scan->files[i].p;
         /* A valid file refused for a clash stays mapped (its constructors
          * ran; unloading on the loop thread would run its destructors), but
@@ -607,9 +640,9 @@ void plugins_report(plugins *set, plugins_report_cb cb, void *user)
     plugins_scan *scan = set->last;
     for (size_t i = 0; scan && i < scan->count; i++) {
         const plugin *p = scan->files[i].p;
-        plugin_outcome o = !p || !p->handle || p->error ? PLUGIN_REFUSED
-                           : scan->files[i].fresh        ? PLUGIN_LOADED
-                                                         : PLUGIN_UNCHANGED;
+        plugin_outcome o = !p || !p->handle || p->error                   ? PLUGIN_REFUSED
+                           : scan->files[i].fresh || !scan->files[i].was_current ? PLUGIN_LOADED
+                                                                                 : PLUGIN_UNCHANGED;
         cb(user, scan->files[i].file, p, o);
     }
     for (size_t i = 0; scan && i < scan->removed_count; i++)

@@ -187,8 +187,11 @@ static int run_engine(const serve_config *cfg)
 
     memset(&ep, 0, sizeof ep);
     signal(SIGPIPE, SIG_IGN);
-    /* Must be set before the loop first uses its threadpool. */
-    snprintf(workers, sizeof workers, "%d", cfg->workers);
+    /* Must be set before the loop first uses its threadpool. Two threads
+     * more than the workers: at most `workers` functions run at once, so
+     * the host's own jobs there (reload scans, loading a stored version)
+     * never wait behind long-running functions. */
+    snprintf(workers, sizeof workers, "%d", cfg->workers + 2);
     setenv("UV_THREADPOOL_SIZE", workers, 1);
 
     if ((rc = store_open(&st, cfg->data_dir, err, sizeof err)) != 0) {

@@ -29,6 +29,19 @@
  *       entries. Reports the median per size and the median minus the smallest size's (the cost of
  *       the replay itself, over the fixed cost of a resume).
  *
+ *   tarry-bench reload --url URL --dir PLUGINS_DIR --a A.so --b B.so [--install NAME.so] [--function F]
+ *                      [--reps R] [--via api|sighup --pid PID] [--known] [--every-ms MS]
+ *       Reload latency (issue 4): R times, install the other build (A, B, A, ...) as NAME.so (default
+ *       rl100.so; copy + rename, not timed), then ask for a reload (POST /v1/plugins/reload, or SIGHUP
+ *       to PID) and trigger F (default rl100_f42) with ?wait=5s until it answers with the new build's
+ *       result ({"build": "a"|"b"}): "serving" is the time from the request (or signal) to that answer.
+ *       Each install gets a fresh content hash (the rl100_nonce marker in the copy is overwritten), so
+ *       every reload really hashes, copies, dlopen()s and validates a version; --known installs A and B
+ *       as they are, so after the first two reloads it only switches between loaded versions. Also
+ *       reports a trigger round trip with no reload, the floor under "serving".
+ *       With --every-ms MS: reload (API) every MS ms until SIGTERM/SIGINT, then one summary line (how
+ *       many, how long each took): the background load of scripts/bench's W1-during-reloads run.
+ *
  *   tarry-bench collect --url URL [--function F]
  *       Only the record paging part of w1, for a run that already happened.
  *
@@ -215,6 +228,12 @@ struct opts {
     const char *sizes;    /* replay: comma-separated journal sizes */
     long reps;            /* replay: executions per size */
     const char *sleep;    /* replay: the durable sleep each execution ends on */
+    const char *build_a, *build_b; /* reload: the two builds of the plugin */
+    const char *install;  /* reload: the file name they are installed as in --dir */
+    const char *via;      /* reload: "api" or "sighup" */
+    long pid;             /* reload --via sighup: the host's pid */
+    long every_ms;        /* reload: loop mode interval, 0 for the latency runs */
+    bool known;           /* reload: install the builds as they are (no fresh hash) */
 };
 
 static long parse_long(const char *flag, const char *v, long min)
@@ -236,13 +255,16 @@ static void usage(void)
         "       tarry-bench w2 --url URL [--function F] [--children-function G] [--per-trigger K] [-n N]"
         " [-c C] [--poll-ms MS] [--timeout S] [--stall S]\n"
         "       tarry-bench replay --url URL [--function F] [--sizes S,S,...] [--reps R] [--sleep D]\n"
+        "       tarry-bench reload --url URL --dir PLUGINS_DIR --a A.so --b B.so [--install NAME.so] [--function F]"
+        " [--reps R] [--via api|sighup --pid PID] [--known] [--every-ms MS]\n"
         "       tarry-bench collect --url URL [--function F]\n"
         "       tarry-bench fsync-probe --dir DIR [-n N]\n"
         "defaults: --url $TARRY_URL or http://127.0.0.1:7373, --function noop, --body '{}';\n"
         "          w1 -n 10000 -c 8 --poll-ms 2 --timeout 300 --stall 10; w3 -n 500 --warmup 50 --wait 10s;\n"
         "          fsync-probe -n 200;\n"
         "          w2 --function wf2 --children-function wfbench_noop --per-trigger 4 -n 1000 -c 8;\n"
-        "          replay --function steps --sizes 0,10,100,1000 --reps 5 --sleep 1h\n",
+        "          replay --function steps --sizes 0,10,100,1000 --reps 5 --sleep 1h;\n"
+        "          reload --function rl100_f42 --install rl100.so --reps 20 --via api\n",
         stderr);
     exit(2);
 }
@@ -250,10 +272,10 @@ static void usage(void)
 static void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
 {
     const char *env_url = getenv("TARRY_URL");
-    bool w2 = !strcmp(cmd, "w2"), replay = !strcmp(cmd, "replay");
+    bool w2 = !strcmp(cmd, "w2"), replay = !strcmp(cmd, "replay"), reload = !strcmp(cmd, "reload");
     *o = (struct opts){
         .url = env_url && *env_url ? env_url : "http://127.0.0.1:7373",
-        .function = w2 ? "wf2" : replay ? "steps" : "noop",
+        .function = w2 ? "wf2" : replay ? "steps" : reload ? "rl100_f42" : "noop",
         .body = "{}",
         .wait = "10s",
         .n = !strcmp(cmd, "w3")            ? 500
@@ -268,8 +290,10 @@ static void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
         .per_trigger = w2 ? 4 : 1,
         .children_function = "wfbench_noop",
         .sizes = "0,10,100,1000",
-        .reps = 5,
+        .reps = reload ? 20 : 5,
         .sleep = "1h",
+        .install = "rl100.so",
+        .via = "api",
     };
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -282,6 +306,10 @@ static void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
         }
         if (!strcmp(a, "-h") || !strcmp(a, "--help"))
             usage();
+        if (!strcmp(a, "--known")) {
+            o->known = true;
+            continue;
+        }
         if (!v)
             die("%s wants a value", a);
         if (!strcmp(a, "--url"))
@@ -316,6 +344,18 @@ static void parse_opts(int argc, char **argv, struct opts *o, const char *cmd)
             o->reps = parse_long(a, v, 1);
         else if (!strcmp(a, "--sleep"))
             o->sleep = v;
+        else if (!strcmp(a, "--a"))
+            o->build_a = v;
+        else if (!strcmp(a, "--b"))
+            o->build_b = v;
+        else if (!strcmp(a, "--install"))
+            o->install = v;
+        else if (!strcmp(a, "--via"))
+            o->via = v;
+        else if (!strcmp(a, "--pid"))
+            o->pid = parse_long(a, v, 1);
+        else if (!strcmp(a, "--every-ms"))
+            o->every_ms = parse_long(a, v, 1);
         else
             die("unknown option %s (try --help)", a);
         i++;
@@ -1069,6 +1109,231 @@ static int cmd_replay(const struct opts *o)
     return rc;
 }
 
+/* ---- reload latency ----------------------------------------------------------------------------- */
+
+static volatile sig_atomic_t reload_stop;
+
+static void on_reload_stop(int sig)
+{
+    (void)sig;
+    reload_stop = 1;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    long size;
+    char *bytes;
+    if (!f || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
+        !(bytes = malloc((size_t)size + 1)) || fread(bytes, 1, (size_t)size, f) != (size_t)size)
+        die("cannot read %s: %s", path, strerror(errno));
+    fclose(f);
+    *len = (size_t)size;
+    return bytes;
+}
+
+/* A build of the plugin, and where its rl100_nonce marker's digits are (NULL for --known). */
+struct reload_build {
+    char *bytes;
+    size_t len;
+    char *nonce;
+    char tag; /* 'a' or 'b' */
+};
+
+static void reload_build_load(struct reload_build *b, const char *path, char tag, bool known)
+{
+    static const char marker[] = "RL100NONCE:";
+    b->bytes = read_file(path, &b->len);
+    b->tag = tag;
+    b->nonce = NULL;
+    if (!known) {
+        char *m = memmem(b->bytes, b->len, marker, sizeof marker - 1);
+        if (!m || (size_t)(m - b->bytes) + sizeof marker - 1 + 20 > b->len)
+            die("%s has no rl100_nonce marker (\"%s\" + 20 digits); build it from tests/plugins/rl100_common.h "
+                "or pass --known",
+                path, marker);
+        b->nonce = m + sizeof marker - 1;
+    }
+}
+
+/* Install build b as DIR/NAME: a temp file renamed over it (a scan never sees half a file). A fresh
+ * nonce gives the copy a content hash no earlier install had. */
+static void reload_install(const struct opts *o, struct reload_build *b, unsigned long long serial)
+{
+    char tmp[4096], dest[4096], digits[32];
+    FILE *f;
+    if (b->nonce) {
+        snprintf(digits, sizeof digits, "%06ld%014llu", (long)getpid() % 1000000, serial % 100000000000000ULL);
+        memcpy(b->nonce, digits, 20);
+    }
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", o->dir, o->install);
+    snprintf(dest, sizeof dest, "%s/%s", o->dir, o->install);
+    if (!(f = fopen(tmp, "wb")) || fwrite(b->bytes, 1, b->len, f) != b->len || fclose(f) != 0)
+        die("cannot write %s: %s", tmp, strerror(errno));
+    if (rename(tmp, dest) != 0)
+        die("cannot rename %s to %s: %s", tmp, dest, strerror(errno));
+}
+
+/* POST /v1/plugins/reload; true when it answered 200 with "errors":0. */
+static bool reload_post(CURL *e, const struct opts *o, struct buf *body)
+{
+    char url[2048];
+    snprintf(url, sizeof url, "%s/v1/plugins/reload", o->url);
+    long status = http_do(e, "POST", url, "{}", body);
+    cJSON *doc = status == 200 ? cJSON_Parse(body->data) : NULL;
+    const cJSON *errors = cJSON_GetObjectItemCaseSensitive(doc, "errors");
+    bool ok = cJSON_IsNumber(errors) && errors->valuedouble == 0;
+    cJSON_Delete(doc);
+    if (!ok)
+        fprintf(stderr, "tarry-bench: reload: POST %s answered %ld: %.500s\n", url, status,
+                body->data ? body->data : "");
+    return ok;
+}
+
+/* Trigger the probe function with ?wait=5s; returns the build tag of its result ('a', 'b'), or 0. */
+static char reload_probe(CURL *e, const char *url, struct buf *body)
+{
+    long status = http_do(e, "POST", url, "{}", body);
+    if (status != 200 || !body->data)
+        return 0;
+    const char *hit = strstr(body->data, "\"build\":\"");
+    return hit ? hit[9] : 0;
+}
+
+static int cmd_reload(const struct opts *o)
+{
+    struct reload_build builds[2];
+    struct buf body = {0};
+    struct curl_slist *headers = json_headers();
+    char probe_url[2048];
+    bool sighup = !strcmp(o->via, "sighup");
+    unsigned long long serial = (unsigned long long)time(NULL) * 1000;
+    int rc = 0;
+
+    if (!o->dir || !o->build_a || !o->build_b)
+        die("reload wants --dir, --a and --b");
+    if (strcmp(o->via, "api") && !sighup)
+        die("--via wants api or sighup");
+    if (sighup && !o->pid)
+        die("--via sighup wants --pid (the host's pid: `tarry serve` forwards SIGHUP to its engine)");
+    if (sighup && o->every_ms)
+        die("--every-ms reloads through the API only");
+    reload_build_load(&builds[0], o->build_a, 'a', o->known);
+    reload_build_load(&builds[1], o->build_b, 'b', o->known);
+    /* The reload request and the probes on a connection each. */
+    CURL *e = easy_new(o->url, &body), *pe = easy_new(o->url, &body);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(pe, CURLOPT_HTTPHEADER, headers);
+    char *fn = curl_easy_escape(e, o->function, 0);
+    snprintf(probe_url, sizeof probe_url, "%s/v1/functions/%s/executions?wait=5s", o->url, fn);
+    curl_free(fn);
+
+    if (o->every_ms) {
+        /* Loop mode: the background reloads of W1-during-reloads. */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_reload_stop;
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        size_t cap = 1024, n = 0;
+        double *ms = calloc(cap, sizeof *ms);
+        long errors = 0;
+        double next = mono_ms();
+        while (!reload_stop) {
+            reload_install(o, &builds[(n + 1) % 2], ++serial);
+            double t0 = mono_ms();
+            if (!reload_post(e, o, &body))
+                errors++;
+            if (n == cap) {
+                cap *= 2;
+                ms = realloc(ms, cap * sizeof *ms);
+            }
+            ms[n++] = mono_ms() - t0;
+            next += (double)o->every_ms;
+            for (double left = next - mono_ms(); left > 0 && !reload_stop; left = next - mono_ms())
+                usleep(left > 20 ? 20000 : (useconds_t)(left * 1000));
+        }
+        qsort(ms, n, sizeof *ms, cmp_double);
+        printf("reload_loop every_ms=%ld reloads=%zu errors=%ld reload_p50_ms=%.3f reload_p99_ms=%.3f "
+               "reload_max_ms=%.3f\n",
+               o->every_ms, n, errors, n ? percentile(ms, n, 0.5) : 0.0, n ? percentile(ms, n, 0.99) : 0.0,
+               n ? ms[n - 1] : 0.0);
+        fflush(stdout);
+        free(ms);
+        rc = errors ? 1 : 0;
+        goto out;
+    }
+
+    /* The floor: a trigger-and-wait round trip with no reload around it. */
+    double base[21];
+    for (int i = 0; i < 21; i++) {
+        double t0 = mono_ms();
+        if (!reload_probe(pe, probe_url, &body))
+            die("reload: POST %s did not answer with a build: %.300s", probe_url, body.data ? body.data : "");
+        base[i] = mono_ms() - t0;
+    }
+    qsort(base, 21, sizeof *base, cmp_double);
+
+    double *answer = calloc((size_t)o->reps, sizeof *answer), *serving = calloc((size_t)o->reps, sizeof *serving);
+    long probes_max = 0;
+    fprintf(stderr, "tarry-bench: reload: %ld reloads via %s of %s (%s builds), probing %s\n", o->reps,
+            sighup ? "SIGHUP" : "POST /v1/plugins/reload", o->install, o->known ? "known" : "fresh", probe_url);
+    for (long i = 0; i < o->reps && rc == 0; i++) {
+        struct reload_build *b = &builds[(i + 1) % 2]; /* the host starts on A: B, A, B, ... */
+        long probes = 0;
+        usleep(100000); /* let the previous reload's aftermath settle */
+        reload_install(o, b, ++serial);
+        double t0 = mono_ms();
+        if (sighup) {
+            if (kill((pid_t)o->pid, SIGHUP) != 0)
+                die("kill(%ld, SIGHUP): %s", o->pid, strerror(errno));
+        } else if (!reload_post(e, o, &body)) {
+            rc = 1;
+            break;
+        }
+        answer[i] = mono_ms() - t0;
+        for (;;) {
+            char got = reload_probe(pe, probe_url, &body);
+            probes++;
+            if (got == b->tag)
+                break;
+            if (!got) {
+                fprintf(stderr, "tarry-bench: reload: %s answered: %.300s\n", probe_url, body.data ? body.data : "");
+                rc = 1;
+                break;
+            }
+            if (mono_ms() - t0 > 10000) {
+                fprintf(stderr, "tarry-bench: reload: build %c is not serving 10 s after the reload\n", b->tag);
+                rc = 1;
+                break;
+            }
+        }
+        serving[i] = mono_ms() - t0;
+        if (probes > probes_max)
+            probes_max = probes;
+    }
+    if (rc == 0) {
+        size_t n = (size_t)o->reps;
+        qsort(answer, n, sizeof *answer, cmp_double);
+        qsort(serving, n, sizeof *serving, cmp_double);
+        printf("reload via=%s builds=%s reps=%zu serving_p50_ms=%.3f serving_min_ms=%.3f serving_max_ms=%.3f "
+               "answer_p50_ms=%.3f answer_max_ms=%.3f trigger_p50_ms=%.3f probes_max=%ld\n",
+               o->via, o->known ? "known" : "fresh", n, percentile(serving, n, 0.5), serving[0], serving[n - 1],
+               percentile(answer, n, 0.5), answer[n - 1], percentile(base, 21, 0.5), probes_max);
+        fflush(stdout);
+    }
+    free(answer);
+    free(serving);
+out:
+    free(builds[0].bytes);
+    free(builds[1].bytes);
+    free(body.data);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(pe);
+    curl_easy_cleanup(e);
+    return rc;
+}
+
 /* ---- the disk's flush latency ------------------------------------------------------------------- */
 
 static int cmd_fsync_probe(const struct opts *o)
@@ -1109,7 +1374,7 @@ int main(int argc, char **argv)
         usage();
     const char *cmd = argv[1];
     if (strcmp(cmd, "w1") && strcmp(cmd, "w2") && strcmp(cmd, "w3") && strcmp(cmd, "replay") &&
-        strcmp(cmd, "collect") && strcmp(cmd, "fsync-probe"))
+        strcmp(cmd, "collect") && strcmp(cmd, "fsync-probe") && strcmp(cmd, "reload"))
         usage();
     struct opts o;
     parse_opts(argc, argv, &o, cmd);
@@ -1124,6 +1389,7 @@ int main(int argc, char **argv)
              : !strcmp(cmd, "w2")     ? cmd_w1(&o, "w2")
              : !strcmp(cmd, "w3")     ? cmd_w3(&o)
              : !strcmp(cmd, "replay") ? cmd_replay(&o)
+             : !strcmp(cmd, "reload") ? cmd_reload(&o)
                                       : cmd_collect(&o);
     curl_global_cleanup();
     free((char *)o.url);

@@ -15,6 +15,7 @@ Function names are global in a host, and examples and testfns both export
 """
 
 import datetime
+import hashlib
 import http.client
 import json
 import os
@@ -88,6 +89,12 @@ def plugin_path(name):
         if os.path.isfile(path):
             return path
     raise FileNotFoundError("no built plugin %r under %s (test-plugins/ or plugins/)" % (name, BUILD))
+
+
+def plugin_hash(name):
+    """The version hash the host gives built plugin `name`: the first 16 hex digits of its SHA-256."""
+    with open(plugin_path(name), "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:16]
 
 
 def descendants(pid):
@@ -518,6 +525,62 @@ class Host:
         """Poll until the execution's state is one of `states` (a string or a tuple); returns the doc."""
         states = (states,) if isinstance(states, str) else tuple(states)
         return self.wait_for(exec_id, lambda d: d.get("state") in states, "%s reaches %s" % (exec_id, "|".join(states)), timeout)
+
+    # ---- plugin versions ---------------------------------------------------
+    def install(self, name, file_name=None):
+        """Copy built plugin `name` into the plugins folder as `file_name` (default NAME.so),
+        replacing what is there atomically (temp file + rename), as a deploy should."""
+        file_name = file_name or name + ".so"
+        dest = os.path.join(self.plugins_dir, file_name)
+        tmp = os.path.join(self.plugins_dir, ".%s.tmp" % file_name)  # not *.so: a scan skips it
+        shutil.copyfile(plugin_path(name), tmp)
+        os.rename(tmp, dest)
+        self.installed[file_name] = dest
+        return dest
+
+    def uninstall(self, file_name):
+        """Delete `file_name` from the plugins folder."""
+        os.unlink(os.path.join(self.plugins_dir, file_name))
+        self.installed.pop(file_name, None)
+
+    def reload(self):
+        """POST /v1/plugins/reload; returns (status, doc)."""
+        status, doc, _ = self.client.post("/v1/plugins/reload", {})
+        return status, doc
+
+    def sighup(self):
+        """Send SIGHUP to the supervisor (it forwards it to the engine): a reload with no answer."""
+        self.proc.send_signal(signal.SIGHUP)
+
+    def plugins(self):
+        """GET /v1/plugins' data: current versions (loaded/error/removed) and older ones (pinned)."""
+        status, doc, _ = self.client.get("/v1/plugins")
+        if status != 200:
+            raise CheckFailed("GET /v1/plugins: want 200, got %s %r" % (status, doc))
+        return doc["data"]
+
+    def current_hash(self, plugin_name):
+        """The hash of the version of `plugin_name` serving new triggers, or None."""
+        for p in self.plugins():
+            if p.get("name") == plugin_name and p.get("state") == "loaded":
+                return p.get("hash")
+        return None
+
+    def wait_current(self, plugin_name, hash_, timeout=10.0):
+        """Poll GET /v1/plugins until version `hash_` of `plugin_name` serves new triggers
+        (after a SIGHUP, which answers nothing). Returns the seconds it took."""
+        start = time.monotonic()
+        while self.current_hash(plugin_name) != hash_:
+            if time.monotonic() - start > timeout:
+                raise CheckFailed("FAILED: version %s of %s is not current within %.0fs: %r"
+                                  % (hash_, plugin_name, timeout, self.plugins()))
+            time.sleep(0.01)
+        return time.monotonic() - start
+
+    def upgrade(self, exec_id, to=None):
+        """POST /v1/executions/ID/upgrade {"to": HASH?}; returns (status, doc)."""
+        status, doc, _ = self.client.post("/v1/executions/%s/upgrade" % exec_id, {"to": to} if to else {})
+        return status, doc
 
     # ---- CLI -------------------------------------------------------------
     def cli(self, *args, timeout=60):
