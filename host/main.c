@@ -6,12 +6,14 @@
 #include <string.h>
 
 #include "cli.h"
+#include "scaffold.h"
 #include "serve.h"
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: tarry [--url URL] COMMAND [ARGS]\n\n");
     fprintf(out, "  %-40s %s\n", "serve [--plugins DIR] [--data DIR] ...", "run the host (tarry serve --help)");
+    scaffold_usage(out);
     cli_usage(out);
 }
 
@@ -23,5 +25,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "serve"))
         return serve_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "new"))
+        return scaffold_main(argc - 1, argv + 1);
     return cli_main(argc - 1, argv + 1);
 }
