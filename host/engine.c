@@ -127,12 +127,97 @@ struct engine {
     plugins_scan *reload_scan;
     bool reloading;
     list_node reload_waiting, reload_answer; /* engine_waiters for the next / the running reload */
+    uv_timer_t sweep_timer; /* closes versions nothing uses any more */
 };
 
 static void flush(engine *e);
+static void sweep_soon(engine *e);
 static bool commit_now(engine *e);
 static void on_retry(uv_timer_t *t);
 static void batch_failed(engine *e, int status);
+/* ---- closing old versions ---------------------------------------------------- */
+
+struct pinned_ctx {
+    engine *e;
+    char (*hashes)[PLUGIN_HASH_LEN + 1];
+    size_t count, cap;
+};
+
+static int collect_pin(void *user, const exec_record *rec);
+
+typedef struct close_job {
+    uv_work_t work;
+    plugin **retired;
+    size_t count;
+} close_job;
+
+static void close_work(uv_work_t *req)
+{
+    close_job *job = req->data;
+    plugins_close(job->retired, job->count);
+}
+
+static void close_done(uv_work_t *req, int status)
+{
+    (void)status;
+    free(req->data);
+}
+
+static int collect_active_pin(engine *e, struct pinned_ctx *pc)
+{
+    for (size_t i = 0; i < e->active.cap; i++) {
+        exec *x = e->active.slots[i].value;
+        if (x && x->fn) {
+            exec_record r = {.plugin_hash = x->fn->owner->hash};
+            int rc = collect_pin(pc, &r);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/*
+ * A version that is not current is closed once no unfinished execution is
+ * pinned to it: neither a stored one (scanned) nor one in memory (an
+ * execution being created or finishing). Decided here, on the loop, with
+ * nothing in between; closed on a worker, since dlclose runs plugin code.
+ */
+static void on_sweep(uv_timer_t *t)
+{
+    static const exec_state unfinished[] = {EXEC_SCHEDULED, EXEC_QUEUED, EXEC_RUNNING, EXEC_WAITING, EXEC_BLOCKED};
+    engine *e = t->data;
+    struct pinned_ctx pc = {e, NULL, 0, 0};
+    store_txn *txn;
+    close_job *job;
+    int rc;
+
+    if (e->reloading || (rc = store_txn_begin(e->st, false, &txn)) != 0)
+        return;
+    for (size_t i = 0; rc == 0 && i < sizeof unfinished / sizeof unfinished[0]; i++)
+        rc = store_exec_scan_state(txn, unfinished[i], collect_pin, &pc);
+    store_txn_abort(txn);
+    if (rc == 0)
+        rc = collect_active_pin(e, &pc);
+    if (rc == 0 && (job = calloc(1, sizeof *job))) {
+        job->retired = plugins_retire_unused(e->pl, pc.hashes, pc.count, &job->count);
+        job->work.data = job;
+        if (!job->count || uv_queue_work(e->loop, &job->work, close_work, close_done) != 0) {
+            /* Nothing to close (or no worker): leave them mapped, harmless. */
+            free(job->retired);
+            free(job);
+        }
+    }
+    free(pc.hashes);
+}
+
+static void sweep_soon(engine *e)
+{
+    /* Debounced: one scan for a burst of finishing executions. */
+    if (!uv_is_active((uv_handle_t *)&e->sweep_timer))
+        uv_timer_start(&e->sweep_timer, on_sweep, 1000, 0);
+}
+
 static void on_committed(void *user, int status);
 static void on_deadline(uv_timer_t *t);
 
@@ -1063,6 +1148,8 @@ static void entry_committed(engine *e, commit_entry *ce)
         waiter_answer(e, list_entry(ce->acks.next, engine_waiter, node), 0, &snapshot);
     if (exec_state_final(ce->state)) {
         e->stats.finished[ce->state]++;
+        if (x->fn && !x->fn->owner->current)
+            sweep_soon(e); /* maybe the last execution on an old version */
         notify_final(e, &x->rec);
         exec_free(e, x);
     } else if ((ce->state == EXEC_SCHEDULED || ce->state == EXEC_BLOCKED || ce->state == EXEC_WAITING) &&
@@ -1219,11 +1306,13 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
     uv_idle_init(loop, &e->gather_idle);
     e->check.data = e->timer.data = e->deadline_timer.data = e->retry_timer.data = e;
     e->linger_timer.data = e->gather_idle.data = e;
+    uv_timer_init(loop, &e->sweep_timer);
+    e->sweep_timer.data = e;
     uv_async_init(loop, &e->cp_async, on_checkpoint);
     e->cp_async.data = e;
     uv_mutex_init(&e->cp_lock);
     uv_cond_init(&e->cp_cond);
-    e->open_handles = 7;
+    e->open_handles = 8;
     if (!(e->batch = store_batch_new()) || committer_start(&e->committer, loop, st, on_committed, e) != 0) {
         hlog(HLOG_ERROR, "cannot start the commit thread");
         return TARRY_ENOMEM;
@@ -1284,12 +1373,6 @@ static int recover_queued(void *user, const exec_record *rec)
     rc->loaded++;
     return 0;
 }
-
-struct pinned_ctx {
-    engine *e;
-    char (*hashes)[PLUGIN_HASH_LEN + 1];
-    size_t count, cap;
-};
 
 static int collect_pin(void *user, const exec_record *rec)
 {
@@ -1399,6 +1482,7 @@ void engine_close(engine *e)
     uv_close((uv_handle_t *)&e->linger_timer, on_handle_closed);
     uv_close((uv_handle_t *)&e->gather_idle, on_handle_closed);
     uv_close((uv_handle_t *)&e->cp_async, on_handle_closed);
+    uv_close((uv_handle_t *)&e->sweep_timer, on_handle_closed);
 }
 
 /* ---- reload ------------------------------------------------------------------- */
@@ -1416,6 +1500,7 @@ static void reload_done(uv_work_t *req, int status)
     if (e->reload_scan)
         plugins_apply(e->pl, e->reload_scan);
     e->reload_scan = NULL;
+    sweep_soon(e); /* the version it replaced may have no executions left */
     e->reloading = false;
     /* Everyone who asked before the scan began gets its report; those who
      * asked during it get the next one. */

@@ -617,6 +617,43 @@ int plugins_load_stored(plugins *set, const char *hash)
     return 0;
 }
 
+plugin **plugins_retire_unused(plugins *set, char (*used)[PLUGIN_HASH_LEN + 1], size_t n, size_t *out_n)
+{
+    plugin **retired = NULL;
+    size_t count = 0, kept = 0;
+
+    uv_rwlock_wrlock(&set->lock);
+    for (size_t g = 0; g < set->gen_count; g++) {
+        plugin *p = set->gens[g];
+        bool in_use = p->current;
+        for (size_t i = 0; i < n && !in_use; i++)
+            in_use = strcmp(used[i], p->hash) == 0;
+        if (!in_use) {
+            plugin **grown = realloc(retired, (count + 1) * sizeof *grown);
+            if (grown) {
+                retired = grown;
+                retired[count++] = p;
+                continue;
+            }
+        }
+        set->gens[kept++] = p;
+    }
+    set->gen_count = kept;
+    uv_rwlock_wrunlock(&set->lock);
+    for (size_t i = 0; i < count; i++)
+        hlog(HLOG_INFO, "plugin %s %s (%s): no unfinished execution uses it any more; unloading it", retired[i]->name,
+             retired[i]->version, retired[i]->hash);
+    *out_n = count;
+    return retired;
+}
+
+void plugins_close(plugin **retired, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        plugin_free(retired[i]);
+    free(retired);
+}
+
 void plugins_free(plugins *set)
 {
     if (!set)

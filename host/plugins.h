@@ -9,8 +9,9 @@
  * Versions: every .so found in the plugins folder is copied into the store
  * (<data>/plugins/<hash>.so, the hash being the first 16 hex digits of the
  * file's SHA-256) and loaded from that immutable copy, never from the
- * folder. A loaded version is never unloaded while the host runs, so an
- * execution pinned to it keeps running its code after a reload; after a
+ * folder. An execution pinned to a version keeps running its code after a
+ * reload; a version that is no longer current is closed once no unfinished
+ * execution uses it (plugins_retire_unused, decided by the engine); after a
  * restart, the versions that unfinished executions are pinned to are
  * loaded again from the store (plugins_load_stored), whatever the folder
  * holds by then. The *current* version of each plugin serves new triggers.
@@ -92,6 +93,16 @@ plugins_scan *plugins_scan_dir(plugins *set);
  * keeps its old version current; one whose file is gone stops serving new
  * triggers) and keep the scan as the last report. Takes the scan. */
 void plugins_apply(plugins *set, plugins_scan *scan);
+
+/*
+ * Loop thread: take every version that is not current and whose hash is not
+ * in used[0..n) out of the registry, and return them (count in *out_n, NULL
+ * if none). Nothing can find them any more; close them with plugins_close
+ * off the loop (dlclose runs their destructors).
+ */
+plugin **plugins_retire_unused(plugins *set, char (*used)[PLUGIN_HASH_LEN + 1], size_t n, size_t *out_n);
+/* Worker thread: dlclose and free retired versions, and the array. */
+void plugins_close(plugin **retired, size_t n);
 
 /* ---- reporting ------------------------------------------------------------------ */
 

@@ -106,7 +106,9 @@ def main():
 
         # ---- 3. tarry_patched ----------------------------------------------------------------------
         p_new = h.trigger_ok("rlp_flow")
-        rec = h.wait_state(p_new, "waiting", timeout=10)
+        # It waits twice: first for its child, then in its sleep; the second is the one checked.
+        rec = h.wait_for(p_new, lambda d: d.get("state") == "waiting" and any(e["kind"] == "sleep" for e in d.get("journal", [])),
+                         "%s sleeps after its patched call" % p_new, timeout=10)
         check_eq(rec["plugin"]["hash"], rlp[2], "a new rlp_flow starts on rlp v2")
         check_eq(kinds(rec), [("step", "a"), ("patch", "extra"), ("call", "rlp_extra"), ("sleep", "1h")],
                  "its journal: step a, the patch marker \"extra\", the call, the sleep")
