@@ -229,5 +229,18 @@ def main():
         serves(1, "after the rollback")
         pool.shutdown()
 
+        # ---- old versions are unloaded once nothing unfinished uses them ----------------------
+        # Every execution pinned to v2 or v3 is final now: within the debounce (1 s) both are
+        # closed, and only the current v1 is listed.
+        deadline = time.monotonic() + 10
+        while True:
+            pinned = [e for e in h.plugins() if e.get("state") == "pinned"]
+            if not pinned or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        check_eq(pinned, [], "no old version stays loaded once its executions are final")
+        check("no unfinished execution uses it any more; unloading it" in h.log_text(),
+              "the host log says it unloaded them")
+
 
 harness.run(main)
