@@ -44,6 +44,7 @@ typedef struct serve_config {
     const char *listen;
     int workers;
     bool supervise;
+    bool watch; /* reload when the plugins folder changes */
 } serve_config;
 
 static void usage(FILE *out)
@@ -53,6 +54,8 @@ static void usage(FILE *out)
                  "  --data DIR          the LMDB store (env TARRY_DATA, default ./tarry-data)\n"
                  "  --listen ADDR:PORT  the HTTP API (env TARRY_LISTEN, default 127.0.0.1:7373)\n"
                  "  --workers N         threads running functions (env TARRY_WORKERS, default 4 per core, 4..64)\n"
+                 "  --watch             reload when the plugins folder changes (env TARRY_WATCH=1); SIGHUP,\n"
+                 "                      `tarry reload` and POST /v1/plugins/reload work either way\n"
                  "  --no-supervisor     run the engine in this process (debugging; a plugin crash then stops the host)\n");
 }
 
@@ -84,6 +87,7 @@ static int parse_config(int argc, char **argv, serve_config *cfg)
     cfg->listen = (env = getenv("TARRY_LISTEN")) && *env ? env : "127.0.0.1:7373";
     cfg->workers = default_workers();
     cfg->supervise = true;
+    cfg->watch = (env = getenv("TARRY_WATCH")) && *env && strcmp(env, "0") != 0;
     if ((env = getenv("TARRY_WORKERS")) && *env && parse_workers(env, &cfg->workers) != 0)
         return -1;
     for (int i = 1; i < argc; i++) {
@@ -96,6 +100,10 @@ static int parse_config(int argc, char **argv, serve_config *cfg)
         }
         if (!strcmp(a, "--no-supervisor")) {
             cfg->supervise = false;
+            continue;
+        }
+        if (!strcmp(a, "--watch")) {
+            cfg->watch = true;
             continue;
         }
         for (int k = 0; k < 4; k++) {
@@ -132,6 +140,8 @@ typedef struct engine_proc {
     uv_loop_t loop;
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t drain_timer;
+    uv_fs_event_t watcher;   /* --watch: the plugins folder */
+    uv_timer_t watch_settle; /* a copy is many events: reload once it settles */
     engine *eng;
     http_server *http;
     bool stopping, drained;
@@ -174,6 +184,27 @@ static void on_hup(uv_signal_t *s, int signum)
     (void)signum;
     hlog(HLOG_INFO, "SIGHUP: reloading plugins");
     engine_reload(ep->eng, NULL);
+}
+
+#define WATCH_SETTLE_MS 300
+
+static void on_watch_settled(uv_timer_t *t)
+{
+    engine_proc *ep = t->data;
+    hlog(HLOG_INFO, "plugins folder changed: reloading");
+    engine_reload(ep->eng, NULL);
+}
+
+static void on_plugins_changed(uv_fs_event_t *h, const char *file, int events, int status)
+{
+    engine_proc *ep = h->data;
+    size_t n = file ? strlen(file) : 0;
+    (void)events;
+    /* Only .so files matter; a deploy that copies to a temporary name and
+     * renames it fires for the final name too. */
+    if (status < 0 || ep->stopping || (file && (n < 3 || strcmp(file + n - 3, ".so") != 0)))
+        return;
+    uv_timer_start(&ep->watch_settle, on_watch_settled, WATCH_SETTLE_MS, 0);
 }
 
 static int run_engine(const serve_config *cfg)
@@ -223,6 +254,19 @@ static int run_engine(const serve_config *cfg)
     uv_signal_start(&ep.sigterm, on_stop_signal, SIGTERM);
     uv_signal_start(&ep.sigint, on_stop_signal, SIGINT);
     uv_signal_start(&ep.sighup, on_hup, SIGHUP);
+    uv_timer_init(&ep.loop, &ep.watch_settle);
+    ep.watch_settle.data = &ep;
+    if (cfg->watch) {
+        int wrc;
+        uv_fs_event_init(&ep.loop, &ep.watcher);
+        ep.watcher.data = &ep;
+        if ((wrc = uv_fs_event_start(&ep.watcher, on_plugins_changed, cfg->plugins_dir, 0)) != 0)
+            hlog(HLOG_WARN, "--watch: cannot watch %s (%s); reload with SIGHUP or tarry reload", cfg->plugins_dir,
+                 uv_strerror(wrc));
+        else
+            hlog(HLOG_INFO, "watching %s: a changed .so is reloaded %d ms after the last change", cfg->plugins_dir,
+                 WATCH_SETTLE_MS);
+    }
     hlog(HLOG_INFO, "serving http://%s (data %s, plugins %s, %d workers)", cfg->listen, cfg->data_dir,
          cfg->plugins_dir, cfg->workers);
     uv_run(&ep.loop, UV_RUN_DEFAULT);
@@ -233,6 +277,9 @@ static int run_engine(const serve_config *cfg)
     uv_close((uv_handle_t *)&ep.sigint, NULL);
     uv_close((uv_handle_t *)&ep.sighup, NULL);
     uv_close((uv_handle_t *)&ep.drain_timer, NULL);
+    uv_close((uv_handle_t *)&ep.watch_settle, NULL);
+    if (cfg->watch)
+        uv_close((uv_handle_t *)&ep.watcher, NULL);
     /* Let the close callbacks run (they free the engine); open client
      * connections keep the loop alive, so do not wait for it to end. */
     for (int i = 0; i < 4; i++)
