@@ -31,7 +31,14 @@ struct api {
     char *token; /* NULL: no authentication (loopback only, see serve.c) */
 };
 
-enum { PENDING_TRIGGER, PENDING_TRIGGER_WAIT, PENDING_RESULT, PENDING_RESCHEDULE, PENDING_RELOAD, PENDING_UPGRADE };
+enum {
+    PENDING_TRIGGER,
+    PENDING_TRIGGER_WAIT,
+    PENDING_RESULT,
+    PENDING_RESCHEDULE,
+    PENDING_RELOAD,
+    PENDING_UPGRADE
+};
 
 typedef struct api_pending {
     engine_waiter waiter; /* first: the engine hands it back */
@@ -345,9 +352,10 @@ static void on_engine_answer(engine_waiter *w, int status, const exec_record *re
         char text[ID_TEXT_LEN + 1];
         id_format(&w->id, text);
         if (status == TARRY_ENOTFOUND || status == TARRY_EINVAL)
-            http_reply_error(req, 404, "not_found",
-                             "the target version is not in the version store, or it does not export the function of %s",
-                             text);
+            http_reply_error(
+                req, 404, "not_found",
+                "the target version is not in the version store, or it does not export the function of %s",
+                text);
         else if (status == TARRY_ESTATE)
             http_reply_error(req, 409, "not_upgradable", "execution %s is running or finished", text);
         else
@@ -360,7 +368,8 @@ static void on_engine_answer(engine_waiter *w, int status, const exec_record *re
     } else if (p->mode == PENDING_RESCHEDULE || p->mode == PENDING_UPGRADE) {
         answer_from_store(p->a, req, &w->id, NULL, 0);
     } else if (status == ENGINE_TIMEOUT) {
-        answer_from_store(p->a, req, &w->id, p->mode == PENDING_RESULT ? reply_result_fn : reply_state_fn, 202);
+        answer_from_store(p->a, req, &w->id, p->mode == PENDING_RESULT ? reply_result_fn : reply_state_fn,
+                          202);
     } else if (p->mode == PENDING_RESULT) {
         reply_result(req, rec);
     } else if (p->mode == PENDING_TRIGGER_WAIT && exec_state_final(rec->state)) {
@@ -463,7 +472,8 @@ static int handle_trigger(api *a, h2o_req_t *req, const char *fn, size_t fn_len)
     }
     if (!content_type_ok(req)) {
         h2o_iovec_t ct = http_header(req, H2O_TOKEN_CONTENT_TYPE);
-        http_reply_error(req, 415, "unsupported_media_type", "Content-Type is \"%.*s\"; send application/json",
+        http_reply_error(req, 415, "unsupported_media_type",
+                         "Content-Type is \"%.*s\"; send application/json",
                          (int)(ct.len > 100 ? 100 : ct.len), ct.base);
         return 0;
     }
@@ -473,7 +483,8 @@ static int handle_trigger(api *a, h2o_req_t *req, const char *fn, size_t fn_len)
         return 0;
     }
     if (fn_len > PLUGIN_NAME_MAX) {
-        http_reply_error(req, 404, "function_not_found", "no function has a name that long (%zu bytes)", fn_len);
+        http_reply_error(req, 404, "function_not_found", "no function has a name that long (%zu bytes)",
+                         fn_len);
         return 0;
     }
     memcpy(name, fn, fn_len);
@@ -558,7 +569,8 @@ static int handle_trigger(api *a, h2o_req_t *req, const char *fn, size_t fn_len)
     }
 
     treq.function = name;
-    if (!(p = pending_new(a, req, treq.wait_ms >= 0 ? PENDING_TRIGGER_WAIT : PENDING_TRIGGER, on_engine_answer))) {
+    if (!(p = pending_new(a, req, treq.wait_ms >= 0 ? PENDING_TRIGGER_WAIT : PENDING_TRIGGER,
+                          on_engine_answer))) {
         http_reply_error(req, 500, "internal", "out of memory");
         goto done;
     }
@@ -566,8 +578,9 @@ static int handle_trigger(api *a, h2o_req_t *req, const char *fn, size_t fn_len)
     if (rc != 0) {
         pending_done(p);
         if (rc == TARRY_ENOTFOUND)
-            http_reply_error(req, 404, "function_not_found",
-                             "no loaded plugin exports a function named \"%s\" (GET /v1/functions lists them)", name);
+            http_reply_error(
+                req, 404, "function_not_found",
+                "no loaded plugin exports a function named \"%s\" (GET /v1/functions lists them)", name);
         else
             http_reply_error(req, 500, "internal", "cannot start the execution: %s", status_str(rc));
     }
@@ -577,7 +590,6 @@ done:
     free(metadata);
     return 0;
 }
-
 
 static int handle_get_exec(api *a, h2o_req_t *req, const exec_id *id)
 {
@@ -657,18 +669,20 @@ static int handle_schedule(api *a, h2o_req_t *req, const exec_id *id)
     }
     if (req->entity.len > 0) {
         const char *end = NULL;
-        if (!(body = cJSON_ParseWithLengthOpts(req->entity.base, req->entity.len, &end, 0)) || !cJSON_IsObject(body)) {
+        if (!(body = cJSON_ParseWithLengthOpts(req->entity.base, req->entity.len, &end, 0)) ||
+            !cJSON_IsObject(body)) {
             char pos[64];
             json_error_position(req->entity.base, req->entity.len, end, pos, sizeof pos);
-            http_reply_error(req, 400, "invalid_json", "the body must be a JSON object like {\"in\": \"10m\"} (error at %s)",
-                             pos);
+            http_reply_error(req, 400, "invalid_json",
+                             "the body must be a JSON object like {\"in\": \"10m\"} (error at %s)", pos);
             goto done;
         }
     }
     cJSON_ArrayForEach(field, body)
     {
         if (strcmp(field->string, "in") && strcmp(field->string, "at")) {
-            http_reply_error(req, 400, "invalid_field", "%s: unknown field (expected in or at)", field->string);
+            http_reply_error(req, 400, "invalid_field", "%s: unknown field (expected in or at)",
+                             field->string);
             goto done;
         }
     }
@@ -679,13 +693,15 @@ static int handle_schedule(api *a, h2o_req_t *req, const exec_id *id)
         goto done;
     }
     if (in && (!cJSON_IsString(in) || duration_parse(in->valuestring, &ms, err, sizeof err) != 0)) {
-        http_reply_error(req, 400, "invalid_field", "in: %s", cJSON_IsString(in) ? err : "must be a duration string like \"10m\"");
+        http_reply_error(req, 400, "invalid_field", "in: %s",
+                         cJSON_IsString(in) ? err : "must be a duration string like \"10m\"");
         goto done;
     }
     if (in)
         when += ms;
     if (at && (!cJSON_IsString(at) || clock_parse(at->valuestring, &when, err, sizeof err) != 0)) {
-        http_reply_error(req, 400, "invalid_field", "at: %s", cJSON_IsString(at) ? err : "must be an RFC 3339 time string");
+        http_reply_error(req, 400, "invalid_field", "at: %s",
+                         cJSON_IsString(at) ? err : "must be an RFC 3339 time string");
         goto done;
     }
     if (!(p = pending_new(a, req, PENDING_RESCHEDULE, on_engine_answer))) {
@@ -698,8 +714,9 @@ static int handle_schedule(api *a, h2o_req_t *req, const exec_id *id)
         if (rc == TARRY_ENOTFOUND)
             reply_not_found(req, id);
         else if (rc == TARRY_ESTATE)
-            http_reply_error(req, 409, "not_reschedulable",
-                             "execution %s has no pending timer (it is not scheduled and not in a durable sleep)", text);
+            http_reply_error(
+                req, 409, "not_reschedulable",
+                "execution %s has no pending timer (it is not scheduled and not in a durable sleep)", text);
         else
             reply_store_error(a, req, rc);
     }
@@ -719,15 +736,16 @@ static int handle_upgrade(api *a, h2o_req_t *req, const exec_id *id)
         http_reply_method_not_allowed(req, "POST");
         return 0;
     }
-    if (req->entity.len > 0 && (!(body = cJSON_ParseWithLength(req->entity.base, req->entity.len)) ||
-                                !cJSON_IsObject(body))) {
-        http_reply_error(req, 400, "invalid_json", "the body must be a JSON object like {\"to\": \"<version hash>\"}");
+    if (req->entity.len > 0 &&
+        (!(body = cJSON_ParseWithLength(req->entity.base, req->entity.len)) || !cJSON_IsObject(body))) {
+        http_reply_error(req, 400, "invalid_json",
+                         "the body must be a JSON object like {\"to\": \"<version hash>\"}");
         goto done;
     }
     if ((field = cJSON_GetObjectItemCaseSensitive(body, "to")) && !cJSON_IsNull(field)) {
         if (!cJSON_IsString(field) || strlen(field->valuestring) != PLUGIN_HASH_LEN) {
-            http_reply_error(req, 400, "invalid_field", "to: a version hash (%d hex digits, see GET /v1/plugins)",
-                             PLUGIN_HASH_LEN);
+            http_reply_error(req, 400, "invalid_field",
+                             "to: a version hash (%d hex digits, see GET /v1/plugins)", PLUGIN_HASH_LEN);
             goto done;
         }
         memcpy(to, field->valuestring, PLUGIN_HASH_LEN + 1);
@@ -741,8 +759,9 @@ static int handle_upgrade(api *a, h2o_req_t *req, const exec_id *id)
     if ((rc = engine_upgrade(a->eng, id, to[0] ? to : NULL, &p->waiter)) != 0) {
         pending_done(p);
         if (rc == TARRY_ESTATE)
-            http_reply_error(req, 409, "not_upgradable",
-                             "execution %s is running or finished; upgrade one that waits, is queued or blocked", text);
+            http_reply_error(
+                req, 409, "not_upgradable",
+                "execution %s is running or finished; upgrade one that waits, is queued or blocked", text);
         else if (rc == TARRY_ENOTFOUND)
             http_reply_error(req, 404, "not_found",
                              "no execution %s, or the target version does not export its function", text);
@@ -831,7 +850,8 @@ static int handle_list(api *a, h2o_req_t *req)
         return 0;
     }
     if ((got = http_query(req, "function", function, sizeof function)) < 0) {
-        http_reply_error(req, 400, "invalid_query", "function: malformed or longer than %d bytes", PLUGIN_NAME_MAX);
+        http_reply_error(req, 400, "invalid_query", "function: malformed or longer than %d bytes",
+                         PLUGIN_NAME_MAX);
         return 0;
     }
     if (got > 0 && function[0])
@@ -987,7 +1007,8 @@ static int handle_metrics(api *a, h2o_req_t *req)
                           "# TYPE tarry_executions_finished_total counter\n",
                           s.created);
     for (int st = EXEC_SUCCEEDED; st <= EXEC_DISCARDED; st++)
-        n += (size_t)snprintf(body + n, sizeof body - n, "tarry_executions_finished_total{state=\"%s\"} %" PRIu64 "\n",
+        n += (size_t)snprintf(body + n, sizeof body - n,
+                              "tarry_executions_finished_total{state=\"%s\"} %" PRIu64 "\n",
                               exec_state_name((exec_state)st), s.finished[st]);
     n += (size_t)snprintf(body + n, sizeof body - n,
                           "# TYPE tarry_executions_running gauge\ntarry_executions_running %zu\n"
@@ -1032,7 +1053,8 @@ int api_handle(void *api_ptr, h2o_req_t *req)
     /* Route on the raw path: h2o's normalized path decodes %2F, which would
      * let "a%2Fb" cross segment boundaries. Names and ids never need
      * percent-decoding, so a segment holding '%' simply matches nothing. */
-    h2o_iovec_t path = h2o_iovec_init(req->path.base, req->query_at == SIZE_MAX ? req->path.len : req->query_at);
+    h2o_iovec_t path =
+        h2o_iovec_init(req->path.base, req->query_at == SIZE_MAX ? req->path.len : req->query_at);
 
     if (path_is(&path, "/healthz")) {
         if (only_get(req) == 0)
@@ -1056,7 +1078,8 @@ int api_handle(void *api_ptr, h2o_req_t *req)
             http_reply_method_not_allowed(req, "POST");
             return 0;
         }
-        if (!(p = pending_new(a, req, PENDING_RELOAD, on_engine_answer)) || engine_reload(a->eng, &p->waiter) != 0) {
+        if (!(p = pending_new(a, req, PENDING_RELOAD, on_engine_answer)) ||
+            engine_reload(a->eng, &p->waiter) != 0) {
             if (p)
                 pending_done(p);
             http_reply_error(req, 500, "internal", "cannot start a reload");
@@ -1092,7 +1115,8 @@ int api_handle(void *api_ptr, h2o_req_t *req)
         if (path_is(&rest, "/upgrade"))
             return handle_upgrade(a, req, &id);
     }
-    http_reply_error(req, 404, "not_found", "no such endpoint: %.*s %.*s (see docs/API.md)", (int)req->method.len,
-                     req->method.base, (int)(path.len > 200 ? 200 : path.len), path.base);
+    http_reply_error(req, 404, "not_found", "no such endpoint: %.*s %.*s (see docs/API.md)",
+                     (int)req->method.len, req->method.base, (int)(path.len > 200 ? 200 : path.len),
+                     path.base);
     return 0;
 }

@@ -1701,7 +1701,9 @@ static int cmd_upgrade(client *c, const command *cmd, int argc, char **argv)
     if ((npos == 1) == opts[O_FUNCTION].seen)
         return usage_error(cmd, "give an execution ID or --function F (one of them)");
     if (npos == 1)
-        return (rc = check_id(cmd, pos[0])) != 0 ? rc : upgrade_one(c, pos[0], opts[O_TO].value, opts[O_JSON].seen);
+        return (rc = check_id(cmd, pos[0])) != 0
+                   ? rc
+                   : upgrade_one(c, pos[0], opts[O_TO].value, opts[O_JSON].seen);
     /* Every unfinished, not running execution of the function, page by page. */
     for (size_t s = 0; s < sizeof states / sizeof states[0]; s++) {
         strbuf url = {0};

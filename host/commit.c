@@ -16,10 +16,10 @@ struct committer {
     uv_thread_t thread;
     uv_mutex_t lock;
     uv_cond_t wake;
-    uv_async_t done; /* wakes the loop when a batch is durable */
-    store_batch *todo;  /* guarded by lock: submitted, not yet taken */
-    int status;         /* guarded by lock: the finished batch's result */
-    uint64_t took_ns;   /* guarded by lock: how long it took */
+    uv_async_t done;       /* wakes the loop when a batch is durable */
+    store_batch *todo;     /* guarded by lock: submitted, not yet taken */
+    int status;            /* guarded by lock: the finished batch's result */
+    uint64_t took_ns;      /* guarded by lock: how long it took */
     committer_stats stats; /* loop thread */
     bool busy, stop, finished;
 };

@@ -41,11 +41,11 @@
 #include "replay.h"
 #include "status.h"
 
-#define TIMER_BATCH 10000        /* due executions loaded per turn */
-#define COMMIT_RETRY_MS 100      /* after a failed commit */
-#define LINGER_MS 1              /* how long an outcome nobody waits for may wait for company */
-#define LINGER_MAX 4096          /* ... unless this many changes are waiting */
-#define GATHER_NS 150000         /* how long a batch may wait for more of its expected callers */
+#define TIMER_BATCH 10000   /* due executions loaded per turn */
+#define COMMIT_RETRY_MS 100 /* after a failed commit */
+#define LINGER_MS 1         /* how long an outcome nobody waits for may wait for company */
+#define LINGER_MAX 4096     /* ... unless this many changes are waiting */
+#define GATHER_NS 150000    /* how long a batch may wait for more of its expected callers */
 
 enum { WAIT_ACK, WAIT_RESULT, WAIT_TRIGGER };
 
@@ -64,7 +64,7 @@ typedef struct exec {
     bool cp_done;       /* guarded by the engine's cp_lock */
     int cp_status;      /* likewise */
     struct exec *cp_next;
-    char unbound[64]; /* the pinned version that could not be found, for the error */
+    char unbound[64];           /* the pinned version that could not be found, for the error */
     size_t jw_from, jw_to;      /* run.new_entries[jw_from..jw_to) are to be written */
     journal_entry *sleep_entry; /* a rewritten sleep entry to write (owned), or NULL */
     list_node dirty_node, ready_node;
@@ -103,9 +103,9 @@ struct engine {
     uv_idle_t gather_idle;     /* keeps the loop polling while a batch gathers */
     int open_handles;
     size_t dirty_count;
-    size_t acks_expected;      /* callers in flight when the last batch committed */
-    uint64_t gather_deadline;  /* uv_hrtime(); 0: not gathering */
-    bool linger_over;          /* the linger timer fired: commit what waits */
+    size_t acks_expected;     /* callers in flight when the last batch committed */
+    uint64_t gather_deadline; /* uv_hrtime(); 0: not gathering */
+    bool linger_over;         /* the linger timer fired: commit what waits */
     committer *committer;
     store_batch *batch; /* the batch in flight, or being built */
     commit_entry *entries;
@@ -127,7 +127,7 @@ struct engine {
     plugins_scan *reload_scan;
     bool reloading;
     list_node reload_waiting, reload_answer; /* engine_waiters for the next / the running reload */
-    uv_timer_t sweep_timer; /* closes versions nothing uses any more */
+    uv_timer_t sweep_timer;                  /* closes versions nothing uses any more */
 };
 
 static void flush(engine *e);
@@ -185,7 +185,8 @@ static int collect_active_pin(engine *e, struct pinned_ctx *pc)
  */
 static void on_sweep(uv_timer_t *t)
 {
-    static const exec_state unfinished[] = {EXEC_SCHEDULED, EXEC_QUEUED, EXEC_RUNNING, EXEC_WAITING, EXEC_BLOCKED};
+    static const exec_state unfinished[] = {EXEC_SCHEDULED, EXEC_QUEUED, EXEC_RUNNING, EXEC_WAITING,
+                                            EXEC_BLOCKED};
     engine *e = t->data;
     struct pinned_ctx pc = {e, NULL, 0, 0};
     store_txn *txn;
@@ -238,7 +239,8 @@ static char *dup_into(char **cursor, const char *s)
 /* One allocation for the execution and its immutable strings. */
 static exec *exec_alloc(engine *e, const exec_record *from)
 {
-    size_t extra = strlen(from->function) + 1 + strlen(from->args) + 1 + (from->metadata ? strlen(from->metadata) + 1 : 0);
+    size_t extra = strlen(from->function) + 1 + strlen(from->args) + 1 +
+                   (from->metadata ? strlen(from->metadata) + 1 : 0);
     exec *x = calloc(1, sizeof *x + extra);
     char *cursor;
 
@@ -767,7 +769,8 @@ static void dispatch(engine *e, exec *x)
     id_format(&x->rec.id, x->run.id_text);
     if ((rc = load_journal(e, x)) != 0) {
         char msg[300];
-        snprintf(msg, sizeof msg, "cannot read the journal (%s): %s", status_str(rc), store_last_error(e->st));
+        snprintf(msg, sizeof msg, "cannot read the journal (%s): %s", status_str(rc),
+                 store_last_error(e->st));
         e->running--;
         x->rec.state = EXEC_BLOCKED;
         exec_set_error(x, msg);
@@ -871,10 +874,12 @@ static void block_unloaded(exec *x)
 {
     char msg[300];
     if (x->unbound[0])
-        snprintf(msg, sizeof msg, "function \"%s\" is not loaded: it is pinned to %s, which is not in the version store",
+        snprintf(msg, sizeof msg,
+                 "function \"%s\" is not loaded: it is pinned to %s, which is not in the version store",
                  x->rec.function, x->unbound);
     else
-        snprintf(msg, sizeof msg, "function \"%s\" is not loaded: no plugin in the plugins folder provides it",
+        snprintf(msg, sizeof msg,
+                 "function \"%s\" is not loaded: no plugin in the plugins folder provides it",
                  x->rec.function);
     x->rec.state = EXEC_BLOCKED;
     exec_set_error(x, msg);
@@ -939,7 +944,8 @@ static void load_due_timers(engine *e)
     rc = store_timer_scan_due(txn, clock_now_ms(), load_due, &lc);
     store_txn_abort(txn);
     if (rc < 0 || lc.error)
-        hlog(HLOG_ERROR, "loading due executions failed: %s", rc < 0 ? store_last_error(e->st) : "out of memory");
+        hlog(HLOG_ERROR, "loading due executions failed: %s",
+             rc < 0 ? store_last_error(e->st) : "out of memory");
     e->timers_changed = true;
 }
 
@@ -996,7 +1002,7 @@ static int batch_parent_entry(store_batch *b, const exec *x)
     memset(&j, 0, sizeof j);
     j.seq = x->rec.parent_seq;
     j.kind = JOURNAL_CALL;
-    j.status = x->rec.state == EXEC_SUCCEEDED ? JOURNAL_SUCCEEDED
+    j.status = x->rec.state == EXEC_SUCCEEDED   ? JOURNAL_SUCCEEDED
                : x->rec.state == EXEC_CANCELLED ? JOURNAL_CANCELLED
                                                 : JOURNAL_FAILED;
     j.detached = x->rec.detached;
@@ -1011,8 +1017,10 @@ static int batch_parent_entry(store_batch *b, const exec *x)
 
 static int batch_exec(store_batch *b, exec *x)
 {
-    exec_record prev = {.state = x->written_state, .scheduled_at = x->written_scheduled_at,
-                        .wake_at = x->written_wake_at, .function = x->rec.function};
+    exec_record prev = {.state = x->written_state,
+                        .scheduled_at = x->written_scheduled_at,
+                        .wake_at = x->written_wake_at,
+                        .function = x->rec.function};
     int rc = store_batch_exec_put(b, &x->rec, x->written_state == EXEC_NONE ? NULL : &prev);
     for (size_t i = x->jw_from; rc == 0 && i < x->jw_to; i++)
         rc = store_batch_journal_put(b, &x->rec.id, &x->run.new_entries[i].e);
@@ -1023,7 +1031,8 @@ static int batch_exec(store_batch *b, exec *x)
     if (rc || !exec_state_final(x->rec.state))
         return rc;
     for (size_t i = 0; i < x->run.log_count; i++) {
-        store_log_line line = {(uint32_t)i, x->run.logs[i].time_ms, x->run.logs[i].level, x->run.logs[i].text};
+        store_log_line line = {(uint32_t)i, x->run.logs[i].time_ms, x->run.logs[i].level,
+                               x->run.logs[i].text};
         if ((rc = store_batch_log_put(b, &x->rec.id, &line)) != 0)
             return rc;
     }
@@ -1398,7 +1407,8 @@ static int collect_pin(void *user, const exec_record *rec)
  * store: the folder may hold other code by now, or nothing. */
 static int load_pinned_versions(engine *e)
 {
-    static const exec_state unfinished[] = {EXEC_SCHEDULED, EXEC_QUEUED, EXEC_RUNNING, EXEC_WAITING, EXEC_BLOCKED};
+    static const exec_state unfinished[] = {EXEC_SCHEDULED, EXEC_QUEUED, EXEC_RUNNING, EXEC_WAITING,
+                                            EXEC_BLOCKED};
     struct pinned_ctx pc = {e, NULL, 0, 0};
     store_txn *txn;
     int rc = store_txn_begin(e->st, false, &txn);
@@ -1431,7 +1441,8 @@ int engine_start(engine *e)
         return r < 0 ? r : rc.error;
     }
     if (rc.requeued || rc.poisoned || rc.loaded)
-        hlog(HLOG_INFO, "recovered: %zu interrupted executions re-queued, %zu failed as poison pills, %zu queued",
+        hlog(HLOG_INFO,
+             "recovered: %zu interrupted executions re-queued, %zu failed as poison pills, %zu queued",
              rc.requeued, rc.poisoned, rc.loaded);
     uv_check_start(&e->check, on_check);
     e->timers_due = true;
@@ -1617,7 +1628,8 @@ static int upgrade_now(engine *e, const exec_id *id, const char *to_hash, engine
     /* A running pass keeps its code; a final execution has nothing to replay. */
     if (x->rec.state == EXEC_RUNNING || exec_state_final(x->rec.state) || x->in_dirty || x->dispatch_pending)
         return TARRY_ESTATE;
-    fn = to_hash ? plugins_find_version(e->pl, to_hash, x->rec.function) : plugins_find(e->pl, x->rec.function);
+    fn = to_hash ? plugins_find_version(e->pl, to_hash, x->rec.function)
+                 : plugins_find(e->pl, x->rec.function);
     if (!fn)
         return TARRY_ENOTFOUND;
     exec_bind(x, fn);

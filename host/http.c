@@ -88,7 +88,8 @@ static int parse_listen(const char *listen, struct sockaddr_storage *addr, char 
         uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)addr) == 0)
         return 0;
 bad:
-    snprintf(err, errlen, "bad listen address \"%s\" (want IP:PORT, e.g. 127.0.0.1:7373 or [::1]:7373)", listen);
+    snprintf(err, errlen, "bad listen address \"%s\" (want IP:PORT, e.g. 127.0.0.1:7373 or [::1]:7373)",
+             listen);
     return TARRY_EINVAL;
 }
 
@@ -103,8 +104,8 @@ bool http_listen_is_loopback(const char *listen)
     return IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&a)->sin6_addr);
 }
 
-int http_server_start(http_server **out, uv_loop_t *loop, const char *listen, http_handler handler, void *user,
-                      char *err, size_t errlen)
+int http_server_start(http_server **out, uv_loop_t *loop, const char *listen, http_handler handler,
+                      void *user, char *err, size_t errlen)
 {
     struct sockaddr_storage addr;
     http_server *srv;
@@ -215,17 +216,28 @@ h2o_iovec_t http_header(h2o_req_t *req, const h2o_token_t *token)
 static const char *reason_of(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 202: return "Accepted";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Payload Too Large";
-    case 409: return "Conflict";
-    case 415: return "Unsupported Media Type";
-    case 500: return "Internal Server Error";
-    default: return "Status";
+    case 200:
+        return "OK";
+    case 202:
+        return "Accepted";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 413:
+        return "Payload Too Large";
+    case 409:
+        return "Conflict";
+    case 415:
+        return "Unsupported Media Type";
+    case 500:
+        return "Internal Server Error";
+    default:
+        return "Status";
     }
 }
 
@@ -238,7 +250,8 @@ void http_reply_text(h2o_req_t *req, int status, const char *content_type, const
     req->res.reason = reason_of(status);
     /* Without a length h2o would end the body by closing the connection. */
     req->res.content_length = len;
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+                   strlen(content_type));
     h2o_start_response(req, &generator);
     h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
 }
@@ -276,6 +289,7 @@ void http_reply_error(h2o_req_t *req, int status, const char *code, const char *
 void http_reply_method_not_allowed(h2o_req_t *req, const char *allow)
 {
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
-    http_reply_error(req, 405, "method_not_allowed", "%.*s is not allowed on %.*s; use %s", (int)req->method.len,
-                     req->method.base, (int)req->path_normalized.len, req->path_normalized.base, allow);
+    http_reply_error(req, 405, "method_not_allowed", "%.*s is not allowed on %.*s; use %s",
+                     (int)req->method.len, req->method.base, (int)req->path_normalized.len,
+                     req->path_normalized.base, allow);
 }

@@ -27,8 +27,8 @@ typedef int (*http_handler)(void *user, h2o_req_t *req);
  * Listen on `listen` ("127.0.0.1:7373", "[::1]:7373", "0.0.0.0:80").
  * Returns 0, or a negative code with the reason in err.
  */
-int http_server_start(http_server **out, uv_loop_t *loop, const char *listen, http_handler handler, void *user,
-                      char *err, size_t errlen);
+int http_server_start(http_server **out, uv_loop_t *loop, const char *listen, http_handler handler,
+                      void *user, char *err, size_t errlen);
 
 /* Stop accepting connections (open ones keep being served). */
 void http_server_stop_listening(http_server *srv);

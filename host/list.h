@@ -12,7 +12,7 @@ typedef struct list_node {
     struct list_node *next, *prev;
 } list_node;
 
-#define list_entry(node, type, member) ((type *)(void *)((char *)(node) - offsetof(type, member)))
+#define list_entry(node, type, member) ((type *)(void *)((char *)(node)-offsetof(type, member)))
 
 static inline void list_init(list_node *head)
 {

@@ -12,14 +12,16 @@
 static void usage(FILE *out)
 {
     fprintf(out, "usage: tarry [--url URL] COMMAND [ARGS]\n\n");
-    fprintf(out, "  %-40s %s\n", "serve [--plugins DIR] [--data DIR] ...", "run the host (tarry serve --help)");
+    fprintf(out, "  %-40s %s\n", "serve [--plugins DIR] [--data DIR] ...",
+            "run the host (tarry serve --help)");
     scaffold_usage(out);
     cli_usage(out);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || (!strcmp(argv[1], "help") && argc == 2)) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+        (!strcmp(argv[1], "help") && argc == 2)) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }

@@ -44,13 +44,13 @@ struct plugins_scan {
 
 struct plugins {
     char *dir, *store_dir;
-    uv_rwlock_t lock;          /* guards gens and index against worker-thread lookups */
-    plugin **gens;             /* every loaded version; never shrinks */
+    uv_rwlock_t lock; /* guards gens and index against worker-thread lookups */
+    plugin **gens;    /* every loaded version; never shrinks */
     size_t gen_count;
-    const plugin_fn **index;   /* the current versions' functions, sorted by name */
+    const plugin_fn **index; /* the current versions' functions, sorted by name */
     size_t index_count;
-    plugins_scan *last;        /* what the last open or reload did */
-    plugin **retired;          /* loaded, then refused for a name clash: never run, closed at exit */
+    plugins_scan *last; /* what the last open or reload did */
+    plugin **retired;   /* loaded, then refused for a name clash: never run, closed at exit */
     size_t retired_count;
 };
 
@@ -66,8 +66,8 @@ int plugins_name_valid(const char *name)
         return 0;
     for (size_t i = 1; i < n; i++) {
         char c = name[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-              c == '-'))
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+              c == '.' || c == '-'))
             return 0;
     }
     return 1;
@@ -76,7 +76,8 @@ int plugins_name_valid(const char *name)
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-static void refuse(plugin *p, const char *fmt, ...)
+static void
+refuse(plugin *p, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -170,8 +171,10 @@ static void validate(plugin *p, const tarry_plugin_def *def)
         const tarry_function_def *f =
             (const tarry_function_def *)(const void *)((const char *)def->functions + i * def->function_size);
         if (!plugins_name_valid(f->name)) {
-            refuse(p, "function #%zu has an invalid name \"%s\" (want [A-Za-z_][A-Za-z0-9_.-]*, at most %d bytes)",
-                   i + 1, f->name ? f->name : "(null)", PLUGIN_NAME_MAX);
+            refuse(
+                p,
+                "function #%zu has an invalid name \"%s\" (want [A-Za-z_][A-Za-z0-9_.-]*, at most %d bytes)",
+                i + 1, f->name ? f->name : "(null)", PLUGIN_NAME_MAX);
             return;
         }
         if (!f->fn) {
@@ -413,7 +416,8 @@ static plugin *current_for(plugins *set, const char *file, const char *name)
 {
     for (size_t g = 0; g < set->gen_count; g++) {
         plugin *q = set->gens[g];
-        if (q->current && ((file && strcmp(q->file, file) == 0) || (name && q->name && strcmp(q->name, name) == 0)))
+        if (q->current &&
+            ((file && strcmp(q->file, file) == 0) || (name && q->name && strcmp(q->name, name) == 0)))
             return q;
     }
     return NULL;
@@ -473,7 +477,8 @@ void plugins_apply(plugins *set, plugins_scan *scan)
         if ((other = clash_with(chosen, n, p, &what))) {
             if (scan->files[i].fresh) {
                 if (what)
-                    refuse(p, "function \"%s\" is already provided by plugin \"%s\" (%s)", what, other->name, other->file);
+                    refuse(p, "function \"%s\" is already provided by plugin \"%s\" (%s)", what, other->name,
+                           other->file);
                 else
                     refuse(p, "plugin \"%s\" is already provided by %s", p->name, other->file);
                 p->fn_count = 0; /* loaded but unused: its code may not run */
@@ -510,11 +515,13 @@ void plugins_apply(plugins *set, plugins_scan *scan)
         plugin *p = chosen[i];
         if (!p)
             continue;
-        if (scan->files[i].fresh && p == scan->files[i].p && !gen_by_hash(set, p->hash) && add_gen(set, p) == 0)
-            hlog(HLOG_INFO, "plugin %s %s (%s) loaded from %s (%zu functions)", p->name, p->version, p->hash, p->file,
-                 p->fn_count);
+        if (scan->files[i].fresh && p == scan->files[i].p && !gen_by_hash(set, p->hash) &&
+            add_gen(set, p) == 0)
+            hlog(HLOG_INFO, "plugin %s %s (%s) loaded from %s (%zu functions)", p->name, p->version, p->hash,
+                 p->file, p->fn_count);
         else if (p == scan->files[i].p && !scan->files[i].was_current)
-            hlog(HLOG_INFO, "plugin %s %s (%s) from %s is current again", p->name, p->version, p->hash, p->file);
+            hlog(HLOG_INFO, "plugin %s %s (%s) from %s is current again", p->name, p->version, p->hash,
+                 p->file);
         p->current = true;
         const plugin_fn **grown = realloc(index, (count + p->fn_count) * sizeof *grown);
         if (!grown)
@@ -544,7 +551,8 @@ void plugins_apply(plugins *set, plugins_scan *scan)
     set->index_count = count;
     uv_rwlock_wrunlock(&set->lock);
     for (size_t i = 0; i < scan->removed_count; i++)
-        hlog(HLOG_WARN, "plugin %s removed from %s: its functions take no new triggers; unfinished executions run on",
+        hlog(HLOG_WARN,
+             "plugin %s removed from %s: its functions take no new triggers; unfinished executions run on",
              scan->removed[i], set->dir);
     free(chosen);
     scan_free(set->last);
@@ -612,8 +620,8 @@ int plugins_load_stored(plugins *set, const char *hash)
     }
     add_gen(set, p);
     uv_rwlock_wrunlock(&set->lock);
-    hlog(HLOG_INFO, "plugin %s %s (%s) loaded from the version store for executions pinned to it", p->name, p->version,
-         p->hash);
+    hlog(HLOG_INFO, "plugin %s %s (%s) loaded from the version store for executions pinned to it", p->name,
+         p->version, p->hash);
     return 0;
 }
 
@@ -641,8 +649,8 @@ plugin **plugins_retire_unused(plugins *set, char (*used)[PLUGIN_HASH_LEN + 1], 
     set->gen_count = kept;
     uv_rwlock_wrunlock(&set->lock);
     for (size_t i = 0; i < count; i++)
-        hlog(HLOG_INFO, "plugin %s %s (%s): no unfinished execution uses it any more; unloading it", retired[i]->name,
-             retired[i]->version, retired[i]->hash);
+        hlog(HLOG_INFO, "plugin %s %s (%s): no unfinished execution uses it any more; unloading it",
+             retired[i]->name, retired[i]->version, retired[i]->hash);
     *out_n = count;
     return retired;
 }
@@ -677,7 +685,7 @@ void plugins_report(plugins *set, plugins_report_cb cb, void *user)
     plugins_scan *scan = set->last;
     for (size_t i = 0; scan && i < scan->count; i++) {
         const plugin *p = scan->files[i].p;
-        plugin_outcome o = !p || !p->handle || p->error                   ? PLUGIN_REFUSED
+        plugin_outcome o = !p || !p->handle || p->error                          ? PLUGIN_REFUSED
                            : scan->files[i].fresh || !scan->files[i].was_current ? PLUGIN_LOADED
                                                                                  : PLUGIN_UNCHANGED;
         cb(user, scan->files[i].file, p, o);

@@ -106,7 +106,12 @@ void plugins_close(plugin **retired, size_t n);
 
 /* ---- reporting ------------------------------------------------------------------ */
 
-typedef enum plugin_outcome { PLUGIN_LOADED, PLUGIN_UNCHANGED, PLUGIN_REFUSED, PLUGIN_REMOVED } plugin_outcome;
+typedef enum plugin_outcome {
+    PLUGIN_LOADED,
+    PLUGIN_UNCHANGED,
+    PLUGIN_REFUSED,
+    PLUGIN_REMOVED
+} plugin_outcome;
 
 /* What the last open or reload did with each file (and each plugin whose file vanished). */
 typedef void (*plugins_report_cb)(void *user, const char *file, const plugin *p, plugin_outcome outcome);

@@ -8,7 +8,8 @@
 #include "status.h"
 
 static const char *const state_names[EXEC_STATE_COUNT] = {
-    "none", "scheduled", "queued", "running", "waiting", "succeeded", "failed", "cancelled", "discarded", "blocked",
+    "none",      "scheduled", "queued",    "running",   "waiting",
+    "succeeded", "failed",    "cancelled", "discarded", "blocked",
 };
 
 const char *exec_state_name(exec_state state)
@@ -29,17 +30,23 @@ int exec_state_parse(const char *name, exec_state *out)
 
 bool exec_state_final(exec_state state)
 {
-    return state == EXEC_SUCCEEDED || state == EXEC_FAILED || state == EXEC_CANCELLED || state == EXEC_DISCARDED;
+    return state == EXEC_SUCCEEDED || state == EXEC_FAILED || state == EXEC_CANCELLED ||
+           state == EXEC_DISCARDED;
 }
 
 const char *journal_kind_name(journal_kind kind)
 {
     switch (kind) {
-    case JOURNAL_CALL: return "call";
-    case JOURNAL_STEP: return "step";
-    case JOURNAL_SLEEP: return "sleep";
-    case JOURNAL_NOW: return "now";
-    case JOURNAL_PATCH: return "patch";
+    case JOURNAL_CALL:
+        return "call";
+    case JOURNAL_STEP:
+        return "step";
+    case JOURNAL_SLEEP:
+        return "sleep";
+    case JOURNAL_NOW:
+        return "now";
+    case JOURNAL_PATCH:
+        return "patch";
     }
     return "unknown";
 }
@@ -47,10 +54,14 @@ const char *journal_kind_name(journal_kind kind)
 const char *journal_status_name(journal_status status)
 {
     switch (status) {
-    case JOURNAL_PENDING: return "pending";
-    case JOURNAL_SUCCEEDED: return "succeeded";
-    case JOURNAL_FAILED: return "failed";
-    case JOURNAL_CANCELLED: return "cancelled";
+    case JOURNAL_PENDING:
+        return "pending";
+    case JOURNAL_SUCCEEDED:
+        return "succeeded";
+    case JOURNAL_FAILED:
+        return "failed";
+    case JOURNAL_CANCELLED:
+        return "cancelled";
     }
     return "unknown";
 }

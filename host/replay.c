@@ -66,7 +66,8 @@ static int ctx_logv(tarry_ctx *ctx, int level, const char *fmt, va_list ap)
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-static void misuse(tarry_ctx *ctx, const char *fmt, ...)
+static void
+misuse(tarry_ctx *ctx, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -168,7 +169,8 @@ static int entry_copy(replay_entry *into, const journal_entry *e, const char *ar
     return 0;
 }
 
-static int entries_push(replay_entry **arr, size_t *count, size_t *cap, const journal_entry *e, const char *args)
+static int entries_push(replay_entry **arr, size_t *count, size_t *cap, const journal_entry *e,
+                        const char *args)
 {
     if (*count == *cap) {
         size_t ncap = *cap ? *cap * 2 : 8;
@@ -343,7 +345,7 @@ static bool settled(const replay_run *run, const replay_entry *r)
 
 static int fill_result(tarry_ctx *ctx, const replay_entry *r, tarry_result *out)
 {
-    int status = r->e.status == JOURNAL_SUCCEEDED ? TARRY_OK
+    int status = r->e.status == JOURNAL_SUCCEEDED   ? TARRY_OK
                  : r->e.status == JOURNAL_CANCELLED ? TARRY_CANCELLED
                                                     : TARRY_FAILED;
     if (status != TARRY_OK) {
@@ -431,8 +433,9 @@ static int ctx_step(tarry_ctx *ctx, const char *name, tarry_step_fn fn, void *us
         e.status = JOURNAL_FAILED;
         e.error = ctx->step_error ? ctx->step_error : "step failed without calling tarry_set_error";
     } else {
-        snprintf(msg, sizeof msg, "step \"%.80s\" returned an unexpected status %d; return TARRY_OK or TARRY_FAILED",
-                 name, status);
+        snprintf(msg, sizeof msg,
+                 "step \"%.80s\" returned an unexpected status %d; return TARRY_OK or TARRY_FAILED", name,
+                 status);
         e.status = JOURNAL_FAILED;
         e.error = msg;
     }
@@ -445,7 +448,8 @@ static int ctx_step(tarry_ctx *ctx, const char *name, tarry_step_fn fn, void *us
     /* The checkpoint: nothing after the step runs until its result is durable. */
     if ((rc = run->hooks.checkpoint(run->hooks.user, run)) != 0) {
         char msg[200];
-        snprintf(msg, sizeof msg, "could not make the result of step \"%.80s\" durable (%s)", name, status_str(rc));
+        snprintf(msg, sizeof msg, "could not make the result of step \"%.80s\" durable (%s)", name,
+                 status_str(rc));
         free(run->error);
         run->error = strdup(msg);
         ctx->blocked = true;
@@ -607,16 +611,18 @@ void replay_execute(replay_run *run)
     } else if (status == TARRY_FAILED) {
         run->outcome = REPLAY_FAILED;
         if (!run->error)
-            run->error = strdup(ctx.last_failure[0] ? ctx.last_failure
-                                                    : "function returned TARRY_FAILED without calling tarry_set_error");
+            run->error = strdup(ctx.last_failure[0]
+                                    ? ctx.last_failure
+                                    : "function returned TARRY_FAILED without calling tarry_set_error");
     } else if (status < 0 && ctx.last_failure[0]) {
         /* A misuse code passed straight on (TARRY_TRY): the reason is the misuse. */
         fail_with(run, ctx.last_failure);
     } else {
         char msg[200];
-        snprintf(msg, sizeof msg,
-                 "function returned an unexpected status %d (%s); return TARRY_OK, TARRY_FAILED or TARRY_SUSPEND",
-                 status, tarry_strerror(status));
+        snprintf(
+            msg, sizeof msg,
+            "function returned an unexpected status %d (%s); return TARRY_OK, TARRY_FAILED or TARRY_SUSPEND",
+            status, tarry_strerror(status));
         fail_with(run, msg);
     }
     if (run->outcome != REPLAY_SUCCEEDED) {

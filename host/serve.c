@@ -49,14 +49,16 @@ typedef struct serve_config {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: tarry serve [--plugins DIR] [--data DIR] [--listen ADDR:PORT] [--workers N]\n"
-                 "  --plugins DIR       plugin .so files (env TARRY_PLUGINS, default ./plugins)\n"
-                 "  --data DIR          the LMDB store (env TARRY_DATA, default ./tarry-data)\n"
-                 "  --listen ADDR:PORT  the HTTP API (env TARRY_LISTEN, default 127.0.0.1:7373)\n"
-                 "  --workers N         threads running functions (env TARRY_WORKERS, default 4 per core, 4..64)\n"
-                 "  --watch             reload when the plugins folder changes (env TARRY_WATCH=1); SIGHUP,\n"
-                 "                      `tarry reload` and POST /v1/plugins/reload work either way\n"
-                 "  --no-supervisor     run the engine in this process (debugging; a plugin crash then stops the host)\n");
+    fprintf(out,
+            "usage: tarry serve [--plugins DIR] [--data DIR] [--listen ADDR:PORT] [--workers N]\n"
+            "  --plugins DIR       plugin .so files (env TARRY_PLUGINS, default ./plugins)\n"
+            "  --data DIR          the LMDB store (env TARRY_DATA, default ./tarry-data)\n"
+            "  --listen ADDR:PORT  the HTTP API (env TARRY_LISTEN, default 127.0.0.1:7373)\n"
+            "  --workers N         threads running functions (env TARRY_WORKERS, default 4 per core, 4..64)\n"
+            "  --watch             reload when the plugins folder changes (env TARRY_WATCH=1); SIGHUP,\n"
+            "                      `tarry reload` and POST /v1/plugins/reload work either way\n"
+            "  --no-supervisor     run the engine in this process (debugging; a plugin crash then stops the "
+            "host)\n");
 }
 
 static int default_workers(void)
@@ -158,7 +160,8 @@ static void on_drained(void *user)
 static void on_drain_timeout(uv_timer_t *t)
 {
     engine_proc *ep = t->data;
-    hlog(HLOG_WARN, "drain timed out after %d ms; stopping with executions still running (they re-run at start)",
+    hlog(HLOG_WARN,
+         "drain timed out after %d ms; stopping with executions still running (they re-run at start)",
          DRAIN_TIMEOUT_MS);
     uv_stop(&ep->loop);
 }
@@ -236,7 +239,8 @@ static int run_engine(const serve_config *cfg)
             goto out;
     }
     uv_loop_init(&ep.loop);
-    if ((rc = engine_create(&ep.eng, &ep.loop, st, pl, cfg->workers)) != 0 || (rc = api_create(&a, ep.eng, getenv("TARRY_TOKEN"))) != 0)
+    if ((rc = engine_create(&ep.eng, &ep.loop, st, pl, cfg->workers)) != 0 ||
+        (rc = api_create(&a, ep.eng, getenv("TARRY_TOKEN"))) != 0)
         goto out;
     if ((rc = http_server_start(&ep.http, &ep.loop, cfg->listen, api_handle, a, err, sizeof err)) != 0) {
         hlog(HLOG_ERROR, "%s", err);
@@ -261,11 +265,11 @@ static int run_engine(const serve_config *cfg)
         uv_fs_event_init(&ep.loop, &ep.watcher);
         ep.watcher.data = &ep;
         if ((wrc = uv_fs_event_start(&ep.watcher, on_plugins_changed, cfg->plugins_dir, 0)) != 0)
-            hlog(HLOG_WARN, "--watch: cannot watch %s (%s); reload with SIGHUP or tarry reload", cfg->plugins_dir,
-                 uv_strerror(wrc));
+            hlog(HLOG_WARN, "--watch: cannot watch %s (%s); reload with SIGHUP or tarry reload",
+                 cfg->plugins_dir, uv_strerror(wrc));
         else
-            hlog(HLOG_INFO, "watching %s: a changed .so is reloaded %d ms after the last change", cfg->plugins_dir,
-                 WATCH_SETTLE_MS);
+            hlog(HLOG_INFO, "watching %s: a changed .so is reloaded %d ms after the last change",
+                 cfg->plugins_dir, WATCH_SETTLE_MS);
     }
     hlog(HLOG_INFO, "serving http://%s (data %s, plugins %s, %d workers)", cfg->listen, cfg->data_dir,
          cfg->plugins_dir, cfg->workers);
@@ -363,7 +367,8 @@ static int supervise(const serve_config *cfg)
             hlog(HLOG_ERROR, "engine process %d died of signal %d (%s), probably a plugin crash; restarting",
                  (int)pid, WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
         else
-            hlog(HLOG_ERROR, "engine process %d exited with status %d; restarting", (int)pid, WEXITSTATUS(wstatus));
+            hlog(HLOG_ERROR, "engine process %d exited with status %d; restarting", (int)pid,
+                 WEXITSTATUS(wstatus));
         /* Restart at once after a crash in steady state; back off (up to 5 s)
          * when the engine keeps dying within a second of starting. */
         if (mono_ms() - started < 1000)
@@ -396,8 +401,9 @@ int serve_main(int argc, char **argv)
     if (!http_listen_is_loopback(cfg.listen) && !(getenv("TARRY_TOKEN") && *getenv("TARRY_TOKEN"))) {
         /* Unauthenticated triggers from the network would run plugin code
          * for anyone who can reach the port. */
-        fprintf(stderr, "tarry serve: refusing to listen on %s without TARRY_TOKEN: beyond loopback every "
-                        "request must carry \"Authorization: Bearer $TARRY_TOKEN\"\n",
+        fprintf(stderr,
+                "tarry serve: refusing to listen on %s without TARRY_TOKEN: beyond loopback every "
+                "request must carry \"Authorization: Bearer $TARRY_TOKEN\"\n",
                 cfg.listen);
         return 2;
     }

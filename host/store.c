@@ -23,7 +23,8 @@
 #define STR_ABSENT 0xffffffffu
 
 enum { DB_EXEC, DB_BY_STATE, DB_BY_FN, DB_BY_FN_STATE, DB_TIMERS, DB_LOGS, DB_JOURNAL, DB_COUNT };
-static const char *const db_names[DB_COUNT] = {"exec", "by_state", "by_fn", "by_fn_state", "timers", "logs", "journal"};
+static const char *const db_names[DB_COUNT] = {"exec",   "by_state", "by_fn",  "by_fn_state",
+                                               "timers", "logs",     "journal"};
 
 struct store {
     MDB_env *env;
@@ -95,8 +96,9 @@ static int lock_folder(store *st, const char *dir, char *err, size_t errlen)
         n = (int)pread(st->lock_fd, pid, sizeof pid - 1, 0);
         pid[n > 0 ? n : 0] = '\0';
         pid[strcspn(pid, "\n")] = '\0';
-        snprintf(err, errlen, "data folder %s is in use by another tarry host (pid %s); one host per data folder",
-                 dir, pid[0] ? pid : "unknown");
+        snprintf(err, errlen,
+                 "data folder %s is in use by another tarry host (pid %s); one host per data folder", dir,
+                 pid[0] ? pid : "unknown");
         close(st->lock_fd);
         return TARRY_EEXIST;
     }
@@ -213,7 +215,8 @@ void store_txn_abort(store_txn *t)
 
 /* ---- write sinks ------------------------------------------------------------ */
 
-static int batch_append(store_batch *b, int kind, int db, const void *k, size_t klen, size_t vlen, void **value)
+static int batch_append(store_batch *b, int kind, int db, const void *k, size_t klen, size_t vlen,
+                        void **value)
 {
     size_t need = (sizeof(struct op_head) + klen + vlen + 7) & ~(size_t)7;
     struct op_head head = {(uint8_t)kind, (uint8_t)db, (uint16_t)klen, (uint32_t)vlen};
@@ -537,16 +540,19 @@ static int exec_put(sink *out, const exec_record *rec, const exec_record *prev)
         return 0;
     if (prev && prev->state != rec->state) {
         if ((rc = sink_del(out, DB_BY_STATE, k, key_state(k, prev->state, &rec->id))) != 0 ||
-            (rc = sink_del(out, DB_BY_FN_STATE, k, key_fn_state(k, rec->function, prev->state, &rec->id))) != 0)
+            (rc = sink_del(out, DB_BY_FN_STATE, k, key_fn_state(k, rec->function, prev->state, &rec->id))) !=
+                0)
             return rc;
     }
     if (!prev || prev->state != rec->state) {
         if ((rc = sink_put_empty(out, DB_BY_STATE, k, key_state(k, rec->state, &rec->id))) != 0 ||
-            (rc = sink_put_empty(out, DB_BY_FN_STATE, k, key_fn_state(k, rec->function, rec->state, &rec->id))) != 0)
+            (rc = sink_put_empty(out, DB_BY_FN_STATE, k,
+                                 key_fn_state(k, rec->function, rec->state, &rec->id))) != 0)
             return rc;
     }
     /* An execution with a timer is in `timers` at its due time, and nowhere else. */
-    if (prev && timer_at(prev) && (rc = sink_del(out, DB_TIMERS, k, key_timer(k, timer_at(prev), &rec->id))) != 0)
+    if (prev && timer_at(prev) &&
+        (rc = sink_del(out, DB_TIMERS, k, key_timer(k, timer_at(prev), &rec->id))) != 0)
         return rc;
     if (timer_at(rec) && (rc = sink_put_empty(out, DB_TIMERS, k, key_timer(k, timer_at(rec), &rec->id))) != 0)
         return rc;
@@ -596,7 +602,8 @@ int store_exec_scan_state(store_txn *t, exec_state state, store_exec_cb cb, void
 
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_BY_STATE], &cur)) != 0)
         return fail(t->st, rc, "opening a cursor");
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         if (key.mv_size != 17 || ((uint8_t *)key.mv_data)[0] != prefix)
             break;
         if ((out = emit_indexed(t, &key, cb, user)) != 0)
@@ -697,7 +704,8 @@ int store_timer_each(store_txn *t, store_timer_cb cb, void *user)
 
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_TIMERS], &cur)) != 0)
         return fail(t->st, rc, "opening a cursor");
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         exec_id id;
         if (key.mv_size != 24)
             continue;
@@ -719,7 +727,8 @@ int store_timer_scan_due(store_txn *t, int64_t now_ms, store_exec_cb cb, void *u
 
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_TIMERS], &cur)) != 0)
         return fail(t->st, rc, "opening a cursor");
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         if (key.mv_size != 24 || timer_due(key.mv_data) > now_ms)
             break;
         if ((out = emit_indexed(t, &key, cb, user)) != 0)
@@ -780,7 +789,8 @@ int store_log_scan(store_txn *t, const exec_id *id, store_log_cb cb, void *user)
     key_log(k, id, 0);
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_LOGS], &cur)) != 0)
         return fail(t->st, rc, "opening a cursor");
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         const uint8_t *kb = key.mv_data;
         store_log_line line;
         if (key.mv_size != 20 || memcmp(kb, id->bytes, 16) != 0)
@@ -898,7 +908,8 @@ int store_journal_scan(store_txn *t, const exec_id *id, store_journal_cb cb, voi
     key_log(k, id, 0);
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_JOURNAL], &cur)) != 0)
         return fail(t->st, rc, "opening a cursor");
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         journal_entry e;
         if (key.mv_size != 20 || memcmp(key.mv_data, id->bytes, 16) != 0)
             break;

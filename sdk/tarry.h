@@ -48,10 +48,10 @@ extern "C" {
  * they never collide with errno or libc values.
  */
 typedef enum tarry_status {
-    TARRY_OK = 0,        /* success */
-    TARRY_SUSPEND = 1,   /* not ready yet: return it from the function at once */
-    TARRY_FAILED = 2,    /* the function (or a child, or a step) failed; see tarry_set_error() */
-    TARRY_CANCELLED = 3, /* a child was cancelled */
+    TARRY_OK = 0,          /* success */
+    TARRY_SUSPEND = 1,     /* not ready yet: return it from the function at once */
+    TARRY_FAILED = 2,      /* the function (or a child, or a step) failed; see tarry_set_error() */
+    TARRY_CANCELLED = 3,   /* a child was cancelled */
     TARRY_EINVAL = -30700, /* misuse: bad argument, invalid JSON, NULL where not allowed */
     TARRY_ENOMEM = -30701, /* the host could not allocate */
     TARRY_ENOTSUP = -30702 /* the running host is older than this header's call */
@@ -136,7 +136,7 @@ struct tarry_ctx_head {
 };
 
 #define TARRY__API(ctx) (((const struct tarry_ctx_head *)(const void *)(ctx))->api)
-#define TARRY__HAS(ctx, member) \
+#define TARRY__HAS(ctx, member)                                                                              \
     (TARRY__API(ctx)->size >= offsetof(tarry_host_api, member) + sizeof(TARRY__API(ctx)->member))
 
 /*
@@ -160,7 +160,8 @@ static inline int tarry_set_result(tarry_ctx *ctx, const char *json)
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-static inline int tarry_set_error(tarry_ctx *ctx, const char *fmt, ...)
+static inline int
+tarry_set_error(tarry_ctx *ctx, const char *fmt, ...)
 {
     va_list ap;
     int rc;
@@ -181,7 +182,8 @@ static inline int tarry_set_error(tarry_ctx *ctx, const char *fmt, ...)
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static inline int tarry_log(tarry_ctx *ctx, tarry_log_level level, const char *fmt, ...)
+static inline int
+tarry_log(tarry_ctx *ctx, tarry_log_level level, const char *fmt, ...)
 {
     va_list ap;
     int rc;
@@ -227,11 +229,11 @@ static inline int tarry_attempt(tarry_ctx *ctx)
  */
 
 /* Return from the function unless `expr` is TARRY_OK. */
-#define TARRY_TRY(expr)                          \
-    do {                                         \
-        int tarry__status = (expr);              \
-        if (tarry__status != TARRY_OK)           \
-            return (tarry_status)tarry__status;  \
+#define TARRY_TRY(expr)                                                                                      \
+    do {                                                                                                     \
+        int tarry__status = (expr);                                                                          \
+        if (tarry__status != TARRY_OK)                                                                       \
+            return (tarry_status)tarry__status;                                                              \
     } while (0)
 
 /*
@@ -245,7 +247,8 @@ static inline int tarry_attempt(tarry_ctx *ctx)
 static inline int tarry_call(tarry_ctx *ctx, const char *function, const char *args_json,
                              const tarry_call_opts *opts, tarry_handle *handle)
 {
-    return TARRY__HAS(ctx, call) ? TARRY__API(ctx)->call(ctx, function, args_json, opts, handle) : TARRY_ENOTSUP;
+    return TARRY__HAS(ctx, call) ? TARRY__API(ctx)->call(ctx, function, args_json, opts, handle)
+                                 : TARRY_ENOTSUP;
 }
 
 /*
@@ -262,9 +265,11 @@ static inline int tarry_await(tarry_ctx *ctx, const tarry_handle *handle, tarry_
  * Wait until every child settled (allSettled): TARRY_OK with each outcome
  * in results[i] (its own status, value or error), or TARRY_SUSPEND.
  */
-static inline int tarry_await_all(tarry_ctx *ctx, const tarry_handle *handles, size_t count, tarry_result *results)
+static inline int tarry_await_all(tarry_ctx *ctx, const tarry_handle *handles, size_t count,
+                                  tarry_result *results)
 {
-    return TARRY__HAS(ctx, await_all) ? TARRY__API(ctx)->await_all(ctx, handles, count, results) : TARRY_ENOTSUP;
+    return TARRY__HAS(ctx, await_all) ? TARRY__API(ctx)->await_all(ctx, handles, count, results)
+                                      : TARRY_ENOTSUP;
 }
 
 /*
@@ -274,7 +279,8 @@ static inline int tarry_await_all(tarry_ctx *ctx, const tarry_handle *handles, s
  * the side effect and that commit runs fn again (steps run at least once).
  * Returns the step's status with `result` filled (result may be NULL).
  */
-static inline int tarry_step(tarry_ctx *ctx, const char *name, tarry_step_fn fn, void *user, tarry_result *result)
+static inline int tarry_step(tarry_ctx *ctx, const char *name, tarry_step_fn fn, void *user,
+                             tarry_result *result)
 {
     return TARRY__HAS(ctx, step) ? TARRY__API(ctx)->step(ctx, name, fn, user, result) : TARRY_ENOTSUP;
 }
@@ -326,14 +332,22 @@ static inline int tarry_patched(tarry_ctx *ctx, const char *change_id)
 static inline const char *tarry_strerror(int code)
 {
     switch (code) {
-    case TARRY_OK: return "ok";
-    case TARRY_SUSPEND: return "suspended";
-    case TARRY_FAILED: return "failed";
-    case TARRY_CANCELLED: return "cancelled";
-    case TARRY_EINVAL: return "invalid argument";
-    case TARRY_ENOMEM: return "out of memory";
-    case TARRY_ENOTSUP: return "not supported by this host";
-    default: return "unknown tarry status";
+    case TARRY_OK:
+        return "ok";
+    case TARRY_SUSPEND:
+        return "suspended";
+    case TARRY_FAILED:
+        return "failed";
+    case TARRY_CANCELLED:
+        return "cancelled";
+    case TARRY_EINVAL:
+        return "invalid argument";
+    case TARRY_ENOMEM:
+        return "out of memory";
+    case TARRY_ENOTSUP:
+        return "not supported by this host";
+    default:
+        return "unknown tarry status";
     }
 }
 
@@ -372,7 +386,10 @@ typedef struct tarry_plugin_def {
  * function pointer rides in __VA_ARGS__ so the macro is valid C99 with or
  * without options.)
  */
-#define TARRY_FUNCTION(fn_name, ...) { .name = (fn_name), .fn = __VA_ARGS__ }
+#define TARRY_FUNCTION(fn_name, ...)                                                                         \
+    {                                                                                                        \
+        .name = (fn_name), .fn = __VA_ARGS__                                                                 \
+    }
 
 /*
  * Declare the plugin, once per .so:
@@ -380,13 +397,19 @@ typedef struct tarry_plugin_def {
  *                TARRY_FUNCTION("charge_card", charge_card),
  *                TARRY_FUNCTION("refund", refund));
  */
-#define TARRY_PLUGIN(plugin_name, plugin_version, ...)                                          \
-    static const tarry_function_def tarry__functions[] = {__VA_ARGS__};                        \
-    TARRY__EXPORT const tarry_plugin_def tarry_plugin = {                                      \
-        TARRY_PLUGIN_MAGIC, TARRY_ABI_VERSION, (uint32_t)sizeof(tarry_plugin_def),             \
-        (uint32_t)sizeof(void *), (uint32_t)sizeof(tarry_function_def), (plugin_name),         \
-        (plugin_version), tarry__functions, sizeof(tarry__functions) / sizeof(tarry__functions[0]),      \
-        TARRY_HEADER_REVISION}
+#define TARRY_PLUGIN(plugin_name, plugin_version, ...)                                                       \
+    static const tarry_function_def tarry__functions[] = {__VA_ARGS__};                                      \
+    TARRY__EXPORT const tarry_plugin_def tarry_plugin = {TARRY_PLUGIN_MAGIC,                                 \
+                                                         TARRY_ABI_VERSION,                                  \
+                                                         (uint32_t)sizeof(tarry_plugin_def),                 \
+                                                         (uint32_t)sizeof(void *),                           \
+                                                         (uint32_t)sizeof(tarry_function_def),               \
+                                                         (plugin_name),                                      \
+                                                         (plugin_version),                                   \
+                                                         tarry__functions,                                   \
+                                                         sizeof(tarry__functions) /                          \
+                                                             sizeof(tarry__functions[0]),                    \
+                                                         TARRY_HEADER_REVISION}
 
 #ifdef __cplusplus
 }
