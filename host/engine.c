@@ -490,9 +490,27 @@ int engine_trigger(engine *e, const engine_trigger_req *req, engine_waiter *w)
 
 /* ---- running ------------------------------------------------------------------ */
 
+static int load_journal(engine *e, exec *x);
+
+/*
+ * On the worker: read the journal as committed (the pass was dispatched
+ * after the commit that queued it, so it is complete), then run the pass.
+ * Reading here keeps a long journal's cost off the loop thread.
+ */
 static void work_run(uv_work_t *req)
 {
     exec *x = req->data;
+    int rc = load_journal(x->owner, x);
+
+    if (rc != 0) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "cannot read the journal (%s): %s", status_str(rc),
+                 store_last_error(x->owner->st));
+        x->run.outcome = REPLAY_BLOCKED;
+        x->run.error = strdup(msg);
+        x->run.started_at = x->run.finished_at = clock_now_ms();
+        return;
+    }
     replay_execute(&x->run);
 }
 
@@ -754,7 +772,6 @@ static void on_checkpoint(uv_async_t *a)
 
 static void dispatch(engine *e, exec *x)
 {
-    int rc;
 
     x->dispatch_pending = false;
     replay_run_clear(&x->run);
@@ -767,16 +784,6 @@ static void dispatch(engine *e, exec *x)
     x->run.hooks.function_known = hook_function_known;
     x->run.hooks.checkpoint = hook_checkpoint;
     id_format(&x->rec.id, x->run.id_text);
-    if ((rc = load_journal(e, x)) != 0) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "cannot read the journal (%s): %s", status_str(rc),
-                 store_last_error(e->st));
-        e->running--;
-        x->rec.state = EXEC_BLOCKED;
-        exec_set_error(x, msg);
-        mark_dirty(e, x);
-        return;
-    }
     x->work.data = x;
     if (uv_queue_work(e->loop, &x->work, work_run, work_done) != 0) {
         hlog(HLOG_ERROR, "cannot queue execution %s on the threadpool", x->run.id_text);

@@ -126,7 +126,9 @@ int store_open(store **out, const char *dir, char *err, size_t errlen)
         free(st);
         return rc;
     }
+    /* Readers: the loop thread and every worker (journals are read there). */
     if ((rc = mdb_env_create(&st->env)) != 0 || (rc = mdb_env_set_maxdbs(st->env, 16)) != 0 ||
+        (rc = mdb_env_set_maxreaders(st->env, 2048)) != 0 ||
         (rc = mdb_env_set_mapsize(st->env, STORE_INITIAL_MAP)) != 0)
         goto fail;
     /* MDB_NOTLS: a read transaction is not bound to a thread slot, so a

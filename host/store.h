@@ -13,8 +13,9 @@
  *   journal      id seq(4, big-endian) -> encoded journal_entry (durable commands)
  * The indexes are kept by store_exec_put, so callers cannot forget one.
  *
- * Threads: reads happen on the loop thread; batches commit on the engine's
- * commit thread, with full fsync (LMDB's default durability).
+ * Threads: reads happen on the loop thread and on workers (a pass reads its
+ * journal there), each in its own read transaction; batches commit on the
+ * engine's commit thread, with full fsync (LMDB's default durability).
  *
  * Lifetimes: records read in a transaction point into the LMDB map and are
  * valid until that transaction ends.
