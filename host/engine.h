@@ -1,15 +1,16 @@
 /*
  * engine.h - executions in motion: triggers, the ready queue, dispatch to
- * the libuv threadpool, completions, timers, recovery, group commit.
+ * the libuv threadpool, completions, timers and sleeps, children and
+ * wakes, recovery, reschedule, reload and upgrade, group commit.
  *
  * Threads: every engine_* call is made on the loop thread. Plugin code runs
  * only on threadpool workers.
  *
- * Group commit: changes made during one loop turn are written in one LMDB
- * write transaction at the end of the turn (a uv_check handle); only after
- * it commits are callers answered (engine_waiter callbacks) and newly
- * started executions handed to workers. Nothing is acknowledged before it
- * is durable.
+ * Group commit: changes are collected into a batch, which the commit thread
+ * (commit.h) makes durable while the loop goes on; the next batch holds
+ * everything that changed meanwhile. Only after a batch commits are its
+ * callers answered (engine_waiter callbacks) and the executions it queued
+ * handed to workers. Nothing is acknowledged before it is durable.
  *
  * Reads: the API reads committed records straight from the store; the
  * engine owns all writes.
