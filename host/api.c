@@ -591,27 +591,42 @@ done:
     return 0;
 }
 
-static int handle_get_exec(api *a, h2o_req_t *req, const exec_id *id)
+/*
+ * The start of every GET on one execution: check the method, open a read
+ * transaction and read the record. Returns 0 with *txn open (the caller
+ * aborts it), or -1 having answered (405, 404 or 500).
+ */
+static int open_exec(api *a, h2o_req_t *req, const exec_id *id, store_txn **txn, exec_record *rec)
 {
-    store_txn *txn;
-    exec_record rec;
     int rc;
 
     if (!http_method_is(req, "GET")) {
         http_reply_method_not_allowed(req, "GET");
-        return 0;
+        return -1;
     }
-    if ((rc = store_txn_begin(engine_store(a->eng), false, &txn)) != 0) {
+    if ((rc = store_txn_begin(engine_store(a->eng), false, txn)) != 0) {
         reply_store_error(a, req, rc);
-        return 0;
+        return -1;
     }
-    rc = store_exec_get(txn, id, &rec);
-    if (rc == 0)
-        reply_exec_full(req, txn, &rec);
-    else if (rc == TARRY_ENOTFOUND)
-        reply_not_found(req, id);
-    else
-        reply_store_error(a, req, rc);
+    if ((rc = store_exec_get(*txn, id, rec)) != 0) {
+        if (rc == TARRY_ENOTFOUND)
+            reply_not_found(req, id);
+        else
+            reply_store_error(a, req, rc);
+        store_txn_abort(*txn);
+        return -1;
+    }
+    return 0;
+}
+
+static int handle_get_exec(api *a, h2o_req_t *req, const exec_id *id)
+{
+    store_txn *txn;
+    exec_record rec;
+
+    if (open_exec(a, req, id, &txn, &rec) != 0)
+        return 0;
+    reply_exec_full(req, txn, &rec);
     store_txn_abort(txn);
     return 0;
 }
@@ -621,24 +636,15 @@ static int handle_result(api *a, h2o_req_t *req, const exec_id *id)
     store_txn *txn;
     exec_record rec;
     int64_t wait_ms;
-    int rc;
 
     if (!http_method_is(req, "GET")) {
         http_reply_method_not_allowed(req, "GET");
         return 0;
     }
-    if (query_wait(req, &wait_ms) != 0)
+    /* The query is checked before the record is read, as for every route. */
+    if (query_wait(req, &wait_ms) != 0 || open_exec(a, req, id, &txn, &rec) != 0)
         return 0;
-    if ((rc = store_txn_begin(engine_store(a->eng), false, &txn)) != 0) {
-        reply_store_error(a, req, rc);
-        return 0;
-    }
-    rc = store_exec_get(txn, id, &rec);
-    if (rc == TARRY_ENOTFOUND) {
-        reply_not_found(req, id);
-    } else if (rc != 0) {
-        reply_store_error(a, req, rc);
-    } else if (exec_state_final(rec.state) || wait_ms <= 0) {
+    if (exec_state_final(rec.state) || wait_ms <= 0) {
         reply_result(req, &rec);
     } else {
         api_pending *p = pending_new(a, req, PENDING_RESULT, on_engine_answer);
@@ -791,23 +797,8 @@ static int handle_logs(api *a, h2o_req_t *req, const exec_id *id)
     cJSON *root, *data;
     int rc;
 
-    if (!http_method_is(req, "GET")) {
-        http_reply_method_not_allowed(req, "GET");
+    if (open_exec(a, req, id, &txn, &rec) != 0)
         return 0;
-    }
-    if ((rc = store_txn_begin(engine_store(a->eng), false, &txn)) != 0) {
-        reply_store_error(a, req, rc);
-        return 0;
-    }
-    if ((rc = store_exec_get(txn, id, &rec)) != 0) {
-        if (rc == TARRY_ENOTFOUND) {
-            reply_not_found(req, id);
-        } else {
-            reply_store_error(a, req, rc);
-        }
-        store_txn_abort(txn);
-        return 0;
-    }
     root = cJSON_CreateObject();
     data = cJSON_AddArrayToObject(root, "data");
     rc = store_log_scan(txn, id, add_log_line, data);
