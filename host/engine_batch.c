@@ -1,0 +1,287 @@
+/*
+ * engine_batch.c - group commit, the engine's side: when to start a commit
+ * (commit_policy.h decides), encoding the dirty list into one store_batch
+ * for the commit thread (commit.h), and what happens to each execution of
+ * the batch once it is durable (its state's after-commit action in
+ * lifecycle.h) or once the commit failed (everything is put back as it was
+ * and tried again).
+ *
+ * May not: wait for the commit thread, write the store directly.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "commit_policy.h"
+#include "engine_int.h"
+#include "hlog.h"
+#include "status.h"
+
+static size_t count_acks(const list_node *head)
+{
+    size_t n = 0;
+    for (const list_node *w = head->next; w != head; w = w->next)
+        n++;
+    return n;
+}
+
+/* The parent's call entry, as this final child settles it. */
+static int batch_parent_entry(store_batch *b, const exec *x)
+{
+    journal_entry j;
+    memset(&j, 0, sizeof j);
+    j.seq = x->rec.parent_seq;
+    j.kind = JOURNAL_CALL;
+    j.status = x->rec.state == EXEC_SUCCEEDED   ? JOURNAL_SUCCEEDED
+               : x->rec.state == EXEC_CANCELLED ? JOURNAL_CANCELLED
+                                                : JOURNAL_FAILED;
+    j.detached = x->rec.detached;
+    j.started_at = x->rec.created_at;
+    j.finished_at = x->rec.finished_at;
+    j.child = x->rec.id;
+    j.name = x->rec.function;
+    j.value = j.status == JOURNAL_SUCCEEDED ? x->rec.result : NULL;
+    j.error = j.status == JOURNAL_SUCCEEDED ? NULL : x->rec.error;
+    return store_batch_journal_put(b, &x->rec.parent_id, &j);
+}
+
+static int batch_exec(store_batch *b, exec *x)
+{
+    exec_record prev = {.state = x->written_state,
+                        .scheduled_at = x->written_scheduled_at,
+                        .wake_at = x->written_wake_at,
+                        .function = x->rec.function};
+    int rc = store_batch_exec_put(b, &x->rec, x->written_state == EXEC_NONE ? NULL : &prev);
+    for (size_t i = x->jw_from; rc == 0 && i < x->jw_to; i++)
+        rc = store_batch_journal_put(b, &x->rec.id, &x->run.new_entries[i].e);
+    if (rc == 0 && x->sleep_entry)
+        rc = store_batch_journal_put(b, &x->rec.id, x->sleep_entry);
+    if (rc == 0 && x->settle_parent)
+        rc = batch_parent_entry(b, x);
+    if (rc || !exec_state_final(x->rec.state))
+        return rc;
+    for (size_t i = 0; i < x->run.log_count; i++) {
+        store_log_line line = {(uint32_t)i, x->run.logs[i].time_ms, x->run.logs[i].level,
+                               x->run.logs[i].text};
+        if ((rc = store_batch_log_put(b, &x->rec.id, &line)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void on_retry(uv_timer_t *t)
+{
+    engine_flush(t->data);
+}
+
+/* Put every execution of a failed batch back as it was before it. */
+static void batch_failed(engine *e, int status)
+{
+    hlog(HLOG_ERROR, "group commit failed, retrying in %d ms: %s", COMMIT_RETRY_MS,
+         status == TARRY_ENOMEM ? "out of memory" : store_last_error(e->st));
+    for (size_t i = 0; i < e->entry_count; i++) {
+        commit_entry *ce = &e->entries[i];
+        exec *x = ce->x;
+        while (!list_empty(&ce->acks))
+            engine_waiter_answer(e, list_entry(ce->acks.next, engine_waiter, node), status, NULL);
+        x->written_state = x->committed_state;
+        x->written_scheduled_at = x->committed_scheduled_at;
+        x->written_wake_at = x->committed_wake_at;
+        x->dispatch_after_commit = x->dispatch_after_commit || ce->dispatch;
+        x->settle_parent = x->settle_parent || ce->settled_parent;
+        if (ce->sleep_entry && !x->sleep_entry)
+            x->sleep_entry = ce->sleep_entry;
+        else
+            engine_sleep_entry_free(ce->sleep_entry);
+        if (ce->checkpoint)
+            engine_checkpoint_answer(e, x, status); /* the step fails visibly rather than wait forever */
+        engine_exec_dirty(e, x);
+    }
+    e->entry_count = 0;
+    uv_timer_start(&e->retry_timer, on_retry, COMMIT_RETRY_MS, 0);
+}
+
+/* Move the dirty list into a batch and hand it to the commit thread. */
+static void submit_dirty(engine *e)
+{
+    size_t n = e->dirty_count;
+    int rc = 0;
+
+    if (n > e->entry_cap) {
+        commit_entry *grown = realloc(e->entries, n * sizeof *grown);
+        if (!grown) {
+            hlog(HLOG_ERROR, "out of memory building a commit; retrying in %d ms", COMMIT_RETRY_MS);
+            uv_timer_start(&e->retry_timer, on_retry, COMMIT_RETRY_MS, 0);
+            return;
+        }
+        e->entries = grown;
+        e->entry_cap = n;
+    }
+    store_batch_reset(e->batch);
+    e->entry_count = 0;
+    while (!list_empty(&e->dirty)) {
+        exec *x = list_entry(e->dirty.next, exec, dirty_node);
+        commit_entry *ce = &e->entries[e->entry_count++];
+        list_unlink(&x->dirty_node);
+        x->in_dirty = false;
+        e->dirty_count--;
+        if (rc == 0)
+            rc = batch_exec(e->batch, x);
+        ce->x = x;
+        ce->state = x->rec.state;
+        ce->scheduled_at = x->rec.scheduled_at;
+        ce->wake_at = x->rec.wake_at;
+        ce->dispatch = x->dispatch_after_commit;
+        ce->checkpoint = x->cp_waiting;
+        ce->settled_parent = x->settle_parent;
+        ce->jw_to = x->jw_to;
+        ce->sleep_entry = x->sleep_entry;
+        x->sleep_entry = NULL; /* the entry owns it until it commits or fails */
+        x->settle_parent = false;
+        x->cp_waiting = false;
+        x->dispatch_after_commit = false;
+        x->written_state = x->rec.state;
+        x->written_scheduled_at = x->rec.scheduled_at;
+        x->written_wake_at = x->rec.wake_at;
+        list_init(&ce->acks);
+        while (!list_empty(&x->acks)) {
+            list_node *w = x->acks.next;
+            list_unlink(w);
+            list_push_back(&ce->acks, w);
+        }
+    }
+    if (rc != 0) {
+        /* Only out of memory gets here; treat it as a failed commit. */
+        batch_failed(e, rc);
+        return;
+    }
+    committer_submit(e->committer, e->batch);
+}
+
+/* What happens to one execution once the state in its entry is durable. */
+static void entry_committed(engine *e, commit_entry *ce)
+{
+    exec *x = ce->x;
+    exec_record snapshot;
+    bool unchanged = !x->in_dirty && x->rec.state == ce->state;
+
+    if (x->committed_state == EXEC_SCHEDULED || ce->state == EXEC_SCHEDULED || ce->wake_at)
+        e->timers_changed = true;
+    x->committed_state = ce->state;
+    x->committed_scheduled_at = ce->scheduled_at;
+    x->committed_wake_at = ce->wake_at;
+    if (x->jw_from < ce->jw_to)
+        x->jw_from = ce->jw_to;
+    engine_sleep_entry_free(ce->sleep_entry);
+    if (ce->checkpoint)
+        engine_checkpoint_answer(e, x, 0);
+    snapshot = x->rec;
+    snapshot.state = ce->state; /* what is durable, even if memory moved on */
+    while (!list_empty(&ce->acks))
+        engine_waiter_answer(e, list_entry(ce->acks.next, engine_waiter, node), 0, &snapshot);
+
+    switch (lifecycle_after_commit(ce->state)) {
+    case LIFECYCLE_FINISH:
+        e->stats.finished[ce->state]++;
+        if (x->fn && !x->fn->owner->current)
+            engine_sweep_soon(e); /* maybe the last execution on an old version */
+        engine_notify_final(e, &x->rec);
+        engine_exec_free(e, x);
+        break;
+    case LIFECYCLE_EVICT:
+        if (unchanged)
+            engine_exec_free(e, x);
+        break;
+    case LIFECYCLE_ENQUEUE:
+        if (x->rec.state == EXEC_QUEUED && !x->in_ready)
+            engine_ready_append(e, x);
+        break;
+    case LIFECYCLE_STAY:
+        if (ce->dispatch)
+            engine_dispatch(e, x);
+        break;
+    }
+}
+
+void engine_on_committed(void *user, int status)
+{
+    engine *e = user;
+
+    if (status != 0) {
+        batch_failed(e, status);
+    } else {
+        /* Callers answered now plus callers who arrived during the commit:
+         * with clients that wait for each answer, the clients in flight. */
+        size_t callers = 0;
+        e->stats.commits++;
+        for (size_t i = 0; i < e->entry_count; i++) {
+            callers += count_acks(&e->entries[i].acks);
+            entry_committed(e, &e->entries[i]);
+        }
+        e->entry_count = 0;
+        for (list_node *n = e->dirty.next; n != &e->dirty; n = n->next)
+            callers += count_acks(&list_entry(n, exec, dirty_node)->acks);
+        e->acks_expected = callers;
+    }
+    engine_flush(e);
+}
+
+/* Whether someone waits for this change to be durable. */
+static bool exec_awaited(engine *e, exec *x)
+{
+    return !list_empty(&x->acks) || x->dispatch_after_commit || x->cp_waiting ||
+           (x->rec.state == EXEC_QUEUED && x->written_state != EXEC_QUEUED && !x->in_ready) ||
+           (exec_state_final(x->rec.state) && idmap_get(&e->waits, &x->rec.id));
+}
+
+static void on_linger(uv_timer_t *t)
+{
+    engine *e = t->data;
+    e->linger_over = true;
+    engine_flush(e);
+}
+
+static void on_gather(uv_idle_t *h)
+{
+    (void)h; /* engine_flush runs in the check phase right after */
+}
+
+void engine_commit_maybe(engine *e)
+{
+    commit_policy_in in = {.draining = e->draining,
+                           .linger_over = e->linger_over,
+                           .dirty = e->dirty_count,
+                           .acks_expected = e->acks_expected,
+                           .gather_until = e->gather_until};
+
+    if (committer_busy(e->committer) || list_empty(&e->dirty))
+        return;
+    for (list_node *n = e->dirty.next; n != &e->dirty; n = n->next) {
+        exec *x = list_entry(n, exec, dirty_node);
+        if (exec_awaited(e, x)) {
+            in.awaited = true;
+            in.acks += count_acks(&x->acks);
+        }
+    }
+    in.now_ns = uv_hrtime();
+    switch (commit_policy_decide(&in)) {
+    case COMMIT_IDLE:
+        return;
+    case COMMIT_LINGER:
+        if (!uv_is_active((uv_handle_t *)&e->linger_timer))
+            uv_timer_start(&e->linger_timer, on_linger, COMMIT_LINGER_MS, 0);
+        return;
+    case COMMIT_GATHER:
+        if (!e->gather_until) {
+            e->gather_until = in.now_ns + COMMIT_GATHER_NS;
+            uv_idle_start(&e->gather_idle, on_gather);
+        }
+        return;
+    case COMMIT_NOW:
+        break;
+    }
+    uv_timer_stop(&e->linger_timer);
+    uv_idle_stop(&e->gather_idle);
+    e->gather_until = 0;
+    e->linger_over = false;
+    submit_dirty(e);
+}

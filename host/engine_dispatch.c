@@ -1,0 +1,347 @@
+/*
+ * engine_dispatch.c - running passes: the ready queue, handing passes to
+ * the libuv threadpool, their completions, the children they call, wakes,
+ * and the step-checkpoint handshake with a worker.
+ *
+ * A pass runs on a worker (work_run): it reads its journal as committed and
+ * calls the function through replay.h. Everything else here runs on the
+ * loop thread. At most `workers` passes run at once, so `running` means on
+ * a worker thread, never waiting in the threadpool's own queue.
+ *
+ * May not: block the loop thread, write the store (changes go on the dirty
+ * list for engine_batch.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "engine_int.h"
+#include "hlog.h"
+#include "status.h"
+
+/* ---- the ready queue ---------------------------------------------------------- */
+
+void engine_ready_append(engine *e, exec *x)
+{
+    x->in_ready = true;
+    list_push_back(&e->ready, &x->ready_node);
+    e->ready_count++;
+}
+
+void engine_ready_remove(engine *e, exec *x)
+{
+    if (!x->in_ready)
+        return;
+    list_unlink(&x->ready_node);
+    x->in_ready = false;
+    e->ready_count--;
+}
+
+void engine_ready_push(engine *e, exec *x)
+{
+    if (engine_exec_move(e, x, EXEC_QUEUED) == 0)
+        engine_ready_append(e, x);
+}
+
+/* ---- on the worker -------------------------------------------------------------- */
+
+struct journal_load {
+    replay_run *run;
+    int error;
+};
+
+static int journal_loaded(void *user, const journal_entry *entry)
+{
+    struct journal_load *jl = user;
+    return (jl->error = replay_journal_add(jl->run, entry)) != 0;
+}
+
+/* Load the journal as committed into the run. Returns 0 or a negative code. */
+static int load_journal(engine *e, exec *x)
+{
+    struct journal_load jl = {&x->run, 0};
+    store_txn *txn;
+    int rc;
+
+    if ((rc = store_txn_begin(e->st, false, &txn)) != 0)
+        return rc;
+    rc = store_journal_scan(txn, &x->rec.id, journal_loaded, &jl);
+    store_txn_abort(txn);
+    return rc < 0 ? rc : jl.error;
+}
+
+/*
+ * On the worker: read the journal as committed (the pass was dispatched
+ * after the commit that queued it, so it is complete), then run the pass.
+ * Reading here keeps a long journal's cost off the loop thread.
+ */
+static void work_run(uv_work_t *req)
+{
+    exec *x = req->data;
+    int rc = load_journal(x->owner, x);
+
+    if (rc != 0) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "cannot read the journal (%s): %s", status_str(rc),
+                 store_last_error(x->owner->st));
+        x->run.outcome = REPLAY_BLOCKED;
+        x->run.error = strdup(msg);
+        x->run.started_at = x->run.finished_at = clock_now_ms();
+        return;
+    }
+    replay_execute(&x->run);
+}
+
+static bool hook_function_known(void *user, const char *name)
+{
+    exec *x = user;
+    return engine_child_function(x->owner, x, name) != NULL;
+}
+
+/* On the worker: wait until the loop has committed the pass's commands so far. */
+static int hook_checkpoint(void *user, replay_run *run)
+{
+    exec *x = user;
+    engine *e = x->owner;
+    int status;
+
+    (void)run;
+    uv_mutex_lock(&e->cp_lock);
+    x->cp_done = false;
+    x->cp_next = e->cp_queue;
+    e->cp_queue = x;
+    uv_mutex_unlock(&e->cp_lock);
+    uv_async_send(&e->cp_async);
+    uv_mutex_lock(&e->cp_lock);
+    while (!x->cp_done)
+        uv_cond_wait(&e->cp_cond, &e->cp_lock);
+    status = x->cp_status;
+    uv_mutex_unlock(&e->cp_lock);
+    return status;
+}
+
+/* ---- children and wakes ------------------------------------------------------------ */
+
+const plugin_fn *engine_child_function(engine *e, const exec *x, const char *name)
+{
+    /* The current version, or, for a plugin removed since, the one x itself
+     * is pinned to (so pinned work can run to completion). */
+    const plugin_fn *fn = plugins_find(e->pl, name);
+    if (!fn && x->fn)
+        fn = plugins_find_version(e->pl, x->fn->owner->hash, name);
+    return fn;
+}
+
+/*
+ * It joins the ready queue when the batch that records it as queued
+ * commits: that batch also holds (or follows) whatever woke it, so the
+ * journal it replays from is complete, and a crash during the replay finds
+ * it queued (recovery then counts crashes).
+ */
+void engine_wake(engine *e, exec *x)
+{
+    engine_ready_remove(e, x);
+    if (engine_exec_move(e, x, EXEC_QUEUED) != 0)
+        return;
+    x->rec.wake_at = 0;
+    x->resume = true;
+}
+
+void engine_settle_child(engine *e, exec *child)
+{
+    static const exec_id none;
+    store_txn *txn;
+    exec_record rec;
+    exec *parent;
+
+    if (memcmp(&child->rec.parent_id, &none, sizeof none) == 0)
+        return;
+    child->settle_parent = true;
+    if (child->rec.detached)
+        return;
+    if ((parent = idmap_get(&e->active, &child->rec.parent_id))) {
+        if (parent->rec.state == EXEC_WAITING)
+            engine_wake(e, parent);
+        else
+            parent->wake_pending = true; /* running or about to: it replays again */
+        return;
+    }
+    if (store_txn_begin(e->st, false, &txn) != 0)
+        return;
+    if (store_exec_get(txn, &child->rec.parent_id, &rec) == 0 && rec.state == EXEC_WAITING &&
+        (parent = engine_exec_from_store(e, &rec)))
+        engine_wake(e, parent);
+    store_txn_abort(txn);
+}
+
+/* Children a pass called: new executions, created in the batch that records the calls. */
+static void spawn_children(engine *e, exec *x, size_t from, size_t to)
+{
+    int64_t now = clock_now_ms();
+
+    for (size_t i = from; i < to; i++) {
+        const replay_entry *r = &x->run.new_entries[i];
+        exec_record rec;
+        exec *child;
+
+        if (r->e.kind != JOURNAL_CALL)
+            continue;
+        memset(&rec, 0, sizeof rec);
+        rec.id = r->e.child;
+        rec.function = r->e.name;
+        rec.args = r->args ? r->args : "null";
+        rec.created_at = r->e.started_at;
+        rec.scheduled_at = r->e.wake_at > now ? r->e.wake_at : now;
+        rec.parent_id = x->rec.id;
+        rec.parent_seq = r->e.seq;
+        rec.detached = r->e.detached;
+        if (!(child = engine_exec_alloc(e, &rec))) {
+            hlog(HLOG_ERROR, "out of memory creating a child of %s", x->run.id_text);
+            continue;
+        }
+        e->stats.created++;
+        engine_exec_bind(child, engine_child_function(e, x, rec.function));
+        if (!child->fn)
+            engine_exec_block_unloaded(e, child);
+        else
+            engine_exec_move(e, child, rec.scheduled_at > now ? EXEC_SCHEDULED : EXEC_QUEUED);
+        if (child->rec.state == EXEC_SCHEDULED)
+            e->timers_changed = true;
+    }
+}
+
+/* Hand the commands a pass added since the last hand-over to the next batch. */
+static void take_new_entries(engine *e, exec *x)
+{
+    spawn_children(e, x, x->run.handed, x->run.new_count);
+    x->run.handed = x->run.new_count;
+    x->jw_to = x->run.new_count;
+}
+
+/* ---- completions ---------------------------------------------------------------------- */
+
+static void work_done(uv_work_t *req, int status)
+{
+    exec *x = req->data;
+    engine *e = x->owner;
+
+    e->running--;
+    if (status == UV_ECANCELED) {
+        /* Never ran (only at shutdown); it is still `running` in the store
+         * and will be re-queued at the next start. */
+        return;
+    }
+    take_new_entries(e, x);
+    if (x->first_pass)
+        x->rec.started_at = x->run.started_at;
+    x->rec.crashes = 0;
+    x->careful = false;
+    /* Deferral only covers a pass that ends final: one that waits has
+     * children and timers pointing at it, so its record must exist. */
+    if (x->run.outcome == REPLAY_SUSPENDED || x->run.outcome == REPLAY_BLOCKED)
+        x->deferred = false;
+    switch (x->run.outcome) {
+    case REPLAY_SUCCEEDED:
+    case REPLAY_FAILED:
+        engine_exec_move(e, x, x->run.outcome == REPLAY_FAILED ? EXEC_FAILED : EXEC_SUCCEEDED);
+        x->rec.result = x->run.outcome == REPLAY_FAILED ? NULL : (x->run.result ? x->run.result : "null");
+        x->rec.error = x->run.error;
+        x->rec.finished_at = x->run.finished_at;
+        engine_settle_child(e, x);
+        break;
+    case REPLAY_BLOCKED:
+        engine_exec_move(e, x, EXEC_BLOCKED);
+        x->rec.error = x->run.error;
+        hlog(HLOG_WARN, "execution %s blocked: %s", x->run.id_text, x->run.error ? x->run.error : "?");
+        break;
+    case REPLAY_SUSPENDED:
+        if (x->wake_pending) {
+            engine_wake(e, x);
+        } else {
+            engine_exec_move(e, x, EXEC_WAITING);
+            x->rec.wake_at = x->run.wake_at;
+            x->rec.wake_seq = x->run.wake_seq;
+        }
+        break;
+    }
+    x->wake_pending = false;
+    engine_exec_dirty(e, x); /* nobody may wait for it: see engine_batch.c */
+}
+
+/* ---- the step checkpoint -------------------------------------------------------------- */
+
+void engine_checkpoint_answer(engine *e, exec *x, int status)
+{
+    uv_mutex_lock(&e->cp_lock);
+    x->cp_status = status;
+    x->cp_done = true;
+    uv_cond_broadcast(&e->cp_cond);
+    uv_mutex_unlock(&e->cp_lock);
+}
+
+/* On the loop: workers waiting for checkpoints; their commands join the next batch. */
+void engine_on_checkpoint(uv_async_t *a)
+{
+    engine *e = a->data;
+    exec *x;
+
+    uv_mutex_lock(&e->cp_lock);
+    x = e->cp_queue;
+    e->cp_queue = NULL;
+    uv_mutex_unlock(&e->cp_lock);
+    for (; x; x = x->cp_next) {
+        take_new_entries(e, x);
+        x->deferred = false; /* a checkpoint makes the execution durable too */
+        x->cp_waiting = true;
+        engine_exec_dirty(e, x);
+    }
+    engine_flush(e);
+}
+
+/* ---- dispatch ---------------------------------------------------------------------------- */
+
+void engine_dispatch(engine *e, exec *x)
+{
+    x->dispatch_after_commit = false;
+    replay_run_clear(&x->run);
+    x->jw_from = x->jw_to = 0;
+    x->run.fn = x->fn->fn;
+    x->run.args = x->rec.args;
+    x->run.attempt = (int)x->rec.attempts;
+    x->run.header_revision = x->fn->owner->header_revision;
+    x->run.hooks.user = x;
+    x->run.hooks.function_known = hook_function_known;
+    x->run.hooks.checkpoint = hook_checkpoint;
+    id_format(&x->rec.id, x->run.id_text);
+    x->work.data = x;
+    if (uv_queue_work(e->loop, &x->work, work_run, work_done) != 0) {
+        hlog(HLOG_ERROR, "cannot queue execution %s on the threadpool", x->run.id_text);
+        e->running--;
+        engine_exec_move(e, x, EXEC_FAILED);
+        engine_exec_set_error(x, "the host could not hand this execution to a worker thread");
+        x->rec.finished_at = clock_now_ms();
+    }
+}
+
+void engine_start_ready(engine *e)
+{
+    while (!e->draining && e->running < e->workers && !list_empty(&e->ready)) {
+        exec *x = list_entry(e->ready.next, exec, ready_node);
+        engine_ready_remove(e, x);
+        if (engine_exec_move(e, x, EXEC_RUNNING) != 0)
+            continue;
+        x->first_pass = !x->resume;
+        if (x->first_pass) {
+            /* A resume continues the attempt: its count and start stay. */
+            x->rec.attempts++;
+            x->rec.started_at = clock_now_ms();
+        }
+        x->resume = false;
+        e->running++;
+        if (x->careful)
+            x->dispatch_after_commit = true; /* see engine_int.h */
+        else
+            engine_dispatch(e, x);
+    }
+}

@@ -1,0 +1,237 @@
+/*
+ * engine_int.h - what the engine's rooms share (private: nothing outside
+ * host/engine*.c includes it). engine.h is the public interface.
+ *
+ * The rooms, each one concern:
+ *   engine.c           create, start, drain, close, triggers, the end of a loop turn (flush)
+ *   engine_exec.c      executions in memory, and the one place that moves their state (lifecycle.h)
+ *   engine_dispatch.c  the ready queue, workers, passes and their completions, children, wakes,
+ *                      the step-checkpoint handshake
+ *   engine_timers.c    delayed starts and durable sleeps: arming, loading what is due, reschedule
+ *   engine_batch.c     group commit: building a batch from the dirty list, and what a commit
+ *                      (or a failed one) does to each execution in it
+ *   engine_waiters.c   callers waiting for a commit or a result, and their deadlines
+ *   engine_recovery.c  start after a crash: re-queue, poison pills, pinned versions
+ *   engine_versions.c  reload, upgrade, and closing versions nothing uses any more
+ *
+ * Invariants (every room keeps them):
+ *   - an execution in memory is in `active` (by id) until it is freed;
+ *   - its state changes only through engine_exec_move(), which checks
+ *     lifecycle.h's table;
+ *   - `written_state` is the state in the last batch built for it (what
+ *     the store will hold once that batch commits; EXEC_NONE: never
+ *     written), and index changes are computed from it; `committed_state`
+ *     is what is durable now. The record in memory may be ahead of both
+ *     while the execution is on the dirty list, or deferred;
+ *   - one batch is in flight at a time (commit.h); an execution leaves
+ *     memory only in the callback of the batch that made it final,
+ *     scheduled, waiting or blocked, and only if nothing changed it since;
+ *   - a deferred execution (a trigger that waits for its result) has been
+ *     acknowledged to nobody, so it is written only once it is final or
+ *     its wait runs out: its record and result then commit together;
+ *   - nothing runs before its record is durable (deferred ones excepted,
+ *     see above): a new, woken or due execution joins the ready queue when
+ *     the batch that records it as queued commits (that batch also holds
+ *     whatever woke it). Its `running` state then goes in the next batch,
+ *     coalesced with its outcome when it finishes first. One recovered
+ *     after a crash is handed to a worker only after the commit that
+ *     records it as running with its crash count: that count is what
+ *     stops a poison pill;
+ *   - scheduled, waiting, blocked and final executions live in the store
+ *     only.
+ *
+ * Threads: everything here runs on the loop thread, except work_run (the
+ * pass, on a worker) and the checkpoint handshake's worker side, which
+ * touch only their own execution's `run` and the cp_* fields under cp_lock.
+ *
+ * May not: include lmdb.h, call dlopen, block the loop thread.
+ */
+#ifndef TARRY_ENGINE_INT_H
+#define TARRY_ENGINE_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "commit.h"
+#include "engine.h"
+#include "idmap.h"
+#include "lifecycle.h"
+#include "list.h"
+#include "replay.h"
+
+#define TIMER_BATCH 10000   /* due executions loaded per turn */
+#define COMMIT_RETRY_MS 100 /* after a failed commit */
+
+/* What an engine_waiter waits for. */
+enum { WAIT_ACK, WAIT_RESULT, WAIT_TRIGGER };
+
+typedef struct exec {
+    exec_record rec;
+    exec_state written_state, committed_state;
+    int64_t written_scheduled_at, committed_scheduled_at;
+    int64_t written_wake_at, committed_wake_at;
+    const plugin_fn *fn;
+    bool deferred;              /* acknowledged to nobody yet: written only once final (see the top) */
+    bool careful;               /* recovered after a crash: dispatched only once `running` is durable */
+    bool dispatch_after_commit; /* ... and that commit is the one in the next batch */
+    bool in_dirty, in_ready;
+    bool resume;        /* the next start replays, it is not a new attempt */
+    bool first_pass;    /* the pass running now starts an attempt: it sets started_at */
+    bool wake_pending;  /* a child settled while this ran: replay again instead of waiting */
+    bool settle_parent; /* final child: write the outcome into the parent's call entry */
+    bool cp_waiting;    /* a worker waits for its step checkpoint to commit */
+    bool cp_done;       /* guarded by the engine's cp_lock */
+    int cp_status;      /* likewise */
+    struct exec *cp_next;
+    char unbound[64];           /* the pinned version that could not be found, for the error */
+    size_t jw_from, jw_to;      /* run.new_entries[jw_from..jw_to) are to be written */
+    journal_entry *sleep_entry; /* a rewritten sleep entry to write (owned), or NULL */
+    list_node dirty_node, ready_node;
+    list_node acks; /* WAIT_ACK waiters, answered after this execution's next commit */
+    replay_run run;
+    uv_work_t work;
+    engine *owner;
+} exec;
+
+/* One execution in the batch in flight: the state it wrote, who to answer. */
+typedef struct commit_entry {
+    exec *x;
+    exec_state state;
+    int64_t scheduled_at, wake_at;
+    bool dispatch, checkpoint, settled_parent;
+    size_t jw_to;
+    journal_entry *sleep_entry;
+    list_node acks;
+} commit_entry;
+
+typedef struct wait_list {
+    list_node head;
+    exec_id id;
+} wait_list;
+
+struct engine {
+    uv_loop_t *loop;
+    store *st;
+    plugins *pl;
+    size_t workers;
+    uv_check_t check;
+    uv_timer_t timer;          /* next scheduled execution */
+    uv_timer_t deadline_timer; /* next waiter deadline */
+    uv_timer_t retry_timer;    /* after a failed commit */
+    uv_timer_t linger_timer;   /* commits changes nobody waits for */
+    uv_idle_t gather_idle;     /* keeps the loop polling while a batch gathers */
+    int open_handles;
+    size_t dirty_count;
+    size_t acks_expected;  /* callers in flight when the last batch committed */
+    uint64_t gather_until; /* uv_hrtime(); 0: not gathering */
+    bool linger_over;      /* the linger timer fired: commit what waits */
+    committer *committer;
+    store_batch *batch; /* the batch in flight, or being built */
+    commit_entry *entries;
+    size_t entry_count, entry_cap;
+    bool timers_due, timers_changed;
+    idmap active; /* id -> exec */
+    idmap waits;  /* id -> wait_list of WAIT_RESULT / WAIT_TRIGGER waiters */
+    list_node ready, dirty, deadlines;
+    size_t running, ready_count;
+    bool draining;
+    void (*drain_done)(void *);
+    void *drain_user;
+    engine_stats stats;
+    uv_async_t cp_async; /* a worker asks for a step checkpoint */
+    uv_mutex_t cp_lock;
+    uv_cond_t cp_cond;
+    exec *cp_queue; /* guarded by cp_lock */
+    uv_work_t reload_work;
+    plugins_scan *reload_scan;
+    bool reloading;
+    list_node reload_waiting, reload_answer; /* engine_waiters for the next / the running reload */
+    uv_timer_t sweep_timer;                  /* closes versions nothing uses any more */
+};
+
+/* ---- engine.c ---------------------------------------------------------------- */
+
+/* The end of a loop turn: load due timers, start what can start, commit if the policy says so. */
+void engine_flush(engine *e);
+/* Call the drain callback once nothing runs and everything is committed. */
+void engine_check_drained(engine *e);
+
+/* ---- engine_exec.c ------------------------------------------------------------- */
+
+/* A new execution in memory (strings copied, state EXEC_NONE). NULL when out of memory. */
+exec *engine_exec_alloc(engine *e, const exec_record *from);
+/* A stored execution into memory, as stored, bound to its pinned version. */
+exec *engine_exec_from_store(engine *e, const exec_record *rec);
+void engine_exec_free(engine *e, exec *x);
+void engine_exec_bind(exec *x, const plugin_fn *fn);
+/* Set the error of an outcome the host (not a function) decided. */
+void engine_exec_set_error(exec *x, const char *msg);
+/*
+ * Move x to `to` (checked against lifecycle.h) and put it on the dirty
+ * list. An impossible move is logged as a bug and not made: returns
+ * TARRY_ESTATE; else 0.
+ */
+int engine_exec_move(engine *e, exec *x, exec_state to);
+/* Put x on the dirty list (its next batch), unless it is already there or deferred. */
+void engine_exec_dirty(engine *e, exec *x);
+/* Move x to blocked with the reason its function is not loaded. */
+void engine_exec_block_unloaded(engine *e, exec *x);
+void engine_sleep_entry_free(journal_entry *j);
+
+/* ---- engine_dispatch.c ------------------------------------------------------------ */
+
+void engine_ready_append(engine *e, exec *x);
+void engine_ready_remove(engine *e, exec *x);
+/* Queue x now (it joins the ready queue at once: deferred or recovered executions). */
+void engine_ready_push(engine *e, exec *x);
+/* Move queued executions to workers while workers are free. */
+void engine_start_ready(engine *e);
+/* Hand x's pass to a worker. */
+void engine_dispatch(engine *e, exec *x);
+/* Resume a waiting (or blocked, or running) execution: queued, joining the ready queue at commit. */
+void engine_wake(engine *e, exec *x);
+/* A final child: settle its parent's call entry and wake the parent, in the same batch. */
+void engine_settle_child(engine *e, exec *child);
+/* The version a child of x calling `name` runs. */
+const plugin_fn *engine_child_function(engine *e, const exec *x, const char *name);
+/* Answer a worker waiting for a checkpoint. */
+void engine_checkpoint_answer(engine *e, exec *x, int status);
+void engine_on_checkpoint(uv_async_t *a);
+
+/* ---- engine_timers.c ---------------------------------------------------------------- */
+
+void engine_load_due_timers(engine *e);
+void engine_arm_timer(engine *e);
+/* The sleep x waits in is over: rewrite its journal entry as done, in x's next batch. */
+void engine_sleep_ended(exec *x, store_txn *txn);
+
+/* ---- engine_batch.c ------------------------------------------------------------------ */
+
+/* Start a commit of the dirty list if the commit thread is idle and the policy agrees. */
+void engine_commit_maybe(engine *e);
+void engine_on_committed(void *user, int status);
+
+/* ---- engine_waiters.c ----------------------------------------------------------------- */
+
+void engine_waiter_init(engine_waiter *w, const exec_id *id, int kind);
+void engine_waiter_answer(engine *e, engine_waiter *w, int status, const exec_record *rec);
+/* Register w as waiting for execution id's final state, with a deadline. Returns 0 or TARRY_ENOMEM. */
+int engine_waits_add(engine *e, engine_waiter *w, const exec_id *id, int kind, int64_t wait_ms);
+/* Answer everyone waiting for this execution to be final. */
+void engine_notify_final(engine *e, const exec_record *rec);
+void engine_on_deadline(uv_timer_t *t);
+
+/* ---- engine_recovery.c ------------------------------------------------------------------ */
+
+/* Re-queue what was running or queued when the host stopped; fail poison pills. */
+int engine_recover(engine *e);
+
+/* ---- engine_versions.c ------------------------------------------------------------------- */
+
+/* Close versions nothing uses any more, soon (debounced). */
+void engine_sweep_soon(engine *e);
+/* Load every version an unfinished execution is pinned to, from the version store. */
+int engine_load_pinned_versions(engine *e);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * lifecycle.c - the table of states and transitions (see lifecycle.h).
+ *
+ * A self-move (from == to) of an unfinished state is a change written
+ * without a state change (a reschedule, an upgrade, a checkpoint) and is
+ * always allowed; a final state never changes again.
+ */
+#include "lifecycle.h"
+
+#define TO(s) (1u << (s))
+
+const lifecycle_state lifecycle_table[EXEC_STATE_COUNT] = {
+    /* Created by a trigger or a parent's call: delayed, ready, or for a function nobody loaded. */
+    [EXEC_NONE] = {EXEC_NONE, false, LIFECYCLE_STAY, TO(EXEC_SCHEDULED) | TO(EXEC_QUEUED) | TO(EXEC_BLOCKED)},
+    /* Its timer fires (or it is rescheduled to now). */
+    [EXEC_SCHEDULED] = {EXEC_SCHEDULED, false, LIFECYCLE_EVICT, TO(EXEC_QUEUED) | TO(EXEC_BLOCKED)},
+    /* A worker takes it; found unloaded when read back; failed as a poison pill at recovery. */
+    [EXEC_QUEUED] = {EXEC_QUEUED, false, LIFECYCLE_ENQUEUE,
+                     TO(EXEC_RUNNING) | TO(EXEC_BLOCKED) | TO(EXEC_FAILED)},
+    /* A pass ends: done, failed, suspended, nondeterministic; or it runs again at once (a child
+     * settled during the pass, a checkpoint, a crash found it running). */
+    [EXEC_RUNNING] = {EXEC_RUNNING, false, LIFECYCLE_STAY,
+                      TO(EXEC_QUEUED) | TO(EXEC_WAITING) | TO(EXEC_SUCCEEDED) | TO(EXEC_FAILED) |
+                          TO(EXEC_BLOCKED)},
+    /* A child settled or the sleep ended; or the sleep ended and its version is gone. */
+    [EXEC_WAITING] = {EXEC_WAITING, false, LIFECYCLE_EVICT, TO(EXEC_QUEUED) | TO(EXEC_BLOCKED)},
+    [EXEC_SUCCEEDED] = {EXEC_SUCCEEDED, true, LIFECYCLE_FINISH, 0},
+    [EXEC_FAILED] = {EXEC_FAILED, true, LIFECYCLE_FINISH, 0},
+    [EXEC_CANCELLED] = {EXEC_CANCELLED, true, LIFECYCLE_FINISH, 0},
+    [EXEC_DISCARDED] = {EXEC_DISCARDED, true, LIFECYCLE_FINISH, 0},
+    /* Upgraded to a version that may fit its journal: it replays. */
+    [EXEC_BLOCKED] = {EXEC_BLOCKED, false, LIFECYCLE_EVICT, TO(EXEC_QUEUED)},
+};
+
+bool lifecycle_allowed(exec_state from, exec_state to)
+{
+    if ((unsigned)from >= EXEC_STATE_COUNT || (unsigned)to >= EXEC_STATE_COUNT || to == EXEC_NONE)
+        return false;
+    if (from == to)
+        return !lifecycle_table[from].final && from != EXEC_NONE;
+    return (lifecycle_table[from].next & TO(to)) != 0;
+}
+
+lifecycle_after lifecycle_after_commit(exec_state state)
+{
+    return (unsigned)state < EXEC_STATE_COUNT ? lifecycle_table[state].after_commit : LIFECYCLE_STAY;
+}
