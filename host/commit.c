@@ -4,7 +4,9 @@
  */
 #include "commit.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "status.h"
 
@@ -19,6 +21,7 @@ struct committer {
     uv_async_t done;       /* wakes the loop when a batch is durable */
     store_batch *todo;     /* guarded by lock: submitted, not yet taken */
     int status;            /* guarded by lock: the finished batch's result */
+    char error[256];       /* guarded by lock: and its reason (store_last_error is per thread) */
     uint64_t took_ns;      /* guarded by lock: how long it took */
     committer_stats stats; /* loop thread */
     bool busy, stop, finished;
@@ -42,6 +45,7 @@ static void commit_thread(void *arg)
         uint64_t took = uv_hrtime() - t0;
         uv_mutex_lock(&c->lock);
         c->status = status;
+        snprintf(c->error, sizeof c->error, "%s", status ? store_last_error(c->st) : "");
         c->took_ns = took;
         c->finished = true;
         uv_async_send(&c->done);
@@ -52,12 +56,14 @@ static void commit_thread(void *arg)
 static void on_done(uv_async_t *a)
 {
     committer *c = a->data;
+    char error[sizeof c->error];
     int status;
     bool finished;
 
     uv_mutex_lock(&c->lock);
     finished = c->finished;
     status = c->status;
+    memcpy(error, c->error, sizeof error);
     uint64_t took = c->took_ns;
     c->finished = false;
     uv_mutex_unlock(&c->lock);
@@ -68,7 +74,7 @@ static void on_done(uv_async_t *a)
     c->stats.total_ns += took;
     if (took > c->stats.max_ns)
         c->stats.max_ns = took;
-    c->cb(c->user, status);
+    c->cb(c->user, status, error);
 }
 
 int committer_start(committer **out, uv_loop_t *loop, store *st, committer_cb cb, void *user)

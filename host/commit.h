@@ -20,8 +20,9 @@
 
 typedef struct committer committer;
 
-/* Called on the loop thread: status 0 (durable) or store_batch_commit's code. */
-typedef void (*committer_cb)(void *user, int status);
+/* Called on the loop thread: status 0 (durable) or store_batch_commit's code,
+ * with the commit thread's reason for it (borrowed for the call; "" on success). */
+typedef void (*committer_cb)(void *user, int status, const char *error);
 
 int committer_start(committer **out, uv_loop_t *loop, store *st, committer_cb cb, void *user);
 

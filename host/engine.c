@@ -56,6 +56,8 @@ int engine_trigger(engine *e, const engine_trigger_req *req, engine_waiter *w)
 
     if (!fn)
         return TARRY_ENOTFOUND;
+    if (engine_store_full(e))
+        return TARRY_EFULL;
     memset(&rec, 0, sizeof rec);
     id_new(&rec.id);
     rec.function = fn->name;

@@ -59,7 +59,7 @@ typedef struct engine_waiter engine_waiter;
  * the answer durable. status 0: `rec` is the execution as committed (borrowed
  * for the call). ENGINE_TIMEOUT: the wait ran out and `rec` is NULL (for a
  * result wait: read the store for the current state). A negative TARRY_E*
- * code: the commit failed; `rec` is NULL.
+ * code: the commit failed (TARRY_EFULL: the store is full); `rec` is NULL.
  */
 typedef void (*engine_waiter_cb)(engine_waiter *w, int status, const exec_record *rec);
 
@@ -88,11 +88,14 @@ typedef struct engine_trigger_req {
 
 /*
  * Start an execution. Returns TARRY_ENOTFOUND (no such function; nothing
- * happens) or 0, and then calls w->cb once: with the record once it is
+ * happens), TARRY_EFULL (the store was just found full: new work is refused
+ * for a second, then tried again) or 0, and then calls w->cb once: with the record once it is
  * committed, or, when req->wait_ms >= 0, with the final record if it
  * finished within the wait (the record and its result are then committed
  * together) or else with the record as committed when the wait ran out.
- * The engine copies the request's strings.
+ * The engine copies the request's strings. If the commit fails, w->cb gets
+ * the error (TARRY_EFULL when the store is full) and nothing of the
+ * execution is ever stored: an error means "not accepted".
  */
 int engine_trigger(engine *e, const engine_trigger_req *req, engine_waiter *w);
 
@@ -107,7 +110,8 @@ void engine_wait_result(engine *e, const exec_id *id, int64_t wait_ms, engine_wa
  * Move an execution's pending timer to `when_ms` (a delayed start, or the
  * end of the durable sleep it waits in; in the past means now). Returns
  * TARRY_ENOTFOUND, TARRY_ESTATE (it has no pending timer: running, queued,
- * final...) or 0, and then calls w->cb once the change is committed.
+ * final...), TARRY_EFULL (see engine_trigger) or 0, and then calls w->cb
+ * once the change is committed.
  */
 int engine_reschedule(engine *e, const exec_id *id, int64_t when_ms, engine_waiter *w);
 
@@ -123,8 +127,9 @@ int engine_reload(engine *e, engine_waiter *w);
  * Move an unfinished execution that is not running to the current version
  * of its plugin (or to the loaded version `to_hash`). A blocked one is
  * queued to replay on it. Returns TARRY_ENOTFOUND (no such execution, or the
- * version lacks its function), TARRY_ESTATE (running or final) or 0, and
- * then calls w->cb once the change is committed.
+ * version lacks its function), TARRY_ESTATE (running or final), TARRY_EFULL
+ * (see engine_trigger) or 0, and then calls w->cb once the change is
+ * committed.
  */
 int engine_upgrade(engine *e, const exec_id *id, const char *to_hash, engine_waiter *w);
 

@@ -8,9 +8,11 @@
  *
  * May not: wait for the commit thread, write the store directly.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "commit_policy.h"
 #include "engine_int.h"
 #include "hlog.h"
@@ -44,28 +46,34 @@ static int batch_parent_entry(store_batch *b, const exec *x)
     return store_batch_journal_put(b, &x->rec.parent_id, &j);
 }
 
+/*
+ * x's record, its new journal entries, the outcome it settles in its
+ * parent's journal, and the log lines of its last pass (numbered on from
+ * the lines stored before, and counted in the record in the same batch).
+ */
 static int batch_exec(store_batch *b, exec *x)
 {
     exec_record prev = {.state = x->written_state,
                         .scheduled_at = x->written_scheduled_at,
                         .wake_at = x->written_wake_at,
                         .function = x->rec.function};
-    int rc = store_batch_exec_put(b, &x->rec, x->written_state == EXEC_NONE ? NULL : &prev);
+    uint32_t first_line = x->rec.log_count;
+    int rc;
+
+    x->rec.log_count += (uint32_t)(x->lw_to - x->lw_from);
+    rc = store_batch_exec_put(b, &x->rec, x->written_state == EXEC_NONE ? NULL : &prev);
     for (size_t i = x->jw_from; rc == 0 && i < x->jw_to; i++)
         rc = store_batch_journal_put(b, &x->rec.id, &x->run.new_entries[i].e);
     if (rc == 0 && x->sleep_entry)
         rc = store_batch_journal_put(b, &x->rec.id, x->sleep_entry);
     if (rc == 0 && x->settle_parent)
         rc = batch_parent_entry(b, x);
-    if (rc || !exec_state_final(x->rec.state))
-        return rc;
-    for (size_t i = 0; i < x->run.log_count; i++) {
-        store_log_line line = {(uint32_t)i, x->run.logs[i].time_ms, x->run.logs[i].level,
-                               x->run.logs[i].text};
-        if ((rc = store_batch_log_put(b, &x->rec.id, &line)) != 0)
-            return rc;
+    for (size_t i = x->lw_from; rc == 0 && i < x->lw_to; i++) {
+        const replay_log *l = &x->run.logs[i];
+        store_log_line line = {first_line + (uint32_t)(i - x->lw_from), l->time_ms, l->level, l->text};
+        rc = store_batch_log_put(b, &x->rec.id, &line);
     }
-    return 0;
+    return rc;
 }
 
 static void on_retry(uv_timer_t *t)
@@ -73,19 +81,101 @@ static void on_retry(uv_timer_t *t)
     engine_flush(t->data);
 }
 
-/* Put every execution of a failed batch back as it was before it. */
-static void batch_failed(engine *e, int status)
+/*
+ * Whether a failed commit rejects x: it was never committed, and it is new
+ * work of its own (a trigger) or the child of such work. Its callers are
+ * told the commit failed, which means "not accepted", so it must never be
+ * written later. Changes to executions that exist (outcomes, wakes, the
+ * children of stored parents) are tried again until they commit.
+ */
+static bool rejected_by_failure(engine *e, const exec *x)
 {
-    hlog(HLOG_ERROR, "group commit failed, retrying in %d ms: %s", COMMIT_RETRY_MS,
-         status == TARRY_ENOMEM ? "out of memory" : store_last_error(e->st));
+    static const exec_id none;
+    const exec *parent;
+
+    if (x->committed_state != EXEC_NONE)
+        return false;
+    if (memcmp(&x->rec.parent_id, &none, sizeof none) == 0)
+        return true;
+    parent = idmap_get(&e->active, &x->rec.parent_id);
+    return parent && parent->committed_state == EXEC_NONE;
+}
+
+/* Tell everyone waiting for a rejected execution, and forget it (at once, or when its pass returns). */
+static void reject(engine *e, commit_entry *ce, int status)
+{
+    exec *x = ce->x;
+    engine_sleep_entry_free(ce->sleep_entry);
+    ce->sleep_entry = NULL;
+    while (!list_empty(&ce->acks))
+        engine_waiter_answer(e, list_entry(ce->acks.next, engine_waiter, node), status, NULL);
+    while (!list_empty(&x->acks))
+        engine_waiter_answer(e, list_entry(x->acks.next, engine_waiter, node), status, NULL);
+    engine_notify_error(e, &x->rec.id, status);
+    if (ce->checkpoint)
+        engine_checkpoint_answer(e, x, status);
+    if (x->in_dirty) {
+        list_unlink(&x->dirty_node);
+        x->in_dirty = false;
+        e->dirty_count--;
+    }
+    if (x->rec.state == EXEC_RUNNING && !x->dispatch_after_commit) {
+        x->rejected = true; /* on a worker: dropped when its pass returns (engine_dispatch.c) */
+        return;
+    }
+    engine_ready_remove(e, x);
+    engine_exec_free(e, x);
+}
+
+static void log_failure(engine *e, int status, const char *why, size_t rejected, size_t retried)
+{
+    int64_t now = clock_now_ms();
+
+    e->failed_commits++;
+    if (e->failed_commits > 1 && now - e->failure_logged_ms < FAILURE_LOG_MS)
+        return;
+    e->failure_logged_ms = now;
+    hlog(HLOG_ERROR,
+         "group commit failed (%s%s%s, %" PRIu64 " in a row): %zu new executions refused (their callers got "
+         "an error; nothing of them is stored), %zu changes to stored executions retried every %d ms%s",
+         status_str(status), why && *why ? ": " : "", why ? why : "", e->failed_commits, rejected, retried,
+         COMMIT_RETRY_MS,
+         status == TARRY_EFULL ? "; new work is refused while the store is full, reads go on" : "");
+}
+
+/* Reject the new work of a failed batch; put everything else back as it was before it. */
+static void batch_failed(engine *e, int status, const char *why)
+{
+    size_t rejected = 0, retried = 0;
+
+    if (status == TARRY_EBROKEN) {
+        /* LMDB refuses every write until the environment is opened again:
+         * a fresh engine process does that and recovers; nothing
+         * unacknowledged is lost and nothing acknowledged was. */
+        hlog(HLOG_ERROR, "the store cannot write any more (%s); restarting the engine to reopen it",
+             why ? why : "?");
+        exit(EXIT_STORE_BROKEN);
+    }
+    if (status == TARRY_EFULL)
+        e->full_until_ms = clock_now_ms() + FULL_REFUSE_MS;
+    /* Decide every entry before forgetting any: a child's fate follows its parent's. */
+    for (size_t i = 0; i < e->entry_count; i++)
+        e->entries[i].rejected = rejected_by_failure(e, e->entries[i].x);
     for (size_t i = 0; i < e->entry_count; i++) {
         commit_entry *ce = &e->entries[i];
         exec *x = ce->x;
+        if (ce->rejected) {
+            reject(e, ce, status);
+            rejected++;
+            continue;
+        }
+        retried++;
         while (!list_empty(&ce->acks))
             engine_waiter_answer(e, list_entry(ce->acks.next, engine_waiter, node), status, NULL);
         x->written_state = x->committed_state;
         x->written_scheduled_at = x->committed_scheduled_at;
         x->written_wake_at = x->committed_wake_at;
+        x->rec.log_count = ce->log_count_before;
         x->dispatch_after_commit = x->dispatch_after_commit || ce->dispatch;
         x->settle_parent = x->settle_parent || ce->settled_parent;
         if (ce->sleep_entry && !x->sleep_entry)
@@ -96,8 +186,15 @@ static void batch_failed(engine *e, int status)
             engine_checkpoint_answer(e, x, status); /* the step fails visibly rather than wait forever */
         engine_exec_dirty(e, x);
     }
+    log_failure(e, status, why, rejected, retried);
     e->entry_count = 0;
-    uv_timer_start(&e->retry_timer, on_retry, COMMIT_RETRY_MS, 0);
+    if (retried)
+        uv_timer_start(&e->retry_timer, on_retry, COMMIT_RETRY_MS, 0);
+}
+
+int engine_store_full(const engine *e)
+{
+    return e->full_until_ms && clock_now_ms() < e->full_until_ms ? TARRY_EFULL : 0;
 }
 
 /* Move the dirty list into a batch and hand it to the commit thread. */
@@ -124,6 +221,7 @@ static void submit_dirty(engine *e)
         list_unlink(&x->dirty_node);
         x->in_dirty = false;
         e->dirty_count--;
+        ce->log_count_before = x->rec.log_count;
         if (rc == 0)
             rc = batch_exec(e->batch, x);
         ce->x = x;
@@ -134,6 +232,7 @@ static void submit_dirty(engine *e)
         ce->checkpoint = x->cp_waiting;
         ce->settled_parent = x->settle_parent;
         ce->jw_to = x->jw_to;
+        ce->lw_to = x->lw_to;
         ce->sleep_entry = x->sleep_entry;
         x->sleep_entry = NULL; /* the entry owns it until it commits or fails */
         x->settle_parent = false;
@@ -151,7 +250,7 @@ static void submit_dirty(engine *e)
     }
     if (rc != 0) {
         /* Only out of memory gets here; treat it as a failed commit. */
-        batch_failed(e, rc);
+        batch_failed(e, rc, rc == TARRY_ENOMEM ? "out of memory building the batch" : status_str(rc));
         return;
     }
     committer_submit(e->committer, e->batch);
@@ -171,6 +270,8 @@ static void entry_committed(engine *e, commit_entry *ce)
     x->committed_wake_at = ce->wake_at;
     if (x->jw_from < ce->jw_to)
         x->jw_from = ce->jw_to;
+    if (x->lw_from < ce->lw_to)
+        x->lw_from = ce->lw_to;
     engine_sleep_entry_free(ce->sleep_entry);
     if (ce->checkpoint)
         engine_checkpoint_answer(e, x, 0);
@@ -202,13 +303,17 @@ static void entry_committed(engine *e, commit_entry *ce)
     }
 }
 
-void engine_on_committed(void *user, int status)
+void engine_on_committed(void *user, int status, const char *error)
 {
     engine *e = user;
 
     if (status != 0) {
-        batch_failed(e, status);
+        batch_failed(e, status, error);
     } else {
+        if (e->failed_commits)
+            hlog(HLOG_INFO, "group commit works again after %" PRIu64 " failures", e->failed_commits);
+        e->failed_commits = 0;
+        e->full_until_ms = 0;
         /* Callers answered now plus callers who arrived during the commit:
          * with clients that wait for each answer, the clients in flight. */
         size_t callers = 0;

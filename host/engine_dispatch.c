@@ -232,7 +232,16 @@ static void work_done(uv_work_t *req, int status)
          * and will be re-queued at the next start. */
         return;
     }
+    if (x->rejected) {
+        /* A failed commit refused it while it ran (engine_batch.c): its
+         * callers were told, so its outcome must never be stored. */
+        hlog(HLOG_DEBUG, "execution %s was refused by a failed commit; its outcome is dropped",
+             x->run.id_text);
+        engine_exec_free(e, x);
+        return;
+    }
     take_new_entries(e, x);
+    x->lw_to = x->run.log_count;
     if (x->first_pass)
         x->rec.started_at = x->run.started_at;
     x->rec.crashes = 0;
@@ -291,6 +300,10 @@ void engine_on_checkpoint(uv_async_t *a)
     e->cp_queue = NULL;
     uv_mutex_unlock(&e->cp_lock);
     for (; x; x = x->cp_next) {
+        if (x->rejected) {
+            engine_checkpoint_answer(e, x, TARRY_ESTATE); /* it will never be stored */
+            continue;
+        }
         take_new_entries(e, x);
         x->deferred = false; /* a checkpoint makes the execution durable too */
         x->cp_waiting = true;
@@ -306,6 +319,7 @@ void engine_dispatch(engine *e, exec *x)
     x->dispatch_after_commit = false;
     replay_run_clear(&x->run);
     x->jw_from = x->jw_to = 0;
+    x->lw_from = x->lw_to = 0;
     x->run.fn = x->fn->fn;
     x->run.args = x->rec.args;
     x->run.attempt = (int)x->rec.attempts;

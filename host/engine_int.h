@@ -60,8 +60,11 @@
 #include "list.h"
 #include "replay.h"
 
-#define TIMER_BATCH 10000   /* due executions loaded per turn */
-#define COMMIT_RETRY_MS 100 /* after a failed commit */
+#define TIMER_BATCH 10000    /* due executions loaded per turn */
+#define COMMIT_RETRY_MS 100  /* after a failed commit */
+#define FULL_REFUSE_MS 1000  /* after the store was full, refuse new work this long, then try again */
+#define FAILURE_LOG_MS 10000 /* while commits keep failing, say so this often */
+#define EXIT_STORE_BROKEN 75 /* EX_TEMPFAIL: the supervisor starts a fresh engine */
 
 /* What an engine_waiter waits for. */
 enum { WAIT_ACK, WAIT_RESULT, WAIT_TRIGGER };
@@ -80,12 +83,14 @@ typedef struct exec {
     bool first_pass;    /* the pass running now starts an attempt: it sets started_at */
     bool wake_pending;  /* a child settled while this ran: replay again instead of waiting */
     bool settle_parent; /* final child: write the outcome into the parent's call entry */
+    bool rejected;      /* never committed, and a failed commit told its callers so: never written */
     bool cp_waiting;    /* a worker waits for its step checkpoint to commit */
     bool cp_done;       /* guarded by the engine's cp_lock */
     int cp_status;      /* likewise */
     struct exec *cp_next;
     char unbound[64];           /* the pinned version that could not be found, for the error */
     size_t jw_from, jw_to;      /* run.new_entries[jw_from..jw_to) are to be written */
+    size_t lw_from, lw_to;      /* run.logs[lw_from..lw_to) likewise, with the pass's outcome */
     journal_entry *sleep_entry; /* a rewritten sleep entry to write (owned), or NULL */
     list_node dirty_node, ready_node;
     list_node acks; /* WAIT_ACK waiters, answered after this execution's next commit */
@@ -99,8 +104,9 @@ typedef struct commit_entry {
     exec *x;
     exec_state state;
     int64_t scheduled_at, wake_at;
-    bool dispatch, checkpoint, settled_parent;
-    size_t jw_to;
+    bool dispatch, checkpoint, settled_parent, rejected;
+    size_t jw_to, lw_to;
+    uint32_t log_count_before; /* rec.log_count before this batch wrote its lines */
     journal_entry *sleep_entry;
     list_node acks;
 } commit_entry;
@@ -123,9 +129,12 @@ struct engine {
     uv_idle_t gather_idle;     /* keeps the loop polling while a batch gathers */
     int open_handles;
     size_t dirty_count;
-    size_t acks_expected;  /* callers in flight when the last batch committed */
-    uint64_t gather_until; /* uv_hrtime(); 0: not gathering */
-    bool linger_over;      /* the linger timer fired: commit what waits */
+    size_t acks_expected;      /* callers in flight when the last batch committed */
+    uint64_t gather_until;     /* uv_hrtime(); 0: not gathering */
+    bool linger_over;          /* the linger timer fired: commit what waits */
+    int64_t full_until_ms;     /* the store was full: new work is refused until then (then tried again) */
+    uint64_t failed_commits;   /* in a row */
+    int64_t failure_logged_ms; /* rate limit for the log line */
     committer *committer;
     store_batch *batch; /* the batch in flight, or being built */
     commit_entry *entries;
@@ -210,7 +219,9 @@ void engine_sleep_ended(exec *x, store_txn *txn);
 
 /* Start a commit of the dirty list if the commit thread is idle and the policy agrees. */
 void engine_commit_maybe(engine *e);
-void engine_on_committed(void *user, int status);
+void engine_on_committed(void *user, int status, const char *error);
+/* TARRY_EFULL while the store was just found full (new work is refused), else 0. */
+int engine_store_full(const engine *e);
 
 /* ---- engine_waiters.c ----------------------------------------------------------------- */
 
@@ -220,6 +231,8 @@ void engine_waiter_answer(engine *e, engine_waiter *w, int status, const exec_re
 int engine_waits_add(engine *e, engine_waiter *w, const exec_id *id, int kind, int64_t wait_ms);
 /* Answer everyone waiting for this execution to be final. */
 void engine_notify_final(engine *e, const exec_record *rec);
+/* Answer everyone waiting for execution `id`'s result with an error (it will never be stored). */
+void engine_notify_error(engine *e, const exec_id *id, int status);
 void engine_on_deadline(uv_timer_t *t);
 
 /* ---- engine_recovery.c ------------------------------------------------------------------ */

@@ -104,6 +104,20 @@ void engine_notify_final(engine *e, const exec_record *rec)
     free(wl);
 }
 
+void engine_notify_error(engine *e, const exec_id *id, int status)
+{
+    wait_list *wl = idmap_del(&e->waits, id);
+    if (!wl)
+        return;
+    while (!list_empty(&wl->head)) {
+        engine_waiter *w = list_entry(wl->head.next, engine_waiter, node);
+        list_unlink(&w->node);
+        list_unlink(&w->deadline);
+        w->cb(w, status, NULL);
+    }
+    free(wl);
+}
+
 void engine_on_deadline(uv_timer_t *t)
 {
     engine *e = t->data;

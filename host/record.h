@@ -39,6 +39,9 @@ typedef struct exec_record {
     uint32_t wake_seq;   /* ... and the journal position of that sleep */
     uint32_t parent_seq; /* the parent's journal position of the call that made it */
     bool detached;       /* the parent called it without a handle: its end wakes nobody */
+    bool resume;         /* queued to continue its attempt (woken), not to start a new one */
+    uint32_t log_count;  /* log lines stored so far: the next line's seq */
+    uint32_t log_mark_pos, log_mark_count; /* lines earlier passes logged (replay.h): not stored again */
     const char *function;
     const char *args;     /* JSON text */
     const char *metadata; /* JSON object text, or NULL */

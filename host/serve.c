@@ -28,6 +28,7 @@
 #include <uv.h>
 
 #include "api.h"
+#include "bytesize.h"
 #include "engine.h"
 #include "hlog.h"
 #include "http.h"
@@ -43,6 +44,7 @@ typedef struct serve_config {
     const char *data_dir;
     const char *listen;
     int workers;
+    uint64_t map_size; /* 0: the store's default */
     bool supervise;
     bool watch; /* reload when the plugins folder changes */
 } serve_config;
@@ -55,6 +57,8 @@ static void usage(FILE *out)
             "  --data DIR          the LMDB store (env TARRY_DATA, default ./tarry-data)\n"
             "  --listen ADDR:PORT  the HTTP API (env TARRY_LISTEN, default 127.0.0.1:7373)\n"
             "  --workers N         threads running functions (env TARRY_WORKERS, default 4 per core, 4..64)\n"
+            "  --map-size SIZE     the store's map: the most it can ever hold, address space only\n"
+            "                      (env TARRY_MAP_SIZE, default 1TiB; e.g. 64GiB)\n"
             "  --watch             reload when the plugins folder changes (env TARRY_WATCH=1); SIGHUP,\n"
             "                      `tarry reload` and POST /v1/plugins/reload work either way\n"
             "  --no-supervisor     run the engine in this process (debugging; a plugin crash then stops the "
@@ -80,6 +84,16 @@ static int parse_workers(const char *text, int *out)
     return 0;
 }
 
+static int parse_map_size(const char *text, uint64_t *out)
+{
+    char err[200];
+    if (bytesize_parse(text, out, err, sizeof err) != 0) {
+        fprintf(stderr, "tarry serve: --map-size: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 static int parse_config(int argc, char **argv, serve_config *cfg)
 {
     const char *env;
@@ -92,9 +106,11 @@ static int parse_config(int argc, char **argv, serve_config *cfg)
     cfg->watch = (env = getenv("TARRY_WATCH")) && *env && strcmp(env, "0") != 0;
     if ((env = getenv("TARRY_WORKERS")) && *env && parse_workers(env, &cfg->workers) != 0)
         return -1;
+    if ((env = getenv("TARRY_MAP_SIZE")) && *env && parse_map_size(env, &cfg->map_size) != 0)
+        return -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *value = NULL;
-        const char *names[] = {"--plugins", "--data", "--listen", "--workers"};
+        const char *names[] = {"--plugins", "--data", "--listen", "--workers", "--map-size"};
         int which = -1;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
@@ -108,7 +124,7 @@ static int parse_config(int argc, char **argv, serve_config *cfg)
             cfg->watch = true;
             continue;
         }
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < 5; k++) {
             size_t n = strlen(names[k]);
             if (!strncmp(a, names[k], n) && (a[n] == '\0' || a[n] == '=')) {
                 which = k;
@@ -130,7 +146,9 @@ static int parse_config(int argc, char **argv, serve_config *cfg)
             cfg->data_dir = value;
         else if (which == 2)
             cfg->listen = value;
-        else if (parse_workers(value, &cfg->workers) != 0)
+        else if (which == 3 && parse_workers(value, &cfg->workers) != 0)
+            return -1;
+        else if (which == 4 && parse_map_size(value, &cfg->map_size) != 0)
             return -1;
     }
     return 0;
@@ -228,7 +246,7 @@ static int run_engine(const serve_config *cfg)
     snprintf(workers, sizeof workers, "%d", cfg->workers + 2);
     setenv("UV_THREADPOOL_SIZE", workers, 1);
 
-    if ((rc = store_open(&st, cfg->data_dir, err, sizeof err)) != 0) {
+    if ((rc = store_open(&st, cfg->data_dir, cfg->map_size, err, sizeof err)) != 0) {
         hlog(HLOG_ERROR, "%s", err);
         return EXIT_CONFIG;
     }

@@ -19,9 +19,11 @@ const char *status_str(int code)
     case TARRY_ERANGE:
         return "out of range";
     case TARRY_EFULL:
-        return "store map full";
+        return "store full";
     case TARRY_ESTATE:
         return "not allowed in this state";
+    case TARRY_EBROKEN:
+        return "store broken";
     default:
         /* Codes the SDK defines, including ones a newer tarry.h adds. */
         return tarry_strerror(code);

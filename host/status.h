@@ -14,8 +14,9 @@
 #define TARRY_EIO (-30711)       /* the store or the file system failed */
 #define TARRY_EEXIST (-30712)    /* already exists */
 #define TARRY_ERANGE (-30713)    /* a value is out of its range */
-#define TARRY_EFULL (-30714)     /* the store's map is full; grow it and retry */
+#define TARRY_EFULL (-30714)     /* the store is full (its map or the disk): nothing was written */
 #define TARRY_ESTATE (-30715)    /* the execution is not in a state that allows this */
+#define TARRY_EBROKEN (-30716)   /* the store can no longer write until it is opened again */
 
 /* A readable name for any host or SDK code. */
 const char *status_str(int code);

@@ -18,8 +18,8 @@
 
 #include "status.h"
 
-#define STORE_INITIAL_MAP (256u << 20)
-#define RECORD_FORMAT 3
+#define RECORD_FORMAT 4 /* written; format 3 (before log counts) is still read */
+#define RECORD_FORMAT_V3 3
 #define STR_ABSENT 0xffffffffu
 
 enum { DB_EXEC, DB_BY_STATE, DB_BY_FN, DB_BY_FN_STATE, DB_TIMERS, DB_LOGS, DB_JOURNAL, DB_COUNT };
@@ -30,9 +30,11 @@ struct store {
     MDB_env *env;
     int lock_fd; /* flock()ed for the store's lifetime: one host per data folder */
     MDB_dbi db[DB_COUNT];
-    bool full; /* a batch met a full map: the next store_grow doubles it regardless */
-    char last_error[256];
 };
+
+/* Per thread: the loop, the commit thread and every worker read the store,
+ * and each reads the reason of its own last failure right after it. */
+static _Thread_local char last_error[256];
 
 /*
  * Where encoded writes go: straight into an open write transaction, or
@@ -65,15 +67,33 @@ struct store_txn {
 
 static int fail(store *st, int rc, const char *what)
 {
+    (void)st;
     if (rc == MDB_NOTFOUND)
         return TARRY_ENOTFOUND;
-    snprintf(st->last_error, sizeof st->last_error, "%s: %s", what, mdb_strerror(rc));
-    return TARRY_EIO;
+    if (rc == MDB_MAP_FULL) {
+        snprintf(last_error, sizeof last_error,
+                 "%s: the store's map is full (raise --map-size; it costs nothing until used)", what);
+        return TARRY_EFULL;
+    }
+    if (rc == ENOSPC || rc == EDQUOT) {
+        snprintf(last_error, sizeof last_error, "%s: the disk is full (%s)", what, strerror(rc));
+        return TARRY_EFULL;
+    }
+    snprintf(last_error, sizeof last_error, "%s: %s", what, mdb_strerror(rc));
+    /* LMDB could not write a meta page: the environment refuses every
+     * transaction from now on, until it is opened again. */
+    return rc == MDB_PANIC ? TARRY_EBROKEN : TARRY_EIO;
+}
+
+static void set_error(const char *msg)
+{
+    snprintf(last_error, sizeof last_error, "%s", msg);
 }
 
 const char *store_last_error(store *st)
 {
-    return st->last_error[0] ? st->last_error : "no error";
+    (void)st;
+    return last_error[0] ? last_error : "no error";
 }
 
 /*
@@ -109,7 +129,7 @@ static int lock_folder(store *st, const char *dir, char *err, size_t errlen)
     return 0;
 }
 
-int store_open(store **out, const char *dir, char *err, size_t errlen)
+int store_open(store **out, const char *dir, uint64_t map_size, char *err, size_t errlen)
 {
     store *st = calloc(1, sizeof *st);
     MDB_txn *txn = NULL;
@@ -117,6 +137,14 @@ int store_open(store **out, const char *dir, char *err, size_t errlen)
 
     if (!st)
         return TARRY_ENOMEM;
+    if (!map_size)
+        map_size = STORE_DEFAULT_MAP_SIZE;
+    if (map_size < STORE_MIN_MAP_SIZE || map_size > SIZE_MAX) {
+        snprintf(err, errlen, "map size %llu bytes is out of range (at least %llu)",
+                 (unsigned long long)map_size, (unsigned long long)STORE_MIN_MAP_SIZE);
+        free(st);
+        return TARRY_EINVAL;
+    }
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
         snprintf(err, errlen, "cannot create data folder %s: %s", dir, strerror(errno));
         free(st);
@@ -126,10 +154,18 @@ int store_open(store **out, const char *dir, char *err, size_t errlen)
         free(st);
         return rc;
     }
-    /* Readers: the loop thread and every worker (journals are read there). */
+    /*
+     * Readers: the loop thread and every worker (journals are read there).
+     * The map is set once, here, and never resized: LMDB forbids a resize
+     * while any transaction is open in any thread, and workers read
+     * journals at any time. On 64-bit the map is only address space: the
+     * file grows with what is written, so a map far larger than the store
+     * will ever be costs nothing. MDB_MAP_FULL then means the store really
+     * reached it (TARRY_EFULL, like a full disk).
+     */
     if ((rc = mdb_env_create(&st->env)) != 0 || (rc = mdb_env_set_maxdbs(st->env, 16)) != 0 ||
         (rc = mdb_env_set_maxreaders(st->env, 2048)) != 0 ||
-        (rc = mdb_env_set_mapsize(st->env, STORE_INITIAL_MAP)) != 0)
+        (rc = mdb_env_set_mapsize(st->env, (size_t)map_size)) != 0)
         goto fail;
     /* MDB_NOTLS: a read transaction is not bound to a thread slot, so a
      * read and a write transaction may be open on the loop thread at once. */
@@ -164,23 +200,6 @@ void store_close(store *st)
     mdb_env_close(st->env);
     close(st->lock_fd);
     free(st);
-}
-
-int store_grow(store *st)
-{
-    MDB_envinfo info;
-    MDB_stat stat;
-    int rc;
-
-    if ((rc = mdb_env_info(st->env, &info)) != 0 || (rc = mdb_env_stat(st->env, &stat)) != 0)
-        return fail(st, rc, "reading the map size");
-    size_t used = (info.me_last_pgno + 1) * (size_t)stat.ms_psize;
-    if (!st->full && info.me_mapsize - used >= info.me_mapsize / 4)
-        return 0;
-    if ((rc = mdb_env_set_mapsize(st->env, info.me_mapsize * 2)) != 0)
-        return fail(st, rc, "growing the map");
-    st->full = false;
-    return 0;
 }
 
 int store_txn_begin(store *st, bool write, store_txn **out)
@@ -316,12 +335,6 @@ int store_batch_commit(store *st, store_batch *b)
         mdb_txn_abort(txn);
     else
         rc = mdb_txn_commit(txn);
-    if (rc == MDB_MAP_FULL) {
-        /* Set here, read by store_grow on the loop thread: the commit
-         * thread's hand-off (a mutex) orders the two. */
-        st->full = true;
-        return TARRY_EFULL;
-    }
     return rc ? fail(st, rc, "committing a batch") : 0;
 }
 
@@ -376,14 +389,21 @@ static int strings_get(const char *p, const char *end, const char **strs, size_t
 
 /* ---- record encoding ------------------------------------------------------
  * Fixed header, then eight strings. Native byte order: an LMDB file is not
- * portable across architectures anyway. */
+ * portable across architectures anyway. Format 4 appended the log counters
+ * to format 3's header; a format-3 record reads with them at zero, which is
+ * right: format 3 stored log lines only for final executions. */
 
-struct record_head {
-    uint8_t format, state, pad[2];
+struct record_head_v3 {
+    uint8_t format, state, detached, resume;
     uint32_t attempts, crashes;
     int64_t created_at, scheduled_at, started_at, finished_at, wake_at;
     uint8_t parent_id[16];
     uint32_t parent_seq, wake_seq;
+};
+
+struct record_head {
+    struct record_head_v3 v3;
+    uint32_t log_count, log_mark_pos, log_mark_count, reserved;
 };
 
 #define RECORD_STRINGS 8
@@ -414,19 +434,23 @@ static int record_encode(sink *out, const exec_record *r)
     if ((rc = sink_reserve(out, DB_EXEC, r->id.bytes, 16, total, &value)) != 0)
         return rc;
     memset(&head, 0, sizeof head);
-    head.format = RECORD_FORMAT;
-    head.state = (uint8_t)r->state;
-    head.attempts = r->attempts;
-    head.crashes = r->crashes;
-    head.created_at = r->created_at;
-    head.scheduled_at = r->scheduled_at;
-    head.started_at = r->started_at;
-    head.finished_at = r->finished_at;
-    head.wake_at = r->wake_at;
-    head.parent_seq = r->parent_seq;
-    head.wake_seq = r->wake_seq;
-    head.pad[0] = r->detached;
-    memcpy(head.parent_id, r->parent_id.bytes, 16);
+    head.v3.format = RECORD_FORMAT;
+    head.v3.state = (uint8_t)r->state;
+    head.v3.detached = r->detached;
+    head.v3.resume = r->resume;
+    head.v3.attempts = r->attempts;
+    head.v3.crashes = r->crashes;
+    head.v3.created_at = r->created_at;
+    head.v3.scheduled_at = r->scheduled_at;
+    head.v3.started_at = r->started_at;
+    head.v3.finished_at = r->finished_at;
+    head.v3.wake_at = r->wake_at;
+    head.v3.parent_seq = r->parent_seq;
+    head.v3.wake_seq = r->wake_seq;
+    memcpy(head.v3.parent_id, r->parent_id.bytes, 16);
+    head.log_count = r->log_count;
+    head.log_mark_pos = r->log_mark_pos;
+    head.log_mark_count = r->log_mark_count;
     memcpy(value, &head, sizeof head);
     strings_put((char *)value + sizeof head, s, len, RECORD_STRINGS);
     return 0;
@@ -437,26 +461,41 @@ static int record_decode(store *st, const MDB_val *key, const MDB_val *val, exec
     struct record_head head;
     const char *s[RECORD_STRINGS];
     const char *p = val->mv_data, *end = p + val->mv_size;
+    size_t head_size;
 
-    if (key->mv_size != 16 || val->mv_size < sizeof head)
+    (void)st;
+    memset(&head, 0, sizeof head);
+    if (key->mv_size != 16 || val->mv_size < sizeof head.v3)
         goto corrupt;
-    memcpy(&head, p, sizeof head);
-    if (head.format != RECORD_FORMAT || strings_get(p + sizeof head, end, s, RECORD_STRINGS) != 0)
+    memcpy(&head.v3, p, sizeof head.v3);
+    if (head.v3.format == RECORD_FORMAT)
+        head_size = sizeof head;
+    else if (head.v3.format == RECORD_FORMAT_V3)
+        head_size = sizeof head.v3;
+    else
         goto corrupt;
+    if (val->mv_size < head_size || strings_get(p + head_size, end, s, RECORD_STRINGS) != 0)
+        goto corrupt;
+    if (head_size == sizeof head)
+        memcpy(&head, p, sizeof head);
     memset(r, 0, sizeof *r);
     memcpy(r->id.bytes, key->mv_data, 16);
-    memcpy(r->parent_id.bytes, head.parent_id, 16);
-    r->state = (exec_state)head.state;
-    r->attempts = head.attempts;
-    r->crashes = head.crashes;
-    r->created_at = head.created_at;
-    r->scheduled_at = head.scheduled_at;
-    r->started_at = head.started_at;
-    r->finished_at = head.finished_at;
-    r->wake_at = head.wake_at;
-    r->parent_seq = head.parent_seq;
-    r->wake_seq = head.wake_seq;
-    r->detached = head.pad[0] != 0;
+    memcpy(r->parent_id.bytes, head.v3.parent_id, 16);
+    r->state = (exec_state)head.v3.state;
+    r->detached = head.v3.detached != 0;
+    r->resume = head.v3.resume != 0;
+    r->attempts = head.v3.attempts;
+    r->crashes = head.v3.crashes;
+    r->created_at = head.v3.created_at;
+    r->scheduled_at = head.v3.scheduled_at;
+    r->started_at = head.v3.started_at;
+    r->finished_at = head.v3.finished_at;
+    r->wake_at = head.v3.wake_at;
+    r->parent_seq = head.v3.parent_seq;
+    r->wake_seq = head.v3.wake_seq;
+    r->log_count = head.log_count;
+    r->log_mark_pos = head.log_mark_pos;
+    r->log_mark_count = head.log_mark_count;
     r->function = s[0];
     r->args = s[1];
     r->metadata = s[2];
@@ -467,7 +506,7 @@ static int record_decode(store *st, const MDB_val *key, const MDB_val *val, exec
     r->plugin_hash = s[7];
     return 0;
 corrupt:
-    snprintf(st->last_error, sizeof st->last_error, "corrupt execution record (%zu bytes)", val->mv_size);
+    set_error("corrupt execution record");
     return TARRY_EIO;
 }
 
@@ -609,6 +648,30 @@ int store_exec_scan_state(store_txn *t, exec_state state, store_exec_cb cb, void
         if (key.mv_size != 17 || ((uint8_t *)key.mv_data)[0] != prefix)
             break;
         if ((out = emit_indexed(t, &key, cb, user)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (out)
+        return out;
+    return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "scanning by state") : 0;
+}
+
+int store_exec_ids_in_state(store_txn *t, exec_state state, store_id_cb cb, void *user)
+{
+    MDB_cursor *cur;
+    uint8_t prefix = (uint8_t)state;
+    MDB_val key = {1, &prefix}, val;
+    int rc, out = 0;
+
+    if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_BY_STATE], &cur)) != 0)
+        return fail(t->st, rc, "opening a cursor");
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        exec_id id;
+        if (key.mv_size != 17 || ((uint8_t *)key.mv_data)[0] != prefix)
+            break;
+        memcpy(id.bytes, (uint8_t *)key.mv_data + 1, 16);
+        if ((out = cb(user, &id)) != 0)
             break;
     }
     mdb_cursor_close(cur);
@@ -916,7 +979,7 @@ int store_journal_scan(store_txn *t, const exec_id *id, store_journal_cb cb, voi
         if (key.mv_size != 20 || memcmp(key.mv_data, id->bytes, 16) != 0)
             break;
         if (journal_decode(&key, &val, &e) != 0) {
-            snprintf(t->st->last_error, sizeof t->st->last_error, "corrupt journal entry");
+            set_error("corrupt journal entry");
             out = TARRY_EIO;
             break;
         }

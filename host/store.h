@@ -17,6 +17,15 @@
  * journal there), each in its own read transaction; batches commit on the
  * engine's commit thread, with full fsync (LMDB's default durability).
  *
+ * Size: the map is set once at open and never resized (LMDB forbids a
+ * resize while any transaction is open, and workers read at any time). It
+ * is address space, not memory or disk: the default is far larger than any
+ * store will be. A write that does not fit in the map or on the disk fails
+ * with TARRY_EFULL and changes nothing; reads go on working.
+ *
+ * Errors: store_last_error() is per thread: the reason of the calling
+ * thread's last failure.
+ *
  * Lifetimes: records read in a transaction point into the LMDB map and are
  * valid until that transaction ends.
  */
@@ -32,9 +41,14 @@
 typedef struct store store;
 typedef struct store_txn store_txn;
 
-/* Open (creating if needed) the environment in `dir` (created if missing).
- * Returns 0, or a negative code with the reason in err. */
-int store_open(store **out, const char *dir, char *err, size_t errlen);
+#define STORE_DEFAULT_MAP_SIZE (1ull << 40) /* 1 TiB of address space */
+#define STORE_MIN_MAP_SIZE (1ull << 20)
+
+/* Open (creating if needed) the environment in `dir` (created if missing),
+ * with a map of `map_size` bytes (0: STORE_DEFAULT_MAP_SIZE). Returns 0, or
+ * a negative code (TARRY_EINVAL for a map size out of range, TARRY_EEXIST
+ * when another host holds the folder) with the reason in err. */
+int store_open(store **out, const char *dir, uint64_t map_size, char *err, size_t errlen);
 void store_close(store *st);
 
 /*
@@ -48,7 +62,7 @@ int store_txn_begin(store *st, bool write, store_txn **out);
 int store_txn_commit(store_txn *txn);
 void store_txn_abort(store_txn *txn);
 
-/* A readable reason for the last failure on this store (LMDB's message). */
+/* A readable reason for the calling thread's last store failure (LMDB's message). */
 const char *store_last_error(store *st);
 
 /*
@@ -84,25 +98,23 @@ int store_batch_exec_put(store_batch *b, const exec_record *rec, const exec_reco
 
 /*
  * Apply the batch in one write transaction and commit it with fsync. Safe
- * on any thread while the loop thread reads. Returns 0 or a negative code
- * (TARRY_EFULL when the map is full: call store_grow while no transaction is
- * open, then commit the same batch again).
+ * on any thread while other threads read. Returns 0 or a negative code:
+ * TARRY_EFULL when the map or the disk is full (nothing was written),
+ * TARRY_EBROKEN when LMDB can no longer write (the store must be opened
+ * again), TARRY_EIO otherwise.
  */
 int store_batch_commit(store *st, store_batch *b);
-
-/*
- * Grow the map (double it) if less than a quarter of it is free, or if a
- * batch met a full map since the last growth: after TARRY_EFULL, grow and
- * retry until the batch fits. Call only while no transaction of this store
- * is open in any thread (LMDB's rule for mdb_env_set_mapsize).
- */
-int store_grow(store *st);
 
 /* Return non-zero from a callback to stop the scan; the scan returns it. */
 typedef int (*store_exec_cb)(void *user, const exec_record *rec);
 
 /* Every execution in `state`, oldest first. */
 int store_exec_scan_state(store_txn *txn, exec_state state, store_exec_cb cb, void *user);
+
+/* The ids of executions in `state`, oldest first, without loading records;
+ * return non-zero from cb to stop (the scan returns it). */
+typedef int (*store_id_cb)(void *user, const exec_id *id);
+int store_exec_ids_in_state(store_txn *txn, exec_state state, store_id_cb cb, void *user);
 
 /*
  * List executions newest first. `function` and `state` filter when non-NULL

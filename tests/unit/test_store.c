@@ -10,9 +10,11 @@
  * checked against an in-memory model, with function names that are prefixes
  * of each other; logs in seq order and per execution; the batch path writes
  * exactly what the direct path writes, owns its copies, and applies batches
- * in order; everything survives close and reopen; a full map is reported as
- * TARRY_EFULL and store_grow lets the same batch commit; a batch commits on
- * a second thread while the first reads.
+ * in order; everything survives close and reopen; the map is set once (1 TiB
+ * of address space by default, costing no disk); a full map is reported as
+ * TARRY_EFULL, writes nothing and leaves reads and smaller writes working,
+ * and a store reopened with a larger map takes the same batch; a batch
+ * commits on a second thread while the first reads.
  */
 #include <ftw.h>
 #include <pthread.h>
@@ -68,7 +70,7 @@ static int setup(void **state)
         return -1;
     }
     snprintf(f->path, sizeof f->path, "%s/data", f->dir);
-    if (store_open(&f->st, f->path, err, sizeof err) != 0) {
+    if (store_open(&f->st, f->path, 0, err, sizeof err) != 0) {
         fprintf(stderr, "store_open(%s): %s\n", f->path, err);
         nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
         free(f);
@@ -569,7 +571,7 @@ static void test_open_creates_folder(void **state)
 
     snprintf(fresh, sizeof fresh, "%s/fresh", f->dir);
     assert_int_equal(stat(fresh, &sb), -1);
-    assert_int_equal(store_open(&st, fresh, err, sizeof err), 0);
+    assert_int_equal(store_open(&st, fresh, 0, err, sizeof err), 0);
     assert_int_equal(stat(fresh, &sb), 0);
     assert_true(S_ISDIR(sb.st_mode));
     snprintf(file, sizeof file, "%s/data.mdb", fresh);
@@ -578,7 +580,7 @@ static void test_open_creates_folder(void **state)
     store_close(st);
 
     /* Opening an existing store again works. */
-    assert_int_equal(store_open(&st, fresh, err, sizeof err), 0);
+    assert_int_equal(store_open(&st, fresh, 0, err, sizeof err), 0);
     store_close(st);
     store_close(NULL);
 }
@@ -593,7 +595,7 @@ static void test_open_errors_name_the_folder(void **state)
     /* Only the last folder is created, not its parents. */
     snprintf(missing, sizeof missing, "%s/no/such/parent", f->dir);
     err[0] = '\0';
-    assert_int_equal(store_open(&st, missing, err, sizeof err), TARRY_EIO);
+    assert_int_equal(store_open(&st, missing, 0, err, sizeof err), TARRY_EIO);
     if (!strstr(err, missing))
         fail_msg("\"%s\" does not name %s", err, missing);
 
@@ -602,7 +604,7 @@ static void test_open_errors_name_the_folder(void **state)
     assert_non_null(fp = fopen(plain, "w"));
     fclose(fp);
     err[0] = '\0';
-    assert_int_equal(store_open(&st, plain, err, sizeof err), TARRY_EIO);
+    assert_int_equal(store_open(&st, plain, 0, err, sizeof err), TARRY_EIO);
     if (!strstr(err, plain))
         fail_msg("\"%s\" does not name %s", err, plain);
     assert_null(st);
@@ -1182,7 +1184,7 @@ static void test_batch_matches_direct(void **state)
 
     assert_non_null(batched.batch);
     snprintf(other_path, sizeof other_path, "%s/batched", f->dir);
-    assert_int_equal(store_open(&batched.st, other_path, err, sizeof err), 0);
+    assert_int_equal(store_open(&batched.st, other_path, 0, err, sizeof err), 0);
     for (int i = 0; i < SCENARIO_IDS; i++)
         id_new(&ids[i]);
 
@@ -1362,7 +1364,7 @@ static void test_durable_across_reopen(void **state)
 
     store_close(f->st);
     f->st = NULL;
-    assert_int_equal(store_open(&f->st, f->path, err, sizeof err), 0);
+    assert_int_equal(store_open(&f->st, f->path, 0, err, sizeof err), 0);
     after = store_dump(f->st, scenario_functions, 4);
     assert_string_equal(after, before);
     assert_non_null(strstr(after, "@42\n"));
@@ -1374,28 +1376,44 @@ static void test_durable_across_reopen(void **state)
     free(after);
 }
 
-static void test_grow_with_room(void **state)
+/* The default map is 1 TiB of address space: the file holds only what is written. */
+static void test_default_map_costs_no_disk(void **state)
 {
     fixture *f = *state;
-    exec_record a = new_record("grow", EXEC_QUEUED), b = new_record("grow", EXEC_SCHEDULED);
+    exec_record a = new_record("sparse", EXEC_QUEUED);
+    char file[160];
+    struct stat sb;
 
     put_direct(f->st, &a, NULL);
-    assert_int_equal(store_grow(f->st), 0);
-    b.scheduled_at = 10;
-    put_direct(f->st, &b, NULL);
-    assert_int_equal(store_grow(f->st), 0);
-    assert_int_equal(store_grow(f->st), 0);
-    move_direct(f->st, &a, EXEC_RUNNING);
+    snprintf(file, sizeof file, "%s/data.mdb", f->path);
+    assert_int_equal(stat(file, &sb), 0);
+    if ((uint64_t)sb.st_blocks * 512 > (64u << 20))
+        fail_msg("data.mdb takes %llu bytes of disk for one record: the map is not sparse",
+                 (unsigned long long)sb.st_blocks * 512);
     assert_indexed_as(f->st, &a);
-    assert_indexed_as(f->st, &b);
 }
 
+static void test_map_size_out_of_range(void **state)
+{
+    fixture *f = *state;
+    char path[160], err[256] = "";
+    store *st = NULL;
+
+    snprintf(path, sizeof path, "%s/tiny", f->dir);
+    assert_int_equal(store_open(&st, path, 4096, err, sizeof err), TARRY_EINVAL);
+    assert_null(st);
+    assert_non_null(strstr(err, "map size 4096 bytes"));
+}
+
+static void join_within(pthread_t thread, int seconds, const char *what);
+
 /* ---- a full map ------------------------------------------------------------
- * The map starts at 256 MiB. Records of 4 MiB fill it quickly; LMDB keeps
- * values that large on their own overflow pages, so the arithmetic is close
- * to exact: 50 of them use ~200 MiB (less than a quarter left). */
+ * A store opened with a 256 MiB map. Records of 4 MiB fill it quickly; LMDB
+ * keeps values that large on their own overflow pages, so the arithmetic is
+ * close to exact: 50 of them use ~200 MiB. */
 
 #define BIG_ARGS (4u << 20)
+#define SMALL_MAP (256ull << 20)
 
 static char *big_args(void)
 {
@@ -1450,67 +1468,123 @@ static size_t count_big(store *st, const char *args)
     return c.n;
 }
 
-static void test_full_map_grows_and_retries(void **state)
+static void reopen_with_map(fixture *f, uint64_t map_size)
+{
+    char err[256] = "";
+    store_close(f->st);
+    f->st = NULL;
+    if (store_open(&f->st, f->path, map_size, err, sizeof err) != 0)
+        fail_msg("reopening with a %llu-byte map: %s", (unsigned long long)map_size, err);
+}
+
+static void test_full_map_refuses_and_keeps_serving(void **state)
 {
     fixture *f = *state;
-    char *args = f->big = big_args(), err[256] = "";
+    char *args = f->big = big_args();
     store_batch *b = f->batch = store_batch_new();
+    exec_record small = new_record("small", EXEC_SCHEDULED);
+
+    small.scheduled_at = 1234;
     int rc;
 
     assert_non_null(b);
+    reopen_with_map(f, SMALL_MAP);
     for (int k = 0; k < 5; k++)
         commit_big(f->st, b, args, 10);
     store_batch_reset(b);
     put_big(b, args, 15);
     rc = store_batch_commit(f->st, b);
     if (rc != TARRY_EFULL)
-        fail_msg("a 60 MiB batch on a map with 200 of 256 MiB used: got %s, expected TARRY_EFULL",
+        fail_msg("a 60 MiB batch on a 256 MiB map with 200 MiB used: got %s, expected TARRY_EFULL",
                  status_str(rc));
-    assert_int_equal(count_big(f->st, args), 50); /* the failed batch left nothing */
-    assert_int_equal(store_grow(f->st), 0);
+    assert_non_null(strstr(store_last_error(f->st), "map is full"));
+    assert_int_equal(count_big(f->st, args), 50); /* the failed batch left nothing, reads work */
+
+    /* What fits still commits: a full map refuses only what does not fit. */
+    put_direct(f->st, &small, NULL);
+    assert_indexed_as(f->st, &small);
+
+    /* With a larger map the same batch commits, and nothing was lost. */
+    reopen_with_map(f, 4 * SMALL_MAP);
     rc = store_batch_commit(f->st, b);
     if (rc != 0)
-        fail_msg("the same batch after store_grow: %s (%s)", status_str(rc), store_last_error(f->st));
+        fail_msg("the same batch on a 1 GiB map: %s (%s)", status_str(rc), store_last_error(f->st));
     assert_int_equal(count_big(f->st, args), 65);
-    print_message("map full at 50 x 4 MiB records: a 15-record batch got TARRY_EFULL, grew, committed\n");
-
-    /* The grown map is there after a reopen. */
-    store_close(f->st);
-    f->st = NULL;
-    assert_int_equal(store_open(&f->st, f->path, err, sizeof err), 0);
-    assert_int_equal(count_big(f->st, args), 65);
+    print_message(
+        "map full at 50 x 4 MiB records: a 15-record batch got TARRY_EFULL; committed on a larger map\n");
 }
 
 /*
- * store.h: on TARRY_EFULL "call store_grow while no transaction is open,
- * then commit the same batch again". The engine does exactly that
- * (on_committed). A batch bigger than the map's free space while more than
- * a quarter of it is free must fit after the grow too.
+ * The failure reason is per thread: two threads fail at once with
+ * different reasons (a batch commit, a direct write) on a full map, and
+ * each reads back its own.
  */
-static void test_large_batch_fits_after_grow(void **state)
+typedef struct error_thread {
+    fixture *f;
+    const char *args;
+    bool direct;
+    pthread_barrier_t *both_failed;
+    char seen[256];
+    int rc;
+} error_thread;
+
+static void *fail_and_read_back(void *arg)
+{
+    error_thread *et = arg;
+    exec_record r = new_record("big", EXEC_QUEUED);
+
+    r.args = et->args;
+    if (et->direct) {
+        store_txn *t = NULL;
+        et->rc = store_txn_begin(et->f->st, true, &t);
+        for (int i = 0; et->rc == 0 && i < 20; i++) {
+            r = new_record("big", EXEC_QUEUED);
+            r.args = et->args;
+            et->rc = store_exec_put(t, &r, NULL);
+        }
+        if (t)
+            store_txn_abort(t);
+    } else {
+        store_batch *b = store_batch_new();
+        for (int i = 0; b && i < 20; i++) {
+            r = new_record("big", EXEC_QUEUED);
+            r.args = et->args;
+            store_batch_exec_put(b, &r, NULL);
+        }
+        et->rc = b ? store_batch_commit(et->f->st, b) : TARRY_ENOMEM;
+        store_batch_free(b);
+    }
+    pthread_barrier_wait(et->both_failed); /* both failed: a shared buffer holds only one reason */
+    snprintf(et->seen, sizeof et->seen, "%s", store_last_error(et->f->st));
+    return NULL;
+}
+
+static void test_last_error_is_per_thread(void **state)
 {
     fixture *f = *state;
     char *args = f->big = big_args();
     store_batch *b = f->batch = store_batch_new();
-    int rc;
+    pthread_barrier_t both;
+    error_thread t[2];
+    pthread_t th[2];
 
-    assert_non_null(b);
+    reopen_with_map(f, SMALL_MAP);
     for (int k = 0; k < 5; k++)
-        commit_big(f->st, b, args, 5); /* 100 MiB used, 156 MiB free */
-    store_batch_reset(b);
-    put_big(b, args, 40); /* 160 MiB */
-    rc = store_batch_commit(f->st, b);
-    if (rc != TARRY_EFULL)
-        fail_msg("a 160 MiB batch on a map with 100 of 256 MiB used: got %s, expected TARRY_EFULL",
-                 status_str(rc));
-    assert_int_equal(store_grow(f->st), 0);
-    rc = store_batch_commit(f->st, b);
-    if (rc != 0)
-        fail_msg("after TARRY_EFULL and store_grow() == 0, the same 160 MiB batch got %s again: store_grow "
-                 "grows only when less than a quarter of the map is free (here 61%% is), so retrying "
-                 "can never succeed",
-                 status_str(rc));
-    assert_int_equal(count_big(f->st, args), 65);
+        commit_big(f->st, b, args, 10); /* 200 of 256 MiB */
+    pthread_barrier_init(&both, NULL, 2);
+    for (int i = 0; i < 2; i++) {
+        t[i] = (error_thread){f, args, i == 1, &both, "", 0};
+        assert_int_equal(pthread_create(&th[i], NULL, fail_and_read_back, &t[i]), 0);
+    }
+    for (int i = 0; i < 2; i++)
+        join_within(th[i], 60, "a failing writer");
+    pthread_barrier_destroy(&both);
+    assert_int_equal(t[0].rc, TARRY_EFULL);
+    assert_int_equal(t[1].rc, TARRY_EFULL);
+    if (strncmp(t[0].seen, "committing a batch:", 19) != 0 || strncmp(t[1].seen, "writing:", 8) != 0)
+        fail_msg(
+            "each thread must read its own failure: the batch thread saw \"%s\", the direct writer \"%s\"",
+            t[0].seen, t[1].seen);
 }
 
 /* ---- threads --------------------------------------------------------------
@@ -1690,9 +1764,10 @@ int main(void)
         STORE_TEST(test_batch_reset_and_empty),
         STORE_TEST(test_batches_apply_in_order),
         STORE_TEST(test_durable_across_reopen),
-        STORE_TEST(test_grow_with_room),
-        STORE_TEST(test_full_map_grows_and_retries),
-        STORE_TEST(test_large_batch_fits_after_grow),
+        STORE_TEST(test_default_map_costs_no_disk),
+        STORE_TEST(test_map_size_out_of_range),
+        STORE_TEST(test_full_map_refuses_and_keeps_serving),
+        STORE_TEST(test_last_error_is_per_thread),
         STORE_TEST(test_commit_on_thread_while_reading),
         STORE_TEST(test_commits_on_thread_during_reads),
         STORE_TEST(test_write_while_reading_same_thread),
