@@ -105,6 +105,7 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
     e->st = st;
     e->pl = pl;
     e->workers = workers > 0 ? (size_t)workers : 1;
+    e->queue_window = QUEUE_WINDOW_DEFAULT;
     e->stats.workers = e->workers;
     idmap_init(&e->active);
     idmap_init(&e->waits);
@@ -135,6 +136,12 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
     }
     *out = e;
     return 0;
+}
+
+void engine_set_queue_window(engine *e, size_t n)
+{
+    /* Below a few passes per worker the workers would starve between refills. */
+    e->queue_window = n < 4 * e->workers ? 4 * e->workers : n;
 }
 
 int engine_start(engine *e)
@@ -204,7 +211,7 @@ void engine_get_stats(const engine *e, engine_stats *out)
     out->commit_ns_total = cs.total_ns;
     out->commit_ns_max = cs.max_ns;
     out->running = e->running;
-    out->queued = e->ready_count;
+    out->queued = e->ready_count + e->backlog_count;
 }
 
 plugins *engine_plugins(const engine *e)

@@ -35,6 +35,13 @@ typedef struct engine engine;
 int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int workers);
 
 /*
+ * How many queued executions the engine keeps in memory (default 10,000;
+ * at least 4 per worker). The rest wait in the store and are paged in, in
+ * order, so memory does not grow with the backlog. Call before engine_start.
+ */
+void engine_set_queue_window(engine *e, size_t n);
+
+/*
  * Recover (running executions are re-queued, or failed as a poison pill
  * after ENGINE_POISON_CRASHES host deaths in a row; queued ones are loaded;
  * timers are armed; overdue ones start now) and start working.

@@ -293,8 +293,16 @@ static void entry_committed(engine *e, commit_entry *ce)
             engine_exec_free(e, x);
         break;
     case LIFECYCLE_ENQUEUE:
-        if (x->rec.state == EXEC_QUEUED && !x->in_ready)
+        if (x->rec.state != EXEC_QUEUED || x->in_ready)
+            break;
+        if (unchanged && !x->careful && (e->backlog || e->ready_count >= e->queue_window)) {
+            /* The queue is full: it waits in the store, in order (engine_int.h). */
+            e->backlog = true;
+            e->backlog_count++;
+            engine_exec_free(e, x);
+        } else {
             engine_ready_append(e, x);
+        }
         break;
     case LIFECYCLE_STAY:
         if (ce->dispatch)

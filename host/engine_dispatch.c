@@ -145,7 +145,7 @@ void engine_wake(engine *e, exec *x)
     if (engine_exec_move(e, x, EXEC_QUEUED) != 0)
         return;
     x->rec.wake_at = 0;
-    x->resume = true;
+    x->rec.resume = true;
 }
 
 void engine_settle_child(engine *e, exec *child)
@@ -340,18 +340,23 @@ void engine_dispatch(engine *e, exec *x)
 
 void engine_start_ready(engine *e)
 {
+    if (e->backlog && !e->draining && e->ready_count < e->queue_window / 2) {
+        size_t room = e->queue_window - e->ready_count;
+        if (engine_backlog_load(e, room, false) < room)
+            e->backlog = false; /* everything queued is in memory now */
+    }
     while (!e->draining && e->running < e->workers && !list_empty(&e->ready)) {
         exec *x = list_entry(e->ready.next, exec, ready_node);
         engine_ready_remove(e, x);
         if (engine_exec_move(e, x, EXEC_RUNNING) != 0)
             continue;
-        x->first_pass = !x->resume;
+        x->first_pass = !x->rec.resume;
         if (x->first_pass) {
             /* A resume continues the attempt: its count and start stay. */
             x->rec.attempts++;
             x->rec.started_at = clock_now_ms();
         }
-        x->resume = false;
+        x->rec.resume = false;
         e->running++;
         if (x->careful)
             x->dispatch_after_commit = true; /* see engine_int.h */

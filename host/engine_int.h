@@ -60,11 +60,12 @@
 #include "list.h"
 #include "replay.h"
 
-#define TIMER_BATCH 10000    /* due executions loaded per turn */
-#define COMMIT_RETRY_MS 100  /* after a failed commit */
-#define FULL_REFUSE_MS 1000  /* after the store was full, refuse new work this long, then try again */
-#define FAILURE_LOG_MS 10000 /* while commits keep failing, say so this often */
-#define EXIT_STORE_BROKEN 75 /* EX_TEMPFAIL: the supervisor starts a fresh engine */
+#define TIMER_BATCH 10000          /* due executions loaded per turn */
+#define QUEUE_WINDOW_DEFAULT 10000 /* queued executions kept in memory; the rest wait in the store */
+#define COMMIT_RETRY_MS 100        /* after a failed commit */
+#define FULL_REFUSE_MS 1000        /* after the store was full, refuse new work this long, then try again */
+#define FAILURE_LOG_MS 10000       /* while commits keep failing, say so this often */
+#define EXIT_STORE_BROKEN 75       /* EX_TEMPFAIL: the supervisor starts a fresh engine */
 
 /* What an engine_waiter waits for. */
 enum { WAIT_ACK, WAIT_RESULT, WAIT_TRIGGER };
@@ -79,7 +80,6 @@ typedef struct exec {
     bool careful;               /* recovered after a crash: dispatched only once `running` is durable */
     bool dispatch_after_commit; /* ... and that commit is the one in the next batch */
     bool in_dirty, in_ready;
-    bool resume;        /* the next start replays, it is not a new attempt */
     bool first_pass;    /* the pass running now starts an attempt: it sets started_at */
     bool wake_pending;  /* a child settled while this ran: replay again instead of waiting */
     bool settle_parent; /* final child: write the outcome into the parent's call entry */
@@ -144,6 +144,16 @@ struct engine {
     idmap waits;  /* id -> wait_list of WAIT_RESULT / WAIT_TRIGGER waiters */
     list_node ready, dirty, deadlines;
     size_t running, ready_count;
+    /*
+     * The ready queue holds at most queue_window executions in memory. Past
+     * that, a queued execution leaves memory once `queued` is durable and
+     * waits in the store's queued index (`backlog`, about backlog_count of
+     * them); the queue is refilled from that index, oldest first, when it
+     * runs below half. So memory stays flat whatever the backlog.
+     */
+    size_t queue_window;
+    bool backlog;
+    size_t backlog_count;
     bool draining;
     void (*drain_done)(void *);
     void *drain_user;
@@ -239,6 +249,9 @@ void engine_on_deadline(uv_timer_t *t);
 
 /* Re-queue what was running or queued when the host stopped; fail poison pills. */
 int engine_recover(engine *e);
+/* Load queued executions that wait only in the store into the ready queue, oldest first,
+ * up to `room` of them (careful: possibly running when the host died). Returns how many. */
+size_t engine_backlog_load(engine *e, size_t room, bool careful);
 
 /* ---- engine_versions.c ------------------------------------------------------------------- */
 

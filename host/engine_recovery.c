@@ -14,6 +14,7 @@
  * serves anything).
  */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "clock.h"
 #include "engine_int.h"
@@ -69,18 +70,67 @@ static int recover_running(void *user, const exec_record *rec)
     return 0;
 }
 
-static int recover_queued(void *user, const exec_record *rec)
+struct backlog_scan {
+    engine *e;
+    exec_id *ids;
+    size_t want, got;
+};
+
+static int pick_not_in_memory(void *user, const exec_id *id)
 {
-    struct recover_ctx *rc = user;
-    exec *x = load_exec(rc->e, rec);
-    if (!x) {
-        rc->error = TARRY_ENOMEM;
+    struct backlog_scan *b = user;
+    if (idmap_get(&b->e->active, id))
+        return 0; /* in the ready queue, on a worker, or changing: not backlog */
+    if (b->got == b->want)
         return 1;
+    b->ids[b->got++] = *id;
+    return 0;
+}
+
+size_t engine_backlog_load(engine *e, size_t room, bool careful)
+{
+    struct backlog_scan b = {e, NULL, room, 0};
+    store_txn *txn;
+    size_t loaded = 0;
+    int rc;
+
+    if (!room || !(b.ids = malloc(room * sizeof *b.ids)))
+        return 0;
+    if ((rc = store_txn_begin(e->st, false, &txn)) != 0) {
+        hlog(HLOG_ERROR, "cannot read the queued executions: %s", store_last_error(e->st));
+        free(b.ids);
+        return room; /* not "all loaded": try again at the next turn */
     }
-    /* It may have been running when the host died, before its running
-     * state committed: count the next crash. */
-    x->careful = true;
-    rc->loaded++;
+    rc = store_exec_ids_in_state(txn, EXEC_QUEUED, pick_not_in_memory, &b);
+    for (size_t i = 0; rc >= 0 && i < b.got; i++) {
+        exec_record rec;
+        exec *x;
+        if ((rc = store_exec_get(txn, &b.ids[i], &rec)) != 0 || !(x = engine_exec_from_store(e, &rec)))
+            break;
+        /* It may have been running when the host died, before its running
+         * state committed: it runs only once `running` (and a crash) is durable. */
+        x->careful = careful;
+        if (!x->fn)
+            engine_exec_block_unloaded(e, x);
+        else
+            engine_ready_append(e, x);
+        loaded++;
+    }
+    store_txn_abort(txn);
+    free(b.ids);
+    if (rc < 0 || loaded < b.got) {
+        hlog(HLOG_ERROR, "loading queued executions failed: %s",
+             rc < 0 ? store_last_error(e->st) : "out of memory");
+        return room;
+    }
+    e->backlog_count -= loaded < e->backlog_count ? loaded : e->backlog_count;
+    return loaded;
+}
+
+static int count_id(void *user, const exec_id *id)
+{
+    (void)id;
+    (*(size_t *)user)++;
     return 0;
 }
 
@@ -97,16 +147,26 @@ int engine_recover(engine *e)
         return r;
     }
     r = store_exec_scan_state(txn, EXEC_RUNNING, recover_running, &rc);
-    if (r == 0)
-        r = store_exec_scan_state(txn, EXEC_QUEUED, recover_queued, &rc);
     store_txn_abort(txn);
     if (r < 0 || rc.error) {
         hlog(HLOG_ERROR, "recovery failed: %s", r < 0 ? store_last_error(e->st) : "out of memory");
         return r < 0 ? r : rc.error;
     }
+    /* Queued ones: a window into memory, the rest stay in the store (engine_int.h). */
+    rc.loaded = engine_backlog_load(e, e->queue_window, true);
+    if (rc.loaded == e->queue_window) {
+        size_t queued = 0;
+        if (store_txn_begin(e->st, false, &txn) == 0) {
+            store_exec_ids_in_state(txn, EXEC_QUEUED, count_id, &queued);
+            store_txn_abort(txn);
+        }
+        e->backlog = true;
+        e->backlog_count = queued > rc.loaded ? queued - rc.loaded : 0;
+    }
     if (rc.requeued || rc.poisoned || rc.loaded)
         hlog(HLOG_INFO,
-             "recovered: %zu interrupted executions re-queued, %zu failed as poison pills, %zu queued",
-             rc.requeued, rc.poisoned, rc.loaded);
+             "recovered: %zu interrupted executions re-queued, %zu failed as poison pills, %zu queued "
+             "(%zu more wait in the store)",
+             rc.requeued, rc.poisoned, rc.loaded, e->backlog_count);
     return 0;
 }

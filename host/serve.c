@@ -44,7 +44,8 @@ typedef struct serve_config {
     const char *data_dir;
     const char *listen;
     int workers;
-    uint64_t map_size; /* 0: the store's default */
+    uint64_t map_size;   /* 0: the store's default */
+    size_t queue_window; /* 0: the engine's default */
     bool supervise;
     bool watch; /* reload when the plugins folder changes */
 } serve_config;
@@ -59,6 +60,8 @@ static void usage(FILE *out)
             "  --workers N         threads running functions (env TARRY_WORKERS, default 4 per core, 4..64)\n"
             "  --map-size SIZE     the store's map: the most it can ever hold, address space only\n"
             "                      (env TARRY_MAP_SIZE, default 1TiB; e.g. 64GiB)\n"
+            "  env TARRY_QUEUE_WINDOW=N  queued executions kept in memory (default 10000); the rest\n"
+            "                      wait in the store and are paged in, in order\n"
             "  --watch             reload when the plugins folder changes (env TARRY_WATCH=1); SIGHUP,\n"
             "                      `tarry reload` and POST /v1/plugins/reload work either way\n"
             "  --no-supervisor     run the engine in this process (debugging; a plugin crash then stops the "
@@ -108,6 +111,15 @@ static int parse_config(int argc, char **argv, serve_config *cfg)
         return -1;
     if ((env = getenv("TARRY_MAP_SIZE")) && *env && parse_map_size(env, &cfg->map_size) != 0)
         return -1;
+    if ((env = getenv("TARRY_QUEUE_WINDOW")) && *env) {
+        char *end;
+        unsigned long long n = strtoull(env, &end, 10);
+        if (*end || n < 1 || n > 100000000) {
+            fprintf(stderr, "tarry serve: TARRY_QUEUE_WINDOW wants a whole number from 1 to 100000000\n");
+            return -1;
+        }
+        cfg->queue_window = (size_t)n;
+    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *value = NULL;
         const char *names[] = {"--plugins", "--data", "--listen", "--workers", "--map-size"};
@@ -260,6 +272,8 @@ static int run_engine(const serve_config *cfg)
     if ((rc = engine_create(&ep.eng, &ep.loop, st, pl, cfg->workers)) != 0 ||
         (rc = api_create(&a, ep.eng, getenv("TARRY_TOKEN"))) != 0)
         goto out;
+    if (cfg->queue_window)
+        engine_set_queue_window(ep.eng, cfg->queue_window);
     if ((rc = http_server_start(&ep.http, &ep.loop, cfg->listen, api_handle, a, err, sizeof err)) != 0) {
         hlog(HLOG_ERROR, "%s", err);
         goto out;
