@@ -44,10 +44,9 @@ void *idmap_get(const idmap *m, const exec_id *key)
     }
 }
 
-static int grow(idmap *m)
+static int resize(idmap *m, size_t cap)
 {
     idmap old = *m;
-    size_t cap = old.cap ? old.cap * 2 : 64;
     if (!(m->slots = calloc(cap, sizeof *m->slots))) {
         *m = old;
         return TARRY_ENOMEM;
@@ -63,7 +62,7 @@ static int grow(idmap *m)
 
 int idmap_put(idmap *m, const exec_id *key, void *value)
 {
-    if ((m->count + 1) * 4 > m->cap * 3 && grow(m) != 0)
+    if ((m->count + 1) * 4 > m->cap * 3 && resize(m, m->cap ? m->cap * 2 : 64) != 0)
         return TARRY_ENOMEM;
     for (size_t i = slot_of(m, key);; i = (i + 1) & (m->cap - 1)) {
         if (!m->slots[i].value) {
@@ -105,5 +104,9 @@ void *idmap_del(idmap *m, const exec_id *key)
             i = j;
         }
     }
+    /* Give memory back after a burst (the engine's maps follow load): at a
+     * sixteenth full, a quarter of the size. Out of memory keeps it as is. */
+    if (m->cap > 1024 && m->count * 16 < m->cap)
+        resize(m, m->cap / 4);
     return value;
 }

@@ -2,7 +2,9 @@
  * idmap.h - a hash map from execution id to a pointer (open addressing,
  * linear probing, backward-shift deletion so no tombstones pile up).
  * Ids are already random in their low bytes, so they hash by themselves.
- * Not thread-safe: loop thread only.
+ * It grows at three quarters full and shrinks at a sixteenth, so its memory
+ * follows what it holds. Not thread-safe: loop thread only. Slot pointers
+ * are not stable across a put or a del.
  */
 #ifndef TARRY_IDMAP_H
 #define TARRY_IDMAP_H

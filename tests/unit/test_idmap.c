@@ -399,6 +399,41 @@ static void test_delete_in_wrapping_run(void **state)
     }
 }
 
+/* After a burst, deleting gives the memory back; what is left is all there. */
+static void test_shrinks_after_burst(void **state)
+{
+    (void)state;
+    enum { N = 100000, KEEP = 100 };
+    idmap m;
+    exec_id *keys = malloc(N * sizeof *keys);
+    bool *present = malloc(N * sizeof *present);
+    size_t peak;
+
+    assert_non_null(keys);
+    assert_non_null(present);
+    idmap_init(&m);
+    for (size_t i = 0; i < N; i++) {
+        id_new(&keys[i]);
+        present[i] = true;
+        assert_int_equal(idmap_put(&m, &keys[i], value_of(i)), 0);
+    }
+    peak = m.cap;
+    for (size_t i = KEEP; i < N; i++) {
+        assert_ptr_equal(idmap_del(&m, &keys[i]), value_of(i));
+        present[i] = false;
+        if (i % 9973 == 0)
+            check_invariant(&m);
+    }
+    if (m.cap > 2048)
+        fail_msg("%d keys left in %zu slots (the peak was %zu): the map kept its burst size", KEEP, m.cap, peak);
+    check_invariant(&m);
+    check_contents(&m, keys, present, N);
+    print_message("%d ids at the peak in %zu slots; %d left in %zu\n", N, peak, KEEP, m.cap);
+    idmap_free(&m);
+    free(keys);
+    free(present);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -407,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_replace),
         cmocka_unit_test(test_absent_keys),
         cmocka_unit_test(test_growth),
+        cmocka_unit_test(test_shrinks_after_burst),
         cmocka_unit_test(test_delete_random_half),
         cmocka_unit_test(test_delete_checks_all_after_each),
         cmocka_unit_test(test_delete_in_wrapping_run),
