@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,9 @@ struct store {
     MDB_env *env;
     int lock_fd; /* flock()ed for the store's lifetime: one host per data folder */
     MDB_dbi db[DB_COUNT];
+    uint64_t epoch; /* tells a thread's cached read transactions from a closed store's */
+    pthread_mutex_t cached_lock;
+    struct store_txn *cached; /* every read transaction kept for reuse, any thread (closed with the store) */
 };
 
 /* Per thread: the loop, the commit thread and every worker read the store,
@@ -63,7 +68,27 @@ struct store_batch {
 struct store_txn {
     store *st;
     MDB_txn *txn;
+    bool write;
+    bool idle;                     /* reset, in its thread's cache */
+    bool registered;               /* in st->cached */
+    struct store_txn *next_cached; /* in st->cached */
 };
+
+/*
+ * Read transactions are reused per thread. Under MDB_NOTLS, beginning a
+ * new read transaction takes LMDB's reader-table mutex (shared by every
+ * process and thread on the environment) to find a free slot; a reset
+ * transaction keeps its slot and renews without it. The loop, the commit
+ * thread and every worker begin read transactions all the time, so each
+ * thread keeps a few reset ones for the store it uses.
+ */
+#define TXN_CACHE 2
+static _Thread_local struct {
+    uint64_t epoch; /* the store these belong to; 0: none */
+    store_txn *idle[TXN_CACHE];
+    int count;
+} txn_cache;
+static atomic_uint_fast64_t store_epochs;
 
 static int fail(store *st, int rc, const char *what)
 {
@@ -150,6 +175,8 @@ int store_open(store **out, const char *dir, uint64_t map_size, char *err, size_
         free(st);
         return TARRY_EIO;
     }
+    st->epoch = atomic_fetch_add(&store_epochs, 1) + 1;
+    pthread_mutex_init(&st->cached_lock, NULL);
     if ((rc = lock_folder(st, dir, err, errlen)) != 0) {
         free(st);
         return rc;
@@ -197,6 +224,17 @@ void store_close(store *st)
 {
     if (!st)
         return;
+    /* Every cached read transaction, whichever thread keeps it (threads
+     * that read have stopped by now); their caches see the epoch change. */
+    while (st->cached) {
+        store_txn *t = st->cached;
+        st->cached = t->next_cached;
+        mdb_txn_abort(t->txn);
+        free(t);
+    }
+    if (txn_cache.epoch == st->epoch)
+        txn_cache.epoch = 0, txn_cache.count = 0;
+    pthread_mutex_destroy(&st->cached_lock);
     mdb_env_close(st->env);
     close(st->lock_fd);
     free(st);
@@ -207,9 +245,20 @@ int store_txn_begin(store *st, bool write, store_txn **out)
     store_txn *t;
     int rc;
 
-    if (!(t = malloc(sizeof *t)))
+    if (!write && txn_cache.epoch == st->epoch && txn_cache.count > 0) {
+        t = txn_cache.idle[--txn_cache.count];
+        if ((rc = mdb_txn_renew(t->txn)) != 0) {
+            txn_cache.idle[txn_cache.count++] = t; /* still reset; try again later */
+            return fail(st, rc, "beginning a transaction");
+        }
+        t->idle = false;
+        *out = t;
+        return 0;
+    }
+    if (!(t = calloc(1, sizeof *t)))
         return TARRY_ENOMEM;
     t->st = st;
+    t->write = write;
     if ((rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, &t->txn)) != 0) {
         free(t);
         return fail(st, rc, "beginning a transaction");
@@ -228,8 +277,41 @@ int store_txn_commit(store_txn *t)
 
 void store_txn_abort(store_txn *t)
 {
+    store *st;
+
     if (!t)
         return;
+    st = t->st;
+    if (!t->write) {
+        if (txn_cache.epoch != st->epoch) {
+            txn_cache.epoch = st->epoch; /* a thread reads one store at a time in practice */
+            txn_cache.count = 0;
+        }
+        if (txn_cache.count < TXN_CACHE) {
+            /* Keep it: reset releases the snapshot but keeps the reader slot. */
+            mdb_txn_reset(t->txn);
+            t->idle = true;
+            if (!t->registered) {
+                pthread_mutex_lock(&st->cached_lock);
+                t->next_cached = st->cached;
+                st->cached = t;
+                t->registered = true;
+                pthread_mutex_unlock(&st->cached_lock);
+            }
+            txn_cache.idle[txn_cache.count++] = t;
+            return;
+        }
+        if (t->registered) {
+            /* A cache is full (rare: more than TXN_CACHE nested reads): forget it. */
+            pthread_mutex_lock(&st->cached_lock);
+            for (store_txn **p = &st->cached; *p; p = &(*p)->next_cached)
+                if (*p == t) {
+                    *p = t->next_cached;
+                    break;
+                }
+            pthread_mutex_unlock(&st->cached_lock);
+        }
+    }
     mdb_txn_abort(t->txn);
     free(t);
 }
