@@ -648,7 +648,7 @@ static void work_done(uv_work_t *req, int status)
     x->careful = false;
     /* Deferral only covers a pass that ends final: one that waits has
      * children and timers pointing at it, so its record must exist. */
-    if (x->run.outcome == REPLAY_SUSPENDED || x->run.outcome == REPLAY_BLOCKED)
+    if (x->run.outcome != REPLAY_SUCCEEDED && x->run.outcome != REPLAY_FAILED)
         x->deferred = false;
     switch (x->run.outcome) {
     case REPLAY_SUCCEEDED:
@@ -663,6 +663,9 @@ static void work_done(uv_work_t *req, int status)
         x->rec.state = EXEC_BLOCKED;
         x->rec.error = x->run.error;
         hlog(HLOG_WARN, "execution %s blocked: %s", x->run.id_text, x->run.error ? x->run.error : "?");
+        break;
+    case REPLAY_YIELDED: /* REPLAY_CP_YIELD: its commands commit first, then it runs again */
+        wake(e, x);
         break;
     case REPLAY_SUSPENDED:
         if (x->wake_pending) {

@@ -1,8 +1,11 @@
 /*
- * plugins.c - dlopen, descriptor checks, the function registry.
+ * plugins.c - dlopen, descriptor checks, the registry of plugin versions.
  *
- * May not: touch the store or the loop. Loading happens before the loop
- * starts (reload will move it to a worker thread).
+ * May not: touch the store or the loop. plugins_open loads before the loop
+ * starts; a reload's scan (dlopen of new files) runs on a worker thread
+ * (plugins_scan_dir) and only its application (plugins_apply, no dlopen)
+ * runs on the loop. The descriptor checks are the journal core's
+ * (sdk/core/jcore_plugin.h), shared with the test kit.
  */
 #include "plugins.h"
 
@@ -16,6 +19,7 @@
 #include <string.h>
 
 #include "hlog.h"
+#include "jcore_plugin.h"
 #include "status.h"
 
 #include <openssl/evp.h>
@@ -23,9 +27,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-/* The first descriptor layout of ABI 1; anything smaller is refused. */
-#define MIN_PLUGIN_DEF_SIZE sizeof(tarry_plugin_def)
-#define MIN_FUNCTION_DEF_SIZE sizeof(tarry_function_def)
+_Static_assert(PLUGIN_NAME_MAX == JCORE_NAME_MAX, "one name limit for the host and the kit");
 
 /* One file of a scan: a version already loaded, a new one, or refused. */
 typedef struct scanned {
@@ -53,25 +55,6 @@ struct plugins {
     plugin **retired;   /* loaded, then refused for a name clash: never run, closed at exit */
     size_t retired_count;
 };
-
-int plugins_name_valid(const char *name)
-{
-    size_t n;
-    if (!name || !name[0])
-        return 0;
-    n = strlen(name);
-    if (n > PLUGIN_NAME_MAX)
-        return 0;
-    if (!((name[0] >= 'A' && name[0] <= 'Z') || (name[0] >= 'a' && name[0] <= 'z') || name[0] == '_'))
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-              c == '.' || c == '-'))
-            return 0;
-    }
-    return 1;
-}
 
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
@@ -129,37 +112,20 @@ const plugin_fn *plugins_find_version(plugins *set, const char *hash, const char
     return found;
 }
 
-/* The descriptor's strings are the plugin's; copy what outlives validation. */
+/* Check the descriptor (jcore_plugin.h) and copy what outlives it; p->error says why not. */
 static void validate(plugin *p, const tarry_plugin_def *def)
 {
-    if (def->magic != TARRY_PLUGIN_MAGIC) {
-        refuse(p, "`tarry_plugin` is not a tarry descriptor (bad magic 0x%08x); build with TARRY_PLUGIN()",
-               def->magic);
-        return;
+    jcore_plugin_info info;
+    char err[1024];
+    int rc = jcore_plugin_check(def, &info, err, sizeof err);
+
+    if (info.name) {
+        /* Named even when refused, so the report says which plugin it was. */
+        p->name = strdup(info.name);
+        p->version = strdup(info.version);
     }
-    if (def->abi_version != TARRY_ABI_VERSION) {
-        refuse(p, "built for tarry ABI %u, this host speaks ABI %d; rebuild against this host's tarry.h",
-               def->abi_version, TARRY_ABI_VERSION);
-        return;
-    }
-    if (def->pointer_size != sizeof(void *)) {
-        refuse(p, "built for %u-byte pointers, this host uses %zu", def->pointer_size, sizeof(void *));
-        return;
-    }
-    if (def->struct_size < MIN_PLUGIN_DEF_SIZE || def->function_size < MIN_FUNCTION_DEF_SIZE) {
-        refuse(p, "descriptor too small (plugin %u bytes, function %u bytes; need at least %zu and %zu)",
-               def->struct_size, def->function_size, MIN_PLUGIN_DEF_SIZE, MIN_FUNCTION_DEF_SIZE);
-        return;
-    }
-    if (!plugins_name_valid(def->name)) {
-        refuse(p, "invalid plugin name \"%s\" (want [A-Za-z_][A-Za-z0-9_.-]*, at most %d bytes)",
-               def->name ? def->name : "(null)", PLUGIN_NAME_MAX);
-        return;
-    }
-    p->name = strdup(def->name);
-    p->version = strdup(def->version ? def->version : "");
-    if (def->function_count == 0 || !def->functions) {
-        refuse(p, "plugin \"%s\" declares no functions", def->name);
+    if (rc != 0) {
+        refuse(p, "%s", err);
         return;
     }
     if (!(p->fns = calloc(def->function_count, sizeof *p->fns))) {
@@ -167,35 +133,13 @@ static void validate(plugin *p, const tarry_plugin_def *def)
         return;
     }
     for (size_t i = 0; i < def->function_count; i++) {
-        /* Walk with the plugin's own stride: a newer header may have a larger struct. */
-        const tarry_function_def *f =
-            (const tarry_function_def *)(const void *)((const char *)def->functions + i * def->function_size);
-        if (!plugins_name_valid(f->name)) {
-            refuse(
-                p,
-                "function #%zu has an invalid name \"%s\" (want [A-Za-z_][A-Za-z0-9_.-]*, at most %d bytes)",
-                i + 1, f->name ? f->name : "(null)", PLUGIN_NAME_MAX);
-            return;
-        }
-        if (!f->fn) {
-            refuse(p, "function \"%s\" has no C function", f->name);
-            return;
-        }
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(p->fns[j].name, f->name) == 0) {
-                refuse(p, "duplicate function name \"%s\" in plugin \"%s\"", f->name, def->name);
-                return;
-            }
-        }
+        const tarry_function_def *f = jcore_plugin_function(def, i);
         p->fns[i].name = f->name;
         p->fns[i].fn = f->fn;
         p->fns[i].owner = p;
     }
     p->fn_count = def->function_count;
-    /* Older descriptors end before the field: they are revision 1. */
-    p->header_revision = def->struct_size >= offsetof(tarry_plugin_def, header_revision) + sizeof(uint32_t)
-                             ? def->header_revision
-                             : 1;
+    p->header_revision = info.header_revision;
 }
 
 /* dlopen `p->stored` and check it; p->error says why not. */
