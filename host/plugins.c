@@ -42,6 +42,7 @@ struct plugins_scan {
     size_t count;
     char **removed; /* plugin names that were current and have no file now (filled by apply) */
     size_t removed_count;
+    plugins_scan *next_dropped; /* in plugins.dropped */
 };
 
 struct plugins {
@@ -54,6 +55,7 @@ struct plugins {
     plugins_scan *last; /* what the last open or reload did */
     plugin **retired;   /* loaded, then refused for a name clash: never run, closed at exit */
     size_t retired_count;
+    plugins_scan *dropped; /* scans apply could not take (out of memory): their versions close at exit */
 };
 
 #if defined(__GNUC__)
@@ -388,14 +390,53 @@ static const plugin *clash_with(plugin *const *chosen, size_t n, const plugin *p
     return NULL;
 }
 
+/* A scan apply could not take: kept whole (its new versions stay mapped,
+ * unused) until plugins_free, so the loop thread never runs a dlclose. */
+static void scan_drop(plugins *set, plugins_scan *scan)
+{
+    scan->next_dropped = set->dropped;
+    set->dropped = scan;
+}
+
+/* At exit: a dropped scan and every version it loaded. */
+static void scan_free_dropped(plugins_scan *scan)
+{
+    for (size_t i = 0; i < scan->count; i++) {
+        if (scan->files[i].fresh && scan->files[i].p && scan->files[i].p->handle) {
+            plugin_free(scan->files[i].p);
+            scan->files[i].p = NULL;
+        }
+    }
+    scan_free(scan);
+}
+
+/* Whether a fresh, valid version of this scan would take no part in the registry. */
+static bool fresh_unused(plugins *set, const scanned *sc, const plugin *chosen)
+{
+    return sc->fresh && sc->p && sc->p->handle && sc->p != chosen && !gen_by_hash(set, sc->p->hash);
+}
+
+/*
+ * All or nothing: everything the new registry needs is allocated before
+ * any of it changes, so on out of memory the current versions, their index
+ * and the last report stay exactly as they were.
+ */
 void plugins_apply(plugins *set, plugins_scan *scan)
 {
-    const plugin_fn **index = NULL;
-    size_t count = 0, n = scan->count;
+    size_t n = scan->count, fn_total = 0, gens_needed = 0, retire_needed = 0, removed_count = 0, count = 0;
     plugin **chosen = calloc(n ? n : 1, sizeof *chosen);
+    bool *added = calloc(n ? n : 1, sizeof *added);   /* chosen[i] joins the versions */
+    bool *retire = calloc(n ? n : 1, sizeof *retire); /* files[i].p is loaded but takes no part */
+    const plugin_fn **index = NULL;
+    char **removed = NULL;
+    bool out_of_memory = false;
 
-    if (!chosen) {
-        scan_free(scan);
+    if (!chosen || !added || !retire) {
+        free(chosen);
+        free(added);
+        free(retire);
+        hlog(HLOG_ERROR, "out of memory applying a scan of %s: the plugins stay as they were", set->dir);
+        scan_drop(set, scan);
         return;
     }
     /*
@@ -405,6 +446,7 @@ void plugins_apply(plugins *set, plugins_scan *scan)
      *   2. new or changed files, in file order, refused on a clash;
      *   3. for a file that failed (unreadable, bad ABI, ...), the version
      *      that served from that same file, or under that plugin name, stays.
+     * Steps 1 and 2 touch only the scan (`current` changes on this thread only).
      */
     for (size_t i = 0; i < n; i++) {
         plugin *p = scan->files[i].p;
@@ -431,7 +473,7 @@ void plugins_apply(plugins *set, plugins_scan *scan)
         }
         chosen[i] = p;
     }
-    uv_rwlock_wrlock(&set->lock);
+    uv_rwlock_wrlock(&set->lock); /* gens may grow on a worker (plugins_load_stored) */
     for (size_t i = 0; i < n; i++) {
         plugin *p = scan->files[i].p, *old;
         const char *what;
@@ -441,51 +483,87 @@ void plugins_apply(plugins *set, plugins_scan *scan)
         if (old && !clash_with(chosen, n, old, &what))
             chosen[i] = old;
     }
+
+    /* What the change needs, counted and allocated while nothing changed yet. */
+    for (size_t i = 0; i < n; i++) {
+        plugin *p = chosen[i];
+        if (p) {
+            fn_total += p->fn_count;
+            added[i] = scan->files[i].fresh && p == scan->files[i].p && !gen_by_hash(set, p->hash);
+            gens_needed += added[i];
+        }
+        retire[i] = fresh_unused(set, &scan->files[i], p);
+        retire_needed += retire[i];
+    }
     for (size_t g = 0; g < set->gen_count; g++) {
         plugin *old = set->gens[g];
         bool kept = false;
         for (size_t i = 0; i < n && !kept; i++)
             kept = chosen[i] == old || (chosen[i] && strcmp(chosen[i]->name, old->name) == 0);
-        if (old->current && !kept) {
-            char **grown = realloc(scan->removed, (scan->removed_count + 1) * sizeof *grown);
-            if (grown) {
-                scan->removed = grown;
-                scan->removed[scan->removed_count++] = strdup(old->name);
-            }
-        }
-        old->current = false;
+        if (old->current && !kept)
+            removed_count++;
     }
+    if (fn_total && !(index = malloc(fn_total * sizeof *index)))
+        out_of_memory = true;
+    if (!out_of_memory && removed_count && !(removed = calloc(removed_count, sizeof *removed)))
+        out_of_memory = true;
+    if (!out_of_memory && gens_needed) {
+        /* Room for the new versions; the count (what is in the registry) does not change yet. */
+        plugin **grown = realloc(set->gens, (set->gen_count + gens_needed) * sizeof *grown);
+        if (grown)
+            set->gens = grown;
+        else
+            out_of_memory = true;
+    }
+    if (!out_of_memory && retire_needed) {
+        plugin **grown = realloc(set->retired, (set->retired_count + retire_needed) * sizeof *grown);
+        if (grown)
+            set->retired = grown;
+        else
+            out_of_memory = true;
+    }
+    for (size_t g = 0, r = 0; !out_of_memory && g < set->gen_count; g++) {
+        plugin *old = set->gens[g];
+        bool kept = false;
+        for (size_t i = 0; i < n && !kept; i++)
+            kept = chosen[i] == old || (chosen[i] && strcmp(chosen[i]->name, old->name) == 0);
+        if (old->current && !kept && !(removed[r++] = strdup(old->name)))
+            out_of_memory = true;
+    }
+    if (out_of_memory) {
+        uv_rwlock_wrunlock(&set->lock);
+        for (size_t r = 0; removed && r < removed_count; r++)
+            free(removed[r]);
+        free(removed);
+        free(index);
+        free(chosen);
+        free(added);
+        free(retire);
+        hlog(HLOG_ERROR, "out of memory applying a scan of %s: the plugins stay as they were", set->dir);
+        scan_drop(set, scan);
+        return;
+    }
+
+    /* The change itself: nothing below allocates or fails. */
+    for (size_t g = 0; g < set->gen_count; g++)
+        set->gens[g]->current = false;
     for (size_t i = 0; i < n; i++) {
         plugin *p = chosen[i];
         if (!p)
             continue;
-        if (scan->files[i].fresh && p == scan->files[i].p && !gen_by_hash(set, p->hash) &&
-            add_gen(set, p) == 0)
-            hlog(HLOG_INFO, "plugin %s %s (%s) loaded from %s (%zu functions)", p->name, p->version, p->hash,
-                 p->file, p->fn_count);
-        else if (p == scan->files[i].p && !scan->files[i].was_current)
-            hlog(HLOG_INFO, "plugin %s %s (%s) from %s is current again", p->name, p->version, p->hash,
-                 p->file);
+        if (added[i])
+            set->gens[set->gen_count++] = p;
         p->current = true;
-        const plugin_fn **grown = realloc(index, (count + p->fn_count) * sizeof *grown);
-        if (!grown)
-            continue;
-        index = grown;
         for (size_t f = 0; f < p->fn_count; f++)
             index[count++] = &p->fns[f];
     }
     for (size_t i = 0; i < n; i++) {
-        plugin *p = scan->files[i].p;
         /* A valid file refused for a clash stays mapped (its constructors
          * ran; unloading on the loop thread would run its destructors), but
          * it is no version: nothing can pin it. */
-        if (scan->files[i].fresh && p && p->handle && !p->current && !gen_by_hash(set, p->hash)) {
-            plugin **grown = realloc(set->retired, (set->retired_count + 1) * sizeof *grown);
-            if (grown) {
-                set->retired = grown;
-                set->retired[set->retired_count++] = p;
-                scan->files[i].fresh = false; /* the scan no longer owns it */
-            }
+        if (retire[i]) {
+            set->retired[set->retired_count++] = scan->files[i].p;
+            scan->files[i].fresh = false; /* the scan no longer owns it */
         }
     }
     if (count)
@@ -493,12 +571,26 @@ void plugins_apply(plugins *set, plugins_scan *scan)
     free(set->index);
     set->index = index;
     set->index_count = count;
+    scan->removed = removed;
+    scan->removed_count = removed_count;
     uv_rwlock_wrunlock(&set->lock);
+
+    for (size_t i = 0; i < n; i++) {
+        plugin *p = chosen[i];
+        if (p && added[i])
+            hlog(HLOG_INFO, "plugin %s %s (%s) loaded from %s (%zu functions)", p->name, p->version, p->hash,
+                 p->file, p->fn_count);
+        else if (p && p == scan->files[i].p && !scan->files[i].was_current)
+            hlog(HLOG_INFO, "plugin %s %s (%s) from %s is current again", p->name, p->version, p->hash,
+                 p->file);
+    }
     for (size_t i = 0; i < scan->removed_count; i++)
         hlog(HLOG_WARN,
              "plugin %s removed from %s: its functions take no new triggers; unfinished executions run on",
              scan->removed[i], set->dir);
     free(chosen);
+    free(added);
+    free(retire);
     scan_free(set->last);
     set->last = scan;
 }
@@ -611,6 +703,11 @@ void plugins_free(plugins *set)
     if (!set)
         return;
     scan_free(set->last);
+    while (set->dropped) {
+        plugins_scan *next = set->dropped->next_dropped;
+        scan_free_dropped(set->dropped);
+        set->dropped = next;
+    }
     for (size_t i = 0; i < set->gen_count; i++)
         plugin_free(set->gens[i]);
     for (size_t i = 0; i < set->retired_count; i++)

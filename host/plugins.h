@@ -99,7 +99,9 @@ plugins_scan *plugins_scan_dir(plugins *set);
 
 /* Loop thread: make the scan's valid plugins current (a plugin that fails
  * keeps its old version current; one whose file is gone stops serving new
- * triggers) and keep the scan as the last report. Takes the scan. */
+ * triggers) and keep the scan as the last report. Takes the scan. All or
+ * nothing: out of memory leaves the registry and the last report as they
+ * were (logged), and the scan's new versions unused until plugins_free. */
 void plugins_apply(plugins *set, plugins_scan *scan);
 
 /*
