@@ -122,6 +122,19 @@ int tarry_test_json_valid(const char *json)
     return json_text_valid(json);
 }
 
+/* Why an execution has nothing to run (a child of a name no longer added or stubbed). */
+static char *unrunnable_error(const char *function)
+{
+    kit_text b = {0};
+
+    kit_text_printf(&b, "no function named \"%s\" is added or stubbed in this kit", function);
+    if (b.oom) {
+        free(b.text);
+        return NULL;
+    }
+    return b.text;
+}
+
 static void set_error(tarry_test *t, char *msg)
 {
     free(t->error);
@@ -421,6 +434,12 @@ static void run_pass(tarry_test *t, kit_exec *x)
     x->due = 0;
     if (x->fixed) {
         run_fixed(t, x);
+        return;
+    }
+    if (!x->fn) {
+        /* As the host blocks an execution whose function is not loaded. */
+        x->state = KIT_BLOCKED;
+        x->error = unrunnable_error(x->function);
         return;
     }
 
