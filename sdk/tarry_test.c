@@ -33,7 +33,7 @@
 
 /* ---- small helpers ----------------------------------------------------------- */
 
-char *kit_dup(const char *s)
+char *tarry_test__dup(const char *s)
 {
     size_t len;
     char *copy;
@@ -47,7 +47,7 @@ char *kit_dup(const char *s)
     return copy;
 }
 
-char *kit_vformat(const char *fmt, va_list ap)
+char *tarry_test__vformat(const char *fmt, va_list ap)
 {
     va_list again;
     int len;
@@ -62,7 +62,7 @@ char *kit_vformat(const char *fmt, va_list ap)
     return out;
 }
 
-void kit_text_printf(kit_text *b, const char *fmt, ...)
+void tarry_test__printf(kit_text *b, const char *fmt, ...)
 {
     va_list ap;
     int len;
@@ -95,7 +95,7 @@ void kit_text_printf(kit_text *b, const char *fmt, ...)
 }
 
 /* memcpy keeps the pointer's type honest: items_ptr is any T **. */
-int kit_grow(void *items_ptr, size_t count, size_t *cap, size_t size)
+int tarry_test__grow(void *items_ptr, size_t count, size_t *cap, size_t size)
 {
     void *items, *grown;
     size_t ncap;
@@ -127,7 +127,7 @@ static char *unrunnable_error(const char *function)
 {
     kit_text b = {0};
 
-    kit_text_printf(&b, "no function named \"%s\" is added or stubbed in this kit", function);
+    tarry_test__printf(&b, "no function named \"%s\" is added or stubbed in this kit", function);
     if (b.oom) {
         free(b.text);
         return NULL;
@@ -152,14 +152,14 @@ kit_refuse(tarry_test *t, const char *fmt, ...)
     char *msg;
 
     va_start(ap, fmt);
-    msg = kit_vformat(fmt, ap);
+    msg = tarry_test__vformat(fmt, ap);
     va_end(ap);
     fprintf(stderr, "tarry_test: %s\n", msg ? msg : "out of memory");
     set_error(t, msg);
     return TARRY_EINVAL;
 }
 
-const char *kit_level_name(int level)
+const char *tarry_test__level_name(int level)
 {
     switch (level) {
     case TARRY_LOG_DEBUG:
@@ -269,7 +269,7 @@ static void take_logs(tarry_test *t, jcore_run *run, const kit_exec *owner)
 {
     for (size_t i = 0; i < run->log_count; i++) {
         tarry_test_log *log;
-        if (kit_grow(&t->logs, t->log_count, &t->log_cap, sizeof *t->logs) != 0) {
+        if (tarry_test__grow(&t->logs, t->log_count, &t->log_cap, sizeof *t->logs) != 0) {
             t->oom = true;
             return;
         }
@@ -314,12 +314,12 @@ static kit_exec *exec_new(tarry_test *t, const char *id, const char *function, c
 {
     kit_exec *x;
 
-    if (kit_grow(&t->execs, t->exec_count, &t->exec_cap, sizeof *t->execs) != 0 ||
+    if (tarry_test__grow(&t->execs, t->exec_count, &t->exec_cap, sizeof *t->execs) != 0 ||
         !(x = calloc(1, sizeof *x)))
         return NULL;
     snprintf(x->id, sizeof x->id, "%s", id);
-    x->function = kit_dup(function);
-    x->args = kit_dup(args ? args : "null");
+    x->function = tarry_test__dup(function);
+    x->args = tarry_test__dup(args ? args : "null");
     if (!x->function || !x->args) {
         exec_free(x);
         return NULL;
@@ -376,10 +376,10 @@ static void settle_parent(tarry_test *t, kit_exec *x)
     e->finished_at = t->now;
     if (x->state == KIT_SUCCEEDED) {
         e->status = JCORE_SUCCEEDED;
-        e->value = kit_dup(x->result ? x->result : "null");
+        e->value = tarry_test__dup(x->result ? x->result : "null");
     } else {
         e->status = x->state == KIT_CANCELLED ? JCORE_CANCELLED : JCORE_FAILED;
-        e->error = kit_dup(x->error ? x->error : "failed");
+        e->error = tarry_test__dup(x->error ? x->error : "failed");
     }
     if (!e->value && !e->error)
         t->oom = true;
@@ -395,8 +395,8 @@ static void step_ran(tarry_test *t, const char *name)
             return;
         }
     }
-    if (kit_grow(&t->steps, t->step_count, &t->step_cap, sizeof *t->steps) != 0 ||
-        !(t->steps[t->step_count].name = kit_dup(name))) {
+    if (tarry_test__grow(&t->steps, t->step_count, &t->step_cap, sizeof *t->steps) != 0 ||
+        !(t->steps[t->step_count].name = tarry_test__dup(name))) {
         t->oom = true;
         return;
     }
@@ -408,10 +408,10 @@ static void run_fixed(tarry_test *t, kit_exec *x)
 {
     if (x->fixed_status == TARRY_OK) {
         x->state = KIT_SUCCEEDED;
-        x->result = kit_dup(x->fixed_text ? x->fixed_text : "null");
+        x->result = tarry_test__dup(x->fixed_text ? x->fixed_text : "null");
     } else {
         x->state = x->fixed_status == TARRY_CANCELLED ? KIT_CANCELLED : KIT_FAILED;
-        x->error = kit_dup(x->fixed_text ? x->fixed_text : "failed (stub)");
+        x->error = tarry_test__dup(x->fixed_text ? x->fixed_text : "failed (stub)");
     }
     if (!x->result && !x->error)
         t->oom = true;
@@ -470,7 +470,7 @@ static void run_pass(tarry_test *t, kit_exec *x)
     switch (run.end) {
     case JCORE_END_SUCCEEDED:
         x->state = KIT_SUCCEEDED;
-        x->result = run.result ? run.result : kit_dup("null");
+        x->result = run.result ? run.result : tarry_test__dup("null");
         run.result = NULL;
         if (!x->result)
             t->oom = true;
@@ -570,14 +570,14 @@ static char *waiting_reason(tarry_test *t, const kit_exec *x, const jcore_entry 
     int any = 0;
 
     if (t->total_passes >= t->max_passes)
-        kit_text_printf(&b, "stopped after %u passes (tarry_test_set_max_passes); ", t->max_passes);
-    kit_text_printf(&b, "%s is still waiting", x->function);
+        tarry_test__printf(&b, "stopped after %u passes (tarry_test_set_max_passes); ", t->max_passes);
+    tarry_test__printf(&b, "%s is still waiting", x->function);
     for (size_t i = 0; i < count; i++) {
         const jcore_entry *e = &journal[i];
         if (e->status != JCORE_PENDING)
             continue;
         if (e->kind == JCORE_SLEEP) {
-            kit_text_printf(&b, "%s on sleep \"%s\" (#%u)", any++ ? ";" : ":", e->name, e->seq);
+            tarry_test__printf(&b, "%s on sleep \"%s\" (#%u)", any++ ? ";" : ":", e->name, e->seq);
             continue;
         }
         if (e->kind != JCORE_CALL || e->detached)
@@ -585,9 +585,9 @@ static char *waiting_reason(tarry_test *t, const kit_exec *x, const jcore_entry 
         for (size_t j = 0; j < t->exec_count; j++) {
             const kit_exec *c = t->execs[j];
             if (c->parent == x && c->parent_seq == e->seq)
-                kit_text_printf(&b, "%s on child %s (%s), which is %s%s%s", any++ ? ";" : ":", c->function,
-                                c->id, c->state == KIT_BLOCKED ? "blocked" : "not final",
-                                c->error ? ": " : "", c->error ? c->error : "");
+                tarry_test__printf(&b, "%s on child %s (%s), which is %s%s%s", any++ ? ";" : ":", c->function,
+                                   c->id, c->state == KIT_BLOCKED ? "blocked" : "not final",
+                                   c->error ? ": " : "", c->error ? c->error : "");
         }
     }
     if (b.oom) {
@@ -666,26 +666,26 @@ static tarry_test_state conclude(tarry_test *t, kit_exec *root, kit_state state,
     t->result = t->error = t->journal_text = NULL;
     view_build(t, root);
     if (t->oom) {
-        set_error(t, kit_dup("out of memory"));
+        set_error(t, tarry_test__dup("out of memory"));
         return t->state = TARRY_TEST_ERROR;
     }
     switch (state) {
     case KIT_SUCCEEDED:
         t->state = TARRY_TEST_SUCCEEDED;
-        t->result = kit_dup(result ? result : "null");
+        t->result = tarry_test__dup(result ? result : "null");
         break;
     case KIT_FAILED:
     case KIT_CANCELLED:
         t->state = TARRY_TEST_FAILED;
-        t->error = kit_dup(error);
+        t->error = tarry_test__dup(error);
         break;
     case KIT_BLOCKED:
         t->state = TARRY_TEST_BLOCKED;
-        t->error = kit_dup(error);
+        t->error = tarry_test__dup(error);
         break;
     default:
         t->state = TARRY_TEST_WAITING;
-        t->error = error ? kit_dup(error) : waiting_reason(t, root, journal, count);
+        t->error = error ? tarry_test__dup(error) : waiting_reason(t, root, journal, count);
         break;
     }
     return t->state;
@@ -709,7 +709,7 @@ static tarry_test_state run_root(tarry_test *t, const char *what, const kit_func
     }
     snprintf(id, sizeof id, "test-exec-%016u", ++t->next_id);
     if (!(root = exec_new(t, id, f ? f->name : "(function pointer)", f, fn, args_json))) {
-        set_error(t, kit_dup("out of memory"));
+        set_error(t, tarry_test__dup("out of memory"));
         return t->state = TARRY_TEST_ERROR;
     }
     queue(t, root);
@@ -897,11 +897,11 @@ static kit_function *function_slot(tarry_test *t, const char *name)
 
     if (f)
         return f;
-    if (kit_grow(&t->functions, t->function_count, &t->function_cap, sizeof *t->functions) != 0)
+    if (tarry_test__grow(&t->functions, t->function_count, &t->function_cap, sizeof *t->functions) != 0)
         return NULL;
     f = &t->functions[t->function_count];
     memset(f, 0, sizeof *f);
-    if (!(f->name = kit_dup(name)))
+    if (!(f->name = tarry_test__dup(name)))
         return NULL;
     t->function_count++;
     return f;
@@ -965,7 +965,7 @@ int tarry_test_load(tarry_test *t, const char *path)
 
     if (!path)
         return kit_refuse(t, "tarry_test_load: the path is NULL");
-    if (kit_grow(&t->libraries, t->library_count, &t->library_cap, sizeof *t->libraries) != 0)
+    if (tarry_test__grow(&t->libraries, t->library_count, &t->library_cap, sizeof *t->libraries) != 0)
         return TARRY_ENOMEM;
     if (!(lib = dlopen(path, RTLD_NOW | RTLD_LOCAL)))
         return kit_refuse(t, "tarry_test_load: cannot load %s: %s", path, dlerror());
@@ -996,7 +996,7 @@ int tarry_test_stub(tarry_test *t, const char *function, tarry_status status, co
     if (status == TARRY_OK && value_or_error && !json_text_valid(value_or_error))
         return kit_refuse(t, "tarry_test_stub(\"%s\"): the value is not valid JSON: %.60s", function,
                           value_or_error);
-    if ((value_or_error && !(text = kit_dup(value_or_error))) || !(f = function_slot(t, function))) {
+    if ((value_or_error && !(text = tarry_test__dup(value_or_error))) || !(f = function_slot(t, function))) {
         free(text);
         return TARRY_ENOMEM;
     }

@@ -43,30 +43,30 @@ static const char *status_word(tarry_status status)
 
 static void entry_describe(kit_text *b, const tarry_test_entry *e)
 {
-    kit_text_printf(b, "%s", kind_name(e->kind));
+    tarry_test__printf(b, "%s", kind_name(e->kind));
     if (e->name)
-        kit_text_printf(b, " %s", e->name);
+        tarry_test__printf(b, " %s", e->name);
     if (e->kind == TARRY_TEST_CALL && e->delay)
-        kit_text_printf(b, " after %s", e->delay);
+        tarry_test__printf(b, " after %s", e->delay);
     if (e->kind == TARRY_TEST_CALL && e->detached)
-        kit_text_printf(b, " (detached)");
-    kit_text_printf(b, " -> %s", status_word(e->status));
+        tarry_test__printf(b, " (detached)");
+    tarry_test__printf(b, " -> %s", status_word(e->status));
     if (e->status == TARRY_OK && e->value_json)
-        kit_text_printf(b, " %s", e->value_json);
+        tarry_test__printf(b, " %s", e->value_json);
     else if (e->error)
-        kit_text_printf(b, ": %s", e->error);
+        tarry_test__printf(b, ": %s", e->error);
 }
 
 const char *tarry_test_journal_text(tarry_test *t)
 {
     kit_text b = {0};
 
-    kit_text_printf(&b, "%s", "");
+    tarry_test__printf(&b, "%s", "");
     for (size_t i = 0; i < tarry_test_journal_count(t); i++) {
         const tarry_test_entry *e = tarry_test_journal_at(t, i);
-        kit_text_printf(&b, "#%u ", e->seq);
+        tarry_test__printf(&b, "#%u ", e->seq);
         entry_describe(&b, e);
-        kit_text_printf(&b, "\n");
+        tarry_test__printf(&b, "\n");
     }
     free(t->journal_text);
     t->journal_text = b.oom ? NULL : b.text;
@@ -79,10 +79,10 @@ const char *tarry_test_logs(tarry_test *t)
 {
     kit_text b = {0};
 
-    kit_text_printf(&b, "%s", "");
+    tarry_test__printf(&b, "%s", "");
     for (size_t i = 0; i < t->log_count; i++)
-        kit_text_printf(&b, "%s: %s %s\n", t->logs[i].function, kit_level_name(t->logs[i].level),
-                        t->logs[i].text);
+        tarry_test__printf(&b, "%s: %s %s\n", t->logs[i].function, tarry_test__level_name(t->logs[i].level),
+                           t->logs[i].text);
     free(t->logs_text);
     t->logs_text = b.oom ? NULL : b.text;
     if (b.oom)
@@ -300,7 +300,7 @@ static int patterns_collect(tarry_test *t, const char *what, const char *first, 
     char err[600];
 
     for (const char *text = first; text; text = va_arg(ap, const char *)) {
-        if (kit_grow(&list, count, &cap, sizeof *list) != 0) {
+        if (tarry_test__grow(&list, count, &cap, sizeof *list) != 0) {
             free(list);
             return expectation_failed(t, "%s: out of memory", what) - 1;
         }
@@ -430,7 +430,7 @@ static const cJSON *json_find(const cJSON *doc, const char *path)
 static char *json_print(const cJSON *value)
 {
     char *printed = value ? cJSON_PrintUnformatted(value) : NULL;
-    char *copy = kit_dup(printed);
+    char *copy = tarry_test__dup(printed);
     cJSON_free(printed);
     return copy;
 }
@@ -472,7 +472,7 @@ const char *tarry_test_json(tarry_test *t, const char *json, const char *path)
     cJSON_Delete(doc);
     if (!copy)
         return NULL;
-    if (kit_grow(&t->owned, t->owned_count, &t->owned_cap, sizeof *t->owned) != 0) {
+    if (tarry_test__grow(&t->owned, t->owned_count, &t->owned_cap, sizeof *t->owned) != 0) {
         free(copy);
         return NULL;
     }

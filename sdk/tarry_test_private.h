@@ -100,13 +100,14 @@ struct tarry_test {
     char *journal_text, *logs_text;
 };
 
-/* ---- helpers both files use (tarry_test.c) ---- */
+/* ---- helpers both files use (tarry_test.c). They link into a plugin
+ * author's test program: `tarry_test__` keeps them out of its namespace. ---- */
 
-char *kit_dup(const char *s);
-char *kit_vformat(const char *fmt, va_list ap);
+char *tarry_test__dup(const char *s);
+char *tarry_test__vformat(const char *fmt, va_list ap);
 
 /* Make room for one more item in the array at `items_ptr` (any T **); 0 or -1 (unchanged). */
-int kit_grow(void *items_ptr, size_t count, size_t *cap, size_t size);
+int tarry_test__grow(void *items_ptr, size_t count, size_t *cap, size_t size);
 
 /* A growable text buffer; `oom` sticks once an append failed. */
 typedef struct kit_text {
@@ -118,8 +119,8 @@ typedef struct kit_text {
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-void kit_text_printf(kit_text *b, const char *fmt, ...);
+void tarry_test__printf(kit_text *b, const char *fmt, ...);
 
-const char *kit_level_name(int level);
+const char *tarry_test__level_name(int level);
 
 #endif
