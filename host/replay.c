@@ -71,10 +71,8 @@ int replay_journal_add(replay_run *run, const journal_entry *entry)
  * Extend new_entries over the core's fresh entries it does not mirror yet.
  * The strings stay the core's. 0 or TARRY_ENOMEM.
  */
-static int mirror_new(replay_run *run)
+static int mirror_new(replay_run *run, const jcore_run *core)
 {
-    const jcore_run *core = &run->core;
-
     if (core->fresh_count > run->new_cap) {
         replay_entry *grown = realloc(run->new_entries, core->fresh_cap * sizeof *grown);
         if (!grown)
@@ -126,8 +124,7 @@ static int hook_checkpoint(void *user, jcore_run *core, char *err, size_t errlen
     replay_run *run = user;
     int rc;
 
-    (void)core;
-    if ((rc = mirror_new(run)) == 0)
+    if ((rc = mirror_new(run, core)) == 0)
         rc = run->hooks.checkpoint(run->hooks.user, run);
     if (rc != 0)
         snprintf(err, errlen, "%s", status_str(rc));
@@ -152,9 +149,11 @@ static const jcore_hooks host_hooks = {
 
 void replay_execute(replay_run *run)
 {
-    jcore_run *core = &run->core;
+    /* The pass's core state lives on the worker's stack; what outlives the
+     * pass (entries, lines, result, error) moves into the run. */
+    jcore_run pass, *core = &pass;
 
-    jcore_run_clear(core);
+    memset(core, 0, sizeof *core);
     core->hooks = &host_hooks;
     core->user = run;
     core->fn = run->fn;
@@ -186,7 +185,9 @@ void replay_execute(replay_run *run)
     run->log_cap = core->log_cap;
     run->log_mark_pos = core->log_mark_pos;
     run->log_mark_count = core->log_mark_count;
-    if (mirror_new(run) != 0) {
+    core->logs = NULL;
+    core->log_count = core->log_cap = 0;
+    if (mirror_new(run, core) != 0) {
         /* The engine cannot see what this pass did: it must not commit
          * half of it. Blocked, an upgrade or a restart runs it again. */
         run->new_count = run->handed;
@@ -196,6 +197,11 @@ void replay_execute(replay_run *run)
         run->result = NULL;
         run->error = strdup("out of memory handing this pass's commands to the engine");
     }
+    run->fresh = core->fresh;
+    run->fresh_count = core->fresh_count;
+    core->fresh = NULL;
+    core->fresh_count = core->fresh_cap = 0;
+    jcore_run_clear(core);
 }
 
 void replay_run_clear(replay_run *run)
@@ -203,7 +209,14 @@ void replay_run_clear(replay_run *run)
     free(run->result);
     free(run->error);
     run->result = run->error = NULL;
-    jcore_run_clear(&run->core);
+    for (size_t i = 0; i < run->fresh_count; i++)
+        jcore_entry_free(&run->fresh[i]);
+    free(run->fresh);
+    run->fresh = NULL;
+    run->fresh_count = 0;
+    for (size_t i = 0; i < run->log_count; i++)
+        free(run->logs[i].text);
+    free(run->logs);
     run->logs = NULL;
     run->log_count = run->log_cap = 0;
     for (size_t i = 0; i < run->journal_count; i++)

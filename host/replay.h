@@ -103,10 +103,11 @@ struct replay_run {
     size_t handed;    /* new_entries[0..handed) were given to the engine (checkpoints) */
     replay_log *logs; /* the pass's new lines (past the log mark) */
     size_t log_count, log_cap;
-    jcore_run core; /* the pass in the journal core; new_entries and logs borrow from it */
+    jcore_entry *fresh; /* the core's entries of the pass: new_entries borrow their strings */
+    size_t fresh_count;
 };
 
-/* Call the function once and fill the outputs. */
+/* Call the function once and fill the outputs (empty: after replay_run_clear, or zeroed). */
 void replay_execute(replay_run *run);
 
 /* Free the outputs and the journal (not the other inputs) and reset them. */
