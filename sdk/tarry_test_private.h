@@ -1,6 +1,7 @@
 /*
- * tarry_test_private.h - the test kit's state, shared by its two files:
- * tarry_test.c (functions, stubs, the scheduler, running) and
+ * tarry_test_private.h - the test kit's state, shared by its files:
+ * tarry_test.c (the scheduler, running, reading the outcome),
+ * tarry_test_setup.c (functions, plugins, stubs, small helpers) and
  * tarry_test_assert.c (journal text, patterns, assertions, JSON helpers).
  * Not installed.
  *
@@ -100,8 +101,21 @@ struct tarry_test {
     char *journal_text, *logs_text;
 };
 
-/* ---- helpers both files use (tarry_test.c). They link into a plugin
- * author's test program: `tarry_test__` keeps them out of its namespace. ---- */
+/* ---- shared by the kit's files. They link into a plugin author's test
+ * program: `tarry_test__` keeps them out of its namespace. ---- */
+
+/* tarry_test_setup.c */
+const kit_function *tarry_test__function_find(const tarry_test *t, const char *name);
+bool tarry_test__function_runnable(const kit_function *f);
+void tarry_test__set_error(tarry_test *t, char *msg);
+/* A misuse of the kit's own API: printed, kept as tarry_test_error(); returns TARRY_EINVAL. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+int tarry_test__refuse(tarry_test *t, const char *fmt, ...);
+
+/* tarry_test.c: forget the last run (executions, logs, outcome), keep the functions. */
+void tarry_test__reset(tarry_test *t);
 
 char *tarry_test__dup(const char *s);
 char *tarry_test__vformat(const char *fmt, va_list ap);
