@@ -6,6 +6,9 @@
  * A ctx lives on the stack of jcore_execute and is never shared, so there
  * is no locking; everything a plugin passes in is copied before the call
  * returns. libc only; every host-specific answer comes from the hooks.
+ * About 800 lines on purpose: every command reads and moves the same pass
+ * state (position, suspension, block, checkpoint, log mark), which stays
+ * private to this file.
  */
 #include "jcore.h"
 
