@@ -1,21 +1,10 @@
 /*
- * duration.h - human durations ("1 day", "2 hours", "90s", "1h 30m",
- * "500ms", "1 week"), the forms Defer users write.
+ * duration.h - human durations for the host's API, CLI and durable sleeps.
  *
- * Grammar: one or more <number><unit> terms, optionally separated by spaces
- * or by one comma ("1h30m", "1h 30m", "1h, 30m"); whitespace between number
- * and unit, and around the whole text, is allowed. A unit may repeat; terms
- * add up. Numbers are non-negative integers or decimals with a digit on
- * each side of the point ("1.5h", not ".5h"). Units (case-insensitive):
- *   ms, msec, millisecond(s)
- *   s, sec, secs, second(s)
- *   m, min, mins, minute(s)
- *   h, hr, hrs, hour(s)
- *   d, day(s)
- *   w, wk, week(s)
- * A bare number without a unit, an unknown unit, an empty string, a negative
- * value, or a total above 100 years (36525 days) is an error: never silently
- * zero.
+ * The grammar and the parser live in the journal core
+ * (sdk/core/jcore_duration.h, which documents them), so the host and the
+ * test kit accept the same texts and refuse the same mistakes with the same
+ * words. These are the host's names for them.
  */
 #ifndef TARRY_DURATION_H
 #define TARRY_DURATION_H
@@ -23,23 +12,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/*
- * Parse `text` into milliseconds, exactly, rounded down to whole ms ("1.5s"
- * is 1500, "0.5ms" is 0). Returns 0, or TARRY_EINVAL with *out_ms untouched
- * and a one-line reason that quotes the input written to `err` (always
- * NUL-terminated when errlen > 0; err may be NULL when errlen is 0), e.g.
- * `unknown unit "dy" in "1 dy" (use ms, s, m, h, d or w)`,
- * `missing unit after "90" in "90"`, `empty duration`.
- */
-int duration_parse(const char *text, int64_t *out_ms, char *err, size_t errlen);
+#include "jcore_duration.h"
 
-/*
- * Write `ms` as a short duration into out ("1d 2h", "1m 30s", "90ms", "0ms"):
- * the largest unit of d, h, m, s, ms and, if not zero, the one below it;
- * anything smaller is cut, not rounded, so 1d 0h 5s is "1d". Negative values
- * get a "-". The text parses back with duration_parse(). Truncated to fit,
- * always NUL-terminated when outlen > 0.
- */
-void duration_format(int64_t ms, char *out, size_t outlen);
+/* "1 day" -> 86400000. 0, or TARRY_EINVAL with a reason quoting the input in err. */
+static inline int duration_parse(const char *text, int64_t *out_ms, char *err, size_t errlen)
+{
+    return jcore_duration_parse(text, out_ms, err, errlen);
+}
+
+/* 5400000 -> "1h 30m" (the two largest units, truncated). */
+static inline void duration_format(int64_t ms, char *out, size_t outlen)
+{
+    jcore_duration_format(ms, out, outlen);
+}
 
 #endif

@@ -90,6 +90,12 @@ static void work_run(uv_work_t *req)
         x->run.started_at = x->run.finished_at = clock_now_ms();
         return;
     }
+    /* A step's result must be durable before a later step's body runs. Ending
+     * the pass there (a yield) frees the worker while the commit happens and
+     * costs a replay of the journal, which is cheap while it is short; past
+     * that, the worker waits for the commit instead. */
+    if (x->run.cp_mode != REPLAY_CP_NONE)
+        x->run.cp_mode = x->run.journal_count < YIELD_JOURNAL_MAX ? REPLAY_CP_YIELD : REPLAY_CP_BLOCK;
     replay_execute(&x->run);
 }
 
@@ -248,8 +254,11 @@ static void work_done(uv_work_t *req, int status)
     x->careful = false;
     /* Deferral only covers a pass that ends final: one that waits has
      * children and timers pointing at it, so its record must exist. */
-    if (x->run.outcome == REPLAY_SUSPENDED || x->run.outcome == REPLAY_BLOCKED)
+    if (x->run.outcome != REPLAY_SUCCEEDED && x->run.outcome != REPLAY_FAILED)
         x->deferred = false;
+    /* The lines it handed out are stored with this outcome: the next pass logs them again unseen. */
+    x->rec.log_mark_pos = x->run.log_mark_pos;
+    x->rec.log_mark_count = x->run.log_mark_count;
     switch (x->run.outcome) {
     case REPLAY_SUCCEEDED:
     case REPLAY_FAILED:
@@ -263,6 +272,10 @@ static void work_done(uv_work_t *req, int status)
         engine_exec_move(e, x, EXEC_BLOCKED);
         x->rec.error = x->run.error;
         hlog(HLOG_WARN, "execution %s blocked: %s", x->run.id_text, x->run.error ? x->run.error : "?");
+        break;
+    case REPLAY_YIELDED:
+        /* It stopped before a step's body so the steps before it commit first: then it runs again. */
+        engine_wake(e, x);
         break;
     case REPLAY_SUSPENDED:
         if (x->wake_pending) {
@@ -320,6 +333,10 @@ void engine_dispatch(engine *e, exec *x)
     replay_run_clear(&x->run);
     x->jw_from = x->jw_to = 0;
     x->lw_from = x->lw_to = 0;
+    x->run.log_mark_pos = x->rec.log_mark_pos;
+    x->run.log_mark_count = x->rec.log_mark_count;
+    /* Nobody knows of a deferred execution yet: its steps need no checkpoint. */
+    x->run.cp_mode = x->deferred ? REPLAY_CP_NONE : REPLAY_CP_YIELD;
     x->run.fn = x->fn->fn;
     x->run.args = x->rec.args;
     x->run.attempt = (int)x->rec.attempts;

@@ -62,6 +62,7 @@
 
 #define TIMER_BATCH 10000          /* due executions loaded per turn */
 #define QUEUE_WINDOW_DEFAULT 10000 /* queued executions kept in memory; the rest wait in the store */
+#define YIELD_JOURNAL_MAX 256      /* journals this long make a step's checkpoint block the worker instead */
 #define COMMIT_RETRY_MS 100        /* after a failed commit */
 #define FULL_REFUSE_MS 1000        /* after the store was full, refuse new work this long, then try again */
 #define FAILURE_LOG_MS 10000       /* while commits keep failing, say so this often */

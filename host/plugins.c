@@ -1,8 +1,11 @@
 /*
- * plugins.c - dlopen, descriptor checks, the function registry.
+ * plugins.c - dlopen, descriptor checks, the registry of plugin versions.
  *
- * May not: touch the store or the loop. Loading happens before the loop
- * starts (reload will move it to a worker thread).
+ * May not: touch the store or the loop. plugins_open loads before the loop
+ * starts; a reload's scan (dlopen of new files) runs on a worker thread
+ * (plugins_scan_dir) and only its application (plugins_apply, no dlopen)
+ * runs on the loop. The descriptor checks are the journal core's
+ * (sdk/core/jcore_plugin.h), shared with the test kit.
  */
 #include "plugins.h"
 
@@ -16,6 +19,7 @@
 #include <string.h>
 
 #include "hlog.h"
+#include "jcore_plugin.h"
 #include "status.h"
 
 #include <openssl/evp.h>
@@ -23,9 +27,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-/* The first descriptor layout of ABI 1; anything smaller is refused. */
-#define MIN_PLUGIN_DEF_SIZE sizeof(tarry_plugin_def)
-#define MIN_FUNCTION_DEF_SIZE sizeof(tarry_function_def)
+_Static_assert(PLUGIN_NAME_MAX == JCORE_NAME_MAX, "one name limit for the host and the kit");
 
 /* One file of a scan: a version already loaded, a new one, or refused. */
 typedef struct scanned {
@@ -40,6 +42,7 @@ struct plugins_scan {
     size_t count;
     char **removed; /* plugin names that were current and have no file now (filled by apply) */
     size_t removed_count;
+    plugins_scan *next_dropped; /* in plugins.dropped */
 };
 
 struct plugins {
@@ -52,26 +55,8 @@ struct plugins {
     plugins_scan *last; /* what the last open or reload did */
     plugin **retired;   /* loaded, then refused for a name clash: never run, closed at exit */
     size_t retired_count;
+    plugins_scan *dropped; /* scans apply could not take (out of memory): their versions close at exit */
 };
-
-int plugins_name_valid(const char *name)
-{
-    size_t n;
-    if (!name || !name[0])
-        return 0;
-    n = strlen(name);
-    if (n > PLUGIN_NAME_MAX)
-        return 0;
-    if (!((name[0] >= 'A' && name[0] <= 'Z') || (name[0] >= 'a' && name[0] <= 'z') || name[0] == '_'))
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-              c == '.' || c == '-'))
-            return 0;
-    }
-    return 1;
-}
 
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
@@ -129,37 +114,20 @@ const plugin_fn *plugins_find_version(plugins *set, const char *hash, const char
     return found;
 }
 
-/* The descriptor's strings are the plugin's; copy what outlives validation. */
+/* Check the descriptor (jcore_plugin.h) and copy what outlives it; p->error says why not. */
 static void validate(plugin *p, const tarry_plugin_def *def)
 {
-    if (def->magic != TARRY_PLUGIN_MAGIC) {
-        refuse(p, "`tarry_plugin` is not a tarry descriptor (bad magic 0x%08x); build with TARRY_PLUGIN()",
-               def->magic);
-        return;
+    jcore_plugin_info info;
+    char err[1024];
+    int rc = jcore_plugin_check(def, &info, err, sizeof err);
+
+    if (info.name) {
+        /* Named even when refused, so the report says which plugin it was. */
+        p->name = strdup(info.name);
+        p->version = strdup(info.version);
     }
-    if (def->abi_version != TARRY_ABI_VERSION) {
-        refuse(p, "built for tarry ABI %u, this host speaks ABI %d; rebuild against this host's tarry.h",
-               def->abi_version, TARRY_ABI_VERSION);
-        return;
-    }
-    if (def->pointer_size != sizeof(void *)) {
-        refuse(p, "built for %u-byte pointers, this host uses %zu", def->pointer_size, sizeof(void *));
-        return;
-    }
-    if (def->struct_size < MIN_PLUGIN_DEF_SIZE || def->function_size < MIN_FUNCTION_DEF_SIZE) {
-        refuse(p, "descriptor too small (plugin %u bytes, function %u bytes; need at least %zu and %zu)",
-               def->struct_size, def->function_size, MIN_PLUGIN_DEF_SIZE, MIN_FUNCTION_DEF_SIZE);
-        return;
-    }
-    if (!plugins_name_valid(def->name)) {
-        refuse(p, "invalid plugin name \"%s\" (want [A-Za-z_][A-Za-z0-9_.-]*, at most %d bytes)",
-               def->name ? def->name : "(null)", PLUGIN_NAME_MAX);
-        return;
-    }
-    p->name = strdup(def->name);
-    p->version = strdup(def->version ? def->version : "");
-    if (def->function_count == 0 || !def->functions) {
-        refuse(p, "plugin \"%s\" declares no functions", def->name);
+    if (rc != 0) {
+        refuse(p, "%s", err);
         return;
     }
     if (!(p->fns = calloc(def->function_count, sizeof *p->fns))) {
@@ -167,35 +135,13 @@ static void validate(plugin *p, const tarry_plugin_def *def)
         return;
     }
     for (size_t i = 0; i < def->function_count; i++) {
-        /* Walk with the plugin's own stride: a newer header may have a larger struct. */
-        const tarry_function_def *f =
-            (const tarry_function_def *)(const void *)((const char *)def->functions + i * def->function_size);
-        if (!plugins_name_valid(f->name)) {
-            refuse(
-                p,
-                "function #%zu has an invalid name \"%s\" (want [A-Za-z_][A-Za-z0-9_.-]*, at most %d bytes)",
-                i + 1, f->name ? f->name : "(null)", PLUGIN_NAME_MAX);
-            return;
-        }
-        if (!f->fn) {
-            refuse(p, "function \"%s\" has no C function", f->name);
-            return;
-        }
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(p->fns[j].name, f->name) == 0) {
-                refuse(p, "duplicate function name \"%s\" in plugin \"%s\"", f->name, def->name);
-                return;
-            }
-        }
+        const tarry_function_def *f = jcore_plugin_function(def, i);
         p->fns[i].name = f->name;
         p->fns[i].fn = f->fn;
         p->fns[i].owner = p;
     }
     p->fn_count = def->function_count;
-    /* Older descriptors end before the field: they are revision 1. */
-    p->header_revision = def->struct_size >= offsetof(tarry_plugin_def, header_revision) + sizeof(uint32_t)
-                             ? def->header_revision
-                             : 1;
+    p->header_revision = info.header_revision;
 }
 
 /* dlopen `p->stored` and check it; p->error says why not. */
@@ -444,14 +390,53 @@ static const plugin *clash_with(plugin *const *chosen, size_t n, const plugin *p
     return NULL;
 }
 
+/* A scan apply could not take: kept whole (its new versions stay mapped,
+ * unused) until plugins_free, so the loop thread never runs a dlclose. */
+static void scan_drop(plugins *set, plugins_scan *scan)
+{
+    scan->next_dropped = set->dropped;
+    set->dropped = scan;
+}
+
+/* At exit: a dropped scan and every version it loaded. */
+static void scan_free_dropped(plugins_scan *scan)
+{
+    for (size_t i = 0; i < scan->count; i++) {
+        if (scan->files[i].fresh && scan->files[i].p && scan->files[i].p->handle) {
+            plugin_free(scan->files[i].p);
+            scan->files[i].p = NULL;
+        }
+    }
+    scan_free(scan);
+}
+
+/* Whether a fresh, valid version of this scan would take no part in the registry. */
+static bool fresh_unused(plugins *set, const scanned *sc, const plugin *chosen)
+{
+    return sc->fresh && sc->p && sc->p->handle && sc->p != chosen && !gen_by_hash(set, sc->p->hash);
+}
+
+/*
+ * All or nothing: everything the new registry needs is allocated before
+ * any of it changes, so on out of memory the current versions, their index
+ * and the last report stay exactly as they were.
+ */
 void plugins_apply(plugins *set, plugins_scan *scan)
 {
-    const plugin_fn **index = NULL;
-    size_t count = 0, n = scan->count;
+    size_t n = scan->count, fn_total = 0, gens_needed = 0, retire_needed = 0, removed_count = 0, count = 0;
     plugin **chosen = calloc(n ? n : 1, sizeof *chosen);
+    bool *added = calloc(n ? n : 1, sizeof *added);   /* chosen[i] joins the versions */
+    bool *retire = calloc(n ? n : 1, sizeof *retire); /* files[i].p is loaded but takes no part */
+    const plugin_fn **index = NULL;
+    char **removed = NULL;
+    bool out_of_memory = false;
 
-    if (!chosen) {
-        scan_free(scan);
+    if (!chosen || !added || !retire) {
+        free(chosen);
+        free(added);
+        free(retire);
+        hlog(HLOG_ERROR, "out of memory applying a scan of %s: the plugins stay as they were", set->dir);
+        scan_drop(set, scan);
         return;
     }
     /*
@@ -461,6 +446,7 @@ void plugins_apply(plugins *set, plugins_scan *scan)
      *   2. new or changed files, in file order, refused on a clash;
      *   3. for a file that failed (unreadable, bad ABI, ...), the version
      *      that served from that same file, or under that plugin name, stays.
+     * Steps 1 and 2 touch only the scan (`current` changes on this thread only).
      */
     for (size_t i = 0; i < n; i++) {
         plugin *p = scan->files[i].p;
@@ -487,7 +473,7 @@ void plugins_apply(plugins *set, plugins_scan *scan)
         }
         chosen[i] = p;
     }
-    uv_rwlock_wrlock(&set->lock);
+    uv_rwlock_wrlock(&set->lock); /* gens may grow on a worker (plugins_load_stored) */
     for (size_t i = 0; i < n; i++) {
         plugin *p = scan->files[i].p, *old;
         const char *what;
@@ -497,51 +483,87 @@ void plugins_apply(plugins *set, plugins_scan *scan)
         if (old && !clash_with(chosen, n, old, &what))
             chosen[i] = old;
     }
+
+    /* What the change needs, counted and allocated while nothing changed yet. */
+    for (size_t i = 0; i < n; i++) {
+        plugin *p = chosen[i];
+        if (p) {
+            fn_total += p->fn_count;
+            added[i] = scan->files[i].fresh && p == scan->files[i].p && !gen_by_hash(set, p->hash);
+            gens_needed += added[i];
+        }
+        retire[i] = fresh_unused(set, &scan->files[i], p);
+        retire_needed += retire[i];
+    }
     for (size_t g = 0; g < set->gen_count; g++) {
         plugin *old = set->gens[g];
         bool kept = false;
         for (size_t i = 0; i < n && !kept; i++)
             kept = chosen[i] == old || (chosen[i] && strcmp(chosen[i]->name, old->name) == 0);
-        if (old->current && !kept) {
-            char **grown = realloc(scan->removed, (scan->removed_count + 1) * sizeof *grown);
-            if (grown) {
-                scan->removed = grown;
-                scan->removed[scan->removed_count++] = strdup(old->name);
-            }
-        }
-        old->current = false;
+        if (old->current && !kept)
+            removed_count++;
     }
+    if (fn_total && !(index = malloc(fn_total * sizeof *index)))
+        out_of_memory = true;
+    if (!out_of_memory && removed_count && !(removed = calloc(removed_count, sizeof *removed)))
+        out_of_memory = true;
+    if (!out_of_memory && gens_needed) {
+        /* Room for the new versions; the count (what is in the registry) does not change yet. */
+        plugin **grown = realloc(set->gens, (set->gen_count + gens_needed) * sizeof *grown);
+        if (grown)
+            set->gens = grown;
+        else
+            out_of_memory = true;
+    }
+    if (!out_of_memory && retire_needed) {
+        plugin **grown = realloc(set->retired, (set->retired_count + retire_needed) * sizeof *grown);
+        if (grown)
+            set->retired = grown;
+        else
+            out_of_memory = true;
+    }
+    for (size_t g = 0, r = 0; !out_of_memory && g < set->gen_count; g++) {
+        plugin *old = set->gens[g];
+        bool kept = false;
+        for (size_t i = 0; i < n && !kept; i++)
+            kept = chosen[i] == old || (chosen[i] && strcmp(chosen[i]->name, old->name) == 0);
+        if (old->current && !kept && !(removed[r++] = strdup(old->name)))
+            out_of_memory = true;
+    }
+    if (out_of_memory) {
+        uv_rwlock_wrunlock(&set->lock);
+        for (size_t r = 0; removed && r < removed_count; r++)
+            free(removed[r]);
+        free(removed);
+        free(index);
+        free(chosen);
+        free(added);
+        free(retire);
+        hlog(HLOG_ERROR, "out of memory applying a scan of %s: the plugins stay as they were", set->dir);
+        scan_drop(set, scan);
+        return;
+    }
+
+    /* The change itself: nothing below allocates or fails. */
+    for (size_t g = 0; g < set->gen_count; g++)
+        set->gens[g]->current = false;
     for (size_t i = 0; i < n; i++) {
         plugin *p = chosen[i];
         if (!p)
             continue;
-        if (scan->files[i].fresh && p == scan->files[i].p && !gen_by_hash(set, p->hash) &&
-            add_gen(set, p) == 0)
-            hlog(HLOG_INFO, "plugin %s %s (%s) loaded from %s (%zu functions)", p->name, p->version, p->hash,
-                 p->file, p->fn_count);
-        else if (p == scan->files[i].p && !scan->files[i].was_current)
-            hlog(HLOG_INFO, "plugin %s %s (%s) from %s is current again", p->name, p->version, p->hash,
-                 p->file);
+        if (added[i])
+            set->gens[set->gen_count++] = p;
         p->current = true;
-        const plugin_fn **grown = realloc(index, (count + p->fn_count) * sizeof *grown);
-        if (!grown)
-            continue;
-        index = grown;
         for (size_t f = 0; f < p->fn_count; f++)
             index[count++] = &p->fns[f];
     }
     for (size_t i = 0; i < n; i++) {
-        plugin *p = scan->files[i].p;
         /* A valid file refused for a clash stays mapped (its constructors
          * ran; unloading on the loop thread would run its destructors), but
          * it is no version: nothing can pin it. */
-        if (scan->files[i].fresh && p && p->handle && !p->current && !gen_by_hash(set, p->hash)) {
-            plugin **grown = realloc(set->retired, (set->retired_count + 1) * sizeof *grown);
-            if (grown) {
-                set->retired = grown;
-                set->retired[set->retired_count++] = p;
-                scan->files[i].fresh = false; /* the scan no longer owns it */
-            }
+        if (retire[i]) {
+            set->retired[set->retired_count++] = scan->files[i].p;
+            scan->files[i].fresh = false; /* the scan no longer owns it */
         }
     }
     if (count)
@@ -549,12 +571,26 @@ void plugins_apply(plugins *set, plugins_scan *scan)
     free(set->index);
     set->index = index;
     set->index_count = count;
+    scan->removed = removed;
+    scan->removed_count = removed_count;
     uv_rwlock_wrunlock(&set->lock);
+
+    for (size_t i = 0; i < n; i++) {
+        plugin *p = chosen[i];
+        if (p && added[i])
+            hlog(HLOG_INFO, "plugin %s %s (%s) loaded from %s (%zu functions)", p->name, p->version, p->hash,
+                 p->file, p->fn_count);
+        else if (p && p == scan->files[i].p && !scan->files[i].was_current)
+            hlog(HLOG_INFO, "plugin %s %s (%s) from %s is current again", p->name, p->version, p->hash,
+                 p->file);
+    }
     for (size_t i = 0; i < scan->removed_count; i++)
         hlog(HLOG_WARN,
              "plugin %s removed from %s: its functions take no new triggers; unfinished executions run on",
              scan->removed[i], set->dir);
     free(chosen);
+    free(added);
+    free(retire);
     scan_free(set->last);
     set->last = scan;
 }
@@ -667,6 +703,11 @@ void plugins_free(plugins *set)
     if (!set)
         return;
     scan_free(set->last);
+    while (set->dropped) {
+        plugins_scan *next = set->dropped->next_dropped;
+        scan_free_dropped(set->dropped);
+        set->dropped = next;
+    }
     for (size_t i = 0; i < set->gen_count; i++)
         plugin_free(set->gens[i]);
     for (size_t i = 0; i < set->retired_count; i++)

@@ -20,7 +20,15 @@
  * the current index). plugins_scan runs on a worker thread; plugins_apply
  * and everything else on the loop thread (or before it starts).
  *
- * Lifetimes: plugin and plugin_fn pointers stay valid until plugins_free().
+ * Lifetimes: a plugin and its plugin_fn pointers stay valid until that
+ * version is closed: by plugins_close() for a version plugins_retire_unused()
+ * took out of the registry (one no unfinished execution uses and that is not
+ * current), else by plugins_free(). So a pointer held past the moment it was
+ * found must belong to a version that is current or in use by an execution
+ * the engine still counts.
+ *
+ * Descriptor checks are the journal core's (sdk/core/jcore_plugin.h), so the
+ * test kit refuses the same plugins with the same words.
  */
 #ifndef TARRY_PLUGINS_H
 #define TARRY_PLUGINS_H
@@ -31,7 +39,7 @@
 
 #include "tarry.h"
 
-#define PLUGIN_NAME_MAX 128
+#define PLUGIN_NAME_MAX 128 /* jcore_plugin.h's JCORE_NAME_MAX */
 #define PLUGIN_HASH_LEN 16
 
 typedef struct plugin plugin;
@@ -91,7 +99,9 @@ plugins_scan *plugins_scan_dir(plugins *set);
 
 /* Loop thread: make the scan's valid plugins current (a plugin that fails
  * keeps its old version current; one whose file is gone stops serving new
- * triggers) and keep the scan as the last report. Takes the scan. */
+ * triggers) and keep the scan as the last report. Takes the scan. All or
+ * nothing: out of memory leaves the registry and the last report as they
+ * were (logged), and the scan's new versions unused until plugins_free. */
 void plugins_apply(plugins *set, plugins_scan *scan);
 
 /*
@@ -120,8 +130,5 @@ void plugins_report(plugins *set, plugins_report_cb cb, void *user);
 /* Every loaded version, current or not. */
 typedef void (*plugins_each_cb)(void *user, const plugin *p);
 void plugins_each(plugins *set, plugins_each_cb cb, void *user);
-
-/* Whether `name` is a valid function or plugin name ([A-Za-z_][A-Za-z0-9_.-]*, 1..128 bytes). */
-int plugins_name_valid(const char *name);
 
 #endif

@@ -1,13 +1,23 @@
 /*
- * replay.h - running one pass of a function: the tarry_ctx behind the SDK,
- * journal lookup, suspension and the determinism check.
+ * replay.h - running one pass of a function: the host's adapter over the
+ * journal core (sdk/core/jcore.h), which holds the rules (the tarry_ctx
+ * behind the SDK, journal lookup, suspension, the determinism check, step
+ * checkpoints, replay-aware logging) for the host and the test kit alike.
  *
  * Runs on a worker thread. It never touches the store or the loop: the
  * engine hands it the journal as committed, and it hands back what the
- * function produced (outcome, result, error, log lines, new durable
+ * function produced (outcome, result, error, new log lines, new durable
  * commands). The one exchange in the middle of a run is the step
- * checkpoint, through `hooks.checkpoint`, which blocks the worker until
- * the engine has committed every new command so far.
+ * checkpoint (cp_mode REPLAY_CP_BLOCK), through `hooks.checkpoint`, which
+ * blocks the worker until the engine has committed every new command so
+ * far.
+ *
+ * The checkpoint rule: a step's result is durable before the body of any
+ * later step runs, and the pass's outcome is committed with all of its new
+ * commands. A step after which the function only calls, sleeps, awaits or
+ * returns needs no checkpoint of its own; cp_mode says how the others are
+ * made: blocking the worker, ending the pass (REPLAY_YIELDED), or not at
+ * all (an execution nobody has been told about yet).
  */
 #ifndef TARRY_REPLAY_H
 #define TARRY_REPLAY_H
@@ -17,30 +27,38 @@
 #include <stdint.h>
 
 #include "ids.h"
+#include "jcore.h"
 #include "record.h"
 #include "tarry.h"
 
-#define REPLAY_LOG_LINE_MAX 4096
-#define REPLAY_RESULT_MAX (1u << 20) /* a result over 1 MiB fails the attempt */
+#define REPLAY_LOG_LINE_MAX JCORE_LOG_LINE_MAX
+#define REPLAY_RESULT_MAX JCORE_RESULT_MAX /* a result over 1 MiB fails the attempt */
 
-typedef struct replay_log {
-    int64_t time_ms;
-    int level;
-    char *text;
-} replay_log;
+/* A log line: time_ms, level (tarry_log_level), text. */
+typedef struct jcore_log replay_log;
 
-/* A journal entry whose strings the run owns; `args` only for new calls. */
+/* A new journal entry for the engine; its strings (and `args`, only for
+ * calls) are the run's, valid until replay_run_clear. */
 typedef struct replay_entry {
     journal_entry e;
     char *args;
 } replay_entry;
 
 typedef enum replay_outcome {
-    REPLAY_SUCCEEDED,
-    REPLAY_FAILED,
-    REPLAY_SUSPENDED, /* waiting for children or a sleep: wake_at/wake_seq say which sleep, if any */
-    REPLAY_BLOCKED    /* nondeterminism: `error` says where */
+    REPLAY_SUCCEEDED = JCORE_END_SUCCEEDED,
+    REPLAY_FAILED = JCORE_END_FAILED,
+    REPLAY_SUSPENDED =
+        JCORE_END_SUSPENDED, /* waiting for children or a sleep: wake_at/wake_seq say which sleep */
+    REPLAY_BLOCKED = JCORE_END_BLOCKED, /* nondeterminism (or a failed checkpoint): `error` says where */
+    REPLAY_YIELDED = JCORE_END_YIELDED  /* REPLAY_CP_YIELD: commit new_entries, then run the function again */
 } replay_outcome;
+
+/* How a step's result is made durable before a later step's body runs (see above). */
+typedef enum replay_cp_mode {
+    REPLAY_CP_BLOCK = JCORE_CP_BLOCK, /* the default: hooks.checkpoint blocks the worker until committed */
+    REPLAY_CP_YIELD = JCORE_CP_YIELD, /* the pass ends before that body with REPLAY_YIELDED */
+    REPLAY_CP_NONE = JCORE_CP_NONE    /* never: nothing outside knows of the execution yet */
+} replay_cp_mode;
 
 typedef struct replay_run replay_run;
 
@@ -60,8 +78,19 @@ struct replay_run {
     int attempt;
     uint32_t header_revision; /* of the plugin, for tarry_call_opts */
     replay_hooks hooks;
-    replay_entry *journal; /* as committed, owned by the run */
-    size_t journal_count;
+    replay_cp_mode
+        cp_mode; /* zero (REPLAY_CP_BLOCK) unless the engine says otherwise; kept by replay_run_clear */
+    /*
+     * In and out: the log mark (jcore.h). Lines this execution logged at a
+     * journal position below log_mark_pos, or at log_mark_pos with an
+     * ordinal below log_mark_count, were stored by earlier passes: the pass
+     * hands out only the lines past the mark, and moves the mark past the
+     * last of them (never back). replay_run_clear resets it to (0, 0): set
+     * it after clearing, from what is stored.
+     */
+    uint32_t log_mark_pos, log_mark_count;
+    jcore_entry *journal; /* as committed (replay_journal_add), owned by the run */
+    size_t journal_count, journal_cap;
     /* out: owned by the run, freed by replay_run_clear() */
     replay_outcome outcome;
     int64_t started_at, finished_at; /* when this pass really started and returned */
@@ -71,18 +100,21 @@ struct replay_run {
     uint32_t wake_seq;
     replay_entry *new_entries; /* commands this pass added, seq journal_count.. */
     size_t new_count, new_cap;
-    size_t handed; /* new_entries[0..handed) were given to the engine (checkpoints) */
-    replay_log *logs;
+    size_t handed;    /* new_entries[0..handed) were given to the engine (checkpoints) */
+    replay_log *logs; /* the pass's new lines (past the log mark) */
     size_t log_count, log_cap;
+    jcore_entry *fresh; /* the core's entries of the pass: new_entries borrow their strings */
+    size_t fresh_count;
 };
 
-/* Call the function once and fill the outputs. */
+/* Call the function once and fill the outputs (empty: after replay_run_clear, or zeroed). */
 void replay_execute(replay_run *run);
 
 /* Free the outputs and the journal (not the other inputs) and reset them. */
 void replay_run_clear(replay_run *run);
 
-/* Load entries into run->journal (copies). Returns 0 or TARRY_ENOMEM. */
+/* Load entries into run->journal (copies), in seq order from 0. Returns 0, TARRY_EIO (a gap) or TARRY_ENOMEM.
+ */
 int replay_journal_add(replay_run *run, const journal_entry *entry);
 
 #endif

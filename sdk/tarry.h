@@ -274,10 +274,15 @@ static inline int tarry_await_all(tarry_ctx *ctx, const tarry_handle *handles, s
 
 /*
  * Run fn(ctx, user) inline, once: its result (set with tarry_set_result or
- * tarry_set_error inside fn) is committed before tarry_step returns, and a
- * replay returns the recorded result without calling fn. A crash between
- * the side effect and that commit runs fn again (steps run at least once).
- * Returns the step's status with `result` filled (result may be NULL).
+ * tarry_set_error inside fn) is recorded, and a replay returns the recorded
+ * result without calling fn. The result is durable before the body of any
+ * later step runs, and before the execution's outcome or the children it
+ * calls after the step become visible; a crash before that runs fn again
+ * (steps run at least once; their recorded results are committed exactly
+ * once). Returns the step's status with `result` filled (result may be
+ * NULL), or TARRY_SUSPEND when the host ends the run here to make earlier
+ * steps' results durable first: return it at once (TARRY_TRY does); the
+ * function runs again from the top and the step runs then.
  */
 static inline int tarry_step(tarry_ctx *ctx, const char *name, tarry_step_fn fn, void *user,
                              tarry_result *result)

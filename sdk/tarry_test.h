@@ -2,19 +2,24 @@
  * tarry_test.h - the plugin test kit: run a plugin's functions in your own
  * process, without a host, and check what they did.
  *
- * The kit is a host in miniature. It implements the same function table
- * (tarry_host_api) the real host hands a plugin, with the same rules:
+ * The kit is a host in miniature. Each pass of a function runs in the same
+ * code the host runs it in (tarry's journal core), so the rules and the
+ * messages are the host's, word for word:
  *
  *   - every durable command (tarry_call, tarry_step, tarry_sleep,
- *     tarry_now_ms) is recorded in an in-memory journal, and a function that
- *     suspends is called again from the top once what it waits for is done;
- *     recorded commands return their recorded outcome, and a replay that
- *     issues a different command at a recorded position blocks the execution
- *     with the host's "nondeterminism at step N: ..." message;
+ *     tarry_now_ms, tarry_patched) is recorded in an in-memory journal, and
+ *     a function that suspends is called again from the top once what it
+ *     waits for is done; recorded commands return their recorded outcome,
+ *     and a replay that issues a different command at a recorded position
+ *     blocks the execution with the host's "nondeterminism at step N: ..."
+ *     message;
  *   - a call made in a pass has no outcome in that same pass (awaiting it
- *     suspends), steps run inline once and their result is recorded before
- *     the function goes on, misuse returns TARRY_EINVAL with the host's
- *     logged reason, results and arguments must be valid JSON;
+ *     suspends), steps run inline once, misuse returns TARRY_EINVAL with the
+ *     host's logged reason, results and arguments must be valid JSON (as the
+ *     host's cJSON reads it);
+ *   - a log line is kept once: a replay that logs it again at the same place
+ *     (the same journal position, the same ordinal there) adds nothing, as
+ *     in the host;
  *   - children run as their own executions, with their own journals: the
  *     real function (from a plugin descriptor you add), or a stub you set
  *     (a fixed value, a failure, or a C function of yours);
@@ -44,12 +49,14 @@
  *   tarry_test_free(t);
  *
  * Build: link the static library `tarry_test` (CMake: tarry::test, or
- * tarry_add_plugin_test(); pkg-config: tarry-test). It needs libc only (and
- * libdl for tarry_test_load on old glibc).
+ * tarry_add_plugin_test(); pkg-config: tarry-test). It needs libc, the
+ * system's cJSON (libcjson, the shared library the host uses; a plugin that
+ * links it too shares the one copy) and libdl for tarry_test_load on old
+ * glibc.
  *
  * Ownership: every pointer the kit returns is owned by the tarry_test and
- * valid until the next tarry_test_run / tarry_test_replay on it or
- * tarry_test_free, unless said otherwise. Everything you pass in is copied,
+ * valid until the next tarry_test_run / _start / _replay / _upgrade_fn on it
+ * or tarry_test_free, unless said otherwise. Everything you pass in is copied,
  * except plugin descriptors, which must outlive the tarry_test (they are
  * static data in the plugin). A tarry_test is not thread-safe: use one per
  * thread. Functions run on the calling thread.
@@ -87,7 +94,8 @@ typedef enum tarry_test_kind {
     TARRY_TEST_CALL = 1,  /* tarry_call: started a child */
     TARRY_TEST_STEP = 2,  /* tarry_step: ran a side effect once */
     TARRY_TEST_SLEEP = 3, /* tarry_sleep: a durable timer */
-    TARRY_TEST_NOW = 4    /* tarry_now_ms: read the clock */
+    TARRY_TEST_NOW = 4,   /* tarry_now_ms: read the clock */
+    TARRY_TEST_PATCH = 5  /* tarry_patched: the execution runs code with this patch (name: the change id) */
 } tarry_test_kind;
 
 /*
@@ -95,10 +103,11 @@ typedef enum tarry_test_kind {
  * kit (see the ownership rule above); NULL means absent.
  */
 typedef struct tarry_test_entry {
-    uint32_t seq;         /* position in the journal, from 0 */
-    tarry_test_kind kind; /* call, step, sleep or now */
-    const char *name;     /* call: the function; step: its name; sleep: the duration as written; now: NULL */
-    tarry_status status;  /* TARRY_OK, TARRY_FAILED, TARRY_CANCELLED, or TARRY_SUSPEND while pending */
+    uint32_t seq;           /* position in the journal, from 0 */
+    tarry_test_kind kind;   /* call, step, sleep, now or patch */
+    const char *name;       /* call: the function; step: its name; sleep: the duration as written; now: NULL;
+                               patch: the change id */
+    tarry_status status;    /* TARRY_OK, TARRY_FAILED, TARRY_CANCELLED, or TARRY_SUSPEND while pending */
     const char *value_json; /* TARRY_OK: the child's or step's result ("null" if none); now: the time */
     const char *error;      /* TARRY_FAILED / TARRY_CANCELLED: why */
     const char *args_json;  /* call: the child's arguments ("null" when the caller passed NULL) */
@@ -201,6 +210,29 @@ tarry_test_state tarry_test_run(tarry_test *t, const char *function, const char 
 tarry_test_state tarry_test_run_fn(tarry_test *t, tarry_fn fn, const char *args_json);
 
 /*
+ * tarry_test_run, but stop as soon as nothing more can run without moving
+ * the virtual clock: a workflow that sleeps (or waits for a delayed child)
+ * is left waiting there, TARRY_TEST_WAITING, as a running host would hold it
+ * until its timer. Then tarry_test_upgrade_fn moves it to new code.
+ */
+tarry_test_state tarry_test_start(tarry_test *t, const char *function, const char *args_json);
+
+/*
+ * Move the root of the last run (unfinished: waiting or blocked) to new
+ * code, as POST /v1/executions/ID/upgrade does in the host, and drive it on
+ * until nothing can run: its next pass runs `fn` from the top against the
+ * journal recorded so far, so a tarry_patched() branch meets the old
+ * journal exactly as it would in production; a blocked root replays at
+ * once. Children start as before (by name). Returns the root's state;
+ * TARRY_TEST_ERROR for a finished root or no run.
+ *
+ *   tarry_test_load(t, "billing_v1.so");
+ *   tarry_test_start(t, "renew", "{}");             // waiting in its "30 days" sleep
+ *   tarry_test_upgrade_fn(t, renew_v2);             // v2 takes over after the sleep
+ */
+tarry_test_state tarry_test_upgrade_fn(tarry_test *t, tarry_fn fn);
+
+/*
  * Check a new version of a workflow against the journal of the last run, the
  * way the host checks an execution upgraded to new code: run `function` (or
  * `fn`) once, from the top, with the last run's arguments, answering every
@@ -212,7 +244,8 @@ tarry_test_state tarry_test_run_fn(tarry_test *t, tarry_fn fn, const char *args_
  *                          (tarry_test_error: "nondeterminism at step N: ...");
  *   TARRY_TEST_WAITING:    it replays the journal and then goes further
  *                          (compatible, with more commands).
- * The journal is left as it was; log lines of the pass are added.
+ * The journal is left as it was; the pass's log lines past those of the
+ * run (by position, as a host keeps them) are added.
  */
 tarry_test_state tarry_test_replay(tarry_test *t, const char *function);
 tarry_test_state tarry_test_replay_fn(tarry_test *t, tarry_fn fn);
@@ -276,6 +309,7 @@ const char *tarry_test_logs(tarry_test *t);
  *   "call FUNCTION after DURATION"  ... whose delay equals DURATION ("1 day" and "24h" are equal)
  *   "step NAME"                     a step named NAME
  *   "sleep DURATION"                a sleep of DURATION
+ *   "patch CHANGE_ID"               a tarry_patched marker
  *   "now"                           a clock read
  * optionally followed by " -> ok", " -> failed", " -> cancelled" or " -> pending"
  * to check the entry's outcome too.
@@ -300,8 +334,8 @@ int tarry_test_assert_order(tarry_test *t, const char *pattern, ...);
 int tarry_test_assert_log(tarry_test *t, const char *text);
 
 /*
- * The value at `path` in `json` equals `expected_json` (both compared as
- * JSON text with insignificant whitespace removed). See tarry_test_json.
+ * The value at `path` in `json` equals `expected_json`, compared as JSON
+ * values (object keys in any order, 1.5e3 equals 1500). See tarry_test_json.
  */
 int tarry_test_assert_json(tarry_test *t, const char *json, const char *path, const char *expected_json);
 
@@ -313,14 +347,16 @@ unsigned tarry_test_failures(const tarry_test *t);
 /*
  * The JSON text of the value at `path` in `json`: path is dot-separated
  * object keys and array indexes ("contacts.result.imported", "items.0.id";
- * "" is the whole text), keys without escapes or dots. Strings come back
- * quoted ("\"failed\""). Returns a copy owned by `t` (valid until
- * tarry_test_free), or NULL when the path does not exist or `json` is not
- * valid JSON.
+ * "" is the whole text), keys without escapes or dots. The value comes
+ * back compact, as cJSON prints it (strings quoted: "\"failed\""; numbers
+ * in cJSON's form: -1.5e3 as -1500). Returns a copy owned by `t` (valid
+ * until tarry_test_free), or NULL when the path does not exist or `json` is
+ * not valid JSON.
  */
 const char *tarry_test_json(tarry_test *t, const char *json, const char *path);
 
-/* Whether `json` is one valid JSON text (RFC 8259), as the host requires of results and arguments. */
+/* Whether `json` is one JSON text as the host reads it (cJSON), as the host requires of results and
+ * arguments. */
 int tarry_test_json_valid(const char *json);
 
 #ifdef __cplusplus

@@ -1,11 +1,15 @@
 /*
  * test_kit.c - the plugin test kit's own tests (sdk/tarry_test.c).
  *
- * Each test runs small functions of this file (or the kit_demo and wf
- * plugins, loaded with dlopen) through the kit and checks that it behaves as
- * the host does: replay from the top with recorded outcomes, calls without
- * an outcome in their own pass, steps once, the virtual clock, stubs, the
- * determinism check, misuse codes and messages, and the assertions.
+ * Each test runs small functions of this file (or the kit_demo plugin,
+ * loaded with dlopen) through the kit and checks what a plugin author
+ * relies on: replay from the top with recorded outcomes, calls without an
+ * outcome in their own pass, steps once, the virtual clock, stubs, the
+ * determinism check, tarry_patched across an upgrade, log lines kept once,
+ * misuse codes and messages, descriptor checks, and the assertions. That
+ * the kit and the host agree is not asserted here against expectations
+ * written by hand: tests/integration/test_kit_parity.py runs one corpus of
+ * workflows through both and compares what they recorded.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -565,7 +569,7 @@ static void test_misuse(void **state)
     assert_true(tarry_test_assert_log(
         t, "tarry_call: no loaded plugin exports a function named \"no_such_function\""));
     assert_true(tarry_test_assert_log(t, "tarry_call: the function name is NULL"));
-    assert_true(tarry_test_assert_log(t, "tarry_call args: invalid JSON at byte 1"));
+    assert_true(tarry_test_assert_log(t, "tarry_call args: invalid JSON at byte 2: ot json"));
     assert_true(tarry_test_assert_log(t, "opts->delay: unknown unit \"dy\""));
     assert_true(tarry_test_assert_log(t, "tarry_sleep: missing number before \"soon\""));
     assert_true(tarry_test_assert_log(t, "tarry_step: the step function is NULL"));
@@ -732,25 +736,34 @@ static void test_json_helpers(void **state)
     (void)state;
 
     assert_true(tarry_test_json_valid(doc));
+    /* Values come back as cJSON prints them: compact, numbers in its form. */
     assert_string_equal(tarry_test_json(t, doc, ""),
-                        "{\"a\":[1,{\"b\":\"x y\"},null],\"c\":{\"d\":-1.5e3},\"e\":\"\\\"q\\\"\"}");
+                        "{\"a\":[1,{\"b\":\"x y\"},null],\"c\":{\"d\":-1500},\"e\":\"\\\"q\\\"\"}");
     assert_string_equal(tarry_test_json(t, doc, "a.1.b"), "\"x y\"");
     assert_string_equal(tarry_test_json(t, doc, "a.2"), "null");
-    assert_string_equal(tarry_test_json(t, doc, "c.d"), "-1.5e3");
+    assert_string_equal(tarry_test_json(t, doc, "c.d"), "-1500");
     assert_string_equal(tarry_test_json(t, doc, "e"), "\"\\\"q\\\"\"");
     assert_null(tarry_test_json(t, doc, "a.3"));
     assert_null(tarry_test_json(t, doc, "a.x"));
     assert_null(tarry_test_json(t, doc, "zz"));
     assert_null(tarry_test_json(t, "{bad", ""));
+    /* assert_json compares values: spelling and key order do not matter. */
+    assert_true(tarry_test_assert_json(t, doc, "c.d", "-1500"));
+    assert_true(tarry_test_assert_json(t, doc, "c", "{\"d\": -1.5e3}"));
+    assert_true(tarry_test_assert_json(t, "{\"x\": 1, \"y\": [2]}", "", "{\"y\":[2],\"x\":1}"));
+    assert_int_equal(tarry_test_failures(t), 0);
     static const char *const valid[] = {"0",  "-0.5", "1e10",   "\"\\u00e9\"", "[]",
                                         "{}", "true", " null ", "[[[]]]"};
-    static const char *const invalid[] = {"",     "01",      "1.",    ".5",  "+1",  "\"\\x\"",
-                                          "[1,]", "{\"a\"}", "{a:1}", "tru", "1 2", "\"tab\there\"",
-                                          "[",    "nul"};
+    static const char *const invalid[] = {"",    ".5",  "+1", "\"\\x\"", "[1,]", "{\"a\"}", "{a:1}",
+                                          "tru", "1 2", "[",  "nul",     "1e",   "-"};
+    /* Beyond RFC 8259 the host's cJSON also takes these; the kit reads JSON as the host does. */
+    static const char *const as_the_host[] = {"01", "1.", "\"tab\there\""};
     for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++)
         assert_true(tarry_test_json_valid(valid[i]));
     for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++)
         assert_false(tarry_test_json_valid(invalid[i]));
+    for (size_t i = 0; i < sizeof as_the_host / sizeof as_the_host[0]; i++)
+        assert_true(tarry_test_json_valid(as_the_host[i]));
     tarry_test_free(t);
 }
 
@@ -779,51 +792,207 @@ static void test_load_kit_demo(void **state)
     tarry_test_free(t);
 }
 
-/* The host's own workflow test plugin (tests/plugins/wf.c) behaves in the kit as the host's tests expect. */
-static void test_wf_plugin_parity(void **state)
+/* ---- tarry_patched across an upgrade ----------------------------------------------- */
+
+static tarry_status named_step(tarry_ctx *ctx, void *name)
+{
+    char result[64];
+    snprintf(result, sizeof result, "{\"step\":\"%s\"}", (const char *)name);
+    return (tarry_status)tarry_set_result(ctx, result);
+}
+
+/* v1: step a, a one-hour sleep, step b. */
+static tarry_status renew_v1(tarry_ctx *ctx, const char *args_json)
+{
+    (void)args_json;
+    TARRY_TRY(tarry_step(ctx, "a", named_step, "a", NULL));
+    tarry_log(ctx, TARRY_LOG_INFO, "before the sleep");
+    TARRY_TRY(tarry_sleep(ctx, "1h"));
+    TARRY_TRY(tarry_step(ctx, "b", named_step, "b", NULL));
+    return (tarry_status)tarry_set_result(ctx, "{\"version\":1}");
+}
+
+/* v2: the same, and (patched) a call of "extra" between step a and the sleep. */
+static tarry_status renew_v2(tarry_ctx *ctx, const char *args_json)
+{
+    char result[64];
+    int patched;
+
+    (void)args_json;
+    TARRY_TRY(tarry_step(ctx, "a", named_step, "a", NULL));
+    if ((patched = tarry_patched(ctx, "extra"))) {
+        tarry_handle h;
+        tarry_result r;
+        TARRY_TRY(tarry_call(ctx, "extra", NULL, NULL, &h));
+        TARRY_TRY(tarry_await(ctx, &h, &r));
+    }
+    tarry_log(ctx, TARRY_LOG_INFO, "before the sleep");
+    TARRY_TRY(tarry_sleep(ctx, "1h"));
+    TARRY_TRY(tarry_step(ctx, "b", named_step, "b", NULL));
+    snprintf(result, sizeof result, "{\"version\":2,\"patched\":%d}", patched);
+    return (tarry_status)tarry_set_result(ctx, result);
+}
+
+/* v3: step a renamed, incompatible with any journal of v1 or v2. */
+static tarry_status renew_v3(tarry_ctx *ctx, const char *args_json)
+{
+    (void)args_json;
+    TARRY_TRY(tarry_step(ctx, "a_renamed", named_step, "a", NULL));
+    return TARRY_OK;
+}
+
+static void test_patched_across_upgrade(void **state)
 {
     tarry_test *t = kit_new();
-    const char *result;
-    static const char *const misuse_keys[] = {"unknown_function", "null_function",  "bad_args_json",
-                                              "bad_delay",        "bad_sleep",      "null_sleep",
-                                              "null_step_fn",     "null_step_name", "forged_id",
-                                              "seq_out_of_range", "null_handle",    "null_handles"};
     (void)state;
 
-    assert_int_equal(tarry_test_load(t, KIT_WF_SO), TARRY_OK);
+    tarry_test_stub(t, "extra", TARRY_OK, "\"extra done\"");
+    tarry_test_add_function(t, "renew", renew_v1);
 
-    assert_int_equal(tarry_test_run(t, "misuse", NULL), TARRY_TEST_SUCCEEDED);
-    result = tarry_test_result(t);
-    for (size_t i = 0; i < sizeof misuse_keys / sizeof misuse_keys[0]; i++)
-        assert_true(tarry_test_assert_json(t, result, misuse_keys[i], "-30700"));
-    assert_true(tarry_test_assert_json(t, result, "valid_call", "0"));
-    assert_true(tarry_test_assert_journal(t, "call wf_ok", NULL));
+    /* New code, new execution: the patch is taken and its marker recorded. */
+    assert_int_equal(tarry_test_run_fn(t, renew_v2, NULL), TARRY_TEST_SUCCEEDED);
+    assert_true(tarry_test_assert_journal(t, "step a -> ok", "patch extra -> ok", "call extra -> ok",
+                                          "sleep 1h -> ok", "step b -> ok", NULL));
+    assert_true(tarry_test_assert_json(t, tarry_test_result(t), "patched", "1"));
 
-    assert_int_equal(tarry_test_run(t, "fail_child", NULL), TARRY_TEST_SUCCEEDED);
-    result = tarry_test_result(t);
-    assert_true(tarry_test_assert_json(t, result, "statuses", "[2, 0]"));
-    assert_true(tarry_test_assert_json(t, result, "fail_error", "\"wf_fail: deliberate failure\""));
-    assert_true(tarry_test_assert_json(t, result, "ok_value", "{\"ok\": true, \"args\": {\"value\": 7}}"));
+    /* Started on v1, it sleeps; moved to v2 it replays the old journal: the
+     * old path, no marker, no call, and it finishes. */
+    assert_int_equal(tarry_test_start(t, "renew", NULL), TARRY_TEST_WAITING);
+    assert_int_equal(tarry_test_now(t), TARRY_TEST_EPOCH_MS); /* the clock did not move */
+    assert_non_null(strstr(tarry_test_error(t), "on sleep \"1h\" (#1)"));
+    assert_true(tarry_test_assert_journal(t, "step a -> ok", "sleep 1h -> pending", NULL));
+    assert_int_equal(tarry_test_upgrade_fn(t, renew_v2), TARRY_TEST_SUCCEEDED);
+    assert_true(tarry_test_assert_json(t, tarry_test_result(t), "", "{\"version\": 2, \"patched\": 0}"));
+    assert_true(tarry_test_assert_journal(t, "step a -> ok", "sleep 1h -> ok", "step b -> ok", NULL));
+    assert_int_equal(tarry_test_executions(t, "extra"), 0);
+    assert_int_equal(tarry_test_step_runs(t, "a"), 1);
+    /* v1 logged the line before the sleep; v2's replay of that spot adds nothing. */
+    assert_int_equal(tarry_test_log_count(t), 1);
 
-    assert_int_equal(tarry_test_run(t, "await_failed", NULL), TARRY_TEST_SUCCEEDED);
-    assert_true(tarry_test_assert_json(t, tarry_test_result(t), "status", "2"));
+    /* An incompatible upgrade blocks; upgrading again, to compatible code, resumes. */
+    assert_int_equal(tarry_test_start(t, "renew", NULL), TARRY_TEST_WAITING);
+    assert_int_equal(tarry_test_upgrade_fn(t, renew_v3), TARRY_TEST_BLOCKED);
+    assert_string_equal(tarry_test_error(t),
+                        "nondeterminism at step 0: journal has step \"a\", code issued step \"a_renamed\"");
+    assert_int_equal(tarry_test_upgrade_fn(t, renew_v2), TARRY_TEST_SUCCEEDED);
+    assert_true(tarry_test_assert_json(t, tarry_test_result(t), "patched", "0"));
 
-    assert_int_equal(tarry_test_run(t, "suspend_then_ok", NULL), TARRY_TEST_FAILED);
-    assert_non_null(strstr(tarry_test_error(t), "after a durable call returned TARRY_SUSPEND"));
-
-    assert_int_equal(tarry_test_run(t, "sleeper", "{\"duration\": \"2s\"}"), TARRY_TEST_SUCCEEDED);
-    {
-        char want[32];
-        snprintf(want, sizeof want, "%lld", (long long)(TARRY_TEST_EPOCH_MS + 2000));
-        assert_true(tarry_test_assert_json(t, tarry_test_result(t), "woke_at", want));
-    }
-
-    assert_int_equal(tarry_test_run(t, "fanout", "{\"n\": 200}"), TARRY_TEST_SUCCEEDED);
-    assert_true(tarry_test_assert_json(t, tarry_test_result(t), "count", "200"));
-    assert_true(tarry_test_assert_json(t, tarry_test_result(t), "succeeded", "200"));
-    assert_true(tarry_test_assert_calls(t, "wf_ok", 200));
-    assert_int_equal(tarry_test_passes(t, NULL), 2); /* all 200 settle before the one resume */
+    /* A finished execution has nothing to move. */
+    fprintf(stderr, "(the next refusal is expected)\n");
+    assert_int_equal(tarry_test_upgrade_fn(t, renew_v2), TARRY_TEST_ERROR);
+    assert_non_null(strstr(tarry_test_error(t), "already succeeded"));
     assert_int_equal(tarry_test_failures(t), 0);
+    tarry_test_free(t);
+}
+
+/* ---- log lines, once ---------------------------------------------------------------- */
+
+static tarry_status chatty_body(tarry_ctx *ctx, void *user)
+{
+    (void)user;
+    tarry_log(ctx, TARRY_LOG_DEBUG, "in the step's body");
+    return (tarry_status)tarry_set_result(ctx, "1");
+}
+
+/* Three passes (await, sleep), a line at every stage, and a misuse. */
+static tarry_status chatty(tarry_ctx *ctx, const char *args_json)
+{
+    tarry_handle h;
+    tarry_result r;
+
+    (void)args_json;
+    tarry_log(ctx, TARRY_LOG_INFO, "start");
+    assert_int_equal(tarry_sleep(ctx, "soon"), TARRY_EINVAL);
+    TARRY_TRY(tarry_call(ctx, "answer", NULL, NULL, &h));
+    tarry_log(ctx, TARRY_LOG_INFO, "called");
+    TARRY_TRY(tarry_await(ctx, &h, &r));
+    tarry_log(ctx, TARRY_LOG_WARN, "awaited %s", r.value_json);
+    TARRY_TRY(tarry_step(ctx, "s", chatty_body, NULL, NULL));
+    tarry_log(ctx, TARRY_LOG_INFO, "after the step");
+    TARRY_TRY(tarry_sleep(ctx, "1m"));
+    tarry_log(ctx, TARRY_LOG_INFO, "woke");
+    return TARRY_OK;
+}
+
+static void test_log_lines_once(void **state)
+{
+    tarry_test *t = kit_new();
+    static const char *const want[] = {"start",
+                                       "tarry_sleep: missing number before \"soon\" in \"soon\"",
+                                       "called",
+                                       "awaited 42",
+                                       "in the step's body",
+                                       "after the step",
+                                       "woke"};
+    (void)state;
+
+    tarry_test_stub(t, "answer", TARRY_OK, "42");
+    assert_int_equal(tarry_test_run_fn(t, chatty, NULL), TARRY_TEST_SUCCEEDED);
+    assert_int_equal(tarry_test_passes(t, NULL), 3);
+    /* Each pass replays the lines before its new work: none is kept twice. */
+    assert_int_equal(tarry_test_log_count(t), sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        assert_string_equal(tarry_test_log_at(t, i)->text, want[i]);
+    assert_int_equal(tarry_test_log_at(t, 4)->level, TARRY_LOG_DEBUG);
+    /* A line's time is when it was first logged: the step ran in pass 2, "woke" after the minute. */
+    assert_int_equal(tarry_test_log_at(t, 6)->time_ms, TARRY_TEST_EPOCH_MS + 60000);
+    tarry_test_free(t);
+}
+
+/* ---- descriptors ---------------------------------------------------------------------- */
+
+/* The first layout of ABI 1: it ended before header_revision (tarry.h). */
+struct first_layout_def {
+    uint32_t magic, abi_version, struct_size, pointer_size, function_size;
+    const char *name, *version;
+    const tarry_function_def *functions;
+    size_t function_count;
+};
+
+/* Calls "answer" with a delay: a revision-1 plugin's opts end before `delay`, so it is not read. */
+static tarry_status old_caller(tarry_ctx *ctx, const char *args_json)
+{
+    tarry_call_opts later = {.delay = "1 day"};
+    tarry_handle h;
+    tarry_result r;
+
+    (void)args_json;
+    TARRY_TRY(tarry_call(ctx, "answer", NULL, &later, &h));
+    TARRY_TRY(tarry_await(ctx, &h, &r));
+    return (tarry_status)tarry_set_result(ctx, r.value_json);
+}
+
+static const tarry_function_def old_functions[] = {{.name = "old_caller", .fn = old_caller}};
+
+static void test_first_layout_descriptor(void **state)
+{
+    tarry_test *t = kit_new();
+    struct first_layout_def def = {TARRY_PLUGIN_MAGIC,
+                                   TARRY_ABI_VERSION,
+                                   sizeof def,
+                                   sizeof(void *),
+                                   sizeof(tarry_function_def),
+                                   "old",
+                                   "0.1.0",
+                                   old_functions,
+                                   1};
+    (void)state;
+
+    assert_true(sizeof def < sizeof(tarry_plugin_def));
+    assert_int_equal(tarry_test_add_plugin(t, (const tarry_plugin_def *)(const void *)&def), TARRY_OK);
+    tarry_test_stub(t, "answer", TARRY_OK, "7");
+    assert_int_equal(tarry_test_run(t, "old_caller", NULL), TARRY_TEST_SUCCEEDED);
+    /* Revision 1: no delay, the child ran at once. */
+    assert_true(tarry_test_assert_journal(t, "call answer -> ok", NULL));
+    assert_null(tarry_test_journal_at(t, 0)->delay);
+    assert_int_equal(tarry_test_now(t), TARRY_TEST_EPOCH_MS);
+
+    /* Anything smaller than that first layout is refused. */
+    fprintf(stderr, "(the next refusal is expected)\n");
+    def.struct_size = (uint32_t)offsetof(struct first_layout_def, function_count);
+    def.name = "older";
+    assert_int_equal(tarry_test_add_plugin(t, (const tarry_plugin_def *)(const void *)&def), TARRY_EINVAL);
+    assert_non_null(strstr(tarry_test_error(t), "descriptor too small"));
     tarry_test_free(t);
 }
 
@@ -846,7 +1015,9 @@ int main(void)
         cmocka_unit_test(test_waiting),
         cmocka_unit_test(test_json_helpers),
         cmocka_unit_test(test_load_kit_demo),
-        cmocka_unit_test(test_wf_plugin_parity),
+        cmocka_unit_test(test_patched_across_upgrade),
+        cmocka_unit_test(test_log_lines_once),
+        cmocka_unit_test(test_first_layout_descriptor),
     };
     return cmocka_run_group_tests_name("kit", tests, NULL, NULL);
 }

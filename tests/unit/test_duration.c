@@ -1,7 +1,9 @@
 /*
- * test_duration.c - the duration room: every form duration.h promises parses
- * to the exact millisecond, every mistake is refused with a message that
- * quotes the input and names the problem, and formatting reads back.
+ * test_duration.c - durations: every form the grammar promises parses to
+ * the exact millisecond, every mistake is refused with a message that quotes
+ * the input and names the problem, and formatting reads back. The parser is
+ * the journal core's (sdk/core/jcore_duration.c), reached through the host's
+ * duration.h: the test kit runs the same one.
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,18 +1,18 @@
 /*
- * duration.c - human durations, the way Defer users write delays and timeouts
- * ("1 day", "90s", "1h 30m", "1.5h").
+ * jcore_duration.c - human durations, the way Defer users write delays and
+ * timeouts ("1 day", "90s", "1h 30m", "1.5h"), for the host and the test kit.
  *
  * A duration a user wrote decides when work runs, so this room never guesses:
  * anything it cannot read exactly is an error that quotes the input and says
  * what was wrong, never a silent zero. Arithmetic is exact integer math in
  * milliseconds (no floating point), rounded down. No state, no allocation.
  */
-#include "duration.h"
+#include "jcore_duration.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "status.h"
+#include "tarry.h"
 
 #define MS_PER_SECOND 1000LL
 #define MS_PER_MINUTE (60 * MS_PER_SECOND)
@@ -104,7 +104,7 @@ static int fail_unexpected(const char *text, const char *at, char *err, size_t e
     return duration_fail(err, errlen, "unexpected \"%.*s\" in \"%s\"", (int)len, at, text);
 }
 
-int duration_parse(const char *text, int64_t *out_ms, char *err, size_t errlen)
+int jcore_duration_parse(const char *text, int64_t *out_ms, char *err, size_t errlen)
 {
     const char *at;
     int64_t total = 0;
@@ -192,7 +192,7 @@ int duration_parse(const char *text, int64_t *out_ms, char *err, size_t errlen)
     return 0;
 }
 
-void duration_format(int64_t ms, char *out, size_t outlen)
+void jcore_duration_format(int64_t ms, char *out, size_t outlen)
 {
     static const struct {
         const char *name;

@@ -1,0 +1,140 @@
+/*
+ * tarry_test_private.h - the test kit's state, shared by its files:
+ * tarry_test.c (the scheduler, running, reading the outcome),
+ * tarry_test_setup.c (functions, plugins, stubs, small helpers) and
+ * tarry_test_assert.c (journal text, patterns, assertions, JSON helpers).
+ * Not installed.
+ *
+ * The replay rules are not here: every pass runs in the journal core
+ * (sdk/core/jcore.h), the same code the host runs.
+ */
+#ifndef TARRY_TEST_PRIVATE_H
+#define TARRY_TEST_PRIVATE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jcore.h"
+#include "tarry_test.h"
+
+/* A name the kit can run: a real function, a stub, or both (the stub wins). */
+typedef struct kit_function {
+    char *name;
+    tarry_fn real; /* NULL: only a stub */
+    uint32_t real_revision;
+    int stub; /* 0: none; 1: a fixed outcome; 2: a C function */
+    tarry_status stub_status;
+    char *stub_text; /* the value (JSON) or error */
+    tarry_fn stub_fn;
+} kit_function;
+
+typedef enum kit_state {
+    KIT_QUEUED,    /* can run now */
+    KIT_SCHEDULED, /* a delayed child: runs at `due` */
+    KIT_WAITING,   /* suspended: on a sleep until `due` when has_wake, else on children */
+    KIT_SUCCEEDED,
+    KIT_FAILED,
+    KIT_CANCELLED,
+    KIT_BLOCKED
+} kit_state;
+
+typedef struct kit_exec {
+    char id[JCORE_ID_LEN + 1];
+    char *function; /* what it was called as ("(function pointer)" for tarry_test_run_fn) */
+    char *args;
+    /* what runs: a C function, or a fixed stub outcome */
+    tarry_fn fn;
+    uint32_t revision;
+    int fixed; /* 1: settles with fixed_status / fixed_text, no code runs */
+    tarry_status fixed_status;
+    const char *fixed_text; /* borrowed from the kit_function (stubs do not change during a run) */
+    struct kit_exec *parent;
+    uint32_t parent_seq;
+    bool detached;
+    kit_state state;
+    int64_t due; /* KIT_SCHEDULED: start; KIT_WAITING with has_wake: the sleep's end */
+    bool has_wake;
+    uint32_t wake_seq;
+    jcore_entry *journal; /* as committed: what the next pass replays; owns its strings */
+    size_t count, cap;
+    tarry_test_entry
+        *view; /* the root's public view of `journal` (borrows its strings), built when a run ends */
+    size_t view_count;
+    uint32_t log_mark_pos, log_mark_count; /* jcore.h: the lines up to here are in tarry_test.logs */
+    char *result, *error;
+    unsigned passes;
+    uint64_t queued_order; /* FIFO position among queued executions */
+} kit_exec;
+
+typedef struct step_count {
+    char *name;
+    unsigned runs;
+} step_count;
+
+struct tarry_test {
+    kit_function *functions;
+    size_t function_count, function_cap;
+    void **libraries; /* dlopen handles, closed by tarry_test_free */
+    size_t library_count, library_cap;
+
+    kit_exec **execs; /* of the last run; execs[0] is the root */
+    size_t exec_count, exec_cap;
+    step_count *steps;
+    size_t step_count, step_cap;
+    tarry_test_log *logs;
+    size_t log_count, log_cap;
+
+    int64_t clock_start, now;
+    unsigned max_passes, total_passes;
+    uint64_t next_order;
+    unsigned next_id;
+    bool oom; /* an allocation failed during the run: it ends with TARRY_TEST_ERROR */
+
+    tarry_test_state state;
+    char *result, *error; /* the last run's (or replay's) outcome, or the last kit error */
+    unsigned failures;
+
+    char **owned; /* strings handed out by tarry_test_json, freed with the kit */
+    size_t owned_count, owned_cap;
+    char *journal_text, *logs_text;
+};
+
+/* ---- shared by the kit's files. They link into a plugin author's test
+ * program: `tarry_test__` keeps them out of its namespace. ---- */
+
+/* tarry_test_setup.c */
+const kit_function *tarry_test__function_find(const tarry_test *t, const char *name);
+bool tarry_test__function_runnable(const kit_function *f);
+void tarry_test__set_error(tarry_test *t, char *msg);
+/* A misuse of the kit's own API: printed, kept as tarry_test_error(); returns TARRY_EINVAL. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+int tarry_test__refuse(tarry_test *t, const char *fmt, ...);
+
+/* tarry_test.c: forget the last run (executions, logs, outcome), keep the functions. */
+void tarry_test__reset(tarry_test *t);
+
+char *tarry_test__dup(const char *s);
+char *tarry_test__vformat(const char *fmt, va_list ap);
+
+/* Make room for one more item in the array at `items_ptr` (any T **); 0 or -1 (unchanged). */
+int tarry_test__grow(void *items_ptr, size_t count, size_t *cap, size_t size);
+
+/* A growable text buffer; `oom` sticks once an append failed. */
+typedef struct kit_text {
+    char *text;
+    size_t len, cap;
+    bool oom;
+} kit_text;
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+void tarry_test__printf(kit_text *b, const char *fmt, ...);
+
+const char *tarry_test__level_name(int level);
+
+#endif
