@@ -295,6 +295,13 @@ static void entry_committed(engine *e, commit_entry *ce)
     case LIFECYCLE_ENQUEUE:
         if (x->rec.state != EXEC_QUEUED || x->in_ready)
             break;
+        if (x->wake_pending) {
+            /* A child settled after this batch was built: its outcome commits
+             * in the next one, and this pass must see it (engine_settle_child). */
+            x->wake_pending = false;
+            engine_exec_dirty(e, x);
+            break;
+        }
         if (unchanged && !x->careful && (e->backlog || e->ready_count >= e->queue_window)) {
             /* The queue is full: it waits in the store, in order (engine_int.h). */
             e->backlog = true;
@@ -342,7 +349,7 @@ void engine_on_committed(void *user, int status, const char *error)
 static bool exec_awaited(engine *e, exec *x)
 {
     return !list_empty(&x->acks) || x->dispatch_after_commit || x->cp_waiting ||
-           (x->rec.state == EXEC_QUEUED && x->written_state != EXEC_QUEUED && !x->in_ready) ||
+           (x->rec.state == EXEC_QUEUED && !x->in_ready) || /* it runs once this commits */
            (exec_state_final(x->rec.state) && idmap_get(&e->waits, &x->rec.id));
 }
 

@@ -167,10 +167,19 @@ void engine_settle_child(engine *e, exec *child)
     if (child->rec.detached)
         return;
     if ((parent = idmap_get(&e->active, &child->rec.parent_id))) {
-        if (parent->rec.state == EXEC_WAITING)
+        /* A parent's pass must see this outcome, which is durable only with
+         * this batch: a waiting parent is woken in it; a queued one that has
+         * not started goes back to wait for it (it would replay without the
+         * outcome and suspend again for nothing); a running one replays again
+         * when its pass ends (engine_batch.c and work_done). */
+        if (parent->rec.state == EXEC_WAITING) {
             engine_wake(e, parent);
-        else
-            parent->wake_pending = true; /* running or about to: it replays again */
+        } else if (parent->rec.state == EXEC_QUEUED && parent->in_ready) {
+            engine_ready_remove(e, parent);
+            engine_exec_dirty(e, parent);
+        } else {
+            parent->wake_pending = true;
+        }
         return;
     }
     if (store_txn_begin(e->st, false, &txn) != 0)

@@ -82,7 +82,8 @@ typedef struct exec {
     bool dispatch_after_commit; /* ... and that commit is the one in the next batch */
     bool in_dirty, in_ready;
     bool first_pass;    /* the pass running now starts an attempt: it sets started_at */
-    bool wake_pending;  /* a child settled while this ran: replay again instead of waiting */
+    bool wake_pending;  /* a child settled while this ran (or while its wake committed): replay again once
+                           that outcome is durable */
     bool settle_parent; /* final child: write the outcome into the parent's call entry */
     bool rejected;      /* never committed, and a failed commit told its callers so: never written */
     bool cp_waiting;    /* a worker waits for its step checkpoint to commit */
