@@ -376,32 +376,58 @@ class Host:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        # Under ASan/UBSan a report kills the engine and the supervisor
-        # restarts it, which a test might survive: the report fails it here.
-        report = None
-        if exc_type is None:
-            marks = self.sanitizer_reports()
-            if marks:
-                report = "the host log has sanitizer reports: %s" % "; ".join(marks[:3])
+        # Under a sanitizer a report kills the engine (ASan aborts, UBSan and
+        # TSan halt on the first error) and the supervisor restarts it, which
+        # a test might survive: the report fails it here. A test that failed
+        # for another reason still names the reports: they are often the cause.
+        marks = self.sanitizer_reports()
+        report = "the host log has sanitizer reports: %s" % "; ".join(marks[:3]) if marks else None
         if exc_type is not None or report:
             print("--- host log (%s, port %s) ---\n%s" % (self.dir, self.port, self.log_tail()), flush=True)
+            for block in self.sanitizer_report_blocks()[:3]:
+                print("--- sanitizer report in the host log ---\n%s" % block, flush=True)
         self.cleanup()
-        if report:
+        if report and exc_type is None:
             raise CheckFailed("FAILED: " + report)
         return False
 
     # ---- observation -----------------------------------------------------
+    # The first line of a report of each sanitizer the tests build with (scripts/test):
+    # ASan and LSan say ERROR, TSan says WARNING for a race or a lock-order inversion and
+    # ERROR for a deadly signal, UBSan says "runtime error:".
+    _SANITIZER_HEAD = re.compile(
+        r"(ERROR|WARNING): (AddressSanitizer|LeakSanitizer|ThreadSanitizer)|runtime error:|FATAL: ThreadSanitizer"
+    )
+
     def sanitizer_reports(self):
-        """The report lines of ASan/UBSan/LSan in the host log (a deliberate SEGV excused if expected)."""
+        """The first line of every ASan/UBSan/LSan/TSan report in the host log
+        (a deliberate SEGV excused when the test crashes the engine on purpose)."""
         found = []
         for line in self.log_text().splitlines():
-            if "runtime error:" in line or "ERROR: LeakSanitizer" in line:
-                found.append(line.strip())
-            elif "ERROR: AddressSanitizer" in line:
-                if self.crashes_expected and "SEGV on unknown address" in line:
-                    continue
-                found.append(line.strip())
+            if not self._SANITIZER_HEAD.search(line):
+                continue
+            if self.crashes_expected and "SEGV on unknown address" in line:
+                continue
+            found.append(line.strip())
         return found
+
+    def sanitizer_report_blocks(self, max_lines=60):
+        """Each report's text from its first line to its summary (or max_lines), for a failure's output."""
+        blocks, cur = [], None
+        for line in self.log_text().splitlines():
+            if cur is None:
+                if self._SANITIZER_HEAD.search(line) and not (
+                    self.crashes_expected and "SEGV on unknown address" in line
+                ):
+                    cur = [line]
+                continue
+            cur.append(line)
+            if line.startswith("SUMMARY:") or len(cur) >= max_lines:
+                blocks.append("\n".join(cur))
+                cur = None
+        if cur:
+            blocks.append("\n".join(cur))
+        return blocks
 
     def log_text(self):
         try:
@@ -586,7 +612,11 @@ class Host:
     def cli(self, *args, timeout=60):
         """Run `tarry --url URL ARGS...`; returns the CompletedProcess (text)."""
         argv = [BIN, "--url", self.url] + [str(a) for a in args]
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        # The CLI is built with the same sanitizers as the host: its reports fail the test too.
+        if self._SANITIZER_HEAD.search(p.stderr):
+            raise CheckFailed("FAILED: `tarry %s` wrote a sanitizer report:\n%s" % (" ".join(map(str, args)), p.stderr))
+        return p
 
 
 _live_hosts = []

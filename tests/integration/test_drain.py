@@ -3,8 +3,9 @@
 Four `slow` executions (600 ms each) are running on four workers and four
 more are queued when the host gets SIGTERM. The host must stop accepting
 connections, let the running ones finish, commit them, and exit with status
-0 well inside the drain limit; after a restart those four are `succeeded`
-with attempts 1 (they were not run again), and the queued ones run then.
+0 having drained (not stopped by the 30 s drain limit); after a restart those
+four are `succeeded` with attempts 1 (they were not run again), and the queued
+ones run then.
 """
 
 import os
@@ -29,20 +30,23 @@ def main():
             time.sleep(0.02)
         check_eq(len(running), 4, "four executions are running (one per worker) before SIGTERM")
 
-        t0 = time.monotonic()
         h.proc.send_signal(15)
-        time.sleep(0.1)
-        refused = False
-        try:
-            socket.create_connection(("127.0.0.1", h.port), timeout=1).close()
-        except OSError:
-            refused = True
-        check(refused, "a draining host accepts no new connections")
-        h.proc.wait(30)
-        took = time.monotonic() - t0
+        # The listener closes at once; the running ones keep the host up for up to 600 ms more.
+        refused_while_up = False
+        deadline = time.monotonic() + 10
+        while h.proc.poll() is None and time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", h.port), timeout=1).close()
+            except OSError:
+                refused_while_up = h.proc.poll() is None
+                break
+            time.sleep(0.01)
+        check(refused_while_up, "a draining host accepts no new connections while it drains")
+        h.proc.wait(60)
         check_eq(h.proc.returncode, 0, "the host exits with status 0 after draining")
-        check(took < 10, "drained in %.2fs (the running ones needed at most 0.6s)" % took)
-        check("drained: every running execution finished and is committed" in h.log_text(), "the log says it drained")
+        log = h.log_text()
+        check("drained: every running execution finished and is committed" in log, "the log says it drained")
+        check("drain timed out" not in log, "it drained before the drain limit, not stopped by it")
 
         h.restart()
         for i in running:

@@ -13,7 +13,7 @@ v1 is installed as rl.so, then (4 connections at once):
                                                     a child created after both reloads;
   - rl_leaf {"ms": 5}                               plain functions queued and running;
   - rl_leaf {"ms": 1} with delay 1h                 plain functions scheduled;
-  - rl_leaf {"ms": 1500}                            long ones, running on workers when the
+  - rl_leaf {"ms": 5000}                            long ones, running on workers when the
                                                     reload lands.
 Then, with 2,000+ of them unfinished, v2 replaces rl.so and the host gets SIGHUP; a new
 batch is triggered on v2 (long leaves running again); v3 replaces rl.so and `tarry reload`
@@ -41,7 +41,10 @@ import harness
 from harness import check, check_eq
 
 CONNS = 4
-LONG_MS = 3000
+LONG_MS = 5000  # long enough to be still running after the SIGHUP reload, whatever the load
+# The rollback's functions: long enough that a reload which waited for them could not answer
+# before they finish, whatever the machine's load.
+BUSY_MS = 6000
 
 
 def main():
@@ -84,8 +87,8 @@ def main():
             check(status == 200 and doc.get("result") == {"version": version} and doc["plugin"]["hash"] == hashes[version],
                   "%s: a new trigger runs v%d" % (what, version), (status, doc))
 
-        def long_leaves(version, n=3):
-            ids = trigger_many([("rl_leaf", {"args": {"ms": LONG_MS}})] * n)
+        def long_leaves(version, n=3, ms=LONG_MS):
+            ids = trigger_many([("rl_leaf", {"args": {"ms": ms}})] * n)
             for eid in ids:
                 triggered[eid] = (version, "long rl_leaf")
             for eid in ids:
@@ -115,8 +118,9 @@ def main():
         # ---- reload 1: SIGHUP -------------------------------------------------------------
         h.install("rl_v2", "rl.so")
         h.sighup()
-        took = h.wait_current("rl", hashes[2])
-        check(True, "SIGHUP: v2 (%s) is current after %.0f ms" % (hashes[2], took * 1000))
+        took = h.wait_current("rl", hashes[2], timeout=30)
+        print("   SIGHUP: v2 current after %.0f ms" % (took * 1000))
+        check_eq(h.current_hash("rl"), hashes[2], "SIGHUP: v2 is current")
         serves(2, "after SIGHUP")
         for eid in long_v1:
             rec = h.execution(eid)
@@ -131,12 +135,9 @@ def main():
 
         # ---- reload 2: tarry reload -------------------------------------------------------
         h.install("rl_v3", "rl.so")
-        t0 = time.monotonic()
         cli = h.cli("reload")
-        took = time.monotonic() - t0
         print(cli.stdout, end="")
-        check(cli.returncode == 0 and "loaded" in cli.stdout,
-              "`tarry reload` loads v3 and exits 0 (%.0f ms, process start included)" % (took * 1000),
+        check(cli.returncode == 0 and "loaded" in cli.stdout, "`tarry reload` loads v3 and exits 0",
               (cli.returncode, cli.stdout, cli.stderr))
         check_eq(h.current_hash("rl"), hashes[3], "v3 is current")
         serves(3, "after tarry reload")
@@ -207,23 +208,24 @@ def main():
               "the %d children created after the last reload ran v3" % len(after))
 
         # ---- a reload does not wait for long-running functions --------------------------------
-        # Every worker is busy with a 3 s function; rolling back to v1 (a version loaded before)
-        # must still answer at once and serve the next trigger, while the running ones finish v3.
-        busy = long_leaves(3, n=h.workers)
+        # Every worker is busy with a long function; rolling back to v1 (a version loaded
+        # before) must answer while they still run (not after they finish) and serve the next
+        # trigger, while the running ones finish on v3.
+        busy = long_leaves(3, n=h.workers, ms=BUSY_MS)
         h.install("rl_v1", "rl.so")
         t0 = time.monotonic()
         status, doc = h.reload()
         took = time.monotonic() - t0
+        states = [h.execution(eid)["state"] for eid in busy]
         rl = [e for e in doc["data"] if str(e.get("file", "")).endswith("/rl.so")]
         print("   rollback reload with all %d workers busy: %.0f ms, rl.so %r" % (h.workers, took * 1000, rl))
         check(status == 200 and doc.get("errors") == 0 and rl and rl[0]["hash"] == hashes[1],
               "rolling back to v1 by reinstalling its .so reloads without errors", (status, doc))
-        check(took < LONG_MS / 1000.0 / 3,
-              "the reload answers within %.0f ms while every worker runs a %d ms function (took %.0f ms)"
-              % (LONG_MS / 3, LONG_MS, took * 1000), took)
+        check_eq(states, ["running"] * h.workers,
+                 "the reload answered while every worker still ran its %d ms function" % BUSY_MS)
         check_eq(h.current_hash("rl"), hashes[1], "v1 is current again")
         for eid in busy:
-            rec = h.wait_final(eid, timeout=10)
+            rec = h.wait_final(eid, timeout=30)
             check(rec["state"] == "succeeded" and rec["result"]["version"] == 3 and rec["plugin"]["hash"] == hashes[3],
                   "a function running during the rollback finishes on v3", rec)
         serves(1, "after the rollback")

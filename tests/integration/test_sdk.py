@@ -4,12 +4,12 @@ tarry_set_result round-trips any JSON and refuses invalid JSON with
 TARRY_EINVAL (leaving the result null); tarry_set_error's message becomes the
 execution's error; tarry_log lines are stored in order with their levels;
 tarry_execution_id and tarry_attempt are the execution's; functions run on
-the worker pool in parallel, not one at a time.
+the worker pool in parallel, not one at a time, and the host answers while
+every worker is busy.
 """
 
 import os
 import sys
-import time
 
 sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 import harness
@@ -51,17 +51,23 @@ def main():
         with open(rec_file) as f:
             check_eq(f.read(), "%s 1\n" % doc["id"], "tarry_execution_id and tarry_attempt are the execution's")
 
-        # Four workers: four 600 ms sleeps finish in about 600 ms, not 2.4 s.
-        t0 = time.monotonic()
-        ids = [h.trigger_ok("slow", {"ms": 600}) for _ in range(4)]
-        t1 = time.monotonic()
-        check(h.healthy() and time.monotonic() - t1 < 0.2, "the host answers at once while every worker is busy")
-        recs = [h.wait_final(i, timeout=10) for i in ids]
-        took = time.monotonic() - t0
-        check(all(r["result"] == {"slept_ms": 600} for r in recs), "slow returns slept_ms")
-        check(took < 1.5, "4 slow functions ran in parallel on 4 workers (%.2fs)" % took)
-        starts = sorted(time_ms(r["started_at"]) for r in recs)
-        check(starts[-1] - starts[0] < 300, "they started together", starts)
-
+        # Four workers run four functions at once: all four are `running` together, the host
+        # answers while they are, and their [started_at, finished_at] spans share an instant.
+        # (How fast they run is scripts/bench's business, not this test's.)
+        ids = [h.trigger_ok("slow", {"ms": 2000}) for _ in range(4)]
+        busy = []
+        for i in ids:
+            busy.append(h.wait_state(i, ("running",) + harness.FINAL_STATES, timeout=10))
+        check(all(r["state"] == "running" for r in busy), "all four are running at once on four workers",
+              [r["state"] for r in busy])
+        check(h.healthy(), "GET /healthz answers while every worker is busy")
+        still = [h.execution(i)["state"] for i in ids]
+        check_eq(still, ["running"] * 4, "every worker was still busy when /healthz answered")
+        recs = [h.wait_final(i, timeout=20) for i in ids]
+        check(all(r["result"] == {"slept_ms": 2000} for r in recs), "slow returns slept_ms", recs)
+        starts = [time_ms(r["started_at"]) for r in recs]
+        ends = [time_ms(r["finished_at"]) for r in recs]
+        check(max(starts) < min(ends), "the four ran in parallel: the last start is before the first finish",
+              (starts, ends))
 
 harness.run(main)

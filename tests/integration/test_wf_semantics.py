@@ -2,7 +2,7 @@
 
 - await_all is allSettled: a failing child is reported with its status and error while
   the sibling's value is intact; tarry_await of a failed child gives TARRY_FAILED and its
-  error; two 1-second children awaited together take ~1 s.
+  error; two 1-second children awaited together run at the same time (their spans overlap).
 - misuse: every bad call returns TARRY_EINVAL (-30700), logs its reason with the
   execution, and leaves the journal alone.
 - a function that returns TARRY_OK after a TARRY_SUSPEND fails with a clear error.
@@ -23,6 +23,10 @@ import harness
 from harness import check, check_eq, rfc3339, time_ms
 
 TARRY_OK, TARRY_FAILED, TARRY_EINVAL = 0, 2, -30700
+MS = 0.001  # the host's times are whole milliseconds: one may read up to 1 ms before ours
+# Timers run on libuv's monotonic clock, due times are wall-clock: their rounding may show a
+# wake a millisecond or two "before" its due time.
+CLOCK_ROUNDING_S = 0.002
 MISUSES = ("unknown_function", "null_function", "bad_args_json", "bad_delay", "bad_sleep", "null_sleep",
            "null_step_fn", "null_step_name", "forged_id", "seq_out_of_range", "null_handle", "null_handles")
 
@@ -43,7 +47,7 @@ def test_parallel(h):
     spans = [(time_ms(c["started_at"]), time_ms(c["finished_at"])) for c in map(h.execution, rec["children"])]
     overlap = min(e for _, e in spans) - max(s for s, _ in spans)
     took = time_ms(rec["finished_at"]) - time_ms(rec["created_at"])
-    check(overlap >= 800 and took < 1800, "two 1 s children ran together: overlap %.0f ms, workflow %.0f ms" % (overlap, took), spans)
+    check(overlap > 0, "two 1 s children ran together: overlap %.0f ms (workflow %.0f ms)" % (overlap, took), spans)
 
 
 def test_failures(h):
@@ -131,7 +135,10 @@ def test_now_twice(h):
     check_eq([e["kind"] for e in rec["journal"]], ["now", "call", "now"], "the journal: now, call, now")
     check(r["second"] - r["first"] >= 50, "the second now is >= 50 ms after the first (%d ms)" % (r["second"] - r["first"]), r)
     created = time_ms(rec["created_at"])
-    check(created - 5 <= r["first"] <= created + 1000, "the first now is the first run's time, not a later run's", (created, r))
+    child = h.execution(rec["children"][0])
+    check(created - 5 <= r["first"] <= time_ms(child["created_at"]),
+          "the first now is the first run's time (before the child it then called), not a later run's",
+          (created, r, child["created_at"]))
     check_eq([e["result"] for e in nows], [r["first"], r["second"]], "each now's journal entry holds the time the function saw")
     check_eq(r["child"], {"slept": 50}, "the awaited child's value")
 
@@ -140,8 +147,10 @@ def test_sleeper(h):
     t0 = time.time()
     eid = h.trigger_ok("sleeper", {"duration": "1h"})
     rec = h.wait_state(eid, "waiting", timeout=10)
+    t1 = time.time()
     wake = time_ms(rec["wake_at"]) / 1000.0 if rec.get("wake_at") else None
-    check(wake is not None and abs(wake - (t0 + 3600)) < 10, "a 1h sleeper is waiting with wake_at ~1 h out", rec)
+    check(wake is not None and t0 + 3600 - MS <= wake <= t1 + 3600,
+          "a 1h sleeper is waiting with wake_at 1 h after its run (between the trigger and the GET, + 1 h)", rec)
     check_eq(journal_shape(rec), [("sleep", "1h", "pending")], "its journal: one pending sleep")
     check(rec["journal"][0].get("wake_at") == rec["wake_at"], "the sleep entry has the same wake_at", rec)
 
@@ -160,10 +169,12 @@ def test_sleeper(h):
     t_patch = time.time()
     status, doc = h.reschedule(eid, {})
     check(status == 200, "PATCH .../schedule {} on the sleeper -> 200", (status, doc))
-    rec = h.wait_final(eid, timeout=10)
+    rec = h.wait_final(eid, timeout=30)
+    t_done = time.time()
     check_eq(rec["state"], "succeeded", "the sleeper woke and succeeded")
     woke = rec["result"]["woke_at"] / 1000.0
-    check(t_patch - 0.05 <= woke < t_patch + 1.0, "it woke at once (%.0f ms after the PATCH)" % ((woke - t_patch) * 1000), rec)
+    check(t_patch - MS <= woke <= t_done, "it woke after the PATCH, an hour early (%.0f ms after the PATCH)"
+          % ((woke - t_patch) * 1000), rec)
     check_eq(journal_shape(rec)[0], ("sleep", "1h", "succeeded"), "its sleep entry is succeeded")
     status, doc = h.reschedule(eid, {})
     harness.check_error(status, doc, 409, "not_reschedulable", "reschedule of the woken (finished) sleeper")
@@ -175,18 +186,22 @@ def test_sleeper(h):
     h.wait_state(b, "waiting")
     t_patch = time.time()
     status, doc = h.reschedule(a, {"in": "1s"})
+    t_in = time.time()
     check(status == 200, "PATCH {\"in\": \"1s\"} -> 200", (status, doc))
-    status, doc = h.reschedule(b, {"at": rfc3339(t_patch + 1.5)})
+    at = rfc3339(t_patch + 1.5)
+    status, doc = h.reschedule(b, {"at": at})
     check(status == 200, "PATCH {\"at\": +1.5s} -> 200", (status, doc))
     ra, rb = h.execution(a), h.execution(b)
-    check(abs(time_ms(ra["wake_at"]) / 1000.0 - (t_patch + 1.0)) < 0.3, "wake_at moved to ~1 s from now", ra)
-    check(abs(time_ms(rb["wake_at"]) / 1000.0 - (t_patch + 1.5)) < 0.01, "wake_at moved to the time given", rb)
-    check_eq((ra["state"], rb["state"]), ("waiting", "waiting"), "both still wait")
-    ra, rb = h.wait_final(a, timeout=10), h.wait_final(b, timeout=10)
-    for rec, due in ((ra, t_patch + 1.0), (rb, t_patch + 1.5)):
+    due_a, due_b = time_ms(ra["wake_at"]) / 1000.0, time_ms(rb["wake_at"]) / 1000.0
+    check(t_patch + 1.0 - MS <= due_a <= t_in + 1.0, "wake_at moved to 1 s after the PATCH", ra)
+    check_eq(time_ms(rb["wake_at"]), time_ms(at), "wake_at moved to the time given")
+    if time.time() < due_a:  # observed before the earlier one is due (not on a stalled machine)
+        check_eq((ra["state"], rb["state"]), ("waiting", "waiting"), "both still wait")
+    ra, rb = h.wait_final(a, timeout=30), h.wait_final(b, timeout=30)
+    for rec, due in ((ra, due_a), (rb, due_b)):
         woke = rec["result"]["woke_at"] / 1000.0
-        check(rec["state"] == "succeeded" and due - 0.3 <= woke < due + 0.5,
-              "a moved sleep woke when moved to (%+.0f ms)" % ((woke - due) * 1000), rec)
+        check(rec["state"] == "succeeded" and woke >= due - CLOCK_ROUNDING_S,
+              "a moved sleep woke when moved to, not before (%+.0f ms)" % ((woke - due) * 1000), rec)
 
     # A delayed start is reschedulable too.
     late = h.trigger_ok("wf_ok", {"late": True}, delay="1 day")

@@ -1,7 +1,7 @@
 /*
- * wfbench.c - the "wfbench" plugin behind the workflow benchmarks (scripts/bench W2 and the
- * replay-cost figures). Nothing here has a side effect outside the host: the figures measure the
- * engine, not the plugin.
+ * wfbench.c - the "wfbench" plugin behind the workflow benchmarks (scripts/bench W2, the
+ * replay-cost figures and the soak). Nothing here has a side effect outside the host: the
+ * figures measure the engine, not the plugin.
  *
  *   wfbench_noop  returns at once, result null.
  *   wf2           the onboarding shape: two parallel wfbench_noop children, await_all, one step
@@ -10,7 +10,8 @@
  *   steps         args {"n": N, "sleep": D}: N steps named "step" (no-op bodies), then a durable
  *                 sleep of D (default "1h"), then {"steps": N}. Trigger it, wait until it is
  *                 `waiting`, move the sleep to now (PATCH .../schedule {}) and time the resume:
- *                 that run replays N + 1 journal entries.
+ *                 that run replays N + 1 journal entries. The soak benchmark triggers it with
+ *                 {"n": 0, "sleep": "1 day"}: a workflow that sleeps a day.
  */
 #include <tarry.h>
 
