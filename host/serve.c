@@ -262,6 +262,8 @@ static int run_engine(const serve_config *cfg)
         hlog(HLOG_ERROR, "%s", err);
         return EXIT_CONFIG;
     }
+    if (err[0])
+        hlog(HLOG_WARN, "%s (--map-size sets it)", err);
     {
         char store_dir[4096];
         snprintf(store_dir, sizeof store_dir, "%s/plugins", cfg->data_dir);

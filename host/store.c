@@ -158,10 +158,13 @@ int store_open(store **out, const char *dir, uint64_t map_size, char *err, size_
 {
     store *st = calloc(1, sizeof *st);
     MDB_txn *txn = NULL;
+    bool defaulted = map_size == 0;
     int rc;
 
     if (!st)
         return TARRY_ENOMEM;
+    if (errlen)
+        err[0] = '\0';
     if (!map_size)
         map_size = STORE_DEFAULT_MAP_SIZE;
     if (map_size < STORE_MIN_MAP_SIZE || map_size > SIZE_MAX) {
@@ -190,14 +193,29 @@ int store_open(store **out, const char *dir, uint64_t map_size, char *err, size_
      * will ever be costs nothing. MDB_MAP_FULL then means the store really
      * reached it (TARRY_EFULL, like a full disk).
      */
-    if ((rc = mdb_env_create(&st->env)) != 0 || (rc = mdb_env_set_maxdbs(st->env, 16)) != 0 ||
-        (rc = mdb_env_set_maxreaders(st->env, 2048)) != 0 ||
-        (rc = mdb_env_set_mapsize(st->env, (size_t)map_size)) != 0)
-        goto fail;
-    /* MDB_NOTLS: a read transaction is not bound to a thread slot, so a
-     * read and a write transaction may be open on the loop thread at once. */
-    if ((rc = mdb_env_open(st->env, dir, MDB_NOTLS, 0644)) != 0)
-        goto fail;
+    for (;;) {
+        if ((rc = mdb_env_create(&st->env)) != 0 || (rc = mdb_env_set_maxdbs(st->env, 16)) != 0 ||
+            (rc = mdb_env_set_maxreaders(st->env, 2048)) != 0 ||
+            (rc = mdb_env_set_mapsize(st->env, (size_t)map_size)) != 0)
+            goto fail;
+        /* MDB_NOTLS: a read transaction is not bound to a thread slot, so a
+         * read and a write transaction may be open on the loop thread at once. */
+        if ((rc = mdb_env_open(st->env, dir, MDB_NOTLS, 0644)) == 0)
+            break;
+        /* The default does not fit this process's address space (an
+         * address-space limit, a sanitizer's fixed layout): take the
+         * largest power of two below it that does. A size the user asked
+         * for is theirs to change. */
+        if (rc != ENOMEM || !defaulted || map_size <= STORE_FALLBACK_MIN_MAP_SIZE)
+            goto fail;
+        mdb_env_close(st->env);
+        st->env = NULL;
+        map_size /= 2;
+    }
+    if (defaulted && map_size < STORE_DEFAULT_MAP_SIZE)
+        snprintf(err, errlen,
+                 "the default %llu GiB map does not fit this process's address space; using %llu GiB",
+                 (unsigned long long)(STORE_DEFAULT_MAP_SIZE >> 30), (unsigned long long)(map_size >> 30));
     if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
         goto fail;
     for (int i = 0; i < DB_COUNT; i++)

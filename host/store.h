@@ -41,13 +41,15 @@
 typedef struct store store;
 typedef struct store_txn store_txn;
 
-#define STORE_DEFAULT_MAP_SIZE (1ull << 40) /* 1 TiB of address space */
+#define STORE_DEFAULT_MAP_SIZE (1ull << 40)      /* 1 TiB of address space */
+#define STORE_FALLBACK_MIN_MAP_SIZE (1ull << 30) /* the default shrinks to fit, down to this */
 #define STORE_MIN_MAP_SIZE (1ull << 20)
 
 /* Open (creating if needed) the environment in `dir` (created if missing),
- * with a map of `map_size` bytes (0: STORE_DEFAULT_MAP_SIZE). Returns 0, or
- * a negative code (TARRY_EINVAL for a map size out of range, TARRY_EEXIST
- * when another host holds the folder) with the reason in err. */
+ * with a map of `map_size` bytes (0: STORE_DEFAULT_MAP_SIZE, or the largest
+ * power of two below it that the process can map, with a note in err).
+ * Returns 0, or a negative code (TARRY_EINVAL for a map size out of range,
+ * TARRY_EEXIST when another host holds the folder) with the reason in err. */
 int store_open(store **out, const char *dir, uint64_t map_size, char *err, size_t errlen);
 void store_close(store *st);
 
