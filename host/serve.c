@@ -28,6 +28,7 @@
 #include <uv.h>
 
 #include "api.h"
+#include "clock.h"
 #include "engine.h"
 #include "hlog.h"
 #include "http.h"
@@ -317,13 +318,6 @@ static void forward_signal(int signum)
         kill((pid_t)child_pid, signum);
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int supervise(const serve_config *cfg)
 {
     struct sigaction sa;
@@ -338,7 +332,7 @@ static int supervise(const serve_config *cfg)
     sigaction(SIGHUP, &sa, NULL);
 
     for (;;) {
-        int64_t started = mono_ms();
+        int64_t started = clock_mono_ms();
         int wstatus;
         pid_t pid = fork();
 
@@ -371,7 +365,7 @@ static int supervise(const serve_config *cfg)
                  WEXITSTATUS(wstatus));
         /* Restart at once after a crash in steady state; back off (up to 5 s)
          * when the engine keeps dying within a second of starting. */
-        if (mono_ms() - started < 1000)
+        if (clock_mono_ms() - started < 1000)
             backoff_ms = backoff_ms ? (backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2) : 100;
         else
             backoff_ms = 0;
