@@ -18,7 +18,7 @@ typedef struct api api;
 int api_create(api **out, engine *eng, const char *token);
 void api_free(api *a);
 
-/* The http_handler for every request. */
-int api_handle(void *api_ptr, h2o_req_t *req);
+/* The http_handler for every request (api_ptr is the api). */
+void api_handle(void *api_ptr, http_req *req);
 
 #endif

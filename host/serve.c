@@ -9,13 +9,24 @@
  * (even with -9), the kernel kills the engine too (PR_SET_PDEATHSIG), so a
  * restarted host never finds a stale engine holding its port or store.
  *
- * Exit statuses: 0 after a graceful stop, 78 (EX_CONFIG) when the engine
- * cannot start for a reason a restart will not fix (bad flag, port in use,
- * unreadable store), 1 otherwise.
+ * The listening socket: the supervisor binds and listens once and every
+ * engine it forks serves that same socket, so the port (also one the kernel
+ * picked for --listen IP:0) survives engine restarts, and a client that
+ * connects while an engine restarts waits in the backlog instead of being
+ * refused. On SIGTERM/SIGINT the supervisor closes its copy at once and the
+ * draining engine closes its own, so new connections are refused during
+ * the drain. With --no-supervisor the engine binds itself. The engine logs
+ * the address it serves and writes it to <data>/tarry.addr (ADDR_FILE),
+ * removed on a clean stop, so a script that asked for port 0 can find it.
+ *
+ * Exit statuses: 0 after a graceful stop, 78 (EX_CONFIG) when the host
+ * cannot start for a reason a restart will not fix (port in use, data
+ * folder in use, unreadable store), 2 for a bad command line, 1 otherwise.
  */
 #include "serve.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,11 +49,15 @@
 
 #define EXIT_CONFIG 78
 #define DRAIN_TIMEOUT_MS 30000
+/* In the data folder: the address the host serves, IP:PORT and a newline (docs/API.md). */
+#define ADDR_FILE "tarry.addr"
+#define PORT_HINT " (is another host on that port? pick another with --listen, or port 0 for any free one)"
 
 typedef struct serve_config {
     const char *plugins_dir;
     const char *data_dir;
     const char *listen;
+    int listen_fd; /* the supervisor's listening socket, or -1: the engine binds `listen` itself */
     int workers;
     bool supervise;
     bool watch; /* reload when the plugins folder changes */
@@ -50,16 +65,18 @@ typedef struct serve_config {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: tarry serve [--plugins DIR] [--data DIR] [--listen ADDR:PORT] [--workers N]\n"
-            "  --plugins DIR       plugin .so files (env TARRY_PLUGINS, default ./plugins)\n"
-            "  --data DIR          the LMDB store (env TARRY_DATA, default ./tarry-data)\n"
-            "  --listen ADDR:PORT  the HTTP API (env TARRY_LISTEN, default 127.0.0.1:7373)\n"
-            "  --workers N         threads running functions (env TARRY_WORKERS, default 4 per core, 4..64)\n"
-            "  --watch             reload when the plugins folder changes (env TARRY_WATCH=1); SIGHUP,\n"
-            "                      `tarry reload` and POST /v1/plugins/reload work either way\n"
-            "  --no-supervisor     run the engine in this process (debugging; a plugin crash then stops the "
-            "host)\n");
+    fprintf(
+        out,
+        "usage: tarry serve [--plugins DIR] [--data DIR] [--listen ADDR:PORT] [--workers N]\n"
+        "  --plugins DIR       plugin .so files (env TARRY_PLUGINS, default ./plugins)\n"
+        "  --data DIR          the LMDB store (env TARRY_DATA, default ./tarry-data)\n"
+        "  --listen ADDR:PORT  the HTTP API (env TARRY_LISTEN, default 127.0.0.1:7373); port 0 picks a free\n"
+        "                      one, written to DATA/tarry.addr\n"
+        "  --workers N         threads running functions (env TARRY_WORKERS, default 4 per core, 4..64)\n"
+        "  --watch             reload when the plugins folder changes (env TARRY_WATCH=1); SIGHUP,\n"
+        "                      `tarry reload` and POST /v1/plugins/reload work either way\n"
+        "  --no-supervisor     run the engine in this process (debugging; a plugin crash then stops the "
+        "host)\n");
 }
 
 static int default_workers(void)
@@ -88,6 +105,7 @@ static int parse_config(int argc, char **argv, serve_config *cfg)
     cfg->plugins_dir = (env = getenv("TARRY_PLUGINS")) && *env ? env : "./plugins";
     cfg->data_dir = (env = getenv("TARRY_DATA")) && *env ? env : "./tarry-data";
     cfg->listen = (env = getenv("TARRY_LISTEN")) && *env ? env : "127.0.0.1:7373";
+    cfg->listen_fd = -1;
     cfg->workers = default_workers();
     cfg->supervise = true;
     cfg->watch = (env = getenv("TARRY_WATCH")) && *env && strcmp(env, "0") != 0;
@@ -211,14 +229,48 @@ static void on_plugins_changed(uv_fs_event_t *h, const char *file, int events, i
     uv_timer_start(&ep->watch_settle, on_watch_settled, WATCH_SETTLE_MS, 0);
 }
 
+/*
+ * Write the address served to <data>/tarry.addr through a temporary file
+ * and a rename, so a reader sees the whole line or no file. Returns 0 or
+ * TARRY_EIO (logged; the host serves anyway).
+ */
+static int addr_file_write(const char *data_dir, const char *addr)
+{
+    char path[4096], tmp[4096];
+    int fd, n, ok;
+
+    snprintf(path, sizeof path, "%s/%s", data_dir, ADDR_FILE);
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", data_dir, ADDR_FILE);
+    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+        goto fail;
+    n = (int)strlen(addr);
+    ok = dprintf(fd, "%s\n", addr) == n + 1;
+    if (close(fd) != 0 || !ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        goto fail;
+    }
+    return 0;
+fail:
+    hlog(HLOG_WARN, "cannot write %s: %s (the address is in this log only)", path, strerror(errno));
+    return TARRY_EIO;
+}
+
+static void addr_file_remove(const char *data_dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", data_dir, ADDR_FILE);
+    unlink(path);
+}
+
 static int run_engine(const serve_config *cfg)
 {
-    char err[512], workers[16];
+    char err[512], workers[16], addr[HTTP_ADDR_MAX];
     engine_proc ep;
     store *st = NULL;
     plugins *pl = NULL;
     api *a = NULL;
-    int rc, status = EXIT_CONFIG;
+    int rc, status = EXIT_CONFIG, fd = cfg->listen_fd;
+    bool addr_written = false;
 
     memset(&ep, 0, sizeof ep);
     signal(SIGPIPE, SIG_IGN);
@@ -243,7 +295,14 @@ static int run_engine(const serve_config *cfg)
     if ((rc = engine_create(&ep.eng, &ep.loop, st, pl, cfg->workers)) != 0 ||
         (rc = api_create(&a, ep.eng, getenv("TARRY_TOKEN"))) != 0)
         goto out;
-    if ((rc = http_server_start(&ep.http, &ep.loop, cfg->listen, api_handle, a, err, sizeof err)) != 0) {
+    /* Without a supervisor, bind here (after the store: its lock says this data folder is ours). */
+    if (fd < 0 && (rc = http_listen_open(cfg->listen, &fd, err, sizeof err)) != 0) {
+        hlog(HLOG_ERROR, "%s%s", err, rc == TARRY_EIO ? PORT_HINT : "");
+        goto out;
+    }
+    if (http_listen_address(fd, addr, sizeof addr) != 0)
+        snprintf(addr, sizeof addr, "%s", cfg->listen);
+    if ((rc = http_server_start(&ep.http, &ep.loop, fd, api_handle, a, err, sizeof err)) != 0) {
         hlog(HLOG_ERROR, "%s", err);
         goto out;
     }
@@ -272,10 +331,14 @@ static int run_engine(const serve_config *cfg)
             hlog(HLOG_INFO, "watching %s: a changed .so is reloaded %d ms after the last change",
                  cfg->plugins_dir, WATCH_SETTLE_MS);
     }
-    hlog(HLOG_INFO, "serving http://%s (data %s, plugins %s, %d workers)", cfg->listen, cfg->data_dir,
+    addr_written = addr_file_write(cfg->data_dir, addr) == 0;
+    hlog(HLOG_INFO, "serving http://%s (data %s, plugins %s, %d workers)", addr, cfg->data_dir,
          cfg->plugins_dir, cfg->workers);
     uv_run(&ep.loop, UV_RUN_DEFAULT);
     status = 0;
+    /* A clean stop: nobody serves that address any more. */
+    if (addr_written)
+        addr_file_remove(cfg->data_dir);
     /* Joins the commit thread: after this nothing writes to the store. */
     engine_close(ep.eng);
     uv_close((uv_handle_t *)&ep.sigterm, NULL);
@@ -309,11 +372,19 @@ out:
 
 static volatile sig_atomic_t child_pid;
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t listen_fd = -1; /* the supervisor's copy of the listening socket */
 
 static void forward_signal(int signum)
 {
-    if (signum == SIGTERM || signum == SIGINT)
+    if (signum == SIGTERM || signum == SIGINT) {
         stop_requested = 1;
+        /* No engine will serve a backlog after this: with the draining
+         * engine's copy closed too, new connections are refused. */
+        if (listen_fd >= 0) {
+            close(listen_fd);
+            listen_fd = -1;
+        }
+    }
     if (child_pid > 0)
         kill((pid_t)child_pid, signum);
 }
@@ -323,6 +394,17 @@ static int supervise(const serve_config *cfg)
     struct sigaction sa;
     int64_t backoff_ms = 0;
     pid_t parent = getpid();
+    serve_config engine_cfg = *cfg;
+    char err[512];
+    int rc, fd;
+
+    /* Bound once, here: every engine serves this socket (see the top of the file). */
+    if ((rc = http_listen_open(cfg->listen, &fd, err, sizeof err)) != 0) {
+        hlog(HLOG_ERROR, "%s%s", err, rc == TARRY_EIO ? PORT_HINT : "");
+        return EXIT_CONFIG;
+    }
+    engine_cfg.listen_fd = fd;
+    listen_fd = fd;
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = forward_signal;
@@ -347,7 +429,7 @@ static int supervise(const serve_config *cfg)
             signal(SIGTERM, SIG_DFL);
             signal(SIGINT, SIG_DFL);
             signal(SIGHUP, SIG_DFL);
-            _exit(run_engine(cfg));
+            _exit(run_engine(&engine_cfg));
         }
         child_pid = pid;
         while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
