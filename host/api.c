@@ -6,6 +6,11 @@
  * (http_req_defer) with the pending as its owner, so whichever goes first
  * (the client disconnecting or the engine answering) unhooks the other.
  *
+ * A change the engine could not make durable was not accepted: the answer
+ * says so, as 503 store_full when the store is full (TARRY_EFULL: the disk
+ * or the map; the client may retry later) and 500 otherwise. Reads go on
+ * working when the store is full.
+ *
  * May not: write to the store, call plugin code.
  */
 #include "api.h"
@@ -25,6 +30,8 @@
 #define MAX_WAIT_MS (10 * 60 * 1000)
 #define LIST_DEFAULT 50
 #define LIST_MAX 1000
+/* Seconds a client is told to wait before retrying on a full store: space comes back by hand. */
+#define API_STORE_FULL_RETRY_AFTER "60"
 
 struct api {
     engine *eng;
@@ -249,12 +256,47 @@ static void reply_not_found(http_req *req, const exec_id *id)
     http_reply_error(req, 404, "execution_not_found", "no execution with id %s", text);
 }
 
+/* A read failed (reads do not fail for a full store). */
 static void reply_store_error(api *a, http_req *req, int rc)
 {
     if (rc == TARRY_ENOMEM)
         http_reply_error(req, 500, "internal", "out of memory");
     else
         http_reply_error(req, 500, "internal", "store error: %s", store_last_error(engine_store(a->eng)));
+}
+
+/*
+ * A change the engine refused or could not commit (`what` says which): it
+ * was not accepted, so the client may send it again. A full store is 503
+ * with Retry-After, as the fault is space, not the request.
+ */
+static void reply_not_accepted(api *a, http_req *req, int rc, const char *what)
+{
+    if (rc == TARRY_EFULL) {
+        http_add_header(req, "Retry-After", API_STORE_FULL_RETRY_AFTER);
+        http_reply_error(req, 503, "store_full",
+                         "the store is full (disk or map size): nothing was accepted; free space or raise "
+                         "--map-size, then retry");
+    } else if (rc == TARRY_ENOMEM) {
+        http_reply_error(req, 500, "internal", "%s: out of memory; nothing was accepted", what);
+    } else {
+        http_reply_error(req, 500, "internal", "%s (%s): %s; nothing was accepted", what, status_str(rc),
+                         store_last_error(engine_store(a->eng)));
+    }
+}
+
+/*
+ * Open a read transaction, or answer 500 and return -1. *txn is set only
+ * on success, so a caller aborts it only then.
+ */
+static int read_begin(api *a, http_req *req, store_txn **txn)
+{
+    int rc = store_txn_begin(engine_store(a->eng), false, txn);
+    if (rc != 0) {
+        reply_store_error(a, req, rc);
+        return -1;
+    }
+    return 0;
 }
 
 static void reply_exec_full(http_req *req, store_txn *txn, const exec_record *r)
@@ -322,9 +364,11 @@ static void answer_from_store(api *a, http_req *req, const exec_id *id,
 {
     store_txn *txn;
     exec_record rec;
-    int rc = store_txn_begin(engine_store(a->eng), false, &txn);
+    int rc;
 
-    if (rc == 0 && (rc = store_exec_get(txn, id, &rec)) == 0 && !fn)
+    if (read_begin(a, req, &txn) != 0)
+        return;
+    if ((rc = store_exec_get(txn, id, &rec)) == 0 && !fn)
         reply_exec_full(req, txn, &rec);
     else if (rc == 0)
         fn(req, &rec, arg);
@@ -362,10 +406,11 @@ static void on_engine_answer(engine_waiter *w, int status, const exec_record *re
         else if (status == TARRY_ESTATE)
             http_reply_error(req, 409, "not_upgradable", "execution %s is running or finished", text);
         else
-            http_reply_error(req, 500, "internal", "cannot upgrade %s: %s", text, status_str(status));
+            reply_not_accepted(p->a, req, status, "could not upgrade it");
+    } else if (status < 0 && p->mode == PENDING_RESULT) {
+        http_reply_error(req, 500, "internal", "cannot wait for the result: %s", status_str(status));
     } else if (status < 0) {
-        http_reply_error(req, 500, "internal", "could not commit to the store (%s): %s", status_str(status),
-                         store_last_error(engine_store(p->a->eng)));
+        reply_not_accepted(p->a, req, status, "could not commit to the store");
     } else if (p->mode == PENDING_RELOAD) {
         reply_reload(p->a, req);
     } else if (p->mode == PENDING_RESCHEDULE || p->mode == PENDING_UPGRADE) {
@@ -587,7 +632,7 @@ static int handle_trigger(api *a, http_req *req, const char *fn, size_t fn_len)
                 req, 404, "function_not_found",
                 "no loaded plugin exports a function named \"%s\" (GET /v1/functions lists them)", name);
         else
-            http_reply_error(req, 500, "internal", "cannot start the execution: %s", status_str(rc));
+            reply_not_accepted(a, req, rc, "cannot start the execution");
     }
 done:
     cJSON_Delete(body);
@@ -609,10 +654,8 @@ static int open_exec(api *a, http_req *req, const exec_id *id, store_txn **txn, 
         http_reply_method_not_allowed(req, "GET");
         return -1;
     }
-    if ((rc = store_txn_begin(engine_store(a->eng), false, txn)) != 0) {
-        reply_store_error(a, req, rc);
+    if (read_begin(a, req, txn) != 0)
         return -1;
-    }
     if ((rc = store_exec_get(*txn, id, rec)) != 0) {
         if (rc == TARRY_ENOTFOUND)
             reply_not_found(req, id);
@@ -729,7 +772,7 @@ static int handle_schedule(api *a, http_req *req, const exec_id *id)
                 req, 409, "not_reschedulable",
                 "execution %s has no pending timer (it is not scheduled and not in a durable sleep)", text);
         else
-            reply_store_error(a, req, rc);
+            reply_not_accepted(a, req, rc, "cannot reschedule it");
     }
 done:
     cJSON_Delete(body);
@@ -778,7 +821,7 @@ static int handle_upgrade(api *a, http_req *req, const exec_id *id)
             http_reply_error(req, 404, "not_found",
                              "no execution %s, or the target version does not export its function", text);
         else
-            reply_store_error(a, req, rc);
+            reply_not_accepted(a, req, rc, "cannot upgrade it");
     }
 done:
     cJSON_Delete(body);
@@ -878,10 +921,8 @@ static int handle_list(api *a, http_req *req)
         }
         q.before = &before;
     }
-    if ((rc = store_txn_begin(engine_store(a->eng), false, &txn)) != 0) {
-        reply_store_error(a, req, rc);
+    if (read_begin(a, req, &txn) != 0)
         return 0;
-    }
     root = cJSON_CreateObject();
     lc.data = cJSON_AddArrayToObject(root, "data");
     rc = store_exec_list(txn, &q, add_listed, &lc, &more);
@@ -989,37 +1030,50 @@ static int handle_plugins(api *a, http_req *req)
     return 0;
 }
 
+/*
+ * Prometheus text, written with stdio into a growing buffer (open_memstream),
+ * so a metric added later can never run past a fixed size.
+ */
 static int handle_metrics(api *a, http_req *req)
 {
     engine_stats s;
-    char body[4096];
-    size_t n = 0;
+    char *body = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&body, &len);
 
+    if (!out) {
+        http_reply_error(req, 500, "internal", "out of memory building the metrics");
+        return 0;
+    }
     engine_get_stats(a->eng, &s);
-    n += (size_t)snprintf(body + n, sizeof body - n,
-                          "# HELP tarry_executions_created_total Executions created since the host started.\n"
-                          "# TYPE tarry_executions_created_total counter\n"
-                          "tarry_executions_created_total %" PRIu64 "\n"
-                          "# HELP tarry_executions_finished_total Executions committed in a final state.\n"
-                          "# TYPE tarry_executions_finished_total counter\n",
-                          s.created);
+    fprintf(out,
+            "# HELP tarry_executions_created_total Executions created since the host started.\n"
+            "# TYPE tarry_executions_created_total counter\n"
+            "tarry_executions_created_total %" PRIu64 "\n"
+            "# HELP tarry_executions_finished_total Executions committed in a final state.\n"
+            "# TYPE tarry_executions_finished_total counter\n",
+            s.created);
     for (int st = EXEC_SUCCEEDED; st <= EXEC_DISCARDED; st++)
-        n += (size_t)snprintf(body + n, sizeof body - n,
-                              "tarry_executions_finished_total{state=\"%s\"} %" PRIu64 "\n",
-                              exec_state_name((exec_state)st), s.finished[st]);
-    n += (size_t)snprintf(body + n, sizeof body - n,
-                          "# TYPE tarry_executions_running gauge\ntarry_executions_running %zu\n"
-                          "# TYPE tarry_executions_queued gauge\ntarry_executions_queued %zu\n"
-                          "# TYPE tarry_workers gauge\ntarry_workers %zu\n"
-                          "# HELP tarry_commits_total LMDB write transactions committed.\n"
-                          "# TYPE tarry_commits_total counter\ntarry_commits_total %" PRIu64 "\n"
-                          "# HELP tarry_commit_seconds_total Time spent applying and fsyncing commits.\n"
-                          "# TYPE tarry_commit_seconds_total counter\ntarry_commit_seconds_total %.6f\n"
-                          "# HELP tarry_commit_seconds_max The longest commit since the host started.\n"
-                          "# TYPE tarry_commit_seconds_max gauge\ntarry_commit_seconds_max %.6f\n",
-                          s.running, s.queued, s.workers, s.commits, (double)s.commit_ns_total / 1e9,
-                          (double)s.commit_ns_max / 1e9);
-    http_reply_text(req, 200, "text/plain; version=0.0.4", body, n);
+        fprintf(out, "tarry_executions_finished_total{state=\"%s\"} %" PRIu64 "\n",
+                exec_state_name((exec_state)st), s.finished[st]);
+    fprintf(out,
+            "# TYPE tarry_executions_running gauge\ntarry_executions_running %zu\n"
+            "# TYPE tarry_executions_queued gauge\ntarry_executions_queued %zu\n"
+            "# TYPE tarry_workers gauge\ntarry_workers %zu\n"
+            "# HELP tarry_commits_total LMDB write transactions committed.\n"
+            "# TYPE tarry_commits_total counter\ntarry_commits_total %" PRIu64 "\n"
+            "# HELP tarry_commit_seconds_total Time spent applying and fsyncing commits.\n"
+            "# TYPE tarry_commit_seconds_total counter\ntarry_commit_seconds_total %.6f\n"
+            "# HELP tarry_commit_seconds_max The longest commit since the host started.\n"
+            "# TYPE tarry_commit_seconds_max gauge\ntarry_commit_seconds_max %.6f\n",
+            s.running, s.queued, s.workers, s.commits, (double)s.commit_ns_total / 1e9,
+            (double)s.commit_ns_max / 1e9);
+    /* A stream that could not grow fails at fclose: then body is not the whole text. */
+    if (fclose(out) != 0 || !body)
+        http_reply_error(req, 500, "internal", "out of memory building the metrics");
+    else
+        http_reply_text(req, 200, "text/plain; version=0.0.4", body, len);
+    free(body);
     return 0;
 }
 

@@ -3,7 +3,9 @@
  *
  * Reads committed state straight from the store (read transactions on the
  * loop thread); every change goes through the engine, which answers after
- * the commit that makes it durable.
+ * the commit that makes it durable. A change that could not be made
+ * durable is answered as not accepted: 503 store_full when the store is
+ * full, 500 otherwise (docs/API.md, "Errors").
  */
 #ifndef TARRY_API_H
 #define TARRY_API_H
