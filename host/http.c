@@ -46,9 +46,16 @@ struct http_server {
     h2o_accept_ctx_t accept_ctx;
     uv_tcp_t listener;
     bool listening;
+    size_t connections; /* open client connections: h2o cannot dispose its context under them */
     http_handler handler;
     void *user;
 };
+
+/* A client connection's handle; h2o owns it once accepted and closes it through on_conn_closed. */
+typedef struct http_conn {
+    uv_tcp_t tcp; /* first: h2o and libuv hand back this pointer */
+    http_server *srv;
+} http_conn;
 
 typedef struct tarry_handler {
     h2o_handler_t super;
@@ -174,21 +181,30 @@ static int on_req(h2o_handler_t *self, h2o_req_t *h2o)
     return 0;
 }
 
+static void on_conn_closed(uv_handle_t *handle)
+{
+    http_conn *conn = (http_conn *)handle;
+    conn->srv->connections--;
+    free(conn);
+}
+
 static void on_accept(uv_stream_t *listener, int status)
 {
     http_server *srv = listener->data;
-    uv_tcp_t *conn;
+    http_conn *conn;
 
     if (status != 0)
         return;
     conn = h2o_mem_alloc(sizeof *conn);
-    uv_tcp_init(listener->loop, conn);
-    if (uv_accept(listener, (uv_stream_t *)conn) != 0) {
-        uv_close((uv_handle_t *)conn, (uv_close_cb)free);
+    conn->srv = srv;
+    srv->connections++;
+    uv_tcp_init(listener->loop, &conn->tcp);
+    if (uv_accept(listener, (uv_stream_t *)&conn->tcp) != 0) {
+        uv_close((uv_handle_t *)&conn->tcp, on_conn_closed);
         return;
     }
-    uv_tcp_nodelay(conn, 1);
-    h2o_accept(&srv->accept_ctx, h2o_uv_socket_create((uv_stream_t *)conn, (uv_close_cb)free));
+    uv_tcp_nodelay(&conn->tcp, 1);
+    h2o_accept(&srv->accept_ctx, h2o_uv_socket_create((uv_stream_t *)&conn->tcp, on_conn_closed));
 }
 
 int http_server_start(http_server **out, uv_loop_t *loop, int fd, http_handler handler, void *user, char *err,
@@ -241,14 +257,17 @@ void http_server_stop_listening(http_server *srv)
     }
 }
 
-void http_server_close(http_server *srv)
+int http_server_close(http_server *srv)
 {
     if (!srv)
-        return;
+        return 0;
     http_server_stop_listening(srv);
+    if (srv->connections > 0)
+        return TARRY_ESTATE;
     h2o_context_dispose(&srv->ctx);
     h2o_config_dispose(&srv->config);
     free(srv);
+    return 0;
 }
 
 /* ---- requests ---------------------------------------------------------------------- */

@@ -68,8 +68,13 @@ int http_server_start(http_server **out, uv_loop_t *loop, int fd, http_handler h
 /* Stop accepting connections: the socket is closed (open connections keep being served). */
 void http_server_stop_listening(http_server *srv);
 
-/* Close every connection and free the server; run the loop afterwards to let the closes finish. */
-void http_server_close(http_server *srv);
+/*
+ * Stop listening and, once no client connection is open, free the server:
+ * returns 0 (run the loop afterwards to let the closes finish), or
+ * TARRY_ESTATE while connections are open (the server stays valid; run the
+ * loop and call again, or let the process's end close them).
+ */
+int http_server_close(http_server *srv);
 
 /* ---- requests: what a handler may read (borrowed until the request is answered) ---- */
 

@@ -356,6 +356,16 @@ static int run_engine(const serve_config *cfg)
     if (ep.drained) {
         plugins_free(pl);
         pl = NULL;
+        /* With no client connected, the server and the loop close cleanly (so a
+         * leak checker at exit, as with --no-supervisor, sees nothing left);
+         * open connections die with the process. */
+        if (http_server_close(ep.http) == 0) {
+            ep.http = NULL;
+            for (int i = 0; i < 4 && uv_loop_alive(&ep.loop); i++)
+                uv_run(&ep.loop, UV_RUN_NOWAIT);
+            if (!uv_loop_alive(&ep.loop))
+                uv_loop_close(&ep.loop);
+        }
     }
 out:
     /* Everything acknowledged is already committed; the store closes last so

@@ -14,6 +14,7 @@
 import http.client
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -110,13 +111,17 @@ def main():
         data = os.path.join(top, "data")
         plugins = os.path.join(top, "plugins")
         os.makedirs(plugins)
+        shutil.copyfile(harness.plugin_path("testfns"), os.path.join(plugins, "testfns.so"))
         log = open(os.path.join(top, "host.log"), "w+")
         proc = subprocess.Popen([harness.BIN, "serve", "--no-supervisor", "--plugins", plugins, "--data", data,
                                  "--listen", "127.0.0.1:0"], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                                 preexec_fn=harness._die_with_parent)
         try:
             addr_path = os.path.join(data, harness.ADDR_FILE)
-            wait_for(lambda: os.path.exists(addr_path), "the engine without a supervisor writes tarry.addr")
+            wait_for(lambda: os.path.exists(addr_path) or proc.poll() is not None,
+                     "the engine without a supervisor writes tarry.addr")
+            log.seek(0)
+            check(proc.poll() is None, "--no-supervisor with port 0 is up", log.read())
             text = read_addr(data)
             m = re.fullmatch(r"127\.0\.0\.1:(\d+)\n", text)
             check(m is not None and int(m.group(1)) > 0, "--no-supervisor with port 0 writes its port", text)
