@@ -11,7 +11,11 @@
  * or the map; the client may retry later) and 500 otherwise. Reads go on
  * working when the store is full.
  *
- * May not: write to the store, call plugin code.
+ * Over 800 lines because it is one table of routes with the validation
+ * and JSON of each next to its handler; the HTTP details are in http.c and
+ * the rules in the engine, so what is left here reads route by route.
+ *
+ * May not: write to the store, call plugin code, see an HTTP library type.
  */
 #include "api.h"
 
