@@ -2,11 +2,20 @@
  * api.c - routes, request validation and JSON answers.
  *
  * An answer that waits for the engine (a trigger's commit, a long-poll) is
- * an api_pending: the engine holds its waiter, and a slot in the request's
- * memory pool points back at it, so whichever goes first (the client
- * disconnecting or the engine answering) unhooks the other.
+ * an api_pending: the engine holds its waiter, and the request is deferred
+ * (http_req_defer) with the pending as its owner, so whichever goes first
+ * (the client disconnecting or the engine answering) unhooks the other.
  *
- * May not: write to the store, call plugin code.
+ * A change the engine could not make durable was not accepted: the answer
+ * says so, as 503 store_full when the store is full (TARRY_EFULL: the disk
+ * or the map; the client may retry later) and 500 otherwise. Reads go on
+ * working when the store is full.
+ *
+ * Over 800 lines because it is one table of routes with the validation
+ * and JSON of each next to its handler; the HTTP details are in http.c and
+ * the rules in the engine, so what is left here reads route by route.
+ *
+ * May not: write to the store, call plugin code, see an HTTP library type.
  */
 #include "api.h"
 
@@ -25,6 +34,8 @@
 #define MAX_WAIT_MS (10 * 60 * 1000)
 #define LIST_DEFAULT 50
 #define LIST_MAX 1000
+/* Seconds a client is told to wait before retrying on a full store: space comes back by hand. */
+#define API_STORE_FULL_RETRY_AFTER "60"
 
 struct api {
     engine *eng;
@@ -43,8 +54,7 @@ enum {
 typedef struct api_pending {
     engine_waiter waiter; /* first: the engine hands it back */
     api *a;
-    h2o_req_t *req;
-    struct api_pending **slot; /* in req->pool; cleared when we answer */
+    http_req *req; /* deferred: valid until we answer it or the client goes */
     int mode;
 } api_pending;
 
@@ -70,16 +80,16 @@ void api_free(api *a)
 }
 
 /* Compare in time independent of where the first difference is. */
-static bool authorized(const api *a, h2o_req_t *req)
+static bool authorized(const api *a, http_req *req)
 {
-    h2o_iovec_t auth = http_header(req, H2O_TOKEN_AUTHORIZATION);
+    http_str auth = http_req_header(req, "Authorization");
     size_t n = strlen(a->token);
     unsigned char diff = 0;
 
-    if (auth.len != n + 7 || memcmp(auth.base, "Bearer ", 7) != 0)
+    if (auth.len != n + 7 || memcmp(auth.ptr, "Bearer ", 7) != 0)
         return false;
     for (size_t i = 0; i < n; i++)
-        diff |= (unsigned char)(auth.base[7 + i] ^ a->token[i]);
+        diff |= (unsigned char)(auth.ptr[7 + i] ^ a->token[i]);
     return diff == 0;
 }
 
@@ -208,7 +218,7 @@ static cJSON *exec_json_full(store_txn *txn, const exec_record *r)
 }
 
 /* Send `root` and free it. */
-static void reply_cjson(h2o_req_t *req, int status, cJSON *root)
+static void reply_cjson(http_req *req, int status, cJSON *root)
 {
     char *text = root ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
@@ -220,7 +230,7 @@ static void reply_cjson(h2o_req_t *req, int status, cJSON *root)
     free(text);
 }
 
-static void reply_state(h2o_req_t *req, int status, const exec_record *r)
+static void reply_state(http_req *req, int status, const exec_record *r)
 {
     char id[ID_TEXT_LEN + 1], body[128];
     int n;
@@ -229,7 +239,7 @@ static void reply_state(h2o_req_t *req, int status, const exec_record *r)
     http_reply_json(req, status, body, (size_t)n);
 }
 
-static void reply_result(h2o_req_t *req, const exec_record *r)
+static void reply_result(http_req *req, const exec_record *r)
 {
     char id[ID_TEXT_LEN + 1];
     cJSON *o = cJSON_CreateObject();
@@ -243,14 +253,15 @@ static void reply_result(h2o_req_t *req, const exec_record *r)
     reply_cjson(req, final ? 200 : 202, o);
 }
 
-static void reply_not_found(h2o_req_t *req, const exec_id *id)
+static void reply_not_found(http_req *req, const exec_id *id)
 {
     char text[ID_TEXT_LEN + 1];
     id_format(id, text);
     http_reply_error(req, 404, "execution_not_found", "no execution with id %s", text);
 }
 
-static void reply_store_error(api *a, h2o_req_t *req, int rc)
+/* A read failed (reads do not fail for a full store). */
+static void reply_store_error(api *a, http_req *req, int rc)
 {
     if (rc == TARRY_ENOMEM)
         http_reply_error(req, 500, "internal", "out of memory");
@@ -258,7 +269,41 @@ static void reply_store_error(api *a, h2o_req_t *req, int rc)
         http_reply_error(req, 500, "internal", "store error: %s", store_last_error(engine_store(a->eng)));
 }
 
-static void reply_exec_full(h2o_req_t *req, store_txn *txn, const exec_record *r)
+/*
+ * A change the engine refused or could not commit (`what` says which): it
+ * was not accepted, so the client may send it again. A full store is 503
+ * with Retry-After, as the fault is space, not the request.
+ */
+static void reply_not_accepted(api *a, http_req *req, int rc, const char *what)
+{
+    if (rc == TARRY_EFULL) {
+        http_add_header(req, "Retry-After", API_STORE_FULL_RETRY_AFTER);
+        http_reply_error(req, 503, "store_full",
+                         "the store is full (disk or map size): nothing was accepted; free space or raise "
+                         "--map-size, then retry");
+    } else if (rc == TARRY_ENOMEM) {
+        http_reply_error(req, 500, "internal", "%s: out of memory; nothing was accepted", what);
+    } else {
+        http_reply_error(req, 500, "internal", "%s (%s): %s; nothing was accepted", what, status_str(rc),
+                         engine_commit_error(a->eng));
+    }
+}
+
+/*
+ * Open a read transaction, or answer 500 and return -1. *txn is set only
+ * on success, so a caller aborts it only then.
+ */
+static int read_begin(api *a, http_req *req, store_txn **txn)
+{
+    int rc = store_txn_begin(engine_store(a->eng), false, txn);
+    if (rc != 0) {
+        reply_store_error(a, req, rc);
+        return -1;
+    }
+    return 0;
+}
+
+static void reply_exec_full(http_req *req, store_txn *txn, const exec_record *r)
 {
     reply_cjson(req, 200, exec_json_full(txn, r));
 }
@@ -266,7 +311,7 @@ static void reply_exec_full(h2o_req_t *req, store_txn *txn, const exec_record *r
 static void add_reported(void *user, const char *file, const plugin *p, plugin_outcome outcome);
 
 /* What the reload just did: each file (loaded, unchanged, error) and each removed plugin. */
-static void reply_reload(api *a, h2o_req_t *req)
+static void reply_reload(api *a, http_req *req)
 {
     cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data"), *item;
     int errors = 0;
@@ -283,17 +328,15 @@ static void reply_reload(api *a, h2o_req_t *req)
 
 /* ---- pending answers ---------------------------------------------------------- */
 
-static void on_req_dispose(void *slot_ptr)
+static void on_client_gone(void *user)
 {
-    api_pending *p = *(api_pending **)slot_ptr;
-    if (!p)
-        return;
+    api_pending *p = user;
     /* The client went away first: the engine must not call us any more. */
     engine_waiter_cancel(p->a->eng, &p->waiter);
     free(p);
 }
 
-static api_pending *pending_new(api *a, h2o_req_t *req, int mode, engine_waiter_cb cb)
+static api_pending *pending_new(api *a, http_req *req, int mode, engine_waiter_cb cb)
 {
     api_pending *p = calloc(1, sizeof *p);
     if (!p)
@@ -302,26 +345,34 @@ static api_pending *pending_new(api *a, h2o_req_t *req, int mode, engine_waiter_
     p->req = req;
     p->mode = mode;
     p->waiter.cb = cb;
-    p->slot = h2o_mem_alloc_shared(&req->pool, sizeof *p->slot, on_req_dispose);
-    *p->slot = p;
+    http_req_defer(req, on_client_gone, p);
     return p;
 }
 
+/* p's request is answered (which ended the deferral): p is done. The request may be gone already. */
 static void pending_done(api_pending *p)
 {
-    *p->slot = NULL;
+    free(p);
+}
+
+/* The engine refused p at once: take the request back to answer it now. */
+static void pending_drop(api_pending *p)
+{
+    http_req_defer(p->req, NULL, NULL);
     free(p);
 }
 
 /* Read one record and answer with `fn`, or 404/500. */
-static void answer_from_store(api *a, h2o_req_t *req, const exec_id *id,
-                              void (*fn)(h2o_req_t *, const exec_record *, int), int arg)
+static void answer_from_store(api *a, http_req *req, const exec_id *id,
+                              void (*fn)(http_req *, const exec_record *, int), int arg)
 {
     store_txn *txn;
     exec_record rec;
-    int rc = store_txn_begin(engine_store(a->eng), false, &txn);
+    int rc;
 
-    if (rc == 0 && (rc = store_exec_get(txn, id, &rec)) == 0 && !fn)
+    if (read_begin(a, req, &txn) != 0)
+        return;
+    if ((rc = store_exec_get(txn, id, &rec)) == 0 && !fn)
         reply_exec_full(req, txn, &rec);
     else if (rc == 0)
         fn(req, &rec, arg);
@@ -332,12 +383,12 @@ static void answer_from_store(api *a, h2o_req_t *req, const exec_id *id,
     store_txn_abort(txn);
 }
 
-static void reply_state_fn(h2o_req_t *req, const exec_record *r, int status)
+static void reply_state_fn(http_req *req, const exec_record *r, int status)
 {
     reply_state(req, status, r);
 }
 
-static void reply_result_fn(h2o_req_t *req, const exec_record *r, int unused)
+static void reply_result_fn(http_req *req, const exec_record *r, int unused)
 {
     (void)unused;
     reply_result(req, r);
@@ -346,7 +397,7 @@ static void reply_result_fn(h2o_req_t *req, const exec_record *r, int unused)
 static void on_engine_answer(engine_waiter *w, int status, const exec_record *rec)
 {
     api_pending *p = (api_pending *)w;
-    h2o_req_t *req = p->req;
+    http_req *req = p->req;
 
     if (status < 0 && p->mode == PENDING_UPGRADE) {
         char text[ID_TEXT_LEN + 1];
@@ -359,10 +410,11 @@ static void on_engine_answer(engine_waiter *w, int status, const exec_record *re
         else if (status == TARRY_ESTATE)
             http_reply_error(req, 409, "not_upgradable", "execution %s is running or finished", text);
         else
-            http_reply_error(req, 500, "internal", "cannot upgrade %s: %s", text, status_str(status));
+            reply_not_accepted(p->a, req, status, "could not upgrade it");
+    } else if (status < 0 && p->mode == PENDING_RESULT) {
+        http_reply_error(req, 500, "internal", "cannot wait for the result: %s", status_str(status));
     } else if (status < 0) {
-        http_reply_error(req, 500, "internal", "could not commit to the store (%s): %s", status_str(status),
-                         store_last_error(engine_store(p->a->eng)));
+        reply_not_accepted(p->a, req, status, "could not commit to the store");
     } else if (p->mode == PENDING_RELOAD) {
         reply_reload(p->a, req);
     } else if (p->mode == PENDING_RESCHEDULE || p->mode == PENDING_UPGRADE) {
@@ -383,10 +435,10 @@ static void on_engine_answer(engine_waiter *w, int status, const exec_record *re
 /* ---- request helpers ------------------------------------------------------------ */
 
 /* Parse ?wait=; returns 0 (absent: *ms = -1), or answers 400 and returns -1. */
-static int query_wait(h2o_req_t *req, int64_t *ms)
+static int query_wait(http_req *req, int64_t *ms)
 {
     char text[64], err[200];
-    int got = http_query(req, "wait", text, sizeof text);
+    int got = http_req_query(req, "wait", text, sizeof text);
 
     *ms = -1;
     if (got == 0)
@@ -406,19 +458,20 @@ static int query_wait(h2o_req_t *req, int64_t *ms)
     return 0;
 }
 
-static bool content_type_ok(h2o_req_t *req)
+static bool content_type_ok(http_req *req)
 {
-    h2o_iovec_t ct = http_header(req, H2O_TOKEN_CONTENT_TYPE);
+    static const char json[] = "application/json";
+    http_str ct = http_req_header(req, "Content-Type");
     size_t n = ct.len;
     const char *semi;
 
-    if (!ct.base)
+    if (!ct.ptr)
         return true;
-    if ((semi = memchr(ct.base, ';', ct.len)))
-        n = (size_t)(semi - ct.base);
-    while (n && (ct.base[n - 1] == ' ' || ct.base[n - 1] == '\t'))
+    if ((semi = memchr(ct.ptr, ';', ct.len)))
+        n = (size_t)(semi - ct.ptr);
+    while (n && (ct.ptr[n - 1] == ' ' || ct.ptr[n - 1] == '\t'))
         n--;
-    return h2o_lcstris(ct.base, n, H2O_STRLIT("application/json"));
+    return n == sizeof json - 1 && strncasecmp(ct.ptr, json, n) == 0;
 }
 
 /* Where in the body parsing stopped, as "line L, column C". */
@@ -438,7 +491,7 @@ static void json_error_position(const char *body, size_t len, const char *where,
     snprintf(out, outlen, "line %zu, column %zu", line, col);
 }
 
-static int parse_id(h2o_req_t *req, const char *text, size_t len, exec_id *id)
+static int parse_id(http_req *req, const char *text, size_t len, exec_id *id)
 {
     char buf[ID_TEXT_LEN + 1];
     if (len != ID_TEXT_LEN) {
@@ -457,8 +510,9 @@ static int parse_id(h2o_req_t *req, const char *text, size_t len, exec_id *id)
 
 /* ---- handlers ------------------------------------------------------------------ */
 
-static int handle_trigger(api *a, h2o_req_t *req, const char *fn, size_t fn_len)
+static int handle_trigger(api *a, http_req *req, const char *fn, size_t fn_len)
 {
+    http_str entity = http_req_body(req);
     char name[PLUGIN_NAME_MAX + 1], err[300];
     engine_trigger_req treq = {.run_at_ms = 0, .wait_ms = -1};
     cJSON *body = NULL, *field;
@@ -466,20 +520,20 @@ static int handle_trigger(api *a, h2o_req_t *req, const char *fn, size_t fn_len)
     api_pending *p;
     int rc;
 
-    if (!http_method_is(req, "POST")) {
+    if (!http_req_method_is(req, "POST")) {
         http_reply_method_not_allowed(req, "POST");
         return 0;
     }
     if (!content_type_ok(req)) {
-        h2o_iovec_t ct = http_header(req, H2O_TOKEN_CONTENT_TYPE);
+        http_str ct = http_req_header(req, "Content-Type");
         http_reply_error(req, 415, "unsupported_media_type",
                          "Content-Type is \"%.*s\"; send application/json",
-                         (int)(ct.len > 100 ? 100 : ct.len), ct.base);
+                         (int)(ct.len > 100 ? 100 : ct.len), ct.ptr);
         return 0;
     }
-    if (req->entity.len > HTTP_MAX_BODY) {
+    if (entity.len > HTTP_MAX_BODY) {
         http_reply_error(req, 413, "body_too_large", "the body is %zu bytes; the limit is %u bytes (1 MiB)",
-                         req->entity.len, HTTP_MAX_BODY);
+                         entity.len, HTTP_MAX_BODY);
         return 0;
     }
     if (fn_len > PLUGIN_NAME_MAX) {
@@ -492,12 +546,12 @@ static int handle_trigger(api *a, h2o_req_t *req, const char *fn, size_t fn_len)
     if (query_wait(req, &treq.wait_ms) != 0)
         return 0;
 
-    if (req->entity.len > 0) {
+    if (entity.len > 0) {
         const char *end = NULL;
-        body = cJSON_ParseWithLengthOpts(req->entity.base, req->entity.len, &end, 0);
+        body = cJSON_ParseWithLengthOpts(entity.ptr, entity.len, &end, 0);
         if (!body) {
             char pos[64];
-            json_error_position(req->entity.base, req->entity.len, end, pos, sizeof pos);
+            json_error_position(entity.ptr, entity.len, end, pos, sizeof pos);
             http_reply_error(req, 400, "invalid_json", "the body is not valid JSON (error at %s)", pos);
             return 0;
         }
@@ -576,13 +630,13 @@ static int handle_trigger(api *a, h2o_req_t *req, const char *fn, size_t fn_len)
     }
     rc = engine_trigger(a->eng, &treq, &p->waiter);
     if (rc != 0) {
-        pending_done(p);
+        pending_drop(p);
         if (rc == TARRY_ENOTFOUND)
             http_reply_error(
                 req, 404, "function_not_found",
                 "no loaded plugin exports a function named \"%s\" (GET /v1/functions lists them)", name);
         else
-            http_reply_error(req, 500, "internal", "cannot start the execution: %s", status_str(rc));
+            reply_not_accepted(a, req, rc, "cannot start the execution");
     }
 done:
     cJSON_Delete(body);
@@ -596,18 +650,16 @@ done:
  * transaction and read the record. Returns 0 with *txn open (the caller
  * aborts it), or -1 having answered (405, 404 or 500).
  */
-static int open_exec(api *a, h2o_req_t *req, const exec_id *id, store_txn **txn, exec_record *rec)
+static int open_exec(api *a, http_req *req, const exec_id *id, store_txn **txn, exec_record *rec)
 {
     int rc;
 
-    if (!http_method_is(req, "GET")) {
+    if (!http_req_method_is(req, "GET")) {
         http_reply_method_not_allowed(req, "GET");
         return -1;
     }
-    if ((rc = store_txn_begin(engine_store(a->eng), false, txn)) != 0) {
-        reply_store_error(a, req, rc);
+    if (read_begin(a, req, txn) != 0)
         return -1;
-    }
     if ((rc = store_exec_get(*txn, id, rec)) != 0) {
         if (rc == TARRY_ENOTFOUND)
             reply_not_found(req, id);
@@ -619,7 +671,7 @@ static int open_exec(api *a, h2o_req_t *req, const exec_id *id, store_txn **txn,
     return 0;
 }
 
-static int handle_get_exec(api *a, h2o_req_t *req, const exec_id *id)
+static int handle_get_exec(api *a, http_req *req, const exec_id *id)
 {
     store_txn *txn;
     exec_record rec;
@@ -631,13 +683,13 @@ static int handle_get_exec(api *a, h2o_req_t *req, const exec_id *id)
     return 0;
 }
 
-static int handle_result(api *a, h2o_req_t *req, const exec_id *id)
+static int handle_result(api *a, http_req *req, const exec_id *id)
 {
     store_txn *txn;
     exec_record rec;
     int64_t wait_ms;
 
-    if (!http_method_is(req, "GET")) {
+    if (!http_req_method_is(req, "GET")) {
         http_reply_method_not_allowed(req, "GET");
         return 0;
     }
@@ -657,15 +709,16 @@ static int handle_result(api *a, h2o_req_t *req, const exec_id *id)
     return 0;
 }
 
-static int handle_schedule(api *a, h2o_req_t *req, const exec_id *id)
+static int handle_schedule(api *a, http_req *req, const exec_id *id)
 {
+    http_str entity = http_req_body(req);
     char err[300], text[ID_TEXT_LEN + 1];
     int64_t when = clock_now_ms(), ms;
     cJSON *body = NULL, *in, *at, *field;
     api_pending *p;
     int rc;
 
-    if (!http_method_is(req, "PATCH")) {
+    if (!http_req_method_is(req, "PATCH")) {
         http_reply_method_not_allowed(req, "PATCH");
         return 0;
     }
@@ -673,12 +726,11 @@ static int handle_schedule(api *a, h2o_req_t *req, const exec_id *id)
         http_reply_error(req, 415, "unsupported_media_type", "send Content-Type: application/json");
         return 0;
     }
-    if (req->entity.len > 0) {
+    if (entity.len > 0) {
         const char *end = NULL;
-        if (!(body = cJSON_ParseWithLengthOpts(req->entity.base, req->entity.len, &end, 0)) ||
-            !cJSON_IsObject(body)) {
+        if (!(body = cJSON_ParseWithLengthOpts(entity.ptr, entity.len, &end, 0)) || !cJSON_IsObject(body)) {
             char pos[64];
-            json_error_position(req->entity.base, req->entity.len, end, pos, sizeof pos);
+            json_error_position(entity.ptr, entity.len, end, pos, sizeof pos);
             http_reply_error(req, 400, "invalid_json",
                              "the body must be a JSON object like {\"in\": \"10m\"} (error at %s)", pos);
             goto done;
@@ -715,7 +767,7 @@ static int handle_schedule(api *a, h2o_req_t *req, const exec_id *id)
         goto done;
     }
     if ((rc = engine_reschedule(a->eng, id, when, &p->waiter)) != 0) {
-        pending_done(p);
+        pending_drop(p);
         id_format(id, text);
         if (rc == TARRY_ENOTFOUND)
             reply_not_found(req, id);
@@ -724,26 +776,27 @@ static int handle_schedule(api *a, h2o_req_t *req, const exec_id *id)
                 req, 409, "not_reschedulable",
                 "execution %s has no pending timer (it is not scheduled and not in a durable sleep)", text);
         else
-            reply_store_error(a, req, rc);
+            reply_not_accepted(a, req, rc, "cannot reschedule it");
     }
 done:
     cJSON_Delete(body);
     return 0;
 }
 
-static int handle_upgrade(api *a, h2o_req_t *req, const exec_id *id)
+static int handle_upgrade(api *a, http_req *req, const exec_id *id)
 {
+    http_str entity = http_req_body(req);
     char text[ID_TEXT_LEN + 1], to[PLUGIN_HASH_LEN + 1] = "";
     cJSON *body = NULL, *field;
     api_pending *p;
     int rc;
 
-    if (!http_method_is(req, "POST")) {
+    if (!http_req_method_is(req, "POST")) {
         http_reply_method_not_allowed(req, "POST");
         return 0;
     }
-    if (req->entity.len > 0 &&
-        (!(body = cJSON_ParseWithLength(req->entity.base, req->entity.len)) || !cJSON_IsObject(body))) {
+    if (entity.len > 0 &&
+        (!(body = cJSON_ParseWithLength(entity.ptr, entity.len)) || !cJSON_IsObject(body))) {
         http_reply_error(req, 400, "invalid_json",
                          "the body must be a JSON object like {\"to\": \"<version hash>\"}");
         goto done;
@@ -763,7 +816,7 @@ static int handle_upgrade(api *a, h2o_req_t *req, const exec_id *id)
     p->waiter.id = *id;
     id_format(id, text);
     if ((rc = engine_upgrade(a->eng, id, to[0] ? to : NULL, &p->waiter)) != 0) {
-        pending_done(p);
+        pending_drop(p);
         if (rc == TARRY_ESTATE)
             http_reply_error(
                 req, 409, "not_upgradable",
@@ -772,7 +825,7 @@ static int handle_upgrade(api *a, h2o_req_t *req, const exec_id *id)
             http_reply_error(req, 404, "not_found",
                              "no execution %s, or the target version does not export its function", text);
         else
-            reply_store_error(a, req, rc);
+            reply_not_accepted(a, req, rc, "cannot upgrade it");
     }
 done:
     cJSON_Delete(body);
@@ -790,7 +843,7 @@ static int add_log_line(void *user, const store_log_line *line)
     return 0;
 }
 
-static int handle_logs(api *a, h2o_req_t *req, const exec_id *id)
+static int handle_logs(api *a, http_req *req, const exec_id *id)
 {
     store_txn *txn;
     exec_record rec;
@@ -825,7 +878,7 @@ static int add_listed(void *user, const exec_record *rec)
     return 0;
 }
 
-static int handle_list(api *a, h2o_req_t *req)
+static int handle_list(api *a, http_req *req)
 {
     char function[PLUGIN_NAME_MAX + 2], state[32], limit[32], cursor[64];
     store_list_query q = {.function = NULL, .state = EXEC_NONE, .before = NULL, .limit = LIST_DEFAULT};
@@ -836,18 +889,18 @@ static int handle_list(api *a, h2o_req_t *req)
     bool more;
     int got, rc;
 
-    if (!http_method_is(req, "GET")) {
+    if (!http_req_method_is(req, "GET")) {
         http_reply_method_not_allowed(req, "GET");
         return 0;
     }
-    if ((got = http_query(req, "function", function, sizeof function)) < 0) {
+    if ((got = http_req_query(req, "function", function, sizeof function)) < 0) {
         http_reply_error(req, 400, "invalid_query", "function: malformed or longer than %d bytes",
                          PLUGIN_NAME_MAX);
         return 0;
     }
     if (got > 0 && function[0])
         q.function = function;
-    if ((got = http_query(req, "state", state, sizeof state)) != 0 && state[0]) {
+    if ((got = http_req_query(req, "state", state, sizeof state)) != 0 && state[0]) {
         if (got < 0 || exec_state_parse(state, &q.state) != 0) {
             http_reply_error(req, 400, "invalid_query",
                              "state: \"%s\" is not a state (scheduled, queued, running, waiting, succeeded, "
@@ -856,7 +909,7 @@ static int handle_list(api *a, h2o_req_t *req)
             return 0;
         }
     }
-    if ((got = http_query(req, "limit", limit, sizeof limit)) != 0) {
+    if ((got = http_req_query(req, "limit", limit, sizeof limit)) != 0) {
         char *end;
         long n = got > 0 ? strtol(limit, &end, 10) : 0;
         if (got < 0 || *end || n < 1 || n > LIST_MAX) {
@@ -865,17 +918,15 @@ static int handle_list(api *a, h2o_req_t *req)
         }
         q.limit = (size_t)n;
     }
-    if ((got = http_query(req, "cursor", cursor, sizeof cursor)) != 0 && cursor[0]) {
+    if ((got = http_req_query(req, "cursor", cursor, sizeof cursor)) != 0 && cursor[0]) {
         if (got < 0 || id_parse(cursor, &before) != 0) {
             http_reply_error(req, 400, "invalid_query", "cursor: not a cursor from next_cursor");
             return 0;
         }
         q.before = &before;
     }
-    if ((rc = store_txn_begin(engine_store(a->eng), false, &txn)) != 0) {
-        reply_store_error(a, req, rc);
+    if (read_begin(a, req, &txn) != 0)
         return 0;
-    }
     root = cJSON_CreateObject();
     lc.data = cJSON_AddArrayToObject(root, "data");
     rc = store_exec_list(txn, &q, add_listed, &lc, &more);
@@ -915,7 +966,7 @@ static void add_current_functions(void *user, const plugin *p)
     }
 }
 
-static int handle_functions(api *a, h2o_req_t *req)
+static int handle_functions(api *a, http_req *req)
 {
     cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data");
     plugins_each(engine_plugins(a->eng), add_current_functions, data);
@@ -973,7 +1024,7 @@ static void add_old_version(void *user, const plugin *p)
         cJSON_AddItemToArray(user, plugin_json(p->stored ? p->stored : p->file, p, "pinned"));
 }
 
-static int handle_plugins(api *a, h2o_req_t *req)
+static int handle_plugins(api *a, http_req *req)
 {
     cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data");
     plugins_each(engine_plugins(a->eng), add_current_version, data);
@@ -983,69 +1034,82 @@ static int handle_plugins(api *a, h2o_req_t *req)
     return 0;
 }
 
-static int handle_metrics(api *a, h2o_req_t *req)
+/*
+ * Prometheus text, written with stdio into a growing buffer (open_memstream),
+ * so a metric added later can never run past a fixed size.
+ */
+static int handle_metrics(api *a, http_req *req)
 {
     engine_stats s;
-    char body[4096];
-    size_t n = 0;
+    char *body = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&body, &len);
 
+    if (!out) {
+        http_reply_error(req, 500, "internal", "out of memory building the metrics");
+        return 0;
+    }
     engine_get_stats(a->eng, &s);
-    n += (size_t)snprintf(body + n, sizeof body - n,
-                          "# HELP tarry_executions_created_total Executions created since the host started.\n"
-                          "# TYPE tarry_executions_created_total counter\n"
-                          "tarry_executions_created_total %" PRIu64 "\n"
-                          "# HELP tarry_executions_finished_total Executions committed in a final state.\n"
-                          "# TYPE tarry_executions_finished_total counter\n",
-                          s.created);
+    fprintf(out,
+            "# HELP tarry_executions_created_total Executions created since the host started.\n"
+            "# TYPE tarry_executions_created_total counter\n"
+            "tarry_executions_created_total %" PRIu64 "\n"
+            "# HELP tarry_executions_finished_total Executions committed in a final state.\n"
+            "# TYPE tarry_executions_finished_total counter\n",
+            s.created);
     for (int st = EXEC_SUCCEEDED; st <= EXEC_DISCARDED; st++)
-        n += (size_t)snprintf(body + n, sizeof body - n,
-                              "tarry_executions_finished_total{state=\"%s\"} %" PRIu64 "\n",
-                              exec_state_name((exec_state)st), s.finished[st]);
-    n += (size_t)snprintf(body + n, sizeof body - n,
-                          "# TYPE tarry_executions_running gauge\ntarry_executions_running %zu\n"
-                          "# TYPE tarry_executions_queued gauge\ntarry_executions_queued %zu\n"
-                          "# TYPE tarry_workers gauge\ntarry_workers %zu\n"
-                          "# HELP tarry_commits_total LMDB write transactions committed.\n"
-                          "# TYPE tarry_commits_total counter\ntarry_commits_total %" PRIu64 "\n"
-                          "# HELP tarry_commit_seconds_total Time spent applying and fsyncing commits.\n"
-                          "# TYPE tarry_commit_seconds_total counter\ntarry_commit_seconds_total %.6f\n"
-                          "# HELP tarry_commit_seconds_max The longest commit since the host started.\n"
-                          "# TYPE tarry_commit_seconds_max gauge\ntarry_commit_seconds_max %.6f\n",
-                          s.running, s.queued, s.workers, s.commits, (double)s.commit_ns_total / 1e9,
-                          (double)s.commit_ns_max / 1e9);
-    http_reply_text(req, 200, "text/plain; version=0.0.4", body, n);
+        fprintf(out, "tarry_executions_finished_total{state=\"%s\"} %" PRIu64 "\n",
+                exec_state_name((exec_state)st), s.finished[st]);
+    fprintf(out,
+            "# TYPE tarry_executions_running gauge\ntarry_executions_running %zu\n"
+            "# TYPE tarry_executions_queued gauge\ntarry_executions_queued %zu\n"
+            "# TYPE tarry_workers gauge\ntarry_workers %zu\n"
+            "# HELP tarry_commits_total LMDB write transactions committed.\n"
+            "# TYPE tarry_commits_total counter\ntarry_commits_total %" PRIu64 "\n"
+            "# HELP tarry_commit_seconds_total Time spent applying and fsyncing commits.\n"
+            "# TYPE tarry_commit_seconds_total counter\ntarry_commit_seconds_total %.6f\n"
+            "# HELP tarry_commit_seconds_max The longest commit since the host started.\n"
+            "# TYPE tarry_commit_seconds_max gauge\ntarry_commit_seconds_max %.6f\n",
+            s.running, s.queued, s.workers, s.commits, (double)s.commit_ns_total / 1e9,
+            (double)s.commit_ns_max / 1e9);
+    /* A stream that could not grow fails at fclose: then body is not the whole text. */
+    if (fclose(out) != 0 || !body)
+        http_reply_error(req, 500, "internal", "out of memory building the metrics");
+    else
+        http_reply_text(req, 200, "text/plain; version=0.0.4", body, len);
+    free(body);
     return 0;
 }
 
 /* ---- routing ------------------------------------------------------------------ */
 
-static bool path_is(const h2o_iovec_t *path, const char *literal)
+static bool path_is(const http_str *path, const char *literal)
 {
-    return h2o_memis(path->base, path->len, literal, strlen(literal));
+    size_t n = strlen(literal);
+    return path->len == n && memcmp(path->ptr, literal, n) == 0;
 }
 
-static bool path_starts(const h2o_iovec_t *path, const char *prefix)
+static bool path_starts(const http_str *path, const char *prefix)
 {
     size_t n = strlen(prefix);
-    return path->len >= n && memcmp(path->base, prefix, n) == 0;
+    return path->len >= n && memcmp(path->ptr, prefix, n) == 0;
 }
 
-static int only_get(h2o_req_t *req)
+static int only_get(http_req *req)
 {
-    if (http_method_is(req, "GET") || http_method_is(req, "HEAD"))
+    if (http_req_method_is(req, "GET") || http_req_method_is(req, "HEAD"))
         return 0;
     http_reply_method_not_allowed(req, "GET");
     return -1;
 }
 
-int api_handle(void *api_ptr, h2o_req_t *req)
+/* Every route; the handlers answer (now or later) and return 0. */
+static int route(api *a, http_req *req)
 {
-    api *a = api_ptr;
-    /* Route on the raw path: h2o's normalized path decodes %2F, which would
-     * let "a%2Fb" cross segment boundaries. Names and ids never need
+    /* Route on the raw path: a decoded one would turn %2F into '/' and let
+     * "a%2Fb" cross segment boundaries. Names and ids never need
      * percent-decoding, so a segment holding '%' simply matches nothing. */
-    h2o_iovec_t path =
-        h2o_iovec_init(req->path.base, req->query_at == SIZE_MAX ? req->path.len : req->query_at);
+    http_str path = http_req_path(req);
 
     if (path_is(&path, "/healthz")) {
         if (only_get(req) == 0)
@@ -1053,7 +1117,7 @@ int api_handle(void *api_ptr, h2o_req_t *req)
         return 0;
     }
     if (a->token && !authorized(a, req)) {
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT("Bearer"));
+        http_add_header(req, "WWW-Authenticate", "Bearer");
         http_reply_error(req, 401, "unauthorized", "send \"Authorization: Bearer <TARRY_TOKEN>\"");
         return 0;
     }
@@ -1065,14 +1129,14 @@ int api_handle(void *api_ptr, h2o_req_t *req)
         return only_get(req) == 0 ? handle_plugins(a, req) : 0;
     if (path_is(&path, "/v1/plugins/reload")) {
         api_pending *p;
-        if (!http_method_is(req, "POST")) {
+        if (!http_req_method_is(req, "POST")) {
             http_reply_method_not_allowed(req, "POST");
             return 0;
         }
         if (!(p = pending_new(a, req, PENDING_RELOAD, on_engine_answer)) ||
             engine_reload(a->eng, &p->waiter) != 0) {
             if (p)
-                pending_done(p);
+                pending_drop(p);
             http_reply_error(req, 500, "internal", "cannot start a reload");
         }
         return 0;
@@ -1080,15 +1144,15 @@ int api_handle(void *api_ptr, h2o_req_t *req)
     if (path_is(&path, "/v1/executions"))
         return handle_list(a, req);
     if (path_starts(&path, "/v1/functions/")) {
-        const char *name = path.base + strlen("/v1/functions/");
-        const char *slash = memchr(name, '/', (size_t)(path.base + path.len - name));
-        if (slash && path.base + path.len - slash == (ptrdiff_t)strlen("/executions") &&
+        const char *name = path.ptr + strlen("/v1/functions/");
+        const char *slash = memchr(name, '/', (size_t)(path.ptr + path.len - name));
+        if (slash && path.ptr + path.len - slash == (ptrdiff_t)strlen("/executions") &&
             memcmp(slash, "/executions", strlen("/executions")) == 0 && slash > name)
             return handle_trigger(a, req, name, (size_t)(slash - name));
     }
     if (path_starts(&path, "/v1/executions/")) {
-        const char *idp = path.base + strlen("/v1/executions/");
-        const char *end = path.base + path.len;
+        const char *idp = path.ptr + strlen("/v1/executions/");
+        const char *end = path.ptr + path.len;
         const char *slash = memchr(idp, '/', (size_t)(end - idp));
         size_t id_len = (size_t)((slash ? slash : end) - idp);
         exec_id id;
@@ -1096,7 +1160,7 @@ int api_handle(void *api_ptr, h2o_req_t *req)
             return 0;
         if (!slash)
             return handle_get_exec(a, req, &id);
-        h2o_iovec_t rest = h2o_iovec_init(slash, (size_t)(end - slash));
+        http_str rest = {slash, (size_t)(end - slash)};
         if (path_is(&rest, "/result"))
             return handle_result(a, req, &id);
         if (path_is(&rest, "/logs"))
@@ -1106,8 +1170,13 @@ int api_handle(void *api_ptr, h2o_req_t *req)
         if (path_is(&rest, "/upgrade"))
             return handle_upgrade(a, req, &id);
     }
-    http_reply_error(req, 404, "not_found", "no such endpoint: %.*s %.*s (see docs/API.md)",
-                     (int)req->method.len, req->method.base, (int)(path.len > 200 ? 200 : path.len),
-                     path.base);
+    http_str method = http_req_method(req);
+    http_reply_error(req, 404, "not_found", "no such endpoint: %.*s %.*s (see docs/API.md)", (int)method.len,
+                     method.ptr, (int)(path.len > 200 ? 200 : path.len), path.ptr);
     return 0;
+}
+
+void api_handle(void *api_ptr, http_req *req)
+{
+    route(api_ptr, req);
 }

@@ -3,7 +3,9 @@
  *
  * Reads committed state straight from the store (read transactions on the
  * loop thread); every change goes through the engine, which answers after
- * the commit that makes it durable.
+ * the commit that makes it durable. A change that could not be made
+ * durable is answered as not accepted: 503 store_full when the store is
+ * full, 500 otherwise (docs/API.md, "Errors").
  */
 #ifndef TARRY_API_H
 #define TARRY_API_H
@@ -18,7 +20,7 @@ typedef struct api api;
 int api_create(api **out, engine *eng, const char *token);
 void api_free(api *a);
 
-/* The http_handler for every request. */
-int api_handle(void *api_ptr, h2o_req_t *req);
+/* The http_handler for every request (api_ptr is the api). */
+void api_handle(void *api_ptr, http_req *req);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * cli.h - the client subcommands of `tarry`: run, show, reschedule, ls,
- * result, logs, functions, plugins.
+ * result, logs, functions, plugins, upgrade, reload (cli_internal.h says
+ * which file holds what).
  *
  * They are ordinary callers of the HTTP API (docs/API.md) of a running host,
  * found by `--url URL`, else $TARRY_URL, else http://127.0.0.1:7373. Data a
@@ -24,7 +25,8 @@
  *
  * argv holds the words after the program name; argv[0] is the command name
  * ("run", "show", "reschedule", "ls", "result", "logs", "functions",
- * "plugins", or "help").
+ * "plugins", "upgrade", "reload", or "help"). Options are parsed with
+ * getopt_long (GNU style: `--opt V`, `--opt=V`, unique prefixes).
  * The global option `--url URL` / `--url=URL` may stand anywhere before a
  * `--` (so also before the command: argv[0] may be "--url"). `COMMAND --help`
  * prints that command's help and returns 0.

@@ -1,7 +1,9 @@
 /*
- * clock.h - wall-clock time and RFC 3339 text.
+ * clock.h - wall-clock time, RFC 3339 text, and the monotonic clock.
  *
- * Times are int64 Unix milliseconds, UTC, everywhere in the host.
+ * Times are int64 Unix milliseconds, UTC, everywhere in the host. Spans a
+ * process measures (a wait's deadline, how soon a restarted engine died)
+ * use clock_mono_ms(), which no clock change can move.
  */
 #ifndef TARRY_CLOCK_H
 #define TARRY_CLOCK_H
@@ -13,6 +15,12 @@
 
 /* Unix time in milliseconds (CLOCK_REALTIME). */
 int64_t clock_now_ms(void);
+
+/*
+ * Milliseconds on CLOCK_MONOTONIC: only differences mean anything (the
+ * origin is unspecified); never goes back, whatever the wall clock does.
+ */
+int64_t clock_mono_ms(void);
 
 /*
  * Format as RFC 3339 UTC with milliseconds: "2026-11-28T10:00:00.123Z",

@@ -149,6 +149,8 @@ typedef struct engine_stats {
 } engine_stats;
 
 void engine_get_stats(const engine *e, engine_stats *out);
+/* Why the last failed commit failed (loop thread; valid until the next one fails). */
+const char *engine_commit_error(const engine *e);
 plugins *engine_plugins(const engine *e);
 store *engine_store(const engine *e);
 

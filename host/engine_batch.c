@@ -9,6 +9,7 @@
  * May not: wait for the commit thread, write the store directly.
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,6 +159,7 @@ static void batch_failed(engine *e, int status, const char *why)
     }
     if (status == TARRY_EFULL)
         e->full_until_ms = clock_now_ms() + FULL_REFUSE_MS;
+    snprintf(e->commit_error, sizeof e->commit_error, "%s", why && *why ? why : status_str(status));
     /* Decide every entry before forgetting any: a child's fate follows its parent's. */
     for (size_t i = 0; i < e->entry_count; i++)
         e->entries[i].rejected = rejected_by_failure(e, e->entries[i].x);
@@ -190,6 +192,11 @@ static void batch_failed(engine *e, int status, const char *why)
     e->entry_count = 0;
     if (retried)
         uv_timer_start(&e->retry_timer, on_retry, COMMIT_RETRY_MS, 0);
+}
+
+const char *engine_commit_error(const engine *e)
+{
+    return e->commit_error[0] ? e->commit_error : "no commit has failed";
 }
 
 int engine_store_full(const engine *e)

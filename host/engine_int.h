@@ -137,6 +137,7 @@ struct engine {
     int64_t full_until_ms;     /* the store was full: new work is refused until then (then tried again) */
     uint64_t failed_commits;   /* in a row */
     int64_t failure_logged_ms; /* rate limit for the log line */
+    char commit_error[256];    /* why the last commit failed (engine_commit_error) */
     committer *committer;
     store_batch *batch; /* the batch in flight, or being built */
     commit_entry *entries;

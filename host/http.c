@@ -1,26 +1,44 @@
 /*
- * http.c - h2o set-up on libuv, listening, and response helpers.
+ * http.c - the HTTP boundary over h2o: listening sockets, the server on the
+ * host's libuv loop, and tarry's request and answer types (http.h).
  *
- * Why h2o: a maintained, fast HTTP/1.1 (and /2) server library that runs on
- * the host's own libuv loop, so requests, commits and completions share one
- * thread with no hand-off (CONTRIBUTING.md has the full comparison).
+ * This is the only file that includes h2o.h. Why h2o, and what it costs,
+ * is in CONTRIBUTING.md ("Why these dependencies"); to replace it, rewrite
+ * this file against http.h and nothing else changes.
  *
- * May not: know about executions or the store.
+ * A request is an http_req allocated in h2o's per-request memory pool as a
+ * "shared" block, so h2o calls on_req_disposed() when the request ends for
+ * any reason: after its answer was sent, or when its client went away
+ * first. An answer clears the deferred hook; a hook still set at disposal
+ * means the client went first, and its owner hears of it (http_req_defer).
+ *
+ * May not: know about executions, the store or the engine.
  */
 #include "http.h"
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <h2o.h>
+
+#include "hlog.h"
 #include "status.h"
 
 /* h2o refuses larger bodies itself (plain text); the API refuses bodies over
  * HTTP_MAX_BODY with a JSON error, so this only bounds memory. */
 #define H2O_BODY_LIMIT (16u << 20)
+
+/* Connections the kernel queues before they are accepted (also while a supervised engine restarts). */
+#define LISTEN_BACKLOG 1024
 
 struct http_server {
     h2o_globalconf_t config;
@@ -28,37 +46,30 @@ struct http_server {
     h2o_accept_ctx_t accept_ctx;
     uv_tcp_t listener;
     bool listening;
+    size_t connections; /* open client connections: h2o cannot dispose its context under them */
     http_handler handler;
     void *user;
 };
+
+/* A client connection's handle; h2o owns it once accepted and closes it through on_conn_closed. */
+typedef struct http_conn {
+    uv_tcp_t tcp; /* first: h2o and libuv hand back this pointer */
+    http_server *srv;
+} http_conn;
 
 typedef struct tarry_handler {
     h2o_handler_t super;
     http_server *srv;
 } tarry_handler;
 
-static int on_req(h2o_handler_t *self, h2o_req_t *req)
-{
-    http_server *srv = ((tarry_handler *)self)->srv;
-    return srv->handler(srv->user, req);
-}
+struct http_req {
+    h2o_req_t *h2o;
+    void (*gone)(void *user); /* set while deferred and unanswered */
+    void *user;
+    bool answered;
+};
 
-static void on_accept(uv_stream_t *listener, int status)
-{
-    http_server *srv = listener->data;
-    uv_tcp_t *conn;
-
-    if (status != 0)
-        return;
-    conn = h2o_mem_alloc(sizeof *conn);
-    uv_tcp_init(listener->loop, conn);
-    if (uv_accept(listener, (uv_stream_t *)conn) != 0) {
-        uv_close((uv_handle_t *)conn, (uv_close_cb)free);
-        return;
-    }
-    uv_tcp_nodelay(conn, 1);
-    h2o_accept(&srv->accept_ctx, h2o_uv_socket_create((uv_stream_t *)conn, (uv_close_cb)free));
-}
+/* ---- listening ------------------------------------------------------------------ */
 
 static int parse_listen(const char *listen, struct sockaddr_storage *addr, char *err, size_t errlen)
 {
@@ -84,6 +95,7 @@ static int parse_listen(const char *listen, struct sockaddr_storage *addr, char 
         goto bad;
     memcpy(host, listen, hlen);
     host[hlen] = '\0';
+    memset(addr, 0, sizeof *addr);
     if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)addr) == 0 ||
         uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)addr) == 0)
         return 0;
@@ -104,20 +116,110 @@ bool http_listen_is_loopback(const char *listen)
     return IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&a)->sin6_addr);
 }
 
-int http_server_start(http_server **out, uv_loop_t *loop, const char *listen, http_handler handler,
-                      void *user, char *err, size_t errlen)
+int http_listen_open(const char *address, int *fd, char *err, size_t errlen)
 {
     struct sockaddr_storage addr;
+    socklen_t len;
+    int rc, s, on = 1;
+
+    if ((rc = parse_listen(address, &addr, err, errlen)) != 0)
+        return rc;
+    len = addr.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    if ((s = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+        goto fail;
+    /* As libuv does: a restarted host may bind while old connections sit in TIME_WAIT. */
+    if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+        bind(s, (struct sockaddr *)&addr, len) != 0 || listen(s, LISTEN_BACKLOG) != 0)
+        goto fail;
+    *fd = s;
+    return 0;
+fail:
+    snprintf(err, errlen, "cannot listen on %s: %s", address, strerror(errno));
+    if (s >= 0)
+        close(s);
+    return TARRY_EIO;
+}
+
+int http_listen_address(int fd, char *out, size_t outlen)
+{
+    struct sockaddr_storage addr;
+    socklen_t len = sizeof addr;
+    char ip[INET6_ADDRSTRLEN];
+    int n;
+
+    if (getsockname(fd, (struct sockaddr *)&addr, &len) != 0)
+        return TARRY_EIO;
+    if (addr.ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&addr;
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+        n = snprintf(out, outlen, "%s:%u", ip, ntohs(a->sin_port));
+    } else {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&addr;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+        n = snprintf(out, outlen, "[%s]:%u", ip, ntohs(a->sin6_port));
+    }
+    return n < 0 || (size_t)n >= outlen ? TARRY_EIO : 0;
+}
+
+/* ---- the server -------------------------------------------------------------------- */
+
+static void on_req_disposed(void *block)
+{
+    http_req *req = block;
+    /* Still deferred at the end: the client went away before the answer. */
+    if (req->gone)
+        req->gone(req->user);
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *h2o)
+{
+    http_server *srv = ((tarry_handler *)self)->srv;
+    http_req *req = h2o_mem_alloc_shared(&h2o->pool, sizeof *req, on_req_disposed);
+
+    *req = (http_req){.h2o = h2o};
+    srv->handler(srv->user, req);
+    return 0;
+}
+
+static void on_conn_closed(uv_handle_t *handle)
+{
+    http_conn *conn = (http_conn *)handle;
+    conn->srv->connections--;
+    free(conn);
+}
+
+static void on_accept(uv_stream_t *listener, int status)
+{
+    http_server *srv = listener->data;
+    http_conn *conn;
+
+    if (status != 0)
+        return;
+    conn = h2o_mem_alloc(sizeof *conn);
+    conn->srv = srv;
+    srv->connections++;
+    uv_tcp_init(listener->loop, &conn->tcp);
+    if (uv_accept(listener, (uv_stream_t *)&conn->tcp) != 0) {
+        uv_close((uv_handle_t *)&conn->tcp, on_conn_closed);
+        return;
+    }
+    uv_tcp_nodelay(&conn->tcp, 1);
+    h2o_accept(&srv->accept_ctx, h2o_uv_socket_create((uv_stream_t *)&conn->tcp, on_conn_closed));
+}
+
+int http_server_start(http_server **out, uv_loop_t *loop, int fd, http_handler handler, void *user, char *err,
+                      size_t errlen)
+{
     http_server *srv;
     h2o_hostconf_t *host;
     h2o_pathconf_t *path;
     tarry_handler *h;
     int rc;
 
-    if ((rc = parse_listen(listen, &addr, err, errlen)) != 0)
-        return rc;
-    if (!(srv = calloc(1, sizeof *srv)))
+    if (!(srv = calloc(1, sizeof *srv))) {
+        close(fd);
         return TARRY_ENOMEM;
+    }
     srv->handler = handler;
     srv->user = user;
     h2o_config_init(&srv->config);
@@ -133,16 +235,17 @@ int http_server_start(http_server **out, uv_loop_t *loop, const char *listen, ht
 
     uv_tcp_init(loop, &srv->listener);
     srv->listener.data = srv;
-    if ((rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&addr, 0)) != 0 ||
-        (rc = uv_listen((uv_stream_t *)&srv->listener, 1024, on_accept)) != 0) {
-        snprintf(err, errlen, "cannot listen on %s: %s", listen, uv_strerror(rc));
-        uv_close((uv_handle_t *)&srv->listener, NULL);
-        srv->listening = false;
-        *out = srv;
+    srv->listening = true; /* the handle is open: http_server_stop_listening() closes it */
+    if ((rc = uv_tcp_open(&srv->listener, fd)) != 0)
+        close(fd); /* the handle did not take it */
+    else
+        rc = uv_listen((uv_stream_t *)&srv->listener, LISTEN_BACKLOG, on_accept);
+    *out = srv;
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot serve HTTP on socket %d: %s", fd, uv_strerror(rc));
+        http_server_stop_listening(srv);
         return TARRY_EIO;
     }
-    srv->listening = true;
-    *out = srv;
     return 0;
 }
 
@@ -154,32 +257,52 @@ void http_server_stop_listening(http_server *srv)
     }
 }
 
-void http_server_close(http_server *srv)
+int http_server_close(http_server *srv)
 {
     if (!srv)
-        return;
+        return 0;
     http_server_stop_listening(srv);
+    if (srv->connections > 0)
+        return TARRY_ESTATE;
     h2o_context_dispose(&srv->ctx);
     h2o_config_dispose(&srv->config);
     free(srv);
+    return 0;
 }
 
-/* ---- requests ------------------------------------------------------------------ */
+/* ---- requests ---------------------------------------------------------------------- */
 
-bool http_method_is(const h2o_req_t *req, const char *method)
+static http_str str_of(h2o_iovec_t v)
 {
-    return h2o_memis(req->method.base, req->method.len, method, strlen(method));
+    return (http_str){v.base, v.len};
 }
 
-int http_query(h2o_req_t *req, const char *name, char *out, size_t outlen)
+http_str http_req_method(const http_req *req)
 {
+    return str_of(req->h2o->method);
+}
+
+bool http_req_method_is(const http_req *req, const char *method)
+{
+    return h2o_memis(req->h2o->method.base, req->h2o->method.len, method, strlen(method));
+}
+
+http_str http_req_path(const http_req *req)
+{
+    const h2o_req_t *r = req->h2o;
+    return (http_str){r->path.base, r->query_at == SIZE_MAX ? r->path.len : r->query_at};
+}
+
+int http_req_query(const http_req *req, const char *name, char *out, size_t outlen)
+{
+    const h2o_req_t *r = req->h2o;
     size_t nlen = strlen(name);
     const char *p, *end;
 
-    if (req->query_at == SIZE_MAX)
+    if (r->query_at == SIZE_MAX)
         return 0;
-    p = req->path.base + req->query_at + 1;
-    end = req->path.base + req->path.len;
+    p = r->path.base + r->query_at + 1;
+    end = r->path.base + r->path.len;
     while (p < end) {
         const char *amp = memchr(p, '&', (size_t)(end - p));
         const char *stop = amp ? amp : end;
@@ -205,13 +328,34 @@ int http_query(h2o_req_t *req, const char *name, char *out, size_t outlen)
     return 0;
 }
 
-h2o_iovec_t http_header(h2o_req_t *req, const h2o_token_t *token)
+http_str http_req_header(const http_req *req, const char *name)
 {
-    ssize_t i = h2o_find_header(&req->headers, token, -1);
-    return i < 0 ? h2o_iovec_init(NULL, 0) : req->headers.entries[i].value;
+    char lower[128];
+    size_t n = strlen(name);
+    ssize_t i;
+
+    if (n >= sizeof lower)
+        return (http_str){NULL, 0};
+    /* h2o keeps request header names in lower case. */
+    for (size_t k = 0; k <= n; k++)
+        lower[k] = (char)h2o_tolower(name[k]);
+    i = h2o_find_header_by_str(&req->h2o->headers, lower, n, -1);
+    return i < 0 ? (http_str){NULL, 0} : str_of(req->h2o->headers.entries[i].value);
 }
 
-/* ---- answers ------------------------------------------------------------------ */
+http_str http_req_body(const http_req *req)
+{
+    return str_of(req->h2o->entity);
+}
+
+int http_req_defer(http_req *req, void (*gone)(void *user), void *user)
+{
+    req->gone = gone;
+    req->user = user;
+    return 0;
+}
+
+/* ---- answers ----------------------------------------------------------------------- */
 
 static const char *reason_of(int status)
 {
@@ -228,40 +372,64 @@ static const char *reason_of(int status)
         return "Not Found";
     case 405:
         return "Method Not Allowed";
-    case 413:
-        return "Payload Too Large";
     case 409:
         return "Conflict";
+    case 413:
+        return "Payload Too Large";
     case 415:
         return "Unsupported Media Type";
     case 500:
         return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
     default:
         return "Status";
     }
 }
 
-void http_reply_text(h2o_req_t *req, int status, const char *content_type, const char *body, size_t len)
+void http_add_header(http_req *req, const char *name, const char *value)
 {
-    static h2o_generator_t generator = {NULL, NULL};
-    h2o_iovec_t buf = h2o_strdup(&req->pool, body, len);
+    h2o_req_t *r = req->h2o;
+    h2o_iovec_t lname = h2o_strdup(&r->pool, name, SIZE_MAX);
+    h2o_iovec_t copy = h2o_strdup(&r->pool, value, SIZE_MAX);
 
-    req->res.status = status;
-    req->res.reason = reason_of(status);
-    /* Without a length h2o would end the body by closing the connection. */
-    req->res.content_length = len;
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
-                   strlen(content_type));
-    h2o_start_response(req, &generator);
-    h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
+    /* HTTP/2 wants lower-case names; HTTP/1 does not mind. h2o keeps pointers, not copies. */
+    for (size_t k = 0; k < lname.len; k++)
+        lname.base[k] = (char)h2o_tolower(lname.base[k]);
+    h2o_add_header_by_str(&r->pool, &r->res.headers, lname.base, lname.len, 1, NULL, copy.base, copy.len);
 }
 
-void http_reply_json(h2o_req_t *req, int status, const char *body, size_t len)
+void http_reply_text(http_req *req, int status, const char *content_type, const char *body, size_t len)
+{
+    static h2o_generator_t generator = {NULL, NULL};
+    h2o_req_t *r = req->h2o;
+    h2o_iovec_t buf;
+
+    if (req->answered) {
+        hlog(HLOG_ERROR, "bug: a second answer (%d) to %.*s %.*s was dropped", status, (int)r->method.len,
+             r->method.base, (int)r->path.len, r->path.base);
+        return;
+    }
+    /* From here on the client going away is nobody's business. */
+    req->answered = true;
+    req->gone = NULL;
+    buf = h2o_strdup(&r->pool, body, len);
+    r->res.status = status;
+    r->res.reason = reason_of(status);
+    /* Without a length h2o would end the body by closing the connection. */
+    r->res.content_length = len;
+    h2o_add_header(&r->pool, &r->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+                   strlen(content_type));
+    h2o_start_response(r, &generator);
+    h2o_send(r, &buf, 1, H2O_SEND_STATE_FINAL);
+}
+
+void http_reply_json(http_req *req, int status, const char *body, size_t len)
 {
     http_reply_text(req, status, "application/json", body, len);
 }
 
-void http_reply_error(h2o_req_t *req, int status, const char *code, const char *fmt, ...)
+void http_reply_error(http_req *req, int status, const char *code, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -286,10 +454,11 @@ void http_reply_error(h2o_req_t *req, int status, const char *code, const char *
     }
 }
 
-void http_reply_method_not_allowed(h2o_req_t *req, const char *allow)
+void http_reply_method_not_allowed(http_req *req, const char *allow)
 {
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
-    http_reply_error(req, 405, "method_not_allowed", "%.*s is not allowed on %.*s; use %s",
-                     (int)req->method.len, req->method.base, (int)req->path_normalized.len,
-                     req->path_normalized.base, allow);
+    http_str method = http_req_method(req), path = http_req_path(req);
+
+    http_add_header(req, "Allow", allow);
+    http_reply_error(req, 405, "method_not_allowed", "%.*s is not allowed on %.*s; use %s", (int)method.len,
+                     method.ptr, (int)(path.len > 200 ? 200 : path.len), path.ptr, allow);
 }

@@ -1,10 +1,16 @@
 /*
- * http.h - the HTTP/1.1 server (h2o on the host's libuv loop) and the small
- * helpers handlers use to read requests and write JSON answers.
+ * http.h - the HTTP boundary: a server on the host's libuv loop, and
+ * tarry's own request and answer types over the HTTP library.
  *
- * Keep-alive and pipelining are h2o's. Handlers run on the loop thread and
- * may answer later (after a commit): see api.c for how an answer outlives a
- * client that went away.
+ * Routes (api.c) see only what is here. The library behind it (h2o today,
+ * CONTRIBUTING.md says why and what it costs) is included by http.c alone,
+ * so replacing it changes that one file. Keep-alive, pipelining, HTTP/2 and
+ * request limits are the library's.
+ *
+ * Threads: everything here runs on the loop thread. A handler may answer at
+ * once or later (after a commit, a long-poll): see http_req_defer().
+ *
+ * May not: know about executions, the store or the engine.
  */
 #ifndef TARRY_HTTP_H
 #define TARRY_HTTP_H
@@ -13,60 +19,119 @@
 #include <stddef.h>
 #include <uv.h>
 
-#include <h2o.h>
-
 /* Bodies above this are refused with a JSON 413 by the API. */
 #define HTTP_MAX_BODY (1u << 20)
 
+/* Longest text http_listen_address() writes: "[" IPv6 "]:" port. */
+#define HTTP_ADDR_MAX 64
+
 typedef struct http_server http_server;
 
-/* Handle one request; return 0 (answered now or later). */
-typedef int (*http_handler)(void *user, h2o_req_t *req);
+/* One request, from its handler until it is answered (or its client goes). */
+typedef struct http_req http_req;
+
+/* Bytes borrowed from a request: not NUL-terminated; ptr is NULL when absent. */
+typedef struct http_str {
+    const char *ptr;
+    size_t len;
+} http_str;
+
+/* Handle one request: answer it with an http_reply_*, now or later. */
+typedef void (*http_handler)(void *user, http_req *req);
+
+/* ---- listening ---------------------------------------------------------------- */
 
 /*
- * Listen on `listen` ("127.0.0.1:7373", "[::1]:7373", "0.0.0.0:80").
- * Returns 0, or a negative code with the reason in err.
+ * Bind and listen on `address` ("127.0.0.1:7373", "[::1]:7373", port 0 for
+ * any free port), with a backlog, close-on-exec. On success *fd is the
+ * listening socket, which the caller owns (a supervisor may hand it to
+ * the processes it forks). Returns 0, TARRY_EINVAL (not IP:PORT) or
+ * TARRY_EIO (e.g. the address is in use), with the reason in err.
  */
-int http_server_start(http_server **out, uv_loop_t *loop, const char *listen, http_handler handler,
-                      void *user, char *err, size_t errlen);
+int http_listen_open(const char *address, int *fd, char *err, size_t errlen);
 
-/* Stop accepting connections (open ones keep being served). */
-void http_server_stop_listening(http_server *srv);
-
-/* Close every connection and free the server; run the loop afterwards to let the closes finish. */
-void http_server_close(http_server *srv);
+/* The address `fd` listens on as IP:PORT ("127.0.0.1:41235", "[::1]:7373"); 0 or TARRY_EIO. */
+int http_listen_address(int fd, char *out, size_t outlen);
 
 /* Whether `listen` names a loopback address. */
 bool http_listen_is_loopback(const char *listen);
 
-/* ---- requests ----------------------------------------------------------------- */
+/*
+ * Serve HTTP on the listening socket fd, calling handler(user, req) for
+ * each request on the loop thread. The server owns fd from here on (also
+ * when this fails) and closes it when it stops listening. Returns 0,
+ * TARRY_ENOMEM, or TARRY_EIO with the reason in err.
+ */
+int http_server_start(http_server **out, uv_loop_t *loop, int fd, http_handler handler, void *user, char *err,
+                      size_t errlen);
 
-bool http_method_is(const h2o_req_t *req, const char *method);
+/* Stop accepting connections: the socket is closed (open connections keep being served). */
+void http_server_stop_listening(http_server *srv);
 
 /*
- * Copy query parameter `name`, URL-decoded, into out. Returns 1 if present,
- * 0 if absent, -1 if it does not fit or is malformed.
+ * Stop listening and, once no client connection is open, free the server:
+ * returns 0 (run the loop afterwards to let the closes finish), or
+ * TARRY_ESTATE while connections are open (the server stays valid; run the
+ * loop and call again, or let the process's end close them).
  */
-int http_query(h2o_req_t *req, const char *name, char *out, size_t outlen);
+int http_server_close(http_server *srv);
 
-/* The value of a request header, or an empty iovec. */
-h2o_iovec_t http_header(h2o_req_t *req, const h2o_token_t *token);
+/* ---- requests: what a handler may read (borrowed until the request is answered) ---- */
 
-/* ---- answers (each sends the whole response) --------------------------------- */
+http_str http_req_method(const http_req *req);
+bool http_req_method_is(const http_req *req, const char *method);
+
+/*
+ * The path as the client sent it, without the query: not percent-decoded
+ * and not normalised, so "a%2Fb" stays one segment.
+ */
+http_str http_req_path(const http_req *req);
+
+/*
+ * Copy query parameter `name`, URL-decoded ('+' stays '+'), into out.
+ * Returns 1 if present, 0 if absent, -1 if it does not fit, holds a NUL
+ * or is malformed.
+ */
+int http_req_query(const http_req *req, const char *name, char *out, size_t outlen);
+
+/* The value of the first request header called `name` (any case); ptr NULL when absent. */
+http_str http_req_header(const http_req *req, const char *name);
+
+/* The request body (ptr NULL or len 0 when there is none). */
+http_str http_req_body(const http_req *req);
+
+/* ---- answers: each sends the whole response, once per request; after it req may be freed ---- */
+
+/* Add a response header (copied) to the answer that follows; call before http_reply_*. */
+void http_add_header(http_req *req, const char *name, const char *value);
 
 /* Send `body` (copied) as application/json. */
-void http_reply_json(h2o_req_t *req, int status, const char *body, size_t len);
+void http_reply_json(http_req *req, int status, const char *body, size_t len);
 
 /* Send {"error":{"code":code,"message":...}}; message is printf-style. */
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
 #endif
-void http_reply_error(h2o_req_t *req, int status, const char *code, const char *fmt, ...);
+void http_reply_error(http_req *req, int status, const char *code, const char *fmt, ...);
 
-/* Send a 405 naming the allowed methods. */
-void http_reply_method_not_allowed(h2o_req_t *req, const char *allow);
+/* Send a 405 with an Allow header naming the allowed methods. */
+void http_reply_method_not_allowed(http_req *req, const char *allow);
 
-/* Send a non-JSON body (e.g. Prometheus text). */
-void http_reply_text(h2o_req_t *req, int status, const char *content_type, const char *body, size_t len);
+/* Send a non-JSON body (copied), e.g. Prometheus text. */
+void http_reply_text(http_req *req, int status, const char *content_type, const char *body, size_t len);
+
+/* ---- answering later ----------------------------------------------------------------- */
+
+/*
+ * Keep req to answer after the handler has returned. If the client goes
+ * away before the answer, gone(user) is called once, on the loop thread,
+ * and req must not be used again (it is freed); an answer (any
+ * http_reply_*) ends the arrangement, and gone is never called after it.
+ * So whichever goes first, the client or the answer, unhooks the other.
+ * When a client is seen to go is the library's business: over HTTP/2 at
+ * once, over HTTP/1.1 perhaps only when the answer is written (which is
+ * then dropped). Call at most once per request. Returns 0.
+ */
+int http_req_defer(http_req *req, void (*gone)(void *user), void *user);
 
 #endif

@@ -9,13 +9,24 @@
  * (even with -9), the kernel kills the engine too (PR_SET_PDEATHSIG), so a
  * restarted host never finds a stale engine holding its port or store.
  *
- * Exit statuses: 0 after a graceful stop, 78 (EX_CONFIG) when the engine
- * cannot start for a reason a restart will not fix (bad flag, port in use,
- * unreadable store), 1 otherwise.
+ * The listening socket: the supervisor binds and listens once and every
+ * engine it forks serves that same socket, so the port (also one the kernel
+ * picked for --listen IP:0) survives engine restarts, and a client that
+ * connects while an engine restarts waits in the backlog instead of being
+ * refused. On SIGTERM/SIGINT the supervisor closes its copy at once and the
+ * draining engine closes its own, so new connections are refused during
+ * the drain. With --no-supervisor the engine binds itself. The engine logs
+ * the address it serves and writes it to <data>/tarry.addr (ADDR_FILE),
+ * removed on a clean stop, so a script that asked for port 0 can find it.
+ *
+ * Exit statuses: 0 after a graceful stop, 78 (EX_CONFIG) when the host
+ * cannot start for a reason a restart will not fix (port in use, data
+ * folder in use, unreadable store), 2 for a bad command line, 1 otherwise.
  */
 #include "serve.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +38,11 @@
 
 #include <uv.h>
 
+#include <getopt.h>
+
 #include "api.h"
 #include "bytesize.h"
+#include "clock.h"
 #include "engine.h"
 #include "hlog.h"
 #include "http.h"
@@ -38,11 +52,15 @@
 
 #define EXIT_CONFIG 78
 #define DRAIN_TIMEOUT_MS 30000
+/* In the data folder: the address the host serves, IP:PORT and a newline (docs/API.md). */
+#define ADDR_FILE "tarry.addr"
+#define PORT_HINT " (is another host on that port? pick another with --listen, or port 0 for any free one)"
 
 typedef struct serve_config {
     const char *plugins_dir;
     const char *data_dir;
     const char *listen;
+    int listen_fd; /* the supervisor's listening socket, or -1: the engine binds `listen` itself */
     int workers;
     uint64_t map_size;   /* 0: the store's default */
     size_t queue_window; /* 0: the engine's default */
@@ -52,20 +70,25 @@ typedef struct serve_config {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: tarry serve [--plugins DIR] [--data DIR] [--listen ADDR:PORT] [--workers N]\n"
-            "  --plugins DIR       plugin .so files (env TARRY_PLUGINS, default ./plugins)\n"
-            "  --data DIR          the LMDB store (env TARRY_DATA, default ./tarry-data)\n"
-            "  --listen ADDR:PORT  the HTTP API (env TARRY_LISTEN, default 127.0.0.1:7373)\n"
-            "  --workers N         threads running functions (env TARRY_WORKERS, default 4 per core, 4..64)\n"
-            "  --map-size SIZE     the store's map: the most it can ever hold, address space only\n"
-            "                      (env TARRY_MAP_SIZE, default 1TiB; e.g. 64GiB)\n"
-            "  env TARRY_QUEUE_WINDOW=N  queued executions kept in memory (default 10000); the rest\n"
-            "                      wait in the store and are paged in, in order\n"
-            "  --watch             reload when the plugins folder changes (env TARRY_WATCH=1); SIGHUP,\n"
-            "                      `tarry reload` and POST /v1/plugins/reload work either way\n"
-            "  --no-supervisor     run the engine in this process (debugging; a plugin crash then stops the "
-            "host)\n");
+    fprintf(
+        out,
+        "usage: tarry serve [--plugins DIR] [--data DIR] [--listen ADDR:PORT] [--workers N] [--map-size "
+        "SIZE]\n"
+        "                   [--queue-window N] [--watch] [--no-supervisor]\n"
+        "  --plugins DIR       plugin .so files (env TARRY_PLUGINS, default ./plugins)\n"
+        "  --data DIR          the LMDB store (env TARRY_DATA, default ./tarry-data)\n"
+        "  --listen ADDR:PORT  the HTTP API (env TARRY_LISTEN, default 127.0.0.1:7373); port 0 picks a free\n"
+        "                      one, written to DATA/tarry.addr\n"
+        "  --workers N         threads running functions (env TARRY_WORKERS, default 4 per core, 4..64)\n"
+        "  --map-size SIZE     the most the store can ever hold: address space, not memory or disk\n"
+        "                      (env TARRY_MAP_SIZE, default 1TiB, e.g. 64GiB); a full store refuses new "
+        "work\n"
+        "  --queue-window N    queued executions kept in memory; the rest wait in the store and are paged\n"
+        "                      in, in order (env TARRY_QUEUE_WINDOW, default 10000)\n"
+        "  --watch             reload when the plugins folder changes (env TARRY_WATCH=1); SIGHUP,\n"
+        "                      `tarry reload` and POST /v1/plugins/reload work either way\n"
+        "  --no-supervisor     run the engine in this process (debugging; a plugin crash then stops the "
+        "host)\n");
 }
 
 static int default_workers(void)
@@ -75,93 +98,140 @@ static int default_workers(void)
     return (int)(n < 4 ? 4 : n > 64 ? 64 : n);
 }
 
-static int parse_workers(const char *text, int *out)
+/* A whole number in [min, max] for `what` (an option or its variable), or -1 with the reason printed. */
+static int parse_count(const char *what, const char *text, long long min, long long max, long long *out)
 {
     char *end;
-    long n = strtol(text, &end, 10);
-    if (!*text || *end || n < 1 || n > 1024) {
-        fprintf(stderr, "tarry serve: --workers wants a whole number from 1 to 1024, got \"%s\"\n", text);
+    long long n;
+
+    errno = 0;
+    n = strtoll(text, &end, 10);
+    if (!*text || *end || errno || n < min || n > max) {
+        fprintf(stderr, "tarry serve: %s wants a whole number from %lld to %lld, got \"%s\"\n", what, min,
+                max, text);
         return -1;
     }
-    *out = (int)n;
+    *out = n;
     return 0;
 }
 
-static int parse_map_size(const char *text, uint64_t *out)
+enum {
+    OPT_PLUGINS = 1,
+    OPT_DATA,
+    OPT_LISTEN,
+    OPT_WORKERS,
+    OPT_MAP_SIZE,
+    OPT_QUEUE_WINDOW,
+    OPT_WATCH,
+    OPT_NO_SUPERVISOR
+};
+
+/* Set one setting from its flag or its environment variable (`what` names which, for errors). */
+static int apply_setting(serve_config *cfg, int opt, const char *what, const char *value)
 {
     char err[200];
-    if (bytesize_parse(text, out, err, sizeof err) != 0) {
-        fprintf(stderr, "tarry serve: --map-size: %s\n", err);
-        return -1;
+    long long n;
+
+    switch (opt) {
+    case OPT_PLUGINS:
+        cfg->plugins_dir = value;
+        return 0;
+    case OPT_DATA:
+        cfg->data_dir = value;
+        return 0;
+    case OPT_LISTEN:
+        cfg->listen = value;
+        return 0;
+    case OPT_WORKERS:
+        if (parse_count(what, value, 1, 1024, &n) != 0)
+            return -1;
+        cfg->workers = (int)n;
+        return 0;
+    case OPT_QUEUE_WINDOW:
+        if (parse_count(what, value, 1, 100000000, &n) != 0)
+            return -1;
+        cfg->queue_window = (size_t)n;
+        return 0;
+    case OPT_MAP_SIZE:
+        if (bytesize_parse(value, &cfg->map_size, err, sizeof err) != 0) {
+            fprintf(stderr, "tarry serve: %s: %s\n", what, err);
+            return -1;
+        }
+        return 0;
     }
-    return 0;
+    return -1;
 }
 
 static int parse_config(int argc, char **argv, serve_config *cfg)
 {
+    static const struct option options[] = {
+        {"plugins", required_argument, NULL, OPT_PLUGINS},
+        {"data", required_argument, NULL, OPT_DATA},
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"workers", required_argument, NULL, OPT_WORKERS},
+        {"map-size", required_argument, NULL, OPT_MAP_SIZE},
+        {"queue-window", required_argument, NULL, OPT_QUEUE_WINDOW},
+        {"watch", no_argument, NULL, OPT_WATCH},
+        {"no-supervisor", no_argument, NULL, OPT_NO_SUPERVISOR},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static const struct {
+        const char *var;
+        int opt;
+    } from_env[] = {{"TARRY_PLUGINS", OPT_PLUGINS},   {"TARRY_DATA", OPT_DATA},
+                    {"TARRY_LISTEN", OPT_LISTEN},     {"TARRY_WORKERS", OPT_WORKERS},
+                    {"TARRY_MAP_SIZE", OPT_MAP_SIZE}, {"TARRY_QUEUE_WINDOW", OPT_QUEUE_WINDOW}};
     const char *env;
+    int opt;
 
-    cfg->plugins_dir = (env = getenv("TARRY_PLUGINS")) && *env ? env : "./plugins";
-    cfg->data_dir = (env = getenv("TARRY_DATA")) && *env ? env : "./tarry-data";
-    cfg->listen = (env = getenv("TARRY_LISTEN")) && *env ? env : "127.0.0.1:7373";
+    cfg->plugins_dir = "./plugins";
+    cfg->data_dir = "./tarry-data";
+    cfg->listen = "127.0.0.1:7373";
+    cfg->listen_fd = -1;
     cfg->workers = default_workers();
     cfg->supervise = true;
     cfg->watch = (env = getenv("TARRY_WATCH")) && *env && strcmp(env, "0") != 0;
-    if ((env = getenv("TARRY_WORKERS")) && *env && parse_workers(env, &cfg->workers) != 0)
-        return -1;
-    if ((env = getenv("TARRY_MAP_SIZE")) && *env && parse_map_size(env, &cfg->map_size) != 0)
-        return -1;
-    if ((env = getenv("TARRY_QUEUE_WINDOW")) && *env) {
-        char *end;
-        unsigned long long n = strtoull(env, &end, 10);
-        if (*end || n < 1 || n > 100000000) {
-            fprintf(stderr, "tarry serve: TARRY_QUEUE_WINDOW wants a whole number from 1 to 100000000\n");
+    /* The environment first, flags over it. */
+    for (size_t i = 0; i < sizeof from_env / sizeof from_env[0]; i++)
+        if ((env = getenv(from_env[i].var)) && *env &&
+            apply_setting(cfg, from_env[i].opt, from_env[i].var, env) != 0)
             return -1;
-        }
-        cfg->queue_window = (size_t)n;
-    }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *value = NULL;
-        const char *names[] = {"--plugins", "--data", "--listen", "--workers", "--map-size"};
-        int which = -1;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+    opterr = 0; /* our own messages, naming the command */
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        char what[64];
+        switch (opt) {
+        case 'h':
             usage(stdout);
             exit(0);
-        }
-        if (!strcmp(a, "--no-supervisor")) {
-            cfg->supervise = false;
-            continue;
-        }
-        if (!strcmp(a, "--watch")) {
+        case OPT_WATCH:
             cfg->watch = true;
-            continue;
-        }
-        for (int k = 0; k < 5; k++) {
-            size_t n = strlen(names[k]);
-            if (!strncmp(a, names[k], n) && (a[n] == '\0' || a[n] == '=')) {
-                which = k;
-                value = a[n] == '=' ? a + n + 1 : (i + 1 < argc ? argv[++i] : NULL);
-            }
-        }
-        if (which < 0) {
-            fprintf(stderr, "tarry serve: unknown option \"%s\"\n", a);
+            break;
+        case OPT_NO_SUPERVISOR:
+            cfg->supervise = false;
+            break;
+        case ':':
+            fprintf(stderr, "tarry serve: %s needs a value\n", argv[optind - 1]);
+            return -1;
+        case '?':
+            fprintf(stderr, "tarry serve: unknown option \"%s\"\n", argv[optind - 1]);
             usage(stderr);
             return -1;
+        default:
+            if (!*optarg) {
+                fprintf(stderr, "tarry serve: %s needs a value\n", argv[optind - 1]);
+                return -1;
+            }
+            snprintf(what, sizeof what, "--%s", options[opt - 1].name);
+            if (apply_setting(cfg, opt, what, optarg) != 0)
+                return -1;
         }
-        if (!value || !*value) {
-            fprintf(stderr, "tarry serve: %s needs a value\n", names[which]);
-            return -1;
-        }
-        if (which == 0)
-            cfg->plugins_dir = value;
-        else if (which == 1)
-            cfg->data_dir = value;
-        else if (which == 2)
-            cfg->listen = value;
-        else if (which == 3 && parse_workers(value, &cfg->workers) != 0)
-            return -1;
-        else if (which == 4 && parse_map_size(value, &cfg->map_size) != 0)
-            return -1;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tarry serve: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return -1;
     }
     return 0;
 }
@@ -240,14 +310,48 @@ static void on_plugins_changed(uv_fs_event_t *h, const char *file, int events, i
     uv_timer_start(&ep->watch_settle, on_watch_settled, WATCH_SETTLE_MS, 0);
 }
 
+/*
+ * Write the address served to <data>/tarry.addr through a temporary file
+ * and a rename, so a reader sees the whole line or no file. Returns 0 or
+ * TARRY_EIO (logged; the host serves anyway).
+ */
+static int addr_file_write(const char *data_dir, const char *addr)
+{
+    char path[4096], tmp[4096];
+    int fd, n, ok;
+
+    snprintf(path, sizeof path, "%s/%s", data_dir, ADDR_FILE);
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", data_dir, ADDR_FILE);
+    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+        goto fail;
+    n = (int)strlen(addr);
+    ok = dprintf(fd, "%s\n", addr) == n + 1;
+    if (close(fd) != 0 || !ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        goto fail;
+    }
+    return 0;
+fail:
+    hlog(HLOG_WARN, "cannot write %s: %s (the address is in this log only)", path, strerror(errno));
+    return TARRY_EIO;
+}
+
+static void addr_file_remove(const char *data_dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", data_dir, ADDR_FILE);
+    unlink(path);
+}
+
 static int run_engine(const serve_config *cfg)
 {
-    char err[512], workers[16];
+    char err[512], workers[16], addr[HTTP_ADDR_MAX];
     engine_proc ep;
     store *st = NULL;
     plugins *pl = NULL;
     api *a = NULL;
-    int rc, status = EXIT_CONFIG;
+    int rc, status = EXIT_CONFIG, fd = cfg->listen_fd;
+    bool addr_written = false;
 
     memset(&ep, 0, sizeof ep);
     signal(SIGPIPE, SIG_IGN);
@@ -276,7 +380,14 @@ static int run_engine(const serve_config *cfg)
         goto out;
     if (cfg->queue_window)
         engine_set_queue_window(ep.eng, cfg->queue_window);
-    if ((rc = http_server_start(&ep.http, &ep.loop, cfg->listen, api_handle, a, err, sizeof err)) != 0) {
+    /* Without a supervisor, bind here (after the store: its lock says this data folder is ours). */
+    if (fd < 0 && (rc = http_listen_open(cfg->listen, &fd, err, sizeof err)) != 0) {
+        hlog(HLOG_ERROR, "%s%s", err, rc == TARRY_EIO ? PORT_HINT : "");
+        goto out;
+    }
+    if (http_listen_address(fd, addr, sizeof addr) != 0)
+        snprintf(addr, sizeof addr, "%s", cfg->listen);
+    if ((rc = http_server_start(&ep.http, &ep.loop, fd, api_handle, a, err, sizeof err)) != 0) {
         hlog(HLOG_ERROR, "%s", err);
         goto out;
     }
@@ -305,10 +416,14 @@ static int run_engine(const serve_config *cfg)
             hlog(HLOG_INFO, "watching %s: a changed .so is reloaded %d ms after the last change",
                  cfg->plugins_dir, WATCH_SETTLE_MS);
     }
-    hlog(HLOG_INFO, "serving http://%s (data %s, plugins %s, %d workers)", cfg->listen, cfg->data_dir,
+    addr_written = addr_file_write(cfg->data_dir, addr) == 0;
+    hlog(HLOG_INFO, "serving http://%s (data %s, plugins %s, %d workers)", addr, cfg->data_dir,
          cfg->plugins_dir, cfg->workers);
     uv_run(&ep.loop, UV_RUN_DEFAULT);
     status = 0;
+    /* A clean stop: nobody serves that address any more. */
+    if (addr_written)
+        addr_file_remove(cfg->data_dir);
     /* Joins the commit thread: after this nothing writes to the store. */
     engine_close(ep.eng);
     uv_close((uv_handle_t *)&ep.sigterm, NULL);
@@ -326,6 +441,16 @@ static int run_engine(const serve_config *cfg)
     if (ep.drained) {
         plugins_free(pl);
         pl = NULL;
+        /* With no client connected, the server and the loop close cleanly (so a
+         * leak checker at exit, as with --no-supervisor, sees nothing left);
+         * open connections die with the process. */
+        if (http_server_close(ep.http) == 0) {
+            ep.http = NULL;
+            for (int i = 0; i < 4 && uv_loop_alive(&ep.loop); i++)
+                uv_run(&ep.loop, UV_RUN_NOWAIT);
+            if (!uv_loop_alive(&ep.loop))
+                uv_loop_close(&ep.loop);
+        }
     }
 out:
     /* Everything acknowledged is already committed; the store closes last so
@@ -342,20 +467,21 @@ out:
 
 static volatile sig_atomic_t child_pid;
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t listen_fd = -1; /* the supervisor's copy of the listening socket */
 
 static void forward_signal(int signum)
 {
-    if (signum == SIGTERM || signum == SIGINT)
+    if (signum == SIGTERM || signum == SIGINT) {
         stop_requested = 1;
+        /* No engine will serve a backlog after this: with the draining
+         * engine's copy closed too, new connections are refused. */
+        if (listen_fd >= 0) {
+            close(listen_fd);
+            listen_fd = -1;
+        }
+    }
     if (child_pid > 0)
         kill((pid_t)child_pid, signum);
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int supervise(const serve_config *cfg)
@@ -363,6 +489,17 @@ static int supervise(const serve_config *cfg)
     struct sigaction sa;
     int64_t backoff_ms = 0;
     pid_t parent = getpid();
+    serve_config engine_cfg = *cfg;
+    char err[512];
+    int rc, fd;
+
+    /* Bound once, here: every engine serves this socket (see the top of the file). */
+    if ((rc = http_listen_open(cfg->listen, &fd, err, sizeof err)) != 0) {
+        hlog(HLOG_ERROR, "%s%s", err, rc == TARRY_EIO ? PORT_HINT : "");
+        return EXIT_CONFIG;
+    }
+    engine_cfg.listen_fd = fd;
+    listen_fd = fd;
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = forward_signal;
@@ -372,7 +509,7 @@ static int supervise(const serve_config *cfg)
     sigaction(SIGHUP, &sa, NULL);
 
     for (;;) {
-        int64_t started = mono_ms();
+        int64_t started = clock_mono_ms();
         int wstatus;
         pid_t pid = fork();
 
@@ -387,7 +524,7 @@ static int supervise(const serve_config *cfg)
             signal(SIGTERM, SIG_DFL);
             signal(SIGINT, SIG_DFL);
             signal(SIGHUP, SIG_DFL);
-            _exit(run_engine(cfg));
+            _exit(run_engine(&engine_cfg));
         }
         child_pid = pid;
         while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
@@ -405,7 +542,7 @@ static int supervise(const serve_config *cfg)
                  WEXITSTATUS(wstatus));
         /* Restart at once after a crash in steady state; back off (up to 5 s)
          * when the engine keeps dying within a second of starting. */
-        if (mono_ms() - started < 1000)
+        if (clock_mono_ms() - started < 1000)
             backoff_ms = backoff_ms ? (backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2) : 100;
         else
             backoff_ms = 0;

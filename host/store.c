@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "status.h"
@@ -33,6 +34,7 @@ struct store {
     int lock_fd; /* flock()ed for the store's lifetime: one host per data folder */
     MDB_dbi db[DB_COUNT];
     uint64_t epoch; /* tells a thread's cached read transactions from a closed store's */
+    char *dir;      /* the data folder, for its free space */
     pthread_mutex_t cached_lock;
     struct store_txn *cached; /* every read transaction kept for reuse, any thread (closed with the store) */
 };
@@ -179,8 +181,13 @@ int store_open(store **out, const char *dir, uint64_t map_size, char *err, size_
         return TARRY_EIO;
     }
     st->epoch = atomic_fetch_add(&store_epochs, 1) + 1;
+    if (!(st->dir = strdup(dir))) {
+        free(st);
+        return TARRY_ENOMEM;
+    }
     pthread_mutex_init(&st->cached_lock, NULL);
     if ((rc = lock_folder(st, dir, err, errlen)) != 0) {
+        free(st->dir);
         free(st);
         return rc;
     }
@@ -234,6 +241,7 @@ fail:
     if (st->env)
         mdb_env_close(st->env);
     close(st->lock_fd);
+    free(st->dir);
     free(st);
     return TARRY_EIO;
 }
@@ -255,6 +263,7 @@ void store_close(store *st)
     pthread_mutex_destroy(&st->cached_lock);
     mdb_env_close(st->env);
     close(st->lock_fd);
+    free(st->dir);
     free(st);
 }
 
@@ -410,6 +419,15 @@ bool store_batch_empty(const store_batch *b)
     return b->len == 0;
 }
 
+/* Whether the data folder's file system has less room than a batch of `len` bytes could need. */
+static bool disk_nearly_full(store *st, size_t len)
+{
+    struct statvfs fs;
+    if (statvfs(st->dir, &fs) != 0)
+        return false;
+    return (uint64_t)fs.f_bavail * fs.f_frsize < (uint64_t)len * 2 + (1u << 20);
+}
+
 int store_batch_commit(store *st, store_batch *b)
 {
     MDB_txn *txn;
@@ -435,6 +453,12 @@ int store_batch_commit(store *st, store_batch *b)
         mdb_txn_abort(txn);
     else
         rc = mdb_txn_commit(txn);
+    if (rc == EIO && disk_nearly_full(st, b->len)) {
+        /* LMDB says EIO for a write that came up short ("filesystem full?"
+         * in its source): on a disk without room for this batch, that is a
+         * full disk, which refuses new work rather than failing it. */
+        return fail(st, ENOSPC, "committing a batch (a write came up short)");
+    }
     return rc ? fail(st, rc, "committing a batch") : 0;
 }
 

@@ -75,9 +75,14 @@ def rfc3339(epoch_s):
 
 
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """The port to pass to `tarry serve --listen 127.0.0.1:PORT` when any will do: 0, so the host
+    binds a free one itself and says which (ADDR_FILE). Choosing a number here (bind port 0,
+    close, hand it over) would let two tests race for the same port."""
+    return 0
+
+
+# Where `tarry serve` writes the address it serves, in its data folder (docs/API.md).
+ADDR_FILE = "tarry.addr"
 
 
 def plugin_path(name):
@@ -234,32 +239,49 @@ class Host:
         return "http://127.0.0.1:%d" % self.port
 
     def start(self):
-        """Start the host (on the same port and data folder when restarting) and wait for /healthz."""
+        """Start the host and wait for /healthz. The first start asks for port 0, so the host
+        binds a free port itself (nothing to race for) and writes it to <data>/tarry.addr; a
+        restart asks for the same port again, so clients that kept it reconnect, and only if
+        something else took it meanwhile does the host get a new one."""
         if self.proc is not None and self.proc.poll() is None:
             raise RuntimeError("host already running")
-        tries = 1 if self.port is not None else 3
-        for attempt in range(tries):
-            if self.port is None or attempt > 0:
-                self.port = free_port()
-            if self._spawn_and_wait():
+        for port in ((self.port, 0) if self.port else (0,)):
+            if self._spawn_and_wait(port):
                 self.starts += 1
                 return
+            if "cannot listen on" not in self.log_text().rsplit("=== harness: start", 1)[-1]:
+                break
         raise RuntimeError(
-            "the host did not become healthy on %s within %.0fs\n--- host log ---\n%s"
-            % (self.url, self.startup_timeout, self.log_tail())
+            "the host did not become healthy on port %s within %.0fs\n--- host log ---\n%s"
+            % (self.port or "(none yet)", self.startup_timeout, self.log_tail())
         )
 
-    def _spawn_and_wait(self):
+    def _read_addr(self):
+        """The port in <data>/tarry.addr once the host has written it whole, else None."""
+        try:
+            with open(os.path.join(self.data_dir, ADDR_FILE)) as f:
+                text = f.read()
+        except OSError:
+            return None
+        m = re.fullmatch(r"127\.0\.0\.1:(\d+)\n", text)
+        return int(m.group(1)) if m else None
+
+    def _spawn_and_wait(self, port):
         env = dict(os.environ)
         env.update(self.extra_env)
+        # A host killed with -9 leaves its address file behind: only a new one counts.
+        try:
+            os.unlink(os.path.join(self.data_dir, ADDR_FILE))
+        except OSError:
+            pass
         self.log_file = open(self.log_path, "ab")
-        self.log_file.write(b"=== harness: start #%d on port %d ===\n" % (self.starts + 1, self.port))
+        self.log_file.write(b"=== harness: start #%d on port %d ===\n" % (self.starts + 1, port))
         self.log_file.flush()
         argv = [
             BIN, "serve",
             "--plugins", self.plugins_dir,
             "--data", self.data_dir,
-            "--listen", "127.0.0.1:%d" % self.port,
+            "--listen", "127.0.0.1:%d" % port,
             "--workers", str(self.workers),
         ]
         self.proc = subprocess.Popen(
@@ -267,13 +289,16 @@ class Host:
             env=env, start_new_session=True, preexec_fn=_die_with_parent,
         )
         self.log_file.close()  # the host has its own descriptor
-        self.client = Client("127.0.0.1", self.port)
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 return False
-            if self.healthy():
-                return True
+            got = self._read_addr()
+            if got is not None and (port == 0 or got == port):
+                self.port = got
+                self.client = Client("127.0.0.1", self.port)
+                if self.healthy():
+                    return True
             time.sleep(0.02)
         self.kill9()
         return False

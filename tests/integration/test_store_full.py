@@ -77,7 +77,8 @@ def map_full():
         for eid in accepted:
             h.wait_final(eid)
         stored = all_stored(h)
-        check_eq(sorted(stored), sorted(accepted), "map full: the store holds exactly the %d accepted executions" % len(accepted))
+        check(sorted(stored) == sorted(accepted), "map full: the store holds exactly the %d accepted executions" % len(accepted),
+              "stored %d, accepted %d" % (len(stored), len(accepted)))
         check(all(e["state"] == "succeeded" for e in stored.values()), "map full: every accepted execution succeeded")
         h.wait_final(h.trigger_ok("echo", {"after": "room"}))
         print("map full: %d accepted, 503 after that, all %d finished on a larger map" % (len(accepted), len(accepted)))
@@ -116,7 +117,8 @@ def disk_full():
             for eid in accepted + [later]:
                 h.wait_final(eid)
             stored = all_stored(h)
-            check_eq(sorted(stored), sorted(accepted + [later]), "disk full: the store holds exactly the accepted executions")
+            check(sorted(stored) == sorted(accepted + [later]), "disk full: the store holds exactly the %d accepted executions" % (len(accepted) + 1),
+                  "stored %d, accepted %d" % (len(stored), len(accepted) + 1))
             check_eq(engine_starts(h), 1, "disk full: the engine never restarted")
             print("disk full: %d accepted, 503 after that; room made, all finished, new work accepted" % len(accepted))
             h.stop()

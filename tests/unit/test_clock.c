@@ -2,7 +2,7 @@
  * test_clock.c - the clock room: RFC 3339 text for any millisecond (checked
  * against the C library's gmtime_r over the whole four-digit-year range),
  * every accepted spelling, every range and syntax error with a message that
- * names the field, and round trips both ways.
+ * names the field, and round trips both ways; the monotonic clock.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -252,6 +252,23 @@ static void test_now(void **state)
     assert_true(now > 1577836800000LL); /* after 2020 */
 }
 
+/* The monotonic clock is CLOCK_MONOTONIC in ms and never goes back. */
+static void test_mono(void **state)
+{
+    (void)state;
+    struct timespec ts;
+    int64_t first = clock_mono_ms(), prev = first;
+
+    for (int i = 0; i < 1000; i++) {
+        int64_t now = clock_mono_ms();
+        assert_true(now >= prev);
+        prev = now;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    assert_true(prev <= (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    assert_true(first >= (int64_t)ts.tv_sec * 1000 - 60000); /* same clock, not the wall clock */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -265,6 +282,7 @@ int main(void)
         cmocka_unit_test(test_parse_error_buffer),
         cmocka_unit_test(test_round_trips),
         cmocka_unit_test(test_now),
+        cmocka_unit_test(test_mono),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,270 @@
+/*
+ * cli_list.c - the commands that print lists: ls, logs, functions, plugins,
+ * and reload (which prints what the reload did, as plugins does).
+ *
+ * May not: include the store, engine, replay, plugins or http rooms.
+ */
+#include "cli_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- ls ---------------------------------------------------------------------------- */
+
+enum { LS_FUNCTION, LS_STATE, LS_LIMIT, LS_CURSOR, LS_JSON };
+
+static const char *const ls_keys[] = {"function", "state", "limit", "cursor"};
+
+/* "more: tarry [--url URL] ls --function F ... --cursor C": the same filters, the next page. */
+static void print_next_page(const client *c, const cli_args *args, const char *next)
+{
+    cli_text hint;
+    cli_text_open(&hint);
+    fputs("tarry", hint.f);
+    if (c->url_given) {
+        fputs(" --url ", hint.f);
+        cli_put_shell_word(hint.f, c->base_url);
+    }
+    fputs(" ls", hint.f);
+    for (int i = LS_FUNCTION; i <= LS_LIMIT; i++) {
+        if (args->seen[i]) {
+            fprintf(hint.f, " --%s ", ls_keys[i]);
+            cli_put_shell_word(hint.f, args->value[i]);
+        }
+    }
+    fputs(" --cursor ", hint.f);
+    cli_put_shell_word(hint.f, next);
+    char *text = cli_text_take(&hint);
+    cli_say(stdout, "more: %s\n", text);
+    free(text);
+}
+
+int cli_cmd_ls(client *c, const command *cmd, const cli_args *args)
+{
+    static const char *const keys[] = {"id", "function", "state", "attempts", "created_at", "finished_at"};
+    answer ans = {0};
+    cli_table rows = {.ncols = 6};
+    cli_text path;
+    char sep = '?';
+    int rc;
+
+    (void)cmd;
+    cli_text_open(&path);
+    fputs("/v1/executions", path.f);
+    for (int i = LS_FUNCTION; i <= LS_CURSOR; i++) {
+        if (args->seen[i]) {
+            fprintf(path.f, "%c%s=", sep, ls_keys[i]);
+            cli_put_escaped(c, path.f, args->value[i]);
+            sep = '&';
+        }
+    }
+    char *path_text = cli_text_take(&path);
+    if ((rc = cli_get(c, path_text, &ans)) != 0)
+        goto done;
+    if (args->seen[LS_JSON]) {
+        cli_print_raw(&ans);
+        goto done;
+    }
+    const cJSON *data = cli_json_get(ans.json, "data"), *x;
+    if (!cJSON_IsArray(data)) {
+        rc = cli_bad_answer(c, "\"data\" list");
+        goto done;
+    }
+    cli_table_add(&rows, (const char *[]){"ID", "FUNCTION", "STATE", "ATTEMPTS", "CREATED", "FINISHED"});
+    cJSON_ArrayForEach(x, data)
+    {
+        char *cells[6];
+        for (int i = 0; i < 6; i++)
+            cells[i] = cli_json_cell(cli_json_get(x, keys[i]));
+        cli_table_add(&rows, (const char *const *)cells);
+        for (int i = 0; i < 6; i++)
+            free(cells[i]);
+    }
+    if (rows.nrows == 1)
+        fputs("tarry: no executions match\n", stderr);
+    else
+        cli_table_print(&rows, stdout);
+    const char *next = cli_json_str(ans.json, "next_cursor");
+    if (next && *next)
+        print_next_page(c, args, next);
+done:
+    cli_table_free(&rows);
+    cli_answer_free(&ans);
+    free(path_text);
+    return rc;
+}
+
+/* ---- logs ---------------------------------------------------------------------------- */
+
+enum { LOGS_JSON };
+
+int cli_cmd_logs(client *c, const command *cmd, const cli_args *args)
+{
+    char *path = cli_exec_path(c, args->pos[0], "/logs");
+    answer ans = {0};
+    int rc;
+
+    (void)cmd;
+    if ((rc = cli_get(c, path, &ans)) != 0)
+        goto done;
+    if (args->seen[LOGS_JSON]) {
+        cli_print_raw(&ans);
+        goto done;
+    }
+    const cJSON *data = cli_json_get(ans.json, "data"), *entry;
+    if (!cJSON_IsArray(data)) {
+        rc = cli_bad_answer(c, "\"data\" list");
+        goto done;
+    }
+    if (!data->child)
+        cli_say(stderr, "tarry: execution %s has no log lines\n", args->pos[0]);
+    cJSON_ArrayForEach(entry, data)
+    {
+        const char *time = cli_json_str(entry, "time");
+        const char *level = cli_json_str(entry, "level");
+        const char *message = cli_json_str(entry, "message");
+        cli_say(stdout, "%s  %-5s  %s\n", time ? time : "-", level ? level : "-", message ? message : "");
+    }
+done:
+    cli_answer_free(&ans);
+    free(path);
+    return rc;
+}
+
+/* ---- functions ------------------------------------------------------------------------- */
+
+enum { FUNCTIONS_JSON };
+
+int cli_cmd_functions(client *c, const command *cmd, const cli_args *args)
+{
+    answer ans = {0};
+    cli_table rows = {.ncols = 4};
+    int rc;
+
+    (void)cmd;
+    if ((rc = cli_get(c, "/v1/functions", &ans)) != 0)
+        goto done;
+    if (args->seen[FUNCTIONS_JSON]) {
+        cli_print_raw(&ans);
+        goto done;
+    }
+    const cJSON *data = cli_json_get(ans.json, "data"), *fn;
+    if (!cJSON_IsArray(data)) {
+        rc = cli_bad_answer(c, "\"data\" list");
+        goto done;
+    }
+    cli_table_add(&rows, (const char *[]){"FUNCTION", "PLUGIN", "VERSION", "FILE"});
+    cJSON_ArrayForEach(fn, data)
+    {
+        const cJSON *plugin = cli_json_get(fn, "plugin");
+        cli_table_add(&rows, (const char *[]){cli_json_str(fn, "name"), cli_json_str(plugin, "name"),
+                                              cli_json_str(plugin, "version"), cli_json_str(plugin, "file")});
+    }
+    if (rows.nrows == 1)
+        fputs("tarry: no functions are loaded (tarry plugins shows the plugins and their load errors)\n",
+              stderr);
+    else
+        cli_table_print(&rows, stdout);
+done:
+    cli_table_free(&rows);
+    cli_answer_free(&ans);
+    return rc;
+}
+
+/* ---- plugins and reload ------------------------------------------------------------------ */
+
+enum { PLUGINS_JSON };
+
+/* "a, b, c" from a plugin's "functions" array; "-" for none. The caller frees. */
+static char *function_list(const cJSON *plugin)
+{
+    const cJSON *fn;
+    cli_text list;
+    cli_text_open(&list);
+    cJSON_ArrayForEach(fn, cli_json_get(plugin, "functions"))
+    {
+        fprintf(list.f, "%s%s", cli_text_len(&list) ? ", " : "", cJSON_IsString(fn) ? fn->valuestring : "?");
+    }
+    if (cli_text_len(&list) == 0)
+        fputc('-', list.f);
+    return cli_text_take(&list);
+}
+
+/* The plugins that did not load, with the host's reasons. */
+static void print_failures(const cJSON *data, int failed, bool reload)
+{
+    const cJSON *plugin;
+    printf("\n%d plugin%s did not load%s:\n", failed, failed == 1 ? "" : "s",
+           reload ? " (the version before each keeps serving)" : "");
+    cJSON_ArrayForEach(plugin, data)
+    {
+        const char *error = cli_json_str(plugin, "error");
+        const char *file = cli_json_str(plugin, "file");
+        /* The host's messages usually name the file already. */
+        if (error && file && strncmp(error, file, strlen(file)) != 0)
+            cli_say(stdout, "  %s: %s\n", file, error);
+        else if (error)
+            cli_say(stdout, "  %s\n", error);
+    }
+}
+
+/* `plugins` lists GET /v1/plugins; `reload` POSTs a reload and lists what it
+ * did, exiting 1 when a plugin was refused. */
+static int plugins_table(client *c, const cli_args *args, bool reload)
+{
+    answer ans = {0};
+    cli_table rows = {.ncols = 5};
+    int rc, failed = 0;
+
+    if ((rc = reload ? cli_send(c, "POST", "/v1/plugins/reload", "{}", 0, &ans)
+                     : cli_get(c, "/v1/plugins", &ans)) != 0)
+        goto done;
+    if (args->seen[PLUGINS_JSON]) {
+        cli_print_raw(&ans);
+        if (reload && cJSON_GetNumberValue(cli_json_get(ans.json, "errors")) > 0)
+            rc = CLI_EXIT_FAILED;
+        goto done;
+    }
+    const cJSON *data = cli_json_get(ans.json, "data"), *plugin;
+    if (!cJSON_IsArray(data)) {
+        rc = cli_bad_answer(c, "\"data\" list");
+        goto done;
+    }
+    cli_table_add(&rows, (const char *[]){"FILE", "NAME", "VERSION", "STATE", "FUNCTIONS"});
+    cJSON_ArrayForEach(plugin, data)
+    {
+        char *functions = function_list(plugin);
+        cli_table_add(&rows, (const char *[]){cli_json_str(plugin, "file"), cli_json_str(plugin, "name"),
+                                              cli_json_str(plugin, "version"), cli_json_str(plugin, "state"),
+                                              functions});
+        free(functions);
+        if (cli_json_str(plugin, "error"))
+            failed++;
+    }
+    if (rows.nrows == 1) {
+        fputs("tarry: the host found no plugins (check its --plugins folder)\n", stderr);
+        goto done;
+    }
+    cli_table_print(&rows, stdout);
+    if (failed) {
+        if (reload)
+            rc = CLI_EXIT_FAILED;
+        print_failures(data, failed, reload);
+    }
+done:
+    cli_table_free(&rows);
+    cli_answer_free(&ans);
+    return rc;
+}
+
+int cli_cmd_plugins(client *c, const command *cmd, const cli_args *args)
+{
+    (void)cmd;
+    return plugins_table(c, args, false);
+}
+
+int cli_cmd_reload(client *c, const command *cmd, const cli_args *args)
+{
+    (void)cmd;
+    return plugins_table(c, args, true);
+}
