@@ -102,6 +102,23 @@ def plugin_hash(name):
         return hashlib.sha256(f.read()).hexdigest()[:16]
 
 
+def group_members(pgid):
+    """Every live process in process group `pgid` (found through /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                stat = f.read()
+            fields = stat[stat.rindex(")") + 2 :].split()
+        except (OSError, ValueError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found.append(int(entry))
+    return found
+
+
 def descendants(pid):
     """Every live process below `pid`, found through /proc (children first-level and deeper)."""
     parent_of = {}
@@ -344,7 +361,10 @@ class Host:
             except ProcessLookupError:
                 pass
         self.proc.wait()
-        self._wait_gone(victims)
+        # An engine the supervisor forked just before the kill is in the
+        # process group but was in no list: wait for the whole group, or a
+        # restart can find the port and the data folder still held.
+        self._wait_gone(sorted(set(victims) | set(group_members(self.proc.pid))))
         self.kills += 1
         self._after_exit()
 
