@@ -316,7 +316,8 @@ plugins_scan *plugins_scan_dir(plugins *set)
         names[n++] = strdup(e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, by_string);
+    if (n) /* qsort's array must not be NULL, even for no elements */
+        qsort(names, n, sizeof *names, by_string);
     scan->files = calloc(n ? n : 1, sizeof *scan->files);
     for (size_t i = 0; scan->files && i < n; i++) {
         scanned *sc = &scan->files[scan->count];

@@ -185,6 +185,7 @@ static int parse_config(int argc, char **argv, serve_config *cfg)
     const char *env;
     int opt;
 
+    memset(cfg, 0, sizeof *cfg);
     cfg->plugins_dir = "./plugins";
     cfg->data_dir = "./tarry-data";
     cfg->listen = "127.0.0.1:7373";
