@@ -184,9 +184,14 @@ void engine_settle_child(engine *e, exec *child)
     }
     if (store_txn_begin(e->st, false, &txn) != 0)
         return;
-    if (store_exec_get(txn, &child->rec.parent_id, &rec) == 0 && rec.state == EXEC_WAITING &&
-        (parent = engine_exec_from_store(e, &rec)))
-        engine_wake(e, parent);
+    if (store_exec_get(txn, &child->rec.parent_id, &rec) == 0 &&
+        (rec.state == EXEC_WAITING || rec.state == EXEC_QUEUED) &&
+        (parent = engine_exec_from_store(e, &rec))) {
+        if (rec.state == EXEC_WAITING)
+            engine_wake(e, parent);
+        else
+            engine_exec_dirty(e, parent); /* queued in the store's backlog: it pages in after this batch */
+    }
     store_txn_abort(txn);
 }
 

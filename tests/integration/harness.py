@@ -15,6 +15,7 @@ Function names are global in a host, and examples and testfns both export
 """
 
 import datetime
+import fcntl
 import hashlib
 import http.client
 import json
@@ -365,6 +366,7 @@ class Host:
         # process group but was in no list: wait for the whole group, or a
         # restart can find the port and the data folder still held.
         self._wait_gone(sorted(set(victims) | set(group_members(self.proc.pid))))
+        self._wait_lock_free()
         self.kills += 1
         self._after_exit()
 
@@ -398,6 +400,29 @@ class Host:
                 except (OSError, IndexError):
                     break
                 time.sleep(0.01)
+
+    def _wait_lock_free(self, timeout=10.0):
+        """Wait until no process holds the data folder's lock (a dying engine may still, for a
+        moment); say who does if it lasts, since a restart would then be refused."""
+        path = os.path.join(self.data_dir, "tarry.lock")
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fd = os.open(path, os.O_RDWR)
+            except OSError:
+                return
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    holders = subprocess.run(["ps", "-eo", "pid,ppid,pgid,stat,args"], capture_output=True, text=True)
+                    print("harness: %s is still locked %.0fs after the kill:\n%s" % (path, timeout, holders.stdout), flush=True)
+                    return
+            finally:
+                os.close(fd)
+            time.sleep(0.01)
 
     def _after_exit(self):
         if self.client is not None:

@@ -7,7 +7,10 @@ execution, 300 `record` executions are triggered: /metrics counts all of them as
 once the worker is free they run exactly once each, in trigger order (one worker: the
 record file's line order is the run order). Then a second backlog is left behind by
 kill -9 and the restarted host says how many wait in the store, and runs them all, once,
-in order.
+in order. Last, workflows through a full window: 150 `parallel` workflows (two children each,
+await_all) on 2 workers with a window of 10, so parents and children are paged out and in
+while their siblings settle; every one of them finishes (none waits forever for a child
+that settled while it sat in the store).
 """
 
 import os
@@ -37,7 +40,16 @@ def backlog(h, record_file, n):
     return blocker, ids
 
 
+def workflows_through_the_window():
+    with harness.Host(plugins=["wf"], workers=2, extra_env={"TARRY_QUEUE_WINDOW": "10"}) as h:
+        ids = [h.trigger_ok("parallel", {"ms": 1}) for _ in range(150)]
+        results = [h.wait_final(eid, timeout=120) for eid in ids]
+        bad = [r for r in results if r["state"] != "succeeded"]
+        check(not bad, "all 150 workflows succeeded through a window of 10 (450 executions)", bad[:3])
+
+
 def main():
+    workflows_through_the_window()
     with harness.Host(plugins=["testfns"], workers=1, extra_env={"TARRY_QUEUE_WINDOW": "10"}) as h:
         record_file = os.path.join(h.dir, "ran.txt")
 
