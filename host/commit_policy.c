@@ -11,9 +11,11 @@ commit_decision commit_policy_decide(const commit_policy_in *in)
         return COMMIT_NOW;
     if (!in->awaited)
         return COMMIT_LINGER;
-    if (in->acks == 0 || in->acks >= in->acks_expected)
-        return COMMIT_NOW;
     if (in->gather_until && in->now_ns >= in->gather_until)
+        return COMMIT_NOW;
+    if (in->acks == 0)
+        return in->young_running ? COMMIT_GATHER : COMMIT_NOW;
+    if (in->acks >= in->acks_expected)
         return COMMIT_NOW;
     return COMMIT_GATHER;
 }

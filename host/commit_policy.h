@@ -10,7 +10,12 @@
  *   - when the last batch answered several callers at once (concurrent
  *     clients), a batch gathers up to COMMIT_GATHER_NS for as many, so it
  *     answers them all rather than the first of them. A lone caller never
- *     waits.
+ *     waits;
+ *   - a batch nobody calls for yet (a child's outcome and its parent's
+ *     wake) waits up to COMMIT_GATHER_NS while passes handed to workers
+ *     just now may end: siblings started together end together, and their
+ *     outcomes in one commit spare the parent a commit (and a pass) of its
+ *     own.
  *
  * Pure: the engine passes what it knows, time included, and acts on the
  * answer (tests/unit/test_commit_policy.c drives it with made-up times).
@@ -33,6 +38,7 @@ typedef struct commit_policy_in {
     bool awaited;          /* someone waits for one of them (a caller, a worker, a dispatch) */
     size_t acks;           /* callers a commit now would answer */
     size_t acks_expected;  /* callers in flight when the last batch committed */
+    bool young_running;    /* a pass handed to a worker less than COMMIT_GATHER_NS ago still runs */
     uint64_t now_ns;       /* a monotonic clock */
     uint64_t gather_until; /* 0: not gathering; else when gathering ends (same clock) */
 } commit_policy_in;

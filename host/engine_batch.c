@@ -390,6 +390,7 @@ void engine_commit_maybe(engine *e)
         }
     }
     in.now_ns = uv_hrtime();
+    in.young_running = e->running > 0 && in.now_ns - e->last_dispatch_ns < COMMIT_GATHER_NS;
     switch (commit_policy_decide(&in)) {
     case COMMIT_IDLE:
         return;

@@ -168,17 +168,20 @@ void engine_settle_child(engine *e, exec *child)
         return;
     if ((parent = idmap_get(&e->active, &child->rec.parent_id))) {
         /* A parent's pass must see this outcome, which is durable only with
-         * this batch: a waiting parent is woken in it; a queued one that has
-         * not started goes back to wait for it (it would replay without the
-         * outcome and suspend again for nothing); a running one replays again
-         * when its pass ends (engine_batch.c and work_done). */
+         * the batch being built: a waiting parent is woken in it; a queued
+         * one that has not started goes back to wait for it (it would replay
+         * without the outcome and suspend again for nothing); one whose wake
+         * is already in the batch in flight, or that is running, replays
+         * again once this batch commits (engine_batch.c and work_done). */
         if (parent->rec.state == EXEC_WAITING) {
             engine_wake(e, parent);
         } else if (parent->rec.state == EXEC_QUEUED && parent->in_ready) {
             engine_ready_remove(e, parent);
             engine_exec_dirty(e, parent);
+        } else if (parent->rec.state == EXEC_QUEUED && parent->in_dirty) {
+            /* Its wake is in the batch being built, with this outcome. */
         } else {
-            parent->wake_pending = true;
+            parent->wake_pending = true; /* running, or its wake is in the batch in flight */
         }
         return;
     }
@@ -360,6 +363,7 @@ void engine_dispatch(engine *e, exec *x)
     x->run.hooks.checkpoint = hook_checkpoint;
     id_format(&x->rec.id, x->run.id_text);
     x->work.data = x;
+    e->last_dispatch_ns = uv_hrtime();
     if (uv_queue_work(e->loop, &x->work, work_run, work_done) != 0) {
         hlog(HLOG_ERROR, "cannot queue execution %s on the threadpool", x->run.id_text);
         e->running--;

@@ -133,6 +133,7 @@ struct engine {
     size_t dirty_count;
     size_t acks_expected;      /* callers in flight when the last batch committed */
     uint64_t gather_until;     /* uv_hrtime(); 0: not gathering */
+    uint64_t last_dispatch_ns; /* uv_hrtime() of the last pass handed to a worker */
     bool linger_over;          /* the linger timer fired: commit what waits */
     int64_t full_until_ms;     /* the store was full: new work is refused until then (then tried again) */
     uint64_t failed_commits;   /* in a row */

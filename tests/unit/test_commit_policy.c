@@ -45,6 +45,26 @@ static void test_awaited_without_callers_commits_now(void **state)
     assert_int_equal(commit_policy_decide(&in), COMMIT_NOW);
 }
 
+static void test_waits_for_passes_just_started(void **state)
+{
+    /* A parent's wake with a sibling started together still running: wait for it, briefly. */
+    commit_policy_in in = busy();
+    (void)state;
+    in.acks = 0;
+    in.young_running = true;
+    assert_int_equal(commit_policy_decide(&in), COMMIT_GATHER);
+    in.gather_until = in.now_ns + COMMIT_GATHER_NS;
+    in.now_ns = in.gather_until; /* the window is over: commit, whatever still runs */
+    assert_int_equal(commit_policy_decide(&in), COMMIT_NOW);
+    in.gather_until = 0;
+    in.young_running = false; /* it ended */
+    assert_int_equal(commit_policy_decide(&in), COMMIT_NOW);
+    in.acks = 1; /* a caller waits: a young pass is no reason to keep it waiting */
+    in.acks_expected = 1;
+    in.young_running = true;
+    assert_int_equal(commit_policy_decide(&in), COMMIT_NOW);
+}
+
 static void test_unawaited_changes_linger(void **state)
 {
     commit_policy_in in = busy();
@@ -90,6 +110,7 @@ int main(void)
         cmocka_unit_test(test_nothing_to_commit),
         cmocka_unit_test(test_lone_caller_never_waits),
         cmocka_unit_test(test_awaited_without_callers_commits_now),
+        cmocka_unit_test(test_waits_for_passes_just_started),
         cmocka_unit_test(test_unawaited_changes_linger),
         cmocka_unit_test(test_gathers_for_expected_callers_until_deadline),
         cmocka_unit_test(test_draining_commits_at_once),
