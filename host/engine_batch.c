@@ -57,7 +57,8 @@ static int batch_exec(store_batch *b, exec *x)
     exec_record prev = {.state = x->written_state,
                         .scheduled_at = x->written_scheduled_at,
                         .wake_at = x->written_wake_at,
-                        .function = x->rec.function};
+                        .function = x->rec.function,
+                        .plugin_hash = x->written_hash[0] ? x->written_hash : NULL};
     uint32_t first_line = x->rec.log_count;
     int rc;
 
@@ -177,6 +178,7 @@ static void batch_failed(engine *e, int status, const char *why)
         x->written_state = x->committed_state;
         x->written_scheduled_at = x->committed_scheduled_at;
         x->written_wake_at = x->committed_wake_at;
+        memcpy(x->written_hash, x->committed_hash, sizeof x->written_hash);
         x->rec.log_count = ce->log_count_before;
         x->dispatch_after_commit = x->dispatch_after_commit || ce->dispatch;
         x->settle_parent = x->settle_parent || ce->settled_parent;
@@ -248,6 +250,8 @@ static void submit_dirty(engine *e)
         x->written_state = x->rec.state;
         x->written_scheduled_at = x->rec.scheduled_at;
         x->written_wake_at = x->rec.wake_at;
+        snprintf(x->written_hash, sizeof x->written_hash, "%s", x->rec.plugin_hash ? x->rec.plugin_hash : "");
+        memcpy(ce->hash, x->written_hash, sizeof ce->hash);
         list_init(&ce->acks);
         while (!list_empty(&x->acks)) {
             list_node *w = x->acks.next;
@@ -275,6 +279,7 @@ static void entry_committed(engine *e, commit_entry *ce)
     x->committed_state = ce->state;
     x->committed_scheduled_at = ce->scheduled_at;
     x->committed_wake_at = ce->wake_at;
+    memcpy(x->committed_hash, ce->hash, sizeof x->committed_hash);
     if (x->jw_from < ce->jw_to)
         x->jw_from = ce->jw_to;
     if (x->lw_from < ce->lw_to)

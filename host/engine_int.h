@@ -74,6 +74,7 @@ enum { WAIT_ACK, WAIT_RESULT, WAIT_TRIGGER };
 typedef struct exec {
     exec_record rec;
     exec_state written_state, committed_state;
+    char written_hash[PLUGIN_HASH_LEN + 1], committed_hash[PLUGIN_HASH_LEN + 1]; /* pinned version, "" none */
     int64_t written_scheduled_at, committed_scheduled_at;
     int64_t written_wake_at, committed_wake_at;
     const plugin_fn *fn;
@@ -108,7 +109,8 @@ typedef struct commit_entry {
     int64_t scheduled_at, wake_at;
     bool dispatch, checkpoint, settled_parent, rejected;
     size_t jw_to, lw_to;
-    uint32_t log_count_before; /* rec.log_count before this batch wrote its lines */
+    char hash[PLUGIN_HASH_LEN + 1]; /* the pinned version this batch wrote */
+    uint32_t log_count_before;      /* rec.log_count before this batch wrote its lines */
     journal_entry *sleep_entry;
     list_node acks;
 } commit_entry;

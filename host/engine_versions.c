@@ -18,9 +18,6 @@
 #include "hlog.h"
 #include "status.h"
 
-static const exec_state unfinished[] = {EXEC_SCHEDULED, EXEC_QUEUED, EXEC_RUNNING, EXEC_WAITING,
-                                        EXEC_BLOCKED};
-
 struct pinned_ctx {
     char (*hashes)[PLUGIN_HASH_LEN + 1];
     size_t count, cap;
@@ -46,7 +43,14 @@ static int collect_pin(void *user, const exec_record *rec)
     return 0;
 }
 
-/* Every version an unfinished stored execution is pinned to. */
+static int collect_hash(void *user, const char *hash)
+{
+    exec_record r = {.plugin_hash = hash};
+    return collect_pin(user, &r);
+}
+
+/* Every version an unfinished stored execution is pinned to: one seek per version in the
+ * store's pins index, whatever the number of executions. */
 static int collect_stored_pins(engine *e, struct pinned_ctx *pc)
 {
     store_txn *txn;
@@ -54,8 +58,7 @@ static int collect_stored_pins(engine *e, struct pinned_ctx *pc)
 
     if (rc != 0)
         return rc;
-    for (size_t i = 0; rc == 0 && i < sizeof unfinished / sizeof unfinished[0]; i++)
-        rc = store_exec_scan_state(txn, unfinished[i], collect_pin, pc);
+    rc = store_pinned_versions(txn, collect_hash, pc);
     store_txn_abort(txn);
     return rc;
 }

@@ -1,8 +1,16 @@
 /*
  * store.c - LMDB schema, record encoding and transactions.
  *
+ * Over 800 lines because it is the one file that includes lmdb.h (the
+ * rule that keeps LMDB out of every other room): the encoders write
+ * straight into MDB_val pages or a batch through the same sink, and the
+ * scans walk LMDB cursors, so splitting it would spread lmdb.h over
+ * several files. It reads in sections: opening, transactions, batches,
+ * string lists, records, index keys, scans, logs, journals.
+ *
  * May not: call into the engine, know about HTTP, or keep anything across
- * transactions except the environment and its database handles.
+ * transactions except the environment, its database handles and each
+ * thread's reset read transactions.
  */
 #include "store.h"
 
@@ -25,9 +33,11 @@
 #define RECORD_FORMAT_V3 3
 #define STR_ABSENT 0xffffffffu
 
-enum { DB_EXEC, DB_BY_STATE, DB_BY_FN, DB_BY_FN_STATE, DB_TIMERS, DB_LOGS, DB_JOURNAL, DB_COUNT };
-static const char *const db_names[DB_COUNT] = {"exec",   "by_state", "by_fn",  "by_fn_state",
-                                               "timers", "logs",     "journal"};
+enum { DB_EXEC, DB_BY_STATE, DB_BY_FN, DB_BY_FN_STATE, DB_TIMERS, DB_LOGS, DB_JOURNAL, DB_PINS, DB_COUNT };
+static const char *const db_names[DB_COUNT] = {"exec",   "by_state", "by_fn",   "by_fn_state",
+                                               "timers", "logs",     "journal", "pins"};
+
+#define PIN_HASH_LEN 16 /* a plugin version's hash (plugins.h's PLUGIN_HASH_LEN) */
 
 struct store {
     MDB_env *env;
@@ -156,6 +166,54 @@ static int lock_folder(store *st, const char *dir, char *err, size_t errlen)
     return 0;
 }
 
+static int pin_put(sink *out, const char *hash, const exec_id *id);
+static int record_decode(store *st, const MDB_val *key, const MDB_val *val, exec_record *r);
+
+/*
+ * The `pins` index (hash, id) of every unfinished execution pinned to a
+ * version, filled from the records of a store written before it existed.
+ * Run once, inside the transaction that creates it. Returns an LMDB code.
+ */
+static int pins_build(store *st, MDB_txn *txn)
+{
+    static const exec_state unfinished[] = {EXEC_SCHEDULED, EXEC_QUEUED, EXEC_RUNNING, EXEC_WAITING,
+                                            EXEC_BLOCKED};
+    store_txn t = {.st = st, .txn = txn, .write = true};
+    sink out = {&t, NULL};
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < sizeof unfinished / sizeof unfinished[0]; i++) {
+        MDB_cursor *cur;
+        uint8_t prefix = (uint8_t)unfinished[i];
+        MDB_val key = {1, &prefix}, val, rkey, rval;
+        if ((rc = mdb_cursor_open(txn, st->db[DB_BY_STATE], &cur)) != 0)
+            return rc;
+        for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
+             rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+            exec_record rec;
+            if (key.mv_size != 17 || ((uint8_t *)key.mv_data)[0] != prefix)
+                break;
+            rkey.mv_size = 16;
+            rkey.mv_data = (uint8_t *)key.mv_data + 1;
+            if ((rc = mdb_get(txn, st->db[DB_EXEC], &rkey, &rval)) != 0)
+                break;
+            if (record_decode(st, &rkey, &rval, &rec) != 0) {
+                rc = MDB_CORRUPTED;
+                break;
+            }
+            if (rec.plugin_hash && strlen(rec.plugin_hash) == PIN_HASH_LEN &&
+                pin_put(&out, rec.plugin_hash, &rec.id) != 0) {
+                rc = EIO; /* store_open reports it with the store's name */
+                break;
+            }
+        }
+        mdb_cursor_close(cur);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    return rc;
+}
+
 int store_open(store **out, const char *dir, uint64_t map_size, char *err, size_t errlen)
 {
     store *st = calloc(1, sizeof *st);
@@ -225,9 +283,18 @@ int store_open(store **out, const char *dir, uint64_t map_size, char *err, size_
                  (unsigned long long)(STORE_DEFAULT_MAP_SIZE >> 30), (unsigned long long)(map_size >> 30));
     if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
         goto fail;
-    for (int i = 0; i < DB_COUNT; i++)
-        if ((rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &st->db[i])) != 0)
+    for (int i = 0; i < DB_COUNT; i++) {
+        bool build = false;
+        if (i == DB_PINS && (rc = mdb_dbi_open(txn, db_names[i], 0, &st->db[i])) == MDB_NOTFOUND)
+            build = true; /* a store from before the pins index: build it, once */
+        else if (i == DB_PINS && rc != 0)
             goto fail;
+        if (i != DB_PINS || build)
+            if ((rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &st->db[i])) != 0)
+                goto fail;
+        if (build && (rc = pins_build(st, txn)) != 0)
+            goto fail;
+    }
     if ((rc = mdb_txn_commit(txn)) != 0) {
         txn = NULL;
         goto fail;
@@ -690,6 +757,41 @@ static int64_t timer_at(const exec_record *r)
     return 0;
 }
 
+/* The version an unfinished execution is pinned to, or NULL (final, unbound). */
+static const char *pinned_to(const exec_record *r)
+{
+    if (!r || exec_state_final(r->state) || !r->plugin_hash || strlen(r->plugin_hash) != PIN_HASH_LEN)
+        return NULL;
+    return r->plugin_hash;
+}
+
+static size_t key_pin(uint8_t *k, const char *hash, const exec_id *id)
+{
+    memcpy(k, hash, PIN_HASH_LEN);
+    memcpy(k + PIN_HASH_LEN, id->bytes, 16);
+    return PIN_HASH_LEN + 16;
+}
+
+static int pin_put(sink *out, const char *hash, const exec_id *id)
+{
+    uint8_t k[PIN_HASH_LEN + 16];
+    return sink_put_empty(out, DB_PINS, k, key_pin(k, hash, id));
+}
+
+/* `pins` holds (hash, id) exactly while an execution is unfinished and pinned to `hash`. */
+static int pins_update(sink *out, const exec_record *rec, const exec_record *prev)
+{
+    const char *was = pinned_to(prev), *now = pinned_to(rec);
+    uint8_t k[PIN_HASH_LEN + 16];
+    int rc;
+
+    if (was && now && memcmp(was, now, PIN_HASH_LEN) == 0)
+        return 0;
+    if (was && (rc = sink_del(out, DB_PINS, k, key_pin(k, was, &rec->id))) != 0)
+        return rc;
+    return now ? pin_put(out, now, &rec->id) : 0;
+}
+
 static int exec_put(sink *out, const exec_record *rec, const exec_record *prev)
 {
     uint8_t k[MAX_INDEX_KEY];
@@ -700,6 +802,8 @@ static int exec_put(sink *out, const exec_record *rec, const exec_record *prev)
     if ((rc = record_encode(out, rec)) != 0)
         return rc;
     if (!prev && (rc = sink_put_empty(out, DB_BY_FN, k, key_fn(k, rec->function, &rec->id))) != 0)
+        return rc;
+    if ((rc = pins_update(out, rec, prev)) != 0)
         return rc;
     if (prev && prev->state == rec->state && timer_at(prev) == timer_at(rec))
         return 0;
@@ -802,6 +906,37 @@ int store_exec_ids_in_state(store_txn *t, exec_state state, store_id_cb cb, void
     if (out)
         return out;
     return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "scanning by state") : 0;
+}
+
+int store_pinned_versions(store_txn *t, store_hash_cb cb, void *user)
+{
+    MDB_cursor *cur;
+    uint8_t seek[PIN_HASH_LEN + 16];
+    MDB_val key, val;
+    int rc, out = 0;
+
+    if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_PINS], &cur)) != 0)
+        return fail(t->st, rc, "opening a cursor");
+    rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+    while (rc == 0 && key.mv_size == sizeof seek) {
+        char hash[PIN_HASH_LEN + 1];
+        memcpy(hash, key.mv_data, PIN_HASH_LEN);
+        hash[PIN_HASH_LEN] = '\0';
+        if ((out = cb(user, hash)) != 0)
+            break;
+        /* One seek per version: past every id pinned to this one. */
+        memcpy(seek, hash, PIN_HASH_LEN);
+        memset(seek + PIN_HASH_LEN, 0xff, 16);
+        key.mv_size = sizeof seek;
+        key.mv_data = seek;
+        rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+        if (rc == 0 && key.mv_size == sizeof seek && memcmp(key.mv_data, seek, sizeof seek) == 0)
+            rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (out)
+        return out;
+    return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "reading pinned versions") : 0;
 }
 
 int store_exec_list(store_txn *t, const store_list_query *q, store_exec_cb cb, void *user, bool *more)

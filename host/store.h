@@ -11,6 +11,8 @@
  *   timers       due_ms(8, big-endian) id -> ""   (delayed starts and durable sleeps by due time)
  *   logs         id seq(4, big-endian) -> time(8) level(1) text
  *   journal      id seq(4, big-endian) -> encoded journal_entry (durable commands)
+ *   pins         hash(16) id -> ""            (unfinished executions by the plugin version they are
+ *                                              pinned to: which versions must stay loaded)
  * The indexes are kept by store_exec_put, so callers cannot forget one.
  *
  * Threads: reads happen on the loop thread and on workers (a pass reads its
@@ -70,9 +72,10 @@ const char *store_last_error(store *st);
 /*
  * Write `rec` and move its index entries from `prev` (the record as last
  * written, or NULL for a new record) to their new places, in an open write
- * transaction. Only prev's state, scheduled_at and wake_at are read (an
- * execution's function never changes). The timers index holds scheduled
- * executions at scheduled_at and waiting ones at wake_at (when non-zero).
+ * transaction. Only prev's state, scheduled_at, wake_at and plugin_hash are
+ * read (an execution's function never changes). The timers index holds
+ * scheduled executions at scheduled_at and waiting ones at wake_at (when
+ * non-zero); `pins` holds unfinished ones under their plugin_hash.
  */
 int store_exec_put(store_txn *txn, const exec_record *rec, const exec_record *prev);
 
@@ -112,6 +115,11 @@ typedef int (*store_exec_cb)(void *user, const exec_record *rec);
 
 /* Every execution in `state`, oldest first. */
 int store_exec_scan_state(store_txn *txn, exec_state state, store_exec_cb cb, void *user);
+
+/* Every plugin version (hash) some unfinished execution is pinned to, each
+ * once, without loading records; return non-zero from cb to stop. */
+typedef int (*store_hash_cb)(void *user, const char *hash);
+int store_pinned_versions(store_txn *txn, store_hash_cb cb, void *user);
 
 /* The ids of executions in `state`, oldest first, without loading records;
  * return non-zero from cb to stop (the scan returns it). */

@@ -32,6 +32,8 @@
 
 #include <cmocka.h>
 
+#include <lmdb.h> /* only to make a store from before the pins index */
+
 #include "ids.h"
 #include "record.h"
 #include "status.h"
@@ -1405,6 +1407,89 @@ static void test_map_size_out_of_range(void **state)
     assert_non_null(strstr(err, "map size 4096 bytes"));
 }
 
+/* ---- the pins index ------------------------------------------------------------ */
+
+static int add_hash(void *user, const char *hash)
+{
+    char *all = user;
+    strcat(all, hash);
+    strcat(all, " ");
+    return 0;
+}
+
+static void pinned(store *st, char *out)
+{
+    store_txn *t;
+    out[0] = '\0';
+    assert_int_equal(store_txn_begin(st, false, &t), 0);
+    assert_int_equal(store_pinned_versions(t, add_hash, out), 0);
+    store_txn_abort(t);
+}
+
+static void test_pins_follow_records(void **state)
+{
+    fixture *f = *state;
+    exec_record a1 = new_record("pa", EXEC_QUEUED), a2 = new_record("pa", EXEC_WAITING),
+                c = new_record("pc", EXEC_SCHEDULED), none = new_record("pn", EXEC_QUEUED), prev;
+    char got[256];
+
+    a1.plugin_hash = a2.plugin_hash = "aaaaaaaaaaaaaaaa";
+    c.plugin_hash = "cccccccccccccccc";
+    c.scheduled_at = 99;
+    none.plugin_hash = NULL; /* unbound: pins nothing */
+    put_direct(f->st, &a1, NULL);
+    put_direct(f->st, &a2, NULL);
+    put_direct(f->st, &c, NULL);
+    put_direct(f->st, &none, NULL);
+    pinned(f->st, got);
+    assert_string_equal(got, "aaaaaaaaaaaaaaaa cccccccccccccccc "); /* each version once, in order */
+
+    move_direct(f->st, &a1, EXEC_SUCCEEDED); /* final: no longer pins */
+    pinned(f->st, got);
+    assert_string_equal(got, "aaaaaaaaaaaaaaaa cccccccccccccccc ");
+    move_direct(f->st, &a2, EXEC_FAILED);
+    pinned(f->st, got);
+    assert_string_equal(got, "cccccccccccccccc ");
+
+    prev = c; /* upgraded to another version, state unchanged */
+    c.plugin_hash = "bbbbbbbbbbbbbbbb";
+    put_direct(f->st, &c, &prev);
+    pinned(f->st, got);
+    assert_string_equal(got, "bbbbbbbbbbbbbbbb ");
+}
+
+/* A store written before the pins index gets it built when it is opened. */
+static void test_pins_built_for_an_older_store(void **state)
+{
+    fixture *f = *state;
+    exec_record w = new_record("old", EXEC_WAITING), done = new_record("old", EXEC_SUCCEEDED);
+    char err[256], got[256];
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+
+    w.plugin_hash = "dddddddddddddddd";
+    w.wake_at = 5;
+    done.plugin_hash = "eeeeeeeeeeeeeeee";
+    put_direct(f->st, &w, NULL);
+    put_direct(f->st, &done, NULL);
+    store_close(f->st);
+    f->st = NULL;
+    /* Take the index away, as a store from before it would be. */
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+    assert_int_equal(mdb_env_open(env, f->path, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "pins", 0, &dbi), 0);
+    assert_int_equal(mdb_drop(txn, dbi, 1), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    assert_int_equal(store_open(&f->st, f->path, 0, err, sizeof err), 0);
+    pinned(f->st, got);
+    assert_string_equal(got, "dddddddddddddddd "); /* the waiting one; the final one pins nothing */
+}
+
 static void join_within(pthread_t thread, int seconds, const char *what);
 
 /* ---- a full map ------------------------------------------------------------
@@ -1767,6 +1852,8 @@ int main(void)
         STORE_TEST(test_default_map_costs_no_disk),
         STORE_TEST(test_map_size_out_of_range),
         STORE_TEST(test_full_map_refuses_and_keeps_serving),
+        STORE_TEST(test_pins_follow_records),
+        STORE_TEST(test_pins_built_for_an_older_store),
         STORE_TEST(test_last_error_is_per_thread),
         STORE_TEST(test_commit_on_thread_while_reading),
         STORE_TEST(test_commits_on_thread_during_reads),
