@@ -422,6 +422,15 @@ static bool fresh_unused(plugins *set, const scanned *sc, const plugin *chosen)
  * any of it changes, so on out of memory the current versions, their index
  * and the last report stay exactly as they were.
  */
+/* Whether `old` (or another version of its plugin) is among the chosen current versions. */
+static bool kept_by(plugin *const *chosen, size_t n, const plugin *old)
+{
+    for (size_t i = 0; i < n; i++)
+        if (chosen[i] == old || (chosen[i] && strcmp(chosen[i]->name, old->name) == 0))
+            return true;
+    return false;
+}
+
 void plugins_apply(plugins *set, plugins_scan *scan)
 {
     size_t n = scan->count, fn_total = 0, gens_needed = 0, retire_needed = 0, removed_count = 0, count = 0;
@@ -497,12 +506,7 @@ void plugins_apply(plugins *set, plugins_scan *scan)
         retire_needed += retire[i];
     }
     for (size_t g = 0; g < set->gen_count; g++) {
-        plugin *old = set->gens[g];
-        bool kept = false;
-        for (size_t i = 0; i < n && !kept; i++)
-            kept = chosen[i] == old || (chosen[i] && strcmp(chosen[i]->name, old->name) == 0);
-        if (old->current && !kept)
-            removed_count++;
+        removed_count += set->gens[g]->current && !kept_by(chosen, n, set->gens[g]);
     }
     if (fn_total && !(index = malloc(fn_total * sizeof *index)))
         out_of_memory = true;
@@ -525,10 +529,7 @@ void plugins_apply(plugins *set, plugins_scan *scan)
     }
     for (size_t g = 0, r = 0; !out_of_memory && g < set->gen_count; g++) {
         plugin *old = set->gens[g];
-        bool kept = false;
-        for (size_t i = 0; i < n && !kept; i++)
-            kept = chosen[i] == old || (chosen[i] && strcmp(chosen[i]->name, old->name) == 0);
-        if (old->current && !kept && !(removed[r++] = strdup(old->name)))
+        if (old->current && !kept_by(chosen, n, old) && !(removed[r++] = strdup(old->name)))
             out_of_memory = true;
     }
     if (out_of_memory) {

@@ -862,28 +862,6 @@ static int emit_indexed(store_txn *t, const MDB_val *ikey, store_exec_cb cb, voi
     return cb(user, &rec);
 }
 
-int store_exec_scan_state(store_txn *t, exec_state state, store_exec_cb cb, void *user)
-{
-    MDB_cursor *cur;
-    uint8_t prefix = (uint8_t)state;
-    MDB_val key = {1, &prefix}, val;
-    int rc, out = 0;
-
-    if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_BY_STATE], &cur)) != 0)
-        return fail(t->st, rc, "opening a cursor");
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-        if (key.mv_size != 17 || ((uint8_t *)key.mv_data)[0] != prefix)
-            break;
-        if ((out = emit_indexed(t, &key, cb, user)) != 0)
-            break;
-    }
-    mdb_cursor_close(cur);
-    if (out)
-        return out;
-    return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "scanning by state") : 0;
-}
-
 int store_exec_ids_in_state(store_txn *t, exec_state state, store_id_cb cb, void *user)
 {
     MDB_cursor *cur;
@@ -906,6 +884,28 @@ int store_exec_ids_in_state(store_txn *t, exec_state state, store_id_cb cb, void
     if (out)
         return out;
     return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "scanning by state") : 0;
+}
+
+struct scan_records {
+    store_txn *t;
+    store_exec_cb cb;
+    void *user;
+};
+
+static int record_of_id(void *user, const exec_id *id)
+{
+    struct scan_records *s = user;
+    exec_record rec;
+    int rc = store_exec_get(s->t, id, &rec);
+    if (rc != 0)
+        return rc == TARRY_ENOTFOUND ? TARRY_EIO : rc; /* an index must never dangle */
+    return s->cb(s->user, &rec);
+}
+
+int store_exec_scan_state(store_txn *t, exec_state state, store_exec_cb cb, void *user)
+{
+    struct scan_records s = {t, cb, user};
+    return store_exec_ids_in_state(t, state, record_of_id, &s);
 }
 
 int store_pinned_versions(store_txn *t, store_hash_cb cb, void *user)

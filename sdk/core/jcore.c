@@ -59,6 +59,22 @@ static char *dup_or_null(const char *s)
  * The mark moves only once the line is stored, so a line lost to an
  * allocation failure is logged by a later pass.
  */
+/* Make room for one more item in a doubling array (*items holds count of *cap). 0 or TARRY_ENOMEM. */
+static int grow(void **items, size_t count, size_t *cap, size_t size)
+{
+    size_t ncap;
+    void *grown;
+
+    if (count < *cap)
+        return 0;
+    ncap = *cap ? *cap * 2 : 8;
+    if (!(grown = realloc(*items, ncap * size)))
+        return TARRY_ENOMEM;
+    *items = grown;
+    *cap = ncap;
+    return 0;
+}
+
 static int log_line(tarry_ctx *ctx, int level, const char *text)
 {
     jcore_run *run = ctx->run;
@@ -75,14 +91,8 @@ static int log_line(tarry_ctx *ctx, int level, const char *text)
     i = ctx->log_ordinal++;
     if (p < run->log_mark_pos || (p == run->log_mark_pos && i < run->log_mark_count))
         return TARRY_OK;
-    if (run->log_count == run->log_cap) {
-        size_t cap = run->log_cap ? run->log_cap * 2 : 8;
-        jcore_log *grown = realloc(run->logs, cap * sizeof *grown);
-        if (!grown)
-            return TARRY_ENOMEM;
-        run->logs = grown;
-        run->log_cap = cap;
-    }
+    if (grow((void **)&run->logs, run->log_count, &run->log_cap, sizeof *run->logs) != 0)
+        return TARRY_ENOMEM;
     line = &run->logs[run->log_count];
     if (!(line->text = strdup(text)))
         return TARRY_ENOMEM;
@@ -237,14 +247,8 @@ static int fresh_push(jcore_run *run, const jcore_entry *e)
 {
     jcore_entry *into;
 
-    if (run->fresh_count == run->fresh_cap) {
-        size_t cap = run->fresh_cap ? run->fresh_cap * 2 : 8;
-        jcore_entry *grown = realloc(run->fresh, cap * sizeof *grown);
-        if (!grown)
-            return TARRY_ENOMEM;
-        run->fresh = grown;
-        run->fresh_cap = cap;
-    }
+    if (grow((void **)&run->fresh, run->fresh_count, &run->fresh_cap, sizeof *run->fresh) != 0)
+        return TARRY_ENOMEM;
     into = &run->fresh[run->fresh_count];
     *into = *e;
     into->name = dup_or_null(e->name);
