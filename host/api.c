@@ -1099,6 +1099,11 @@ static int handle_metrics(api *a, http_req *req)
             "# TYPE tarry_commit_seconds_max gauge\ntarry_commit_seconds_max %.6f\n",
             s.running, s.queued, s.workers, s.commits, (double)s.commit_ns_total / 1e9,
             (double)s.commit_ns_max / 1e9);
+    fprintf(out,
+            "# HELP tarry_commit_failures_total Commits that failed (a full or failing disk); each retry "
+            "counts.\n"
+            "# TYPE tarry_commit_failures_total counter\ntarry_commit_failures_total %" PRIu64 "\n",
+            s.commit_failures);
     /* A stream that could not grow fails at fclose: then body is not the whole text. */
     if (fclose(out) != 0 || !body)
         http_reply_error(req, 500, "internal", "out of memory building the metrics");

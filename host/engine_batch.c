@@ -157,6 +157,7 @@ static void batch_failed(engine *e, int status, const char *why)
     size_t rejected = 0, retried = 0;
     int64_t delay;
 
+    e->stats.commit_failures++;
     snprintf(e->commit_error, sizeof e->commit_error, "%s", why && *why ? why : status_str(status));
     if (status == TARRY_ELOST) {
         store_lost(e, e->commit_error);

@@ -51,9 +51,26 @@ def tmpfs(path, size):
         _run(["umount", "-l", path])
 
 
+class Loop:
+    """An ext4 file system on a loop device, mounted on `path`."""
+
+    def __init__(self, path, device):
+        self.path = path
+        self.device = device
+
+    def remount(self):
+        """Unmount and mount again: a shut-down file system comes back with what reached its device."""
+        r = _run(["umount", self.path])
+        if r.returncode != 0:
+            raise RuntimeError("umount %s: %s" % (self.path, r.stderr.strip()))
+        r = _run(["mount", self.device, self.path])
+        if r.returncode != 0:
+            raise RuntimeError("mount %s: %s" % (self.device, r.stderr.strip()))
+
+
 @contextlib.contextmanager
 def ext4_loop(path, size_mb=64):
-    """An ext4 file system on a loop device (its image on a tmpfs), mounted on `path`."""
+    """An ext4 file system on a loop device (its image on a tmpfs), mounted on `path`; yields a Loop."""
     back = tempfile.mkdtemp(prefix="tarry-loop-")
     loop = None
     mounted = False
@@ -75,7 +92,7 @@ def ext4_loop(path, size_mb=64):
         if r.returncode != 0:
             raise RuntimeError("mount %s: %s" % (loop, r.stderr.strip()))
         mounted = True
-        yield path
+        yield Loop(path, loop)
     finally:
         if mounted:
             _run(["umount", "-l", path])
@@ -132,3 +149,13 @@ def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def commit_failures(h):
+    """tarry_commit_failures_total from the host's /metrics: every failed commit, each retry counted."""
+    _, _, body = h.client.raw("GET", "/metrics")
+    text = body.decode("utf-8", "replace")
+    for line in text.splitlines():
+        if line.startswith("tarry_commit_failures_total "):
+            return int(line.split()[1])
+    raise harness.CheckFailed("FAILED: /metrics has no tarry_commit_failures_total: %r" % (text[:200],))

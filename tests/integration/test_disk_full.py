@@ -95,10 +95,13 @@ def main():
             engine = diskfault.engine_pid(h)
             lines_before = len(commit_lines(h.log_text()))
             cpu_before = diskfault.cpu_seconds(engine)
+            tries_before = diskfault.commit_failures(h)
             time.sleep(IDLE_WINDOW_S)
             cpu = diskfault.cpu_seconds(engine) - cpu_before
+            tries = diskfault.commit_failures(h) - tries_before
             lines = len(commit_lines(h.log_text())) - lines_before
-            print("idle on a full disk for %.1f s: %.2f s of engine CPU, %d commit log lines" % (IDLE_WINDOW_S, cpu, lines))
+            print("idle on a full disk for %.1f s: %d commit tries, %.2f s of engine CPU, %d commit log lines" % (IDLE_WINDOW_S, tries, cpu, lines))
+            check(tries <= 12, "the retries back off: %d commit tries in %.1f s (a pause doubling from 100 ms to 5 s)" % (tries, IDLE_WINDOW_S))
             check(cpu < IDLE_WINDOW_S * 0.05, "the engine does not spin retrying commits (CPU %.2f s in %.1f s)" % (cpu, IDLE_WINDOW_S))
             check(lines <= 2, "no log line per retry while the disk stays full", commit_lines(h.log_text())[-5:])
             check_eq(h.get("/healthz")[0], 200, "full disk: /healthz answers")
