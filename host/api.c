@@ -270,23 +270,48 @@ static void reply_store_error(api *a, http_req *req, int rc)
 }
 
 /*
- * A change the engine refused or could not commit (`what` says which): it
- * was not accepted, so the client may send it again. A full store is 503
- * with Retry-After, as the fault is space, not the request.
+ * A change the engine refused or could not commit (`what` says which).
+ * Every answer here means "not accepted, nothing of it is stored: safe to
+ * send again" (docs/API.md), except 503 commit_unknown: the store broke
+ * while committing it, so it may be stored; that answer names the id
+ * (`id`, NULL when there is none) to look up once the host is back. Store
+ * trouble is 503 with Retry-After: the fault is the disk, not the request.
  */
 static void reply_not_accepted(api *a, http_req *req, int rc, const char *what)
 {
-    if (rc == TARRY_EFULL) {
-        http_add_header(req, "Retry-After", API_STORE_FULL_RETRY_AFTER);
-        http_reply_error(req, 503, "store_full",
-                         "the store is full (disk or map size): nothing was accepted; free space or raise "
-                         "--map-size, then retry");
-    } else if (rc == TARRY_ENOMEM) {
+    const char *why = engine_commit_error(a->eng);
+
+    if (rc == TARRY_ENOMEM) {
         http_reply_error(req, 500, "internal", "%s: out of memory; nothing was accepted", what);
-    } else {
-        http_reply_error(req, 500, "internal", "%s (%s): %s; nothing was accepted", what, status_str(rc),
-                         engine_commit_error(a->eng));
+        return;
     }
+    http_add_header(req, "Retry-After", API_STORE_FULL_RETRY_AFTER);
+    if (rc == TARRY_EFULL)
+        http_reply_error(req, 503, "store_full", "%s: %s; nothing was accepted: free space, then retry", what,
+                         why);
+    else if (rc == TARRY_ELOST)
+        http_reply_error(req, 503, "store_lost", "%s: the store is gone (%s); nothing was accepted", what,
+                         why);
+    else if (rc == TARRY_EBROKEN)
+        http_reply_error(req, 503, "store_unavailable",
+                         "%s: the store is being reopened (%s); nothing was accepted, retry", what, why);
+    else
+        http_reply_error(req, 503, "store_unavailable", "%s (%s): %s; nothing was accepted, retry", what,
+                         status_str(rc), why);
+}
+
+/* The store broke while committing the change for execution `id`: it may or may not be stored. */
+static void reply_commit_unknown(api *a, http_req *req, const exec_id *id)
+{
+    char text[ID_TEXT_LEN + 1];
+    id_format(id, text);
+    http_add_header(req, "Retry-After", API_STORE_FULL_RETRY_AFTER);
+    http_reply_error(
+        req, 503, "commit_unknown",
+        "the store failed while committing execution %s (%s) and is being reopened: whether it was "
+        "stored is unknown. Look it up (GET /v1/executions/%s) once the host answers again: 404 "
+        "means it was not accepted",
+        text, engine_commit_error(a->eng), text);
 }
 
 /*
@@ -399,7 +424,11 @@ static void on_engine_answer(engine_waiter *w, int status, const exec_record *re
     api_pending *p = (api_pending *)w;
     http_req *req = p->req;
 
-    if (status < 0 && p->mode == PENDING_UPGRADE) {
+    if (status < 0 && p->mode == PENDING_RESULT) {
+        http_reply_error(req, 500, "internal", "cannot wait for the result: %s", status_str(status));
+    } else if (status == TARRY_EBROKEN) {
+        reply_commit_unknown(p->a, req, &w->id);
+    } else if (status < 0 && p->mode == PENDING_UPGRADE) {
         char text[ID_TEXT_LEN + 1];
         id_format(&w->id, text);
         if (status == TARRY_ENOTFOUND || status == TARRY_EINVAL)
@@ -411,8 +440,6 @@ static void on_engine_answer(engine_waiter *w, int status, const exec_record *re
             http_reply_error(req, 409, "not_upgradable", "execution %s is running or finished", text);
         else
             reply_not_accepted(p->a, req, status, "could not upgrade it");
-    } else if (status < 0 && p->mode == PENDING_RESULT) {
-        http_reply_error(req, 500, "internal", "cannot wait for the result: %s", status_str(status));
     } else if (status < 0) {
         reply_not_accepted(p->a, req, status, "could not commit to the store");
     } else if (p->mode == PENDING_RELOAD) {
@@ -1072,6 +1099,11 @@ static int handle_metrics(api *a, http_req *req)
             "# TYPE tarry_commit_seconds_max gauge\ntarry_commit_seconds_max %.6f\n",
             s.running, s.queued, s.workers, s.commits, (double)s.commit_ns_total / 1e9,
             (double)s.commit_ns_max / 1e9);
+    fprintf(out,
+            "# HELP tarry_commit_failures_total Commits that failed (a full or failing disk); each retry "
+            "counts.\n"
+            "# TYPE tarry_commit_failures_total counter\ntarry_commit_failures_total %" PRIu64 "\n",
+            s.commit_failures);
     /* A stream that could not grow fails at fclose: then body is not the whole text. */
     if (fclose(out) != 0 || !body)
         http_reply_error(req, 500, "internal", "out of memory building the metrics");

@@ -21,7 +21,7 @@ struct committer {
     uv_async_t done;       /* wakes the loop when a batch is durable */
     store_batch *todo;     /* guarded by lock: submitted, not yet taken */
     int status;            /* guarded by lock: the finished batch's result */
-    char error[256];       /* guarded by lock: and its reason (store_last_error is per thread) */
+    char error[768];       /* guarded by lock: and its reason (store_last_error is per thread) */
     uint64_t took_ns;      /* guarded by lock: how long it took */
     committer_stats stats; /* loop thread */
     bool busy, stop, finished;

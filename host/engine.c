@@ -47,17 +47,25 @@ static void on_check(uv_check_t *c)
     engine_flush(c->data);
 }
 
+/* Every commit checks the data folder too (store_batch_commit); this finds
+ * a folder deleted while nothing commits, before anything is acknowledged. */
+static void on_store_check(uv_timer_t *t)
+{
+    engine_check_store(t->data);
+}
+
 int engine_trigger(engine *e, const engine_trigger_req *req, engine_waiter *w)
 {
     const plugin_fn *fn = plugins_find(e->pl, req->function);
     int64_t now = clock_now_ms();
     exec_record rec;
     exec *x;
+    int refusing = engine_commit_refusing(e);
 
     if (!fn)
         return TARRY_ENOTFOUND;
-    if (engine_store_full(e))
-        return TARRY_EFULL;
+    if (refusing)
+        return refusing;
     memset(&rec, 0, sizeof rec);
     id_new(&rec.id);
     rec.function = fn->name;
@@ -124,11 +132,13 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
     e->linger_timer.data = e->gather_idle.data = e;
     uv_timer_init(loop, &e->sweep_timer);
     e->sweep_timer.data = e;
+    uv_timer_init(loop, &e->store_check);
+    e->store_check.data = e;
     uv_async_init(loop, &e->cp_async, engine_on_checkpoint);
     e->cp_async.data = e;
     uv_mutex_init(&e->cp_lock);
     uv_cond_init(&e->cp_cond);
-    e->open_handles = 8;
+    e->open_handles = 9;
     if (!(e->batch = store_batch_new()) ||
         committer_start(&e->committer, loop, st, engine_on_committed, e) != 0) {
         hlog(HLOG_ERROR, "cannot start the commit thread");
@@ -150,6 +160,8 @@ int engine_start(engine *e)
     if (r != 0)
         return r;
     uv_check_start(&e->check, on_check);
+    uv_timer_start(&e->store_check, on_store_check, STORE_CHECK_MS, STORE_CHECK_MS);
+    uv_unref((uv_handle_t *)&e->store_check); /* it never keeps a stopping loop alive */
     e->timers_due = true;
     engine_flush(e);
     return 0;
@@ -199,6 +211,7 @@ void engine_close(engine *e)
     uv_close((uv_handle_t *)&e->gather_idle, on_handle_closed);
     uv_close((uv_handle_t *)&e->cp_async, on_handle_closed);
     uv_close((uv_handle_t *)&e->sweep_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&e->store_check, on_handle_closed);
 }
 
 /* ---- introspection -------------------------------------------------------------------- */

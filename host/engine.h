@@ -145,6 +145,7 @@ int engine_upgrade(engine *e, const exec_id *id, const char *to_hash, engine_wai
 typedef struct engine_stats {
     uint64_t created, commits, finished[EXEC_STATE_COUNT];
     uint64_t commit_ns_total, commit_ns_max; /* applying + fsyncing batches */
+    uint64_t commit_failures;                /* commits that failed (each try of a retried batch counts) */
     size_t running, queued, workers;
 } engine_stats;
 

@@ -80,7 +80,9 @@ static int batch_exec(store_batch *b, exec *x)
 
 static void on_retry(uv_timer_t *t)
 {
-    engine_flush(t->data);
+    engine *e = t->data;
+    e->retry_until_ms = 0; /* the pause is over: commit what waits, admit new work again */
+    engine_flush(e);
 }
 
 /*
@@ -129,38 +131,56 @@ static void reject(engine *e, commit_entry *ce, int status)
     engine_exec_free(e, x);
 }
 
-static void log_failure(engine *e, int status, const char *why, size_t rejected, size_t retried)
+/*
+ * The commit state changed (it failed for the first time, or for another
+ * reason than before): say so once. A disk that stays full or broken is
+ * one line, however many times the commit is tried.
+ */
+static void log_failing(engine *e, int status, const char *why, size_t rejected, size_t retried)
 {
-    int64_t now = clock_now_ms();
-
-    e->failed_commits++;
-    if (e->failed_commits > 1 && now - e->failure_logged_ms < FAILURE_LOG_MS)
+    if (e->failed_commits > 1 && status == e->failing_status)
         return;
-    e->failure_logged_ms = now;
+    e->failing_status = status;
     hlog(HLOG_ERROR,
-         "group commit failed (%s%s%s, %" PRIu64 " in a row): %zu new executions refused (their callers got "
-         "an error; nothing of them is stored), %zu changes to stored executions retried every %d ms%s",
-         status_str(status), why && *why ? ": " : "", why ? why : "", e->failed_commits, rejected, retried,
-         COMMIT_RETRY_MS,
-         status == TARRY_EFULL ? "; new work is refused while the store is full, reads go on" : "");
+         "commits fail: %s; %zu new executions refused (their callers got 503, nothing of them is stored), "
+         "%zu changes to stored executions kept and tried again (backing off from %d ms up to %d ms); new "
+         "work is refused with 503 meanwhile, reads go on",
+         why, rejected, retried, COMMIT_RETRY_MIN_MS, COMMIT_RETRY_MAX_MS);
 }
+
+/* Refuse all work from now on and end the engine: its store is gone (store_check_folder). */
+static void store_lost(engine *e, const char *why);
 
 /* Reject the new work of a failed batch; put everything else back as it was before it. */
 static void batch_failed(engine *e, int status, const char *why)
 {
     size_t rejected = 0, retried = 0;
+    int64_t delay;
 
-    if (status == TARRY_EBROKEN) {
-        /* LMDB refuses every write until the environment is opened again:
-         * a fresh engine process does that and recovers; nothing
-         * unacknowledged is lost and nothing acknowledged was. */
-        hlog(HLOG_ERROR, "the store cannot write any more (%s); restarting the engine to reopen it",
-             why ? why : "?");
-        exit(EXIT_STORE_BROKEN);
-    }
-    if (status == TARRY_EFULL)
-        e->full_until_ms = clock_now_ms() + FULL_REFUSE_MS;
+    e->stats.commit_failures++;
     snprintf(e->commit_error, sizeof e->commit_error, "%s", why && *why ? why : status_str(status));
+    if (status == TARRY_ELOST) {
+        store_lost(e, e->commit_error);
+        return;
+    }
+    if (status == TARRY_EBROKEN) {
+        /* LMDB refuses every write until the environment is opened again,
+         * and the batch that broke it may or may not be on the disk (its
+         * meta page write failed). Its callers are told exactly that, with
+         * the ids they can look up; a fresh engine process opens the store
+         * again and recovers. Nothing acknowledged is lost. */
+        for (size_t i = 0; i < e->entry_count; i++) {
+            commit_entry *ce = &e->entries[i];
+            while (!list_empty(&ce->acks))
+                engine_waiter_answer(e, list_entry(ce->acks.next, engine_waiter, node), TARRY_EBROKEN, NULL);
+            engine_notify_error(e, &ce->x->rec.id, TARRY_EBROKEN);
+        }
+        e->entry_count = 0;
+        hlog(HLOG_ERROR, "the store cannot write any more (%s); restarting the engine to reopen it",
+             e->commit_error);
+        engine_exit_soon(e, EXIT_STORE_BROKEN);
+        return;
+    }
     /* Decide every entry before forgetting any: a child's fate follows its parent's. */
     for (size_t i = 0; i < e->entry_count; i++)
         e->entries[i].rejected = rejected_by_failure(e, e->entries[i].x);
@@ -172,9 +192,15 @@ static void batch_failed(engine *e, int status, const char *why)
             rejected++;
             continue;
         }
+        /* A stored execution's change is kept and tried again, so its
+         * callers (a reschedule, an upgrade) are not told "not accepted":
+         * they are answered when it commits. */
         retried++;
-        while (!list_empty(&ce->acks))
-            engine_waiter_answer(e, list_entry(ce->acks.next, engine_waiter, node), status, NULL);
+        while (!list_empty(&ce->acks)) {
+            list_node *w = ce->acks.next;
+            list_unlink(w);
+            list_push_back(&x->acks, w);
+        }
         x->written_state = x->committed_state;
         x->written_scheduled_at = x->committed_scheduled_at;
         x->written_wake_at = x->committed_wake_at;
@@ -190,10 +216,67 @@ static void batch_failed(engine *e, int status, const char *why)
             engine_checkpoint_answer(e, x, status); /* the step fails visibly rather than wait forever */
         engine_exec_dirty(e, x);
     }
-    log_failure(e, status, why, rejected, retried);
     e->entry_count = 0;
-    if (retried)
-        uv_timer_start(&e->retry_timer, on_retry, COMMIT_RETRY_MS, 0);
+    e->failed_commits++;
+    log_failing(e, status, e->commit_error, rejected, retried);
+    /* Back off for real: no commit starts and no new work is admitted until
+     * the pause is over (engine_commit_maybe, engine_commit_refusing); it
+     * doubles with every failure in a row, up to COMMIT_RETRY_MAX_MS. */
+    delay = e->retry_delay_ms ? e->retry_delay_ms * 2 : COMMIT_RETRY_MIN_MS;
+    e->retry_delay_ms = delay > COMMIT_RETRY_MAX_MS ? COMMIT_RETRY_MAX_MS : delay;
+    e->retry_until_ms = clock_mono_ms() + e->retry_delay_ms;
+    uv_timer_start(&e->retry_timer, on_retry, (uint64_t)e->retry_delay_ms, 0);
+}
+
+static void on_exit_timer(uv_timer_t *t)
+{
+    engine *e = t->data;
+    exit(e->exit_status);
+}
+
+void engine_exit_soon(engine *e, int status)
+{
+    /* Long enough for the answers just given to reach their clients; new
+     * work meanwhile is refused (engine_commit_refusing). */
+    e->exit_status = status;
+    uv_timer_start(&e->retry_timer, on_exit_timer, EXIT_FLUSH_MS, 0);
+}
+
+static void store_lost(engine *e, const char *why)
+{
+    if (e->lost)
+        return;
+    e->lost = true;
+    hlog(HLOG_ERROR,
+         "THE STORE IS GONE: %s. Nothing can be made durable any more: every change is refused with 503 "
+         "and the engine stops (exit %d) without restarting. Restore the data folder and start again, or "
+         "start with --init to create a new, empty store there",
+         why, EXIT_STORE_LOST);
+    store_mark_lost(e->st);
+    /* Everyone waiting for a commit hears that nothing was accepted. */
+    for (size_t i = 0; i < e->entry_count; i++) {
+        commit_entry *ce = &e->entries[i];
+        while (!list_empty(&ce->acks))
+            engine_waiter_answer(e, list_entry(ce->acks.next, engine_waiter, node), TARRY_ELOST, NULL);
+        engine_notify_error(e, &ce->x->rec.id, TARRY_ELOST);
+    }
+    e->entry_count = 0;
+    for (list_node *n = e->dirty.next; n != &e->dirty; n = n->next) {
+        exec *x = list_entry(n, exec, dirty_node);
+        while (!list_empty(&x->acks))
+            engine_waiter_answer(e, list_entry(x->acks.next, engine_waiter, node), TARRY_ELOST, NULL);
+        engine_notify_error(e, &x->rec.id, TARRY_ELOST);
+    }
+    engine_exit_soon(e, EXIT_STORE_LOST);
+}
+
+void engine_check_store(engine *e)
+{
+    int rc;
+    if (e->lost || (rc = store_check_folder(e->st)) == 0)
+        return;
+    snprintf(e->commit_error, sizeof e->commit_error, "%s", store_last_error(e->st));
+    store_lost(e, e->commit_error);
 }
 
 const char *engine_commit_error(const engine *e)
@@ -201,9 +284,15 @@ const char *engine_commit_error(const engine *e)
     return e->commit_error[0] ? e->commit_error : "no commit has failed";
 }
 
-int engine_store_full(const engine *e)
+int engine_commit_refusing(const engine *e)
 {
-    return e->full_until_ms && clock_now_ms() < e->full_until_ms ? TARRY_EFULL : 0;
+    if (e->lost)
+        return TARRY_ELOST;
+    if (e->exit_status)
+        return TARRY_EBROKEN;
+    if (e->retry_until_ms && clock_mono_ms() < e->retry_until_ms)
+        return e->failing_status;
+    return 0;
 }
 
 /* Move the dirty list into a batch and hand it to the commit thread. */
@@ -215,8 +304,9 @@ static void submit_dirty(engine *e)
     if (n > e->entry_cap) {
         commit_entry *grown = realloc(e->entries, n * sizeof *grown);
         if (!grown) {
-            hlog(HLOG_ERROR, "out of memory building a commit; retrying in %d ms", COMMIT_RETRY_MS);
-            uv_timer_start(&e->retry_timer, on_retry, COMMIT_RETRY_MS, 0);
+            hlog(HLOG_ERROR, "out of memory building a commit; retrying in %d ms", COMMIT_RETRY_MIN_MS);
+            e->retry_until_ms = clock_mono_ms() + COMMIT_RETRY_MIN_MS;
+            uv_timer_start(&e->retry_timer, on_retry, COMMIT_RETRY_MIN_MS, 0);
             return;
         }
         e->entries = grown;
@@ -338,9 +428,11 @@ void engine_on_committed(void *user, int status, const char *error)
         batch_failed(e, status, error);
     } else {
         if (e->failed_commits)
-            hlog(HLOG_INFO, "group commit works again after %" PRIu64 " failures", e->failed_commits);
+            hlog(HLOG_INFO, "commits work again after %" PRIu64 " failures in a row", e->failed_commits);
         e->failed_commits = 0;
-        e->full_until_ms = 0;
+        e->failing_status = 0;
+        e->retry_delay_ms = 0;
+        e->retry_until_ms = 0;
         /* Callers answered now plus callers who arrived during the commit:
          * with clients that wait for each answer, the clients in flight. */
         size_t callers = 0;
@@ -385,8 +477,9 @@ void engine_commit_maybe(engine *e)
                            .acks_expected = e->acks_expected,
                            .gather_until = e->gather_until};
 
-    if (committer_busy(e->committer) || list_empty(&e->dirty))
-        return;
+    if (committer_busy(e->committer) || list_empty(&e->dirty) || e->lost || e->exit_status ||
+        (e->retry_until_ms && clock_mono_ms() < e->retry_until_ms))
+        return; /* a failed commit's pause: the retry timer flushes when it is over */
     for (list_node *n = e->dirty.next; n != &e->dirty; n = n->next) {
         exec *x = list_entry(n, exec, dirty_node);
         if (exec_awaited(e, x)) {

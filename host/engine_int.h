@@ -63,10 +63,12 @@
 #define TIMER_BATCH 10000          /* due executions loaded per turn */
 #define QUEUE_WINDOW_DEFAULT 10000 /* queued executions kept in memory; the rest wait in the store */
 #define YIELD_JOURNAL_MAX 256      /* journals this long make a step's checkpoint block the worker instead */
-#define COMMIT_RETRY_MS 100        /* after a failed commit */
-#define FULL_REFUSE_MS 1000        /* after the store was full, refuse new work this long, then try again */
-#define FAILURE_LOG_MS 10000       /* while commits keep failing, say so this often */
+#define COMMIT_RETRY_MIN_MS 100    /* the pause after a failed commit, doubling with each failure in a row */
+#define COMMIT_RETRY_MAX_MS 5000   /* ... up to this */
+#define STORE_CHECK_MS 1000        /* how often an idle engine checks that its data folder is still there */
+#define EXIT_FLUSH_MS 200          /* a deliberate exit waits this long for its last answers to go out */
 #define EXIT_STORE_BROKEN 75       /* EX_TEMPFAIL: the supervisor starts a fresh engine */
+#define EXIT_STORE_LOST 78         /* EX_CONFIG: the store is gone; a restart must not make a new one */
 
 /* What an engine_waiter waits for. */
 enum { WAIT_ACK, WAIT_RESULT, WAIT_TRIGGER };
@@ -137,10 +139,20 @@ struct engine {
     uint64_t gather_until;     /* uv_hrtime(); 0: not gathering */
     uint64_t last_dispatch_ns; /* uv_hrtime() of the last pass handed to a worker */
     bool linger_over;          /* the linger timer fired: commit what waits */
-    int64_t full_until_ms;     /* the store was full: new work is refused until then (then tried again) */
-    uint64_t failed_commits;   /* in a row */
-    int64_t failure_logged_ms; /* rate limit for the log line */
-    char commit_error[256];    /* why the last commit failed (engine_commit_error) */
+    /*
+     * Failing commits: after one fails, no commit starts and no new work is
+     * admitted until retry_until_ms (clock_mono_ms), a pause that doubles
+     * with each failure in a row (COMMIT_RETRY_MIN_MS..COMMIT_RETRY_MAX_MS).
+     * The log says when the state changes, not at every try.
+     */
+    uint64_t failed_commits; /* in a row */
+    int failing_status;      /* the last failure's code while failing, else 0 */
+    int64_t retry_delay_ms;  /* the current pause; 0: not failing */
+    int64_t retry_until_ms;  /* 0: no pause */
+    bool lost;               /* the data folder is gone (store_check_folder): refuse everything, then exit */
+    int exit_status;         /* non-zero: the engine exits with it in EXIT_FLUSH_MS (engine_exit_soon) */
+    uv_timer_t store_check;  /* STORE_CHECK_MS: is the data folder still there? */
+    char commit_error[768];  /* why the last commit failed (engine_commit_error) */
     committer *committer;
     store_batch *batch; /* the batch in flight, or being built */
     commit_entry *entries;
@@ -236,8 +248,13 @@ void engine_sleep_ended(exec *x, store_txn *txn);
 /* Start a commit of the dirty list if the commit thread is idle and the policy agrees. */
 void engine_commit_maybe(engine *e);
 void engine_on_committed(void *user, int status, const char *error);
-/* TARRY_EFULL while the store was just found full (new work is refused), else 0. */
-int engine_store_full(const engine *e);
+/* While commits fail or the store is gone, the code new work is refused with
+ * (TARRY_EFULL, TARRY_EIO, TARRY_ELOST, ...), else 0. */
+int engine_commit_refusing(const engine *e);
+/* Whether the data folder is still the one the store opened; if not, refuse everything and exit. */
+void engine_check_store(engine *e);
+/* Exit the process with `status` once the answers given now have gone out; refuse work meanwhile. */
+void engine_exit_soon(engine *e, int status);
 
 /* ---- engine_waiters.c ----------------------------------------------------------------- */
 

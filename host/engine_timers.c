@@ -138,7 +138,7 @@ int engine_reschedule(engine *e, const exec_id *id, int64_t when_ms, engine_wait
     exec_record rec;
     int rc;
 
-    if ((rc = engine_store_full(e)) != 0)
+    if ((rc = engine_commit_refusing(e)) != 0)
         return rc;
     if ((rc = store_txn_begin(e->st, false, &txn)) != 0)
         return rc;

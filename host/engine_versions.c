@@ -280,8 +280,9 @@ static void upgrade_loaded(uv_work_t *req, int status)
 
 int engine_upgrade(engine *e, const exec_id *id, const char *to_hash, engine_waiter *w)
 {
-    if (engine_store_full(e))
-        return TARRY_EFULL;
+    int refusing = engine_commit_refusing(e);
+    if (refusing)
+        return refusing;
     /* A version no unfinished execution pins is not loaded after a restart:
      * load it from the store first, on a worker (dlopen runs plugin code). */
     if (to_hash && !plugins_find_version_loaded(e->pl, to_hash)) {

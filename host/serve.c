@@ -21,7 +21,9 @@
  *
  * Exit statuses: 0 after a graceful stop, 78 (EX_CONFIG) when the host
  * cannot start for a reason a restart will not fix (port in use, data
- * folder in use, unreadable store), 2 for a bad command line, 1 otherwise.
+ * folder in use, unreadable store, a store that was lost: store_folder.h;
+ * the engine also exits 78 when its data folder goes away while it runs),
+ * 2 for a bad command line, 1 otherwise.
  */
 #include "serve.h"
 
@@ -49,6 +51,7 @@
 #include "plugins.h"
 #include "status.h"
 #include "store.h"
+#include "store_folder.h"
 
 #define EXIT_CONFIG 78
 #define DRAIN_TIMEOUT_MS 30000
@@ -66,6 +69,7 @@ typedef struct serve_config {
     size_t queue_window; /* 0: the engine's default */
     bool supervise;
     bool watch; /* reload when the plugins folder changes */
+    bool init;  /* --init: a new store may replace a lost one (done once, before the first engine) */
 } serve_config;
 
 static void usage(FILE *out)
@@ -74,7 +78,7 @@ static void usage(FILE *out)
         out,
         "usage: tarry serve [--plugins DIR] [--data DIR] [--listen ADDR:PORT] [--workers N] [--map-size "
         "SIZE]\n"
-        "                   [--queue-window N] [--watch] [--no-supervisor]\n"
+        "                   [--queue-window N] [--watch] [--no-supervisor] [--init]\n"
         "  --plugins DIR       plugin .so files (env TARRY_PLUGINS, default ./plugins)\n"
         "  --data DIR          the LMDB store (env TARRY_DATA, default ./tarry-data)\n"
         "  --listen ADDR:PORT  the HTTP API (env TARRY_LISTEN, default 127.0.0.1:7373); port 0 picks a free\n"
@@ -88,7 +92,10 @@ static void usage(FILE *out)
         "  --watch             reload when the plugins folder changes (env TARRY_WATCH=1); SIGHUP,\n"
         "                      `tarry reload` and POST /v1/plugins/reload work either way\n"
         "  --no-supervisor     run the engine in this process (debugging; a plugin crash then stops the "
-        "host)\n");
+        "host)\n"
+        "  --init              create a new, empty store in a data folder whose store was lost (a first\n"
+        "                      start in a new folder needs no flag; a store that exists is never "
+        "replaced)\n");
 }
 
 static int default_workers(void)
@@ -123,7 +130,8 @@ enum {
     OPT_MAP_SIZE,
     OPT_QUEUE_WINDOW,
     OPT_WATCH,
-    OPT_NO_SUPERVISOR
+    OPT_NO_SUPERVISOR,
+    OPT_INIT
 };
 
 /* Set one setting from its flag or its environment variable (`what` names which, for errors). */
@@ -173,6 +181,7 @@ static int parse_config(int argc, char **argv, serve_config *cfg)
         {"queue-window", required_argument, NULL, OPT_QUEUE_WINDOW},
         {"watch", no_argument, NULL, OPT_WATCH},
         {"no-supervisor", no_argument, NULL, OPT_NO_SUPERVISOR},
+        {"init", no_argument, NULL, OPT_INIT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -211,6 +220,9 @@ static int parse_config(int argc, char **argv, serve_config *cfg)
             break;
         case OPT_NO_SUPERVISOR:
             cfg->supervise = false;
+            break;
+        case OPT_INIT:
+            cfg->init = true;
             break;
         case ':':
             fprintf(stderr, "tarry serve: %s needs a value\n", argv[optind - 1]);
@@ -464,6 +476,25 @@ out:
     return status;
 }
 
+/*
+ * --init, once, in the process the user started: every engine (also one
+ * the supervisor restarts after a crash) opens the store without it, so a
+ * store lost while the host runs is never replaced by a restart.
+ */
+static int init_store_folder(const serve_config *cfg)
+{
+    char err[512];
+    bool had_marker;
+
+    if (store_folder_init(cfg->data_dir, &had_marker, err, sizeof err) != 0) {
+        hlog(HLOG_ERROR, "--init: %s", err);
+        return -1;
+    }
+    if (had_marker)
+        hlog(HLOG_WARN, "--init: the store in %s was lost; creating a new, empty one", cfg->data_dir);
+    return 0;
+}
+
 /* ---- the supervisor ------------------------------------------------------------ */
 
 static volatile sig_atomic_t child_pid;
@@ -579,5 +610,7 @@ int serve_main(int argc, char **argv)
                 cfg.listen);
         return 2;
     }
+    if (cfg.init && init_store_folder(&cfg) != 0)
+        return EXIT_CONFIG;
     return cfg.supervise ? supervise(&cfg) : run_engine(&cfg);
 }

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "status.h"
+#include "store_folder.h"
 
 #define RECORD_FORMAT 4 /* written; format 3 (before log counts) is still read */
 #define RECORD_FORMAT_V3 3
@@ -43,15 +44,16 @@ struct store {
     MDB_env *env;
     int lock_fd; /* flock()ed for the store's lifetime: one host per data folder */
     MDB_dbi db[DB_COUNT];
-    uint64_t epoch; /* tells a thread's cached read transactions from a closed store's */
-    char *dir;      /* the data folder, for its free space */
+    uint64_t epoch;       /* tells a thread's cached read transactions from a closed store's */
+    char *dir;            /* the data folder, for its free space */
+    store_folder_ids ids; /* the folder, data file and lock file when opened (store_check_folder) */
     pthread_mutex_t cached_lock;
     struct store_txn *cached; /* every read transaction kept for reuse, any thread (closed with the store) */
 };
 
 /* Per thread: the loop, the commit thread and every worker read the store,
  * and each reads the reason of its own last failure right after it. */
-static _Thread_local char last_error[256];
+static _Thread_local char last_error[768];
 
 /*
  * Where encoded writes go: straight into an open write transaction, or
@@ -109,11 +111,12 @@ static int fail(store *st, int rc, const char *what)
         return TARRY_ENOTFOUND;
     if (rc == MDB_MAP_FULL) {
         snprintf(last_error, sizeof last_error,
-                 "%s: the store's map is full (raise --map-size; it costs nothing until used)", what);
+                 "the store's map is full (%s; raise --map-size: it costs nothing until used)", what);
         return TARRY_EFULL;
     }
     if (rc == ENOSPC || rc == EDQUOT) {
-        snprintf(last_error, sizeof last_error, "%s: the disk is full (%s)", what, strerror(rc));
+        snprintf(last_error, sizeof last_error, "no space left on the data disk (%s: %s)", what,
+                 rc == EDQUOT ? "disk quota exceeded" : "no space left on device");
         return TARRY_EFULL;
     }
     snprintf(last_error, sizeof last_error, "%s: %s", what, mdb_strerror(rc));
@@ -249,6 +252,15 @@ int store_open(store **out, const char *dir, uint64_t map_size, char *err, size_
         free(st);
         return rc;
     }
+    {
+        bool data_exists;
+        if ((rc = store_folder_admit(dir, &data_exists, err, errlen)) != 0) {
+            close(st->lock_fd);
+            free(st->dir);
+            free(st);
+            return rc;
+        }
+    }
     /*
      * Readers: the loop thread and every worker (journals are read there).
      * The map is set once, here, and never resized: LMDB forbids a resize
@@ -298,6 +310,15 @@ int store_open(store **out, const char *dir, uint64_t map_size, char *err, size_
     if ((rc = mdb_txn_commit(txn)) != 0) {
         txn = NULL;
         goto fail;
+    }
+    {
+        int data_fd;
+        if ((rc = mdb_env_get_fd(st->env, &data_fd)) != 0)
+            goto fail;
+        if (store_folder_remember(dir, data_fd, st->lock_fd, &st->ids) != 0 || store_folder_mark(dir) != 0) {
+            rc = errno ? errno : EIO;
+            goto fail;
+        }
     }
     *out = st;
     return 0;
@@ -486,6 +507,16 @@ bool store_batch_empty(const store_batch *b)
     return b->len == 0;
 }
 
+/* Whether LMDB refuses every write transaction from now on (MDB_FATAL_ERROR: a failed meta page write). */
+static bool env_broken(store *st)
+{
+    MDB_txn *probe;
+    int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &probe);
+    if (rc == 0)
+        mdb_txn_abort(probe);
+    return rc == MDB_PANIC;
+}
+
 /* Whether the data folder's file system has less room than a batch of `len` bytes could need. */
 static bool disk_nearly_full(store *st, size_t len)
 {
@@ -516,17 +547,43 @@ int store_batch_commit(store *st, store_batch *b)
             break;
         at += (sizeof head + head.klen + head.vlen + 7) & ~(size_t)7;
     }
-    if (rc)
+    if (rc) {
         mdb_txn_abort(txn);
-    else
-        rc = mdb_txn_commit(txn);
+    } else if ((rc = mdb_txn_commit(txn)) != 0 && env_broken(st)) {
+        /* The commit failed writing its meta page, the last step: LMDB
+         * cannot tell whether the new meta page reached the disk, so this
+         * batch may be in the store (and would be found by the next open).
+         * Its callers must hear "unknown", not "not accepted". */
+        fail(st, rc, "committing a batch");
+        snprintf(last_error + strlen(last_error), sizeof last_error - strlen(last_error),
+                 "; the store cannot write any more, and whether this batch was written is unknown");
+        return TARRY_EBROKEN;
+    }
     if (rc == EIO && disk_nearly_full(st, b->len)) {
         /* LMDB says EIO for a write that came up short ("filesystem full?"
          * in its source): on a disk without room for this batch, that is a
          * full disk, which refuses new work rather than failing it. */
         return fail(st, ENOSPC, "committing a batch (a write came up short)");
     }
-    return rc ? fail(st, rc, "committing a batch") : 0;
+    if (rc)
+        return fail(st, rc, "committing a batch");
+    /* Committed, but into the store that opened: if the folder is gone or
+     * another, nobody will ever read it, and nothing may be acknowledged. */
+    return store_check_folder(st);
+}
+
+int store_check_folder(store *st)
+{
+    char why[512];
+    if (store_folder_check(st->dir, &st->ids, why, sizeof why) == 0)
+        return 0;
+    set_error(why);
+    return TARRY_ELOST;
+}
+
+void store_mark_lost(store *st)
+{
+    store_folder_mark_lost(st->dir, last_error[0] ? last_error : "the store was lost");
 }
 
 /* ---- string lists -------------------------------------------------------------

@@ -51,9 +51,19 @@ typedef struct store_txn store_txn;
  * with a map of `map_size` bytes (0: STORE_DEFAULT_MAP_SIZE, or the largest
  * power of two below it that the process can map, with a note in err).
  * Returns 0, or a negative code (TARRY_EINVAL for a map size out of range,
- * TARRY_EEXIST when another host holds the folder) with the reason in err. */
+ * TARRY_EEXIST when another host holds the folder, TARRY_ELOST when the
+ * folder held a store whose data file is gone: store_folder.h) with the
+ * reason in err. */
 int store_open(store **out, const char *dir, uint64_t map_size, char *err, size_t errlen);
 void store_close(store *st);
+
+/* 0 while the data folder, its data file and its lock file are the ones the
+ * store opened; TARRY_ELOST (reason: store_last_error) when one was deleted
+ * or replaced. Any thread. store_batch_commit checks it after every commit. */
+int store_check_folder(store *st);
+/* The store is lost: leave a marker in its folder so no start creates a new
+ * store there without --init (store_folder.h). */
+void store_mark_lost(store *st);
 
 /*
  * Read transactions (write == false) are for the loop thread. The only write
@@ -105,8 +115,11 @@ int store_batch_exec_put(store_batch *b, const exec_record *rec, const exec_reco
  * Apply the batch in one write transaction and commit it with fsync. Safe
  * on any thread while other threads read. Returns 0 or a negative code:
  * TARRY_EFULL when the map or the disk is full (nothing was written),
- * TARRY_EBROKEN when LMDB can no longer write (the store must be opened
- * again), TARRY_EIO otherwise.
+ * TARRY_EIO when the disk failed (nothing was written), TARRY_EBROKEN when
+ * LMDB can no longer write (the store must be opened again; if this commit
+ * broke it, whether the batch is on the disk is unknown), TARRY_ELOST when
+ * it committed into a data folder that was deleted or replaced meanwhile
+ * (store_check_folder: nobody will read it).
  */
 int store_batch_commit(store *st, store_batch *b);
 

@@ -110,7 +110,7 @@ def disk_full():
             h.start()
             accepted = fill(h, "disk full")
             still_serving(h, "disk full", accepted[0])
-            check("disk is full" in h.log_text(), "disk full: the host log says why", h.log_tail(5))
+            check("no space left on the data disk" in h.log_text(), "disk full: the host log says why", h.log_tail(5))
             os.remove(ballast)  # room, without a restart
             time.sleep(1.2)
             later = h.trigger_until_acked("echo", {"after": "room"}, timeout=30)

@@ -274,8 +274,9 @@ static void test_full_store_rejects_new_and_retries_stored(void **state)
 
     assert_int_equal(a.calls, 1);
     assert_int_equal(a.status, TARRY_EFULL);
-    assert_null(idmap_get(&f->e->active, &fresh_id)); /* forgotten: never written later */
-    assert_int_equal(engine_store_full(f->e), 0);     /* a later commit worked: accepted again */
+    assert_null(idmap_get(&f->e->active, &fresh_id));  /* forgotten: never written later */
+    assert_int_equal(engine_commit_refusing(f->e), 0); /* a later commit worked: accepted again */
+    assert_int_equal(f->e->failed_commits, 0);
     assert_int_equal(store_txn_begin(f->st, false, &txn), 0);
     assert_int_equal(store_exec_get(txn, &fresh_id, &rec), TARRY_ENOTFOUND);
     assert_int_equal(store_exec_get(txn, &stored_id, &rec), 0);
@@ -286,10 +287,12 @@ static void test_full_store_rejects_new_and_retries_stored(void **state)
 static void test_full_store_refuses_new_work_meanwhile(void **state)
 {
     fixture *f = *state;
-    f->e->full_until_ms = clock_now_ms() + 60000;
-    assert_int_equal(engine_store_full(f->e), TARRY_EFULL);
-    f->e->full_until_ms = clock_now_ms() - 1; /* the window ended: try the store again */
-    assert_int_equal(engine_store_full(f->e), 0);
+    f->e->failing_status = TARRY_EFULL;
+    f->e->retry_until_ms = clock_mono_ms() + 60000;
+    assert_int_equal(engine_commit_refusing(f->e), TARRY_EFULL);
+    f->e->retry_until_ms = clock_mono_ms() - 1; /* the pause ended: try the store again */
+    assert_int_equal(engine_commit_refusing(f->e), 0);
+    f->e->retry_until_ms = 0;
 }
 
 int main(void)
