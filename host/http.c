@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -33,29 +34,77 @@
 #include "hlog.h"
 #include "status.h"
 
-/* h2o refuses larger bodies itself (plain text); the API refuses bodies over
- * HTTP_MAX_BODY with a JSON error, so this only bounds memory. */
+/* h2o refuses larger bodies itself (plain text over HTTP/1.1, a refused stream over HTTP/2); between
+ * max_body and this the client gets our JSON 413. The bytes a connection buffers are bounded apart
+ * (max_conn_buffer), since HTTP/2 buffers up to 100 such bodies at once. */
 #define H2O_BODY_LIMIT (16u << 20)
 
 /* Connections the kernel queues before they are accepted (also while a supervised engine restarts). */
 #define LISTEN_BACKLOG 1024
+
+/* Bytes of a request's head (HPACK or text) a dispatched request is credited with, besides its body. */
+#define HEAD_ALLOWANCE 256
+
+/* The window the reset budget refills over: max_resets per RESET_WINDOW_MS. */
+#define RESET_WINDOW_MS 10000
+
+/*
+ * picohttpparser, which libh2o carries and exports (phr_parse_request is
+ * what h2o parses HTTP/1 with) but Debian installs no header for. Used to
+ * read the header lines h2o keeps to itself (Content-Length and
+ * Transfer-Encoding never reach h2o_req_t::headers): see smuggling().
+ */
+struct phr_header {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+};
+int phr_parse_request(const char *buf, size_t len, const char **method, size_t *method_len, const char **path,
+                      size_t *path_len, int *minor_version, struct phr_header *headers, size_t *num_headers,
+                      size_t last_len);
+
+typedef struct http_conn http_conn;
 
 struct http_server {
     h2o_globalconf_t config;
     h2o_context_t ctx;
     h2o_accept_ctx_t accept_ctx;
     uv_tcp_t listener;
+    uv_timer_t sweep; /* closes idle connections */
     bool listening;
-    size_t connections; /* open client connections: h2o cannot dispose its context under them */
+    size_t connections;    /* open client connections (also refused ones until closed): h2o cannot dispose its
+                              context under them */
+    size_t closing;        /* of the listed ones, those being closed by us */
+    http_conn *conns;      /* listed connections, newest first */
+    uint64_t unused_total; /* sum of every listed connection's `unused` */
+    http_limits limits;
     http_handler handler;
     void *user;
 };
 
-/* A client connection's handle; h2o owns it once accepted and closes it through on_conn_closed. */
-typedef struct http_conn {
+/*
+ * A client connection's handle; h2o owns it once accepted and closes it
+ * through on_conn_closed. Requests hold a pointer to it: h2o disposes every
+ * request of a connection before it closes the socket, so it outlives them.
+ */
+struct http_conn {
     uv_tcp_t tcp; /* first: h2o and libuv hand back this pointer */
     http_server *srv;
-} http_conn;
+    h2o_socket_t *sock; /* NULL before h2o has it and once h2o disposed it */
+    http_conn *prev, *next;
+    bool listed, closing;
+    struct sockaddr_storage peer;
+    char peer_text[HTTP_ADDR_MAX];
+    size_t inflight;      /* requests handed to the handler and not yet disposed */
+    uint64_t last_active; /* uv_now() when a request last started or ended (or at accept) */
+    /* Bytes read that no request has used yet: read bytes in, dispatched bodies and heads out.
+     * Bounds what HTTP/2 buffers for bodies that never end (h2o gives them window at once). */
+    uint64_t unused;
+    double reset_budget; /* requests this connection may still abandon; refills over RESET_WINDOW_MS */
+    uint64_t budget_at;
+    h2o_socket_cb inner_read; /* h2o's read callback, which on_sock_read wraps */
+};
 
 typedef struct tarry_handler {
     h2o_handler_t super;
@@ -64,9 +113,11 @@ typedef struct tarry_handler {
 
 struct http_req {
     h2o_req_t *h2o;
+    http_conn *conn;          /* NULL if h2o gave no socket (never, as built) */
     void (*gone)(void *user); /* set while deferred and unanswered */
     void *user;
-    bool answered;
+    size_t body_len; /* the answer's body length, to tell a whole answer from an abandoned one */
+    bool answered, head;
 };
 
 /* ---- listening ------------------------------------------------------------------ */
@@ -161,41 +212,428 @@ int http_listen_address(int fd, char *out, size_t outlen)
     return n < 0 || (size_t)n >= outlen ? TARRY_EIO : 0;
 }
 
+static http_str str_of(h2o_iovec_t v)
+{
+    return (http_str){v.base, v.len};
+}
+
+/* ---- connections --------------------------------------------------------------------- */
+
+static void peer_text_of(const struct sockaddr_storage *a, char *out, size_t outlen)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (a->ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, ip, sizeof ip);
+    else if (a->ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, ip, sizeof ip);
+    snprintf(out, outlen, "%s", ip);
+}
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    if (a->ss_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+    return false;
+}
+
+/*
+ * Close a connection from our side: shutdown(2) its socket, so h2o's next
+ * read sees the end of the stream and h2o closes the connection through its
+ * own path (disposing its requests first). h2o 2.2.5 offers no call to close
+ * one connection from outside, and closing the handle under it would free
+ * memory it still uses. Once a connection is closing, requests it still
+ * sends are answered 503 without reaching the handler.
+ */
+static void conn_close(http_conn *conn, const char *why)
+{
+    uv_os_fd_t fd;
+
+    if (conn->closing)
+        return;
+    conn->closing = true;
+    if (conn->listed)
+        conn->srv->closing++;
+    if (why)
+        hlog(HLOG_WARN, "closing a connection from %s: %s", conn->peer_text, why);
+    if (uv_fileno((uv_handle_t *)&conn->tcp, &fd) == 0)
+        shutdown(fd, SHUT_RDWR);
+}
+
+static void conn_unlist(http_conn *conn)
+{
+    http_server *srv = conn->srv;
+    if (!conn->listed)
+        return;
+    if (conn->prev)
+        conn->prev->next = conn->next;
+    else
+        srv->conns = conn->next;
+    if (conn->next)
+        conn->next->prev = conn->prev;
+    srv->unused_total -= conn->unused;
+    if (conn->closing)
+        srv->closing--;
+    conn->listed = false;
+}
+
+static void on_conn_closed(uv_handle_t *handle)
+{
+    http_conn *conn = (http_conn *)handle;
+    conn_unlist(conn);
+    conn->srv->connections--;
+    free(conn);
+}
+
+/* h2o disposed the socket (sock->on_close, which h2o leaves to the socket's owner on server sockets). */
+static void on_sock_disposed(void *data)
+{
+    http_conn *conn = data;
+    conn->sock = NULL;
+}
+
+static void conn_use(http_conn *conn, uint64_t bytes)
+{
+    uint64_t n = bytes < conn->unused ? bytes : conn->unused;
+    conn->unused -= n;
+    conn->srv->unused_total -= n;
+}
+
+/* The bytes limits, checked after every read of a connection we watch. */
+static void conn_check_buffered(http_conn *conn)
+{
+    const http_limits *l = &conn->srv->limits;
+    char why[200];
+
+    if (conn->closing)
+        return;
+    if (conn->unused > l->max_conn_buffer) {
+        snprintf(why, sizeof why,
+                 "it sent %llu bytes no request has used yet (bodies that do not end); the limit is %llu "
+                 "(--max-conn-buffer)",
+                 (unsigned long long)conn->unused, (unsigned long long)l->max_conn_buffer);
+        conn_close(conn, why);
+    } else if (conn->srv->unused_total > l->max_total_buffer) {
+        snprintf(why, sizeof why,
+                 "all connections hold %llu bytes no request has used yet; the limit is %llu (--max-buffer)",
+                 (unsigned long long)conn->srv->unused_total, (unsigned long long)l->max_total_buffer);
+        conn_close(conn, why);
+    }
+}
+
+/*
+ * Wraps h2o's read callback of a connection: counts what was read before
+ * h2o parses it, then checks the bytes limits. h2o sets the callback with
+ * every h2o_socket_read_start(): the wrapper re-wraps whatever h2o set
+ * while it ran (an HTTP/1 connection that turned into HTTP/2 with the
+ * prior-knowledge preface), and on_req re-wraps one upgraded with
+ * "Upgrade: h2c". An HTTP/1 connection may lose the wrapper after its first
+ * answer; HTTP/1 reads one request at a time, its body bounded by h2o.
+ */
+static void on_sock_read(h2o_socket_t *sock, const char *err)
+{
+    http_conn *conn = sock->on_close.data;
+
+    if (!err && sock->bytes_read) {
+        conn->unused += sock->bytes_read;
+        conn->srv->unused_total += sock->bytes_read;
+    }
+    conn->inner_read(sock, err);
+    /* The socket's memory lives until its handle's close callback, after this returns. */
+    if (!conn->sock)
+        return;
+    if (sock->_cb.read && sock->_cb.read != on_sock_read) {
+        conn->inner_read = sock->_cb.read;
+        sock->_cb.read = on_sock_read;
+    }
+    conn_check_buffered(conn);
+}
+
+static void conn_watch_reads(http_conn *conn)
+{
+    h2o_socket_t *sock = conn->sock;
+    if (sock && sock->_cb.read && sock->_cb.read != on_sock_read) {
+        conn->inner_read = sock->_cb.read;
+        sock->_cb.read = on_sock_read;
+    }
+}
+
+/* A request this connection abandoned (reset, or went away before the whole answer): spend budget. */
+static void conn_spend_reset(http_conn *conn)
+{
+    const http_limits *l = &conn->srv->limits;
+    uint64_t now = uv_now(conn->srv->ctx.loop);
+    char why[200];
+
+    conn->reset_budget += (double)(now - conn->budget_at) * l->max_resets / RESET_WINDOW_MS;
+    if (conn->reset_budget > l->max_resets)
+        conn->reset_budget = l->max_resets;
+    conn->budget_at = now;
+    conn->reset_budget -= 1;
+    if (conn->reset_budget < 0 && !conn->closing) {
+        snprintf(why, sizeof why,
+                 "it abandoned (reset) more than %u requests in %d s before their answers were sent "
+                 "(--max-resets)",
+                 l->max_resets, RESET_WINDOW_MS / 1000);
+        conn_close(conn, why);
+    }
+}
+
+/* The listed connection to give up for a new one: the longest idle, only from `addr` if given. */
+static http_conn *conn_idlest(http_server *srv, const struct sockaddr_storage *addr)
+{
+    http_conn *best = NULL;
+    for (http_conn *c = srv->conns; c; c = c->next)
+        if (!c->closing && c->inflight == 0 && (!addr || same_addr(&c->peer, addr)) &&
+            (!best || c->last_active < best->last_active))
+            best = c;
+    return best;
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    http_server *srv = t->data;
+    uint64_t now = uv_now(srv->ctx.loop);
+    for (http_conn *c = srv->conns; c; c = c->next)
+        if (!c->closing && c->inflight == 0 && now - c->last_active >= srv->limits.idle_timeout_ms)
+            conn_close(c, NULL); /* an idle connection: nothing worth a warning */
+}
+
+/* Over a cap and nothing idle to give up: answer 503 and close, so the client learns why. */
+static void conn_refuse(http_conn *conn, const char *why)
+{
+    char text[512];
+    char body[300];
+    int blen =
+        snprintf(body, sizeof body,
+                 "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"%s; try again later\"}}", why);
+    int n = snprintf(text, sizeof text,
+                     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: "
+                     "%d\r\nRetry-After: 1\r\nConnection: close\r\n\r\n%s",
+                     blen, body);
+    uv_buf_t buf = uv_buf_init(text, (unsigned)n);
+
+    hlog(HLOG_WARN, "refusing a connection from %s: %s", conn->peer_text, why);
+    uv_try_write((uv_stream_t *)&conn->tcp, &buf, 1);
+    uv_close((uv_handle_t *)&conn->tcp, on_conn_closed);
+}
+
+/*
+ * Admit a new connection under the caps: over one, give up the longest
+ * idle connection (from the same address for the per-address cap), so
+ * idle connections never lock new clients out; refuse only when every
+ * connection is busy. Returns true if admitted.
+ */
+static bool conn_admit(http_server *srv, http_conn *conn)
+{
+    const http_limits *l = &srv->limits;
+    size_t from_addr = 0;
+    char why[160];
+
+    for (http_conn *c = srv->conns; c; c = c->next)
+        if (!c->closing && same_addr(&c->peer, &conn->peer))
+            from_addr++;
+    if (from_addr >= l->max_conns_per_addr) {
+        http_conn *victim = conn_idlest(srv, &conn->peer);
+        if (!victim) {
+            snprintf(why, sizeof why, "%zu busy connections from this address (--max-connections-per-addr)",
+                     from_addr);
+            conn_refuse(conn, why);
+            return false;
+        }
+        conn_close(victim, NULL);
+    }
+    if (srv->connections - 1 - srv->closing >= l->max_connections) {
+        http_conn *victim = conn_idlest(srv, NULL);
+        if (!victim) {
+            snprintf(why, sizeof why, "%zu busy connections (--max-connections)", l->max_connections);
+            conn_refuse(conn, why);
+            return false;
+        }
+        conn_close(victim, NULL);
+    }
+    return true;
+}
+
 /* ---- the server -------------------------------------------------------------------- */
+
+static bool is_state_changing(const h2o_req_t *r)
+{
+    return !(h2o_memis(r->method.base, r->method.len, H2O_STRLIT("GET")) ||
+             h2o_memis(r->method.base, r->method.len, H2O_STRLIT("HEAD")) ||
+             h2o_memis(r->method.base, r->method.len, H2O_STRLIT("OPTIONS")));
+}
 
 static void on_req_disposed(void *block)
 {
     http_req *req = block;
+    http_conn *conn = req->conn;
+    /* Not answered at all, or answered but not all of it sent: the client reset the stream or
+     * went away first. A rapid-reset flood is many of these (CVE-2023-44487). */
+    bool abandoned = !req->answered || (!req->head && req->h2o->bytes_sent < req->body_len);
+
+    if (conn) {
+        conn->inflight--;
+        conn->last_active = uv_now(conn->srv->ctx.loop);
+        if (abandoned)
+            conn_spend_reset(conn);
+    }
     /* Still deferred at the end: the client went away before the answer. */
     if (req->gone)
         req->gone(req->user);
+}
+
+/*
+ * Request smuggling over HTTP/1.1: h2o reads a body by Transfer-Encoding
+ * when both it and Content-Length are sent, and by the first of two
+ * Content-Lengths; a proxy in front may pick the other and see a second
+ * request in the body. h2o keeps both headers to itself, so read them from
+ * the request's head, which is still at the start of the socket's input
+ * buffer while the request is handled (h2o consumes it after the answer).
+ * Returns the reason to refuse, or NULL.
+ */
+static const char *smuggling(const http_req *req)
+{
+    h2o_req_t *r = req->h2o;
+    struct phr_header headers[100];
+    size_t nh = sizeof headers / sizeof headers[0], ml, pl;
+    const char *m, *p, *cl = NULL;
+    size_t cl_len = 0;
+    int minor, n, te = 0, cls = 0;
+    bool differ = false;
+
+    if (r->version >= 0x200 || !r->entity.base || !req->conn || !req->conn->sock || !req->conn->sock->input)
+        return NULL;
+    n = phr_parse_request(req->conn->sock->input->bytes, req->conn->sock->input->size, &m, &ml, &p, &pl,
+                          &minor, headers, &nh, 0);
+    if (n <= 0)
+        return NULL;
+    for (size_t i = 0; i < nh; i++) {
+        const struct phr_header *h = &headers[i];
+        if (h2o_lcstris(h->name, h->name_len, H2O_STRLIT("transfer-encoding")))
+            te++;
+        else if (h2o_lcstris(h->name, h->name_len, H2O_STRLIT("content-length"))) {
+            if (cls++ && (h->value_len != cl_len || memcmp(h->value, cl, cl_len) != 0))
+                differ = true;
+            cl = h->value;
+            cl_len = h->value_len;
+        }
+    }
+    if (te && cls)
+        return "the request has both Content-Length and Transfer-Encoding";
+    if (differ)
+        return "the request has Content-Length headers that differ";
+    return NULL;
+}
+
+static void reply_cors(http_req *req, http_str origin)
+{
+    char copy[256];
+    snprintf(copy, sizeof copy, "%.*s", (int)(origin.len < 255 ? origin.len : 255), origin.ptr);
+    http_add_header(req, "Access-Control-Allow-Origin", copy);
+    http_add_header(req, "Vary", "Origin");
+}
+
+/*
+ * The guard (http_guard.h) in front of every route. Returns true if the
+ * request may go on to the handler, false having answered it.
+ */
+static bool guard(http_server *srv, http_req *req)
+{
+    const http_limits *l = &srv->limits;
+    h2o_req_t *r = req->h2o;
+    http_str host = str_of(r->authority), origin = http_req_header(req, "Origin");
+    http_str body = http_req_body(req);
+    const char *why;
+
+    if (req->conn && req->conn->closing) {
+        http_reply_error(req, 503, "connection_closing", "this connection is being closed; open a new one");
+        return false;
+    }
+    if ((why = smuggling(req))) {
+        r->http1_is_persistent = 0; /* nothing after this request on the connection is read */
+        http_reply_error(req, 400, "bad_request", "%s; send one body length", why);
+        return false;
+    }
+    if (!http_guard_host_ok(l, host.ptr, host.len)) {
+        http_reply_error(
+            req, 403, "host_not_allowed",
+            "Host \"%.*s\" is not a name of this host (a loopback host serves localhost, 127.0.0.1 "
+            "and [::1]; --allow-host adds names)",
+            (int)(host.len > 100 ? 100 : host.len), host.ptr ? host.ptr : "");
+        return false;
+    }
+    if (origin.ptr && http_guard_cors_origin(l, origin.ptr, origin.len)) {
+        reply_cors(req, origin);
+        if (h2o_memis(r->method.base, r->method.len, H2O_STRLIT("OPTIONS"))) {
+            http_add_header(req, "Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE");
+            http_add_header(req, "Access-Control-Allow-Headers", "Authorization, Content-Type");
+            http_add_header(req, "Access-Control-Max-Age", "600");
+            http_reply_text(req, 204, "text/plain", "", 0);
+            return false;
+        }
+    }
+    if (is_state_changing(r) && !http_guard_origin_ok(l, origin.ptr, origin.len, host.ptr, host.len)) {
+        http_reply_error(req, 403, "origin_not_allowed",
+                         "a %.*s from Origin \"%.*s\" (another site) is refused; --cors-origin allows one",
+                         (int)r->method.len, r->method.base, (int)(origin.len > 100 ? 100 : origin.len),
+                         origin.ptr);
+        return false;
+    }
+    if (body.len > l->max_body) {
+        http_reply_error(req, 413, "body_too_large",
+                         "the body is %zu bytes; the limit is %llu bytes (--max-body)", body.len,
+                         (unsigned long long)l->max_body);
+        return false;
+    }
+    if (body.len > 0) {
+        http_str ct = http_req_header(req, "Content-Type");
+        if (!http_guard_is_json(ct.ptr, ct.len)) {
+            http_reply_error(req, 415, "unsupported_media_type",
+                             "Content-Type is \"%.*s\"; send application/json",
+                             (int)(ct.len > 100 ? 100 : ct.len), ct.ptr ? ct.ptr : "");
+            return false;
+        }
+    }
+    return true;
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *h2o)
 {
     http_server *srv = ((tarry_handler *)self)->srv;
     http_req *req = h2o_mem_alloc_shared(&h2o->pool, sizeof *req, on_req_disposed);
+    h2o_socket_t *sock =
+        h2o->conn->callbacks->get_socket ? h2o->conn->callbacks->get_socket(h2o->conn) : NULL;
 
-    *req = (http_req){.h2o = h2o};
-    srv->handler(srv->user, req);
+    *req = (http_req){.h2o = h2o, .head = h2o_memis(h2o->method.base, h2o->method.len, H2O_STRLIT("HEAD"))};
+    if (sock && sock->on_close.cb == on_sock_disposed) {
+        http_conn *conn = sock->on_close.data;
+        req->conn = conn;
+        conn->inflight++;
+        conn->last_active = uv_now(srv->ctx.loop);
+        conn_use(conn, h2o->entity.len + HEAD_ALLOWANCE);
+        conn_watch_reads(conn);
+    }
+    if (guard(srv, req))
+        srv->handler(srv->user, req);
     return 0;
-}
-
-static void on_conn_closed(uv_handle_t *handle)
-{
-    http_conn *conn = (http_conn *)handle;
-    conn->srv->connections--;
-    free(conn);
 }
 
 static void on_accept(uv_stream_t *listener, int status)
 {
     http_server *srv = listener->data;
     http_conn *conn;
+    int len = sizeof(struct sockaddr_storage);
 
     if (status != 0)
         return;
     conn = h2o_mem_alloc(sizeof *conn);
+    memset(conn, 0, sizeof *conn);
     conn->srv = srv;
     srv->connections++;
     uv_tcp_init(listener->loop, &conn->tcp);
@@ -203,12 +641,40 @@ static void on_accept(uv_stream_t *listener, int status)
         uv_close((uv_handle_t *)&conn->tcp, on_conn_closed);
         return;
     }
+    uv_tcp_getpeername(&conn->tcp, (struct sockaddr *)&conn->peer, &len);
+    peer_text_of(&conn->peer, conn->peer_text, sizeof conn->peer_text);
+    if (!conn_admit(srv, conn))
+        return;
+    conn->last_active = conn->budget_at = uv_now(listener->loop);
+    conn->reset_budget = srv->limits.max_resets;
+    conn->listed = true;
+    conn->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = conn;
+    srv->conns = conn;
     uv_tcp_nodelay(&conn->tcp, 1);
-    h2o_accept(&srv->accept_ctx, h2o_uv_socket_create((uv_stream_t *)&conn->tcp, on_conn_closed));
+    conn->sock = h2o_uv_socket_create((uv_stream_t *)&conn->tcp, on_conn_closed);
+    conn->sock->on_close.cb = on_sock_disposed;
+    conn->sock->on_close.data = conn;
+    h2o_accept(&srv->accept_ctx, conn->sock);
+    /* h2o_accept() reads synchronously only what was already buffered; wrap the reads to come. */
+    conn_watch_reads(conn);
 }
 
-int http_server_start(http_server **out, uv_loop_t *loop, int fd, http_handler handler, void *user, char *err,
-                      size_t errlen)
+/* Fill in what the listening socket says: the port, and whether it is loopback. */
+static void limits_for_socket(http_limits *l, int fd)
+{
+    char addr[HTTP_ADDR_MAX];
+    const char *colon;
+    if (http_listen_address(fd, addr, sizeof addr) != 0)
+        return;
+    l->loopback = http_listen_is_loopback(addr);
+    if ((colon = strrchr(addr, ':')))
+        l->port = (unsigned)strtoul(colon + 1, NULL, 10);
+}
+
+int http_server_start(http_server **out, uv_loop_t *loop, int fd, const http_limits *limits,
+                      http_handler handler, void *user, char *err, size_t errlen)
 {
     http_server *srv;
     h2o_hostconf_t *host;
@@ -222,8 +688,21 @@ int http_server_start(http_server **out, uv_loop_t *loop, int fd, http_handler h
     }
     srv->handler = handler;
     srv->user = user;
+    if (limits) {
+        srv->limits = *limits;
+    } else {
+        struct rlimit rl;
+        http_limits_default(&srv->limits);
+        http_limits_fit_fds(&srv->limits, getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024);
+    }
+    if (!srv->limits.max_connections)
+        http_limits_fit_fds(&srv->limits, 1024);
+    limits_for_socket(&srv->limits, fd);
     h2o_config_init(&srv->config);
     srv->config.max_request_entity_size = H2O_BODY_LIMIT;
+    srv->config.http1.req_timeout = srv->limits.idle_timeout_ms;
+    srv->config.http2.idle_timeout = srv->limits.idle_timeout_ms;
+    srv->config.http2.max_concurrent_requests_per_connection = srv->limits.max_streams;
     host = h2o_config_register_host(&srv->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     path = h2o_config_register_path(host, "/", 0);
     h = (tarry_handler *)h2o_create_handler(path, sizeof *h);
@@ -232,6 +711,16 @@ int http_server_start(http_server **out, uv_loop_t *loop, int fd, http_handler h
     h2o_context_init(&srv->ctx, loop, &srv->config);
     srv->accept_ctx.ctx = &srv->ctx;
     srv->accept_ctx.hosts = srv->config.hosts;
+
+    /* The idle sweep: often enough that a connection outlives its timeout by at most half of it. */
+    uv_timer_init(loop, &srv->sweep);
+    srv->sweep.data = srv;
+    {
+        uint64_t every = srv->limits.idle_timeout_ms / 2;
+        every = every < 100 ? 100 : every > 1000 ? 1000 : every;
+        uv_timer_start(&srv->sweep, on_sweep, every, every);
+        uv_unref((uv_handle_t *)&srv->sweep);
+    }
 
     uv_tcp_init(loop, &srv->listener);
     srv->listener.data = srv;
@@ -246,6 +735,15 @@ int http_server_start(http_server **out, uv_loop_t *loop, int fd, http_handler h
         http_server_stop_listening(srv);
         return TARRY_EIO;
     }
+    hlog(HLOG_INFO,
+         "http limits: %zu connections (%zu per address), %zu requests at once per connection, bodies up to "
+         "%llu "
+         "bytes, %llu unused bytes per connection (%llu in all), %u abandoned requests per 10 s, idle after "
+         "%llu ms",
+         srv->limits.max_connections, srv->limits.max_conns_per_addr, srv->limits.max_streams,
+         (unsigned long long)srv->limits.max_body, (unsigned long long)srv->limits.max_conn_buffer,
+         (unsigned long long)srv->limits.max_total_buffer, srv->limits.max_resets,
+         (unsigned long long)srv->limits.idle_timeout_ms);
     return 0;
 }
 
@@ -253,6 +751,7 @@ void http_server_stop_listening(http_server *srv)
 {
     if (srv && srv->listening) {
         uv_close((uv_handle_t *)&srv->listener, NULL);
+        uv_close((uv_handle_t *)&srv->sweep, NULL);
         srv->listening = false;
     }
 }
@@ -271,11 +770,6 @@ int http_server_close(http_server *srv)
 }
 
 /* ---- requests ---------------------------------------------------------------------- */
-
-static http_str str_of(h2o_iovec_t v)
-{
-    return (http_str){v.base, v.len};
-}
 
 http_str http_req_method(const http_req *req)
 {
@@ -364,10 +858,14 @@ static const char *reason_of(int status)
         return "OK";
     case 202:
         return "Accepted";
+    case 204:
+        return "No Content";
     case 400:
         return "Bad Request";
     case 401:
         return "Unauthorized";
+    case 403:
+        return "Forbidden";
     case 404:
         return "Not Found";
     case 405:
@@ -413,6 +911,7 @@ void http_reply_text(http_req *req, int status, const char *content_type, const 
     /* From here on the client going away is nobody's business. */
     req->answered = true;
     req->gone = NULL;
+    req->body_len = len;
     buf = h2o_strdup(&r->pool, body, len);
     r->res.status = status;
     r->res.reason = reason_of(status);

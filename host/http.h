@@ -19,7 +19,9 @@
 #include <stddef.h>
 #include <uv.h>
 
-/* Bodies above this are refused with a JSON 413 by the API. */
+#include "http_guard.h"
+
+/* The API's ceiling on a body (--max-body may lower it; above it a JSON 413). */
 #define HTTP_MAX_BODY (1u << 20)
 
 /* Longest text http_listen_address() writes: "[" IPv6 "]:" port. */
@@ -59,11 +61,23 @@ bool http_listen_is_loopback(const char *listen);
 /*
  * Serve HTTP on the listening socket fd, calling handler(user, req) for
  * each request on the loop thread. The server owns fd from here on (also
- * when this fails) and closes it when it stops listening. Returns 0,
- * TARRY_ENOMEM, or TARRY_EIO with the reason in err.
+ * when this fails) and closes it when it stops listening.
+ *
+ * `limits` (copied; NULL: http_limits_default() fitted to the fd limit)
+ * apply before the handler sees a request: a Host that is not allowed or a
+ * state-changing request from a foreign Origin is answered 403, a body over
+ * max_body 413, a body that is not application/json 415, an HTTP/1.1
+ * request with both Content-Length and Transfer-Encoding (or two different
+ * Content-Lengths) 400 and the connection closed; OPTIONS preflights from a
+ * --cors-origin are answered 204. Connections over the caps, idle ones,
+ * ones that abandon too many requests or hold too many unused bytes are
+ * closed (docs/API.md, "Limits"). The port and loopback-ness of fd replace
+ * limits->port and limits->loopback.
+ *
+ * Returns 0, TARRY_ENOMEM, or TARRY_EIO with the reason in err.
  */
-int http_server_start(http_server **out, uv_loop_t *loop, int fd, http_handler handler, void *user, char *err,
-                      size_t errlen);
+int http_server_start(http_server **out, uv_loop_t *loop, int fd, const http_limits *limits,
+                      http_handler handler, void *user, char *err, size_t errlen);
 
 /* Stop accepting connections: the socket is closed (open connections keep being served). */
 void http_server_stop_listening(http_server *srv);

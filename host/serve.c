@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,6 +71,7 @@ typedef struct serve_config {
     bool supervise;
     bool watch; /* reload when the plugins folder changes */
     bool init;  /* --init: a new store may replace a lost one (done once, before the first engine) */
+    http_limits http; /* Host/Origin rules and connection limits (http_guard.h) */
 } serve_config;
 
 static void usage(FILE *out)
@@ -95,7 +97,16 @@ static void usage(FILE *out)
         "host)\n"
         "  --init              create a new, empty store in a data folder whose store was lost (a first\n"
         "                      start in a new folder needs no flag; a store that exists is never "
-        "replaced)\n");
+        "replaced)\n"
+        "HTTP rules and limits (docs/API.md, \"Limits\"; each also TARRY_ + the name in capitals, - as _):\n"
+        "  --allow-host NAMES  Host names served besides loopback ones (comma-separated)\n"
+        "  --cors-origin ORIGINS  cross-site Origins allowed, answered with CORS headers\n"
+        "  --max-body SIZE     largest request body (default 1MiB, the most)\n"
+        "  --max-connections N, --max-connections-per-addr N  (default: from the open-file limit)\n"
+        "  --max-streams N     requests at once per HTTP/2 connection (default 100)\n"
+        "  --max-conn-buffer SIZE, --max-buffer SIZE  unused bytes per connection / in all (16MiB, 256MiB)\n"
+        "  --max-resets N      abandoned (reset) requests per connection per 10 s (default 100)\n"
+        "  --idle-timeout DURATION  close connections idle this long (default 30s)\n");
 }
 
 static int default_workers(void)
@@ -131,8 +142,24 @@ enum {
     OPT_QUEUE_WINDOW,
     OPT_WATCH,
     OPT_NO_SUPERVISOR,
-    OPT_INIT
+    OPT_INIT,
+    /* The HTTP limits, all handled by http_limits_set(): keep in the order of `options` below. */
+    OPT_ALLOW_HOST,
+    OPT_CORS_ORIGIN,
+    OPT_MAX_BODY,
+    OPT_MAX_CONNECTIONS,
+    OPT_MAX_CONNS_PER_ADDR,
+    OPT_MAX_STREAMS,
+    OPT_MAX_CONN_BUFFER,
+    OPT_MAX_BUFFER,
+    OPT_MAX_RESETS,
+    OPT_IDLE_TIMEOUT
 };
+
+/* The flag names of OPT_ALLOW_HOST.. (http_limits_set() takes them without the dashes). */
+static const char *const http_flags[] = {
+    "allow-host", "cors-origin", "max-body",   "max-connections", "max-connections-per-addr",
+    "max-streams", "max-conn-buffer", "max-buffer", "max-resets", "idle-timeout"};
 
 /* Set one setting from its flag or its environment variable (`what` names which, for errors). */
 static int apply_setting(serve_config *cfg, int opt, const char *what, const char *value)
@@ -167,6 +194,12 @@ static int apply_setting(serve_config *cfg, int opt, const char *what, const cha
         }
         return 0;
     }
+    if (opt >= OPT_ALLOW_HOST && opt <= OPT_IDLE_TIMEOUT) {
+        if (http_limits_set(&cfg->http, http_flags[opt - OPT_ALLOW_HOST], value, err, sizeof err) == 1)
+            return 0;
+        fprintf(stderr, "tarry serve: %s (from %s)\n", err, what);
+        return -1;
+    }
     return -1;
 }
 
@@ -182,6 +215,16 @@ static int parse_config(int argc, char **argv, serve_config *cfg)
         {"watch", no_argument, NULL, OPT_WATCH},
         {"no-supervisor", no_argument, NULL, OPT_NO_SUPERVISOR},
         {"init", no_argument, NULL, OPT_INIT},
+        {"allow-host", required_argument, NULL, OPT_ALLOW_HOST},
+        {"cors-origin", required_argument, NULL, OPT_CORS_ORIGIN},
+        {"max-body", required_argument, NULL, OPT_MAX_BODY},
+        {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+        {"max-connections-per-addr", required_argument, NULL, OPT_MAX_CONNS_PER_ADDR},
+        {"max-streams", required_argument, NULL, OPT_MAX_STREAMS},
+        {"max-conn-buffer", required_argument, NULL, OPT_MAX_CONN_BUFFER},
+        {"max-buffer", required_argument, NULL, OPT_MAX_BUFFER},
+        {"max-resets", required_argument, NULL, OPT_MAX_RESETS},
+        {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -190,7 +233,13 @@ static int parse_config(int argc, char **argv, serve_config *cfg)
         int opt;
     } from_env[] = {{"TARRY_PLUGINS", OPT_PLUGINS},   {"TARRY_DATA", OPT_DATA},
                     {"TARRY_LISTEN", OPT_LISTEN},     {"TARRY_WORKERS", OPT_WORKERS},
-                    {"TARRY_MAP_SIZE", OPT_MAP_SIZE}, {"TARRY_QUEUE_WINDOW", OPT_QUEUE_WINDOW}};
+                    {"TARRY_MAP_SIZE", OPT_MAP_SIZE}, {"TARRY_QUEUE_WINDOW", OPT_QUEUE_WINDOW},
+                    {"TARRY_ALLOW_HOST", OPT_ALLOW_HOST}, {"TARRY_CORS_ORIGIN", OPT_CORS_ORIGIN},
+                    {"TARRY_MAX_BODY", OPT_MAX_BODY}, {"TARRY_MAX_CONNECTIONS", OPT_MAX_CONNECTIONS},
+                    {"TARRY_MAX_CONNECTIONS_PER_ADDR", OPT_MAX_CONNS_PER_ADDR},
+                    {"TARRY_MAX_STREAMS", OPT_MAX_STREAMS}, {"TARRY_MAX_CONN_BUFFER", OPT_MAX_CONN_BUFFER},
+                    {"TARRY_MAX_BUFFER", OPT_MAX_BUFFER}, {"TARRY_MAX_RESETS", OPT_MAX_RESETS},
+                    {"TARRY_IDLE_TIMEOUT", OPT_IDLE_TIMEOUT}};
     const char *env;
     int opt;
 
@@ -201,6 +250,7 @@ static int parse_config(int argc, char **argv, serve_config *cfg)
     cfg->listen_fd = -1;
     cfg->workers = default_workers();
     cfg->supervise = true;
+    http_limits_default(&cfg->http);
     cfg->watch = (env = getenv("TARRY_WATCH")) && *env && strcmp(env, "0") != 0;
     /* The environment first, flags over it. */
     for (size_t i = 0; i < sizeof from_env / sizeof from_env[0]; i++)
@@ -400,7 +450,7 @@ static int run_engine(const serve_config *cfg)
     }
     if (http_listen_address(fd, addr, sizeof addr) != 0)
         snprintf(addr, sizeof addr, "%s", cfg->listen);
-    if ((rc = http_server_start(&ep.http, &ep.loop, fd, api_handle, a, err, sizeof err)) != 0) {
+    if ((rc = http_server_start(&ep.http, &ep.loop, fd, &cfg->http, api_handle, a, err, sizeof err)) != 0) {
         hlog(HLOG_ERROR, "%s", err);
         goto out;
     }
@@ -588,6 +638,54 @@ static int supervise(const serve_config *cfg)
     }
 }
 
+/* Shortest TARRY_TOKEN accepted: a guessable token is no protection for a host beyond loopback. */
+#define TOKEN_MIN_LEN 16
+
+/* A set TARRY_TOKEN must be long enough and sendable in a header; 0, or -1 with the reason printed. */
+static int token_check(const char *token)
+{
+    if (!token || !*token)
+        return 0;
+    if (strlen(token) < TOKEN_MIN_LEN) {
+        fprintf(stderr,
+                "tarry serve: TARRY_TOKEN is %zu characters; it must have at least %d (e.g. `openssl rand "
+                "-hex 32`)\n",
+                strlen(token), TOKEN_MIN_LEN);
+        return -1;
+    }
+    for (const char *p = token; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+            fprintf(stderr, "tarry serve: TARRY_TOKEN holds a space or a control character; use printable "
+                            "characters only\n");
+            return -1;
+        }
+    return 0;
+}
+
+/*
+ * Raise the soft open-file limit to the hard one (every connection is a
+ * descriptor) and fit the connection caps below it with a reserve for the
+ * store, plugins and logs (http_limits_fit_fds()). The engine inherits both.
+ */
+static void raise_fd_limit(http_limits *http)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        rl.rlim_cur = 1024;
+    } else if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t was = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+            hlog(HLOG_INFO, "raised the open-file limit from %llu to %llu", (unsigned long long)was,
+                 (unsigned long long)rl.rlim_cur);
+        else
+            rl.rlim_cur = was;
+    }
+    if (http_limits_fit_fds(http, rl.rlim_cur))
+        hlog(HLOG_WARN, "--max-connections lowered to %zu: the open-file limit is %llu, %d kept for the host",
+             http->max_connections, (unsigned long long)rl.rlim_cur, HTTP_FD_RESERVE);
+}
+
 int serve_main(int argc, char **argv)
 {
     serve_config cfg;
@@ -601,6 +699,9 @@ int serve_main(int argc, char **argv)
         hlog_set_level(HLOG_ERROR);
     if (parse_config(argc, argv, &cfg) != 0)
         return 2;
+    if (token_check(getenv("TARRY_TOKEN")) != 0)
+        return EXIT_CONFIG;
+    raise_fd_limit(&cfg.http);
     if (!http_listen_is_loopback(cfg.listen) && !(getenv("TARRY_TOKEN") && *getenv("TARRY_TOKEN"))) {
         /* Unauthenticated triggers from the network would run plugin code
          * for anyone who can reach the port. */
