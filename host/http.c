@@ -104,6 +104,10 @@ struct http_conn {
     double reset_budget; /* requests this connection may still abandon; refills over RESET_WINDOW_MS */
     uint64_t budget_at;
     h2o_socket_cb inner_read; /* h2o's read callback, which on_sock_read wraps */
+    /* A refused connection only (conn_refuse): our side is shut and the client's bytes are
+     * drained until it closes or the linger timer fires. */
+    uv_shutdown_t shut;
+    uv_timer_t linger;
 };
 
 typedef struct tarry_handler {
@@ -404,7 +408,58 @@ static void on_sweep(uv_timer_t *t)
             conn_close(c, NULL); /* an idle connection: nothing worth a warning */
 }
 
-/* Over a cap and nothing idle to give up: answer 503 and close, so the client learns why. */
+/* A refused connection is freed once both its socket and its linger timer are closed. */
+static void on_refused_timer_closed(uv_handle_t *handle)
+{
+    on_conn_closed((uv_handle_t *)&((http_conn *)handle->data)->tcp);
+}
+
+static void on_refused_tcp_closed(uv_handle_t *handle)
+{
+    http_conn *conn = (http_conn *)handle;
+    uv_close((uv_handle_t *)&conn->linger, on_refused_timer_closed);
+}
+
+static void refused_close(http_conn *conn)
+{
+    if (!uv_is_closing((uv_handle_t *)&conn->tcp))
+        uv_close((uv_handle_t *)&conn->tcp, on_refused_tcp_closed);
+}
+
+static void on_refused_linger(uv_timer_t *t)
+{
+    refused_close(t->data);
+}
+
+static void refused_alloc(uv_handle_t *handle, size_t size, uv_buf_t *buf)
+{
+    static char sink[4096]; /* what a refused client sends is dropped unread */
+    (void)handle;
+    (void)size;
+    *buf = uv_buf_init(sink, sizeof sink);
+}
+
+static void on_refused_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    if (nread < 0) /* the client closed (or failed): done */
+        refused_close((http_conn *)stream);
+}
+
+static void on_refused_shut(uv_shutdown_t *req, int status)
+{
+    (void)status;
+    (void)req;
+}
+
+/*
+ * Over a cap and nothing idle to give up: answer 503 and close, so the
+ * client learns why. Closing at once with the client's request still
+ * unread would make the kernel reset the connection, and the client could
+ * lose the answer: so our side is shut after the answer and what the
+ * client sends is drained until it closes, for at most REFUSE_LINGER_MS.
+ */
+#define REFUSE_LINGER_MS 1000
 static void conn_refuse(http_conn *conn, const char *why)
 {
     char text[512];
@@ -420,7 +475,12 @@ static void conn_refuse(http_conn *conn, const char *why)
 
     hlog(HLOG_WARN, "refusing a connection from %s: %s", conn->peer_text, why);
     uv_try_write((uv_stream_t *)&conn->tcp, &buf, 1);
-    uv_close((uv_handle_t *)&conn->tcp, on_conn_closed);
+    uv_timer_init(conn->srv->ctx.loop, &conn->linger);
+    conn->linger.data = conn;
+    uv_timer_start(&conn->linger, on_refused_linger, REFUSE_LINGER_MS, 0);
+    if (uv_shutdown(&conn->shut, (uv_stream_t *)&conn->tcp, on_refused_shut) != 0 ||
+        uv_read_start((uv_stream_t *)&conn->tcp, refused_alloc, on_refused_read) != 0)
+        refused_close(conn);
 }
 
 /*
