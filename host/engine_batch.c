@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "commit_policy.h"
+#include "deathnote.h"
 #include "engine_int.h"
 #include "hlog.h"
 #include "status.h"
@@ -156,8 +157,10 @@ static void batch_failed(engine *e, int status, const char *why)
          * unacknowledged is lost and nothing acknowledged was. */
         hlog(HLOG_ERROR, "the store cannot write any more (%s); restarting the engine to reopen it",
              why ? why : "?");
+        deathnote_declare_exit(EXIT_STORE_BROKEN);
         exit(EXIT_STORE_BROKEN);
     }
+    engine_quarantine_committed(e, false);
     if (status == TARRY_EFULL)
         e->full_until_ms = clock_now_ms() + FULL_REFUSE_MS;
     snprintf(e->commit_error, sizeof e->commit_error, "%s", why && *why ? why : status_str(status));
@@ -259,6 +262,8 @@ static void submit_dirty(engine *e)
             list_push_back(&ce->acks, w);
         }
     }
+    if (rc == 0)
+        rc = engine_quarantine_batch(e, e->batch);
     if (rc != 0) {
         /* Only out of memory gets here; treat it as a failed commit. */
         batch_failed(e, rc, rc == TARRY_ENOMEM ? "out of memory building the batch" : status_str(rc));
@@ -341,6 +346,8 @@ void engine_on_committed(void *user, int status, const char *error)
             hlog(HLOG_INFO, "group commit works again after %" PRIu64 " failures", e->failed_commits);
         e->failed_commits = 0;
         e->full_until_ms = 0;
+        engine_quarantine_committed(e, true);
+        deathnote_mark_recovered(); /* the recovery's blame is durable (the first commit holds it) */
         /* Callers answered now plus callers who arrived during the commit:
          * with clients that wait for each answer, the clients in flight. */
         size_t callers = 0;

@@ -22,6 +22,12 @@
  * Exit statuses: 0 after a graceful stop, 78 (EX_CONFIG) when the host
  * cannot start for a reason a restart will not fix (port in use, data
  * folder in use, unreadable store), 2 for a bad command line, 1 otherwise.
+ *
+ * Only the engine's own deliberate exits stop the supervisor: the engine
+ * declares its exit code in the death note (deathnote.h) before it exits,
+ * so a plugin calling exit(0) or _exit(78) is a death like any other:
+ * logged with its cause and restarted. The death note also tells the next
+ * engine whom the death names (engine_recovery.c).
  */
 #include "serve.h"
 
@@ -43,6 +49,7 @@
 #include "api.h"
 #include "bytesize.h"
 #include "clock.h"
+#include "deathnote.h"
 #include "engine.h"
 #include "hlog.h"
 #include "http.h"
@@ -509,10 +516,18 @@ static int supervise(const serve_config *cfg)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
 
+    /* Shared with every engine forked below (deathnote.h). */
+    if (deathnote_create((size_t)cfg->workers) != 0)
+        hlog(HLOG_WARN, "cannot map the death note: crashes will be judged without it");
+
     for (;;) {
         int64_t started = clock_mono_ms();
         int wstatus;
-        pid_t pid = fork();
+        char cause[600];
+        pid_t pid;
+
+        deathnote_arm();
+        pid = fork();
 
         if (pid < 0) {
             hlog(HLOG_ERROR, "cannot start the engine process: %s", strerror(errno));
@@ -525,22 +540,23 @@ static int supervise(const serve_config *cfg)
             signal(SIGTERM, SIG_DFL);
             signal(SIGINT, SIG_DFL);
             signal(SIGHUP, SIG_DFL);
-            _exit(run_engine(&engine_cfg));
+            deathnote_install();
+            rc = run_engine(&engine_cfg);
+            deathnote_declare_exit(rc); /* this exit is the engine's own (see the top) */
+            _exit(rc);
         }
         child_pid = pid;
         while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
             ;
         child_pid = 0;
-        if (WIFEXITED(wstatus) && (WEXITSTATUS(wstatus) == 0 || WEXITSTATUS(wstatus) == EXIT_CONFIG))
+        if (WIFEXITED(wstatus) && (WEXITSTATUS(wstatus) == 0 || WEXITSTATUS(wstatus) == EXIT_CONFIG) &&
+            deathnote_declared(pid, WEXITSTATUS(wstatus)))
             return WEXITSTATUS(wstatus);
+        deathnote_seal(pid, wstatus, cause, sizeof cause);
         if (stop_requested)
             return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 1;
-        if (WIFSIGNALED(wstatus))
-            hlog(HLOG_ERROR, "engine process %d died of signal %d (%s), probably a plugin crash; restarting",
-                 (int)pid, WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
-        else
-            hlog(HLOG_ERROR, "engine process %d exited with status %d; restarting", (int)pid,
-                 WEXITSTATUS(wstatus));
+        /* "died" for every death: scripts/bench counts these lines. */
+        hlog(HLOG_ERROR, "engine process %d died: %s; restarting", (int)pid, cause);
         /* Restart at once after a crash in steady state; back off (up to 5 s)
          * when the engine keeps dying within a second of starting. */
         if (clock_mono_ms() - started < 1000)

@@ -24,6 +24,8 @@ const char *status_str(int code)
         return "not allowed in this state";
     case TARRY_EBROKEN:
         return "store broken";
+    case TARRY_EQUARANTINED:
+        return "function quarantined";
     default:
         /* Codes the SDK defines, including ones a newer tarry.h adds. */
         return tarry_strerror(code);

@@ -17,6 +17,7 @@
 #define TARRY_EFULL (-30714)     /* the store is full (its map or the disk): nothing was written */
 #define TARRY_ESTATE (-30715)    /* the execution is not in a state that allows this */
 #define TARRY_EBROKEN (-30716)   /* the store can no longer write until it is opened again */
+#define TARRY_EQUARANTINED (-30717) /* the function's executions keep crashing the host: new work refused */
 
 /* A readable name for any host or SDK code. */
 const char *status_str(int code);
