@@ -267,12 +267,13 @@ static const deathnote_slot *named_slot(const deathnote_death *d, const deathnot
     return slots[d->fault_slot].busy ? &slots[d->fault_slot] : NULL;
 }
 
-void deathnote_seal(pid_t pid, int wstatus, char *cause, size_t cause_len)
+bool deathnote_seal(pid_t pid, int wstatus, char *cause, size_t cause_len)
 {
     long long ooms = oom_kills();
     bool oom = WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL && oom_kills_at_fork >= 0 &&
                ooms > oom_kills_at_fork;
     const deathnote_slot *named = note ? named_slot(&note->live, note->live_slots) : NULL;
+    bool outside = WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL && !oom;
     char sigbuf[32], who[300] = "";
     size_t busy = 0;
 
@@ -296,6 +297,10 @@ void deathnote_seal(pid_t pid, int wstatus, char *cause, size_t cause_len)
     } else if (note && note->live.declared && note->live.exit_code == WEXITSTATUS(wstatus)) {
         snprintf(cause, cause_len, "exited with status %d%s", WEXITSTATUS(wstatus),
                  WEXITSTATUS(wstatus) == 75 ? " to reopen the store" : "");
+    } else if (named && note->live.fault_by == DEATHNOTE_BY_SIGNAL) {
+        /* A sanitizer's handler reported the signal and exited. */
+        snprintf(cause, cause_len, "exited with status %d after %s%s", WEXITSTATUS(wstatus),
+                 deathnote_signal_name(note->live.fault_signal, sigbuf, sizeof sigbuf), who);
     } else if (named) {
         snprintf(cause, cause_len, "exited with status %d without saying so: exit() was called%s",
                  WEXITSTATUS(wstatus), who);
@@ -304,7 +309,7 @@ void deathnote_seal(pid_t pid, int wstatus, char *cause, size_t cause_len)
                  WEXITSTATUS(wstatus));
     }
     if (!note)
-        return;
+        return outside;
     for (size_t i = 0; i < slot_total; i++)
         busy += note->live_slots[i].busy != 0;
     if (note->last.sealed && !note->live.recovered && !named && busy == 0) {
@@ -312,7 +317,7 @@ void deathnote_seal(pid_t pid, int wstatus, char *cause, size_t cause_len)
          * death before it still has to be judged by the next engine. */
         snprintf(cause + strlen(cause), cause_len - strlen(cause),
                  " before recovering; the previous death's record stands");
-        return;
+        return outside;
     }
     note->last = note->live;
     note->last.pid = (int32_t)pid;
@@ -320,4 +325,5 @@ void deathnote_seal(pid_t pid, int wstatus, char *cause, size_t cause_len)
     note->last.oom_killed = oom;
     note->last.sealed = 1;
     memcpy(note->last_slots, note->live_slots, slot_total * sizeof *note->live_slots);
+    return outside;
 }

@@ -118,9 +118,11 @@ bool deathnote_declared(pid_t pid, int code);
 /*
  * After engine `pid` died with `wstatus`: seal its `live` record as `last`
  * (kept as it was when that engine died before committing its recovery and
- * has nothing new to tell). Writes a readable cause to `cause`.
+ * has nothing new to tell). Writes a readable cause to `cause`. Returns
+ * true when it was killed from outside (SIGKILL with no OOM kill counted):
+ * nothing the engine or a plugin did, so no reason to slow the restart.
  */
-void deathnote_seal(pid_t pid, int wstatus, char *cause, size_t cause_len);
+bool deathnote_seal(pid_t pid, int wstatus, char *cause, size_t cause_len);
 
 /* "SIGSEGV" for SIGSEGV, "signal N" for one without a name here. */
 const char *deathnote_signal_name(int sig, char *buf, size_t len);

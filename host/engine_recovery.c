@@ -376,10 +376,10 @@ int engine_recover(engine *e)
     }
     if (rc.requeued || rc.poisoned || rc.loaded || rc.suspects || rc.recorded)
         hlog(HLOG_INFO,
-             "recovered (%s): %zu interrupted executions re-queued, %zu suspects to run alone, %zu failed as "
+             "recovered: %zu interrupted executions re-queued, %zu suspects to run alone, %zu failed as "
              "poison pills, %zu never-acknowledged ones recorded as failed, %zu queued (%zu more wait in the "
-             "store)",
-             rc.cause, rc.requeued, rc.suspects, rc.poisoned, rc.recorded, rc.loaded, e->backlog_count);
+             "store); the last stop: %s",
+             rc.requeued, rc.suspects, rc.poisoned, rc.recorded, rc.loaded, e->backlog_count, rc.cause);
     /* Nothing to commit: the blame (none) is as durable as it gets. Else the first commit says so. */
     if (list_empty(&e->dirty))
         deathnote_mark_recovered();

@@ -524,6 +524,7 @@ static int supervise(const serve_config *cfg)
         int64_t started = clock_mono_ms();
         int wstatus;
         char cause[600];
+        bool killed_outside;
         pid_t pid;
 
         deathnote_arm();
@@ -552,14 +553,15 @@ static int supervise(const serve_config *cfg)
         if (WIFEXITED(wstatus) && (WEXITSTATUS(wstatus) == 0 || WEXITSTATUS(wstatus) == EXIT_CONFIG) &&
             deathnote_declared(pid, WEXITSTATUS(wstatus)))
             return WEXITSTATUS(wstatus);
-        deathnote_seal(pid, wstatus, cause, sizeof cause);
+        killed_outside = deathnote_seal(pid, wstatus, cause, sizeof cause);
         if (stop_requested)
             return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 1;
         /* "died" for every death: scripts/bench counts these lines. */
         hlog(HLOG_ERROR, "engine process %d died: %s; restarting", (int)pid, cause);
-        /* Restart at once after a crash in steady state; back off (up to 5 s)
-         * when the engine keeps dying within a second of starting. */
-        if (clock_mono_ms() - started < 1000)
+        /* Restart at once after a crash in steady state, or a kill from
+         * outside; back off (up to 5 s) when the engine keeps dying of its
+         * own (or a plugin's) doing within a second of starting. */
+        if (clock_mono_ms() - started < 1000 && !killed_outside)
             backoff_ms = backoff_ms ? (backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2) : 100;
         else
             backoff_ms = 0;

@@ -99,7 +99,7 @@ def segv_beside_innocent():
         check(good_rec["attempts"] >= 2, "the innocent one was interrupted by a crash and re-run (attempts %d)"
               % good_rec["attempts"], good_rec)
         check("runs alone" not in h.log_text(), "a named crash makes no suspects")
-        deaths = h.log_text().count("died of SIGSEGV in a worker running execution %s" % bad)
+        deaths = h.log_text().count("SIGSEGV in a worker running execution %s" % bad)
         check_eq(deaths, 3, "the supervisor logged 3 deaths naming the segfaulting execution")
 
 

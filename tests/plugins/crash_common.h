@@ -12,6 +12,9 @@
  *   crash_innocent  args {"ms": N, "touch": PATH?}: appends a line to PATH (if given)
  *                   when it starts, sleeps N ms, returns {"slept_ms": N}.
  *   crash_ok        returns {"version": CRASH_VERSION}.
+ *   crash_record    args {"file": PATH}: appends "<execution_id> <attempt> <pid> <unix_ms>\n"
+ *                   (one write(2), O_APPEND) when it starts, so a test can tell which
+ *                   engine process ran it and when; returns {"ok": true}.
  */
 #include <tarry.h>
 
@@ -88,6 +91,29 @@ static tarry_status crash_innocent(tarry_ctx *ctx, const char *args_json)
     return tarry_set_result(ctx, out);
 }
 
+static tarry_status crash_record(tarry_ctx *ctx, const char *args_json)
+{
+    cJSON *args = cJSON_Parse(args_json);
+    cJSON *file = cJSON_GetObjectItemCaseSensitive(args, "file");
+    struct timespec now;
+    char line[160];
+    int len, fd = -1;
+    ssize_t wrote = -1;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    len = snprintf(line, sizeof line, "%s %d %d %lld\n", tarry_execution_id(ctx), tarry_attempt(ctx),
+                   (int)getpid(), (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+    if (cJSON_IsString(file) &&
+        (fd = open(file->valuestring, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) >= 0) {
+        wrote = write(fd, line, (size_t)len);
+        close(fd);
+    }
+    cJSON_Delete(args);
+    if (wrote != len)
+        return tarry_set_error(ctx, "crash_record: cannot append to args.file");
+    return tarry_set_result(ctx, "{\"ok\":true}");
+}
+
 static tarry_status crash_ok(tarry_ctx *ctx, const char *args_json)
 {
     (void)args_json;
@@ -97,4 +123,5 @@ static tarry_status crash_ok(tarry_ctx *ctx, const char *args_json)
 TARRY_PLUGIN("crash", CRASH_VERSION, TARRY_FUNCTION("crash_exit0", crash_exit0),
              TARRY_FUNCTION("crash_exit78", crash_exit78), TARRY_FUNCTION("crash_call_exit", crash_call_exit),
              TARRY_FUNCTION("crash_segv", crash_segv), TARRY_FUNCTION("crash_abort", crash_abort),
-             TARRY_FUNCTION("crash_innocent", crash_innocent), TARRY_FUNCTION("crash_ok", crash_ok));
+             TARRY_FUNCTION("crash_innocent", crash_innocent), TARRY_FUNCTION("crash_ok", crash_ok),
+             TARRY_FUNCTION("crash_record", crash_record));
