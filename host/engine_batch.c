@@ -347,7 +347,7 @@ void engine_on_committed(void *user, int status, const char *error)
         e->failed_commits = 0;
         e->full_until_ms = 0;
         engine_quarantine_committed(e, true);
-        deathnote_mark_recovered(); /* the recovery's blame is durable (the first commit holds it) */
+        engine_recovery_committed(e);
         /* Callers answered now plus callers who arrived during the commit:
          * with clients that wait for each answer, the clients in flight. */
         size_t callers = 0;

@@ -413,7 +413,7 @@ static exec *next_ready(engine *e)
 {
     exec *x = NULL;
 
-    if (e->isolated_running || list_empty(&e->ready))
+    if (e->isolated_running || e->recovery_pending || list_empty(&e->ready))
         return NULL;
     if (e->suspects_ready) {
         if (e->running)

@@ -186,6 +186,7 @@ struct engine {
      */
     size_t suspects_ready;
     bool isolated_running;
+    bool recovery_pending; /* the recovery's blame is not durable yet: nothing runs (engine_recovery.c) */
     struct fn_crashes *fn_crashes; /* engine_quarantine.c: functions that crashed the host */
     size_t fn_crash_count, fn_crash_cap;
 };
@@ -273,6 +274,8 @@ int engine_recover(engine *e);
 /* Load queued executions that wait only in the store into the ready queue, oldest first,
  * up to `room` of them (careful: possibly running when the host died). Returns how many. */
 size_t engine_backlog_load(engine *e, size_t room, bool careful);
+/* A batch committed: the recovery's blame (in the first one) is durable, work may start. */
+void engine_recovery_committed(engine *e);
 
 /* ---- engine_quarantine.c ------------------------------------------------------------------- */
 

@@ -23,10 +23,14 @@
  *     further deaths). Suspects run one at a time with nothing beside them
  *     (engine_dispatch.c); such a death while one suspect ran alone names
  *     it. A suspect whose pass ends is cleared;
- *   - SIGKILL with no OOM kill counted (kill -9 from outside) and the
- *     engine's own declared exits blame nobody and suspect nobody;
- *   - no record at all (the supervisor itself was restarted, or
- *     --no-supervisor): every execution found `running` is a suspect.
+ *   - SIGKILL with no OOM kill counted (kill -9 from outside), the
+ *     engine's own declared exits, and no record at all blame nobody and
+ *     suspect nobody. No record means the supervisor itself was started
+ *     anew: it was killed (its engine dies with it, PR_SET_PDEATHSIG), the
+ *     machine restarted, or the host runs --no-supervisor (debugging, no
+ *     crash protection). A plugin cannot kill the supervisor by crashing,
+ *     so this is an outside stop; making everything that was running a
+ *     suspect would serialise the work of every restart after one.
  * Each crash attributed to an execution also counts for its function's
  * quarantine (engine_quarantine.c).
  *
@@ -196,12 +200,6 @@ static int recover_running(void *user, const exec_record *rec)
     if (!x) {
         rc->error = TARRY_ENOMEM;
         return 1;
-    }
-    if (rc->kind == DEATH_NO_RECORD && x->rec.state == EXEC_QUEUED && !x->rec.suspect) {
-        x->rec.suspect = true;
-        rc->suspects++;
-        engine_ready_remove(rc->e, x); /* counted again as a suspect */
-        engine_ready_append(rc->e, x);
     }
     rc->requeued++;
     return 0;
@@ -380,8 +378,22 @@ int engine_recover(engine *e)
              "poison pills, %zu never-acknowledged ones recorded as failed, %zu queued (%zu more wait in the "
              "store); the last stop: %s",
              rc.requeued, rc.suspects, rc.poisoned, rc.recorded, rc.loaded, e->backlog_count, rc.cause);
-    /* Nothing to commit: the blame (none) is as durable as it gets. Else the first commit says so. */
+    /*
+     * Nothing runs, not even a ?wait trigger (which needs no commit to run),
+     * until the blame is durable: a crash before that would lose it, and the
+     * death note would then only tell of the new death.
+     */
     if (list_empty(&e->dirty))
         deathnote_mark_recovered();
+    else
+        e->recovery_pending = true;
     return 0;
+}
+
+void engine_recovery_committed(engine *e)
+{
+    if (!e->recovery_pending)
+        return;
+    e->recovery_pending = false;
+    deathnote_mark_recovered();
 }
