@@ -289,11 +289,16 @@ bool deathnote_seal(pid_t pid, int wstatus, char *cause, size_t cause_len)
             snprintf(cause, cause_len, "died of SIGKILL (%s)",
                      oom ? "the OOM killer: the kernel counted an OOM kill"
                          : "killed from outside, e.g. kill -9; the kernel counted no OOM kill");
-        else
+        else if (named && note->live.fault_by == DEATHNOTE_BY_SIGNAL && note->live.fault_signal != sig) {
+            char first[32]; /* a sanitizer's handler turned the first signal into this one */
+            snprintf(cause, cause_len, "died of %s after %s%s", name,
+                     deathnote_signal_name(note->live.fault_signal, first, sizeof first), who);
+        } else {
             snprintf(cause, cause_len, "died of %s%s", name,
                      named                         ? who
                      : note && note->live.fault_by ? " outside any execution's worker"
                                                    : "");
+        }
     } else if (note && note->live.declared && note->live.exit_code == WEXITSTATUS(wstatus)) {
         snprintf(cause, cause_len, "exited with status %d%s", WEXITSTATUS(wstatus),
                  WEXITSTATUS(wstatus) == 75 ? " to reopen the store" : "");

@@ -7,7 +7,7 @@
  *   crash_exit0     _exit(0): looks like a clean stop to a naive supervisor.
  *   crash_exit78    _exit(78): looks like a configuration error.
  *   crash_call_exit exit(3): atexit handlers run on the calling worker.
- *   crash_segv      writes through a null pointer (SIGSEGV from the kernel).
+ *   crash_segv      writes to address 16 (SIGSEGV from the kernel).
  *   crash_abort     abort() (SIGABRT).
  *   crash_innocent  args {"ms": N, "touch": PATH?}: appends a line to PATH (if given)
  *                   when it starts, sleeps N ms, returns {"slept_ms": N}.
@@ -21,6 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,10 +51,13 @@ static tarry_status crash_call_exit(tarry_ctx *ctx, const char *args_json)
 
 static tarry_status crash_segv(tarry_ctx *ctx, const char *args_json)
 {
-    volatile int *nowhere = NULL;
+    /* Not NULL: a sanitizer's null check would report a store to NULL and exit instead; this is
+     * an unmapped page, a plain SIGSEGV from the kernel. */
+    volatile uintptr_t where = 16; /* volatile: the compiler cannot see (or warn about) the address */
+    volatile int *nowhere = (volatile int *)where;
     (void)args_json;
     *nowhere = 1;
-    return tarry_set_error(ctx, "crash_segv: still alive after writing through NULL");
+    return tarry_set_error(ctx, "crash_segv: still alive after writing to address 16");
 }
 
 static tarry_status crash_abort(tarry_ctx *ctx, const char *args_json)
