@@ -328,6 +328,15 @@ static void reply_commit_unknown(api *a, http_req *req, const exec_id *id)
         text, engine_commit_error(a->eng), text);
 }
 
+/* 503 function_quarantined: its executions kept crashing the host (engine_quarantine.c). */
+static void reply_quarantined(api *a, http_req *req, const char *name)
+{
+    char why[600];
+    if (engine_quarantine_reason(a->eng, name, why, sizeof why) != 0)
+        snprintf(why, sizeof why, "function \"%s\" is quarantined", name);
+    http_reply_error(req, 503, "function_quarantined", "%s", why);
+}
+
 /*
  * Open a read transaction, or answer 500 and return -1. *txn is set only
  * on success, so a caller aborts it only then.
@@ -671,6 +680,8 @@ static int handle_trigger(api *a, http_req *req, const char *fn, size_t fn_len)
             http_reply_error(
                 req, 404, "function_not_found",
                 "no loaded plugin exports a function named \"%s\" (GET /v1/functions lists them)", name);
+        else if (rc == TARRY_EQUARANTINED)
+            reply_quarantined(a, req, name);
         else
             reply_not_accepted(a, req, rc, "cannot start the execution");
     }

@@ -64,6 +64,8 @@ int engine_trigger(engine *e, const engine_trigger_req *req, engine_waiter *w)
 
     if (!fn)
         return TARRY_ENOTFOUND;
+    if (engine_quarantined(e, fn, NULL, 0))
+        return TARRY_EQUARANTINED; /* engine_quarantine.c */
     if (refusing)
         return refusing;
     memset(&rec, 0, sizeof rec);
@@ -195,6 +197,7 @@ static void on_handle_closed(uv_handle_t *h)
     idmap_free(&e->waits);
     store_batch_free(e->batch);
     free(e->entries);
+    engine_quarantine_free(e);
     uv_cond_destroy(&e->cp_cond);
     uv_mutex_destroy(&e->cp_lock);
     free(e);

@@ -29,7 +29,7 @@
 
 typedef struct engine engine;
 
-/* Crashes of the host while one execution was running before it is failed. */
+/* Crashes of the host an execution caused (deathnote.h names it) before it is failed. */
 #define ENGINE_POISON_CRASHES 3
 
 int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int workers);
@@ -42,8 +42,16 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
 void engine_set_queue_window(engine *e, size_t n);
 
 /*
- * Recover (running executions are re-queued, or failed as a poison pill
- * after ENGINE_POISON_CRASHES host deaths in a row; queued ones are loaded;
+ * Why `function` is quarantined (its executions kept crashing the host:
+ * engine_trigger answers TARRY_EQUARANTINED) into `why`; 0, or
+ * TARRY_ENOTFOUND when it is not.
+ */
+int engine_quarantine_reason(engine *e, const char *function, char *why, size_t len);
+
+/*
+ * Recover (running executions are re-queued; the one the last death names is
+ * failed as a poison pill after ENGINE_POISON_CRASHES crashes of its own;
+ * ones a death that named nobody found running run alone first; queued ones are loaded;
  * timers are armed; overdue ones start now) and start working.
  */
 int engine_start(engine *e);

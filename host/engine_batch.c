@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "commit_policy.h"
+#include "deathnote.h"
 #include "engine_int.h"
 #include "hlog.h"
 #include "status.h"
@@ -158,6 +159,7 @@ static void batch_failed(engine *e, int status, const char *why)
     int64_t delay;
 
     e->stats.commit_failures++;
+    engine_quarantine_committed(e, false);
     snprintf(e->commit_error, sizeof e->commit_error, "%s", why && *why ? why : status_str(status));
     if (status == TARRY_ELOST) {
         store_lost(e, e->commit_error);
@@ -231,6 +233,7 @@ static void batch_failed(engine *e, int status, const char *why)
 static void on_exit_timer(uv_timer_t *t)
 {
     engine *e = t->data;
+    deathnote_declare_exit(e->exit_status); /* a deliberate exit: the supervisor reads it */
     exit(e->exit_status);
 }
 
@@ -349,6 +352,8 @@ static void submit_dirty(engine *e)
             list_push_back(&ce->acks, w);
         }
     }
+    if (rc == 0)
+        rc = engine_quarantine_batch(e, e->batch);
     if (rc != 0) {
         /* Only out of memory gets here; treat it as a failed commit. */
         batch_failed(e, rc, rc == TARRY_ENOMEM ? "out of memory building the batch" : status_str(rc));
@@ -433,6 +438,8 @@ void engine_on_committed(void *user, int status, const char *error)
         e->failing_status = 0;
         e->retry_delay_ms = 0;
         e->retry_until_ms = 0;
+        engine_quarantine_committed(e, true);
+        engine_recovery_committed(e);
         /* Callers answered now plus callers who arrived during the commit:
          * with clients that wait for each answer, the clients in flight. */
         size_t callers = 0;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "deathnote.h"
 #include "engine_int.h"
 #include "hlog.h"
 #include "status.h"
@@ -27,6 +28,10 @@ void engine_ready_append(engine *e, exec *x)
     x->in_ready = true;
     list_push_back(&e->ready, &x->ready_node);
     e->ready_count++;
+    if (x->rec.suspect) {
+        x->ready_suspect = true;
+        e->suspects_ready++;
+    }
 }
 
 void engine_ready_remove(engine *e, exec *x)
@@ -36,6 +41,10 @@ void engine_ready_remove(engine *e, exec *x)
     list_unlink(&x->ready_node);
     x->in_ready = false;
     e->ready_count--;
+    if (x->ready_suspect) {
+        x->ready_suspect = false;
+        e->suspects_ready--;
+    }
 }
 
 void engine_ready_push(engine *e, exec *x)
@@ -79,8 +88,11 @@ static int load_journal(engine *e, exec *x)
 static void work_run(uv_work_t *req)
 {
     exec *x = req->data;
-    int rc = load_journal(x->owner, x);
+    int rc;
 
+    /* A fatal signal on this thread from here on names x (deathnote.h). */
+    deathnote_worker_enter(x->slot);
+    rc = load_journal(x->owner, x);
     if (rc != 0) {
         char msg[300];
         snprintf(msg, sizeof msg, "cannot read the journal (%s): %s", status_str(rc),
@@ -88,6 +100,7 @@ static void work_run(uv_work_t *req)
         x->run.outcome = REPLAY_BLOCKED;
         x->run.error = strdup(msg);
         x->run.started_at = x->run.finished_at = clock_now_ms();
+        deathnote_worker_leave();
         return;
     }
     /* A step's result must be durable before a later step's body runs. Ending
@@ -97,6 +110,7 @@ static void work_run(uv_work_t *req)
     if (x->run.cp_mode != REPLAY_CP_NONE)
         x->run.cp_mode = x->run.journal_count < YIELD_JOURNAL_MAX ? REPLAY_CP_YIELD : REPLAY_CP_BLOCK;
     replay_execute(&x->run);
+    deathnote_worker_leave();
 }
 
 static bool hook_function_known(void *user, const char *name)
@@ -250,6 +264,14 @@ static void work_done(uv_work_t *req, int status)
     engine *e = x->owner;
 
     e->running--;
+    deathnote_slot_release(x->slot);
+    x->slot = -1;
+    if (x->isolated) {
+        /* It ran alone and came back: the suspicion is cleared with its outcome. */
+        x->isolated = false;
+        e->isolated_running = false;
+        x->rec.suspect = false;
+    }
     if (status == UV_ECANCELED) {
         /* Never ran (only at shutdown); it is still `running` in the store
          * and will be re-queued at the next start. */
@@ -364,13 +386,57 @@ void engine_dispatch(engine *e, exec *x)
     id_format(&x->rec.id, x->run.id_text);
     x->work.data = x;
     e->last_dispatch_ns = uv_hrtime();
+    x->slot = deathnote_slot_claim(&x->rec.id, x->rec.function, x->fn->owner->hash, x->rec.attempts,
+                                   x->deferred, x->isolated, x->rec.args);
     if (uv_queue_work(e->loop, &x->work, work_run, work_done) != 0) {
         hlog(HLOG_ERROR, "cannot queue execution %s on the threadpool", x->run.id_text);
+        deathnote_slot_release(x->slot);
+        x->slot = -1;
+        if (x->isolated) {
+            x->isolated = false;
+            e->isolated_running = false;
+        }
         e->running--;
         engine_exec_move(e, x, EXEC_FAILED);
         engine_exec_set_error(x, "the host could not hand this execution to a worker thread");
         x->rec.finished_at = clock_now_ms();
     }
+}
+
+/*
+ * The next execution to hand to a worker, taken off the ready queue, or
+ * NULL. While suspects wait (engine_recovery.c), they go first, one at a
+ * time, each alone: nothing else starts until the running passes are done,
+ * and nothing starts beside it.
+ */
+static exec *next_ready(engine *e)
+{
+    exec *x = NULL;
+
+    if (e->isolated_running || e->recovery_pending || list_empty(&e->ready))
+        return NULL;
+    if (e->suspects_ready) {
+        if (e->running)
+            return NULL;
+        for (list_node *n = e->ready.next; n != &e->ready && !x; n = n->next)
+            if (list_entry(n, exec, ready_node)->ready_suspect)
+                x = list_entry(n, exec, ready_node);
+    }
+    if (x) {
+        x->isolated = true;
+        e->isolated_running = true;
+        char id[ID_TEXT_LEN + 1];
+        id_format(&x->rec.id, id);
+        hlog(HLOG_INFO,
+             "execution %s (%s) runs alone: it was running when the host died of a cause that named "
+             "nobody",
+             id, x->rec.function);
+    } else {
+        e->suspects_ready = 0; /* cannot happen: the count follows the queue */
+        x = list_entry(e->ready.next, exec, ready_node);
+    }
+    engine_ready_remove(e, x);
+    return x;
 }
 
 void engine_start_ready(engine *e)
@@ -380,11 +446,29 @@ void engine_start_ready(engine *e)
         if (engine_backlog_load(e, room, false) < room)
             e->backlog = false; /* everything queued is in memory now */
     }
-    while (!e->draining && e->running < e->workers && !list_empty(&e->ready)) {
-        exec *x = list_entry(e->ready.next, exec, ready_node);
-        engine_ready_remove(e, x);
-        if (engine_exec_move(e, x, EXEC_RUNNING) != 0)
+    while (!e->draining && e->running < e->workers) {
+        exec *x = next_ready(e);
+        char why[600];
+        if (!x)
+            break;
+        if (engine_quarantined(e, x->fn, why, sizeof why)) {
+            /* It would crash the host again: it waits, blocked, for an upgrade to a new version. */
+            if (x->isolated) {
+                x->isolated = false;
+                e->isolated_running = false;
+            }
+            x->deferred = false; /* blocked is not final: it must be written */
+            if (engine_exec_move(e, x, EXEC_BLOCKED) == 0)
+                engine_exec_set_error(x, why);
             continue;
+        }
+        if (engine_exec_move(e, x, EXEC_RUNNING) != 0) {
+            if (x->isolated) {
+                x->isolated = false;
+                e->isolated_running = false;
+            }
+            continue;
+        }
         x->first_pass = !x->rec.resume;
         if (x->first_pass) {
             /* A resume continues the attempt: its count and start stay. */

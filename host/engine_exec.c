@@ -44,6 +44,7 @@ exec *engine_exec_alloc(engine *e, const exec_record *from)
     x->rec.error = NULL;
     x->rec.plugin_name = x->rec.plugin_version = x->rec.plugin_hash = NULL;
     x->owner = e;
+    x->slot = -1; /* no worker slot (deathnote.h) */
     list_init(&x->acks);
     if (idmap_put(&e->active, &x->rec.id, x) != 0) {
         free(x);

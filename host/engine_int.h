@@ -11,7 +11,9 @@
  *   engine_batch.c     group commit: building a batch from the dirty list, and what a commit
  *                      (or a failed one) does to each execution in it
  *   engine_waiters.c   callers waiting for a commit or a result, and their deadlines
- *   engine_recovery.c  start after a crash: re-queue, poison pills, pinned versions
+ *   engine_recovery.c  start after a crash: who the death names (deathnote.h), re-queue, suspects,
+ *                      poison pills, pinned versions
+ *   engine_quarantine.c functions whose executions keep crashing the host
  *   engine_versions.c  reload, upgrade, and closing versions nothing uses any more
  *
  * Invariants (every room keeps them):
@@ -82,6 +84,9 @@ typedef struct exec {
     const plugin_fn *fn;
     bool deferred;              /* acknowledged to nobody yet: written only once final (see the top) */
     bool careful;               /* recovered after a crash: dispatched only once `running` is durable */
+    bool isolated;              /* a suspect (rec.suspect) on a worker alone: nothing runs beside it */
+    bool ready_suspect;         /* counted in suspects_ready while in the ready queue */
+    int slot;                   /* its worker slot in the death note while a pass runs, else -1 */
     bool dispatch_after_commit; /* ... and that commit is the one in the next batch */
     bool in_dirty, in_ready;
     bool first_pass;    /* the pass running now starts an attempt: it sets started_at */
@@ -185,6 +190,17 @@ struct engine {
     bool reloading;
     list_node reload_waiting, reload_answer; /* engine_waiters for the next / the running reload */
     uv_timer_t sweep_timer;                  /* closes versions nothing uses any more */
+    /*
+     * Isolation (engine_recovery.c): suspects run one at a time with nothing
+     * beside them, so a death that names nobody while one runs alone names
+     * it. suspects_ready counts suspects in the ready queue (kept by
+     * engine_ready_append/remove).
+     */
+    size_t suspects_ready;
+    bool isolated_running;
+    bool recovery_pending; /* the recovery's blame is not durable yet: nothing runs (engine_recovery.c) */
+    struct fn_crashes *fn_crashes; /* engine_quarantine.c: functions that crashed the host */
+    size_t fn_crash_count, fn_crash_cap;
 };
 
 /* ---- engine.c ---------------------------------------------------------------- */
@@ -275,6 +291,27 @@ int engine_recover(engine *e);
 /* Load queued executions that wait only in the store into the ready queue, oldest first,
  * up to `room` of them (careful: possibly running when the host died). Returns how many. */
 size_t engine_backlog_load(engine *e, size_t room, bool careful);
+/* A batch committed: the recovery's blame (in the first one) is durable, work may start. */
+void engine_recovery_committed(engine *e);
+
+/* ---- engine_quarantine.c ------------------------------------------------------------------- */
+
+#define QUARANTINE_CRASHES 3       /* different executions of one function ... */
+#define QUARANTINE_WINDOW_MS 60000 /* ... crashing the host within this long quarantine it */
+
+/* Load the stored crash histories (at start). 0 or a negative code. */
+int engine_quarantine_load(engine *e, store_txn *txn);
+/* Execution `id` of `function` at plugin version `hash` crashed the host (`cause`, readable):
+ * note it, and quarantine the function when it is the QUARANTINE_CRASHES-th different one in
+ * QUARANTINE_WINDOW_MS. Written with the next batch. */
+void engine_quarantine_crash(engine *e, const char *function, const char *hash, const exec_id *id,
+                             const char *cause);
+/* Whether fn (at its version) is quarantined; if so and why != NULL, the reason in why. */
+bool engine_quarantined(engine *e, const plugin_fn *fn, char *why, size_t len);
+/* Changed histories into the batch being built; then whether it committed. */
+int engine_quarantine_batch(engine *e, store_batch *b);
+void engine_quarantine_committed(engine *e, bool ok);
+void engine_quarantine_free(engine *e);
 
 /* ---- engine_versions.c ------------------------------------------------------------------- */
 

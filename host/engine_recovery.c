@@ -1,31 +1,110 @@
 /*
  * engine_recovery.c - starting on a store a previous engine left, however
- * it stopped (a clean drain, kill -9, a plugin crash).
+ * it stopped (a clean drain, kill -9, a plugin crash), and judging who, if
+ * anyone, made it stop.
  *
- * Executions found `running` were interrupted: they are queued again and
- * their crash count goes up; one that reaches ENGINE_POISON_CRASHES is
- * failed instead, so a function that kills the host cannot do so forever.
+ * Executions found `running` were interrupted: they are queued again.
  * Executions found `queued` may have been running before their `running`
  * state committed, so they are handled with the same care: each is handed
- * to a worker only after the commit that records it as running (with its
- * crash count).
+ * to a worker only after the commit that records it as running.
+ *
+ * Blame (issue 8: innocent work must never be failed for a neighbour's
+ * crash) comes from the death note the supervisor keeps (deathnote.h):
+ *   - a fatal signal (or exit()) in a worker names the execution that
+ *     worker ran: its crash count goes up, and at ENGINE_POISON_CRASHES it
+ *     is failed as a poison pill; the others are re-queued without blame.
+ *     A deferred execution (a ?wait trigger, never written) named so gets
+ *     its record now, failed with the cause: it must exist afterwards, and
+ *     it was never acknowledged, so it is not run again;
+ *   - a death that names nobody but could be a plugin's doing (exit or
+ *     _exit without the engine declaring it, SIGKILL from the OOM killer,
+ *     a fatal signal outside any worker) blames nobody: the executions that
+ *     were on workers become suspects (rec.suspect, stored, so it survives
+ *     further deaths). Suspects run one at a time with nothing beside them
+ *     (engine_dispatch.c); such a death while one suspect ran alone names
+ *     it. A suspect whose pass ends is cleared;
+ *   - SIGKILL with no OOM kill counted (kill -9 from outside), the
+ *     engine's own declared exits, and no record at all blame nobody and
+ *     suspect nobody. No record means the supervisor itself was started
+ *     anew: it was killed (its engine dies with it, PR_SET_PDEATHSIG), the
+ *     machine restarted, or the host runs --no-supervisor (debugging, no
+ *     crash protection). A plugin cannot kill the supervisor by crashing,
+ *     so this is an outside stop; making everything that was running a
+ *     suspect would serialise the work of every restart after one.
+ * Each crash attributed to an execution also counts for its function's
+ * quarantine (engine_quarantine.c).
  *
  * May not: write the store directly, block (recovery runs before the loop
  * serves anything).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
 
 #include "clock.h"
+#include "deathnote.h"
 #include "engine_int.h"
 #include "hlog.h"
 #include "status.h"
 
+/* What the last death says. */
+typedef enum death_kind {
+    DEATH_NO_RECORD,   /* nothing is known */
+    DEATH_NAMED,       /* a worker's fatal signal or exit(): culprit_slot */
+    DEATH_UNEXPLAINED, /* could be a plugin's doing, names nobody */
+    DEATH_OUTSIDE,     /* killed from outside, or the engine's own exit: nobody */
+} death_kind;
+
 struct recover_ctx {
     engine *e;
-    size_t requeued, poisoned, loaded;
+    death_kind kind;
+    int culprit_slot;
+    char cause[200];
+    size_t requeued, poisoned, loaded, suspects, recorded;
     int error;
 };
+
+static death_kind judge(const deathnote_death *d, int *culprit, char *cause, size_t len)
+{
+    char sigbuf[32];
+    int ws = d->wstatus;
+
+    *culprit = -1;
+    if (d->fault_by && d->fault_slot >= 0 && (uint32_t)d->fault_slot < d->slot_count) {
+        const deathnote_slot *s = deathnote_last_slot((uint32_t)d->fault_slot);
+        if (s && s->busy) {
+            *culprit = d->fault_slot;
+            if (d->fault_by == DEATHNOTE_BY_SIGNAL)
+                snprintf(cause, len, "%s in its worker",
+                         deathnote_signal_name(d->fault_signal, sigbuf, sizeof sigbuf));
+            else
+                snprintf(cause, len, "exit(%d) called in its worker", WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+            return DEATH_NAMED;
+        }
+    }
+    if (WIFEXITED(ws) && d->declared && d->exit_code == WEXITSTATUS(ws)) {
+        snprintf(cause, len, "the engine stopped itself (status %d)", WEXITSTATUS(ws));
+        return DEATH_OUTSIDE;
+    }
+    if (WIFEXITED(ws)) {
+        snprintf(cause, len,
+                 "the host exited with status %d without saying so (a plugin called exit or _exit?)",
+                 WEXITSTATUS(ws));
+        return DEATH_UNEXPLAINED;
+    }
+    if (WTERMSIG(ws) == SIGKILL && !d->oom_killed) {
+        snprintf(cause, len, "SIGKILL from outside");
+        return DEATH_OUTSIDE;
+    }
+    if (WTERMSIG(ws) == SIGKILL)
+        snprintf(cause, len, "SIGKILL from the OOM killer");
+    else
+        snprintf(cause, len, "%s outside any worker",
+                 deathnote_signal_name(WTERMSIG(ws), sigbuf, sizeof sigbuf));
+    return DEATH_UNEXPLAINED;
+}
 
 /* A stored queued or running execution, queued again in memory (or blocked without its code). */
 static exec *load_exec(engine *e, const exec_record *rec)
@@ -33,11 +112,85 @@ static exec *load_exec(engine *e, const exec_record *rec)
     exec *x = engine_exec_from_store(e, rec);
     if (!x)
         return NULL;
+    x->careful = true;
     if (!x->fn)
         engine_exec_block_unloaded(e, x);
     else
         engine_ready_push(e, x);
     return x;
+}
+
+/* The crash is x's: count it, note it for its function, fail it at the limit. */
+static void blame(struct recover_ctx *rc, exec *x, const char *cause)
+{
+    char msg[500];
+
+    x->rec.crashes++;
+    engine_quarantine_crash(rc->e, x->rec.function, x->rec.plugin_hash, &x->rec.id, cause);
+    if (x->rec.state != EXEC_QUEUED || x->rec.crashes < ENGINE_POISON_CRASHES) {
+        hlog(HLOG_WARN, "execution of %s crashed the host (%s; %u of %d before it is failed)",
+             x->rec.function, cause, x->rec.crashes, ENGINE_POISON_CRASHES);
+        return;
+    }
+    /* It is taken off the ready queue again: it must not run. */
+    engine_ready_remove(rc->e, x);
+    snprintf(msg, sizeof msg,
+             "crashed the host %u times (the last: %s, in attempt %u); it is failed as a poison pill so it "
+             "cannot take the host down again",
+             x->rec.crashes, cause, x->rec.attempts);
+    engine_exec_move(rc->e, x, EXEC_FAILED);
+    x->rec.finished_at = clock_now_ms();
+    engine_exec_set_error(x, msg);
+    engine_settle_child(rc->e, x);
+    rc->poisoned++;
+    hlog(HLOG_ERROR, "execution of %s failed as a poison pill: %s", x->rec.function, msg);
+}
+
+/*
+ * A deferred execution (never written: a ?wait trigger) was on a worker
+ * when the host died. Its caller lost the connection and was never given
+ * an id it could look up later, so it is not run again; but if the death
+ * may be its doing, it must exist afterwards: written as failed, with the
+ * cause.
+ */
+static void record_deferred(struct recover_ctx *rc, const deathnote_slot *s, bool named)
+{
+    engine *e = rc->e;
+    exec_record rec;
+    char msg[500];
+    exec *x;
+    int64_t now = clock_now_ms();
+
+    memset(&rec, 0, sizeof rec);
+    rec.id = s->id;
+    rec.function = s->function;
+    rec.args = s->args_kept ? s->args : "null";
+    rec.created_at = rec.scheduled_at = id_time_ms(&s->id);
+    rec.started_at = s->started_at ? s->started_at : rec.created_at;
+    rec.finished_at = now;
+    rec.attempts = s->attempt;
+    if (!(x = engine_exec_alloc(e, &rec))) {
+        rc->error = TARRY_ENOMEM;
+        return;
+    }
+    engine_exec_bind(x, s->hash[0] ? plugins_find_version(e->pl, s->hash, s->function) : NULL);
+    if (named) {
+        x->rec.crashes = 1;
+        snprintf(
+            msg, sizeof msg,
+            "crashed the host (%s, in attempt %u) while its trigger waited for the result%s; it is not run "
+            "again",
+            rc->cause, s->attempt, s->args_kept ? "" : " (its args were too long to keep: args is null)");
+    } else {
+        snprintf(msg, sizeof msg,
+                 "the host died while this ran (%s) while its trigger waited for the result%s; it is not run "
+                 "again",
+                 rc->cause, s->args_kept ? "" : " (its args were too long to keep: args is null)");
+    }
+    engine_exec_move(e, x, EXEC_FAILED);
+    engine_exec_set_error(x, msg);
+    rc->recorded++;
+    hlog(HLOG_ERROR, "execution %s of %s: %s", "(a ?wait trigger)", s->function, msg);
 }
 
 static int recover_running(void *user, const exec_record *rec)
@@ -48,26 +201,72 @@ static int recover_running(void *user, const exec_record *rec)
         rc->error = TARRY_ENOMEM;
         return 1;
     }
-    x->careful = true;
-    x->rec.crashes = rec->crashes + 1;
-    if (x->rec.state == EXEC_QUEUED && x->rec.crashes >= ENGINE_POISON_CRASHES) {
-        char msg[300];
-        /* It is taken off the ready queue again: it must not run. */
-        engine_ready_remove(rc->e, x);
-        snprintf(msg, sizeof msg,
-                 "the host died %u times in a row while this execution was running (last in attempt %u); "
-                 "it is failed as a poison pill so it cannot take the host down again",
-                 x->rec.crashes, x->rec.attempts);
-        engine_exec_move(rc->e, x, EXEC_FAILED);
-        x->rec.finished_at = clock_now_ms();
-        engine_exec_set_error(x, msg);
-        engine_settle_child(rc->e, x);
-        rc->poisoned++;
-        hlog(HLOG_ERROR, "execution of %s failed as a poison pill: %s", rec->function, msg);
-    } else {
-        rc->requeued++;
-    }
+    rc->requeued++;
     return 0;
+}
+
+/* The executions the previous engine had on workers: named, suspected, or recorded. */
+static void judge_slots(struct recover_ctx *rc, store_txn *txn)
+{
+    const deathnote_death *d = deathnote_last();
+    size_t busy = 0, isolated = 0;
+    int lone = -1;
+
+    for (uint32_t i = 0; d && i < d->slot_count; i++) {
+        const deathnote_slot *s = deathnote_last_slot(i);
+        if (s && s->busy) {
+            busy++;
+            lone = (int)i;
+            isolated += s->isolated;
+        }
+    }
+    /* A death naming nobody while one suspect ran alone names it. */
+    if (rc->kind == DEATH_UNEXPLAINED && busy == 1 && isolated == 1) {
+        rc->kind = DEATH_NAMED;
+        rc->culprit_slot = lone;
+        snprintf(rc->cause + strlen(rc->cause), sizeof rc->cause - strlen(rc->cause),
+                 ", while it ran alone as a suspect");
+    }
+    if (rc->kind != DEATH_NAMED && rc->kind != DEATH_UNEXPLAINED)
+        return;
+    for (uint32_t i = 0; i < d->slot_count && !rc->error; i++) {
+        const deathnote_slot *s = deathnote_last_slot(i);
+        bool named = rc->kind == DEATH_NAMED && (int)i == rc->culprit_slot;
+        exec_record rec;
+        exec *x;
+
+        if (!s || !s->busy)
+            continue;
+        if (!(x = idmap_get(&rc->e->active, &s->id))) {
+            int r = store_exec_get(txn, &s->id, &rec);
+            if (r == TARRY_ENOTFOUND && s->deferred) {
+                if (named || busy == 1)
+                    engine_quarantine_crash(rc->e, s->function, s->hash, &s->id, rc->cause);
+                record_deferred(rc, s, named);
+                continue;
+            }
+            /* Gone or settled since (its outcome committed before the death): nothing to judge. */
+            if (r != 0 || (rec.state != EXEC_QUEUED && rec.state != EXEC_RUNNING))
+                continue;
+            if (!(x = load_exec(rc->e, &rec))) {
+                rc->error = TARRY_ENOMEM;
+                return;
+            }
+        }
+        if (x->rec.state != EXEC_QUEUED)
+            continue; /* blocked: its code is not loaded */
+        /* That attempt started, though its `running` state may never have committed. */
+        if (s->attempt > x->rec.attempts && !x->rec.resume)
+            x->rec.attempts = s->attempt;
+        if (named) {
+            blame(rc, x, rc->cause);
+        } else if (rc->kind == DEATH_UNEXPLAINED && !x->rec.suspect) {
+            x->rec.suspect = true;
+            rc->suspects++;
+            engine_ready_remove(rc->e, x); /* counted again as a suspect */
+            engine_ready_append(rc->e, x);
+        }
+    }
 }
 
 struct backlog_scan {
@@ -136,17 +335,27 @@ static int count_id(void *user, const exec_id *id)
 
 int engine_recover(engine *e)
 {
-    struct recover_ctx rc = {e, 0, 0, 0, 0};
+    struct recover_ctx rc;
+    const deathnote_death *death = deathnote_last();
     store_txn *txn;
     int r;
 
+    memset(&rc, 0, sizeof rc);
+    rc.e = e;
+    rc.culprit_slot = -1;
+    if (death)
+        rc.kind = judge(death, &rc.culprit_slot, rc.cause, sizeof rc.cause);
+    else
+        snprintf(rc.cause, sizeof rc.cause, "no record of how the host stopped");
     if ((r = engine_load_pinned_versions(e)) != 0)
         return r;
     if ((r = store_txn_begin(e->st, false, &txn)) != 0) {
         hlog(HLOG_ERROR, "recovery cannot read the store: %s", store_last_error(e->st));
         return r;
     }
-    r = store_exec_scan_state(txn, EXEC_RUNNING, recover_running, &rc);
+    if ((r = engine_quarantine_load(e, txn)) == 0 &&
+        (r = store_exec_scan_state(txn, EXEC_RUNNING, recover_running, &rc)) >= 0 && !rc.error)
+        judge_slots(&rc, txn);
     store_txn_abort(txn);
     if (r < 0 || rc.error) {
         hlog(HLOG_ERROR, "recovery failed: %s", r < 0 ? store_last_error(e->st) : "out of memory");
@@ -163,10 +372,28 @@ int engine_recover(engine *e)
         e->backlog = true;
         e->backlog_count = queued > rc.loaded ? queued - rc.loaded : 0;
     }
-    if (rc.requeued || rc.poisoned || rc.loaded)
+    if (rc.requeued || rc.poisoned || rc.loaded || rc.suspects || rc.recorded)
         hlog(HLOG_INFO,
-             "recovered: %zu interrupted executions re-queued, %zu failed as poison pills, %zu queued "
-             "(%zu more wait in the store)",
-             rc.requeued, rc.poisoned, rc.loaded, e->backlog_count);
+             "recovered: %zu interrupted executions re-queued, %zu suspects to run alone, %zu failed as "
+             "poison pills, %zu never-acknowledged ones recorded as failed, %zu queued (%zu more wait in the "
+             "store); the last stop: %s",
+             rc.requeued, rc.suspects, rc.poisoned, rc.recorded, rc.loaded, e->backlog_count, rc.cause);
+    /*
+     * Nothing runs, not even a ?wait trigger (which needs no commit to run),
+     * until the blame is durable: a crash before that would lose it, and the
+     * death note would then only tell of the new death.
+     */
+    if (list_empty(&e->dirty))
+        deathnote_mark_recovered();
+    else
+        e->recovery_pending = true;
     return 0;
+}
+
+void engine_recovery_committed(engine *e)
+{
+    if (!e->recovery_pending)
+        return;
+    e->recovery_pending = false;
+    deathnote_mark_recovered();
 }

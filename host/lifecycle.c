@@ -10,11 +10,15 @@
 #define TO(s) (1u << (s))
 
 const lifecycle_state lifecycle_table[EXEC_STATE_COUNT] = {
-    /* Created by a trigger or a parent's call: delayed, ready, or for a function nobody loaded. */
-    [EXEC_NONE] = {EXEC_NONE, false, LIFECYCLE_STAY, TO(EXEC_SCHEDULED) | TO(EXEC_QUEUED) | TO(EXEC_BLOCKED)},
+    /* Created by a trigger or a parent's call: delayed, ready, or for a function nobody loaded; or
+     * failed: a deferred execution (never written) that took the engine down, recorded by the next
+     * engine (engine_recovery.c). */
+    [EXEC_NONE] = {EXEC_NONE, false, LIFECYCLE_STAY,
+                   TO(EXEC_SCHEDULED) | TO(EXEC_QUEUED) | TO(EXEC_BLOCKED) | TO(EXEC_FAILED)},
     /* Its timer fires (or it is rescheduled to now). */
     [EXEC_SCHEDULED] = {EXEC_SCHEDULED, false, LIFECYCLE_EVICT, TO(EXEC_QUEUED) | TO(EXEC_BLOCKED)},
-    /* A worker takes it; found unloaded when read back; failed as a poison pill at recovery. */
+    /* A worker takes it; found unloaded when read back, or its function quarantined; failed as a
+     * poison pill at recovery. */
     [EXEC_QUEUED] = {EXEC_QUEUED, false, LIFECYCLE_ENQUEUE,
                      TO(EXEC_RUNNING) | TO(EXEC_BLOCKED) | TO(EXEC_FAILED)},
     /* A pass ends: done, failed, suspended, nondeterministic; or it runs again at once (a child

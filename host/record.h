@@ -33,7 +33,9 @@ typedef struct exec_record {
     exec_id parent_id; /* all zero bytes: no parent */
     exec_state state;
     uint32_t attempts; /* attempts started so far */
-    uint32_t crashes;  /* host deaths in a row while this was running */
+    uint32_t crashes;  /* host deaths in a row this execution caused (deathnote.h: named by a fatal signal in
+                          its worker, or while it ran alone as a suspect) */
+    bool suspect;      /* running when the host died of a cause that named nobody: it runs alone next */
     int64_t created_at, scheduled_at, started_at, finished_at; /* Unix ms; 0 = not yet */
     int64_t wake_at;     /* waiting on a durable sleep: when it ends; else 0 */
     uint32_t wake_seq;   /* ... and the journal position of that sleep */

@@ -24,6 +24,12 @@
  * folder in use, unreadable store, a store that was lost: store_folder.h;
  * the engine also exits 78 when its data folder goes away while it runs),
  * 2 for a bad command line, 1 otherwise.
+ *
+ * Only the engine's own deliberate exits stop the supervisor: the engine
+ * declares its exit code in the death note (deathnote.h) before it exits,
+ * so a plugin calling exit(0) or _exit(78) is a death like any other:
+ * logged with its cause and restarted. The death note also tells the next
+ * engine whom the death names (engine_recovery.c).
  */
 #include "serve.h"
 
@@ -46,6 +52,7 @@
 #include "api.h"
 #include "bytesize.h"
 #include "clock.h"
+#include "deathnote.h"
 #include "engine.h"
 #include "hlog.h"
 #include "http.h"
@@ -590,10 +597,19 @@ static int supervise(const serve_config *cfg)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
 
+    /* Shared with every engine forked below (deathnote.h). */
+    if (deathnote_create((size_t)cfg->workers) != 0)
+        hlog(HLOG_WARN, "cannot map the death note: crashes will be judged without it");
+
     for (;;) {
         int64_t started = clock_mono_ms();
         int wstatus;
-        pid_t pid = fork();
+        char cause[600];
+        bool killed_outside;
+        pid_t pid;
+
+        deathnote_arm();
+        pid = fork();
 
         if (pid < 0) {
             hlog(HLOG_ERROR, "cannot start the engine process: %s", strerror(errno));
@@ -606,25 +622,27 @@ static int supervise(const serve_config *cfg)
             signal(SIGTERM, SIG_DFL);
             signal(SIGINT, SIG_DFL);
             signal(SIGHUP, SIG_DFL);
-            _exit(run_engine(&engine_cfg));
+            deathnote_install();
+            rc = run_engine(&engine_cfg);
+            deathnote_declare_exit(rc); /* this exit is the engine's own (see the top) */
+            _exit(rc);
         }
         child_pid = pid;
         while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
             ;
         child_pid = 0;
-        if (WIFEXITED(wstatus) && (WEXITSTATUS(wstatus) == 0 || WEXITSTATUS(wstatus) == EXIT_CONFIG))
+        if (WIFEXITED(wstatus) && (WEXITSTATUS(wstatus) == 0 || WEXITSTATUS(wstatus) == EXIT_CONFIG) &&
+            deathnote_declared(pid, WEXITSTATUS(wstatus)))
             return WEXITSTATUS(wstatus);
+        killed_outside = deathnote_seal(pid, wstatus, cause, sizeof cause);
         if (stop_requested)
             return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 1;
-        if (WIFSIGNALED(wstatus))
-            hlog(HLOG_ERROR, "engine process %d died of signal %d (%s), probably a plugin crash; restarting",
-                 (int)pid, WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
-        else
-            hlog(HLOG_ERROR, "engine process %d exited with status %d; restarting", (int)pid,
-                 WEXITSTATUS(wstatus));
-        /* Restart at once after a crash in steady state; back off (up to 5 s)
-         * when the engine keeps dying within a second of starting. */
-        if (clock_mono_ms() - started < 1000)
+        /* "died" for every death: scripts/bench counts these lines. */
+        hlog(HLOG_ERROR, "engine process %d died: %s; restarting", (int)pid, cause);
+        /* Restart at once after a crash in steady state, or a kill from
+         * outside; back off (up to 5 s) when the engine keeps dying of its
+         * own (or a plugin's) doing within a second of starting. */
+        if (clock_mono_ms() - started < 1000 && !killed_outside)
             backoff_ms = backoff_ms ? (backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2) : 100;
         else
             backoff_ms = 0;

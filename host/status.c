@@ -26,6 +26,8 @@ const char *status_str(int code)
         return "store broken";
     case TARRY_ELOST:
         return "store lost";
+    case TARRY_EQUARANTINED:
+        return "function quarantined";
     default:
         /* Codes the SDK defines, including ones a newer tarry.h adds. */
         return tarry_strerror(code);

@@ -34,9 +34,20 @@
 #define RECORD_FORMAT_V3 3
 #define STR_ABSENT 0xffffffffu
 
-enum { DB_EXEC, DB_BY_STATE, DB_BY_FN, DB_BY_FN_STATE, DB_TIMERS, DB_LOGS, DB_JOURNAL, DB_PINS, DB_COUNT };
-static const char *const db_names[DB_COUNT] = {"exec",   "by_state", "by_fn",   "by_fn_state",
-                                               "timers", "logs",     "journal", "pins"};
+enum {
+    DB_EXEC,
+    DB_BY_STATE,
+    DB_BY_FN,
+    DB_BY_FN_STATE,
+    DB_TIMERS,
+    DB_LOGS,
+    DB_JOURNAL,
+    DB_PINS,
+    DB_FN_CRASHES,
+    DB_COUNT
+};
+static const char *const db_names[DB_COUNT] = {"exec", "by_state", "by_fn", "by_fn_state", "timers",
+                                               "logs", "journal",  "pins",  "fn_crashes"};
 
 #define PIN_HASH_LEN 16 /* a plugin version's hash (plugins.h's PLUGIN_HASH_LEN) */
 
@@ -651,8 +662,11 @@ struct record_head_v3 {
 
 struct record_head {
     struct record_head_v3 v3;
-    uint32_t log_count, log_mark_pos, log_mark_count, reserved;
+    uint32_t log_count, log_mark_pos, log_mark_count;
+    uint32_t flags; /* RECORD_F_*; was `reserved` (always written 0), so older format-4 records read as 0 */
 };
+
+#define RECORD_F_SUSPECT 1u /* exec_record.suspect */
 
 #define RECORD_STRINGS 8
 
@@ -699,6 +713,7 @@ static int record_encode(sink *out, const exec_record *r)
     head.log_count = r->log_count;
     head.log_mark_pos = r->log_mark_pos;
     head.log_mark_count = r->log_mark_count;
+    head.flags = r->suspect ? RECORD_F_SUSPECT : 0;
     memcpy(value, &head, sizeof head);
     strings_put((char *)value + sizeof head, s, len, RECORD_STRINGS);
     return 0;
@@ -744,6 +759,7 @@ static int record_decode(store *st, const MDB_val *key, const MDB_val *val, exec
     r->log_count = head.log_count;
     r->log_mark_pos = head.log_mark_pos;
     r->log_mark_count = head.log_mark_count;
+    r->suspect = (head.flags & RECORD_F_SUSPECT) != 0;
     r->function = s[0];
     r->args = s[1];
     r->metadata = s[2];
@@ -1119,6 +1135,103 @@ int store_timer_scan_due(store_txn *t, int64_t now_ms, store_exec_cb cb, void *u
     if (out)
         return out;
     return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "scanning timers") : 0;
+}
+
+/* ---- functions' crash histories ---------------------------------------------
+ * function -> fixed head (store_fn_crashes without its strings), then the
+ * hash and the reason, NUL-terminated. A store from before this database
+ * gets it empty at open (MDB_CREATE), which means "no crashes". */
+
+struct fn_crashes_head {
+    uint32_t count, reserved;
+    int64_t at[STORE_FN_CRASHES_KEPT];
+    uint8_t ids[STORE_FN_CRASHES_KEPT][16];
+    int64_t quarantined_at;
+};
+
+static int fn_crashes_put(sink *out, const char *function, const store_fn_crashes *c)
+{
+    size_t flen = strlen(function), hlen = strlen(c->hash) + 1,
+           rlen = (c->reason ? strlen(c->reason) : 0) + 1;
+    struct fn_crashes_head head;
+    void *value;
+    int rc;
+
+    if (flen == 0 || flen > MAX_INDEX_KEY - 20)
+        return TARRY_EINVAL;
+    if (!c->hash[0]) /* nothing to remember */
+        return sink_del(out, DB_FN_CRASHES, function, flen);
+    memset(&head, 0, sizeof head);
+    head.count = c->count > STORE_FN_CRASHES_KEPT ? STORE_FN_CRASHES_KEPT : c->count;
+    for (uint32_t i = 0; i < head.count; i++) {
+        head.at[i] = c->at[i];
+        memcpy(head.ids[i], c->ids[i].bytes, 16);
+    }
+    head.quarantined_at = c->quarantined_at;
+    if ((rc = sink_reserve(out, DB_FN_CRASHES, function, flen, sizeof head + hlen + rlen, &value)) != 0)
+        return rc;
+    memcpy(value, &head, sizeof head);
+    memcpy((char *)value + sizeof head, c->hash, hlen);
+    memcpy((char *)value + sizeof head + hlen, c->reason ? c->reason : "", rlen);
+    return 0;
+}
+
+int store_batch_fn_crashes_put(store_batch *b, const char *function, const store_fn_crashes *c)
+{
+    sink out = {NULL, b};
+    return fn_crashes_put(&out, function, c);
+}
+
+int store_fn_crashes_put(store_txn *t, const char *function, const store_fn_crashes *c)
+{
+    sink out = {t, NULL};
+    return fn_crashes_put(&out, function, c);
+}
+
+int store_fn_crashes_scan(store_txn *t, store_fn_crashes_cb cb, void *user)
+{
+    MDB_cursor *cur;
+    MDB_val key, val;
+    int rc, out = 0;
+
+    if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_FN_CRASHES], &cur)) != 0)
+        return fail(t->st, rc, "opening a cursor");
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        struct fn_crashes_head head;
+        store_fn_crashes c;
+        char function[MAX_INDEX_KEY];
+        const char *hash, *reason, *end = (const char *)val.mv_data + val.mv_size;
+        if (key.mv_size == 0 || key.mv_size >= sizeof function || val.mv_size < sizeof head + 2) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        memcpy(&head, val.mv_data, sizeof head);
+        hash = (const char *)val.mv_data + sizeof head;
+        reason = memchr(hash, '\0', (size_t)(end - hash));
+        if (!reason || reason + 1 >= end || end[-1] != '\0' || strlen(hash) >= sizeof c.hash) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        reason++;
+        memset(&c, 0, sizeof c);
+        memcpy(function, key.mv_data, key.mv_size);
+        function[key.mv_size] = '\0';
+        memcpy(c.hash, hash, strlen(hash) + 1);
+        c.count = head.count > STORE_FN_CRASHES_KEPT ? STORE_FN_CRASHES_KEPT : head.count;
+        for (uint32_t i = 0; i < c.count; i++) {
+            c.at[i] = head.at[i];
+            memcpy(c.ids[i].bytes, head.ids[i], 16);
+        }
+        c.quarantined_at = head.quarantined_at;
+        c.reason = reason;
+        if ((out = cb(user, function, &c)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (out)
+        return out;
+    return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "reading crash histories") : 0;
 }
 
 /* ---- logs ------------------------------------------------------------------ */

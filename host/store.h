@@ -13,6 +13,8 @@
  *   journal      id seq(4, big-endian) -> encoded journal_entry (durable commands)
  *   pins         hash(16) id -> ""            (unfinished executions by the plugin version they are
  *                                              pinned to: which versions must stay loaded)
+ *   fn_crashes   function -> crash history    (executions of it that crashed the host, and whether
+ *                                              it is quarantined: engine_quarantine.c)
  * The indexes are kept by store_exec_put, so callers cannot forget one.
  *
  * Threads: reads happen on the loop thread and on workers (a pass reads its
@@ -177,6 +179,27 @@ int store_batch_log_put(store_batch *b, const exec_id *id, const store_log_line 
 
 typedef int (*store_log_cb)(void *user, const store_log_line *line);
 int store_log_scan(store_txn *txn, const exec_id *id, store_log_cb cb, void *user);
+
+/* ---- functions' crash histories ----------------------------------------------- */
+
+#define STORE_FN_CRASHES_KEPT 3
+
+/* The executions of one function (at one plugin version) that crashed the host, newest first. */
+typedef struct store_fn_crashes {
+    char hash[24];  /* the plugin version they ran; "" in a put deletes the entry */
+    uint32_t count; /* entries in at[] and ids[] */
+    int64_t at[STORE_FN_CRASHES_KEPT];
+    exec_id ids[STORE_FN_CRASHES_KEPT];
+    int64_t quarantined_at; /* Unix ms; 0: not quarantined */
+    const char *reason;     /* why, or NULL; borrows from the txn when read */
+} store_fn_crashes;
+
+/* Write (or, with an empty hash, delete) a function's history. 0, TARRY_EINVAL or TARRY_ENOMEM/EIO. */
+int store_fn_crashes_put(store_txn *txn, const char *function, const store_fn_crashes *c);
+int store_batch_fn_crashes_put(store_batch *b, const char *function, const store_fn_crashes *c);
+/* Every function's history; return non-zero from cb to stop. */
+typedef int (*store_fn_crashes_cb)(void *user, const char *function, const store_fn_crashes *c);
+int store_fn_crashes_scan(store_txn *txn, store_fn_crashes_cb cb, void *user);
 
 /* ---- journals ---------------------------------------------------------------- */
 

@@ -33,6 +33,10 @@ static void test_engine_paths_allowed(void **state)
         {EXEC_WAITING, EXEC_BLOCKED},
         /* recovery: a running one is re-queued, then failed as a poison pill */
         {EXEC_RUNNING, EXEC_QUEUED, EXEC_FAILED},
+        /* recovery: a ?wait execution (never written) that took the engine down is recorded failed */
+        {EXEC_NONE, EXEC_FAILED},
+        /* a queued execution of a quarantined function waits blocked for an upgrade */
+        {EXEC_QUEUED, EXEC_BLOCKED, EXEC_QUEUED},
         {EXEC_QUEUED, EXEC_BLOCKED},
     };
     (void)state;

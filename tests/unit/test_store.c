@@ -1829,6 +1829,88 @@ static void test_write_while_reading_same_thread(void **state)
     assert_indexed_as(f->st, &x);
 }
 
+/* A suspect (engine_recovery.c) stays one in the store; new records are not. */
+static void test_suspect_flag_round_trip(void **state)
+{
+    fixture *f = *state;
+    exec_record plain = new_record("sus", EXEC_QUEUED), sus = new_record("sus", EXEC_RUNNING), got;
+    store_txn *txn;
+
+    sus.suspect = true;
+    put_direct(f->st, &plain, NULL);
+    put_direct(f->st, &sus, NULL);
+    assert_int_equal(store_txn_begin(f->st, false, &txn), 0);
+    assert_int_equal(store_exec_get(txn, &plain.id, &got), 0);
+    assert_false(got.suspect);
+    assert_int_equal(store_exec_get(txn, &sus.id, &got), 0);
+    assert_true(got.suspect);
+    assert_int_equal(got.state, EXEC_RUNNING);
+    store_txn_abort(txn);
+}
+
+struct crash_seen {
+    char text[512];
+};
+
+static int crash_history_seen(void *user, const char *function, const store_fn_crashes *c)
+{
+    struct crash_seen *seen = user;
+    size_t n = strlen(seen->text);
+    snprintf(seen->text + n, sizeof seen->text - n, "%s@%s:%u:%lld:%lld:%s;", function, c->hash, c->count,
+             (long long)c->at[0], (long long)c->quarantined_at, c->reason ? c->reason : "-");
+    return 0;
+}
+
+/* Functions' crash histories (quarantine) survive a reopen; an empty hash deletes one. */
+static void test_fn_crashes_across_reopen(void **state)
+{
+    fixture *f = *state;
+    store_fn_crashes c;
+    store_batch *b = store_batch_new();
+    struct crash_seen seen = {""};
+    store_txn *txn;
+    char err[256] = "";
+
+    memset(&c, 0, sizeof c);
+    snprintf(c.hash, sizeof c.hash, "0123456789abcdef");
+    c.count = 2;
+    c.at[0] = 1000;
+    c.at[1] = 900;
+    id_new(&c.ids[0]);
+    id_new(&c.ids[1]);
+    c.quarantined_at = 0;
+    c.reason = "";
+    assert_non_null(b);
+    assert_int_equal(store_batch_fn_crashes_put(b, "f_a", &c), 0);
+    c.count = 3;
+    c.at[0] = 2000;
+    c.quarantined_at = 2000;
+    c.reason = "3 different executions";
+    assert_int_equal(store_batch_fn_crashes_put(b, "f_b", &c), 0);
+    assert_int_equal(store_batch_fn_crashes_put(b, "", &c), TARRY_EINVAL);
+    assert_int_equal(store_batch_commit(f->st, b), 0);
+    store_batch_free(b);
+
+    store_close(f->st);
+    f->st = NULL;
+    assert_int_equal(store_open(&f->st, f->path, 0, err, sizeof err), 0);
+    assert_int_equal(store_txn_begin(f->st, false, &txn), 0);
+    assert_int_equal(store_fn_crashes_scan(txn, crash_history_seen, &seen), 0);
+    store_txn_abort(txn);
+    assert_string_equal(seen.text, "f_a@0123456789abcdef:2:1000:0:;"
+                                   "f_b@0123456789abcdef:3:2000:2000:3 different executions;");
+
+    c.hash[0] = '\0'; /* forget f_a */
+    assert_int_equal(store_txn_begin(f->st, true, &txn), 0);
+    assert_int_equal(store_fn_crashes_put(txn, "f_a", &c), 0);
+    assert_int_equal(store_txn_commit(txn), 0);
+    seen.text[0] = '\0';
+    assert_int_equal(store_txn_begin(f->st, false, &txn), 0);
+    assert_int_equal(store_fn_crashes_scan(txn, crash_history_seen, &seen), 0);
+    store_txn_abort(txn);
+    assert_string_equal(seen.text, "f_b@0123456789abcdef:3:2000:2000:3 different executions;");
+}
+
 #define STORE_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1859,6 +1941,8 @@ int main(void)
         STORE_TEST(test_commit_on_thread_while_reading),
         STORE_TEST(test_commits_on_thread_during_reads),
         STORE_TEST(test_write_while_reading_same_thread),
+        STORE_TEST(test_suspect_flag_round_trip),
+        STORE_TEST(test_fn_crashes_across_reopen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
