@@ -388,13 +388,15 @@ static void conn_spend_reset(http_conn *conn)
     }
 }
 
-/* The listed connection to give up for a new one: the longest idle, only from `addr` if given. */
+/* The listed connection to give up for a new one: the longest idle, only from `addr` if given.
+ * Ties (accepted in the same millisecond) go to the oldest: the list is newest first, and the
+ * newest may be a client whose request has not been read yet. */
 static http_conn *conn_idlest(http_server *srv, const struct sockaddr_storage *addr)
 {
     http_conn *best = NULL;
     for (http_conn *c = srv->conns; c; c = c->next)
         if (!c->closing && c->inflight == 0 && (!addr || same_addr(&c->peer, addr)) &&
-            (!best || c->last_active < best->last_active))
+            (!best || c->last_active <= best->last_active))
             best = c;
     return best;
 }
