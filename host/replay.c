@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "clock.h"
-#include "jcore_json.h"
 #include "status.h"
 
 _Static_assert(JOURNAL_CALL == (int)JCORE_CALL && JOURNAL_STEP == (int)JCORE_STEP &&
@@ -140,7 +139,6 @@ static bool hook_function_known(void *user, const char *name)
 static const jcore_hooks host_hooks = {
     .now_ms = hook_now_ms,
     .new_child_id = hook_new_child_id,
-    .json_valid = jcore_json_valid,
     .checkpoint = hook_checkpoint,
     .function_known = hook_function_known,
 };

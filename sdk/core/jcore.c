@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "jcore_duration.h"
+#include "json_strict.h"
 
 struct tarry_ctx {
     struct tarry_ctx_head head; /* must come first: the SDK reads it */
@@ -40,6 +41,13 @@ struct tarry_ctx {
     /* Kept apart from run->error, which a function may still set after it
      * was blocked: the block's reason is what the execution shows. */
     char why_blocked[600];
+    /* The function's result was refused as invalid JSON: the attempt fails
+     * with that reason even if the function ignored the refusal and returned
+     * TARRY_OK (its result would silently be null). A step's result refused
+     * fails the step instead (step_bad_json), and the function sees a failed
+     * step. Refused child args start no child; tarry_call says TARRY_EINVAL
+     * like any misuse. */
+    bool bad_json, step_bad_json;
 };
 
 static int64_t now(const jcore_run *run)
@@ -131,17 +139,23 @@ misuse(tarry_ctx *ctx, const char *fmt, ...)
 
 /* ---- results ------------------------------------------------------------------- */
 
-/* Whether `json` is one JSON text; logs why not. */
+/*
+ * Whether `json` is one strict JSON text (json_strict.h: valid UTF-8, no
+ * duplicate keys, numbers a double holds); logs why not, naming the value.
+ */
 static bool json_ok(tarry_ctx *ctx, const char *what, const char *json)
 {
-    jcore_run *run = ctx->run;
-    size_t len = strlen(json), stop = 0;
+    json_strict_error err;
+    char why[400];
+    int rc = json_strict_check(json, strlen(json), &err);
 
-    if (run->hooks->json_valid(run->user, json, len, &stop))
+    if (rc == 0)
         return true;
-    if (stop > len)
-        stop = 0;
-    misuse(ctx, "%s: invalid JSON at byte %zu: %.40s", what, stop, json + stop);
+    if (rc == TARRY_ENOMEM)
+        snprintf(why, sizeof why, "out of memory checking the JSON");
+    else
+        json_strict_describe(&err, NULL, why, sizeof why);
+    misuse(ctx, "%s: invalid JSON: %s", what, why);
     return false;
 }
 
@@ -158,13 +172,23 @@ static int ctx_set_result(tarry_ctx *ctx, const char *json)
         misuse(ctx, "tarry_set_result: result is %zu bytes, over the %u-byte limit", len, JCORE_RESULT_MAX);
         return TARRY_EINVAL;
     }
-    if (!json_ok(ctx, "tarry_set_result", json))
+    if (!json_ok(ctx, "tarry_set_result", json)) {
+        if (ctx->in_step)
+            ctx->step_bad_json = true;
+        else
+            ctx->bad_json = true;
         return TARRY_EINVAL;
+    }
     if (!(copy = malloc(len + 1)))
         return TARRY_ENOMEM;
     memcpy(copy, json, len + 1);
     free(*slot);
     *slot = copy;
+    /* A valid result replaces a refused one, as it would replace any other. */
+    if (ctx->in_step)
+        ctx->step_bad_json = false;
+    else
+        ctx->bad_json = false;
     return TARRY_OK;
 }
 
@@ -569,11 +593,15 @@ static int ctx_step(tarry_ctx *ctx, const char *name, tarry_step_fn fn, void *us
     e.name = (char *)name;
     e.started_at = now(run);
     ctx->in_step = true;
+    ctx->step_bad_json = false;
     ctx->step_pos = ctx->pos;
     status = fn(ctx, user);
     ctx->in_step = false;
     e.finished_at = now(run);
-    if (status == TARRY_OK) {
+    if (status == TARRY_OK && ctx->step_bad_json) {
+        e.status = JCORE_FAILED; /* a result it could not keep: the step did not do what it says */
+        e.error = ctx->last_failure;
+    } else if (status == TARRY_OK) {
         e.status = JCORE_SUCCEEDED;
         e.value = ctx->step_result ? ctx->step_result : "null";
     } else if (status == TARRY_FAILED) {
@@ -745,6 +773,8 @@ static void classify(jcore_run *run, const tarry_ctx *ctx, int status)
         end_with(run, JCORE_END_FAILED,
                  "function returned TARRY_OK after a durable call returned TARRY_SUSPEND; "
                  "return TARRY_SUSPEND at once (TARRY_TRY does)");
+    } else if (status == TARRY_OK && ctx->bad_json) {
+        end_with(run, JCORE_END_FAILED, ctx->last_failure);
     } else if (status == TARRY_OK) {
         end_with(run, JCORE_END_SUCCEEDED, NULL);
     } else if (status == TARRY_SUSPEND && ctx->suspended) {

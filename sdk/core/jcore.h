@@ -10,8 +10,8 @@
  * outcome is once the function returns.
  *
  * What differs between a host and the kit comes in through jcore_hooks:
- * the clock, new child ids, JSON validation, the checkpoint, and which
- * function names exist. The core itself is libc only and keeps no global
+ * the clock, new child ids, the checkpoint, and which function names
+ * exist. JSON is checked by json_strict.c, the same file on both sides. The core itself is libc only and keeps no global
  * state: everything lives in the jcore_run of one pass, used by one thread
  * at a time, so any number of runs may go on in different threads at once.
  *
@@ -124,8 +124,6 @@ typedef struct jcore_hooks {
     int64_t (*now_ms)(void *user);
     /* Write a new child execution id (JCORE_ID_LEN characters and a NUL) for a new call. */
     void (*new_child_id)(void *user, char out[JCORE_ID_LEN + 1]);
-    /* Whether json[0..len) is one JSON text; if not, *stop is the byte offset where it stopped being one. */
-    bool (*json_valid)(void *user, const char *json, size_t len, size_t *stop);
     /*
      * JCORE_CP_BLOCK: make run->fresh[0..fresh_count) durable; return once
      * it is. 0, or a negative code with a short reason written to err.

@@ -41,6 +41,7 @@ CASES = [
     ("misuse", "jd_misuse", None, "jd_v1", None),
     ("pass_on_misuse", "jd_pass_on_misuse", None, "jd_v1", None),
     ("bad_result", "jd_bad_result", None, "jd_v1", None),
+    ("bad_json", "jd_bad_json", None, "jd_v1", None),
     ("ignore_suspend", "jd_ignore_suspend", [1, 2], "jd_v1", None),
     ("suspend_nowhere", "jd_suspend_nowhere", None, "jd_v1", None),
     ("strange_status", "jd_strange_status", None, "jd_v1", None),
