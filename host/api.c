@@ -29,6 +29,7 @@
 #include "duration.h"
 #include "hlog.h"
 #include "ids.h"
+#include "json_strict.h"
 #include "status.h"
 
 #define MAX_WAIT_MS (10 * 60 * 1000)
@@ -491,6 +492,52 @@ static void json_error_position(const char *body, size_t len, const char *where,
     snprintf(out, outlen, "line %zu, column %zu", line, col);
 }
 
+/*
+ * A request body, checked strictly (json_strict.h) before cJSON reads it:
+ * cJSON alone would take and silently change invalid UTF-8, NULs, trailing
+ * text, duplicate keys and numbers a double cannot hold. Returns 0, or -1
+ * having answered 400 invalid_json naming the field ("args.user.id: ...").
+ */
+static int body_check(http_req *req, const char *body, size_t len)
+{
+    json_strict_error err;
+    char pos[64], why[600];
+    int rc = json_strict_check(body, len, &err);
+
+    if (rc == 0)
+        return 0;
+    if (rc == TARRY_ENOMEM) {
+        http_reply_error(req, 500, "internal", "out of memory checking the body");
+        return -1;
+    }
+    json_error_position(body, len, body + err.offset, pos, sizeof pos);
+    json_strict_describe(&err, NULL, why, sizeof why);
+    http_reply_error(req, 400, "invalid_json", "the body is not valid JSON: %s, at %s", why, pos);
+    return -1;
+}
+
+/*
+ * A copy of the raw bytes of the checked body's member `key` (the args as
+ * the client wrote them: stored and served byte for byte, never re-printed
+ * by cJSON), or NULL if absent. *oom is set when the copy failed.
+ */
+static char *body_member_copy(const char *body, size_t len, const char *key, bool *oom)
+{
+    size_t off, vlen;
+    char *copy;
+
+    *oom = false;
+    if (!json_strict_member(body, len, key, &off, &vlen))
+        return NULL;
+    if (!(copy = malloc(vlen + 1))) {
+        *oom = true;
+        return NULL;
+    }
+    memcpy(copy, body + off, vlen);
+    copy[vlen] = '\0';
+    return copy;
+}
+
 static int parse_id(http_req *req, const char *text, size_t len, exec_id *id)
 {
     char buf[ID_TEXT_LEN + 1];
@@ -548,8 +595,10 @@ static int handle_trigger(api *a, http_req *req, const char *fn, size_t fn_len)
 
     if (entity.len > 0) {
         const char *end = NULL;
+        if (body_check(req, entity.ptr, entity.len) != 0)
+            return 0;
         body = cJSON_ParseWithLengthOpts(entity.ptr, entity.len, &end, 0);
-        if (!body) {
+        if (!body) { /* strict JSON that cJSON cannot hold (its own limits) */
             char pos[64];
             json_error_position(entity.ptr, entity.len, end, pos, sizeof pos);
             http_reply_error(req, 400, "invalid_json", "the body is not valid JSON (error at %s)", pos);
@@ -571,8 +620,13 @@ static int handle_trigger(api *a, http_req *req, const char *fn, size_t fn_len)
             goto done;
         }
     }
-    field = cJSON_GetObjectItemCaseSensitive(body, "args");
-    args = field ? cJSON_PrintUnformatted(field) : NULL;
+    if (cJSON_GetObjectItemCaseSensitive(body, "args")) {
+        bool oom;
+        if (!(args = body_member_copy(entity.ptr, entity.len, "args", &oom)) && oom) {
+            http_reply_error(req, 500, "internal", "out of memory");
+            goto done;
+        }
+    }
     treq.args = args ? args : "null";
 
     field = cJSON_GetObjectItemCaseSensitive(body, "metadata");
@@ -728,6 +782,8 @@ static int handle_schedule(api *a, http_req *req, const exec_id *id)
     }
     if (entity.len > 0) {
         const char *end = NULL;
+        if (body_check(req, entity.ptr, entity.len) != 0)
+            goto done;
         if (!(body = cJSON_ParseWithLengthOpts(entity.ptr, entity.len, &end, 0)) || !cJSON_IsObject(body)) {
             char pos[64];
             json_error_position(entity.ptr, entity.len, end, pos, sizeof pos);
@@ -795,6 +851,8 @@ static int handle_upgrade(api *a, http_req *req, const exec_id *id)
         http_reply_method_not_allowed(req, "POST");
         return 0;
     }
+    if (entity.len > 0 && body_check(req, entity.ptr, entity.len) != 0)
+        goto done;
     if (entity.len > 0 &&
         (!(body = cJSON_ParseWithLength(entity.ptr, entity.len)) || !cJSON_IsObject(body))) {
         http_reply_error(req, 400, "invalid_json",
