@@ -42,6 +42,14 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
 void engine_set_queue_window(engine *e, size_t n);
 
 /*
+ * Bound what an execution may log (docs/API.md): at most max_lines lines are
+ * stored per execution (default 10,000; the rest are counted, and a last
+ * line says how many were dropped), each cut to line_max bytes (default
+ * 4 KiB). 0 keeps a default. Call before engine_start.
+ */
+void engine_set_log_limits(engine *e, uint32_t max_lines, size_t line_max);
+
+/*
  * Recover (running executions are re-queued, or failed as a poison pill
  * after ENGINE_POISON_CRASHES host deaths in a row; queued ones are loaded;
  * timers are armed; overdue ones start now) and start working.

@@ -158,6 +158,9 @@ struct engine {
      * runs below half. So memory stays flat whatever the backlog.
      */
     size_t queue_window;
+    /* Log bounds handed to every pass (replay.h; 0: the core's defaults). */
+    uint32_t log_max_lines;
+    size_t log_line_max;
     bool backlog;
     size_t backlog_count;
     bool draining;

@@ -64,6 +64,8 @@ typedef struct serve_config {
     int workers;
     uint64_t map_size;   /* 0: the store's default */
     size_t queue_window; /* 0: the engine's default */
+    uint32_t log_max_lines; /* 0: the engine's default (10,000 lines per execution) */
+    size_t log_line_max;    /* 0: the engine's default (4 KiB per line) */
     bool supervise;
     bool watch; /* reload when the plugins folder changes */
 } serve_config;
@@ -74,7 +76,8 @@ static void usage(FILE *out)
         out,
         "usage: tarry serve [--plugins DIR] [--data DIR] [--listen ADDR:PORT] [--workers N] [--map-size "
         "SIZE]\n"
-        "                   [--queue-window N] [--watch] [--no-supervisor]\n"
+        "                   [--queue-window N] [--log-max-lines N] [--log-line-max SIZE] [--watch]\n"
+        "                   [--no-supervisor]\n"
         "  --plugins DIR       plugin .so files (env TARRY_PLUGINS, default ./plugins)\n"
         "  --data DIR          the LMDB store (env TARRY_DATA, default ./tarry-data)\n"
         "  --listen ADDR:PORT  the HTTP API (env TARRY_LISTEN, default 127.0.0.1:7373); port 0 picks a free\n"
@@ -85,6 +88,10 @@ static void usage(FILE *out)
         "work\n"
         "  --queue-window N    queued executions kept in memory; the rest wait in the store and are paged\n"
         "                      in, in order (env TARRY_QUEUE_WINDOW, default 10000)\n"
+        "  --log-max-lines N   log lines kept per execution; the rest are counted and a last line\n"
+        "                      says how many were dropped (env TARRY_LOG_MAX_LINES, default 10000)\n"
+        "  --log-line-max SIZE longer log lines are cut (env TARRY_LOG_LINE_MAX, default 4KiB, "
+        "64B..1MiB)\n"
         "  --watch             reload when the plugins folder changes (env TARRY_WATCH=1); SIGHUP,\n"
         "                      `tarry reload` and POST /v1/plugins/reload work either way\n"
         "  --no-supervisor     run the engine in this process (debugging; a plugin crash then stops the "
@@ -122,6 +129,8 @@ enum {
     OPT_WORKERS,
     OPT_MAP_SIZE,
     OPT_QUEUE_WINDOW,
+    OPT_LOG_MAX_LINES,
+    OPT_LOG_LINE_MAX,
     OPT_WATCH,
     OPT_NO_SUPERVISOR
 };
@@ -158,6 +167,24 @@ static int apply_setting(serve_config *cfg, int opt, const char *what, const cha
             return -1;
         }
         return 0;
+    case OPT_LOG_MAX_LINES:
+        if (parse_count(what, value, 1, 100000000, &n) != 0)
+            return -1;
+        cfg->log_max_lines = (uint32_t)n;
+        return 0;
+    case OPT_LOG_LINE_MAX: {
+        uint64_t size = 0;
+        if (bytesize_parse(value, &size, err, sizeof err) != 0) {
+            fprintf(stderr, "tarry serve: %s: %s\n", what, err);
+            return -1;
+        }
+        if (size < 64 || size > (1u << 20)) {
+            fprintf(stderr, "tarry serve: %s wants a size from 64B to 1MiB, got \"%s\"\n", what, value);
+            return -1;
+        }
+        cfg->log_line_max = (size_t)size;
+        return 0;
+    }
     }
     return -1;
 }
@@ -171,6 +198,8 @@ static int parse_config(int argc, char **argv, serve_config *cfg)
         {"workers", required_argument, NULL, OPT_WORKERS},
         {"map-size", required_argument, NULL, OPT_MAP_SIZE},
         {"queue-window", required_argument, NULL, OPT_QUEUE_WINDOW},
+        {"log-max-lines", required_argument, NULL, OPT_LOG_MAX_LINES},
+        {"log-line-max", required_argument, NULL, OPT_LOG_LINE_MAX},
         {"watch", no_argument, NULL, OPT_WATCH},
         {"no-supervisor", no_argument, NULL, OPT_NO_SUPERVISOR},
         {"help", no_argument, NULL, 'h'},
@@ -181,7 +210,8 @@ static int parse_config(int argc, char **argv, serve_config *cfg)
         int opt;
     } from_env[] = {{"TARRY_PLUGINS", OPT_PLUGINS},   {"TARRY_DATA", OPT_DATA},
                     {"TARRY_LISTEN", OPT_LISTEN},     {"TARRY_WORKERS", OPT_WORKERS},
-                    {"TARRY_MAP_SIZE", OPT_MAP_SIZE}, {"TARRY_QUEUE_WINDOW", OPT_QUEUE_WINDOW}};
+                    {"TARRY_MAP_SIZE", OPT_MAP_SIZE}, {"TARRY_QUEUE_WINDOW", OPT_QUEUE_WINDOW},
+                    {"TARRY_LOG_MAX_LINES", OPT_LOG_MAX_LINES}, {"TARRY_LOG_LINE_MAX", OPT_LOG_LINE_MAX}};
     const char *env;
     int opt;
 
@@ -381,6 +411,7 @@ static int run_engine(const serve_config *cfg)
         goto out;
     if (cfg->queue_window)
         engine_set_queue_window(ep.eng, cfg->queue_window);
+    engine_set_log_limits(ep.eng, cfg->log_max_lines, cfg->log_line_max);
     /* Without a supervisor, bind here (after the store: its lock says this data folder is ours). */
     if (fd < 0 && (rc = http_listen_open(cfg->listen, &fd, err, sizeof err)) != 0) {
         hlog(HLOG_ERROR, "%s%s", err, rc == TARRY_EIO ? PORT_HINT : "");

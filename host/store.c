@@ -594,7 +594,8 @@ struct record_head_v3 {
 
 struct record_head {
     struct record_head_v3 v3;
-    uint32_t log_count, log_mark_pos, log_mark_count, reserved;
+    uint32_t log_count, log_mark_pos, log_mark_count;
+    uint32_t log_dropped; /* was `reserved` (always 0): no format change */
 };
 
 #define RECORD_STRINGS 8
@@ -642,6 +643,7 @@ static int record_encode(sink *out, const exec_record *r)
     head.log_count = r->log_count;
     head.log_mark_pos = r->log_mark_pos;
     head.log_mark_count = r->log_mark_count;
+    head.log_dropped = r->log_dropped;
     memcpy(value, &head, sizeof head);
     strings_put((char *)value + sizeof head, s, len, RECORD_STRINGS);
     return 0;
@@ -687,6 +689,7 @@ static int record_decode(store *st, const MDB_val *key, const MDB_val *val, exec
     r->log_count = head.log_count;
     r->log_mark_pos = head.log_mark_pos;
     r->log_mark_count = head.log_mark_count;
+    r->log_dropped = head.log_dropped;
     r->function = s[0];
     r->args = s[1];
     r->metadata = s[2];
@@ -1105,12 +1108,17 @@ int store_batch_log_put(store_batch *b, const exec_id *id, const store_log_line 
 
 int store_log_scan(store_txn *t, const exec_id *id, store_log_cb cb, void *user)
 {
+    return store_log_scan_from(t, id, 0, cb, user);
+}
+
+int store_log_scan_from(store_txn *t, const exec_id *id, uint32_t from, store_log_cb cb, void *user)
+{
     uint8_t k[20];
     MDB_cursor *cur;
     MDB_val key = {20, k}, val;
     int rc, out = 0;
 
-    key_log(k, id, 0);
+    key_log(k, id, from);
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_LOGS], &cur)) != 0)
         return fail(t->st, rc, "opening a cursor");
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;

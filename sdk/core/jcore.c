@@ -83,27 +83,75 @@ static int grow(void **items, size_t count, size_t *cap, size_t size)
     return 0;
 }
 
-static int log_line(tarry_ctx *ctx, int level, const char *text)
+enum { LOG_SEEN, LOG_DROP, LOG_KEEP };
+
+/*
+ * Where the next line stands: stored by an earlier pass (LOG_SEEN), past
+ * the line limit (LOG_DROP: counted, and the mark moves past it), or new
+ * and kept (LOG_KEEP: the caller keeps it, then log_mark_at). Decided
+ * before the line is formatted, so a function that logs without end costs
+ * a count per line once it is over the limit, not a formatted copy.
+ */
+static int log_admit(tarry_ctx *ctx, uint32_t *pos, uint32_t *ordinal)
 {
     jcore_run *run = ctx->run;
     uint32_t p = ctx->in_step ? ctx->step_pos : ctx->pos, i;
-    jcore_log *line;
+    uint32_t max = run->log_max_lines ? run->log_max_lines : JCORE_LOG_LINES_MAX;
 
-    if (ctx->yielded)
-        return TARRY_OK; /* the pass ended before its step: the next one logs from there */
     if (!ctx->logged || p != ctx->log_pos) {
         ctx->logged = true;
         ctx->log_pos = p;
         ctx->log_ordinal = 0;
     }
     i = ctx->log_ordinal++;
+    *pos = p;
+    *ordinal = i;
     if (p < run->log_mark_pos || (p == run->log_mark_pos && i < run->log_mark_count))
-        return TARRY_OK;
-    if (grow((void **)&run->logs, run->log_count, &run->log_cap, sizeof *run->logs) != 0)
+        return LOG_SEEN;
+    if ((uint64_t)run->log_stored + run->log_count >= max) {
+        if (run->log_dropped < UINT32_MAX)
+            run->log_dropped++;
+        run->log_mark_pos = p;
+        run->log_mark_count = i + 1;
+        return LOG_DROP;
+    }
+    return LOG_KEEP;
+}
+
+/* Cut `text` (len bytes) to the line limit at a character boundary; make what is not UTF-8 '?'. */
+static void log_clean(const jcore_run *run, char *text, size_t len)
+{
+    size_t max = run->log_line_max ? run->log_line_max : JCORE_LOG_LINE_MAX;
+    unsigned char *s = (unsigned char *)text;
+
+    if (len > max) {
+        len = max;
+        while (len > 0 && (s[len] & 0xC0) == 0x80) /* s[len] continues a character: cut before it */
+            len--;
+        s[len] = '\0';
+    }
+    for (size_t i = 0; i < len;) {
+        size_t n = json_strict_utf8_len(s + i, len - i);
+        if (!n) {
+            s[i++] = '?';
+            continue;
+        }
+        i += n;
+    }
+}
+
+/* Keep `text` (owned, cleaned) as the next new line at (p, i). 0 or TARRY_ENOMEM (text freed). */
+static int log_keep(tarry_ctx *ctx, int level, char *text, uint32_t p, uint32_t i)
+{
+    jcore_run *run = ctx->run;
+    jcore_log *line;
+
+    if (grow((void **)&run->logs, run->log_count, &run->log_cap, sizeof *run->logs) != 0) {
+        free(text);
         return TARRY_ENOMEM;
+    }
     line = &run->logs[run->log_count];
-    if (!(line->text = strdup(text)))
-        return TARRY_ENOMEM;
+    line->text = text;
     line->time_ms = now(run);
     line->level = level;
     run->log_count++;
@@ -112,14 +160,49 @@ static int log_line(tarry_ctx *ctx, int level, const char *text)
     return TARRY_OK;
 }
 
+static int log_line(tarry_ctx *ctx, int level, const char *text)
+{
+    uint32_t p, i;
+    size_t len;
+    char *copy;
+
+    if (ctx->yielded)
+        return TARRY_OK; /* the pass ended before its step: the next one logs from there */
+    if (log_admit(ctx, &p, &i) != LOG_KEEP)
+        return TARRY_OK;
+    len = strlen(text);
+    if (!(copy = malloc(len + 1)))
+        return TARRY_ENOMEM;
+    memcpy(copy, text, len + 1);
+    log_clean(ctx->run, copy, len);
+    return log_keep(ctx, level, copy, p, i);
+}
+
 static int ctx_logv(tarry_ctx *ctx, int level, const char *fmt, va_list ap)
 {
-    char text[JCORE_LOG_LINE_MAX];
+    size_t max = ctx->run->log_line_max ? ctx->run->log_line_max : JCORE_LOG_LINE_MAX;
+    uint32_t p, i;
+    va_list again;
+    char *text;
+    int len;
 
     if (!fmt || level < TARRY_LOG_DEBUG || level > TARRY_LOG_ERROR)
         return TARRY_EINVAL;
-    vsnprintf(text, sizeof text, fmt, ap);
-    return log_line(ctx, level, text);
+    if (ctx->yielded || log_admit(ctx, &p, &i) != LOG_KEEP)
+        return TARRY_OK;
+    va_copy(again, ap);
+    len = vsnprintf(NULL, 0, fmt, again);
+    va_end(again);
+    if (len < 0)
+        len = 0;
+    /* One byte past the limit, so log_clean sees whether the cut splits a character. */
+    if ((size_t)len > max + 1)
+        len = (int)(max + 1);
+    if (!(text = malloc((size_t)len + 1)))
+        return TARRY_ENOMEM;
+    vsnprintf(text, (size_t)len + 1, fmt, ap);
+    log_clean(ctx->run, text, strlen(text));
+    return log_keep(ctx, level, text, p, i);
 }
 
 /* A misuse: remembered as the reason a TARRY_TRY passes on, and logged. */
@@ -840,6 +923,7 @@ void jcore_run_clear(jcore_run *run)
     run->fresh_count = run->fresh_cap = run->durable = 0;
     run->logs = NULL;
     run->log_count = run->log_cap = 0;
+    run->log_dropped = 0;
     run->result = run->error = NULL;
     run->end = JCORE_END_SUCCEEDED;
     run->went_past = false;

@@ -35,7 +35,8 @@
 #include "tarry.h"
 
 #define JCORE_ID_LEN 26             /* an execution id as text (tarry_handle.id holds it and a NUL) */
-#define JCORE_LOG_LINE_MAX 4096     /* longer log lines are cut */
+#define JCORE_LOG_LINE_MAX 4096     /* default: longer log lines are cut (jcore_run.log_line_max) */
+#define JCORE_LOG_LINES_MAX 10000   /* default: lines kept per execution (jcore_run.log_max_lines) */
 #define JCORE_RESULT_MAX (1u << 20) /* a result over 1 MiB is refused */
 
 /* The values are the host's on-disk values (record.h): never renumber. */
@@ -160,6 +161,17 @@ struct jcore_run {
      * never back.
      */
     uint32_t log_mark_pos, log_mark_count;
+    /*
+     * Log bounds (0: JCORE_LOG_LINES_MAX, JCORE_LOG_LINE_MAX). A new line
+     * longer than log_line_max bytes is cut at a character boundary; bytes
+     * that are not UTF-8 become '?'. Once log_stored (the lines earlier
+     * passes stored) plus this pass's new lines reach log_max_lines, a new
+     * line is only counted in log_dropped (and passes the mark, so a replay
+     * does not count it again). So a pass holds at most log_max_lines lines
+     * of log_line_max bytes, whatever the function writes.
+     */
+    uint32_t log_max_lines, log_stored;
+    size_t log_line_max;
 
     /* out: owned by the run (jcore_run_clear frees what is left) */
     jcore_end end;
@@ -174,6 +186,7 @@ struct jcore_run {
     size_t durable;  /* fresh[0..durable) were made durable by checkpoints of this pass */
     jcore_log *logs; /* only the new lines (see the log mark) */
     size_t log_count, log_cap;
+    uint32_t log_dropped; /* new lines past log_max_lines, not kept */
 };
 
 /* Call the function once and fill the outputs. */

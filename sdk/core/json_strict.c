@@ -269,13 +269,15 @@ static void skip_ws(parser *ps)
     }
 }
 
-/* Length of the valid UTF-8 sequence (2..4 bytes) at p, or 0. RFC 3629's table. */
-static size_t utf8_len(const unsigned char *p, size_t avail)
+/* RFC 3629's table. */
+size_t json_strict_utf8_len(const unsigned char *p, size_t avail)
 {
     unsigned char c = p[0];
     unsigned char lo = 0x80, hi = 0xBF;
     size_t n;
 
+    if (c < 0x80)
+        return 1;
     if (c >= 0xC2 && c <= 0xDF)
         n = 2;
     else if (c >= 0xE0 && c <= 0xEF)
@@ -314,7 +316,7 @@ static bool parse_string(parser *ps, size_t *off, size_t *len)
             return fail_at(ps, ps->pos, NULL, "control character 0x%02X in a string (escape it as \\u%04X)",
                            (unsigned)c, (unsigned)c);
         if (c >= 0x80) {
-            size_t n = utf8_len(ps->s + ps->pos, ps->len - ps->pos);
+            size_t n = json_strict_utf8_len(ps->s + ps->pos, ps->len - ps->pos);
             if (!n)
                 return fail_at(ps, ps->pos, NULL, "invalid UTF-8 (byte 0x%02X) in a string", (unsigned)c);
             ps->pos += n;

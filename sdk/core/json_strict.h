@@ -55,6 +55,13 @@ int json_strict_check(const char *text, size_t len, json_strict_error *err);
 void json_strict_describe(const json_strict_error *err, const char *prefix, char *out, size_t outlen);
 
 /*
+ * The length (1..4) of the valid UTF-8 character at p[0..avail), or 0 if
+ * the bytes there are no UTF-8 (RFC 3629: no overlong forms, surrogates or
+ * code points past U+10FFFF). avail must be at least 1.
+ */
+size_t json_strict_utf8_len(const unsigned char *p, size_t avail);
+
+/*
  * In a text json_strict_check accepted whose value is an object, the raw
  * bytes of member `key`'s value: *off and *vlen, exactly as written. Returns
  * false if the value is no object or has no such member.
