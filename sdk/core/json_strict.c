@@ -199,8 +199,15 @@ static void path_build(const parser *ps, size_t upto, const key_ref *extra, char
             out[at++] = '.';
         at = path_key(out, at, cap, ps->s + extra->off, extra->len);
     }
-    if (at + 1 >= cap && cap > 4)
-        memcpy(out + cap - 4, "...", 4), at = cap - 1;
+    if (at + 1 >= cap && cap > 4) {
+        /* Full: end in "...", cut at a character boundary (the path goes into JSON answers,
+         * which must stay UTF-8; found by tests/fuzz/fuzz_json). */
+        at = cap - 4;
+        while (at > 0 && ((unsigned char)out[at] & 0xC0) == 0x80)
+            at--;
+        memcpy(out + at, "...", 4);
+        return;
+    }
     out[at] = '\0';
 }
 

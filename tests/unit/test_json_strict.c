@@ -180,6 +180,34 @@ static void test_depth(void **state)
     free(deep);
 }
 
+/* A path too long for the error is cut at a character boundary, so the message stays UTF-8
+ * (tests/fuzz/regressions/json/path-cut-inside-a-character found it cut inside one). */
+static void test_long_path(void **state)
+{
+    char text[2000], *at = text;
+    json_strict_error err;
+    size_t n;
+    (void)state;
+
+    for (int depth = 0; depth < 3; depth++) {
+        *at++ = '{';
+        *at++ = '"';
+        for (int i = 0; i < 101; i++)
+            at += sprintf(at, "\xc3\xa9"); /* 'é', two bytes: the cut falls inside one */
+        at += sprintf(at, "\":");
+    }
+    at += sprintf(at, "nul}}}");
+    assert_int_equal(json_strict_check(text, (size_t)(at - text), &err), TARRY_EINVAL);
+    n = strlen(err.path);
+    assert_true(n > 3 && n < sizeof err.path);
+    assert_string_equal(err.path + n - 3, "...");
+    for (size_t i = 0; i < n;) {
+        size_t k = json_strict_utf8_len((const unsigned char *)err.path + i, n - i);
+        assert_true(k > 0);
+        i += k;
+    }
+}
+
 static void test_member(void **state)
 {
     static const char text[] =
@@ -203,10 +231,10 @@ static void test_member(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid),   cmocka_unit_test(test_syntax),   cmocka_unit_test(test_trailing),
-        cmocka_unit_test(test_nul),     cmocka_unit_test(test_utf8),     cmocka_unit_test(test_duplicates),
-        cmocka_unit_test(test_numbers), cmocka_unit_test(test_describe), cmocka_unit_test(test_depth),
-        cmocka_unit_test(test_member),
+        cmocka_unit_test(test_valid),     cmocka_unit_test(test_syntax),   cmocka_unit_test(test_trailing),
+        cmocka_unit_test(test_nul),       cmocka_unit_test(test_utf8),     cmocka_unit_test(test_duplicates),
+        cmocka_unit_test(test_numbers),   cmocka_unit_test(test_describe), cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_long_path), cmocka_unit_test(test_member),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
