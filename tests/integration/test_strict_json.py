@@ -65,6 +65,16 @@ def main():
         check(b'"result":' + args_text + b"," in raw, "echo's result (the args it got) is served as it wrote it", raw[:400])
         status, page, _ = h.get("/v1/executions?limit=10")
         check_eq(len(page["data"]), 1, "the accepted trigger is listed, and the list page is valid JSON")
+
+        # The CLI says the same before sending, and sends args as written.
+        p = h.cli("run", "echo", '{"user": {"id": 9007199254740993}}')
+        check(p.returncode == 2 and "user.id: integer 9007199254740993 cannot be represented exactly" in p.stderr, "tarry run refuses what the host would, naming the field", p.stderr)
+        p = h.cli("run", "echo", '{"b" : 1.50, "big": 18446744073709551616}')
+        check_eq(p.returncode, 0, "tarry run sends strict args")
+        exec_id = p.stdout.strip()
+        h.wait_final(exec_id)
+        status, _, raw = h.client.raw("GET", "/v1/executions/%s" % exec_id)
+        check(b'"args":{"b" : 1.50, "big": 18446744073709551616},' in raw, "tarry run's args arrive byte for byte", raw[:300])
         check(h.healthy(), "the host is still serving")
 
 
