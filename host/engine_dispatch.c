@@ -277,6 +277,7 @@ static void work_done(uv_work_t *req, int status)
     x->rec.log_mark_pos = x->run.log_mark_pos;
     x->rec.log_mark_count = x->run.log_mark_count;
     /* Counted once per pass, here (a retried commit writes the same total again). */
+    x->log_marker = x->run.log_dropped > 0;
     x->rec.log_dropped = x->run.log_dropped > UINT32_MAX - x->rec.log_dropped
                              ? UINT32_MAX
                              : x->rec.log_dropped + x->run.log_dropped;
@@ -354,6 +355,7 @@ void engine_dispatch(engine *e, exec *x)
     replay_run_clear(&x->run);
     x->jw_from = x->jw_to = 0;
     x->lw_from = x->lw_to = 0;
+    x->log_marker = false;
     x->run.log_mark_pos = x->rec.log_mark_pos;
     x->run.log_mark_count = x->rec.log_mark_count;
     x->run.log_max_lines = e->log_max_lines;

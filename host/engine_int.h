@@ -100,6 +100,9 @@ typedef struct exec {
     replay_run run;
     uv_work_t work;
     engine *owner;
+    /* The last pass dropped lines: batches write the "N lines dropped" line (the loop thread's
+     * copy of run.log_dropped, which the worker owns while a pass runs). */
+    bool log_marker;
 } exec;
 
 /* One execution in the batch in flight: the state it wrote, who to answer. */

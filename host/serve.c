@@ -62,8 +62,8 @@ typedef struct serve_config {
     const char *listen;
     int listen_fd; /* the supervisor's listening socket, or -1: the engine binds `listen` itself */
     int workers;
-    uint64_t map_size;   /* 0: the store's default */
-    size_t queue_window; /* 0: the engine's default */
+    uint64_t map_size;      /* 0: the store's default */
+    size_t queue_window;    /* 0: the engine's default */
     uint32_t log_max_lines; /* 0: the engine's default (10,000 lines per execution) */
     size_t log_line_max;    /* 0: the engine's default (4 KiB per line) */
     bool supervise;
@@ -208,10 +208,14 @@ static int parse_config(int argc, char **argv, serve_config *cfg)
     static const struct {
         const char *var;
         int opt;
-    } from_env[] = {{"TARRY_PLUGINS", OPT_PLUGINS},   {"TARRY_DATA", OPT_DATA},
-                    {"TARRY_LISTEN", OPT_LISTEN},     {"TARRY_WORKERS", OPT_WORKERS},
-                    {"TARRY_MAP_SIZE", OPT_MAP_SIZE}, {"TARRY_QUEUE_WINDOW", OPT_QUEUE_WINDOW},
-                    {"TARRY_LOG_MAX_LINES", OPT_LOG_MAX_LINES}, {"TARRY_LOG_LINE_MAX", OPT_LOG_LINE_MAX}};
+    } from_env[] = {{"TARRY_PLUGINS", OPT_PLUGINS},
+                    {"TARRY_DATA", OPT_DATA},
+                    {"TARRY_LISTEN", OPT_LISTEN},
+                    {"TARRY_WORKERS", OPT_WORKERS},
+                    {"TARRY_MAP_SIZE", OPT_MAP_SIZE},
+                    {"TARRY_QUEUE_WINDOW", OPT_QUEUE_WINDOW},
+                    {"TARRY_LOG_MAX_LINES", OPT_LOG_MAX_LINES},
+                    {"TARRY_LOG_LINE_MAX", OPT_LOG_LINE_MAX}};
     const char *env;
     int opt;
 
