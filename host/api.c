@@ -31,11 +31,16 @@
 #include "duration.h"
 #include "hlog.h"
 #include "ids.h"
+#include "json_strict.h"
 #include "status.h"
 
 #define MAX_WAIT_MS (10 * 60 * 1000)
 #define LIST_DEFAULT 50
 #define LIST_MAX 1000
+/* A logs page: lines by default and at most, and the text after which a page ends early. */
+#define LOGS_DEFAULT 1000
+#define LOGS_MAX 10000
+#define LOGS_PAGE_BYTES (4u << 20)
 /* Seconds a client is told to wait before retrying on a full store: space comes back by hand. */
 #define API_STORE_FULL_RETRY_AFTER "60"
 
@@ -536,6 +541,52 @@ static void json_error_position(const char *body, size_t len, const char *where,
     snprintf(out, outlen, "line %zu, column %zu", line, col);
 }
 
+/*
+ * A request body, checked strictly (json_strict.h) before cJSON reads it:
+ * cJSON alone would take and silently change invalid UTF-8, NULs, trailing
+ * text, duplicate keys and numbers a double cannot hold. Returns 0, or -1
+ * having answered 400 invalid_json naming the field ("args.user.id: ...").
+ */
+static int body_check(http_req *req, const char *body, size_t len)
+{
+    json_strict_error err;
+    char pos[64], why[600];
+    int rc = json_strict_check(body, len, &err);
+
+    if (rc == 0)
+        return 0;
+    if (rc == TARRY_ENOMEM) {
+        http_reply_error(req, 500, "internal", "out of memory checking the body");
+        return -1;
+    }
+    json_error_position(body, len, body + err.offset, pos, sizeof pos);
+    json_strict_describe(&err, NULL, why, sizeof why);
+    http_reply_error(req, 400, "invalid_json", "the body is not valid JSON: %s, at %s", why, pos);
+    return -1;
+}
+
+/*
+ * A copy of the raw bytes of the checked body's member `key` (the args as
+ * the client wrote them: stored and served byte for byte, never re-printed
+ * by cJSON), or NULL if absent. *oom is set when the copy failed.
+ */
+static char *body_member_copy(const char *body, size_t len, const char *key, bool *oom)
+{
+    size_t off, vlen;
+    char *copy;
+
+    *oom = false;
+    if (!json_strict_member(body, len, key, &off, &vlen))
+        return NULL;
+    if (!(copy = malloc(vlen + 1))) {
+        *oom = true;
+        return NULL;
+    }
+    memcpy(copy, body + off, vlen);
+    copy[vlen] = '\0';
+    return copy;
+}
+
 static int parse_id(http_req *req, const char *text, size_t len, exec_id *id)
 {
     char buf[ID_TEXT_LEN + 1];
@@ -593,8 +644,10 @@ static int handle_trigger(api *a, http_req *req, const char *fn, size_t fn_len)
 
     if (entity.len > 0) {
         const char *end = NULL;
+        if (body_check(req, entity.ptr, entity.len) != 0)
+            return 0;
         body = cJSON_ParseWithLengthOpts(entity.ptr, entity.len, &end, 0);
-        if (!body) {
+        if (!body) { /* strict JSON that cJSON cannot hold (its own limits) */
             char pos[64];
             json_error_position(entity.ptr, entity.len, end, pos, sizeof pos);
             http_reply_error(req, 400, "invalid_json", "the body is not valid JSON (error at %s)", pos);
@@ -616,8 +669,13 @@ static int handle_trigger(api *a, http_req *req, const char *fn, size_t fn_len)
             goto done;
         }
     }
-    field = cJSON_GetObjectItemCaseSensitive(body, "args");
-    args = field ? cJSON_PrintUnformatted(field) : NULL;
+    if (cJSON_GetObjectItemCaseSensitive(body, "args")) {
+        bool oom;
+        if (!(args = body_member_copy(entity.ptr, entity.len, "args", &oom)) && oom) {
+            http_reply_error(req, 500, "internal", "out of memory");
+            goto done;
+        }
+    }
     treq.args = args ? args : "null";
 
     field = cJSON_GetObjectItemCaseSensitive(body, "metadata");
@@ -775,6 +833,8 @@ static int handle_schedule(api *a, http_req *req, const exec_id *id)
     }
     if (entity.len > 0) {
         const char *end = NULL;
+        if (body_check(req, entity.ptr, entity.len) != 0)
+            goto done;
         if (!(body = cJSON_ParseWithLengthOpts(entity.ptr, entity.len, &end, 0)) || !cJSON_IsObject(body)) {
             char pos[64];
             json_error_position(entity.ptr, entity.len, end, pos, sizeof pos);
@@ -842,6 +902,8 @@ static int handle_upgrade(api *a, http_req *req, const exec_id *id)
         http_reply_method_not_allowed(req, "POST");
         return 0;
     }
+    if (entity.len > 0 && body_check(req, entity.ptr, entity.len) != 0)
+        goto done;
     if (entity.len > 0 &&
         (!(body = cJSON_ParseWithLength(entity.ptr, entity.len)) || !cJSON_IsObject(body))) {
         http_reply_error(req, 400, "invalid_json",
@@ -879,35 +941,89 @@ done:
     return 0;
 }
 
+/* One page of log lines: at most `limit` lines and about LOGS_PAGE_BYTES of text. */
+struct logs_page {
+    cJSON *data;
+    size_t count, limit, bytes;
+    bool more;
+    uint32_t next; /* more: the seq of the first line not in the page */
+};
+
+#define LOGS_PAGE_FULL 1 /* add_log_line's "stop": not an error */
+
 static int add_log_line(void *user, const store_log_line *line)
 {
     static const char *const levels[] = {"debug", "info", "warn", "error"};
-    cJSON *o = cJSON_CreateObject();
+    struct logs_page *pg = user;
+    cJSON *o;
+
+    if (pg->count == pg->limit || (pg->count > 0 && pg->bytes >= LOGS_PAGE_BYTES)) {
+        pg->more = true;
+        pg->next = line->seq;
+        return LOGS_PAGE_FULL;
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "seq", line->seq);
     add_time(o, "time", line->time_ms);
     cJSON_AddStringToObject(o, "level", levels[line->level & 3]);
     cJSON_AddStringToObject(o, "message", line->text);
-    cJSON_AddItemToArray(user, o);
+    cJSON_AddItemToArray(pg->data, o);
+    pg->count++;
+    pg->bytes += strlen(line->text) + 64;
     return 0;
 }
 
+/*
+ * GET .../logs?after=CURSOR&limit=N: one bounded page, so an execution with
+ * many long lines never builds one huge answer on the loop. `after` is the
+ * next_cursor of the previous page (the seq of its first line; lines are
+ * numbered from 0, and the "N lines dropped" line is last, numbered 2^32-1).
+ */
 static int handle_logs(api *a, http_req *req, const exec_id *id)
 {
+    char text[32], cursor[16];
+    struct logs_page pg = {.limit = LOGS_DEFAULT};
+    uint64_t after = 0;
     store_txn *txn;
     exec_record rec;
-    cJSON *root, *data;
-    int rc;
+    cJSON *root;
+    int got, rc;
 
+    if ((got = http_req_query(req, "limit", text, sizeof text)) != 0) {
+        char *end;
+        long n = got > 0 ? strtol(text, &end, 10) : 0;
+        if (got < 0 || *end || n < 1 || n > LOGS_MAX) {
+            http_reply_error(req, 400, "invalid_query", "limit: want a whole number from 1 to %d", LOGS_MAX);
+            return 0;
+        }
+        pg.limit = (size_t)n;
+    }
+    if ((got = http_req_query(req, "after", text, sizeof text)) != 0) {
+        char *end;
+        unsigned long long n = got > 0 && text[0] >= '0' && text[0] <= '9' ? strtoull(text, &end, 10) : 0;
+        if (got < 0 || !(text[0] >= '0' && text[0] <= '9') || *end || n > (uint64_t)UINT32_MAX + 1) {
+            http_reply_error(req, 400, "invalid_query", "after: not a cursor from next_cursor");
+            return 0;
+        }
+        after = n;
+    }
     if (open_exec(a, req, id, &txn, &rec) != 0)
         return 0;
     root = cJSON_CreateObject();
-    data = cJSON_AddArrayToObject(root, "data");
-    rc = store_log_scan(txn, id, add_log_line, data);
+    pg.data = cJSON_AddArrayToObject(root, "data");
+    rc = after > UINT32_MAX ? 0 : store_log_scan_from(txn, id, (uint32_t)after, add_log_line, &pg);
     store_txn_abort(txn);
-    if (rc != 0) {
+    if (rc != 0 && rc != LOGS_PAGE_FULL) {
         cJSON_Delete(root);
         reply_store_error(a, req, rc);
         return 0;
     }
+    snprintf(cursor, sizeof cursor, "%" PRIu32, pg.next);
+    if (pg.more)
+        cJSON_AddStringToObject(root, "next_cursor", cursor);
+    else
+        cJSON_AddNullToObject(root, "next_cursor");
+    cJSON_AddNumberToObject(root, "dropped", rec.log_dropped);
     reply_cjson(req, 200, root);
     return 0;
 }

@@ -156,6 +156,12 @@ void engine_set_queue_window(engine *e, size_t n)
     e->queue_window = n < 4 * e->workers ? 4 * e->workers : n;
 }
 
+void engine_set_log_limits(engine *e, uint32_t max_lines, size_t line_max)
+{
+    e->log_max_lines = max_lines;
+    e->log_line_max = line_max;
+}
+
 int engine_start(engine *e)
 {
     int r = engine_recover(e);

@@ -49,6 +49,14 @@ void engine_set_queue_window(engine *e, size_t n);
 int engine_quarantine_reason(engine *e, const char *function, char *why, size_t len);
 
 /*
+ * Bound what an execution may log (docs/API.md): at most max_lines lines are
+ * stored per execution (default 10,000; the rest are counted, and a last
+ * line says how many were dropped), each cut to line_max bytes (default
+ * 4 KiB). 0 keeps a default. Call before engine_start.
+ */
+void engine_set_log_limits(engine *e, uint32_t max_lines, size_t line_max);
+
+/*
  * Recover (running executions are re-queued; the one the last death names is
  * failed as a poison pill after ENGINE_POISON_CRASHES crashes of its own;
  * ones a death that named nobody found running run alone first; queued ones are loaded;

@@ -76,6 +76,18 @@ static int batch_exec(store_batch *b, exec *x)
         store_log_line line = {first_line + (uint32_t)(i - x->lw_from), l->time_ms, l->level, l->text};
         rc = store_batch_log_put(b, &x->rec.id, &line);
     }
+    if (rc == 0 && x->log_marker) {
+        /* The last line (its own seq, rewritten with the total each time
+         * more are dropped) says so, as the record's count does. */
+        char text[200];
+        uint32_t max = x->owner->log_max_lines ? x->owner->log_max_lines : JCORE_LOG_LINES_MAX;
+        store_log_line line = {STORE_LOG_DROPPED_SEQ, clock_now_ms(), TARRY_LOG_WARN, text};
+        snprintf(text, sizeof text,
+                 "%" PRIu32 " lines dropped: an execution keeps at most %" PRIu32
+                 " log lines (--log-max-lines)",
+                 x->rec.log_dropped, max);
+        rc = store_batch_log_put(b, &x->rec.id, &line);
+    }
     return rc;
 }
 

@@ -298,6 +298,11 @@ static void work_done(uv_work_t *req, int status)
     /* The lines it handed out are stored with this outcome: the next pass logs them again unseen. */
     x->rec.log_mark_pos = x->run.log_mark_pos;
     x->rec.log_mark_count = x->run.log_mark_count;
+    /* Counted once per pass, here (a retried commit writes the same total again). */
+    x->log_marker = x->run.log_dropped > 0;
+    x->rec.log_dropped = x->run.log_dropped > UINT32_MAX - x->rec.log_dropped
+                             ? UINT32_MAX
+                             : x->rec.log_dropped + x->run.log_dropped;
     switch (x->run.outcome) {
     case REPLAY_SUCCEEDED:
     case REPLAY_FAILED:
@@ -372,8 +377,12 @@ void engine_dispatch(engine *e, exec *x)
     replay_run_clear(&x->run);
     x->jw_from = x->jw_to = 0;
     x->lw_from = x->lw_to = 0;
+    x->log_marker = false;
     x->run.log_mark_pos = x->rec.log_mark_pos;
     x->run.log_mark_count = x->rec.log_mark_count;
+    x->run.log_max_lines = e->log_max_lines;
+    x->run.log_line_max = e->log_line_max;
+    x->run.log_stored = x->rec.log_count;
     /* Nobody knows of a deferred execution yet: its steps need no checkpoint. */
     x->run.cp_mode = x->deferred ? REPLAY_CP_NONE : REPLAY_CP_YIELD;
     x->run.fn = x->fn->fn;

@@ -107,6 +107,9 @@ typedef struct exec {
     replay_run run;
     uv_work_t work;
     engine *owner;
+    /* The last pass dropped lines: batches write the "N lines dropped" line (the loop thread's
+     * copy of run.log_dropped, which the worker owns while a pass runs). */
+    bool log_marker;
 } exec;
 
 /* One execution in the batch in flight: the state it wrote, who to answer. */
@@ -175,6 +178,9 @@ struct engine {
      * runs below half. So memory stays flat whatever the backlog.
      */
     size_t queue_window;
+    /* Log bounds handed to every pass (replay.h; 0: the core's defaults). */
+    uint32_t log_max_lines;
+    size_t log_line_max;
     bool backlog;
     size_t backlog_count;
     bool draining;

@@ -32,6 +32,7 @@
 #include <h2o.h>
 
 #include "hlog.h"
+#include "json_strict.h"
 #include "status.h"
 
 /* h2o refuses larger bodies itself (plain text over HTTP/1.1, a refused stream over HTTP/2); between
@@ -115,9 +116,12 @@ typedef struct tarry_handler {
     http_server *srv;
 } tarry_handler;
 
+typedef struct http_fake http_fake;
+
 struct http_req {
-    h2o_req_t *h2o;
-    http_conn *conn;          /* NULL if h2o gave no socket (never, as built) */
+    h2o_req_t *h2o;           /* NULL for a test-only request (fake, below) */
+    http_conn *conn;          /* NULL for a fake request (h2o always gives a socket) */
+    http_fake *fake;          /* a test-only request: no client, no h2o */
     void (*gone)(void *user); /* set while deferred and unanswered */
     void *user;
     size_t body_len; /* the answer's body length, to tell a whole answer from an abandoned one */
@@ -833,32 +837,59 @@ int http_server_close(http_server *srv)
 
 /* ---- requests ---------------------------------------------------------------------- */
 
+/* ---- test-only requests (http.h: http_fake_new) ---- */
+
+struct http_fake {
+    http_req req;
+    h2o_iovec_t method, target, body;
+    size_t query_at; /* SIZE_MAX: no '?' */
+    h2o_iovec_t *names, *values;
+    size_t header_count;
+    char *bytes; /* one copy of everything the iovecs point into */
+    http_fake_answer answer;
+    void *user;
+};
+
+static h2o_iovec_t req_method(const http_req *req)
+{
+    return req->fake ? req->fake->method : req->h2o->method;
+}
+
+/* The request target (path and query) and where its '?' is (SIZE_MAX: none). */
+static h2o_iovec_t req_target(const http_req *req, size_t *query_at)
+{
+    *query_at = req->fake ? req->fake->query_at : req->h2o->query_at;
+    return req->fake ? req->fake->target : req->h2o->path;
+}
+
 http_str http_req_method(const http_req *req)
 {
-    return str_of(req->h2o->method);
+    return str_of(req_method(req));
 }
 
 bool http_req_method_is(const http_req *req, const char *method)
 {
-    return h2o_memis(req->h2o->method.base, req->h2o->method.len, method, strlen(method));
+    h2o_iovec_t m = req_method(req);
+    return h2o_memis(m.base, m.len, method, strlen(method));
 }
 
 http_str http_req_path(const http_req *req)
 {
-    const h2o_req_t *r = req->h2o;
-    return (http_str){r->path.base, r->query_at == SIZE_MAX ? r->path.len : r->query_at};
+    size_t query_at;
+    h2o_iovec_t t = req_target(req, &query_at);
+    return (http_str){t.base, query_at == SIZE_MAX ? t.len : query_at};
 }
 
 int http_req_query(const http_req *req, const char *name, char *out, size_t outlen)
 {
-    const h2o_req_t *r = req->h2o;
-    size_t nlen = strlen(name);
+    size_t nlen = strlen(name), query_at;
+    h2o_iovec_t t = req_target(req, &query_at);
     const char *p, *end;
 
-    if (r->query_at == SIZE_MAX)
+    if (query_at == SIZE_MAX)
         return 0;
-    p = r->path.base + r->query_at + 1;
-    end = r->path.base + r->path.len;
+    p = t.base + query_at + 1;
+    end = t.base + t.len;
     while (p < end) {
         const char *amp = memchr(p, '&', (size_t)(end - p));
         const char *stop = amp ? amp : end;
@@ -867,6 +898,14 @@ int http_req_query(const http_req *req, const char *name, char *out, size_t outl
         if ((size_t)(kend - p) == nlen && memcmp(p, name, nlen) == 0) {
             const char *v = eq ? eq + 1 : stop;
             int decoded_len = 0;
+            /* An empty value ("?wait" or "?wait="): libcurl reads a length of 0 as "up to a NUL",
+             * past the query (found by tests/fuzz/fuzz_request). */
+            if (v == stop) {
+                if (outlen == 0)
+                    return -1;
+                out[0] = '\0';
+                return 1;
+            }
             /* libcurl's decoder: '+' stays '+', which is right for our values. */
             char *decoded = curl_easy_unescape(NULL, v, (int)(stop - v), &decoded_len);
             if (!decoded)
@@ -895,13 +934,19 @@ http_str http_req_header(const http_req *req, const char *name)
     /* h2o keeps request header names in lower case. */
     for (size_t k = 0; k <= n; k++)
         lower[k] = (char)h2o_tolower(name[k]);
+    if (req->fake) {
+        for (size_t k = 0; k < req->fake->header_count; k++)
+            if (h2o_lcstris(req->fake->names[k].base, req->fake->names[k].len, lower, n))
+                return str_of(req->fake->values[k]);
+        return (http_str){NULL, 0};
+    }
     i = h2o_find_header_by_str(&req->h2o->headers, lower, n, -1);
     return i < 0 ? (http_str){NULL, 0} : str_of(req->h2o->headers.entries[i].value);
 }
 
 http_str http_req_body(const http_req *req)
 {
-    return str_of(req->h2o->entity);
+    return str_of(req->fake ? req->fake->body : req->h2o->entity);
 }
 
 int http_req_defer(http_req *req, void (*gone)(void *user), void *user)
@@ -950,6 +995,9 @@ static const char *reason_of(int status)
 void http_add_header(http_req *req, const char *name, const char *value)
 {
     h2o_req_t *r = req->h2o;
+
+    if (req->fake)
+        return; /* a test-only request's answer is its status and body */
     h2o_iovec_t lname = h2o_strdup(&r->pool, name, SIZE_MAX);
     h2o_iovec_t copy = h2o_strdup(&r->pool, value, SIZE_MAX);
 
@@ -966,14 +1014,19 @@ void http_reply_text(http_req *req, int status, const char *content_type, const 
     h2o_iovec_t buf;
 
     if (req->answered) {
-        hlog(HLOG_ERROR, "bug: a second answer (%d) to %.*s %.*s was dropped", status, (int)r->method.len,
-             r->method.base, (int)r->path.len, r->path.base);
+        http_str m = http_req_method(req), p = http_req_path(req);
+        hlog(HLOG_ERROR, "bug: a second answer (%d) to %.*s %.*s was dropped", status, (int)m.len, m.ptr,
+             (int)p.len, p.ptr);
         return;
     }
     /* From here on the client going away is nobody's business. */
     req->answered = true;
     req->gone = NULL;
     req->body_len = len;
+    if (req->fake) {
+        req->fake->answer(req->fake->user, status, body, len);
+        return;
+    }
     buf = h2o_strdup(&r->pool, body, len);
     r->res.status = status;
     r->res.reason = reason_of(status);
@@ -1000,6 +1053,15 @@ void http_reply_error(http_req *req, int status, const char *code, const char *f
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* Messages quote what the client sent (a path, a name) and may be cut: what is not UTF-8
+     * becomes '?', so the answer stays JSON a strict client can read (tests/fuzz found both). */
+    for (size_t i = 0, n = strlen(msg); i < n;) {
+        size_t k = json_strict_utf8_len((const unsigned char *)msg + i, n - i);
+        if (!k)
+            msg[i++] = '?';
+        else
+            i += k;
+    }
     root = cJSON_CreateObject();
     error = cJSON_AddObjectToObject(root, "error");
     cJSON_AddStringToObject(error, "code", code);
@@ -1022,4 +1084,81 @@ void http_reply_method_not_allowed(http_req *req, const char *allow)
     http_add_header(req, "Allow", allow);
     http_reply_error(req, 405, "method_not_allowed", "%.*s is not allowed on %.*s; use %s", (int)method.len,
                      method.ptr, (int)(path.len > 200 ? 200 : path.len), path.ptr, allow);
+}
+
+/* ---- test-only requests ------------------------------------------------------------ */
+
+http_req *http_fake_new(const char *method, size_t method_len, const char *target, size_t target_len,
+                        const char *headers, size_t headers_len, const char *body, size_t body_len,
+                        http_fake_answer answer, void *user)
+{
+    http_fake *f = calloc(1, sizeof *f);
+    size_t total = method_len + target_len + headers_len + body_len, lines = 1;
+    const char *q;
+    char *at;
+
+    if (!f || !(f->bytes = malloc(total + 1)))
+        goto fail;
+    for (size_t i = 0; i < headers_len; i++)
+        lines += headers[i] == '\n';
+    if (!(f->names = calloc(lines, sizeof *f->names)) || !(f->values = calloc(lines, sizeof *f->values)))
+        goto fail;
+    at = f->bytes;
+#define FAKE_COPY(dst, src, n)                                                                               \
+    do {                                                                                                     \
+        if (n)                                                                                               \
+            memcpy(at, src, n);                                                                              \
+        dst = h2o_iovec_init(at, n);                                                                         \
+        at += n;                                                                                             \
+    } while (0)
+    FAKE_COPY(f->method, method, method_len);
+    FAKE_COPY(f->target, target, target_len);
+    FAKE_COPY(f->body, body, body_len);
+    /* Headers: "Name: value" lines; a line without ':' is a name with an empty value. */
+    for (const char *p = headers, *end = headers + headers_len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p)), *stop = nl ? nl : end;
+        const char *colon = memchr(p, ':', (size_t)(stop - p));
+        const char *nend = colon ? colon : stop, *v = colon ? colon + 1 : stop;
+        while (v < stop && *v == ' ')
+            v++;
+        FAKE_COPY(f->names[f->header_count], p, (size_t)(nend - p));
+        FAKE_COPY(f->values[f->header_count], v, (size_t)(stop - v));
+        f->header_count++;
+        p = stop + 1;
+    }
+#undef FAKE_COPY
+    q = f->target.len ? memchr(f->target.base, '?', f->target.len) : NULL;
+    f->query_at = q ? (size_t)(q - f->target.base) : SIZE_MAX;
+    f->answer = answer;
+    f->user = user;
+    f->req.fake = f;
+    return &f->req;
+fail:
+    if (f) {
+        free(f->names);
+        free(f->values);
+        free(f->bytes);
+        free(f);
+    }
+    return NULL;
+}
+
+bool http_fake_answered(const http_req *req)
+{
+    return req->answered;
+}
+
+void http_fake_free(http_req *req)
+{
+    http_fake *f;
+
+    if (!req || !(f = req->fake))
+        return;
+    /* As on_req_disposed: a deferred request nobody answered is a client gone. */
+    if (req->gone)
+        req->gone(req->user);
+    free(f->names);
+    free(f->values);
+    free(f->bytes);
+    free(f);
 }

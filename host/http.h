@@ -148,4 +148,23 @@ void http_reply_text(http_req *req, int status, const char *content_type, const 
  */
 int http_req_defer(http_req *req, void (*gone)(void *user), void *user);
 
+/* ---- test-only requests (tests/fuzz: the routes without a client or a socket) ---- */
+
+/* Called once with the answer's status and body (borrowed for the call). */
+typedef void (*http_fake_answer)(void *user, int status, const char *body, size_t len);
+
+/*
+ * A request as if a client had sent it: method, target (path and query),
+ * headers as "Name: value" lines split by '\n', and body, all copied. Its
+ * answer goes to answer(user, ...), now or later (a deferred request). NULL
+ * when out of memory.
+ */
+http_req *http_fake_new(const char *method, size_t method_len, const char *target, size_t target_len,
+                        const char *headers, size_t headers_len, const char *body, size_t body_len,
+                        http_fake_answer answer, void *user);
+/* Whether it was answered. */
+bool http_fake_answered(const http_req *req);
+/* Free it; if it was deferred and not answered, its owner hears the client went (http_req_defer). */
+void http_fake_free(http_req *req);
+
 #endif

@@ -44,6 +44,7 @@ typedef struct exec_record {
     bool resume;         /* queued to continue its attempt (woken), not to start a new one */
     uint32_t log_count;  /* log lines stored so far: the next line's seq */
     uint32_t log_mark_pos, log_mark_count; /* lines earlier passes logged (replay.h): not stored again */
+    uint32_t log_dropped; /* lines logged past the per-execution limit, not stored (the marker says so) */
     const char *function;
     const char *args;     /* JSON text */
     const char *metadata; /* JSON object text, or NULL */

@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "clock.h"
-#include "jcore_json.h"
 #include "status.h"
 
 _Static_assert(JOURNAL_CALL == (int)JCORE_CALL && JOURNAL_STEP == (int)JCORE_STEP &&
@@ -140,7 +139,6 @@ static bool hook_function_known(void *user, const char *name)
 static const jcore_hooks host_hooks = {
     .now_ms = hook_now_ms,
     .new_child_id = hook_new_child_id,
-    .json_valid = jcore_json_valid,
     .checkpoint = hook_checkpoint,
     .function_known = hook_function_known,
 };
@@ -167,6 +165,9 @@ void replay_execute(replay_run *run)
     core->journal_count = run->journal_count;
     core->log_mark_pos = run->log_mark_pos;
     core->log_mark_count = run->log_mark_count;
+    core->log_max_lines = run->log_max_lines;
+    core->log_line_max = run->log_line_max;
+    core->log_stored = run->log_stored;
 
     jcore_execute(core);
 
@@ -185,6 +186,7 @@ void replay_execute(replay_run *run)
     run->log_cap = core->log_cap;
     run->log_mark_pos = core->log_mark_pos;
     run->log_mark_count = core->log_mark_count;
+    run->log_dropped = core->log_dropped;
     core->logs = NULL;
     core->log_count = core->log_cap = 0;
     if (mirror_new(run, core) != 0) {
@@ -219,6 +221,7 @@ void replay_run_clear(replay_run *run)
     free(run->logs);
     run->logs = NULL;
     run->log_count = run->log_cap = 0;
+    run->log_dropped = run->log_stored = 0;
     for (size_t i = 0; i < run->journal_count; i++)
         jcore_entry_free(&run->journal[i]);
     free(run->journal);

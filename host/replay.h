@@ -89,6 +89,11 @@ struct replay_run {
      * it after clearing, from what is stored.
      */
     uint32_t log_mark_pos, log_mark_count;
+    /* Log bounds (jcore.h; 0: the defaults): lines per execution, bytes per
+     * line, and the lines this execution has stored so far. Kept by
+     * replay_run_clear but log_stored, which the engine sets per pass. */
+    uint32_t log_max_lines, log_stored;
+    size_t log_line_max;
     jcore_entry *journal; /* as committed (replay_journal_add), owned by the run */
     size_t journal_count, journal_cap;
     /* out: owned by the run, freed by replay_run_clear() */
@@ -103,6 +108,7 @@ struct replay_run {
     size_t handed;    /* new_entries[0..handed) were given to the engine (checkpoints) */
     replay_log *logs; /* the pass's new lines (past the log mark) */
     size_t log_count, log_cap;
+    uint32_t log_dropped; /* the pass's new lines past log_max_lines: counted, not kept */
     jcore_entry *fresh; /* the core's entries of the pass: new_entries borrow their strings */
     size_t fresh_count;
 };

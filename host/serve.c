@@ -73,8 +73,10 @@ typedef struct serve_config {
     const char *listen;
     int listen_fd; /* the supervisor's listening socket, or -1: the engine binds `listen` itself */
     int workers;
-    uint64_t map_size;   /* 0: the store's default */
-    size_t queue_window; /* 0: the engine's default */
+    uint64_t map_size;      /* 0: the store's default */
+    size_t queue_window;    /* 0: the engine's default */
+    uint32_t log_max_lines; /* 0: the engine's default (10,000 lines per execution) */
+    size_t log_line_max;    /* 0: the engine's default (4 KiB per line) */
     bool supervise;
     bool watch; /* reload when the plugins folder changes */
     bool init;  /* --init: a new store may replace a lost one (done once, before the first engine) */
@@ -87,7 +89,8 @@ static void usage(FILE *out)
         out,
         "usage: tarry serve [--plugins DIR] [--data DIR] [--listen ADDR:PORT] [--workers N] [--map-size "
         "SIZE]\n"
-        "                   [--queue-window N] [--watch] [--no-supervisor] [--init]\n"
+        "                   [--queue-window N] [--log-max-lines N] [--log-line-max SIZE] [--watch]\n"
+        "                   [--no-supervisor] [--init]\n"
         "  --plugins DIR       plugin .so files (env TARRY_PLUGINS, default ./plugins)\n"
         "  --data DIR          the LMDB store (env TARRY_DATA, default ./tarry-data)\n"
         "  --listen ADDR:PORT  the HTTP API (env TARRY_LISTEN, default 127.0.0.1:7373); port 0 picks a free\n"
@@ -98,6 +101,10 @@ static void usage(FILE *out)
         "work\n"
         "  --queue-window N    queued executions kept in memory; the rest wait in the store and are paged\n"
         "                      in, in order (env TARRY_QUEUE_WINDOW, default 10000)\n"
+        "  --log-max-lines N   log lines kept per execution; the rest are counted and a last line\n"
+        "                      says how many were dropped (env TARRY_LOG_MAX_LINES, default 10000)\n"
+        "  --log-line-max SIZE longer log lines are cut (env TARRY_LOG_LINE_MAX, default 4KiB, "
+        "64B..1MiB)\n"
         "  --watch             reload when the plugins folder changes (env TARRY_WATCH=1); SIGHUP,\n"
         "                      `tarry reload` and POST /v1/plugins/reload work either way\n"
         "  --no-supervisor     run the engine in this process (debugging; a plugin crash then stops the "
@@ -147,6 +154,8 @@ enum {
     OPT_WORKERS,
     OPT_MAP_SIZE,
     OPT_QUEUE_WINDOW,
+    OPT_LOG_MAX_LINES,
+    OPT_LOG_LINE_MAX,
     OPT_WATCH,
     OPT_NO_SUPERVISOR,
     OPT_INIT,
@@ -200,6 +209,24 @@ static int apply_setting(serve_config *cfg, int opt, const char *what, const cha
             return -1;
         }
         return 0;
+    case OPT_LOG_MAX_LINES:
+        if (parse_count(what, value, 1, 100000000, &n) != 0)
+            return -1;
+        cfg->log_max_lines = (uint32_t)n;
+        return 0;
+    case OPT_LOG_LINE_MAX: {
+        uint64_t size = 0;
+        if (bytesize_parse(value, &size, err, sizeof err) != 0) {
+            fprintf(stderr, "tarry serve: %s: %s\n", what, err);
+            return -1;
+        }
+        if (size < 64 || size > (1u << 20)) {
+            fprintf(stderr, "tarry serve: %s wants a size from 64B to 1MiB, got \"%s\"\n", what, value);
+            return -1;
+        }
+        cfg->log_line_max = (size_t)size;
+        return 0;
+    }
     }
     if (opt >= OPT_ALLOW_HOST && opt <= OPT_IDLE_TIMEOUT) {
         if (http_limits_set(&cfg->http, http_flags[opt - OPT_ALLOW_HOST], value, err, sizeof err) == 1)
@@ -219,6 +246,8 @@ static int parse_config(int argc, char **argv, serve_config *cfg)
         {"workers", required_argument, NULL, OPT_WORKERS},
         {"map-size", required_argument, NULL, OPT_MAP_SIZE},
         {"queue-window", required_argument, NULL, OPT_QUEUE_WINDOW},
+        {"log-max-lines", required_argument, NULL, OPT_LOG_MAX_LINES},
+        {"log-line-max", required_argument, NULL, OPT_LOG_LINE_MAX},
         {"watch", no_argument, NULL, OPT_WATCH},
         {"no-supervisor", no_argument, NULL, OPT_NO_SUPERVISOR},
         {"init", no_argument, NULL, OPT_INIT},
@@ -238,14 +267,23 @@ static int parse_config(int argc, char **argv, serve_config *cfg)
     static const struct {
         const char *var;
         int opt;
-    } from_env[] = {{"TARRY_PLUGINS", OPT_PLUGINS},   {"TARRY_DATA", OPT_DATA},
-                    {"TARRY_LISTEN", OPT_LISTEN},     {"TARRY_WORKERS", OPT_WORKERS},
-                    {"TARRY_MAP_SIZE", OPT_MAP_SIZE}, {"TARRY_QUEUE_WINDOW", OPT_QUEUE_WINDOW},
-                    {"TARRY_ALLOW_HOST", OPT_ALLOW_HOST}, {"TARRY_CORS_ORIGIN", OPT_CORS_ORIGIN},
-                    {"TARRY_MAX_BODY", OPT_MAX_BODY}, {"TARRY_MAX_CONNECTIONS", OPT_MAX_CONNECTIONS},
+    } from_env[] = {{"TARRY_PLUGINS", OPT_PLUGINS},
+                    {"TARRY_DATA", OPT_DATA},
+                    {"TARRY_LISTEN", OPT_LISTEN},
+                    {"TARRY_WORKERS", OPT_WORKERS},
+                    {"TARRY_MAP_SIZE", OPT_MAP_SIZE},
+                    {"TARRY_QUEUE_WINDOW", OPT_QUEUE_WINDOW},
+                    {"TARRY_LOG_MAX_LINES", OPT_LOG_MAX_LINES},
+                    {"TARRY_LOG_LINE_MAX", OPT_LOG_LINE_MAX},
+                    {"TARRY_ALLOW_HOST", OPT_ALLOW_HOST},
+                    {"TARRY_CORS_ORIGIN", OPT_CORS_ORIGIN},
+                    {"TARRY_MAX_BODY", OPT_MAX_BODY},
+                    {"TARRY_MAX_CONNECTIONS", OPT_MAX_CONNECTIONS},
                     {"TARRY_MAX_CONNECTIONS_PER_ADDR", OPT_MAX_CONNS_PER_ADDR},
-                    {"TARRY_MAX_STREAMS", OPT_MAX_STREAMS}, {"TARRY_MAX_CONN_BUFFER", OPT_MAX_CONN_BUFFER},
-                    {"TARRY_MAX_BUFFER", OPT_MAX_BUFFER}, {"TARRY_MAX_RESETS", OPT_MAX_RESETS},
+                    {"TARRY_MAX_STREAMS", OPT_MAX_STREAMS},
+                    {"TARRY_MAX_CONN_BUFFER", OPT_MAX_CONN_BUFFER},
+                    {"TARRY_MAX_BUFFER", OPT_MAX_BUFFER},
+                    {"TARRY_MAX_RESETS", OPT_MAX_RESETS},
                     {"TARRY_IDLE_TIMEOUT", OPT_IDLE_TIMEOUT}};
     const char *env;
     int opt;
@@ -450,6 +488,7 @@ static int run_engine(const serve_config *cfg)
         goto out;
     if (cfg->queue_window)
         engine_set_queue_window(ep.eng, cfg->queue_window);
+    engine_set_log_limits(ep.eng, cfg->log_max_lines, cfg->log_line_max);
     /* Without a supervisor, bind here (after the store: its lock says this data folder is ours). */
     if (fd < 0 && (rc = http_listen_open(cfg->listen, &fd, err, sizeof err)) != 0) {
         hlog(HLOG_ERROR, "%s%s", err, rc == TARRY_EIO ? PORT_HINT : "");

@@ -663,10 +663,13 @@ struct record_head_v3 {
 struct record_head {
     struct record_head_v3 v3;
     uint32_t log_count, log_mark_pos, log_mark_count;
-    uint32_t flags; /* RECORD_F_*; was `reserved` (always written 0), so older format-4 records read as 0 */
+    /* Was `reserved` (always written 0), so older format-4 records read as neither: bit 31 is
+     * RECORD_F_SUSPECT, bits 0-30 the lines dropped past the log limit (saturated). */
+    uint32_t flags_dropped;
 };
 
-#define RECORD_F_SUSPECT 1u /* exec_record.suspect */
+#define RECORD_F_SUSPECT 0x80000000u /* exec_record.suspect */
+#define RECORD_DROPPED_MAX 0x7fffffffu /* exec_record.log_dropped, saturated */
 
 #define RECORD_STRINGS 8
 
@@ -713,7 +716,8 @@ static int record_encode(sink *out, const exec_record *r)
     head.log_count = r->log_count;
     head.log_mark_pos = r->log_mark_pos;
     head.log_mark_count = r->log_mark_count;
-    head.flags = r->suspect ? RECORD_F_SUSPECT : 0;
+    head.flags_dropped = (r->suspect ? RECORD_F_SUSPECT : 0) |
+                         (r->log_dropped < RECORD_DROPPED_MAX ? r->log_dropped : RECORD_DROPPED_MAX);
     memcpy(value, &head, sizeof head);
     strings_put((char *)value + sizeof head, s, len, RECORD_STRINGS);
     return 0;
@@ -759,7 +763,8 @@ static int record_decode(store *st, const MDB_val *key, const MDB_val *val, exec
     r->log_count = head.log_count;
     r->log_mark_pos = head.log_mark_pos;
     r->log_mark_count = head.log_mark_count;
-    r->suspect = (head.flags & RECORD_F_SUSPECT) != 0;
+    r->suspect = (head.flags_dropped & RECORD_F_SUSPECT) != 0;
+    r->log_dropped = head.flags_dropped & RECORD_DROPPED_MAX;
     r->function = s[0];
     r->args = s[1];
     r->metadata = s[2];
@@ -1275,12 +1280,17 @@ int store_batch_log_put(store_batch *b, const exec_id *id, const store_log_line 
 
 int store_log_scan(store_txn *t, const exec_id *id, store_log_cb cb, void *user)
 {
+    return store_log_scan_from(t, id, 0, cb, user);
+}
+
+int store_log_scan_from(store_txn *t, const exec_id *id, uint32_t from, store_log_cb cb, void *user)
+{
     uint8_t k[20];
     MDB_cursor *cur;
     MDB_val key = {20, k}, val;
     int rc, out = 0;
 
-    key_log(k, id, 0);
+    key_log(k, id, from);
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_LOGS], &cur)) != 0)
         return fail(t->st, rc, "opening a cursor");
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;

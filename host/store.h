@@ -174,11 +174,17 @@ typedef struct store_log_line {
     const char *text; /* NUL-terminated; borrows from the txn when read */
 } store_log_line;
 
+/* The seq of the line that says how many lines were dropped (the last of an execution's lines). */
+#define STORE_LOG_DROPPED_SEQ UINT32_MAX
+
 int store_log_put(store_txn *txn, const exec_id *id, const store_log_line *line);
 int store_batch_log_put(store_batch *b, const exec_id *id, const store_log_line *line);
 
+/* Calls cb for each line in seq order; a non-zero return stops the scan and is returned. */
 typedef int (*store_log_cb)(void *user, const store_log_line *line);
 int store_log_scan(store_txn *txn, const exec_id *id, store_log_cb cb, void *user);
+/* The same from the line with seq `from` on (a page: the callback stops it). */
+int store_log_scan_from(store_txn *txn, const exec_id *id, uint32_t from, store_log_cb cb, void *user);
 
 /* ---- functions' crash histories ----------------------------------------------- */
 

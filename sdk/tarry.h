@@ -141,10 +141,14 @@ struct tarry_ctx_head {
 
 /*
  * Set the function's result: `json` must be one valid JSON text (object,
- * array, string, number, true, false or null). The host copies it; a later
- * call replaces an earlier one. Returns TARRY_OK, or TARRY_EINVAL (NULL or
- * invalid JSON; the reason is logged with the execution and the result is
- * left unchanged).
+ * array, string, number, true, false or null), strictly: valid UTF-8, no
+ * NUL, no duplicate keys, no trailing text, and numbers a double holds as
+ * written (no integer beyond 2^53 that would lose digits, no 1e999). The
+ * host copies it; a later call replaces an earlier one. Returns TARRY_OK,
+ * or TARRY_EINVAL (NULL or invalid JSON; the reason, naming the value, is
+ * logged with the execution, and the attempt fails with it even if the
+ * function goes on to return TARRY_OK). The same holds for a step's result
+ * and for tarry_call's args.
  */
 static inline int tarry_set_result(tarry_ctx *ctx, const char *json)
 {

@@ -24,7 +24,6 @@
 #include <string.h>
 
 #include "jcore.h"
-#include "jcore_json.h"
 #include "tarry_test_private.h"
 
 /* Why an execution has nothing to run (a child of a name no longer added or stubbed). */
@@ -77,7 +76,6 @@ static bool hook_function_known(void *user, const char *name)
 static const jcore_hooks kit_hooks = {
     .now_ms = hook_now_ms,
     .new_child_id = hook_new_child_id,
-    .json_valid = jcore_json_valid,
     .checkpoint = hook_checkpoint,
     .function_known = hook_function_known,
 };

@@ -355,8 +355,9 @@ unsigned tarry_test_failures(const tarry_test *t);
  */
 const char *tarry_test_json(tarry_test *t, const char *json, const char *path);
 
-/* Whether `json` is one JSON text as the host reads it (cJSON), as the host requires of results and
- * arguments. */
+/* Whether `json` is one JSON text as the host requires of results and arguments: strict RFC 8259
+ * (valid UTF-8, no NUL, no duplicate keys, no trailing text, numbers a double holds exactly, e.g.
+ * no integer beyond 2^53 that would lose digits and no 1e999). */
 int tarry_test_json_valid(const char *json);
 
 #ifdef __cplusplus

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jcore_json.h"
+#include "json_strict.h"
 #include "jcore_plugin.h"
 #include "tarry_test_private.h"
 
@@ -100,8 +100,7 @@ int tarry_test__grow(void *items_ptr, size_t count, size_t *cap, size_t size)
 
 int tarry_test_json_valid(const char *json)
 {
-    size_t stop;
-    return json && jcore_json_valid(NULL, json, strlen(json), &stop);
+    return json && json_strict_check(json, strlen(json), NULL) == 0;
 }
 
 void tarry_test__set_error(tarry_test *t, char *msg)

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "jcore_duration.h"
+#include "json_strict.h"
 
 struct tarry_ctx {
     struct tarry_ctx_head head; /* must come first: the SDK reads it */
@@ -40,6 +41,13 @@ struct tarry_ctx {
     /* Kept apart from run->error, which a function may still set after it
      * was blocked: the block's reason is what the execution shows. */
     char why_blocked[600];
+    /* The function's result was refused as invalid JSON: the attempt fails
+     * with that reason even if the function ignored the refusal and returned
+     * TARRY_OK (its result would silently be null). A step's result refused
+     * fails the step instead (step_bad_json), and the function sees a failed
+     * step. Refused child args start no child; tarry_call says TARRY_EINVAL
+     * like any misuse. */
+    bool bad_json, step_bad_json;
 };
 
 static int64_t now(const jcore_run *run)
@@ -75,27 +83,75 @@ static int grow(void **items, size_t count, size_t *cap, size_t size)
     return 0;
 }
 
-static int log_line(tarry_ctx *ctx, int level, const char *text)
+enum { LOG_SEEN, LOG_DROP, LOG_KEEP };
+
+/*
+ * Where the next line stands: stored by an earlier pass (LOG_SEEN), past
+ * the line limit (LOG_DROP: counted, and the mark moves past it), or new
+ * and kept (LOG_KEEP: the caller keeps it, then log_mark_at). Decided
+ * before the line is formatted, so a function that logs without end costs
+ * a count per line once it is over the limit, not a formatted copy.
+ */
+static int log_admit(tarry_ctx *ctx, uint32_t *pos, uint32_t *ordinal)
 {
     jcore_run *run = ctx->run;
     uint32_t p = ctx->in_step ? ctx->step_pos : ctx->pos, i;
-    jcore_log *line;
+    uint32_t max = run->log_max_lines ? run->log_max_lines : JCORE_LOG_LINES_MAX;
 
-    if (ctx->yielded)
-        return TARRY_OK; /* the pass ended before its step: the next one logs from there */
     if (!ctx->logged || p != ctx->log_pos) {
         ctx->logged = true;
         ctx->log_pos = p;
         ctx->log_ordinal = 0;
     }
     i = ctx->log_ordinal++;
+    *pos = p;
+    *ordinal = i;
     if (p < run->log_mark_pos || (p == run->log_mark_pos && i < run->log_mark_count))
-        return TARRY_OK;
-    if (grow((void **)&run->logs, run->log_count, &run->log_cap, sizeof *run->logs) != 0)
+        return LOG_SEEN;
+    if ((uint64_t)run->log_stored + run->log_count >= max) {
+        if (run->log_dropped < UINT32_MAX)
+            run->log_dropped++;
+        run->log_mark_pos = p;
+        run->log_mark_count = i + 1;
+        return LOG_DROP;
+    }
+    return LOG_KEEP;
+}
+
+/* Cut `text` (len bytes) to the line limit at a character boundary; make what is not UTF-8 '?'. */
+static void log_clean(const jcore_run *run, char *text, size_t len)
+{
+    size_t max = run->log_line_max ? run->log_line_max : JCORE_LOG_LINE_MAX;
+    unsigned char *s = (unsigned char *)text;
+
+    if (len > max) {
+        len = max;
+        while (len > 0 && (s[len] & 0xC0) == 0x80) /* s[len] continues a character: cut before it */
+            len--;
+        s[len] = '\0';
+    }
+    for (size_t i = 0; i < len;) {
+        size_t n = json_strict_utf8_len(s + i, len - i);
+        if (!n) {
+            s[i++] = '?';
+            continue;
+        }
+        i += n;
+    }
+}
+
+/* Keep `text` (owned, cleaned) as the next new line at (p, i). 0 or TARRY_ENOMEM (text freed). */
+static int log_keep(tarry_ctx *ctx, int level, char *text, uint32_t p, uint32_t i)
+{
+    jcore_run *run = ctx->run;
+    jcore_log *line;
+
+    if (grow((void **)&run->logs, run->log_count, &run->log_cap, sizeof *run->logs) != 0) {
+        free(text);
         return TARRY_ENOMEM;
+    }
     line = &run->logs[run->log_count];
-    if (!(line->text = strdup(text)))
-        return TARRY_ENOMEM;
+    line->text = text;
     line->time_ms = now(run);
     line->level = level;
     run->log_count++;
@@ -104,14 +160,49 @@ static int log_line(tarry_ctx *ctx, int level, const char *text)
     return TARRY_OK;
 }
 
+static int log_line(tarry_ctx *ctx, int level, const char *text)
+{
+    uint32_t p, i;
+    size_t len;
+    char *copy;
+
+    if (ctx->yielded)
+        return TARRY_OK; /* the pass ended before its step: the next one logs from there */
+    if (log_admit(ctx, &p, &i) != LOG_KEEP)
+        return TARRY_OK;
+    len = strlen(text);
+    if (!(copy = malloc(len + 1)))
+        return TARRY_ENOMEM;
+    memcpy(copy, text, len + 1);
+    log_clean(ctx->run, copy, len);
+    return log_keep(ctx, level, copy, p, i);
+}
+
 static int ctx_logv(tarry_ctx *ctx, int level, const char *fmt, va_list ap)
 {
-    char text[JCORE_LOG_LINE_MAX];
+    size_t max = ctx->run->log_line_max ? ctx->run->log_line_max : JCORE_LOG_LINE_MAX;
+    uint32_t p, i;
+    va_list again;
+    char *text;
+    int len;
 
     if (!fmt || level < TARRY_LOG_DEBUG || level > TARRY_LOG_ERROR)
         return TARRY_EINVAL;
-    vsnprintf(text, sizeof text, fmt, ap);
-    return log_line(ctx, level, text);
+    if (ctx->yielded || log_admit(ctx, &p, &i) != LOG_KEEP)
+        return TARRY_OK;
+    va_copy(again, ap);
+    len = vsnprintf(NULL, 0, fmt, again);
+    va_end(again);
+    if (len < 0)
+        len = 0;
+    /* One byte past the limit, so log_clean sees whether the cut splits a character. */
+    if ((size_t)len > max + 1)
+        len = (int)(max + 1);
+    if (!(text = malloc((size_t)len + 1)))
+        return TARRY_ENOMEM;
+    vsnprintf(text, (size_t)len + 1, fmt, ap);
+    log_clean(ctx->run, text, strlen(text));
+    return log_keep(ctx, level, text, p, i);
 }
 
 /* A misuse: remembered as the reason a TARRY_TRY passes on, and logged. */
@@ -131,17 +222,23 @@ misuse(tarry_ctx *ctx, const char *fmt, ...)
 
 /* ---- results ------------------------------------------------------------------- */
 
-/* Whether `json` is one JSON text; logs why not. */
+/*
+ * Whether `json` is one strict JSON text (json_strict.h: valid UTF-8, no
+ * duplicate keys, numbers a double holds); logs why not, naming the value.
+ */
 static bool json_ok(tarry_ctx *ctx, const char *what, const char *json)
 {
-    jcore_run *run = ctx->run;
-    size_t len = strlen(json), stop = 0;
+    json_strict_error err;
+    char why[400];
+    int rc = json_strict_check(json, strlen(json), &err);
 
-    if (run->hooks->json_valid(run->user, json, len, &stop))
+    if (rc == 0)
         return true;
-    if (stop > len)
-        stop = 0;
-    misuse(ctx, "%s: invalid JSON at byte %zu: %.40s", what, stop, json + stop);
+    if (rc == TARRY_ENOMEM)
+        snprintf(why, sizeof why, "out of memory checking the JSON");
+    else
+        json_strict_describe(&err, NULL, why, sizeof why);
+    misuse(ctx, "%s: invalid JSON: %s", what, why);
     return false;
 }
 
@@ -158,13 +255,23 @@ static int ctx_set_result(tarry_ctx *ctx, const char *json)
         misuse(ctx, "tarry_set_result: result is %zu bytes, over the %u-byte limit", len, JCORE_RESULT_MAX);
         return TARRY_EINVAL;
     }
-    if (!json_ok(ctx, "tarry_set_result", json))
+    if (!json_ok(ctx, "tarry_set_result", json)) {
+        if (ctx->in_step)
+            ctx->step_bad_json = true;
+        else
+            ctx->bad_json = true;
         return TARRY_EINVAL;
+    }
     if (!(copy = malloc(len + 1)))
         return TARRY_ENOMEM;
     memcpy(copy, json, len + 1);
     free(*slot);
     *slot = copy;
+    /* A valid result replaces a refused one, as it would replace any other. */
+    if (ctx->in_step)
+        ctx->step_bad_json = false;
+    else
+        ctx->bad_json = false;
     return TARRY_OK;
 }
 
@@ -569,11 +676,15 @@ static int ctx_step(tarry_ctx *ctx, const char *name, tarry_step_fn fn, void *us
     e.name = (char *)name;
     e.started_at = now(run);
     ctx->in_step = true;
+    ctx->step_bad_json = false;
     ctx->step_pos = ctx->pos;
     status = fn(ctx, user);
     ctx->in_step = false;
     e.finished_at = now(run);
-    if (status == TARRY_OK) {
+    if (status == TARRY_OK && ctx->step_bad_json) {
+        e.status = JCORE_FAILED; /* a result it could not keep: the step did not do what it says */
+        e.error = ctx->last_failure;
+    } else if (status == TARRY_OK) {
         e.status = JCORE_SUCCEEDED;
         e.value = ctx->step_result ? ctx->step_result : "null";
     } else if (status == TARRY_FAILED) {
@@ -745,6 +856,8 @@ static void classify(jcore_run *run, const tarry_ctx *ctx, int status)
         end_with(run, JCORE_END_FAILED,
                  "function returned TARRY_OK after a durable call returned TARRY_SUSPEND; "
                  "return TARRY_SUSPEND at once (TARRY_TRY does)");
+    } else if (status == TARRY_OK && ctx->bad_json) {
+        end_with(run, JCORE_END_FAILED, ctx->last_failure);
     } else if (status == TARRY_OK) {
         end_with(run, JCORE_END_SUCCEEDED, NULL);
     } else if (status == TARRY_SUSPEND && ctx->suspended) {
@@ -810,6 +923,7 @@ void jcore_run_clear(jcore_run *run)
     run->fresh_count = run->fresh_cap = run->durable = 0;
     run->logs = NULL;
     run->log_count = run->log_cap = 0;
+    run->log_dropped = 0;
     run->result = run->error = NULL;
     run->end = JCORE_END_SUCCEEDED;
     run->went_past = false;

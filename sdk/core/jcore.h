@@ -10,8 +10,8 @@
  * outcome is once the function returns.
  *
  * What differs between a host and the kit comes in through jcore_hooks:
- * the clock, new child ids, JSON validation, the checkpoint, and which
- * function names exist. The core itself is libc only and keeps no global
+ * the clock, new child ids, the checkpoint, and which function names
+ * exist. JSON is checked by json_strict.c, the same file on both sides. The core itself is libc only and keeps no global
  * state: everything lives in the jcore_run of one pass, used by one thread
  * at a time, so any number of runs may go on in different threads at once.
  *
@@ -35,7 +35,8 @@
 #include "tarry.h"
 
 #define JCORE_ID_LEN 26             /* an execution id as text (tarry_handle.id holds it and a NUL) */
-#define JCORE_LOG_LINE_MAX 4096     /* longer log lines are cut */
+#define JCORE_LOG_LINE_MAX 4096     /* default: longer log lines are cut (jcore_run.log_line_max) */
+#define JCORE_LOG_LINES_MAX 10000   /* default: lines kept per execution (jcore_run.log_max_lines) */
 #define JCORE_RESULT_MAX (1u << 20) /* a result over 1 MiB is refused */
 
 /* The values are the host's on-disk values (record.h): never renumber. */
@@ -124,8 +125,6 @@ typedef struct jcore_hooks {
     int64_t (*now_ms)(void *user);
     /* Write a new child execution id (JCORE_ID_LEN characters and a NUL) for a new call. */
     void (*new_child_id)(void *user, char out[JCORE_ID_LEN + 1]);
-    /* Whether json[0..len) is one JSON text; if not, *stop is the byte offset where it stopped being one. */
-    bool (*json_valid)(void *user, const char *json, size_t len, size_t *stop);
     /*
      * JCORE_CP_BLOCK: make run->fresh[0..fresh_count) durable; return once
      * it is. 0, or a negative code with a short reason written to err.
@@ -162,6 +161,17 @@ struct jcore_run {
      * never back.
      */
     uint32_t log_mark_pos, log_mark_count;
+    /*
+     * Log bounds (0: JCORE_LOG_LINES_MAX, JCORE_LOG_LINE_MAX). A new line
+     * longer than log_line_max bytes is cut at a character boundary; bytes
+     * that are not UTF-8 become '?'. Once log_stored (the lines earlier
+     * passes stored) plus this pass's new lines reach log_max_lines, a new
+     * line is only counted in log_dropped (and passes the mark, so a replay
+     * does not count it again). So a pass holds at most log_max_lines lines
+     * of log_line_max bytes, whatever the function writes.
+     */
+    uint32_t log_max_lines, log_stored;
+    size_t log_line_max;
 
     /* out: owned by the run (jcore_run_clear frees what is left) */
     jcore_end end;
@@ -176,6 +186,7 @@ struct jcore_run {
     size_t durable;  /* fresh[0..durable) were made durable by checkpoints of this pass */
     jcore_log *logs; /* only the new lines (see the log mark) */
     size_t log_count, log_cap;
+    uint32_t log_dropped; /* new lines past log_max_lines, not kept */
 };
 
 /* Call the function once and fill the outputs. */

@@ -68,6 +68,12 @@ int jcore_plugin_check(const tarry_plugin_def *def, jcore_plugin_info *info, cha
         return refuse(err, errlen,
                       "descriptor too small (plugin %u bytes, function %u bytes; need at least %zu and %zu)",
                       def->struct_size, def->function_size, JCORE_PLUGIN_DEF_MIN, JCORE_FUNCTION_DEF_MIN);
+    /* A compiler's struct size is a multiple of its alignment; any other stride would read the
+     * functions misaligned (found by tests/fuzz/fuzz_descriptor). */
+    if (def->function_size % _Alignof(tarry_function_def) != 0)
+        return refuse(err, errlen,
+                      "function struct size %u is not a multiple of %zu: not a compiler's layout",
+                      def->function_size, (size_t) _Alignof(tarry_function_def));
     if (!jcore_name_valid(def->name))
         return refuse(err, errlen,
                       "invalid plugin name \"%s\" (want [A-Za-z_][A-Za-z0-9_.-]*, at most %d bytes)",

@@ -1,7 +1,7 @@
 """The SDK calls (ABI 1) as a plugin sees them, through the real host and testfns.
 
-tarry_set_result round-trips any JSON and refuses invalid JSON with
-TARRY_EINVAL (leaving the result null); tarry_set_error's message becomes the
+tarry_set_result round-trips any JSON and refuses invalid JSON (invalid
+UTF-8 too) with TARRY_EINVAL, failing the attempt with the reason; tarry_set_error's message becomes the
 execution's error; tarry_log lines are stored in order with their levels;
 tarry_execution_id and tarry_attempt are the execution's; functions run on
 the worker pool in parallel, not one at a time, and the host answers while
@@ -28,10 +28,18 @@ def main():
         check_eq(doc.get("result"), None, "a failure has no result")
 
         status, doc = h.trigger("bad_result", None, wait="5s")
-        check(status == 200 and doc.get("state") == "succeeded", "bad_result saw TARRY_EINVAL from set_result", doc)
-        check_eq(doc.get("result"), None, "invalid JSON left the result null")
+        check(status == 200 and doc.get("state") == "failed", "bad_result saw TARRY_EINVAL from set_result and failed", doc)
+        check_eq(doc.get("result"), None, "an invalid result is not stored")
+        check("tarry_set_result: invalid JSON" in (doc.get("error") or ""), "the attempt fails with the reason", doc)
         status, logs, _ = h.get("/v1/executions/%s/logs" % doc["id"])
         check(any("json" in l["message"].lower() for l in logs.get("data", [])), "the refused result's reason is logged with the execution", logs)
+
+        # A result with invalid UTF-8 that the function ignores being refused: failed, not stored
+        # and served (a strict client could not parse the answer, nor a list page holding it).
+        status, doc = h.trigger("bad_utf8_result", None, wait="5s")
+        check(status == 200 and doc.get("state") == "failed", "an invalid UTF-8 result fails the attempt", doc)
+        check_eq(doc.get("error"), "tarry_set_result: invalid JSON: user.name: invalid UTF-8 (byte 0xE9) in a string (byte 22)", "the error names the value")
+        check_eq(doc.get("result"), None, "the invalid result is not stored")
 
         status, doc = h.trigger("log_lines", None, wait="5s")
         check_eq(doc.get("state"), "succeeded", "log_lines succeeds")

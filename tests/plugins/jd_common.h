@@ -23,6 +23,10 @@
  *                      every code it got.
  *   jd_pass_on_misuse  TARRY_TRY on a call of an unknown function.
  *   jd_bad_result      sets an invalid JSON result, then returns TARRY_OK.
+ *   jd_bad_json        a step whose body sets results with invalid UTF-8
+ *                      and a duplicate key and returns TARRY_OK: the step
+ *                      fails with the reason; the function ignores that and
+ *                      returns TARRY_OK.
  *   jd_ignore_suspend  ignores an await's TARRY_SUSPEND and returns TARRY_OK.
  *   jd_suspend_nowhere returns TARRY_SUSPEND with nothing pending.
  *   jd_strange_status  returns 77.
@@ -209,6 +213,21 @@ static tarry_status jd_bad_result(tarry_ctx *ctx, const char *args_json)
     return TARRY_OK;
 }
 
+static tarry_status jd_bad_json_body(tarry_ctx *ctx, void *user)
+{
+    (void)user;
+    tarry_log(ctx, TARRY_LOG_INFO, "utf8 said %d", tarry_set_result(ctx, "[\"\xc3\x28\"]"));
+    tarry_log(ctx, TARRY_LOG_INFO, "dup said %d", tarry_set_result(ctx, "{\"a\": {\"b\": 1, \"b\": 2}}"));
+    return TARRY_OK;
+}
+
+static tarry_status jd_bad_json(tarry_ctx *ctx, const char *args_json)
+{
+    (void)args_json;
+    tarry_step(ctx, "bad", jd_bad_json_body, NULL, NULL);
+    return TARRY_OK;
+}
+
 static tarry_status jd_ignore_suspend(tarry_ctx *ctx, const char *args_json)
 {
     tarry_handle h;
@@ -295,7 +314,7 @@ TARRY_PLUGIN("jd", JD_XSTR(JD_VERSION) ".0.0", TARRY_FUNCTION("jd_ok", jd_ok),
              TARRY_FUNCTION("jd_pass_on_step", jd_pass_on_step),
              TARRY_FUNCTION("jd_step_status", jd_step_status), TARRY_FUNCTION("jd_misuse", jd_misuse),
              TARRY_FUNCTION("jd_pass_on_misuse", jd_pass_on_misuse),
-             TARRY_FUNCTION("jd_bad_result", jd_bad_result),
+             TARRY_FUNCTION("jd_bad_result", jd_bad_result), TARRY_FUNCTION("jd_bad_json", jd_bad_json),
              TARRY_FUNCTION("jd_ignore_suspend", jd_ignore_suspend),
              TARRY_FUNCTION("jd_suspend_nowhere", jd_suspend_nowhere),
              TARRY_FUNCTION("jd_strange_status", jd_strange_status),

@@ -13,8 +13,10 @@
  *   log_lines   logs "log line 1 (info)", "log line 2 (warn)",
  *               "log line 3 (error)" in that order.
  *   bad_result  hands tarry_set_result() invalid JSON; the host must say
- *               TARRY_EINVAL and keep the result null. Fails (with the code it
- *               got) when the host accepted it.
+ *               TARRY_EINVAL and fail the attempt with the reason. Fails (with
+ *               the code it got) when the host accepted it.
+ *   bad_utf8_result  sets a result with invalid UTF-8 and returns TARRY_OK:
+ *               the host must fail the attempt anyway.
  *   crash       raise(SIGSEGV): kills the engine process that runs it.
  *   slow        args {"ms": N}: sleeps N milliseconds, returns {"slept_ms": N}.
  */
@@ -102,6 +104,14 @@ static tarry_status bad_result(tarry_ctx *ctx, const char *args_json)
     return TARRY_OK;
 }
 
+/* A result with a byte that is no UTF-8 (a Latin-1 'é'), then TARRY_OK as if nothing happened. */
+static tarry_status bad_utf8_result(tarry_ctx *ctx, const char *args_json)
+{
+    (void)args_json;
+    tarry_set_result(ctx, "{\"user\": {\"name\": \"Ren\xe9\"}}");
+    return TARRY_OK;
+}
+
 static tarry_status crash(tarry_ctx *ctx, const char *args_json)
 {
     (void)ctx;
@@ -135,4 +145,5 @@ static tarry_status slow(tarry_ctx *ctx, const char *args_json)
 TARRY_PLUGIN("testfns", "1.0.0", TARRY_FUNCTION("noop", noop), TARRY_FUNCTION("record", record),
              TARRY_FUNCTION("fail", fail), TARRY_FUNCTION("echo", echo),
              TARRY_FUNCTION("log_lines", log_lines), TARRY_FUNCTION("bad_result", bad_result),
-             TARRY_FUNCTION("crash", crash), TARRY_FUNCTION("slow", slow));
+             TARRY_FUNCTION("bad_utf8_result", bad_utf8_result), TARRY_FUNCTION("crash", crash),
+             TARRY_FUNCTION("slow", slow));
