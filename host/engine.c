@@ -129,6 +129,7 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
     uv_mutex_init(&e->cp_lock);
     uv_cond_init(&e->cp_cond);
     e->open_handles = 8;
+    engine_watch_init(e); /* one handle more */
     if (!(e->batch = store_batch_new()) ||
         committer_start(&e->committer, loop, st, engine_on_committed, e) != 0) {
         hlog(HLOG_ERROR, "cannot start the commit thread");
@@ -150,6 +151,7 @@ int engine_start(engine *e)
     if (r != 0)
         return r;
     uv_check_start(&e->check, on_check);
+    engine_watch_start(e);
     e->timers_due = true;
     engine_flush(e);
     return 0;
@@ -199,6 +201,7 @@ void engine_close(engine *e)
     uv_close((uv_handle_t *)&e->gather_idle, on_handle_closed);
     uv_close((uv_handle_t *)&e->cp_async, on_handle_closed);
     uv_close((uv_handle_t *)&e->sweep_timer, on_handle_closed);
+    engine_watch_close(e, on_handle_closed);
 }
 
 /* ---- introspection -------------------------------------------------------------------- */
@@ -212,6 +215,7 @@ void engine_get_stats(const engine *e, engine_stats *out)
     out->commit_ns_max = cs.max_ns;
     out->running = e->running;
     out->queued = e->ready_count + e->backlog_count;
+    engine_watch_stats(e, out);
 }
 
 plugins *engine_plugins(const engine *e)

@@ -250,6 +250,7 @@ static void work_done(uv_work_t *req, int status)
     engine *e = x->owner;
 
     e->running--;
+    engine_watch_pass_end(e, x);
     if (status == UV_ECANCELED) {
         /* Never ran (only at shutdown); it is still `running` in the store
          * and will be re-queued at the next start. */
@@ -364,9 +365,11 @@ void engine_dispatch(engine *e, exec *x)
     id_format(&x->rec.id, x->run.id_text);
     x->work.data = x;
     e->last_dispatch_ns = uv_hrtime();
+    engine_watch_pass_begin(e, x);
     if (uv_queue_work(e->loop, &x->work, work_run, work_done) != 0) {
         hlog(HLOG_ERROR, "cannot queue execution %s on the threadpool", x->run.id_text);
         e->running--;
+        engine_watch_pass_end(e, x);
         engine_exec_move(e, x, EXEC_FAILED);
         engine_exec_set_error(x, "the host could not hand this execution to a worker thread");
         x->rec.finished_at = clock_now_ms();

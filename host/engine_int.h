@@ -13,6 +13,7 @@
  *   engine_waiters.c   callers waiting for a commit or a result, and their deadlines
  *   engine_recovery.c  start after a crash: re-queue, poison pills, pinned versions
  *   engine_versions.c  reload, upgrade, and closing versions nothing uses any more
+ *   engine_watch.c     passes on workers: how long each has run, and workers stuck past a threshold
  *
  * Invariants (every room keeps them):
  *   - an execution in memory is in `active` (by id) until it is freed;
@@ -96,6 +97,10 @@ typedef struct exec {
     size_t lw_from, lw_to;      /* run.logs[lw_from..lw_to) likewise, with the pass's outcome */
     journal_entry *sleep_entry; /* a rewritten sleep entry to write (owned), or NULL */
     list_node dirty_node, ready_node;
+    list_node pass_node;      /* in engine.passes while a pass of it is on a worker */
+    uint64_t pass_started_ns; /* uv_hrtime() when that pass was handed to a worker */
+    int64_t pass_started_ms;  /* ... and the wall clock then */
+    bool stuck_logged;        /* the watch said this pass runs past the threshold */
     list_node acks; /* WAIT_ACK waiters, answered after this execution's next commit */
     replay_run run;
     uv_work_t work;
@@ -173,6 +178,10 @@ struct engine {
     bool reloading;
     list_node reload_waiting, reload_answer; /* engine_waiters for the next / the running reload */
     uv_timer_t sweep_timer;                  /* closes versions nothing uses any more */
+    list_node passes;                        /* executions whose pass is on a worker (engine_watch.c) */
+    uv_timer_t watch_timer;                  /* checks them for passes past stuck_after_ms */
+    int64_t stuck_after_ms;
+    bool all_stuck; /* every worker holds a pass past the threshold (logged when it changes) */
 };
 
 /* ---- engine.c ---------------------------------------------------------------- */
@@ -258,6 +267,18 @@ int engine_recover(engine *e);
 /* Load queued executions that wait only in the store into the ready queue, oldest first,
  * up to `room` of them (careful: possibly running when the host died). Returns how many. */
 size_t engine_backlog_load(engine *e, size_t room, bool careful);
+
+/* ---- engine_watch.c ------------------------------------------------------------------------ */
+
+/* Init the watch's timer (one more handle for engine_close) and its list. */
+void engine_watch_init(engine *e);
+void engine_watch_start(engine *e);
+void engine_watch_close(engine *e, uv_close_cb cb);
+/* x's pass goes to a worker now / came back (any outcome): loop thread. */
+void engine_watch_pass_begin(engine *e, exec *x);
+void engine_watch_pass_end(engine *e, exec *x);
+/* Fill the stats' worker fields (busy, stuck, oldest pass). */
+void engine_watch_stats(const engine *e, engine_stats *out);
 
 /* ---- engine_versions.c ------------------------------------------------------------------- */
 

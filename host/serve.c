@@ -43,6 +43,7 @@
 #include "api.h"
 #include "bytesize.h"
 #include "clock.h"
+#include "duration.h"
 #include "engine.h"
 #include "hlog.h"
 #include "http.h"
@@ -64,6 +65,8 @@ typedef struct serve_config {
     int workers;
     uint64_t map_size;   /* 0: the store's default */
     size_t queue_window; /* 0: the engine's default */
+    uint64_t memory_limit;  /* 0: none; else the engine's RLIMIT_AS beyond the store's map */
+    int64_t stuck_after_ms; /* 0: the engine's default */
     bool supervise;
     bool watch; /* reload when the plugins folder changes */
 } serve_config;
@@ -74,7 +77,8 @@ static void usage(FILE *out)
         out,
         "usage: tarry serve [--plugins DIR] [--data DIR] [--listen ADDR:PORT] [--workers N] [--map-size "
         "SIZE]\n"
-        "                   [--queue-window N] [--watch] [--no-supervisor]\n"
+        "                   [--queue-window N] [--memory-limit SIZE] [--stuck-after D] [--watch]\n"
+        "                   [--no-supervisor]\n"
         "  --plugins DIR       plugin .so files (env TARRY_PLUGINS, default ./plugins)\n"
         "  --data DIR          the LMDB store (env TARRY_DATA, default ./tarry-data)\n"
         "  --listen ADDR:PORT  the HTTP API (env TARRY_LISTEN, default 127.0.0.1:7373); port 0 picks a free\n"
@@ -85,6 +89,10 @@ static void usage(FILE *out)
         "work\n"
         "  --queue-window N    queued executions kept in memory; the rest wait in the store and are paged\n"
         "                      in, in order (env TARRY_QUEUE_WINDOW, default 10000)\n"
+        "  --memory-limit SIZE the engine's memory (address space beyond the store's map; env\n"
+        "                      TARRY_MEMORY_LIMIT, default none, e.g. 2GiB): an allocation past it fails\n"
+        "  --stuck-after D     a function running longer holds its worker \"stuck\": logged and in /metrics\n"
+        "                      (env TARRY_STUCK_AFTER, default 60s)\n"
         "  --watch             reload when the plugins folder changes (env TARRY_WATCH=1); SIGHUP,\n"
         "                      `tarry reload` and POST /v1/plugins/reload work either way\n"
         "  --no-supervisor     run the engine in this process (debugging; a plugin crash then stops the "
@@ -123,7 +131,9 @@ enum {
     OPT_MAP_SIZE,
     OPT_QUEUE_WINDOW,
     OPT_WATCH,
-    OPT_NO_SUPERVISOR
+    OPT_NO_SUPERVISOR,
+    OPT_MEMORY_LIMIT,
+    OPT_STUCK_AFTER
 };
 
 /* Set one setting from its flag or its environment variable (`what` names which, for errors). */
@@ -158,6 +168,30 @@ static int apply_setting(serve_config *cfg, int opt, const char *what, const cha
             return -1;
         }
         return 0;
+    case OPT_MEMORY_LIMIT:
+        if (bytesize_parse(value, &cfg->memory_limit, err, sizeof err) != 0) {
+            fprintf(stderr, "tarry serve: %s: %s\n", what, err);
+            return -1;
+        }
+        if (cfg->memory_limit < (64u << 20)) {
+            fprintf(stderr, "tarry serve: %s: %s is below 64MiB, too little for the engine itself\n", what,
+                    value);
+            return -1;
+        }
+        return 0;
+    case OPT_STUCK_AFTER: {
+        int64_t ms = 0;
+        if (duration_parse(value, &ms, err, sizeof err) != 0) {
+            fprintf(stderr, "tarry serve: %s: %s\n", what, err);
+            return -1;
+        }
+        if (ms < 1000) {
+            fprintf(stderr, "tarry serve: %s: want a duration of 1s or more, got \"%s\"\n", what, value);
+            return -1;
+        }
+        cfg->stuck_after_ms = ms;
+        return 0;
+    }
     }
     return -1;
 }
@@ -173,6 +207,8 @@ static int parse_config(int argc, char **argv, serve_config *cfg)
         {"queue-window", required_argument, NULL, OPT_QUEUE_WINDOW},
         {"watch", no_argument, NULL, OPT_WATCH},
         {"no-supervisor", no_argument, NULL, OPT_NO_SUPERVISOR},
+        {"memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT},
+        {"stuck-after", required_argument, NULL, OPT_STUCK_AFTER},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -181,7 +217,8 @@ static int parse_config(int argc, char **argv, serve_config *cfg)
         int opt;
     } from_env[] = {{"TARRY_PLUGINS", OPT_PLUGINS},   {"TARRY_DATA", OPT_DATA},
                     {"TARRY_LISTEN", OPT_LISTEN},     {"TARRY_WORKERS", OPT_WORKERS},
-                    {"TARRY_MAP_SIZE", OPT_MAP_SIZE}, {"TARRY_QUEUE_WINDOW", OPT_QUEUE_WINDOW}};
+                    {"TARRY_MAP_SIZE", OPT_MAP_SIZE}, {"TARRY_QUEUE_WINDOW", OPT_QUEUE_WINDOW},
+                    {"TARRY_MEMORY_LIMIT", OPT_MEMORY_LIMIT}, {"TARRY_STUCK_AFTER", OPT_STUCK_AFTER}};
     const char *env;
     int opt;
 
@@ -381,6 +418,8 @@ static int run_engine(const serve_config *cfg)
         goto out;
     if (cfg->queue_window)
         engine_set_queue_window(ep.eng, cfg->queue_window);
+    if (cfg->stuck_after_ms)
+        engine_set_stuck_after(ep.eng, cfg->stuck_after_ms);
     /* Without a supervisor, bind here (after the store: its lock says this data folder is ours). */
     if (fd < 0 && (rc = http_listen_open(cfg->listen, &fd, err, sizeof err)) != 0) {
         hlog(HLOG_ERROR, "%s%s", err, rc == TARRY_EIO ? PORT_HINT : "");
