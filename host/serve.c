@@ -47,6 +47,7 @@
 #include "engine.h"
 #include "hlog.h"
 #include "http.h"
+#include "memlimit.h"
 #include "plugins.h"
 #include "status.h"
 #include "store.h"
@@ -399,6 +400,9 @@ static int run_engine(const serve_config *cfg)
      * never wait behind long-running functions. */
     snprintf(workers, sizeof workers, "%d", cfg->workers + 2);
     setenv("UV_THREADPOOL_SIZE", workers, 1);
+    /* Before the store maps its (sparse) map, which the limit does not count. */
+    if (memlimit_apply(cfg->memory_limit, cfg->map_size ? cfg->map_size : STORE_DEFAULT_MAP_SIZE) != 0)
+        return EXIT_CONFIG;
 
     if ((rc = store_open(&st, cfg->data_dir, cfg->map_size, err, sizeof err)) != 0) {
         hlog(HLOG_ERROR, "%s", err);
