@@ -104,6 +104,7 @@ def main():
         check(status == 200 and {f["name"] for f in doc["data"]} >= {"spin", "spin_quick"}, "the host answers GET /v1/functions")
         status, doc = h.trigger("spin_quick", {}, wait="0s")
         check(status in (200, 202) and doc.get("state") == "queued", "a trigger is still accepted, and queued", (status, doc))
+        quick2 = doc["id"]
 
         # A restart puts them back on the workers: stuck again, said again.
         h.kill9()
@@ -114,7 +115,8 @@ def main():
             pass
         for x in spinners:
             check_eq(h.wait_final(x)["state"], "succeeded", "spinner %s returns once released" % x)
-        check_eq(h.wait_final(quick)["state"], "succeeded", "the queued work runs once a worker is free")
+        for q in (quick, quick2):
+            check_eq(h.wait_final(q)["state"], "succeeded", "the queued work runs once a worker is free (%s)" % q)
         check(log_lines(h, "a worker is free again"), "the log says a worker is free again", h.log_tail())
         wait_metric(h, "tarry_workers_stuck", 0)
         status, doc, _ = h.get("/v1/executions?state=running")
