@@ -1031,12 +1031,28 @@ static int handle_logs(api *a, http_req *req, const exec_id *id)
 struct list_ctx {
     cJSON *data;
     exec_id last;
+    engine_stats stats; /* for the stuck threshold */
+    api *a;
+    int64_t now_ms;
 };
 
 static int add_listed(void *user, const exec_record *rec)
 {
     struct list_ctx *lc = user;
-    cJSON_AddItemToArray(lc->data, exec_json(rec));
+    cJSON *o = exec_json(rec);
+    int64_t since;
+
+    /* A running execution says how long its pass has run, so one that spins
+     * is visible as such: from the engine (a resumed workflow's pass starts
+     * after its attempt), else from the stored attempt start. */
+    if (rec->state == EXEC_RUNNING) {
+        if (engine_pass_started(lc->a->eng, &rec->id, &since) != 0)
+            since = rec->started_at;
+        int64_t ran = since && lc->now_ms > since ? lc->now_ms - since : 0;
+        cJSON_AddNumberToObject(o, "running_ms", (double)ran);
+        cJSON_AddBoolToObject(o, "stuck", ran >= lc->stats.stuck_after_ms);
+    }
+    cJSON_AddItemToArray(lc->data, o);
     lc->last = rec->id;
     return 0;
 }
@@ -1092,6 +1108,9 @@ static int handle_list(api *a, http_req *req)
         return 0;
     root = cJSON_CreateObject();
     lc.data = cJSON_AddArrayToObject(root, "data");
+    lc.a = a;
+    lc.now_ms = clock_now_ms();
+    engine_get_stats(a->eng, &lc.stats);
     rc = store_exec_list(txn, &q, add_listed, &lc, &more);
     store_txn_abort(txn);
     if (rc != 0) {
@@ -1238,8 +1257,16 @@ static int handle_metrics(api *a, http_req *req)
     fprintf(out,
             "# HELP tarry_commit_failures_total Commits that failed (a full or failing disk); each retry "
             "counts.\n"
-            "# TYPE tarry_commit_failures_total counter\ntarry_commit_failures_total %" PRIu64 "\n",
-            s.commit_failures);
+            "# TYPE tarry_commit_failures_total counter\ntarry_commit_failures_total %" PRIu64 "\n"
+            "# HELP tarry_workers_busy Workers running a function now.\n"
+            "# TYPE tarry_workers_busy gauge\ntarry_workers_busy %zu\n"
+            "# HELP tarry_workers_stuck Workers whose function has run longer than --stuck-after.\n"
+            "# TYPE tarry_workers_stuck gauge\ntarry_workers_stuck %zu\n"
+            "# HELP tarry_worker_oldest_run_seconds How long the longest-running function on a worker has run.\n"
+            "# TYPE tarry_worker_oldest_run_seconds gauge\ntarry_worker_oldest_run_seconds %.3f\n"
+            "# HELP tarry_stuck_after_seconds The --stuck-after threshold.\n"
+            "# TYPE tarry_stuck_after_seconds gauge\ntarry_stuck_after_seconds %.3f\n",
+            s.commit_failures, s.workers_busy, s.workers_stuck, (double)s.oldest_pass_ns / 1e9, (double)s.stuck_after_ms / 1e3);
     /* A stream that could not grow fails at fclose: then body is not the whole text. */
     if (fclose(out) != 0 || !body)
         http_reply_error(req, 500, "internal", "out of memory building the metrics");

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "duration.h"
+
 /* ---- ls ---------------------------------------------------------------------------- */
 
 enum { LS_FUNCTION, LS_STATE, LS_LIMIT, LS_CURSOR, LS_JSON };
@@ -37,6 +39,20 @@ static void print_next_page(const client *c, const cli_args *args, const char *n
     char *text = cli_text_take(&hint);
     cli_say(stdout, "more: %s\n", text);
     free(text);
+}
+
+/* A running execution's RUN TIME cell: how long its pass has run, "(stuck)" past the host's
+ * --stuck-after; "-" for any other state. The caller frees it. */
+static char *run_time_cell(const cJSON *x)
+{
+    const cJSON *ran = cli_json_get(x, "running_ms"), *stuck = cli_json_get(x, "stuck");
+    char took[64], cell[80];
+
+    if (!cJSON_IsNumber(ran))
+        return cli_xstrdup("-");
+    duration_format((int64_t)ran->valuedouble, took, sizeof took);
+    snprintf(cell, sizeof cell, "%s%s", took, cJSON_IsTrue(stuck) ? " (stuck)" : "");
+    return cli_xstrdup(cell);
 }
 
 int cli_cmd_ls(client *c, const command *cmd, const cli_args *args)
@@ -70,14 +86,22 @@ int cli_cmd_ls(client *c, const command *cmd, const cli_args *args)
         rc = cli_bad_answer(c, "\"data\" list");
         goto done;
     }
-    cli_table_add(&rows, (const char *[]){"ID", "FUNCTION", "STATE", "ATTEMPTS", "CREATED", "FINISHED"});
+    /* RUN TIME only when something listed is running: a list of finished work stays as it was. */
     cJSON_ArrayForEach(x, data)
     {
-        char *cells[6];
+        if (cJSON_IsNumber(cli_json_get(x, "running_ms")))
+            rows.ncols = 7;
+    }
+    cli_table_add(&rows,
+                  (const char *[]){"ID", "FUNCTION", "STATE", "ATTEMPTS", "CREATED", "FINISHED", "RUN TIME"});
+    cJSON_ArrayForEach(x, data)
+    {
+        char *cells[7];
         for (int i = 0; i < 6; i++)
             cells[i] = cli_json_cell(cli_json_get(x, keys[i]));
+        cells[6] = run_time_cell(x);
         cli_table_add(&rows, (const char *const *)cells);
-        for (int i = 0; i < 6; i++)
+        for (int i = 0; i < 7; i++)
             free(cells[i]);
     }
     if (rows.nrows == 1)

@@ -141,6 +141,7 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
     uv_mutex_init(&e->cp_lock);
     uv_cond_init(&e->cp_cond);
     e->open_handles = 9;
+    engine_watch_init(e); /* one handle more */
     if (!(e->batch = store_batch_new()) ||
         committer_start(&e->committer, loop, st, engine_on_committed, e) != 0) {
         hlog(HLOG_ERROR, "cannot start the commit thread");
@@ -170,6 +171,7 @@ int engine_start(engine *e)
     uv_check_start(&e->check, on_check);
     uv_timer_start(&e->store_check, on_store_check, STORE_CHECK_MS, STORE_CHECK_MS);
     uv_unref((uv_handle_t *)&e->store_check); /* it never keeps a stopping loop alive */
+    engine_watch_start(e);
     e->timers_due = true;
     engine_flush(e);
     return 0;
@@ -221,6 +223,7 @@ void engine_close(engine *e)
     uv_close((uv_handle_t *)&e->cp_async, on_handle_closed);
     uv_close((uv_handle_t *)&e->sweep_timer, on_handle_closed);
     uv_close((uv_handle_t *)&e->store_check, on_handle_closed);
+    engine_watch_close(e, on_handle_closed);
 }
 
 /* ---- introspection -------------------------------------------------------------------- */
@@ -234,6 +237,7 @@ void engine_get_stats(const engine *e, engine_stats *out)
     out->commit_ns_max = cs.max_ns;
     out->running = e->running;
     out->queued = e->ready_count + e->backlog_count;
+    engine_watch_stats(e, out);
 }
 
 plugins *engine_plugins(const engine *e)

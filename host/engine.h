@@ -29,6 +29,9 @@
 
 typedef struct engine engine;
 
+/* A pass running longer holds its worker "stuck" (engine_set_stuck_after, --stuck-after). */
+#define ENGINE_STUCK_AFTER_MS 60000
+
 /* Crashes of the host an execution caused (deathnote.h names it) before it is failed. */
 #define ENGINE_POISON_CRASHES 3
 
@@ -55,6 +58,21 @@ int engine_quarantine_reason(engine *e, const char *function, char *why, size_t 
  * 4 KiB). 0 keeps a default. Call before engine_start.
  */
 void engine_set_log_limits(engine *e, uint32_t max_lines, size_t line_max);
+
+ * A pass running longer than `ms` holds its worker "stuck": it is logged
+ * once, counted in engine_stats, and when every worker is stuck the host
+ * says so (once per change). Default ENGINE_STUCK_AFTER_MS. A
+ * function that never returns cannot be stopped (it runs in-process); this
+ * makes it visible. Call before engine_start.
+ */
+void engine_set_stuck_after(engine *e, int64_t ms);
+
+/*
+ * When the pass execution `id` is running on a worker now started (Unix ms,
+ * in *started_ms): 0, or TARRY_ENOTFOUND if no pass of it is on a worker.
+ * A resumed workflow's pass starts later than its attempt (started_at).
+ */
+int engine_pass_started(const engine *e, const exec_id *id, int64_t *started_ms);
 
 /*
  * Recover (running executions are re-queued; the one the last death names is
@@ -163,6 +181,10 @@ typedef struct engine_stats {
     uint64_t commit_ns_total, commit_ns_max; /* applying + fsyncing batches */
     uint64_t commit_failures;                /* commits that failed (each try of a retried batch counts) */
     size_t running, queued, workers;
+    size_t workers_busy;         /* passes on a worker now */
+    size_t workers_stuck;        /* ... of which running longer than the stuck threshold */
+    uint64_t oldest_pass_ns;     /* how long the longest-running of them has run; 0 if none */
+    int64_t stuck_after_ms;      /* the threshold (engine_set_stuck_after) */
 } engine_stats;
 
 void engine_get_stats(const engine *e, engine_stats *out);

@@ -272,6 +272,7 @@ static void work_done(uv_work_t *req, int status)
         e->isolated_running = false;
         x->rec.suspect = false;
     }
+    engine_watch_pass_end(e, x);
     if (status == UV_ECANCELED) {
         /* Never ran (only at shutdown); it is still `running` in the store
          * and will be re-queued at the next start. */
@@ -397,6 +398,7 @@ void engine_dispatch(engine *e, exec *x)
     e->last_dispatch_ns = uv_hrtime();
     x->slot = deathnote_slot_claim(&x->rec.id, x->rec.function, x->fn->owner->hash, x->rec.attempts,
                                    x->deferred, x->isolated, x->rec.args);
+    engine_watch_pass_begin(e, x);
     if (uv_queue_work(e->loop, &x->work, work_run, work_done) != 0) {
         hlog(HLOG_ERROR, "cannot queue execution %s on the threadpool", x->run.id_text);
         deathnote_slot_release(x->slot);
@@ -406,6 +408,7 @@ void engine_dispatch(engine *e, exec *x)
             e->isolated_running = false;
         }
         e->running--;
+        engine_watch_pass_end(e, x);
         engine_exec_move(e, x, EXEC_FAILED);
         engine_exec_set_error(x, "the host could not hand this execution to a worker thread");
         x->rec.finished_at = clock_now_ms();

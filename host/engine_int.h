@@ -15,6 +15,7 @@
  *                      poison pills, pinned versions
  *   engine_quarantine.c functions whose executions keep crashing the host
  *   engine_versions.c  reload, upgrade, and closing versions nothing uses any more
+ *   engine_watch.c     passes on workers: how long each has run, and workers stuck past a threshold
  *
  * Invariants (every room keeps them):
  *   - an execution in memory is in `active` (by id) until it is freed;
@@ -103,6 +104,10 @@ typedef struct exec {
     size_t lw_from, lw_to;      /* run.logs[lw_from..lw_to) likewise, with the pass's outcome */
     journal_entry *sleep_entry; /* a rewritten sleep entry to write (owned), or NULL */
     list_node dirty_node, ready_node;
+    list_node pass_node;      /* in engine.passes while a pass of it is on a worker */
+    uint64_t pass_started_ns; /* uv_hrtime() when that pass was handed to a worker */
+    int64_t pass_started_ms;  /* ... and the wall clock then */
+    bool stuck_logged;        /* the watch said this pass runs past the threshold */
     list_node acks; /* WAIT_ACK waiters, answered after this execution's next commit */
     replay_run run;
     uv_work_t work;
@@ -207,6 +212,10 @@ struct engine {
     bool recovery_pending; /* the recovery's blame is not durable yet: nothing runs (engine_recovery.c) */
     struct fn_crashes *fn_crashes; /* engine_quarantine.c: functions that crashed the host */
     size_t fn_crash_count, fn_crash_cap;
+    list_node passes;                        /* executions whose pass is on a worker (engine_watch.c) */
+    uv_timer_t watch_timer;                  /* checks them for passes past stuck_after_ms */
+    int64_t stuck_after_ms;
+    bool all_stuck; /* every worker holds a pass past the threshold (logged when it changes) */
 };
 
 /* ---- engine.c ---------------------------------------------------------------- */
@@ -318,6 +327,18 @@ bool engine_quarantined(engine *e, const plugin_fn *fn, char *why, size_t len);
 int engine_quarantine_batch(engine *e, store_batch *b);
 void engine_quarantine_committed(engine *e, bool ok);
 void engine_quarantine_free(engine *e);
+
+/* ---- engine_watch.c ------------------------------------------------------------------------ */
+
+/* Init the watch's timer (one more handle for engine_close) and its list. */
+void engine_watch_init(engine *e);
+void engine_watch_start(engine *e);
+void engine_watch_close(engine *e, uv_close_cb cb);
+/* x's pass goes to a worker now / came back (any outcome): loop thread. */
+void engine_watch_pass_begin(engine *e, exec *x);
+void engine_watch_pass_end(engine *e, exec *x);
+/* Fill the stats' worker fields (busy, stuck, oldest pass). */
+void engine_watch_stats(const engine *e, engine_stats *out);
 
 /* ---- engine_versions.c ------------------------------------------------------------------- */
 

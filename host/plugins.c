@@ -20,9 +20,9 @@
 
 #include "hlog.h"
 #include "jcore_plugin.h"
+#include "plugin_files.h"
 #include "status.h"
 
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
@@ -185,42 +185,20 @@ static void plugin_free(plugin *p)
     free(p);
 }
 
-/* SHA-256 of the file, as the first PLUGIN_HASH_LEN hex digits. */
-static int hash_file(const char *path, char out[PLUGIN_HASH_LEN + 1], char **bytes, size_t *len)
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    FILE *f = fopen(path, "rb");
-    long size;
-
-    *bytes = NULL;
-    if (!f)
-        return -1;
-    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
-        !(*bytes = malloc((size_t)size + 1)) || fread(*bytes, 1, (size_t)size, f) != (size_t)size) {
-        fclose(f);
-        free(*bytes);
-        *bytes = NULL;
-        return -1;
-    }
-    fclose(f);
-    *len = (size_t)size;
-    if (!EVP_Digest(*bytes, *len, md, &mdlen, EVP_sha256(), NULL))
-        return -1;
-    for (int i = 0; i < PLUGIN_HASH_LEN / 2; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    return 0;
-}
-
 /* Write the store's copy once, atomically (temp file + rename), so a copy
- * that exists is always whole. */
-static int store_copy(const char *stored, const char *bytes, size_t len)
+ * that exists is always whole. One that exists already is kept only if its
+ * content still hashes to its name: anything else there (a planted file, a
+ * FIFO) is replaced by these bytes, so the folder's real plugin wins. */
+static int store_copy(const char *stored, const char *hash, const char *bytes, size_t len)
 {
-    char tmp[4200];
+    char tmp[4200], why[1024];
     FILE *f;
+    int rc = plugin_files_verify_stored(stored, hash, why, sizeof why);
 
-    if (access(stored, F_OK) == 0)
+    if (rc == 0)
         return 0;
+    if (rc != TARRY_ENOTFOUND)
+        hlog(HLOG_ERROR, "version store: %s; replacing it with the plugin's own bytes", why);
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", stored, (int)getpid());
     if (!(f = fopen(tmp, "wb")))
         return -1;
@@ -242,10 +220,10 @@ static char *path_join(const char *dir, const char *name)
     return p;
 }
 
-/* Find, store and load one file of the folder. */
-static void scan_one(plugins *set, scanned *sc)
+/* Find, store and load one file of the folder; `dir_refused`: why the whole folder is refused, or NULL. */
+static void scan_one(plugins *set, scanned *sc, const char *dir_refused)
 {
-    char hash[PLUGIN_HASH_LEN + 1], name[PLUGIN_HASH_LEN + 4];
+    char hash[PLUGIN_HASH_LEN + 1], name[PLUGIN_HASH_LEN + 4], why[1024];
     char *bytes = NULL;
     size_t len = 0;
     plugin *p;
@@ -255,9 +233,12 @@ static void scan_one(plugins *set, scanned *sc)
     p->file = strdup(sc->file);
     sc->p = p;
     sc->fresh = true;
-    if (hash_file(sc->file, hash, &bytes, &len) != 0) {
-        refuse(p, "cannot read: %s", strerror(errno));
-        free(bytes);
+    if (dir_refused) {
+        refuse(p, "%s", dir_refused);
+        return;
+    }
+    if (plugin_files_read(set->dir, sc->file, &bytes, &len, hash, why, sizeof why) != 0) {
+        refuse(p, "%s", why);
         return;
     }
     memcpy(p->hash, hash, sizeof hash);
@@ -274,19 +255,13 @@ static void scan_one(plugins *set, scanned *sc)
     }
     snprintf(name, sizeof name, "%s.so", hash);
     p->stored = path_join(set->store_dir, name);
-    if (!p->stored || store_copy(p->stored, bytes, len) != 0) {
+    if (!p->stored || store_copy(p->stored, hash, bytes, len) != 0) {
         refuse(p, "cannot copy into the version store %s: %s", set->store_dir, strerror(errno));
         free(bytes);
         return;
     }
     free(bytes);
     load_one(p);
-}
-
-static int has_so_suffix(const char *name)
-{
-    size_t n = strlen(name);
-    return n > 3 && strcmp(name + n - 3, ".so") == 0;
 }
 
 static int by_string(const void *a, const void *b)
@@ -297,6 +272,8 @@ static int by_string(const void *a, const void *b)
 plugins_scan *plugins_scan_dir(plugins *set)
 {
     plugins_scan *scan = calloc(1, sizeof *scan);
+    char dir_why[1024];
+    bool dir_bad;
     char **names = NULL;
     size_t n = 0;
     DIR *d;
@@ -310,12 +287,16 @@ plugins_scan *plugins_scan_dir(plugins *set)
     }
     while ((e = readdir(d))) {
         char **grown;
-        if (!has_so_suffix(e->d_name) || !(grown = realloc(names, (n + 1) * sizeof *names)))
+        if (!plugin_files_candidate(e->d_name) || !(grown = realloc(names, (n + 1) * sizeof *names)))
             continue;
         names = grown;
         names[n++] = strdup(e->d_name);
     }
     closedir(d);
+    /* A folder others can write to is as untrusted as its files: each file
+     * is refused with the folder's reason (and listed so). */
+    if ((dir_bad = plugin_files_check_dir(set->dir, dir_why, sizeof dir_why) != 0))
+        hlog(HLOG_ERROR, "plugins folder %s refused: %s; no plugin is loaded from it", set->dir, dir_why);
     if (n) /* qsort's array must not be NULL, even for no elements */
         qsort(names, n, sizeof *names, by_string);
     scan->files = calloc(n ? n : 1, sizeof *scan->files);
@@ -324,7 +305,7 @@ plugins_scan *plugins_scan_dir(plugins *set)
         if (!(sc->file = path_join(set->dir, names[i])))
             continue;
         scan->count++;
-        scan_one(set, sc);
+        scan_one(set, sc, dir_bad ? dir_why : NULL);
     }
     for (size_t i = 0; i < n; i++)
         free(names[i]);
@@ -626,8 +607,9 @@ bool plugins_find_version_loaded(plugins *set, const char *hash)
 
 int plugins_load_stored(plugins *set, const char *hash)
 {
-    char name[PLUGIN_HASH_LEN + 4];
+    char name[PLUGIN_HASH_LEN + 4], why[1024];
     plugin *p;
+    int rc;
 
     if (plugins_find_version_loaded(set, hash))
         return 0;
@@ -639,10 +621,19 @@ int plugins_load_stored(plugins *set, const char *hash)
     memcpy(p->hash, hash, PLUGIN_HASH_LEN + 1);
     p->stored = path_join(set->store_dir, name);
     p->file = strdup(p->stored ? p->stored : "");
-    if (!p->stored || access(p->stored, R_OK) != 0) {
-        hlog(HLOG_ERROR, "plugin version %s is missing from the version store %s", hash, set->store_dir);
+    if (!p->stored) {
         plugin_free(p);
-        return TARRY_ENOTFOUND;
+        return TARRY_ENOMEM;
+    }
+    /* The store is trusted only as far as its content matches its names:
+     * a file planted or changed there is never loaded. */
+    if ((rc = plugin_files_verify_stored(p->stored, hash, why, sizeof why)) != 0) {
+        if (rc == TARRY_ENOTFOUND)
+            hlog(HLOG_ERROR, "plugin version %s is missing from the version store %s", hash, set->store_dir);
+        else
+            hlog(HLOG_ERROR, "plugin version %s refused from the version store: %s", hash, why);
+        plugin_free(p);
+        return rc == TARRY_ENOTFOUND ? TARRY_ENOTFOUND : TARRY_EINVAL;
     }
     load_one(p);
     if (p->error) {

@@ -16,6 +16,12 @@
  * loaded again from the store (plugins_load_stored), whatever the folder
  * holds by then. The *current* version of each plugin serves new triggers.
  *
+ * Files: only regular *.so files that nobody but the host's user (or root)
+ * can write, in a folder likewise, are read; dotfiles are skipped; links
+ * are followed only inside the folder; a store copy is loaded only if its
+ * content matches its hash (plugin_files.h says why and how). A refused
+ * file is logged and reported like any other bad plugin.
+ *
  * Threads: plugins_find* may be called from any thread (a read lock guards
  * the current index). plugins_scan runs on a worker thread; plugins_apply
  * and everything else on the loop thread (or before it starts).
@@ -86,8 +92,10 @@ const plugin_fn *plugins_find_version(plugins *set, const char *hash, const char
 bool plugins_find_version_loaded(plugins *set, const char *hash);
 
 /* Load version `hash` from the store if it is not loaded (startup, or a
- * worker thread for an upgrade). 0, or
- * TARRY_ENOTFOUND / TARRY_EINVAL with the reason logged. */
+ * worker thread for an upgrade), after checking that the stored file's
+ * content hashes to `hash` (plugin_files.h). 0, or TARRY_ENOTFOUND /
+ * TARRY_EINVAL (also: a store file that does not match) / TARRY_ENOMEM,
+ * with the reason logged. */
 int plugins_load_stored(plugins *set, const char *hash);
 
 /* ---- reloading ---------------------------------------------------------------- */

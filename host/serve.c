@@ -53,9 +53,11 @@
 #include "bytesize.h"
 #include "clock.h"
 #include "deathnote.h"
+#include "duration.h"
 #include "engine.h"
 #include "hlog.h"
 #include "http.h"
+#include "memlimit.h"
 #include "plugins.h"
 #include "status.h"
 #include "store.h"
@@ -77,6 +79,8 @@ typedef struct serve_config {
     size_t queue_window;    /* 0: the engine's default */
     uint32_t log_max_lines; /* 0: the engine's default (10,000 lines per execution) */
     size_t log_line_max;    /* 0: the engine's default (4 KiB per line) */
+    uint64_t memory_limit;  /* 0: none; else the engine's RLIMIT_AS beyond the store's map */
+    int64_t stuck_after_ms; /* 0: the engine's default */
     bool supervise;
     bool watch; /* reload when the plugins folder changes */
     bool init;  /* --init: a new store may replace a lost one (done once, before the first engine) */
@@ -89,8 +93,8 @@ static void usage(FILE *out)
         out,
         "usage: tarry serve [--plugins DIR] [--data DIR] [--listen ADDR:PORT] [--workers N] [--map-size "
         "SIZE]\n"
-        "                   [--queue-window N] [--log-max-lines N] [--log-line-max SIZE] [--watch]\n"
-        "                   [--no-supervisor] [--init]\n"
+        "                   [--queue-window N] [--log-max-lines N] [--log-line-max SIZE]\n"
+        "                   [--memory-limit SIZE] [--stuck-after D] [--watch] [--no-supervisor] [--init]\n"
         "  --plugins DIR       plugin .so files (env TARRY_PLUGINS, default ./plugins)\n"
         "  --data DIR          the LMDB store (env TARRY_DATA, default ./tarry-data)\n"
         "  --listen ADDR:PORT  the HTTP API (env TARRY_LISTEN, default 127.0.0.1:7373); port 0 picks a free\n"
@@ -105,6 +109,10 @@ static void usage(FILE *out)
         "                      says how many were dropped (env TARRY_LOG_MAX_LINES, default 10000)\n"
         "  --log-line-max SIZE longer log lines are cut (env TARRY_LOG_LINE_MAX, default 4KiB, "
         "64B..1MiB)\n"
+        "  --memory-limit SIZE the engine's memory (address space beyond the store's map; env\n"
+        "                      TARRY_MEMORY_LIMIT, default none, e.g. 2GiB): an allocation past it fails\n"
+        "  --stuck-after D     a function running longer holds its worker \"stuck\": logged and in /metrics\n"
+        "                      (env TARRY_STUCK_AFTER, default 60s)\n"
         "  --watch             reload when the plugins folder changes (env TARRY_WATCH=1); SIGHUP,\n"
         "                      `tarry reload` and POST /v1/plugins/reload work either way\n"
         "  --no-supervisor     run the engine in this process (debugging; a plugin crash then stops the "
@@ -169,7 +177,9 @@ enum {
     OPT_MAX_CONN_BUFFER,
     OPT_MAX_BUFFER,
     OPT_MAX_RESETS,
-    OPT_IDLE_TIMEOUT
+    OPT_IDLE_TIMEOUT,
+    OPT_MEMORY_LIMIT,
+    OPT_STUCK_AFTER
 };
 
 /* The flag names of OPT_ALLOW_HOST.. (http_limits_set() takes them without the dashes). */
@@ -227,6 +237,30 @@ static int apply_setting(serve_config *cfg, int opt, const char *what, const cha
         cfg->log_line_max = (size_t)size;
         return 0;
     }
+    case OPT_MEMORY_LIMIT:
+        if (bytesize_parse(value, &cfg->memory_limit, err, sizeof err) != 0) {
+            fprintf(stderr, "tarry serve: %s: %s\n", what, err);
+            return -1;
+        }
+        if (cfg->memory_limit < (64u << 20)) {
+            fprintf(stderr, "tarry serve: %s: %s is below 64MiB, too little for the engine itself\n", what,
+                    value);
+            return -1;
+        }
+        return 0;
+    case OPT_STUCK_AFTER: {
+        int64_t ms = 0;
+        if (duration_parse(value, &ms, err, sizeof err) != 0) {
+            fprintf(stderr, "tarry serve: %s: %s\n", what, err);
+            return -1;
+        }
+        if (ms < 1000) {
+            fprintf(stderr, "tarry serve: %s: want a duration of 1s or more, got \"%s\"\n", what, value);
+            return -1;
+        }
+        cfg->stuck_after_ms = ms;
+        return 0;
+    }
     }
     if (opt >= OPT_ALLOW_HOST && opt <= OPT_IDLE_TIMEOUT) {
         if (http_limits_set(&cfg->http, http_flags[opt - OPT_ALLOW_HOST], value, err, sizeof err) == 1)
@@ -261,6 +295,8 @@ static int parse_config(int argc, char **argv, serve_config *cfg)
         {"max-buffer", required_argument, NULL, OPT_MAX_BUFFER},
         {"max-resets", required_argument, NULL, OPT_MAX_RESETS},
         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+        {"memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT},
+        {"stuck-after", required_argument, NULL, OPT_STUCK_AFTER},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -284,7 +320,9 @@ static int parse_config(int argc, char **argv, serve_config *cfg)
                     {"TARRY_MAX_CONN_BUFFER", OPT_MAX_CONN_BUFFER},
                     {"TARRY_MAX_BUFFER", OPT_MAX_BUFFER},
                     {"TARRY_MAX_RESETS", OPT_MAX_RESETS},
-                    {"TARRY_IDLE_TIMEOUT", OPT_IDLE_TIMEOUT}};
+                    {"TARRY_IDLE_TIMEOUT", OPT_IDLE_TIMEOUT},
+                    {"TARRY_MEMORY_LIMIT", OPT_MEMORY_LIMIT},
+                    {"TARRY_STUCK_AFTER", OPT_STUCK_AFTER}};
     const char *env;
     int opt;
 
@@ -331,7 +369,9 @@ static int parse_config(int argc, char **argv, serve_config *cfg)
                 fprintf(stderr, "tarry serve: %s needs a value\n", argv[optind - 1]);
                 return -1;
             }
-            snprintf(what, sizeof what, "--%s", options[opt - 1].name);
+            for (const struct option *o = options; o->name; o++)
+                if (o->val == opt) /* by value: the table's order is free */
+                    snprintf(what, sizeof what, "--%s", o->name);
             if (apply_setting(cfg, opt, what, optarg) != 0)
                 return -1;
         }
@@ -469,6 +509,9 @@ static int run_engine(const serve_config *cfg)
      * never wait behind long-running functions. */
     snprintf(workers, sizeof workers, "%d", cfg->workers + 2);
     setenv("UV_THREADPOOL_SIZE", workers, 1);
+    /* Before the store maps its (sparse) map, which the limit does not count. */
+    if (memlimit_apply(cfg->memory_limit, cfg->map_size ? cfg->map_size : STORE_DEFAULT_MAP_SIZE) != 0)
+        return EXIT_CONFIG;
 
     if ((rc = store_open(&st, cfg->data_dir, cfg->map_size, err, sizeof err)) != 0) {
         hlog(HLOG_ERROR, "%s", err);
@@ -489,6 +532,8 @@ static int run_engine(const serve_config *cfg)
     if (cfg->queue_window)
         engine_set_queue_window(ep.eng, cfg->queue_window);
     engine_set_log_limits(ep.eng, cfg->log_max_lines, cfg->log_line_max);
+    if (cfg->stuck_after_ms)
+        engine_set_stuck_after(ep.eng, cfg->stuck_after_ms);
     /* Without a supervisor, bind here (after the store: its lock says this data folder is ours). */
     if (fd < 0 && (rc = http_listen_open(cfg->listen, &fd, err, sizeof err)) != 0) {
         hlog(HLOG_ERROR, "%s%s", err, rc == TARRY_EIO ? PORT_HINT : "");
