@@ -59,6 +59,7 @@ int engine_quarantine_reason(engine *e, const char *function, char *why, size_t 
  */
 void engine_set_log_limits(engine *e, uint32_t max_lines, size_t line_max);
 
+/*
  * A pass running longer than `ms` holds its worker "stuck": it is logged
  * once, counted in engine_stats, and when every worker is stuck the host
  * says so (once per change). Default ENGINE_STUCK_AFTER_MS. A
