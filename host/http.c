@@ -77,6 +77,7 @@ struct http_server {
     size_t connections;    /* open client connections (also refused ones until closed): h2o cannot dispose its
                               context under them */
     size_t closing;        /* of the listed ones, those being closed by us */
+    bool accept_paused;    /* a connection waits in libuv, not accepted until descriptors free up */
     http_conn *conns;      /* listed connections, newest first */
     uint64_t unused_total; /* sum of every listed connection's `unused` */
     http_limits limits;
@@ -290,12 +291,16 @@ static void conn_unlist(http_conn *conn)
     conn->listed = false;
 }
 
+static void accept_resume(http_server *srv);
+
 static void on_conn_closed(uv_handle_t *handle)
 {
     http_conn *conn = (http_conn *)handle;
+    http_server *srv = conn->srv;
     conn_unlist(conn);
-    conn->srv->connections--;
+    srv->connections--;
     free(conn);
+    accept_resume(srv);
 }
 
 /* h2o disposed the socket (sock->on_close, which h2o leaves to the socket's owner on server sockets). */
@@ -690,14 +695,50 @@ static int on_req(h2o_handler_t *self, h2o_req_t *h2o)
     return 0;
 }
 
+/*
+ * Descriptors held by connections, closing ones included, never pass the
+ * caps plus a margin. A connection given up for a new one keeps its
+ * descriptor until h2o has torn it down (a loop turn or more), and libuv
+ * accepts every pending connection in one go: a burst of new clients could
+ * otherwise exhaust the open-file limit, and libuv then accepts and resets
+ * the connections waiting (its EMFILE fallback), a new client among them.
+ * Over the budget the pending connection is left in libuv, which stops
+ * accepting until uv_accept is called (accept_resume, once one is freed).
+ */
+static size_t descriptor_budget(const http_server *srv)
+{
+    return srv->limits.max_connections + srv->limits.max_connections / 4 + 8;
+}
+
+static void accept_one(http_server *srv);
+
+static void accept_resume(http_server *srv)
+{
+    if (srv->accept_paused && srv->connections < descriptor_budget(srv)) {
+        srv->accept_paused = false;
+        accept_one(srv);
+    }
+}
+
 static void on_accept(uv_stream_t *listener, int status)
 {
     http_server *srv = listener->data;
-    http_conn *conn;
-    int len = sizeof(struct sockaddr_storage);
 
     if (status != 0)
         return;
+    if (srv->connections >= descriptor_budget(srv)) {
+        srv->accept_paused = true;
+        return;
+    }
+    accept_one(srv);
+}
+
+static void accept_one(http_server *srv)
+{
+    uv_stream_t *listener = (uv_stream_t *)&srv->listener;
+    http_conn *conn;
+    int len = sizeof(struct sockaddr_storage);
+
     conn = h2o_mem_alloc(sizeof *conn);
     memset(conn, 0, sizeof *conn);
     conn->srv = srv;
