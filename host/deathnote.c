@@ -27,6 +27,7 @@
 struct note {
     uint32_t magic;
     deathnote_death live, last;
+    uint32_t store_opened;                   /* an engine of this supervisor had the store open: it exists */
     deathnote_slot *live_slots, *last_slots; /* same addresses in every process: mapped before fork */
 };
 
@@ -142,6 +143,17 @@ void deathnote_declare_exit(int code)
     note->live.exit_code = code;
     atomic_thread_fence(memory_order_seq_cst);
     note->live.declared = 1;
+}
+
+void deathnote_mark_store_opened(void)
+{
+    if (note)
+        note->store_opened = 1;
+}
+
+bool deathnote_store_was_opened(void)
+{
+    return note && note->store_opened;
 }
 
 void deathnote_mark_recovered(void)

@@ -91,6 +91,13 @@ int deathnote_create(size_t slots);
 void deathnote_install(void);
 /* The engine exits on purpose with `code`: only this lets the supervisor stop on 0 or 78. */
 void deathnote_declare_exit(int code);
+/*
+ * An engine of this supervisor opened the store: engines forked after it
+ * must find it (a restart never creates a new, empty store in a folder
+ * deleted under the host before the loss was noticed; store_folder.h).
+ */
+void deathnote_mark_store_opened(void);
+bool deathnote_store_was_opened(void);
 /* The engine committed its recovery: the previous death's blame is durable. */
 void deathnote_mark_recovered(void);
 /*

@@ -513,10 +513,26 @@ static int run_engine(const serve_config *cfg)
     if (memlimit_apply(cfg->memory_limit, cfg->map_size ? cfg->map_size : STORE_DEFAULT_MAP_SIZE) != 0)
         return EXIT_CONFIG;
 
+    if (deathnote_store_was_opened()) {
+        /* A restart: the store an earlier engine of this host used must still be there. A folder
+         * deleted just before that engine died (before it noticed) is a loss, not a first start. */
+        char data_file[4096];
+        snprintf(data_file, sizeof data_file, "%s/%s", cfg->data_dir, STORE_DATA_FILE);
+        if (access(data_file, F_OK) != 0) {
+            hlog(HLOG_ERROR,
+                 "THE STORE IS GONE: %s is gone while this host was using it. The engine does not create "
+                 "a new, empty store on a restart; restore the data folder, or start again with --init "
+                 "to create a new one",
+                 data_file);
+            store_folder_mark_lost(cfg->data_dir, "the store's data file was gone when the engine restarted");
+            return EXIT_CONFIG;
+        }
+    }
     if ((rc = store_open(&st, cfg->data_dir, cfg->map_size, err, sizeof err)) != 0) {
         hlog(HLOG_ERROR, "%s", err);
         return EXIT_CONFIG;
     }
+    deathnote_mark_store_opened();
     if (err[0])
         hlog(HLOG_WARN, "%s (--map-size sets it)", err);
     {

@@ -13,6 +13,9 @@ A store is never silently replaced by a new, empty one:
     then refuses (78, naming --init) until `--init` creates a new store;
   - the folder deleted while the host is idle: it notices by itself within
     seconds and exits 78 the same way;
+  - the folder deleted and the engine killed at once, before it noticed:
+    the engine the supervisor restarts does not create a new store either
+    (an earlier engine of this host had it open), exits 78 and stops the host;
   - data.mdb gone while the host was stopped: the next start refuses (78)
     because the marker says a store lived there; `--init` starts anew;
   - a first start in a folder that does not exist needs no flag (README's
@@ -108,6 +111,22 @@ def deleted_while_idle():
         refused_start(h, "after an idle loss")
 
 
+def deleted_then_engine_killed():
+    with harness.Host(plugins=["testfns"]) as h:
+        h.wait_final(h.trigger_ok("echo", {"n": 1}))
+        engine = [p for p in h.pids() if p != h.proc.pid]
+        check(len(engine) >= 1, "the engine runs in its own process", h.pids())
+        # No commit and no idle check can come between these two.
+        shutil.rmtree(h.data_dir)
+        for p in engine:
+            os.kill(p, signal.SIGKILL)
+        code = h.proc.wait(timeout=30)
+        check_eq(code, 78, "the restarted engine finds the store gone, exits 78, and the host stops")
+        check(not os.path.exists(os.path.join(h.data_dir, "data.mdb")), "no new, empty store was created")
+        check("THE STORE IS GONE" in h.log_text(), "the log says so", h.log_tail())
+        refused_start(h, "after a loss the engine did not live to notice")
+
+
 def data_file_gone_while_stopped():
     with harness.Host(plugins=["testfns"]) as h:
         kept = h.trigger_ok("echo", {"n": 1})
@@ -135,6 +154,7 @@ def main():
     one_host_per_folder()
     deleted_under_load()
     deleted_while_idle()
+    deleted_then_engine_killed()
     data_file_gone_while_stopped()
 
 
