@@ -3,9 +3,9 @@
  * tarry's own request and answer types over the HTTP library.
  *
  * Routes (api.c) see only what is here. The library behind it (h2o today,
- * CONTRIBUTING.md says why and what it costs) is included by http.c alone,
- * so replacing it changes that one file. Keep-alive, pipelining, HTTP/2 and
- * request limits are the library's.
+ * CONTRIBUTING.md says why and what it costs) is included by http.c and
+ * http_conn.c alone, so replacing it changes those two files. Keep-alive,
+ * pipelining, HTTP/2 and request limits are the library's.
  *
  * Threads: everything here runs on the loop thread. A handler may answer at
  * once or later (after a commit, a long-poll): see http_req_defer().

@@ -4,8 +4,8 @@
  * connections, streams, buffered bytes and resets (docs/API.md, "Limits").
  *
  * Pure policy: no sockets, no HTTP library, no loop. http.c applies it to
- * every request and connection; serve.c fills it from flags and the
- * environment through http_limits_set(). The tests drive both sides
+ * every request, http_conn.c to every connection; serve.c fills it from
+ * flags and the environment through http_limits_set(). The tests drive both sides
  * (tests/unit/test_http_guard.c, tests/integration/test_http_*.py).
  *
  * May not: know about executions, the store, the engine or h2o.

@@ -1,0 +1,319 @@
+/*
+ * serve_config.c - `tarry serve`'s flags and environment variables
+ * (serve_config.h): the usage text, the defaults, and each setting checked
+ * as it is read, so a bad value stops the host before it touches anything.
+ *
+ * Each setting is one OPT_* value: a flag and its TARRY_* variable go
+ * through the same apply_setting(), so both are checked alike and an error
+ * names the one the value came from.
+ *
+ * May not: open the store, bind a socket or start anything.
+ */
+#include "serve_config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bytesize.h"
+#include "duration.h"
+
+static void usage(FILE *out)
+{
+    fprintf(
+        out,
+        "usage: tarry serve [--plugins DIR] [--data DIR] [--listen ADDR:PORT] [--workers N] [--map-size "
+        "SIZE]\n"
+        "                   [--queue-window N] [--log-max-lines N] [--log-line-max SIZE]\n"
+        "                   [--memory-limit SIZE] [--stuck-after D] [--watch] [--no-supervisor] [--init]\n"
+        "  --plugins DIR       plugin .so files (env TARRY_PLUGINS, default ./plugins)\n"
+        "  --data DIR          the LMDB store (env TARRY_DATA, default ./tarry-data)\n"
+        "  --listen ADDR:PORT  the HTTP API (env TARRY_LISTEN, default 127.0.0.1:7373); port 0 picks a free\n"
+        "                      one, written to DATA/tarry.addr\n"
+        "  --workers N         threads running functions (env TARRY_WORKERS, default 4 per core, 4..64)\n"
+        "  --map-size SIZE     the most the store can ever hold: address space, not memory or disk\n"
+        "                      (env TARRY_MAP_SIZE, default 1TiB, e.g. 64GiB); a full store refuses new "
+        "work\n"
+        "  --queue-window N    queued executions kept in memory; the rest wait in the store and are paged\n"
+        "                      in, in order (env TARRY_QUEUE_WINDOW, default 10000)\n"
+        "  --log-max-lines N   log lines kept per execution; the rest are counted and a last line\n"
+        "                      says how many were dropped (env TARRY_LOG_MAX_LINES, default 10000)\n"
+        "  --log-line-max SIZE longer log lines are cut (env TARRY_LOG_LINE_MAX, default 4KiB, "
+        "64B..1MiB)\n"
+        "  --memory-limit SIZE the engine's memory (address space beyond the store's map; env\n"
+        "                      TARRY_MEMORY_LIMIT, default none, e.g. 2GiB): an allocation past it fails\n"
+        "  --stuck-after D     a function running longer holds its worker \"stuck\": logged and in /metrics\n"
+        "                      (env TARRY_STUCK_AFTER, default 60s)\n"
+        "  --watch             reload when the plugins folder changes (env TARRY_WATCH=1); SIGHUP,\n"
+        "                      `tarry reload` and POST /v1/plugins/reload work either way\n"
+        "  --no-supervisor     run the engine in this process (debugging; a plugin crash then stops the "
+        "host)\n"
+        "  --init              create a new, empty store in a data folder whose store was lost (a first\n"
+        "                      start in a new folder needs no flag; a store that exists is never "
+        "replaced)\n"
+        "HTTP rules and limits (docs/API.md, \"Limits\"; each also TARRY_ + the name in capitals, - as _):\n"
+        "  --allow-host NAMES  Host names served besides loopback ones (comma-separated)\n"
+        "  --cors-origin ORIGINS  cross-site Origins allowed, answered with CORS headers\n"
+        "  --max-body SIZE     largest request body (default 1MiB, the most)\n"
+        "  --max-connections N, --max-connections-per-addr N  (default: from the open-file limit)\n"
+        "  --max-streams N     requests at once per HTTP/2 connection (default 100)\n"
+        "  --max-conn-buffer SIZE, --max-buffer SIZE  unused bytes per connection / in all (16MiB, 256MiB)\n"
+        "  --max-resets N      abandoned (reset) requests per connection per 10 s (default 100)\n"
+        "  --idle-timeout DURATION  close connections idle this long (default 30s)\n");
+}
+
+static int default_workers(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long n = (cores > 0 ? cores : 1) * 4;
+    return (int)(n < 4 ? 4 : n > 64 ? 64 : n);
+}
+
+/* A whole number in [min, max] for `what` (an option or its variable), or -1 with the reason printed. */
+static int parse_count(const char *what, const char *text, long long min, long long max, long long *out)
+{
+    char *end;
+    long long n;
+
+    errno = 0;
+    n = strtoll(text, &end, 10);
+    if (!*text || *end || errno || n < min || n > max) {
+        fprintf(stderr, "tarry serve: %s wants a whole number from %lld to %lld, got \"%s\"\n", what, min,
+                max, text);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+enum {
+    OPT_PLUGINS = 1,
+    OPT_DATA,
+    OPT_LISTEN,
+    OPT_WORKERS,
+    OPT_MAP_SIZE,
+    OPT_QUEUE_WINDOW,
+    OPT_LOG_MAX_LINES,
+    OPT_LOG_LINE_MAX,
+    OPT_WATCH,
+    OPT_NO_SUPERVISOR,
+    OPT_INIT,
+    /* The HTTP limits, all handled by http_limits_set(): keep in the order of `options` below. */
+    OPT_ALLOW_HOST,
+    OPT_CORS_ORIGIN,
+    OPT_MAX_BODY,
+    OPT_MAX_CONNECTIONS,
+    OPT_MAX_CONNS_PER_ADDR,
+    OPT_MAX_STREAMS,
+    OPT_MAX_CONN_BUFFER,
+    OPT_MAX_BUFFER,
+    OPT_MAX_RESETS,
+    OPT_IDLE_TIMEOUT,
+    OPT_MEMORY_LIMIT,
+    OPT_STUCK_AFTER
+};
+
+/* The flag names of OPT_ALLOW_HOST.. (http_limits_set() takes them without the dashes). */
+static const char *const http_flags[] = {
+    "allow-host",  "cors-origin",     "max-body",   "max-connections", "max-connections-per-addr",
+    "max-streams", "max-conn-buffer", "max-buffer", "max-resets",      "idle-timeout"};
+
+/* Set one setting from its flag or its environment variable (`what` names which, for errors). */
+static int apply_setting(serve_config *cfg, int opt, const char *what, const char *value)
+{
+    char err[200];
+    long long n;
+
+    switch (opt) {
+    case OPT_PLUGINS:
+        cfg->plugins_dir = value;
+        return 0;
+    case OPT_DATA:
+        cfg->data_dir = value;
+        return 0;
+    case OPT_LISTEN:
+        cfg->listen = value;
+        return 0;
+    case OPT_WORKERS:
+        if (parse_count(what, value, 1, 1024, &n) != 0)
+            return -1;
+        cfg->workers = (int)n;
+        return 0;
+    case OPT_QUEUE_WINDOW:
+        if (parse_count(what, value, 1, 100000000, &n) != 0)
+            return -1;
+        cfg->queue_window = (size_t)n;
+        return 0;
+    case OPT_MAP_SIZE:
+        if (bytesize_parse(value, &cfg->map_size, err, sizeof err) != 0) {
+            fprintf(stderr, "tarry serve: %s: %s\n", what, err);
+            return -1;
+        }
+        return 0;
+    case OPT_LOG_MAX_LINES:
+        if (parse_count(what, value, 1, 100000000, &n) != 0)
+            return -1;
+        cfg->log_max_lines = (uint32_t)n;
+        return 0;
+    case OPT_LOG_LINE_MAX: {
+        uint64_t size = 0;
+        if (bytesize_parse(value, &size, err, sizeof err) != 0) {
+            fprintf(stderr, "tarry serve: %s: %s\n", what, err);
+            return -1;
+        }
+        if (size < 64 || size > (1u << 20)) {
+            fprintf(stderr, "tarry serve: %s wants a size from 64B to 1MiB, got \"%s\"\n", what, value);
+            return -1;
+        }
+        cfg->log_line_max = (size_t)size;
+        return 0;
+    }
+    case OPT_MEMORY_LIMIT:
+        if (bytesize_parse(value, &cfg->memory_limit, err, sizeof err) != 0) {
+            fprintf(stderr, "tarry serve: %s: %s\n", what, err);
+            return -1;
+        }
+        if (cfg->memory_limit < (64u << 20)) {
+            fprintf(stderr, "tarry serve: %s: %s is below 64MiB, too little for the engine itself\n", what,
+                    value);
+            return -1;
+        }
+        return 0;
+    case OPT_STUCK_AFTER: {
+        int64_t ms = 0;
+        if (duration_parse(value, &ms, err, sizeof err) != 0) {
+            fprintf(stderr, "tarry serve: %s: %s\n", what, err);
+            return -1;
+        }
+        if (ms < 1000) {
+            fprintf(stderr, "tarry serve: %s: want a duration of 1s or more, got \"%s\"\n", what, value);
+            return -1;
+        }
+        cfg->stuck_after_ms = ms;
+        return 0;
+    }
+    }
+    if (opt >= OPT_ALLOW_HOST && opt <= OPT_IDLE_TIMEOUT) {
+        if (http_limits_set(&cfg->http, http_flags[opt - OPT_ALLOW_HOST], value, err, sizeof err) == 1)
+            return 0;
+        fprintf(stderr, "tarry serve: %s (from %s)\n", err, what);
+        return -1;
+    }
+    return -1;
+}
+
+int serve_config_parse(int argc, char **argv, serve_config *cfg)
+{
+    static const struct option options[] = {
+        {"plugins", required_argument, NULL, OPT_PLUGINS},
+        {"data", required_argument, NULL, OPT_DATA},
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"workers", required_argument, NULL, OPT_WORKERS},
+        {"map-size", required_argument, NULL, OPT_MAP_SIZE},
+        {"queue-window", required_argument, NULL, OPT_QUEUE_WINDOW},
+        {"log-max-lines", required_argument, NULL, OPT_LOG_MAX_LINES},
+        {"log-line-max", required_argument, NULL, OPT_LOG_LINE_MAX},
+        {"watch", no_argument, NULL, OPT_WATCH},
+        {"no-supervisor", no_argument, NULL, OPT_NO_SUPERVISOR},
+        {"init", no_argument, NULL, OPT_INIT},
+        {"allow-host", required_argument, NULL, OPT_ALLOW_HOST},
+        {"cors-origin", required_argument, NULL, OPT_CORS_ORIGIN},
+        {"max-body", required_argument, NULL, OPT_MAX_BODY},
+        {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+        {"max-connections-per-addr", required_argument, NULL, OPT_MAX_CONNS_PER_ADDR},
+        {"max-streams", required_argument, NULL, OPT_MAX_STREAMS},
+        {"max-conn-buffer", required_argument, NULL, OPT_MAX_CONN_BUFFER},
+        {"max-buffer", required_argument, NULL, OPT_MAX_BUFFER},
+        {"max-resets", required_argument, NULL, OPT_MAX_RESETS},
+        {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+        {"memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT},
+        {"stuck-after", required_argument, NULL, OPT_STUCK_AFTER},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static const struct {
+        const char *var;
+        int opt;
+    } from_env[] = {{"TARRY_PLUGINS", OPT_PLUGINS},
+                    {"TARRY_DATA", OPT_DATA},
+                    {"TARRY_LISTEN", OPT_LISTEN},
+                    {"TARRY_WORKERS", OPT_WORKERS},
+                    {"TARRY_MAP_SIZE", OPT_MAP_SIZE},
+                    {"TARRY_QUEUE_WINDOW", OPT_QUEUE_WINDOW},
+                    {"TARRY_LOG_MAX_LINES", OPT_LOG_MAX_LINES},
+                    {"TARRY_LOG_LINE_MAX", OPT_LOG_LINE_MAX},
+                    {"TARRY_ALLOW_HOST", OPT_ALLOW_HOST},
+                    {"TARRY_CORS_ORIGIN", OPT_CORS_ORIGIN},
+                    {"TARRY_MAX_BODY", OPT_MAX_BODY},
+                    {"TARRY_MAX_CONNECTIONS", OPT_MAX_CONNECTIONS},
+                    {"TARRY_MAX_CONNECTIONS_PER_ADDR", OPT_MAX_CONNS_PER_ADDR},
+                    {"TARRY_MAX_STREAMS", OPT_MAX_STREAMS},
+                    {"TARRY_MAX_CONN_BUFFER", OPT_MAX_CONN_BUFFER},
+                    {"TARRY_MAX_BUFFER", OPT_MAX_BUFFER},
+                    {"TARRY_MAX_RESETS", OPT_MAX_RESETS},
+                    {"TARRY_IDLE_TIMEOUT", OPT_IDLE_TIMEOUT},
+                    {"TARRY_MEMORY_LIMIT", OPT_MEMORY_LIMIT},
+                    {"TARRY_STUCK_AFTER", OPT_STUCK_AFTER}};
+    const char *env;
+    int opt;
+
+    memset(cfg, 0, sizeof *cfg);
+    cfg->plugins_dir = "./plugins";
+    cfg->data_dir = "./tarry-data";
+    cfg->listen = "127.0.0.1:7373";
+    cfg->listen_fd = -1;
+    cfg->workers = default_workers();
+    cfg->supervise = true;
+    http_limits_default(&cfg->http);
+    cfg->watch = (env = getenv("TARRY_WATCH")) && *env && strcmp(env, "0") != 0;
+    /* The environment first, flags over it. */
+    for (size_t i = 0; i < sizeof from_env / sizeof from_env[0]; i++)
+        if ((env = getenv(from_env[i].var)) && *env &&
+            apply_setting(cfg, from_env[i].opt, from_env[i].var, env) != 0)
+            return -1;
+    opterr = 0; /* our own messages, naming the command */
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        char what[64];
+        switch (opt) {
+        case 'h':
+            usage(stdout);
+            exit(0);
+        case OPT_WATCH:
+            cfg->watch = true;
+            break;
+        case OPT_NO_SUPERVISOR:
+            cfg->supervise = false;
+            break;
+        case OPT_INIT:
+            cfg->init = true;
+            break;
+        case ':':
+            fprintf(stderr, "tarry serve: %s needs a value\n", argv[optind - 1]);
+            return -1;
+        case '?':
+            fprintf(stderr, "tarry serve: unknown option \"%s\"\n", argv[optind - 1]);
+            usage(stderr);
+            return -1;
+        default:
+            if (!*optarg) {
+                fprintf(stderr, "tarry serve: %s needs a value\n", argv[optind - 1]);
+                return -1;
+            }
+            for (const struct option *o = options; o->name; o++)
+                if (o->val == opt) /* by value: the table's order is free */
+                    snprintf(what, sizeof what, "--%s", o->name);
+            if (apply_setting(cfg, opt, what, optarg) != 0)
+                return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tarry serve: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return -1;
+    }
+    return 0;
+}
