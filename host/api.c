@@ -46,7 +46,7 @@
 
 struct api {
     engine *eng;
-    char *token; /* NULL: no authentication (loopback only, see serve.c) */
+    char *token;                    /* NULL: no authentication (loopback only, see serve.c) */
     unsigned char token_digest[32]; /* SHA-256 of token: what authorized() compares */
 };
 
@@ -1254,19 +1254,21 @@ static int handle_metrics(api *a, http_req *req)
             "# TYPE tarry_commit_seconds_max gauge\ntarry_commit_seconds_max %.6f\n",
             s.running, s.queued, s.workers, s.commits, (double)s.commit_ns_total / 1e9,
             (double)s.commit_ns_max / 1e9);
-    fprintf(out,
-            "# HELP tarry_commit_failures_total Commits that failed (a full or failing disk); each retry "
-            "counts.\n"
-            "# TYPE tarry_commit_failures_total counter\ntarry_commit_failures_total %" PRIu64 "\n"
-            "# HELP tarry_workers_busy Workers running a function now.\n"
-            "# TYPE tarry_workers_busy gauge\ntarry_workers_busy %zu\n"
-            "# HELP tarry_workers_stuck Workers whose function has run longer than --stuck-after.\n"
-            "# TYPE tarry_workers_stuck gauge\ntarry_workers_stuck %zu\n"
-            "# HELP tarry_worker_oldest_run_seconds How long the longest-running function on a worker has run.\n"
-            "# TYPE tarry_worker_oldest_run_seconds gauge\ntarry_worker_oldest_run_seconds %.3f\n"
-            "# HELP tarry_stuck_after_seconds The --stuck-after threshold.\n"
-            "# TYPE tarry_stuck_after_seconds gauge\ntarry_stuck_after_seconds %.3f\n",
-            s.commit_failures, s.workers_busy, s.workers_stuck, (double)s.oldest_pass_ns / 1e9, (double)s.stuck_after_ms / 1e3);
+    fprintf(
+        out,
+        "# HELP tarry_commit_failures_total Commits that failed (a full or failing disk); each retry "
+        "counts.\n"
+        "# TYPE tarry_commit_failures_total counter\ntarry_commit_failures_total %" PRIu64 "\n"
+        "# HELP tarry_workers_busy Workers running a function now.\n"
+        "# TYPE tarry_workers_busy gauge\ntarry_workers_busy %zu\n"
+        "# HELP tarry_workers_stuck Workers whose function has run longer than --stuck-after.\n"
+        "# TYPE tarry_workers_stuck gauge\ntarry_workers_stuck %zu\n"
+        "# HELP tarry_worker_oldest_run_seconds How long the longest-running function on a worker has run.\n"
+        "# TYPE tarry_worker_oldest_run_seconds gauge\ntarry_worker_oldest_run_seconds %.3f\n"
+        "# HELP tarry_stuck_after_seconds The --stuck-after threshold.\n"
+        "# TYPE tarry_stuck_after_seconds gauge\ntarry_stuck_after_seconds %.3f\n",
+        s.commit_failures, s.workers_busy, s.workers_stuck, (double)s.oldest_pass_ns / 1e9,
+        (double)s.stuck_after_ms / 1e3);
     /* A stream that could not grow fails at fclose: then body is not the whole text. */
     if (fclose(out) != 0 || !body)
         http_reply_error(req, 500, "internal", "out of memory building the metrics");

@@ -182,10 +182,10 @@ typedef struct engine_stats {
     uint64_t commit_ns_total, commit_ns_max; /* applying + fsyncing batches */
     uint64_t commit_failures;                /* commits that failed (each try of a retried batch counts) */
     size_t running, queued, workers;
-    size_t workers_busy;         /* passes on a worker now */
-    size_t workers_stuck;        /* ... of which running longer than the stuck threshold */
-    uint64_t oldest_pass_ns;     /* how long the longest-running of them has run; 0 if none */
-    int64_t stuck_after_ms;      /* the threshold (engine_set_stuck_after) */
+    size_t workers_busy;     /* passes on a worker now */
+    size_t workers_stuck;    /* ... of which running longer than the stuck threshold */
+    uint64_t oldest_pass_ns; /* how long the longest-running of them has run; 0 if none */
+    int64_t stuck_after_ms;  /* the threshold (engine_set_stuck_after) */
 } engine_stats;
 
 void engine_get_stats(const engine *e, engine_stats *out);

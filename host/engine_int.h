@@ -108,7 +108,7 @@ typedef struct exec {
     uint64_t pass_started_ns; /* uv_hrtime() when that pass was handed to a worker */
     int64_t pass_started_ms;  /* ... and the wall clock then */
     bool stuck_logged;        /* the watch said this pass runs past the threshold */
-    list_node acks; /* WAIT_ACK waiters, answered after this execution's next commit */
+    list_node acks;           /* WAIT_ACK waiters, answered after this execution's next commit */
     replay_run run;
     uv_work_t work;
     engine *owner;
@@ -212,8 +212,8 @@ struct engine {
     bool recovery_pending; /* the recovery's blame is not durable yet: nothing runs (engine_recovery.c) */
     struct fn_crashes *fn_crashes; /* engine_quarantine.c: functions that crashed the host */
     size_t fn_crash_count, fn_crash_cap;
-    list_node passes;                        /* executions whose pass is on a worker (engine_watch.c) */
-    uv_timer_t watch_timer;                  /* checks them for passes past stuck_after_ms */
+    list_node passes;       /* executions whose pass is on a worker (engine_watch.c) */
+    uv_timer_t watch_timer; /* checks them for passes past stuck_after_ms */
     int64_t stuck_after_ms;
     bool all_stuck; /* every worker holds a pass past the threshold (logged when it changes) */
 };

@@ -109,7 +109,7 @@ struct replay_run {
     replay_log *logs; /* the pass's new lines (past the log mark) */
     size_t log_count, log_cap;
     uint32_t log_dropped; /* the pass's new lines past log_max_lines: counted, not kept */
-    jcore_entry *fresh; /* the core's entries of the pass: new_entries borrow their strings */
+    jcore_entry *fresh;   /* the core's entries of the pass: new_entries borrow their strings */
     size_t fresh_count;
 };
 

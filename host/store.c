@@ -668,7 +668,7 @@ struct record_head {
     uint32_t flags_dropped;
 };
 
-#define RECORD_F_SUSPECT 0x80000000u /* exec_record.suspect */
+#define RECORD_F_SUSPECT 0x80000000u   /* exec_record.suspect */
 #define RECORD_DROPPED_MAX 0x7fffffffu /* exec_record.log_dropped, saturated */
 
 #define RECORD_STRINGS 8

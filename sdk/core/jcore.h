@@ -11,9 +11,9 @@
  *
  * What differs between a host and the kit comes in through jcore_hooks:
  * the clock, new child ids, the checkpoint, and which function names
- * exist. JSON is checked by json_strict.c, the same file on both sides. The core itself is libc only and keeps no global
- * state: everything lives in the jcore_run of one pass, used by one thread
- * at a time, so any number of runs may go on in different threads at once.
+ * exist. JSON is checked by json_strict.c, the same file on both sides. The core itself is libc only and
+ * keeps no global state: everything lives in the jcore_run of one pass, used by one thread at a time, so any
+ * number of runs may go on in different threads at once.
  *
  * Private to tarry (not installed): the host and the kit compile it in, and
  * a plugin never sees it. Names are `jcore_` / `JCORE_`.
