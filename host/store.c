@@ -237,6 +237,7 @@ int store_open(store **out, const char *dir, uint64_t map_size, char *err, size_
 
     if (!st)
         return TARRY_ENOMEM;
+    st->ids.dir_fd = -1;
     if (errlen)
         err[0] = '\0';
     if (!map_size)
@@ -339,6 +340,7 @@ fail:
         mdb_txn_abort(txn);
     if (st->env)
         mdb_env_close(st->env);
+    store_folder_forget(&st->ids);
     close(st->lock_fd);
     free(st->dir);
     free(st);
@@ -361,6 +363,7 @@ void store_close(store *st)
         txn_cache.epoch = 0, txn_cache.count = 0;
     pthread_mutex_destroy(&st->cached_lock);
     mdb_env_close(st->env);
+    store_folder_forget(&st->ids);
     close(st->lock_fd);
     free(st->dir);
     free(st);
@@ -541,6 +544,7 @@ int store_batch_commit(store *st, store_batch *b)
 {
     MDB_txn *txn;
     size_t at = 0;
+    char why[512];
     int rc;
 
     if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
@@ -578,9 +582,14 @@ int store_batch_commit(store *st, store_batch *b)
     }
     if (rc)
         return fail(st, rc, "committing a batch");
-    /* Committed, but into the store that opened: if the folder is gone or
-     * another, nobody will ever read it, and nothing may be acknowledged. */
-    return store_check_folder(st);
+    /* Committed, but into the store that opened: if the folder is gone,
+     * nobody will ever read it, and nothing may be acknowledged. (A folder
+     * replaced under its name is found within a second: store_check_folder.) */
+    if (store_folder_check_open(&st->ids, why, sizeof why) != 0) {
+        set_error(why);
+        return TARRY_ELOST;
+    }
+    return 0;
 }
 
 int store_check_folder(store *st)

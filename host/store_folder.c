@@ -138,14 +138,42 @@ static int id_of_fd(int fd, store_file_id *out)
 
 int store_folder_remember(const char *dir, int data_fd, int lock_fd, store_folder_ids *out)
 {
-    struct stat st;
-    if (stat(dir, &st) != 0)
+    out->data_fd = data_fd;
+    out->lock_fd = lock_fd;
+    if ((out->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
         return TARRY_EIO;
-    out->dir.dev = st.st_dev;
-    out->dir.ino = st.st_ino;
-    if (id_of_fd(data_fd, &out->data) != 0 || id_of_fd(lock_fd, &out->lock) != 0)
+    if (id_of_fd(out->dir_fd, &out->dir) != 0 || id_of_fd(data_fd, &out->data) != 0 ||
+        id_of_fd(lock_fd, &out->lock) != 0) {
+        store_folder_forget(out);
         return TARRY_EIO;
+    }
     return 0;
+}
+
+void store_folder_forget(store_folder_ids *ids)
+{
+    if (ids->dir_fd >= 0)
+        close(ids->dir_fd);
+    ids->dir_fd = -1;
+}
+
+/* 0: still linked; TARRY_ELOST: deleted (why says which); cannot tell: 0. */
+static int still_linked(int fd, const char *what, char *why, size_t whylen)
+{
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || st.st_nlink > 0)
+        return 0;
+    snprintf(why, whylen, "%s was deleted under the running host", what);
+    return TARRY_ELOST;
+}
+
+int store_folder_check_open(const store_folder_ids *ids, char *why, size_t whylen)
+{
+    int rc;
+    if ((rc = still_linked(ids->dir_fd, "the data folder", why, whylen)) != 0 ||
+        (rc = still_linked(ids->data_fd, "the store file", why, whylen)) != 0)
+        return rc;
+    return still_linked(ids->lock_fd, "the lock file", why, whylen);
 }
 
 /* 0: the same file; TARRY_ELOST: gone or another one (why says which); else cannot tell: 0. */
