@@ -29,6 +29,8 @@ typedef struct frame {
     bool has_key;
 } frame;
 
+#define FRAME_CHUNK 32
+
 typedef struct key_ref {
     size_t off, len; /* raw, between the quotes */
     uint64_t hash;   /* of the decoded bytes */
@@ -40,7 +42,12 @@ typedef struct parser {
     json_strict_error *err;
     bool failed;
     int rc;
-    frame frames[JSON_STRICT_MAX_DEPTH];
+    /* Frames in chunks that never move (a frame is held across the recursion
+     * into its members): the first inline, the rest allocated only by texts
+     * nested that deep. A parser is small, so it lives on the caller's stack
+     * and a check of "{}" costs no allocation at all. */
+    frame first[FRAME_CHUNK];
+    frame *more[JSON_STRICT_MAX_DEPTH / FRAME_CHUNK]; /* more[0] unused */
     size_t depth;
     key_ref *keys;
     size_t key_count, key_cap;
@@ -176,6 +183,11 @@ static size_t path_key(char *out, size_t at, size_t cap, const unsigned char *ra
     return at;
 }
 
+static frame *frame_at(const parser *ps, size_t i)
+{
+    return i < FRAME_CHUNK ? (frame *)&ps->first[i] : &ps->more[i / FRAME_CHUNK][i % FRAME_CHUNK];
+}
+
 /* The path of the value being read, from the open frames (`upto` of them). */
 static void path_build(const parser *ps, size_t upto, const key_ref *extra, char *out, size_t cap)
 {
@@ -183,7 +195,7 @@ static void path_build(const parser *ps, size_t upto, const key_ref *extra, char
     char num[32];
 
     for (size_t i = 0; i < upto && at + 1 < cap; i++) {
-        const frame *f = &ps->frames[i];
+        const frame *f = frame_at(ps, i);
         if (f->is_array) {
             int n = snprintf(num, sizeof num, "[%zu]", f->index);
             for (int k = 0; k < n && at + 1 < cap; k++)
@@ -499,7 +511,10 @@ static bool parse_container(parser *ps, bool is_array)
 
     if (ps->depth >= JSON_STRICT_MAX_DEPTH)
         return fail_at(ps, open, NULL, "nested deeper than %d levels", JSON_STRICT_MAX_DEPTH);
-    f = &ps->frames[ps->depth++];
+    if (ps->depth >= FRAME_CHUNK && ps->depth % FRAME_CHUNK == 0 && !ps->more[ps->depth / FRAME_CHUNK] &&
+        !(ps->more[ps->depth / FRAME_CHUNK] = malloc(FRAME_CHUNK * sizeof(frame))))
+        return fail_oom(ps);
+    f = frame_at(ps, ps->depth++);
     memset(f, 0, sizeof *f);
     f->is_array = is_array;
     ps->pos++;
@@ -588,26 +603,32 @@ static bool parse_value(parser *ps)
 
 int json_strict_check(const char *text, size_t len, json_strict_error *err)
 {
-    parser *ps;
+    parser ps;
     int rc;
 
-    /* The frames make the parser large: keep it off the (worker thread's) stack. */
-    if (!(ps = calloc(1, sizeof *ps)))
-        return TARRY_ENOMEM;
-    ps->s = (const unsigned char *)text;
-    ps->len = text ? len : 0;
-    ps->err = err;
-    if (parse_value(ps)) {
-        skip_ws(ps);
-        if (ps->pos < ps->len) {
-            ps->depth = 0;
-            fail_at(ps, ps->pos, NULL, "unexpected %s after the JSON value (trailing characters)",
-                    ps->s[ps->pos] ? "text" : "NUL byte");
+    /* Only the header is set: a frame is cleared when it is opened. */
+    ps.s = (const unsigned char *)text;
+    ps.len = text ? len : 0;
+    ps.pos = 0;
+    ps.err = err;
+    ps.failed = false;
+    ps.rc = 0;
+    ps.depth = 0;
+    ps.keys = NULL;
+    ps.key_count = ps.key_cap = 0;
+    memset(ps.more, 0, sizeof ps.more);
+    if (parse_value(&ps)) {
+        skip_ws(&ps);
+        if (ps.pos < ps.len) {
+            ps.depth = 0;
+            fail_at(&ps, ps.pos, NULL, "unexpected %s after the JSON value (trailing characters)",
+                    ps.s[ps.pos] ? "text" : "NUL byte");
         }
     }
-    rc = ps->failed ? ps->rc : 0;
-    free(ps->keys);
-    free(ps);
+    rc = ps.failed ? ps.rc : 0;
+    free(ps.keys);
+    for (size_t i = 1; i < sizeof ps.more / sizeof ps.more[0]; i++)
+        free(ps.more[i]);
     return rc;
 }
 
