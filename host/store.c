@@ -237,7 +237,7 @@ int store_open(store **out, const char *dir, uint64_t map_size, char *err, size_
 
     if (!st)
         return TARRY_ENOMEM;
-    st->ids.dir_fd = -1;
+    st->ids.dir_fd = st->ids.notify_fd = -1;
     if (errlen)
         err[0] = '\0';
     if (!map_size)

@@ -6,9 +6,11 @@
 #include "store_folder.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -140,8 +142,17 @@ int store_folder_remember(const char *dir, int data_fd, int lock_fd, store_folde
 {
     out->data_fd = data_fd;
     out->lock_fd = lock_fd;
+    out->notify_fd = -1;
     if ((out->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
         return TARRY_EIO;
+    /* Without a watch (inotify limits) every commit looks at the files instead. */
+    if ((out->notify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) >= 0 &&
+        inotify_add_watch(out->notify_fd, dir,
+                          IN_DELETE | IN_MOVED_FROM | IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF |
+                              IN_MOVE_SELF) < 0) {
+        close(out->notify_fd);
+        out->notify_fd = -1;
+    }
     if (id_of_fd(out->dir_fd, &out->dir) != 0 || id_of_fd(data_fd, &out->data) != 0 ||
         id_of_fd(lock_fd, &out->lock) != 0) {
         store_folder_forget(out);
@@ -154,7 +165,9 @@ void store_folder_forget(store_folder_ids *ids)
 {
     if (ids->dir_fd >= 0)
         close(ids->dir_fd);
-    ids->dir_fd = -1;
+    if (ids->notify_fd >= 0)
+        close(ids->notify_fd);
+    ids->dir_fd = ids->notify_fd = -1;
 }
 
 /* 0: still linked; TARRY_ELOST: deleted (why says which); cannot tell: 0. */
@@ -169,7 +182,15 @@ static int still_linked(int fd, const char *what, char *why, size_t whylen)
 
 int store_folder_check_open(const store_folder_ids *ids, char *why, size_t whylen)
 {
+    /* Events are only a reason to look: drain them all, then look once. */
+    char events[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    bool changed = ids->notify_fd < 0;
     int rc;
+
+    while (ids->notify_fd >= 0 && read(ids->notify_fd, events, sizeof events) > 0)
+        changed = true;
+    if (!changed)
+        return 0;
     if ((rc = still_linked(ids->dir_fd, "the data folder", why, whylen)) != 0 ||
         (rc = still_linked(ids->data_fd, "the store file", why, whylen)) != 0)
         return rc;

@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import os
 import subprocess
+import time
 import tempfile
 
 import harness
@@ -60,7 +61,14 @@ class Loop:
 
     def remount(self):
         """Unmount and mount again: a shut-down file system comes back with what reached its device."""
-        r = _run(["umount", self.path])
+        # The kernel frees a dead host's inotify watch on the folder a moment after the process is
+        # gone (deferred work), and the mount is busy until then.
+        deadline = time.monotonic() + 10
+        while True:
+            r = _run(["umount", self.path])
+            if r.returncode == 0 or time.monotonic() > deadline or "busy" not in r.stderr:
+                break
+            time.sleep(0.05)
         if r.returncode != 0:
             raise RuntimeError("umount %s: %s" % (self.path, r.stderr.strip()))
         r = _run(["mount", self.device, self.path])
