@@ -147,8 +147,9 @@ struct tarry_ctx_head {
  * host copies it; a later call replaces an earlier one. Returns TARRY_OK,
  * or TARRY_EINVAL (NULL or invalid JSON; the reason, naming the value, is
  * logged with the execution, and the attempt fails with it even if the
- * function goes on to return TARRY_OK). The same holds for a step's result
- * and for tarry_call's args.
+ * function goes on to return TARRY_OK). A step's result is checked the
+ * same way (an invalid one fails the step); tarry_call refuses args that
+ * are not strict JSON with TARRY_EINVAL, like any other misuse.
  */
 static inline int tarry_set_result(tarry_ctx *ctx, const char *json)
 {
