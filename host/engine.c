@@ -115,6 +115,7 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
     e->st = st;
     e->pl = pl;
     e->workers = workers > 0 ? (size_t)workers : 1;
+    engine_set_crash_limits(e, 0, 0, 0);
     e->queue_window = QUEUE_WINDOW_DEFAULT;
     e->stats.workers = e->workers;
     idmap_init(&e->active);
@@ -161,6 +162,15 @@ void engine_set_log_limits(engine *e, uint32_t max_lines, size_t line_max)
 {
     e->log_max_lines = max_lines;
     e->log_line_max = line_max;
+}
+
+void engine_set_crash_limits(engine *e, uint32_t poison, uint32_t quarantine, int64_t window_ms)
+{
+    e->poison_crashes = poison ? poison : ENGINE_POISON_CRASHES;
+    e->quarantine_crashes = !quarantine                          ? ENGINE_QUARANTINE_CRASHES
+                            : quarantine > STORE_FN_CRASHES_KEPT ? STORE_FN_CRASHES_KEPT
+                                                                 : quarantine;
+    e->quarantine_window_ms = window_ms > 0 ? window_ms : ENGINE_QUARANTINE_WINDOW_MS;
 }
 
 int engine_start(engine *e)

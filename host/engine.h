@@ -34,6 +34,9 @@ typedef struct engine engine;
 
 /* Crashes of the host an execution caused (deathnote.h names it) before it is failed. */
 #define ENGINE_POISON_CRASHES 3
+/* Different executions of one function crashing the host within a window quarantine it. */
+#define ENGINE_QUARANTINE_CRASHES 3
+#define ENGINE_QUARANTINE_WINDOW_MS 60000
 
 int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int workers);
 
@@ -58,6 +61,16 @@ int engine_quarantine_reason(engine *e, const char *function, char *why, size_t 
  * 4 KiB). 0 keeps a default. Call before engine_start.
  */
 void engine_set_log_limits(engine *e, uint32_t max_lines, size_t line_max);
+
+/*
+ * The crash limits (docs/API.md): an execution is failed as a poison pill
+ * after `poison` crashes of its own (default ENGINE_POISON_CRASHES); a
+ * function is quarantined when `quarantine` different executions of it
+ * crashed the host within `window_ms` (defaults ENGINE_QUARANTINE_*;
+ * quarantine at most STORE_FN_CRASHES_KEPT). 0 keeps a default. Call
+ * before engine_start.
+ */
+void engine_set_crash_limits(engine *e, uint32_t poison, uint32_t quarantine, int64_t window_ms);
 
 /*
  * A pass running longer than `ms` holds its worker "stuck": it is logged

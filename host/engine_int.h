@@ -185,6 +185,8 @@ struct engine {
     size_t queue_window;
     /* Log bounds handed to every pass (replay.h; 0: the core's defaults). */
     uint32_t log_max_lines;
+    uint32_t poison_crashes, quarantine_crashes; /* engine_set_crash_limits */
+    int64_t quarantine_window_ms;
     size_t log_line_max;
     bool backlog;
     size_t backlog_count;
@@ -311,14 +313,11 @@ void engine_recovery_committed(engine *e);
 
 /* ---- engine_quarantine.c ------------------------------------------------------------------- */
 
-#define QUARANTINE_CRASHES 3       /* different executions of one function ... */
-#define QUARANTINE_WINDOW_MS 60000 /* ... crashing the host within this long quarantine it */
-
 /* Load the stored crash histories (at start). 0 or a negative code. */
 int engine_quarantine_load(engine *e, store_txn *txn);
 /* Execution `id` of `function` at plugin version `hash` crashed the host (`cause`, readable):
- * note it, and quarantine the function when it is the QUARANTINE_CRASHES-th different one in
- * QUARANTINE_WINDOW_MS. Written with the next batch. */
+ * note it, and quarantine the function when it is the quarantine_crashes-th different one in
+ * quarantine_window_ms. Written with the next batch. */
 void engine_quarantine_crash(engine *e, const char *function, const char *hash, const exec_id *id,
                              const char *cause);
 /* Whether fn (at its version) is quarantined; if so and why != NULL, the reason in why. */

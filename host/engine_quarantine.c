@@ -4,8 +4,8 @@
  * A client that retries a call that crashes the engine would restart it in
  * a loop, each time with a new execution, so no poison pill ever trips.
  * Every crash recovery attributes to an execution (engine_recovery.c) is
- * noted under its function and plugin version; when QUARANTINE_CRASHES
- * different executions of it crashed the host within QUARANTINE_WINDOW_MS,
+ * noted under its function and plugin version; when --quarantine-crashes
+ * different executions of it crashed the host within --quarantine-window,
  * the function is quarantined: new triggers are refused (503) and queued
  * executions of it are blocked instead of run (an upgrade to a new version
  * releases them). It is lifted when a new version of its plugin is loaded:
@@ -116,14 +116,14 @@ void engine_quarantine_crash(engine *e, const char *function, const char *hash, 
         f->c = next;
     }
     for (uint32_t i = 0; i < f->c.count; i++)
-        n += now - f->c.at[i] <= QUARANTINE_WINDOW_MS;
+        n += now - f->c.at[i] <= e->quarantine_window_ms;
     id_format(id, text);
-    if (!f->c.quarantined_at && n >= QUARANTINE_CRASHES) {
+    if (!f->c.quarantined_at && n >= e->quarantine_crashes) {
         f->c.quarantined_at = now;
         snprintf(f->reason, sizeof f->reason,
-                 "%u different executions of it crashed the host within %d s (the last, %s: %s); load a new "
-                 "version of its plugin to lift the quarantine",
-                 n, QUARANTINE_WINDOW_MS / 1000, text, cause);
+                 "%u different executions of it crashed the host within %lld s (the last, %s: %s); load a "
+                 "new version of its plugin to lift the quarantine",
+                 n, (long long)(e->quarantine_window_ms / 1000), text, cause);
         hlog(HLOG_ERROR, "function %s (plugin version %s) is quarantined: %s", function, f->c.hash,
              f->reason);
     }

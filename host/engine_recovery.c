@@ -11,7 +11,7 @@
  * Blame (issue 8: innocent work must never be failed for a neighbour's
  * crash) comes from the death note the supervisor keeps (deathnote.h):
  *   - a fatal signal (or exit()) in a worker names the execution that
- *     worker ran: its crash count goes up, and at ENGINE_POISON_CRASHES it
+ *     worker ran: its crash count goes up, and at --poison-crashes (3) it
  *     is failed as a poison pill; the others are re-queued without blame.
  *     A deferred execution (a ?wait trigger, never written) named so gets
  *     its record now, failed with the cause: it must exist afterwards, and
@@ -127,9 +127,9 @@ static void blame(struct recover_ctx *rc, exec *x, const char *cause)
 
     x->rec.crashes++;
     engine_quarantine_crash(rc->e, x->rec.function, x->rec.plugin_hash, &x->rec.id, cause);
-    if (x->rec.state != EXEC_QUEUED || x->rec.crashes < ENGINE_POISON_CRASHES) {
+    if (x->rec.state != EXEC_QUEUED || x->rec.crashes < rc->e->poison_crashes) {
         hlog(HLOG_WARN, "execution of %s crashed the host (%s; %u of %d before it is failed)",
-             x->rec.function, cause, x->rec.crashes, ENGINE_POISON_CRASHES);
+             x->rec.function, cause, x->rec.crashes, rc->e->poison_crashes);
         return;
     }
     /* It is taken off the ready queue again: it must not run. */

@@ -20,6 +20,7 @@
 
 #include "bytesize.h"
 #include "duration.h"
+#include "store.h"
 
 static void usage(FILE *out)
 {
@@ -28,7 +29,9 @@ static void usage(FILE *out)
         "usage: tarry serve [--plugins DIR] [--data DIR] [--listen ADDR:PORT] [--workers N] [--map-size "
         "SIZE]\n"
         "                   [--queue-window N] [--log-max-lines N] [--log-line-max SIZE]\n"
-        "                   [--memory-limit SIZE] [--stuck-after D] [--watch] [--no-supervisor] [--init]\n"
+        "                   [--memory-limit SIZE] [--stuck-after D] [--poison-crashes N]\n"
+        "                   [--quarantine-crashes N] [--quarantine-window D] [--watch] [--no-supervisor] "
+        "[--init]\n"
         "  --plugins DIR       plugin .so files (env TARRY_PLUGINS, default ./plugins)\n"
         "  --data DIR          the LMDB store (env TARRY_DATA, default ./tarry-data)\n"
         "  --listen ADDR:PORT  the HTTP API (env TARRY_LISTEN, default 127.0.0.1:7373); port 0 picks a free\n"
@@ -47,6 +50,11 @@ static void usage(FILE *out)
         "                      TARRY_MEMORY_LIMIT, default none, e.g. 2GiB): an allocation past it fails\n"
         "  --stuck-after D     a function running longer holds its worker \"stuck\": logged and in /metrics\n"
         "                      (env TARRY_STUCK_AFTER, default 60s)\n"
+        "  --poison-crashes N  an execution that crashed the host N times is failed (env\n"
+        "                      TARRY_POISON_CRASHES, default 3, 1..100)\n"
+        "  --quarantine-crashes N, --quarantine-window D  N different executions of one function\n"
+        "                      crashing the host within D quarantine it (env TARRY_QUARANTINE_CRASHES,\n"
+        "                      TARRY_QUARANTINE_WINDOW; default 3 within 60s; N 1..16)\n"
         "  --watch             reload when the plugins folder changes (env TARRY_WATCH=1); SIGHUP,\n"
         "                      `tarry reload` and POST /v1/plugins/reload work either way\n"
         "  --no-supervisor     run the engine in this process (debugging; a plugin crash then stops the "
@@ -113,7 +121,10 @@ enum {
     OPT_MAX_RESETS,
     OPT_IDLE_TIMEOUT,
     OPT_MEMORY_LIMIT,
-    OPT_STUCK_AFTER
+    OPT_STUCK_AFTER,
+    OPT_POISON_CRASHES,
+    OPT_QUARANTINE_CRASHES,
+    OPT_QUARANTINE_WINDOW
 };
 
 /* The flag names of OPT_ALLOW_HOST.. (http_limits_set() takes them without the dashes). */
@@ -195,6 +206,29 @@ static int apply_setting(serve_config *cfg, int opt, const char *what, const cha
         cfg->stuck_after_ms = ms;
         return 0;
     }
+    case OPT_POISON_CRASHES:
+        if (parse_count(what, value, 1, 100, &n) != 0)
+            return -1;
+        cfg->poison_crashes = (uint32_t)n;
+        return 0;
+    case OPT_QUARANTINE_CRASHES:
+        if (parse_count(what, value, 1, STORE_FN_CRASHES_KEPT, &n) != 0)
+            return -1;
+        cfg->quarantine_crashes = (uint32_t)n;
+        return 0;
+    case OPT_QUARANTINE_WINDOW: {
+        int64_t ms = 0;
+        if (duration_parse(value, &ms, err, sizeof err) != 0) {
+            fprintf(stderr, "tarry serve: %s: %s\n", what, err);
+            return -1;
+        }
+        if (ms < 1000) {
+            fprintf(stderr, "tarry serve: %s: want a duration of 1s or more, got \"%s\"\n", what, value);
+            return -1;
+        }
+        cfg->quarantine_window_ms = ms;
+        return 0;
+    }
     }
     if (opt >= OPT_ALLOW_HOST && opt <= OPT_IDLE_TIMEOUT) {
         if (http_limits_set(&cfg->http, http_flags[opt - OPT_ALLOW_HOST], value, err, sizeof err) == 1)
@@ -231,6 +265,9 @@ int serve_config_parse(int argc, char **argv, serve_config *cfg)
         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
         {"memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT},
         {"stuck-after", required_argument, NULL, OPT_STUCK_AFTER},
+        {"poison-crashes", required_argument, NULL, OPT_POISON_CRASHES},
+        {"quarantine-crashes", required_argument, NULL, OPT_QUARANTINE_CRASHES},
+        {"quarantine-window", required_argument, NULL, OPT_QUARANTINE_WINDOW},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -256,7 +293,10 @@ int serve_config_parse(int argc, char **argv, serve_config *cfg)
                     {"TARRY_MAX_RESETS", OPT_MAX_RESETS},
                     {"TARRY_IDLE_TIMEOUT", OPT_IDLE_TIMEOUT},
                     {"TARRY_MEMORY_LIMIT", OPT_MEMORY_LIMIT},
-                    {"TARRY_STUCK_AFTER", OPT_STUCK_AFTER}};
+                    {"TARRY_STUCK_AFTER", OPT_STUCK_AFTER},
+                    {"TARRY_POISON_CRASHES", OPT_POISON_CRASHES},
+                    {"TARRY_QUARANTINE_CRASHES", OPT_QUARANTINE_CRASHES},
+                    {"TARRY_QUARANTINE_WINDOW", OPT_QUARANTINE_WINDOW}};
     const char *env;
     int opt;
 

@@ -32,6 +32,8 @@ typedef struct serve_config {
     size_t log_line_max;    /* 0: the engine's default (4 KiB per line) */
     uint64_t memory_limit;  /* 0: none; else the engine's RLIMIT_AS beyond the store's map */
     int64_t stuck_after_ms; /* 0: the engine's default */
+    uint32_t poison_crashes, quarantine_crashes; /* 0: the engine's defaults (3, 3) */
+    int64_t quarantine_window_ms;                /* 0: the engine's default (60 s) */
     bool supervise;
     bool watch;       /* reload when the plugins folder changes */
     bool init;        /* --init: a new store may replace a lost one (done once, before the first engine) */

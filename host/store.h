@@ -188,7 +188,7 @@ int store_log_scan_from(store_txn *txn, const exec_id *id, uint32_t from, store_
 
 /* ---- functions' crash histories ----------------------------------------------- */
 
-#define STORE_FN_CRASHES_KEPT 3
+#define STORE_FN_CRASHES_KEPT 16 /* the most --quarantine-crashes can ask for */
 
 /* The executions of one function (at one plugin version) that crashed the host, newest first. */
 typedef struct store_fn_crashes {
