@@ -97,6 +97,32 @@ static int parse_count(const char *what, const char *text, long long min, long l
     return 0;
 }
 
+/* A size (bytesize.h) for `what`, or -1 with the reason printed. */
+static int parse_size(const char *what, const char *text, uint64_t *out)
+{
+    char err[200];
+    if (bytesize_parse(text, out, err, sizeof err) != 0) {
+        fprintf(stderr, "tarry serve: %s: %s\n", what, err);
+        return -1;
+    }
+    return 0;
+}
+
+/* A duration of at least 1 s for `what`, or -1 with the reason printed. */
+static int parse_seconds(const char *what, const char *text, int64_t *out_ms)
+{
+    char err[200];
+    if (duration_parse(text, out_ms, err, sizeof err) != 0) {
+        fprintf(stderr, "tarry serve: %s: %s\n", what, err);
+        return -1;
+    }
+    if (*out_ms < 1000) {
+        fprintf(stderr, "tarry serve: %s: want a duration of 1s or more, got \"%s\"\n", what, text);
+        return -1;
+    }
+    return 0;
+}
+
 enum {
     OPT_PLUGINS = 1,
     OPT_DATA,
@@ -159,11 +185,7 @@ static int apply_setting(serve_config *cfg, int opt, const char *what, const cha
         cfg->queue_window = (size_t)n;
         return 0;
     case OPT_MAP_SIZE:
-        if (bytesize_parse(value, &cfg->map_size, err, sizeof err) != 0) {
-            fprintf(stderr, "tarry serve: %s: %s\n", what, err);
-            return -1;
-        }
-        return 0;
+        return parse_size(what, value, &cfg->map_size);
     case OPT_LOG_MAX_LINES:
         if (parse_count(what, value, 1, 100000000, &n) != 0)
             return -1;
@@ -171,10 +193,8 @@ static int apply_setting(serve_config *cfg, int opt, const char *what, const cha
         return 0;
     case OPT_LOG_LINE_MAX: {
         uint64_t size = 0;
-        if (bytesize_parse(value, &size, err, sizeof err) != 0) {
-            fprintf(stderr, "tarry serve: %s: %s\n", what, err);
+        if (parse_size(what, value, &size) != 0)
             return -1;
-        }
         if (size < 64 || size > (1u << 20)) {
             fprintf(stderr, "tarry serve: %s wants a size from 64B to 1MiB, got \"%s\"\n", what, value);
             return -1;
@@ -183,29 +203,16 @@ static int apply_setting(serve_config *cfg, int opt, const char *what, const cha
         return 0;
     }
     case OPT_MEMORY_LIMIT:
-        if (bytesize_parse(value, &cfg->memory_limit, err, sizeof err) != 0) {
-            fprintf(stderr, "tarry serve: %s: %s\n", what, err);
+        if (parse_size(what, value, &cfg->memory_limit) != 0)
             return -1;
-        }
         if (cfg->memory_limit < (64u << 20)) {
             fprintf(stderr, "tarry serve: %s: %s is below 64MiB, too little for the engine itself\n", what,
                     value);
             return -1;
         }
         return 0;
-    case OPT_STUCK_AFTER: {
-        int64_t ms = 0;
-        if (duration_parse(value, &ms, err, sizeof err) != 0) {
-            fprintf(stderr, "tarry serve: %s: %s\n", what, err);
-            return -1;
-        }
-        if (ms < 1000) {
-            fprintf(stderr, "tarry serve: %s: want a duration of 1s or more, got \"%s\"\n", what, value);
-            return -1;
-        }
-        cfg->stuck_after_ms = ms;
-        return 0;
-    }
+    case OPT_STUCK_AFTER:
+        return parse_seconds(what, value, &cfg->stuck_after_ms);
     case OPT_POISON_CRASHES:
         if (parse_count(what, value, 1, 100, &n) != 0)
             return -1;
@@ -216,19 +223,8 @@ static int apply_setting(serve_config *cfg, int opt, const char *what, const cha
             return -1;
         cfg->quarantine_crashes = (uint32_t)n;
         return 0;
-    case OPT_QUARANTINE_WINDOW: {
-        int64_t ms = 0;
-        if (duration_parse(value, &ms, err, sizeof err) != 0) {
-            fprintf(stderr, "tarry serve: %s: %s\n", what, err);
-            return -1;
-        }
-        if (ms < 1000) {
-            fprintf(stderr, "tarry serve: %s: want a duration of 1s or more, got \"%s\"\n", what, value);
-            return -1;
-        }
-        cfg->quarantine_window_ms = ms;
-        return 0;
-    }
+    case OPT_QUARANTINE_WINDOW:
+        return parse_seconds(what, value, &cfg->quarantine_window_ms);
     }
     if (opt >= OPT_ALLOW_HOST && opt <= OPT_IDLE_TIMEOUT) {
         if (http_limits_set(&cfg->http, http_flags[opt - OPT_ALLOW_HOST], value, err, sizeof err) == 1)
