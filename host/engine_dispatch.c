@@ -502,6 +502,7 @@ void engine_start_ready(engine *e)
             x->rec.attempts++;
             x->rec.started_at = clock_now_ms();
             x->rec.next_attempt_at = 0; /* a retry that waited starts now */
+            atomic_store(&x->run.cancelled, 0); /* replay.h: zeroed when an attempt starts */
         }
         x->rec.resume = false;
         e->running++;

@@ -247,7 +247,7 @@ void engine_abandoned_returned(engine *e, exec *x, int status)
          "execution %s (%s): attempt %" PRIu32 ", which timed out, returned after %s (%s); what it returned "
          "is discarded",
          x->run.id_text, x->rec.function, x->rec.attempts, took,
-         status == UV_ECANCELED                ? "it never ran"
+         status == UV_ECANCELED               ? "it never ran"
          : x->run.outcome == REPLAY_SUCCEEDED ? "succeeded"
          : x->run.outcome == REPLAY_FAILED    ? "failed"
                                               : "unfinished");

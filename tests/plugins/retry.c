@@ -38,7 +38,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NOW {.enabled = 1, .max_attempts = 5, .initial_interval = "0s", .max_interval = "0s"}
+#define NOW                                                                                                  \
+    {                                                                                                        \
+        .enabled = 1, .max_attempts = 5, .initial_interval = "0s", .max_interval = "0s"                      \
+    }
 
 static int int_arg(const char *args_json, const char *name)
 {
@@ -179,15 +182,15 @@ TARRY_PLUGIN("retry", "1.0.0",
                                       .randomization_factor = -1,
                                       .max_interval = "2s"}),
              TARRY_FUNCTION("flaky_now", flaky, .retry = NOW), TARRY_FUNCTION("flaky_plain", flaky),
-             TARRY_FUNCTION("exhaust", exhaust,
-                            .retry = {.enabled = 1, .max_attempts = 3, .initial_interval = "0s",
-                                      .max_interval = "0s"}),
+             TARRY_FUNCTION(
+                 "exhaust", exhaust,
+                 .retry = {.enabled = 1, .max_attempts = 3, .initial_interval = "0s", .max_interval = "0s"}),
              TARRY_FUNCTION("doomed", doomed, .retry = NOW),
-             TARRY_FUNCTION("patient", patient, .max_duration = "1s",
-                            .retry = {.enabled = 1, .max_attempts = 2, .initial_interval = "0s",
-                                      .max_interval = "0s"}),
+             TARRY_FUNCTION(
+                 "patient", patient, .max_duration = "1s",
+                 .retry = {.enabled = 1, .max_attempts = 2, .initial_interval = "0s", .max_interval = "0s"}),
              TARRY_FUNCTION("stubborn", stubborn, .max_duration = "1s"), TARRY_FUNCTION("quick", quick),
-             TARRY_FUNCTION("wf_retry", wf_retry,
-                            .retry = {.enabled = 1, .max_attempts = 3, .initial_interval = "0s",
-                                      .max_interval = "0s"}),
+             TARRY_FUNCTION(
+                 "wf_retry", wf_retry,
+                 .retry = {.enabled = 1, .max_attempts = 3, .initial_interval = "0s", .max_interval = "0s"}),
              TARRY_FUNCTION("retry_child", retry_child));

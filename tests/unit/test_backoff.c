@@ -95,7 +95,7 @@ static void test_cap(void **state)
             assert_true(backoff_delay_ms(&o, n, sequence(i)) <= 5000);
     /* Out-of-range inputs are clamped, not trusted. */
     assert_true(backoff_delay_ms(&o, 3, 7.0) <= 5000);
-    assert_int_equal(backoff_delay_ms(&o, 3, -1.0), 0); /* base 4 s, r 0, jitter 1: 0 */
+    assert_int_equal(backoff_delay_ms(&o, 3, -1.0), 0);   /* base 4 s, r 0, jitter 1: 0 */
     assert_int_equal(backoff_delay_ms(&o, 0, 0.5), 1000); /* attempt 0 reads as 1 */
 }
 
@@ -135,8 +135,10 @@ static void test_attempt_count(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_schedule_without_jitter), cmocka_unit_test(test_jitter_bounds),
-        cmocka_unit_test(test_cap),                     cmocka_unit_test(test_zero_intervals),
+        cmocka_unit_test(test_schedule_without_jitter),
+        cmocka_unit_test(test_jitter_bounds),
+        cmocka_unit_test(test_cap),
+        cmocka_unit_test(test_zero_intervals),
         cmocka_unit_test(test_attempt_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
