@@ -26,6 +26,9 @@
  *                fails on attempt 1; returns {"attempt": K}. A retried
  *                attempt must not run step one or the child again.
  *   retry_child  appends "child\n" to args.effects, returns {"child": true}.
+ *   noop_retry   (scripts/bench) retry on with the defaults; returns null at once.
+ *   fail_twice   (scripts/bench) zero intervals: attempts 1 and 2 fail, attempt 3
+ *                returns null.
  */
 #include <tarry.h>
 
@@ -173,6 +176,21 @@ static tarry_status retry_child(tarry_ctx *ctx, const char *args_json)
     return (tarry_status)tarry_set_result(ctx, "{\"child\":true}");
 }
 
+static tarry_status noop_retry(tarry_ctx *ctx, const char *args_json)
+{
+    (void)ctx;
+    (void)args_json;
+    return TARRY_OK;
+}
+
+static tarry_status fail_twice(tarry_ctx *ctx, const char *args_json)
+{
+    (void)args_json;
+    if (tarry_attempt(ctx) <= 2)
+        return (tarry_status)tarry_set_error(ctx, "attempt %d fails on purpose", tarry_attempt(ctx));
+    return TARRY_OK;
+}
+
 TARRY_PLUGIN("retry", "1.0.0",
              TARRY_FUNCTION("flaky", flaky,
                             .retry = {.enabled = 1,
@@ -193,4 +211,6 @@ TARRY_PLUGIN("retry", "1.0.0",
              TARRY_FUNCTION(
                  "wf_retry", wf_retry,
                  .retry = {.enabled = 1, .max_attempts = 3, .initial_interval = "0s", .max_interval = "0s"}),
-             TARRY_FUNCTION("retry_child", retry_child));
+             TARRY_FUNCTION("retry_child", retry_child),
+             TARRY_FUNCTION("noop_retry", noop_retry, .retry = {.enabled = 1}),
+             TARRY_FUNCTION("fail_twice", fail_twice, .retry = NOW));
