@@ -189,7 +189,7 @@ enum { FUNCTIONS_JSON };
 int cli_cmd_functions(client *c, const command *cmd, const cli_args *args)
 {
     answer ans = {0};
-    cli_table rows = {.ncols = 4};
+    cli_table rows = {.ncols = 5};
     int rc;
 
     (void)cmd;
@@ -204,12 +204,13 @@ int cli_cmd_functions(client *c, const command *cmd, const cli_args *args)
         rc = cli_bad_answer(c, "\"data\" list");
         goto done;
     }
-    cli_table_add(&rows, (const char *[]){"FUNCTION", "PLUGIN", "VERSION", "FILE"});
+    cli_table_add(&rows, (const char *[]){"FUNCTION", "PLUGIN", "VERSION", "FILE", "NEXT_CRON"});
     cJSON_ArrayForEach(fn, data)
     {
         const cJSON *plugin = cli_json_get(fn, "plugin");
+        const char *next = cli_json_str(fn, "next_fire_at"); /* "-" without a cron */
         cli_table_add(&rows, (const char *[]){cli_json_str(fn, "name"), cli_json_str(plugin, "name"),
-                                              cli_json_str(plugin, "version"), cli_json_str(plugin, "file")});
+                                              cli_json_str(plugin, "version"), cli_json_str(plugin, "file"), next});
     }
     if (rows.nrows == 1)
         fputs("tarry: no functions are loaded (tarry plugins shows the plugins and their load errors)\n",
