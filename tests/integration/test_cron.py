@@ -87,7 +87,7 @@ def main():
         check(nxt % 1000 == 0 and nxt > time.time() * 1000 - 1000, "next_fire_at is the next (scaled) due time",
               fn["next_fire_at"])
         out = subprocess.run([harness.BIN, "functions", "--url", h.url], capture_output=True, text=True)
-        check(out.returncode == 0 and "NEXT_CRON" in out.stdout and
+        check(out.returncode == 0 and "NEXT CRON" in out.stdout and
               any(l.split()[0] == "tick" and l.split()[-1].endswith(".000Z") for l in out.stdout.splitlines()[1:]),
               "`tarry functions` shows when tick fires next", out.stdout + out.stderr)
         runs = wait_runs(h, lambda r: len(r) >= 3, "three scheduled executions")
