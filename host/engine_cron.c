@@ -174,8 +174,15 @@ static void fire(engine *e, struct cron_entry *ce, int64_t now)
     /* One execution for however many due times were missed: the mark jumps to now. */
     covered = next_due(c, &ce->when, due, &after) == 0 && after <= now ? now : due;
     if (!fn || engine_quarantined(e, fn, why, sizeof why)) {
+        /* Skipped in memory only: nothing else may be committed soon, and a mark waiting for a batch
+         * would stop the schedule. After a restart, this due time is tried again once. */
         hlog(HLOG_WARN, "cron: function %s is not started for its due time %s: %s", ce->function, due_text,
              fn ? why : "it is not loaded");
+        ce->covered = covered;
+        ce->has_mark = true;
+        if (next_due(c, &ce->when, covered, &ce->next_due) != 0)
+            ce->next_due = 0;
+        return;
     } else {
         memset(&rec, 0, sizeof rec);
         id_new(&rec.id);
