@@ -18,6 +18,7 @@
  *   engine_watch.c     passes on workers: how long each has run, and workers stuck past a threshold
  *   engine_limits.c    concurrency limits: per-function slots, executions held while their function is full
  *   engine_cron.c      functions with a cron: one execution per due time, on a timer
+ *   engine_retry.c     attempts: what is kept of each, retries (backoff.h), max_duration timeouts
  *
  * Invariants (every room keeps them):
  *   - an execution in memory is in `active` (by id) until it is freed;
@@ -122,6 +123,13 @@ typedef struct exec {
      * (then ready_node is linked there and in_ready is true). */
     struct fn_limit *limit;
     bool limit_running, limit_admitted, held;
+    /* engine_retry.c: the end of its last attempt, written with its next batch (attempt_error owned) */
+    bool attempt_pending;
+    store_attempt attempt;
+    char *attempt_error;
+    char *error_kept;           /* the failed attempt's error while its retry waits (rec.error), owned */
+    uint32_t drop_from, drop_to; /* journal entries [from, to) to delete: a retried workflow's failed end */
+    bool abandoned; /* its pass timed out: the pass owns this exec (not in `active`) until it returns */
 } exec;
 
 /* One execution in the batch in flight: the state it wrote, who to answer. */
@@ -135,6 +143,8 @@ typedef struct commit_entry {
     uint32_t log_count_before;      /* rec.log_count before this batch wrote its lines */
     journal_entry *sleep_entry;
     list_node acks;
+    uint32_t attempt_written; /* the attempt this batch wrote (engine_retry.c), 0 none */
+    bool dropped;             /* ... and the journal entries it deleted */
 } commit_entry;
 
 typedef struct wait_list {
@@ -228,6 +238,7 @@ struct engine {
     struct fn_limit *limits; /* engine_limits.c: functions with a concurrency limit seen so far */
     size_t held_count;       /* executions on their held lists (counted in ready_count too) */
     struct engine_cron *cron; /* engine_cron.c */
+    size_t abandoned; /* passes that timed out and still hold a thread (engine_retry.c) */
 };
 
 /* ---- engine.c ---------------------------------------------------------------- */
@@ -378,6 +389,29 @@ void engine_cron_free(engine *e);
 /* Cron marks changed since the last batch into the batch being built; then whether it committed. */
 int engine_cron_batch(engine *e, store_batch *b);
 void engine_cron_committed(engine *e, bool ok);
+/* ---- engine_retry.c ------------------------------------------------------------------------ */
+
+/* x's attempt (rec.attempts, from rec.started_at) ended: keep it for the attempts DB, written with x's
+ * next batch. `error` is copied. */
+void engine_attempt_note(exec *x, exec_state outcome, int64_t finished_at, const char *error, bool crashed,
+                         bool timed_out, bool permanent);
+/*
+ * x's attempt failed (rec.error says why; x is running): note it, then retry it by its function's
+ * policy (scheduled at now + backoff, or queued with a zero wait) or fail it for good (and settle its
+ * parent). journal_seen: x->run holds the journal the pass saw (its failed end is dropped for the retry).
+ */
+void engine_attempt_failed(engine *e, exec *x, bool permanent, bool timed_out, bool journal_seen);
+/* Into x's batch: the journal entries it drops and its noted attempt. 0 or a negative code. */
+int engine_retry_batch(store_batch *b, exec *x);
+/* That batch committed with attempt `attempt_written` (0 none) and its drops (`dropped`). */
+void engine_retry_committed(exec *x, uint32_t attempt_written, bool dropped);
+/* How many more passes may start now: free workers, within the threads abandoned passes leave. */
+size_t engine_pass_room(const engine *e);
+/* x's pass ran past max_duration: abandon it, and fail (or retry) the attempt. false: not now (its
+ * changes are on their way to the store; look again later). */
+bool engine_attempt_timeout(engine *e, exec *x);
+/* An abandoned pass returned (work_done): log it, discard what it returned, free x. */
+void engine_abandoned_returned(engine *e, exec *x, int status);
 
 /* ---- engine_versions.c ------------------------------------------------------------------- */
 

@@ -7,7 +7,10 @@
  * What holds a slot: an execution in state `running`, i.e. a pass on a
  * worker (or about to be handed to one). A workflow that waits (a sleep, a
  * child) and a failed attempt waiting for its retry hold none: when they
- * come back they queue for a slot like a new trigger. This is Defer's
+ * come back they queue for a slot like a new trigger. A pass that timed out
+ * (engine_retry.c) keeps its slot until its thread returns: at most N
+ * threads run the function's code at once, so concurrency 1 stays mutual
+ * exclusion even with a function that ignores tarry_is_cancelled. This is Defer's
  * "running executions" count, and it keeps the count in memory only: after
  * a restart nothing runs, and everything recovered queues through the same
  * check, so the limit holds across restarts too.

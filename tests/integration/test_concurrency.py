@@ -8,6 +8,7 @@ from timings.
   ones) mixed with an unlimited function;
 - a limited function's queue does not hold up other functions;
 - concurrency 2 never has three running;
+- retries that come back (interval 0s) wait for a slot too;
 - the limit and the order hold across a kill -9 in the middle of the queue;
 - max_concurrency_action "cancel": a trigger while one runs is cancelled at once, with the
   reason; once the function is free again, a trigger runs.
@@ -125,6 +126,18 @@ def main():
         most = max_overlap(events(f3))
         check(most <= 2, "concurrency 2: never three running (most at once: %d)" % most, events(f3))
         print("   concurrency 2: at most %d at once" % most)
+
+        # ---- retries that come back queue for a slot ----------------------------------------
+        # Each first attempt fails and is retried at once (interval 0s): the retries come back
+        # while the others run, and still never run beside them.
+        f6 = os.path.join(h.dir, "flaky.txt")
+        flaky = [h.trigger_ok("lim_flaky", {"file": f6, "n": i, "ms": 30}) for i in range(6)]
+        for i in flaky:
+            rec = h.wait_final(i, timeout=60)
+            check(rec["state"] == "succeeded" and rec["attempts"] == 2, "lim_flaky succeeds at its 2nd attempt", rec)
+        evs = events(f6)
+        check_eq(len([e for e in evs if e[0] == "start"]), 12, "two attempts each ran")
+        check(max_overlap(evs) <= 1, "retries respect concurrency 1: never two attempts at once", evs)
 
         # ---- across a kill -9 -------------------------------------------------------------
         f4 = os.path.join(h.dir, "restart.txt")

@@ -6,6 +6,8 @@
  *   lim_two     concurrency 2 (queue)
  *   lim_cancel  concurrency 1, max_concurrency_action "cancel"
  *   unlimited   no limit
+ *   lim_flaky   concurrency 1, retried at once (interval 0s, 3 attempts): its first attempt
+ *               fails after writing its lines, the second succeeds
  *
  * Each takes args {"file": PATH, "n": N, "ms": MS}: appends
  * "start N PID T\n", sleeps MS milliseconds, appends "end N PID T\n" (T:
@@ -43,7 +45,7 @@ static int append(const char *file, const char *what, int n)
     return wrote == len ? 0 : -1;
 }
 
-static tarry_status run(tarry_ctx *ctx, const char *args_json)
+static tarry_status run_maybe_failing(tarry_ctx *ctx, const char *args_json, int fail_first)
 {
     cJSON *args = cJSON_Parse(args_json);
     const cJSON *file = cJSON_GetObjectItemCaseSensitive(args, "file");
@@ -65,11 +67,26 @@ static tarry_status run(tarry_ctx *ctx, const char *args_json)
         return tarry_set_error(ctx, "cannot append to the file");
     }
     cJSON_Delete(args);
+    if (fail_first && tarry_attempt(ctx) == 1)
+        return tarry_set_error(ctx, "first attempt fails on purpose");
     snprintf(result, sizeof result, "{\"n\":%d}", num);
     return (tarry_status)tarry_set_result(ctx, result);
+}
+
+static tarry_status run(tarry_ctx *ctx, const char *args_json)
+{
+    return run_maybe_failing(ctx, args_json, 0);
+}
+
+static tarry_status flaky(tarry_ctx *ctx, const char *args_json)
+{
+    return run_maybe_failing(ctx, args_json, 1);
 }
 
 TARRY_PLUGIN("limits", "1.0.0", TARRY_FUNCTION("lim_one", run, .concurrency = 1),
              TARRY_FUNCTION("lim_two", run, .concurrency = 2),
              TARRY_FUNCTION("lim_cancel", run, .concurrency = 1, .max_concurrency_action = "cancel"),
-             TARRY_FUNCTION("unlimited", run));
+             TARRY_FUNCTION("unlimited", run),
+             TARRY_FUNCTION("lim_flaky", flaky, .concurrency = 1,
+                            .retry = {.enabled = 1, .max_attempts = 3, .initial_interval = "0s",
+                                      .randomization_factor = -1}));
