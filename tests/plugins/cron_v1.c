@@ -15,4 +15,5 @@ static tarry_status echo(tarry_ctx *ctx, const char *args_json)
     return (tarry_status)tarry_set_result(ctx, args_json);
 }
 
-TARRY_PLUGIN("cron", "1.0.0", TARRY_FUNCTION("tick", echo, .cron = "* * * * *"), TARRY_FUNCTION("manual", echo));
+TARRY_PLUGIN("cron", "1.0.0", TARRY_FUNCTION("tick", echo, .cron = "* * * * *"),
+             TARRY_FUNCTION("manual", echo));

@@ -88,5 +88,7 @@ TARRY_PLUGIN("limits", "1.0.0", TARRY_FUNCTION("lim_one", run, .concurrency = 1)
              TARRY_FUNCTION("lim_cancel", run, .concurrency = 1, .max_concurrency_action = "cancel"),
              TARRY_FUNCTION("unlimited", run),
              TARRY_FUNCTION("lim_flaky", flaky, .concurrency = 1,
-                            .retry = {.enabled = 1, .max_attempts = 3, .initial_interval = "0s",
+                            .retry = {.enabled = 1,
+                                      .max_attempts = 3,
+                                      .initial_interval = "0s",
                                       .randomization_factor = -1}));
