@@ -1226,6 +1226,14 @@ static int handle_functions(api *a, http_req *req)
 {
     cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data");
     plugins_each(engine_plugins(a->eng), add_current_functions, data);
+    /* When each function's cron schedule fires next (engine_cron.c); null without one. */
+    for (cJSON *fn = data->child; fn; fn = fn->next) {
+        int64_t next;
+        if (engine_cron_next_fire(a->eng, cJSON_GetStringValue(cJSON_GetObjectItem(fn, "name")), &next) == 0)
+            add_time(fn, "next_fire_at", next);
+        else
+            cJSON_AddNullToObject(fn, "next_fire_at");
+    }
     reply_cjson(req, 200, root);
     return 0;
 }

@@ -208,7 +208,7 @@ static void option_cells(const cJSON *fn, char *retry, char *limit, size_t len)
 int cli_cmd_functions(client *c, const command *cmd, const cli_args *args)
 {
     answer ans = {0};
-    cli_table rows = {.ncols = 7};
+    cli_table rows = {.ncols = 8};
     int rc;
 
     (void)cmd;
@@ -224,7 +224,7 @@ int cli_cmd_functions(client *c, const command *cmd, const cli_args *args)
         goto done;
     }
     cli_table_add(&rows, (const char *[]){"FUNCTION", "PLUGIN", "VERSION", "RETRY", "MAX DURATION",
-                                          "CONCURRENCY", "CRON"});
+                                          "CONCURRENCY", "CRON", "NEXT CRON"});
     cJSON_ArrayForEach(fn, data)
     {
         const cJSON *plugin = cli_json_get(fn, "plugin"), *opt = cli_json_get(fn, "options");
@@ -232,10 +232,10 @@ int cli_cmd_functions(client *c, const command *cmd, const cli_args *args)
         option_cells(fn, retry, limit, sizeof retry);
         cli_table_add(
             &rows,
-            (const char *[]){cli_json_str(fn, "name"), cli_json_str(plugin, "name"),
-                             cli_json_str(plugin, "version"), retry,
-                             cli_json_str(opt, "max_duration") ? cli_json_str(opt, "max_duration") : "none",
-                             limit, cli_json_str(opt, "cron")});
+            (const char *[]){
+                cli_json_str(fn, "name"), cli_json_str(plugin, "name"), cli_json_str(plugin, "version"),
+                retry, cli_json_str(opt, "max_duration") ? cli_json_str(opt, "max_duration") : "none", limit,
+                cli_json_str(opt, "cron"), cli_json_str(fn, "next_fire_at") /* "-" without a cron */});
     }
     if (rows.nrows == 1)
         fputs("tarry: no functions are loaded (tarry plugins shows the plugins and their load errors)\n",

@@ -245,3 +245,13 @@ int clock_parse(const char *text, int64_t *out_ms, char *err, size_t errlen)
     *out_ms = seconds * 1000 + millis;
     return 0;
 }
+
+int64_t clock_days_from_civil(int64_t year, int month, int day)
+{
+    return days_from_civil(year, month, day);
+}
+
+void clock_civil_from_days(int64_t days, int64_t *year, int *month, int *day)
+{
+    civil_from_days(days, year, month, day);
+}

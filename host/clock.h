@@ -42,4 +42,11 @@ void clock_format(int64_t ms, char out[CLOCK_TEXT_LEN + 1]);
  */
 int clock_parse(const char *text, int64_t *out_ms, char *err, size_t errlen);
 
+/*
+ * The proleptic Gregorian calendar, for any year: days since 1970-01-01 of
+ * a date (month 1..12, day 1..31), and back (cron.c walks the calendar).
+ */
+int64_t clock_days_from_civil(int64_t year, int month, int day);
+void clock_civil_from_days(int64_t days, int64_t *year, int *month, int *day);
+
 #endif

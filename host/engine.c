@@ -61,6 +61,7 @@ int engine_trigger(engine *e, const engine_trigger_req *req, engine_waiter *w)
     exec_record rec;
     exec *x;
     int refusing = engine_commit_refusing(e);
+    char why[400];
 
     if (!fn)
         return TARRY_ENOTFOUND;
@@ -92,6 +93,13 @@ int engine_trigger(engine *e, const engine_trigger_req *req, engine_waiter *w)
     if (x->rec.scheduled_at > now) {
         engine_exec_move(e, x, EXEC_SCHEDULED);
         e->timers_changed = true;
+    } else if (engine_limit_refuses(e, fn, why, sizeof why)) {
+        /* Its function is at its limit and says "cancel" (engine_limits.c): final at once, and
+         * answered like any trigger once that is durable. */
+        if (engine_exec_move(e, x, EXEC_CANCELLED) == 0) {
+            engine_exec_set_error(x, why);
+            x->rec.finished_at = now;
+        }
     } else if (req->wait_ms >= 0) {
         /* Nobody is told about it before it is final (or its wait ends):
          * it may run before anything is written (engine_int.h). */
@@ -143,6 +151,8 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
     uv_cond_init(&e->cp_cond);
     e->open_handles = 9;
     engine_watch_init(e); /* one handle more */
+    if (engine_cron_init(e) != 0) /* one handle more */
+        return TARRY_ENOMEM;
     if (!(e->batch = store_batch_new()) ||
         committer_start(&e->committer, loop, st, engine_on_committed, e) != 0) {
         hlog(HLOG_ERROR, "cannot start the commit thread");
@@ -182,6 +192,7 @@ int engine_start(engine *e)
     uv_timer_start(&e->store_check, on_store_check, STORE_CHECK_MS, STORE_CHECK_MS);
     uv_unref((uv_handle_t *)&e->store_check); /* it never keeps a stopping loop alive */
     engine_watch_start(e);
+    engine_cron_update(e);
     e->timers_due = true;
     engine_flush(e);
     return 0;
@@ -190,6 +201,7 @@ int engine_start(engine *e)
 void engine_drain(engine *e, void (*done)(void *user), void *user)
 {
     e->draining = true;
+    engine_cron_stop(e); /* nothing new starts while draining */
     e->drain_done = done;
     e->drain_user = user;
     uv_timer_stop(&e->timer);
@@ -216,6 +228,8 @@ static void on_handle_closed(uv_handle_t *h)
     store_batch_free(e->batch);
     free(e->entries);
     engine_quarantine_free(e);
+    engine_limits_free(e);
+    engine_cron_free(e);
     uv_cond_destroy(&e->cp_cond);
     uv_mutex_destroy(&e->cp_lock);
     free(e);
@@ -234,6 +248,7 @@ void engine_close(engine *e)
     uv_close((uv_handle_t *)&e->sweep_timer, on_handle_closed);
     uv_close((uv_handle_t *)&e->store_check, on_handle_closed);
     engine_watch_close(e, on_handle_closed);
+    engine_cron_close(e, on_handle_closed);
 }
 
 /* ---- introspection -------------------------------------------------------------------- */

@@ -178,6 +178,10 @@ int engine_reschedule(engine *e, const exec_id *id, int64_t when_ms, engine_wait
  */
 int engine_reload(engine *e, engine_waiter *w);
 
+/* When current function `function`'s cron schedule fires next (Unix ms), into *out_ms: 0, or
+ * TARRY_ENOTFOUND (no schedule). Loop thread. */
+int engine_cron_next_fire(engine *e, const char *function, int64_t *out_ms);
+
 /*
  * Move an unfinished execution that is not running to the current version
  * of its plugin (or to the loaded version `to_hash`). A blocked one is

@@ -174,6 +174,7 @@ static void batch_failed(engine *e, int status, const char *why)
 
     e->stats.commit_failures++;
     engine_quarantine_committed(e, false);
+    engine_cron_committed(e, false);
     snprintf(e->commit_error, sizeof e->commit_error, "%s", why && *why ? why : status_str(status));
     if (status == TARRY_ELOST) {
         store_lost(e, e->commit_error);
@@ -370,6 +371,12 @@ static void submit_dirty(engine *e)
     }
     if (rc == 0)
         rc = engine_quarantine_batch(e, e->batch);
+    {
+        /* Always: the cron marks follow their executions, into this batch or its failure. */
+        int cron_rc = engine_cron_batch(e, e->batch);
+        if (rc == 0)
+            rc = cron_rc;
+    }
     if (rc != 0) {
         /* Only out of memory gets here; treat it as a failed commit. */
         batch_failed(e, rc, rc == TARRY_ENOMEM ? "out of memory building the batch" : status_str(rc));
@@ -456,6 +463,7 @@ void engine_on_committed(void *user, int status, const char *error)
         e->retry_delay_ms = 0;
         e->retry_until_ms = 0;
         engine_quarantine_committed(e, true);
+        engine_cron_committed(e, true);
         engine_recovery_committed(e);
         /* Callers answered now plus callers who arrived during the commit:
          * with clients that wait for each answer, the clients in flight. */

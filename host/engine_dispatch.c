@@ -38,6 +38,10 @@ void engine_ready_remove(engine *e, exec *x)
 {
     if (!x->in_ready)
         return;
+    if (x->held) {
+        engine_limit_unhold(e, x); /* engine_limits.c */
+        return;
+    }
     list_unlink(&x->ready_node);
     x->in_ready = false;
     e->ready_count--;
@@ -460,7 +464,12 @@ static exec *next_ready(engine *e)
              id, x->rec.function);
     } else {
         e->suspects_ready = 0; /* cannot happen: the count follows the queue */
-        x = list_entry(e->ready.next, exec, ready_node);
+        /* One whose function is at its concurrency limit waits aside, and the next one is looked at. */
+        do {
+            if (list_empty(&e->ready))
+                return NULL;
+            x = list_entry(e->ready.next, exec, ready_node);
+        } while (engine_limit_hold(e, x));
     }
     engine_ready_remove(e, x);
     return x;
@@ -474,7 +483,9 @@ void engine_start_ready(engine *e)
             e->backlog = false; /* everything queued is in memory now */
     }
     while (!e->draining && engine_pass_room(e) > 0) {
-        exec *x = next_ready(e);
+        exec *x = engine_limit_next_held(e); /* older than anything of its function in the queue */
+        if (!x)
+            x = next_ready(e);
         char why[600];
         if (!x)
             break;

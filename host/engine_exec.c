@@ -75,6 +75,7 @@ exec *engine_exec_from_store(engine *e, const exec_record *rec)
     } else {
         engine_exec_bind(x, plugins_find(e->pl, rec->function));
     }
+    engine_limit_sync(e, x);
     return x;
 }
 
@@ -88,6 +89,7 @@ void engine_sleep_entry_free(journal_entry *j)
 
 void engine_exec_free(engine *e, exec *x)
 {
+    engine_limit_forget(e, x);
     idmap_del(&e->active, &x->rec.id);
     replay_run_clear(&x->run);
     engine_sleep_entry_free(x->sleep_entry);
@@ -130,6 +132,7 @@ int engine_exec_move(engine *e, exec *x, exec_state to)
         return TARRY_ESTATE;
     }
     x->rec.state = to;
+    engine_limit_sync(e, x);
     engine_exec_dirty(e, x);
     return 0;
 }

@@ -16,6 +16,8 @@
  *   engine_quarantine.c functions whose executions keep crashing the host
  *   engine_versions.c  reload, upgrade, and closing versions nothing uses any more
  *   engine_watch.c     passes on workers: how long each has run, and workers stuck past a threshold
+ *   engine_limits.c    concurrency limits: per-function slots, executions held while their function is full
+ *   engine_cron.c      functions with a cron: one execution per due time, on a timer
  *   engine_retry.c     attempts: what is kept of each, retries (backoff.h), max_duration timeouts
  *
  * Invariants (every room keeps them):
@@ -116,6 +118,11 @@ typedef struct exec {
     /* The last pass dropped lines: batches write the "N lines dropped" line (the loop thread's
      * copy of run.log_dropped, which the worker owns while a pass runs). */
     bool log_marker;
+    /* engine_limits.c: the slots of its function (NULL: unlimited when last looked at), whether it
+     * is counted there as running / as queued or running, and whether it waits on its held list
+     * (then ready_node is linked there and in_ready is true). */
+    struct fn_limit *limit;
+    bool limit_running, limit_admitted, held;
     /* engine_retry.c: the end of its last attempt, written with its next batch (attempt_error owned) */
     bool attempt_pending;
     store_attempt attempt;
@@ -228,6 +235,9 @@ struct engine {
     uv_timer_t watch_timer; /* checks them for passes past stuck_after_ms */
     int64_t stuck_after_ms;
     bool all_stuck; /* every worker holds a pass past the threshold (logged when it changes) */
+    struct fn_limit *limits; /* engine_limits.c: functions with a concurrency limit seen so far */
+    size_t held_count;       /* executions on their held lists (counted in ready_count too) */
+    struct engine_cron *cron; /* engine_cron.c */
     size_t abandoned; /* passes that timed out and still hold a thread (engine_retry.c) */
 };
 
@@ -350,6 +360,35 @@ void engine_watch_pass_end(engine *e, exec *x);
 /* Fill the stats' worker fields (busy, stuck, oldest pass). */
 void engine_watch_stats(const engine *e, engine_stats *out);
 
+/* ---- engine_limits.c ---------------------------------------------------------------------- */
+
+/* x's state (or function) changed: count it in its function's slots as it is now. O(1) when unlimited. */
+void engine_limit_sync(engine *e, exec *x);
+/* x leaves memory: uncount it, and take it off its held list. */
+void engine_limit_forget(engine *e, exec *x);
+/* x is at the ready queue's head: if its function is at its limit, move it to its held list (true). */
+bool engine_limit_hold(engine *e, exec *x);
+/* Take x off its held list (engine_ready_remove does it for a held x). */
+void engine_limit_unhold(engine *e, exec *x);
+/* The oldest held execution whose function has a free slot now, taken off its list, or NULL. */
+exec *engine_limit_next_held(engine *e);
+/* Whether a new trigger of fn is cancelled by its limit ("cancel" action); if so, why, in `why`. */
+bool engine_limit_refuses(engine *e, const plugin_fn *fn, char *why, size_t len);
+void engine_limits_free(engine *e);
+
+/* ---- engine_cron.c ------------------------------------------------------------------------- */
+
+/* Open the cron timer (one more handle for engine_close). 0 or TARRY_ENOMEM. */
+int engine_cron_init(engine *e);
+/* Read the stored cron marks and arm the timer for the current functions (start, and after a reload). */
+void engine_cron_update(engine *e);
+/* Stop firing (a drain). */
+void engine_cron_stop(engine *e);
+void engine_cron_close(engine *e, uv_close_cb cb);
+void engine_cron_free(engine *e);
+/* Cron marks changed since the last batch into the batch being built; then whether it committed. */
+int engine_cron_batch(engine *e, store_batch *b);
+void engine_cron_committed(engine *e, bool ok);
 /* ---- engine_retry.c ------------------------------------------------------------------------ */
 
 /* x's attempt (rec.attempts, from rec.started_at) ended: keep it for the attempts DB, written with x's

@@ -251,7 +251,9 @@ void engine_abandoned_returned(engine *e, exec *x, int status)
          : x->run.outcome == REPLAY_SUCCEEDED ? "succeeded"
          : x->run.outcome == REPLAY_FAILED    ? "failed"
                                               : "unfinished");
-    /* Not in `active` any more (y is): free it without touching the map. */
+    /* Not in `active` any more (y is): free it without touching the map. Its function's
+     * concurrency slot was held until now (engine_limits.c). */
+    engine_limit_forget(e, x);
     replay_run_clear(&x->run);
     engine_sleep_entry_free(x->sleep_entry);
     free(x->attempt_error);

@@ -160,6 +160,7 @@ static void reload_done(uv_work_t *req, int status)
     if (e->reload_scan)
         plugins_apply(e->pl, e->reload_scan);
     e->reload_scan = NULL;
+    engine_cron_update(e); /* new, changed or removed schedules */
     engine_sweep_soon(e); /* the version it replaced may have no executions left */
     e->reloading = false;
     /* Everyone who asked before the scan began gets its report; those who

@@ -108,8 +108,10 @@ int fn_options_parse(const tarry_function_def *def, size_t function_size, uint32
         out->cancel_over_limit = true;
     }
     if (def->cron) {
-        if (!def->cron[0])
-            return refuse(err, errlen, "cron: empty expression");
+        /* The parser's message quotes the expression and names the field:
+         * cron "61 * * * *": minute: 61 is out of range 0-59 */
+        if (cron_parse(def->cron, &out->cron_when, err, errlen) != 0)
+            return TARRY_EINVAL;
         out->cron = def->cron;
     }
     return 0;

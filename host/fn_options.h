@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cron.h"
 #include "tarry.h"
 
 /* Defer's defaults, taken when retry is on and a field is zero. */
@@ -36,6 +37,7 @@ typedef struct fn_options {
     uint32_t concurrency;        /* attempts running at once at most; 0: no limit */
     bool cancel_over_limit;      /* max_concurrency_action "cancel": refuse new ones at the limit */
     const char *cron;            /* the schedule as the plugin wrote it (borrowed), or NULL */
+    cron_expr cron_when;         /* ... parsed (cron.h), when cron is not NULL */
 } fn_options;
 
 /* The options of a function that sets none (and of every function of an older plugin). */

@@ -1292,6 +1292,66 @@ int store_fn_crashes_scan(store_txn *t, store_fn_crashes_cb cb, void *user)
     return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "reading crash histories") : 0;
 }
 
+/* ---- cron marks --------------------------------------------------------------
+ * function -> covered_until(8, native) then the expression, NUL-terminated. */
+
+static int cron_put(sink *out, const char *function, int64_t covered_until, const char *expr)
+{
+    size_t flen = strlen(function), elen = strlen(expr) + 1;
+    void *value;
+    int rc;
+
+    if (flen == 0 || flen > MAX_INDEX_KEY - 20)
+        return TARRY_EINVAL;
+    if ((rc = sink_reserve(out, DB_CRON, function, flen, sizeof covered_until + elen, &value)) != 0)
+        return rc;
+    memcpy(value, &covered_until, sizeof covered_until);
+    memcpy((char *)value + sizeof covered_until, expr, elen);
+    return 0;
+}
+
+int store_batch_cron_put(store_batch *b, const char *function, int64_t covered_until, const char *expr)
+{
+    sink out = {NULL, b};
+    return cron_put(&out, function, covered_until, expr);
+}
+
+int store_cron_put(store_txn *t, const char *function, int64_t covered_until, const char *expr)
+{
+    sink out = {t, NULL};
+    return cron_put(&out, function, covered_until, expr);
+}
+
+int store_cron_scan(store_txn *t, store_cron_cb cb, void *user)
+{
+    MDB_cursor *cur;
+    MDB_val key, val;
+    int rc, out = 0;
+
+    if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_CRON], &cur)) != 0)
+        return fail(t->st, rc, "opening a cursor");
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        char function[MAX_INDEX_KEY];
+        int64_t covered_until;
+        const char *expr = (const char *)val.mv_data + sizeof covered_until;
+        if (key.mv_size == 0 || key.mv_size >= sizeof function || val.mv_size < sizeof covered_until + 1 ||
+            expr[val.mv_size - sizeof covered_until - 1] != '\0') {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        memcpy(&covered_until, val.mv_data, sizeof covered_until);
+        memcpy(function, key.mv_data, key.mv_size);
+        function[key.mv_size] = '\0';
+        if ((out = cb(user, function, covered_until, expr)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (out)
+        return out;
+    return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "reading cron marks") : 0;
+}
+
 /* ---- logs ------------------------------------------------------------------ */
 
 static void key_log(uint8_t k[20], const exec_id *id, uint32_t seq)

@@ -212,6 +212,20 @@ int store_batch_fn_crashes_put(store_batch *b, const char *function, const store
 typedef int (*store_fn_crashes_cb)(void *user, const char *function, const store_fn_crashes *c);
 int store_fn_crashes_scan(store_txn *txn, store_fn_crashes_cb cb, void *user);
 
+/* ---- cron marks ------------------------------------------------------------------ */
+
+/*
+ * A function's cron mark (engine_cron.c): every due time of its schedule up
+ * to `covered_until` (Unix ms) has been fired (or deliberately skipped),
+ * under the expression `expr`. Written in the batch that creates the
+ * execution of the due time it covers.
+ */
+int store_batch_cron_put(store_batch *b, const char *function, int64_t covered_until, const char *expr);
+int store_cron_put(store_txn *txn, const char *function, int64_t covered_until, const char *expr);
+/* Every function's mark (expr borrows from the txn); a non-zero return from cb stops the scan and is returned. */
+typedef int (*store_cron_cb)(void *user, const char *function, int64_t covered_until, const char *expr);
+int store_cron_scan(store_txn *txn, store_cron_cb cb, void *user);
+
 /* ---- attempts --------------------------------------------------------------------- */
 
 /* One attempt of an execution, written in the batch that records its end. */
