@@ -30,6 +30,7 @@
 
 #include "clock.h"
 #include "duration.h"
+#include "exec_opts.h"
 #include "hlog.h"
 #include "ids.h"
 #include "json_strict.h"
@@ -55,7 +56,8 @@ enum {
     PENDING_RESULT,
     PENDING_RESCHEDULE,
     PENDING_RELOAD,
-    PENDING_UPGRADE
+    PENDING_UPGRADE,
+    PENDING_DUPLICATE /* a trigger whose idempotency key named an execution not committed yet */
 };
 
 typedef struct api_pending {
@@ -163,6 +165,8 @@ static cJSON *exec_json(const exec_record *r)
         cJSON_AddRawToObject(o, "metadata", r->metadata);
     else
         cJSON_AddObjectToObject(o, "metadata");
+    add_string_or_null(o, "idempotency_key", r->idempotency_key);
+    add_time(o, "discard_at", r->discard_at);
     cJSON_AddNumberToObject(o, "attempts", r->attempts);
     add_time(o, "created_at", r->created_at);
     add_time(o, "scheduled_at", r->scheduled_at);
@@ -440,6 +444,11 @@ static void reply_state_fn(http_req *req, const exec_record *r, int status)
     reply_state(req, status, r);
 }
 
+static void reply_exec_json(http_req *req, const exec_record *r, int status)
+{
+    reply_cjson(req, status, exec_json(r));
+}
+
 static void reply_result_fn(http_req *req, const exec_record *r, int unused)
 {
     (void)unused;
@@ -476,6 +485,8 @@ static void on_engine_answer(engine_waiter *w, int status, const exec_record *re
     } else if (status == ENGINE_TIMEOUT) {
         answer_from_store(p->a, req, &w->id, p->mode == PENDING_RESULT ? reply_result_fn : reply_state_fn,
                           202);
+    } else if (p->mode == PENDING_DUPLICATE) {
+        reply_cjson(req, 200, exec_json(rec)); /* the execution the key made (docs/API.md) */
     } else if (p->mode == PENDING_RESULT) {
         reply_result(req, rec);
     } else if (p->mode == PENDING_TRIGGER_WAIT && exec_state_final(rec->state)) {
@@ -662,9 +673,12 @@ static int handle_trigger(api *a, http_req *req, const char *fn, size_t fn_len)
     cJSON_ArrayForEach(field, body)
     {
         const char *k = field->string;
-        if (strcmp(k, "args") && strcmp(k, "delay") && strcmp(k, "run_at") && strcmp(k, "metadata")) {
-            http_reply_error(req, 400, "invalid_field",
-                             "%s: unknown field (expected args, delay, run_at, metadata)", k);
+        if (strcmp(k, "args") && strcmp(k, "delay") && strcmp(k, "run_at") && strcmp(k, "metadata") &&
+            strcmp(k, "idempotency_key") && strcmp(k, "discard_after")) {
+            http_reply_error(
+                req, 400, "invalid_field",
+                "%s: unknown field (expected args, delay, run_at, metadata, idempotency_key, discard_after)",
+                k);
             goto done;
         }
     }
@@ -679,20 +693,37 @@ static int handle_trigger(api *a, http_req *req, const char *fn, size_t fn_len)
 
     field = cJSON_GetObjectItemCaseSensitive(body, "metadata");
     if (field && !cJSON_IsNull(field)) {
-        cJSON *item;
-        if (!cJSON_IsObject(field)) {
-            http_reply_error(req, 400, "invalid_field", "metadata: must be an object of strings");
+        if (exec_opts_metadata(field, err, sizeof err) != 0) {
+            http_reply_error(req, 400, "invalid_field", "%s", err);
             goto done;
-        }
-        cJSON_ArrayForEach(item, field)
-        {
-            if (!cJSON_IsString(item)) {
-                http_reply_error(req, 400, "invalid_field", "metadata.%s: must be a string", item->string);
-                goto done;
-            }
         }
         metadata = cJSON_PrintUnformatted(field);
         treq.metadata = metadata;
+    }
+    field = cJSON_GetObjectItemCaseSensitive(body, "idempotency_key");
+    if (field && !cJSON_IsNull(field)) {
+        if (!cJSON_IsString(field)) {
+            http_reply_error(req, 400, "invalid_field", "idempotency_key: must be a string");
+            goto done;
+        }
+        if (exec_opts_idempotency_key(field->valuestring, err, sizeof err) != 0) {
+            http_reply_error(req, 400, "invalid_field", "%s", err);
+            goto done;
+        }
+        treq.idempotency_key = field->valuestring;
+    }
+    field = cJSON_GetObjectItemCaseSensitive(body, "discard_after");
+    if (field && !cJSON_IsNull(field)) {
+        if (!cJSON_IsString(field)) {
+            http_reply_error(req, 400, "invalid_field",
+                             "discard_after: must be a string: a duration like \"10m\" or an RFC 3339 time");
+            goto done;
+        }
+        if (exec_opts_discard_after(field->valuestring, clock_now_ms(), &treq.discard_at_ms, err,
+                                    sizeof err) != 0) {
+            http_reply_error(req, 400, "invalid_field", "%s", err);
+            goto done;
+        }
     }
 
     cJSON *delay = cJSON_GetObjectItemCaseSensitive(body, "delay");
@@ -731,9 +762,20 @@ static int handle_trigger(api *a, http_req *req, const char *fn, size_t fn_len)
         goto done;
     }
     rc = engine_trigger(a->eng, &treq, &p->waiter);
-    if (rc != 0) {
+    if (rc == ENGINE_DUPLICATE) {
+        p->mode = PENDING_DUPLICATE; /* answered 200 with it once it is committed */
+    } else if (rc == ENGINE_DUPLICATE_STORED) {
+        exec_id id = p->waiter.id;
         pending_drop(p);
-        if (rc == TARRY_ENOTFOUND)
+        answer_from_store(a, req, &id, reply_exec_json, 200);
+    } else if (rc != 0) {
+        pending_drop(p);
+        if (rc == TARRY_EEXIST)
+            http_reply_error(req, 409, "idempotency_conflict",
+                             "idempotency_key \"%.300s\" of function \"%s\" was first used with other args; "
+                             "a key stands for one execution",
+                             treq.idempotency_key, name);
+        else if (rc == TARRY_ENOTFOUND)
             http_reply_error(
                 req, 404, "function_not_found",
                 "no loaded plugin exports a function named \"%s\" (GET /v1/functions lists them)", name);

@@ -115,6 +115,7 @@ typedef struct exec {
     /* The last pass dropped lines: batches write the "N lines dropped" line (the loop thread's
      * copy of run.log_dropped, which the worker owns while a pass runs). */
     bool log_marker;
+    bool idem_pending; /* its idempotency key is in the engine's pending map (engine_idem.c) */
 } exec;
 
 /* One execution in the batch in flight: the state it wrote, who to answer. */
@@ -218,6 +219,8 @@ struct engine {
     uv_timer_t watch_timer; /* checks them for passes past stuck_after_ms */
     int64_t stuck_after_ms;
     bool all_stuck; /* every worker holds a pass past the threshold (logged when it changes) */
+    struct engine_idem *idem; /* idempotency keys not committed yet (engine_idem.c) */
+    int64_t idem_ttl_ms;      /* how long a key is kept */
 };
 
 /* ---- engine.c ---------------------------------------------------------------- */
@@ -338,6 +341,28 @@ void engine_watch_pass_begin(engine *e, exec *x);
 void engine_watch_pass_end(engine *e, exec *x);
 /* Fill the stats' worker fields (busy, stuck, oldest pass). */
 void engine_watch_stats(const engine *e, engine_stats *out);
+
+/* ---- engine_idem.c ----------------------------------------------------------------------- */
+
+typedef struct engine_idem engine_idem;
+typedef struct engine_idem_hit {
+    exec *x;    /* the execution the key names, in memory and not committed yet; or NULL */
+    exec_id id; /* its id (also when only stored) */
+} engine_idem_hit;
+/* Whether (function, key) names a live execution: 0 (no), 1 (yes: *hit), TARRY_EEXIST (yes, with
+ * other args) or a store error. */
+int engine_idem_check(engine *e, const char *function, const char *key, const char *args,
+                      engine_idem_hit *hit);
+/* x (new, with rec.idempotency_key) takes its key until its first commit. 0 or TARRY_ENOMEM. */
+int engine_idem_hold(engine *e, exec *x);
+/* x's first commit is done, failed, or x is freed: its key is the store's (or nobody's) now. */
+void engine_idem_forget(engine *e, exec *x);
+/* Answer w with x as committed, once its creating batch commits. */
+void engine_idem_attach(engine *e, exec *x, engine_waiter *w);
+/* New keyed x into the batch that creates it; expired keys out (bounded, now and then). */
+int engine_idem_put(engine *e, store_batch *b, const exec *x);
+int engine_idem_sweep(engine *e, store_batch *b);
+void engine_idem_free(engine *e);
 
 /* ---- engine_versions.c ------------------------------------------------------------------- */
 

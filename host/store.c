@@ -1617,6 +1617,11 @@ static int64_t be64_get(const uint8_t *p)
     return (int64_t)u;
 }
 
+size_t store_idem_key(const char *function, const char *key, uint8_t out[STORE_IDEM_KEY_MAX])
+{
+    return strlen(function) > 128 ? 0 : key_idem(out, function, key);
+}
+
 int store_idem_get(store_txn *t, const char *function, const char *key, store_idem *out)
 {
     uint8_t k[MAX_INDEX_KEY];

@@ -252,6 +252,10 @@ typedef struct store_idem {
     int64_t expires_at; /* Unix ms: from then on the key is free again (and swept) */
 } store_idem;
 
+/* The stored form of (function, key): function NUL sha256(key), into out; its length, or 0 when the
+ * function name is over 128 bytes. Lets the engine key its own map of uncommitted keys alike. */
+#define STORE_IDEM_KEY_MAX (128 + 1 + 32)
+size_t store_idem_key(const char *function, const char *key, uint8_t out[STORE_IDEM_KEY_MAX]);
 /* The execution `function`'s `key` names: 0, or TARRY_ENOTFOUND (also when expired but not
  * swept yet: the caller compares expires_at). */
 int store_idem_get(store_txn *txn, const char *function, const char *key, store_idem *out);
