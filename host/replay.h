@@ -42,6 +42,8 @@ typedef struct jcore_log replay_log;
 typedef struct replay_entry {
     journal_entry e;
     char *args;
+    /* A call's per-execution options (tarry_call_opts, revision 4), or NULL; borrowed from the core. */
+    const char *idempotency_key, *discard_after, *metadata;
 } replay_entry;
 
 typedef enum replay_outcome {
