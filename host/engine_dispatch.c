@@ -225,8 +225,9 @@ void engine_settle_child(engine *e, exec *child)
  */
 static void child_shared(engine *e, exec *x, size_t i, int found, const engine_idem_hit *hit)
 {
+    /* The strings go into r's own fields: the core's entries may still be the worker's (a
+     * checkpoint hands entries over while the pass goes on). */
     replay_entry *r = &x->run.new_entries[i];
-    jcore_entry *f = &x->run.fresh[i]; /* owns the strings r->e borrows */
     char why[600];
     store_txn *txn;
     exec_record rec;
@@ -242,10 +243,8 @@ static void child_shared(engine *e, exec *x, size_t i, int found, const engine_i
                 r->e.status = rec.state == EXEC_SUCCEEDED   ? JOURNAL_SUCCEEDED
                               : rec.state == EXEC_CANCELLED ? JOURNAL_CANCELLED
                                                             : JOURNAL_FAILED;
-                free(f->value);
-                free(f->error);
-                f->value = r->e.status == JOURNAL_SUCCEEDED && rec.result ? strdup(rec.result) : NULL;
-                f->error = r->e.status == JOURNAL_SUCCEEDED ? NULL : strdup(rec.error ? rec.error : "");
+                r->own_value = r->e.status == JOURNAL_SUCCEEDED && rec.result ? strdup(rec.result) : NULL;
+                r->own_error = r->e.status == JOURNAL_SUCCEEDED ? NULL : strdup(rec.error ? rec.error : "");
             }
             store_txn_abort(txn);
         }
@@ -262,14 +261,10 @@ static void child_shared(engine *e, exec *x, size_t i, int found, const engine_i
                  "idempotency_key \"%.300s\" of function \"%s\" was first used with other args", r->idempotency_key,
                  r->e.name);
     }
-    if (!final) {
-        free(f->value);
-        free(f->error);
-        f->value = NULL;
-        f->error = strdup(why);
-    }
-    r->e.value = f->value;
-    r->e.error = f->error;
+    if (!final)
+        r->own_error = strdup(why);
+    r->e.value = r->own_value;
+    r->e.error = r->own_error;
     if (!r->e.detached)
         x->wake_pending = true; /* replay once this entry is durable (work_done) */
 }

@@ -255,6 +255,10 @@ void replay_run_clear(replay_run *run)
     free(run->journal);
     run->journal = NULL;
     run->journal_count = run->journal_cap = 0;
+    for (size_t i = 0; i < run->new_count; i++) {
+        free(run->new_entries[i].own_value);
+        free(run->new_entries[i].own_error);
+    }
     free(run->new_entries);
     run->new_entries = NULL;
     run->new_count = run->new_cap = run->handed = 0;
