@@ -18,6 +18,7 @@
  * May not: write to the store, call plugin code, see an HTTP library type.
  */
 #include "api.h"
+#include "api_int.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -29,14 +30,13 @@
 
 #include "clock.h"
 #include "duration.h"
+#include "exec_opts.h"
 #include "hlog.h"
 #include "ids.h"
 #include "json_strict.h"
 #include "status.h"
 
 #define MAX_WAIT_MS (10 * 60 * 1000)
-#define LIST_DEFAULT 50
-#define LIST_MAX 1000
 /* A logs page: lines by default and at most, and the text after which a page ends early. */
 #define LOGS_DEFAULT 1000
 #define LOGS_MAX 10000
@@ -56,7 +56,8 @@ enum {
     PENDING_RESULT,
     PENDING_RESCHEDULE,
     PENDING_RELOAD,
-    PENDING_UPGRADE
+    PENDING_UPGRADE,
+    PENDING_DUPLICATE /* a trigger whose idempotency key named an execution not committed yet */
 };
 
 typedef struct api_pending {
@@ -164,6 +165,8 @@ static cJSON *exec_json(const exec_record *r)
         cJSON_AddRawToObject(o, "metadata", r->metadata);
     else
         cJSON_AddObjectToObject(o, "metadata");
+    add_string_or_null(o, "idempotency_key", r->idempotency_key);
+    add_time(o, "discard_at", r->discard_at);
     cJSON_AddNumberToObject(o, "attempts", r->attempts);
     add_time(o, "created_at", r->created_at);
     add_time(o, "scheduled_at", r->scheduled_at);
@@ -443,6 +446,11 @@ static void reply_state_fn(http_req *req, const exec_record *r, int status)
     reply_state(req, status, r);
 }
 
+static void reply_exec_json(http_req *req, const exec_record *r, int status)
+{
+    reply_cjson(req, status, exec_json(r));
+}
+
 static void reply_result_fn(http_req *req, const exec_record *r, int unused)
 {
     (void)unused;
@@ -479,6 +487,8 @@ static void on_engine_answer(engine_waiter *w, int status, const exec_record *re
     } else if (status == ENGINE_TIMEOUT) {
         answer_from_store(p->a, req, &w->id, p->mode == PENDING_RESULT ? reply_result_fn : reply_state_fn,
                           202);
+    } else if (p->mode == PENDING_DUPLICATE) {
+        reply_cjson(req, 200, exec_json(rec)); /* the execution the key made (docs/API.md) */
     } else if (p->mode == PENDING_RESULT) {
         reply_result(req, rec);
     } else if (p->mode == PENDING_TRIGGER_WAIT && exec_state_final(rec->state)) {
@@ -665,9 +675,12 @@ static int handle_trigger(api *a, http_req *req, const char *fn, size_t fn_len)
     cJSON_ArrayForEach(field, body)
     {
         const char *k = field->string;
-        if (strcmp(k, "args") && strcmp(k, "delay") && strcmp(k, "run_at") && strcmp(k, "metadata")) {
-            http_reply_error(req, 400, "invalid_field",
-                             "%s: unknown field (expected args, delay, run_at, metadata)", k);
+        if (strcmp(k, "args") && strcmp(k, "delay") && strcmp(k, "run_at") && strcmp(k, "metadata") &&
+            strcmp(k, "idempotency_key") && strcmp(k, "discard_after")) {
+            http_reply_error(
+                req, 400, "invalid_field",
+                "%s: unknown field (expected args, delay, run_at, metadata, idempotency_key, discard_after)",
+                k);
             goto done;
         }
     }
@@ -682,20 +695,37 @@ static int handle_trigger(api *a, http_req *req, const char *fn, size_t fn_len)
 
     field = cJSON_GetObjectItemCaseSensitive(body, "metadata");
     if (field && !cJSON_IsNull(field)) {
-        cJSON *item;
-        if (!cJSON_IsObject(field)) {
-            http_reply_error(req, 400, "invalid_field", "metadata: must be an object of strings");
+        if (exec_opts_metadata(field, err, sizeof err) != 0) {
+            http_reply_error(req, 400, "invalid_field", "%s", err);
             goto done;
-        }
-        cJSON_ArrayForEach(item, field)
-        {
-            if (!cJSON_IsString(item)) {
-                http_reply_error(req, 400, "invalid_field", "metadata.%s: must be a string", item->string);
-                goto done;
-            }
         }
         metadata = cJSON_PrintUnformatted(field);
         treq.metadata = metadata;
+    }
+    field = cJSON_GetObjectItemCaseSensitive(body, "idempotency_key");
+    if (field && !cJSON_IsNull(field)) {
+        if (!cJSON_IsString(field)) {
+            http_reply_error(req, 400, "invalid_field", "idempotency_key: must be a string");
+            goto done;
+        }
+        if (exec_opts_idempotency_key(field->valuestring, err, sizeof err) != 0) {
+            http_reply_error(req, 400, "invalid_field", "%s", err);
+            goto done;
+        }
+        treq.idempotency_key = field->valuestring;
+    }
+    field = cJSON_GetObjectItemCaseSensitive(body, "discard_after");
+    if (field && !cJSON_IsNull(field)) {
+        if (!cJSON_IsString(field)) {
+            http_reply_error(req, 400, "invalid_field",
+                             "discard_after: must be a string: a duration like \"10m\" or an RFC 3339 time");
+            goto done;
+        }
+        if (exec_opts_discard_after(field->valuestring, clock_now_ms(), &treq.discard_at_ms, err,
+                                    sizeof err) != 0) {
+            http_reply_error(req, 400, "invalid_field", "%s", err);
+            goto done;
+        }
     }
 
     cJSON *delay = cJSON_GetObjectItemCaseSensitive(body, "delay");
@@ -734,9 +764,20 @@ static int handle_trigger(api *a, http_req *req, const char *fn, size_t fn_len)
         goto done;
     }
     rc = engine_trigger(a->eng, &treq, &p->waiter);
-    if (rc != 0) {
+    if (rc == ENGINE_DUPLICATE) {
+        p->mode = PENDING_DUPLICATE; /* answered 200 with it once it is committed */
+    } else if (rc == ENGINE_DUPLICATE_STORED) {
+        exec_id id = p->waiter.id;
         pending_drop(p);
-        if (rc == TARRY_ENOTFOUND)
+        answer_from_store(a, req, &id, reply_exec_json, 200);
+    } else if (rc != 0) {
+        pending_drop(p);
+        if (rc == TARRY_EEXIST)
+            http_reply_error(req, 409, "idempotency_conflict",
+                             "idempotency_key \"%.300s\" of function \"%s\" was first used with other args; "
+                             "a key stands for one execution",
+                             treq.idempotency_key, name);
+        else if (rc == TARRY_ENOTFOUND)
             http_reply_error(
                 req, 404, "function_not_found",
                 "no loaded plugin exports a function named \"%s\" (GET /v1/functions lists them)", name);
@@ -1068,107 +1109,6 @@ static int handle_attempts(api *a, http_req *req, const exec_id *id)
     return 0;
 }
 
-struct list_ctx {
-    cJSON *data;
-    exec_id last;
-    engine_stats stats; /* for the stuck threshold */
-    api *a;
-    int64_t now_ms;
-};
-
-static int add_listed(void *user, const exec_record *rec)
-{
-    struct list_ctx *lc = user;
-    cJSON *o = exec_json(rec);
-    int64_t since;
-
-    /* A running execution says how long its pass has run, so one that spins
-     * is visible as such: from the engine (a resumed workflow's pass starts
-     * after its attempt), else from the stored attempt start. */
-    if (rec->state == EXEC_RUNNING) {
-        if (engine_pass_started(lc->a->eng, &rec->id, &since) != 0)
-            since = rec->started_at;
-        int64_t ran = since && lc->now_ms > since ? lc->now_ms - since : 0;
-        cJSON_AddNumberToObject(o, "running_ms", (double)ran);
-        cJSON_AddBoolToObject(o, "stuck", ran >= lc->stats.stuck_after_ms);
-    }
-    cJSON_AddItemToArray(lc->data, o);
-    lc->last = rec->id;
-    return 0;
-}
-
-static int handle_list(api *a, http_req *req)
-{
-    char function[PLUGIN_NAME_MAX + 2], state[32], limit[32], cursor[64];
-    store_list_query q = {.function = NULL, .state = EXEC_NONE, .before = NULL, .limit = LIST_DEFAULT};
-    struct list_ctx lc;
-    exec_id before;
-    store_txn *txn;
-    cJSON *root;
-    bool more;
-    int got, rc;
-
-    if (!http_req_method_is(req, "GET")) {
-        http_reply_method_not_allowed(req, "GET");
-        return 0;
-    }
-    if ((got = http_req_query(req, "function", function, sizeof function)) < 0) {
-        http_reply_error(req, 400, "invalid_query", "function: malformed or longer than %d bytes",
-                         PLUGIN_NAME_MAX);
-        return 0;
-    }
-    if (got > 0 && function[0])
-        q.function = function;
-    if ((got = http_req_query(req, "state", state, sizeof state)) != 0 && state[0]) {
-        if (got < 0 || exec_state_parse(state, &q.state) != 0) {
-            http_reply_error(req, 400, "invalid_query",
-                             "state: \"%s\" is not a state (scheduled, queued, running, waiting, succeeded, "
-                             "failed, cancelled, discarded, blocked)",
-                             got < 0 ? "?" : state);
-            return 0;
-        }
-    }
-    if ((got = http_req_query(req, "limit", limit, sizeof limit)) != 0) {
-        char *end;
-        long n = got > 0 ? strtol(limit, &end, 10) : 0;
-        if (got < 0 || *end || n < 1 || n > LIST_MAX) {
-            http_reply_error(req, 400, "invalid_query", "limit: want a whole number from 1 to %d", LIST_MAX);
-            return 0;
-        }
-        q.limit = (size_t)n;
-    }
-    if ((got = http_req_query(req, "cursor", cursor, sizeof cursor)) != 0 && cursor[0]) {
-        if (got < 0 || id_parse(cursor, &before) != 0) {
-            http_reply_error(req, 400, "invalid_query", "cursor: not a cursor from next_cursor");
-            return 0;
-        }
-        q.before = &before;
-    }
-    if (read_begin(a, req, &txn) != 0)
-        return 0;
-    root = cJSON_CreateObject();
-    lc.data = cJSON_AddArrayToObject(root, "data");
-    lc.a = a;
-    lc.now_ms = clock_now_ms();
-    engine_get_stats(a->eng, &lc.stats);
-    rc = store_exec_list(txn, &q, add_listed, &lc, &more);
-    store_txn_abort(txn);
-    if (rc != 0) {
-        cJSON_Delete(root);
-        reply_store_error(a, req, rc);
-        return 0;
-    }
-    if (more) {
-        char text[ID_TEXT_LEN + 1];
-        id_format(&lc.last, text);
-        cJSON_AddStringToObject(root, "next_cursor", text);
-    } else {
-        cJSON_AddNullToObject(root, "next_cursor");
-    }
-    reply_cjson(req, 200, root);
-    return 0;
-}
-
 static void add_plugin_ref(cJSON *o, const plugin *p)
 {
     cJSON *po = cJSON_AddObjectToObject(o, "plugin");
@@ -1423,7 +1363,9 @@ static int route(api *a, http_req *req)
         return 0;
     }
     if (path_is(&path, "/v1/executions"))
-        return handle_list(a, req);
+        return api_list_handle(a, req);
+    if (path_is(&path, "/v1/executions/stats"))
+        return api_stats_handle(a, req);
     if (path_starts(&path, "/v1/functions/")) {
         const char *name = path.ptr + strlen("/v1/functions/");
         const char *slash = memchr(name, '/', (size_t)(path.ptr + path.len - name));
@@ -1457,6 +1399,33 @@ static int route(api *a, http_req *req)
     http_reply_error(req, 404, "not_found", "no such endpoint: %.*s %.*s (see docs/API.md)", (int)method.len,
                      method.ptr, (int)(path.len > 200 ? 200 : path.len), path.ptr);
     return 0;
+}
+
+/* ---- lent to api_list.c (api_int.h) ---------------------------------------------- */
+
+cJSON *api_exec_json(const exec_record *r)
+{
+    return exec_json(r);
+}
+
+void api_reply_cjson(http_req *req, int status, cJSON *root)
+{
+    reply_cjson(req, status, root);
+}
+
+int api_read_begin(api *a, http_req *req, store_txn **txn)
+{
+    return read_begin(a, req, txn);
+}
+
+void api_reply_store_error(api *a, http_req *req, int rc)
+{
+    reply_store_error(a, req, rc);
+}
+
+engine *api_engine(api *a)
+{
+    return a->eng;
 }
 
 void api_handle(void *api_ptr, http_req *req)

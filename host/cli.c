@@ -31,7 +31,8 @@ enum { OPT_BASE = 0x200, OPT_URL = 0x100, OPT_HELP = 'h' };
 
 static const command commands[] = {
     {"run",
-     "run NAME [ARGS_JSON] [--delay D | --at TIME] [--metadata JSON] [--wait[=D]] [--json]",
+     "run NAME [ARGS_JSON] [--delay D | --at TIME] [--metadata K=V]... [--idempotency-key K]\n"
+     "          [--discard-after D|TIME] [--wait[=D]] [--json]",
      "run NAME [ARGS_JSON] [options]",
      "trigger a function; prints its id, or its result with --wait",
      "Without --wait, prints the new execution's id on stdout. With --wait, waits for\n"
@@ -41,7 +42,11 @@ static const command commands[] = {
      "  ARGS_JSON         the arguments, any JSON (default null); quote it for the shell\n"
      "  --delay D         start after a duration: 90s, 2 hours, 1 day, 1h 30m\n"
      "  --at TIME         start at an RFC 3339 time, e.g. 2026-11-28T10:00:00Z\n"
-     "  --metadata JSON   a JSON object of strings kept with the execution\n"
+     "  --metadata K=V    a string pair kept with the execution (repeat it: at most 25);\n"
+     "                    a JSON object of strings works too\n"
+     "  --idempotency-key K  one execution per function and key: running it again with the\n"
+     "                    same key prints the first one's id (other args: refused)\n"
+     "  --discard-after D not started after this duration or RFC 3339 time: discarded\n"
      "  --wait[=D]        wait for the outcome, 30s unless D is given (--wait 5m works too;\n"
      "                    write a number ARGS_JSON before a bare --wait)\n"
      "  --json            print the API's JSON answer instead\n",
@@ -49,7 +54,9 @@ static const command commands[] = {
       {"at", OPT_VALUE},
       {"metadata", OPT_VALUE},
       {"wait", OPT_WAIT},
-      {"json", OPT_FLAG}},
+      {"json", OPT_FLAG},
+      {"idempotency-key", OPT_VALUE},
+      {"discard-after", OPT_VALUE}},
      1,
      2,
      "missing NAME, the function to run",
@@ -89,17 +96,28 @@ static const command commands[] = {
      true,
      cli_cmd_reschedule},
     {"ls",
-     "ls [--function F] [--state S] [--limit N] [--cursor C] [--json]",
+     "ls [--function F]... [--state S]... [--metadata K=V]... [--created-from TIME] [--created-to TIME]\n"
+     "         [--finished-from TIME] [--finished-to TIME] [--error TEXT] [--limit N] [--cursor C] [--json]",
      "ls [--function F] [--state S] [options]",
      "list executions, newest first",
-     "  --function F      only executions of function F\n"
-     "  --state S         only executions in state S: scheduled, queued, running, waiting,\n"
-     "                    succeeded, failed, cancelled, discarded, blocked\n"
+     "  --function F      only executions of function F (repeat it, or F1,F2: any of them)\n"
+     "  --state S         only executions in state S (repeat it, or S1,S2: any of them): scheduled,\n"
+     "                    queued, running, waiting, succeeded, failed, cancelled, discarded, blocked\n"
+     "  --metadata K=V    only executions with this metadata pair (repeat it: all of them)\n"
+     "  --created-from TIME, --created-to TIME    created in [from, to) (RFC 3339)\n"
+     "  --finished-from TIME, --finished-to TIME  finished in [from, to)\n"
+     "  --error TEXT      only executions whose error contains TEXT\n"
      "  --limit N         at most N rows, 1..1000 (default 50)\n"
      "  --cursor C        the next page, as the last line of the previous page says\n"
      "  --json            print the API's JSON answer instead\n",
      {{"function", OPT_VALUE},
       {"state", OPT_VALUE},
+      {"metadata", OPT_VALUE},
+      {"created-from", OPT_VALUE},
+      {"created-to", OPT_VALUE},
+      {"finished-from", OPT_VALUE},
+      {"finished-to", OPT_VALUE},
+      {"error", OPT_VALUE},
       {"limit", OPT_VALUE},
       {"cursor", OPT_VALUE},
       {"json", OPT_FLAG}},
@@ -319,7 +337,7 @@ static int option_error(const command *cmd, int result, const char *word)
  * Parse argv (argv[0] is the command name) with getopt_long in argument
  * order ("-" optstring), so words are taken as they come. `--` ends the
  * options; a word like -5 is a word (a negative number); a repeated option
- * keeps its last value; --url anywhere sets *url. Returns 0, PARSED_HELP,
+ * keeps its last value in value[] and every value in all[]; --url anywhere sets *url. Returns 0, PARSED_HELP,
  * or CLI_EXIT_USAGE after saying what is wrong.
  */
 static int parse_args(const command *cmd, int argc, char **argv, cli_args *out, const char **url)
@@ -361,6 +379,11 @@ static int parse_args(const command *cmd, int argc, char **argv, cli_args *out, 
             if (cmd->options[i].kind == OPT_WAIT && !arg && optind < argc &&
                 looks_like_duration(argv[optind]))
                 out->value[i] = argv[optind++];
+            if (out->count[i] == CLI_MAX_REPEAT)
+                rc = cli_usage_error(cmd, "--%s: given more than %d times", cmd->options[i].name,
+                                     CLI_MAX_REPEAT);
+            else
+                out->all[i][out->count[i]++] = out->value[i];
         } else {
             rc = option_error(cmd, got, argv[optind - 1]);
         }

@@ -178,13 +178,16 @@ typedef struct cli_option {
     enum cli_opt_kind kind;
 } cli_option;
 
-#define CLI_MAX_OPTS 6
+#define CLI_MAX_OPTS 12
 #define CLI_MAX_POS 2
+#define CLI_MAX_REPEAT 25 /* values kept of one option given several times (--metadata k=v ...) */
 
 /* A command line as parsed; the strings are borrowed from argv. */
 typedef struct cli_args {
     bool seen[CLI_MAX_OPTS];
-    const char *value[CLI_MAX_OPTS]; /* NULL for a flag or a bare --wait */
+    const char *value[CLI_MAX_OPTS]; /* NULL for a flag or a bare --wait; the last one given */
+    const char *all[CLI_MAX_OPTS][CLI_MAX_REPEAT]; /* every value given, in order */
+    int count[CLI_MAX_OPTS];
     const char *pos[CLI_MAX_POS];
     int npos;
 } cli_args;

@@ -13,9 +13,24 @@
 
 /* ---- ls ---------------------------------------------------------------------------- */
 
-enum { LS_FUNCTION, LS_STATE, LS_LIMIT, LS_CURSOR, LS_JSON };
+enum {
+    LS_FUNCTION,
+    LS_STATE,
+    LS_METADATA,
+    LS_CREATED_FROM,
+    LS_CREATED_TO,
+    LS_FINISHED_FROM,
+    LS_FINISHED_TO,
+    LS_ERROR,
+    LS_LIMIT,
+    LS_CURSOR,
+    LS_JSON
+};
 
-static const char *const ls_keys[] = {"function", "state", "limit", "cursor"};
+/* The query parameter of each option (docs/API.md); a repeated option repeats it. */
+static const char *const ls_keys[] = {"function",    "state",         "metadata",    "created_from",
+                                      "created_to",  "finished_from", "finished_to", "error_contains",
+                                      "limit",       "cursor"};
 
 /* "more: tarry [--url URL] ls --function F ... --cursor C": the same filters, the next page. */
 static void print_next_page(const client *c, const cli_args *args, const char *next)
@@ -28,10 +43,13 @@ static void print_next_page(const client *c, const cli_args *args, const char *n
         cli_put_shell_word(hint.f, c->base_url);
     }
     fputs(" ls", hint.f);
+    static const char *const flags[] = {"function",    "state",         "metadata",    "created-from",
+                                        "created-to",  "finished-from", "finished-to", "error",
+                                        "limit"};
     for (int i = LS_FUNCTION; i <= LS_LIMIT; i++) {
-        if (args->seen[i]) {
-            fprintf(hint.f, " --%s ", ls_keys[i]);
-            cli_put_shell_word(hint.f, args->value[i]);
+        for (int n = 0; n < args->count[i]; n++) {
+            fprintf(hint.f, " --%s ", flags[i]);
+            cli_put_shell_word(hint.f, args->all[i][n]);
         }
     }
     fputs(" --cursor ", hint.f);
@@ -68,9 +86,9 @@ int cli_cmd_ls(client *c, const command *cmd, const cli_args *args)
     cli_text_open(&path);
     fputs("/v1/executions", path.f);
     for (int i = LS_FUNCTION; i <= LS_CURSOR; i++) {
-        if (args->seen[i]) {
+        for (int n = 0; n < args->count[i]; n++) {
             fprintf(path.f, "%c%s=", sep, ls_keys[i]);
-            cli_put_escaped(c, path.f, args->value[i]);
+            cli_put_escaped(c, path.f, args->all[i][n]);
             sep = '&';
         }
     }

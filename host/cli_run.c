@@ -161,7 +161,7 @@ static int report_outcome(client *c, const char *id, const answer *ans, int64_t 
 
 /* ---- run ------------------------------------------------------------------------ */
 
-enum { RUN_DELAY, RUN_AT, RUN_METADATA, RUN_WAIT, RUN_JSON };
+enum { RUN_DELAY, RUN_AT, RUN_METADATA, RUN_WAIT, RUN_JSON, RUN_IDEMPOTENCY_KEY, RUN_DISCARD_AFTER };
 
 /* The trigger's body from the command line; NULL after a usage error. The caller frees. */
 static char *run_body(const command *cmd, const cli_args *args)
@@ -185,26 +185,47 @@ static char *run_body(const command *cmd, const cli_args *args)
     if (args->seen[RUN_AT] && !cJSON_AddStringToObject(body, "run_at", args->value[RUN_AT]))
         cli_die_oom();
     if (args->seen[RUN_METADATA]) {
-        cJSON *metadata = parse_json_arg(cmd, "--metadata", args->value[RUN_METADATA]);
+        /* --metadata K=V, repeated; or one JSON object, as before. The host checks the limits. */
+        cJSON *metadata = cJSON_AddObjectToObject(body, "metadata");
         if (!metadata)
-            goto done;
-        cJSON_AddItemToObject(body, "metadata", metadata);
-        if (!cJSON_IsObject(metadata)) {
-            cli_value_error(
-                cmd, "--metadata must be a JSON object of strings, e.g. '{\"team\": \"growth\"}', not %s",
-                cli_json_type_name(metadata));
-            goto done;
-        }
-        const cJSON *entry;
-        cJSON_ArrayForEach(entry, metadata)
-        {
-            if (!cJSON_IsString(entry)) {
-                cli_value_error(cmd, "--metadata: the value of \"%s\" is %s; metadata values must be strings",
-                                entry->string, cli_json_type_name(entry));
+            cli_die_oom();
+        for (int n = 0; n < args->count[RUN_METADATA]; n++) {
+            const char *pair = args->all[RUN_METADATA][n], *eq = strchr(pair, '=');
+            if (pair[0] == '{') {
+                cJSON *obj = parse_json_arg(cmd, "--metadata", pair), *entry;
+                if (!obj)
+                    goto done;
+                cJSON_ArrayForEach(entry, obj)
+                {
+                    if (!cJSON_IsString(entry)) {
+                        cli_value_error(cmd,
+                                        "--metadata: the value of \"%s\" is %s; metadata values must be strings",
+                                        entry->string, cli_json_type_name(entry));
+                        cJSON_Delete(obj);
+                        goto done;
+                    }
+                    cJSON_AddStringToObject(metadata, entry->string, entry->valuestring);
+                }
+                cJSON_Delete(obj);
+                continue;
+            }
+            if (!eq || eq == pair) {
+                cli_value_error(cmd, "--metadata: \"%s\" is not KEY=VALUE (e.g. --metadata team=growth)", pair);
                 goto done;
             }
+            char *key = cli_xstrdup(pair);
+            key[eq - pair] = '\0';
+            cJSON_DeleteItemFromObjectCaseSensitive(metadata, key); /* the last one given wins */
+            cJSON_AddStringToObject(metadata, key, eq + 1);
+            free(key);
         }
     }
+    if (args->seen[RUN_IDEMPOTENCY_KEY] &&
+        !cJSON_AddStringToObject(body, "idempotency_key", args->value[RUN_IDEMPOTENCY_KEY]))
+        cli_die_oom();
+    if (args->seen[RUN_DISCARD_AFTER] &&
+        !cJSON_AddStringToObject(body, "discard_after", args->value[RUN_DISCARD_AFTER]))
+        cli_die_oom();
     if (!(text = cJSON_PrintUnformatted(body)))
         cli_die_oom();
 done:
@@ -244,7 +265,8 @@ int cli_cmd_run(client *c, const command *cmd, const cli_args *args)
     char *path_text = cli_text_take(&path);
     int64_t asked_at = clock_mono_ms();
     if ((rc = cli_send(c, NULL, path_text, body, chunk + CLI_ANSWER_SLACK_MS, &ans)) != 0 ||
-        (rc = cli_answer_expect(c, &ans, 202, wait_ms >= 0 ? 200 : 202)) != 0)
+        (rc = cli_answer_expect(c, &ans, 202,
+                                (wait_ms >= 0 || args->seen[RUN_IDEMPOTENCY_KEY]) ? 200 : 202)) != 0)
         goto done;
     const char *answered_id = cli_json_str(ans.json, "id");
     if (!answered_id || !*answered_id) {
@@ -259,14 +281,20 @@ int cli_cmd_run(client *c, const command *cmd, const cli_args *args)
         } else {
             cli_say(stdout, "%s\n", id);
             const char *state = cli_json_str(ans.json, "state");
-            if (state && isatty(STDERR_FILENO))
+            if (ans.status == 200) /* the idempotency key named an execution: nothing new started */
+                cli_say(stderr, "tarry: idempotency key \"%s\" already names %s (%s)\n",
+                        args->value[RUN_IDEMPOTENCY_KEY], id, state ? state : "?");
+            else if (state && isatty(STDERR_FILENO))
                 cli_say(stderr, "tarry: %s is %s\n", name, state);
         }
         rc = CLI_EXIT_OK;
         goto done;
     }
     bool polled = false;
-    if (ans.status == 202 && keep_waiting(asked_at, chunk, asked_at + wait_ms)) {
+    const char *got_state = cli_json_str(ans.json, "state");
+    /* A duplicate (idempotency key) answers 200 with the execution as it is, maybe not final. */
+    if ((ans.status == 202 || (got_state && !cli_state_final(got_state))) &&
+        keep_waiting(asked_at, chunk, asked_at + wait_ms)) {
         if ((rc = poll_result(c, id, asked_at + wait_ms, &ans)) != 0)
             goto done;
         polled = true;

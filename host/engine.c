@@ -65,6 +65,20 @@ int engine_trigger(engine *e, const engine_trigger_req *req, engine_waiter *w)
 
     if (!fn)
         return TARRY_ENOTFOUND;
+    if (req->idempotency_key) {
+        engine_idem_hit hit;
+        int found = engine_idem_check(e, fn->name, req->idempotency_key, req->args, &hit);
+        if (found < 0)
+            return found; /* TARRY_EEXIST: the key was given with other args */
+        if (found && hit.x) {
+            engine_idem_attach(e, hit.x, w);
+            return ENGINE_DUPLICATE;
+        }
+        if (found) {
+            w->id = hit.id;
+            return ENGINE_DUPLICATE_STORED;
+        }
+    }
     if (engine_quarantined(e, fn, NULL, 0))
         return TARRY_EQUARANTINED; /* engine_quarantine.c */
     if (refusing)
@@ -74,11 +88,17 @@ int engine_trigger(engine *e, const engine_trigger_req *req, engine_waiter *w)
     rec.function = fn->name;
     rec.args = req->args;
     rec.metadata = req->metadata;
+    rec.idempotency_key = req->idempotency_key;
+    rec.discard_at = req->discard_at_ms;
     rec.created_at = now;
     rec.scheduled_at = req->run_at_ms > now ? req->run_at_ms : now;
     if (!(x = engine_exec_alloc(e, &rec)))
         return TARRY_ENOMEM;
     engine_exec_bind(x, fn);
+    if (engine_idem_hold(e, x) != 0) {
+        engine_exec_free(e, x);
+        return TARRY_ENOMEM;
+    }
 
     if (req->wait_ms >= 0) {
         if (engine_waits_add(e, w, &rec.id, WAIT_TRIGGER, req->wait_ms) != 0) {
@@ -100,9 +120,10 @@ int engine_trigger(engine *e, const engine_trigger_req *req, engine_waiter *w)
             engine_exec_set_error(x, why);
             x->rec.finished_at = now;
         }
-    } else if (req->wait_ms >= 0) {
+    } else if (req->wait_ms >= 0 && !req->idempotency_key) {
         /* Nobody is told about it before it is final (or its wait ends):
-         * it may run before anything is written (engine_int.h). */
+         * it may run before anything is written (engine_int.h). A keyed one
+         * is written first: its key must hold before anything runs. */
         x->deferred = true;
         engine_ready_push(e, x);
     } else {
@@ -124,6 +145,7 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
     e->pl = pl;
     e->workers = workers > 0 ? (size_t)workers : 1;
     engine_set_crash_limits(e, 0, 0, 0);
+    engine_set_idempotency_ttl(e, 0);
     e->queue_window = QUEUE_WINDOW_DEFAULT;
     e->stats.workers = e->workers;
     idmap_init(&e->active);
@@ -230,6 +252,7 @@ static void on_handle_closed(uv_handle_t *h)
     engine_quarantine_free(e);
     engine_limits_free(e);
     engine_cron_free(e);
+    engine_idem_free(e);
     uv_cond_destroy(&e->cp_cond);
     uv_mutex_destroy(&e->cp_lock);
     free(e);

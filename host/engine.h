@@ -135,8 +135,10 @@ void engine_waiter_cancel(engine *e, engine_waiter *w);
 
 typedef struct engine_trigger_req {
     const char *function;
-    const char *args;     /* JSON text */
-    const char *metadata; /* JSON object text, or NULL */
+    const char *args;            /* JSON text */
+    const char *metadata;        /* JSON object text, or NULL (checked: exec_opts.h) */
+    const char *idempotency_key; /* or NULL (checked: exec_opts.h) */
+    int64_t discard_at_ms;       /* not started by then: discarded; 0: never */
     int64_t run_at_ms;    /* 0: now */
     int64_t wait_ms;      /* < 0: answer at commit; >= 0: wait this long for the result */
 } engine_trigger_req;
@@ -153,6 +155,21 @@ typedef struct engine_trigger_req {
  * execution is ever stored: an error means "not accepted".
  */
 int engine_trigger(engine *e, const engine_trigger_req *req, engine_waiter *w);
+
+/*
+ * engine_trigger with an idempotency key the function already has (kept for
+ * engine_set_idempotency_ttl), with the same args: nothing new is made, and
+ * w->id is the execution the key names. ENGINE_DUPLICATE: it is not
+ * committed yet, w->cb is called once it is (as for a new one);
+ * ENGINE_DUPLICATE_STORED: it is in the store, w->cb is never called. With
+ * other args: TARRY_EEXIST, nothing happens. A keyed trigger never runs
+ * before it is committed (req->wait_ms then waits from the commit on).
+ */
+#define ENGINE_DUPLICATE 2
+#define ENGINE_DUPLICATE_STORED 3
+#define ENGINE_IDEMPOTENCY_TTL_MS (24 * 3600 * 1000LL)
+/* How long an idempotency key is kept (default ENGINE_IDEMPOTENCY_TTL_MS). Call before engine_start. */
+void engine_set_idempotency_ttl(engine *e, int64_t ttl_ms);
 
 /*
  * Call w->cb when execution `id` is committed in a final state, or with

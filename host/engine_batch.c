@@ -65,6 +65,8 @@ static int batch_exec(store_batch *b, exec *x)
 
     x->rec.log_count += (uint32_t)(x->lw_to - x->lw_from);
     rc = store_batch_exec_put(b, &x->rec, x->written_state == EXEC_NONE ? NULL : &prev);
+    if (rc == 0 && x->written_state == EXEC_NONE && x->rec.idempotency_key)
+        rc = engine_idem_put(x->owner, b, x); /* the key holds from the commit that creates it */
     for (size_t i = x->jw_from; rc == 0 && i < x->jw_to; i++)
         rc = store_batch_journal_put(b, &x->rec.id, &x->run.new_entries[i].e);
     if (rc == 0 && x->sleep_entry)
@@ -124,6 +126,7 @@ static bool rejected_by_failure(engine *e, const exec *x)
 static void reject(engine *e, commit_entry *ce, int status)
 {
     exec *x = ce->x;
+    engine_idem_forget(e, x); /* never stored: its key names nothing */
     engine_sleep_entry_free(ce->sleep_entry);
     ce->sleep_entry = NULL;
     while (!list_empty(&ce->acks))
@@ -377,6 +380,8 @@ static void submit_dirty(engine *e)
         if (rc == 0)
             rc = cron_rc;
     }
+    if (rc == 0)
+        rc = engine_idem_sweep(e, e->batch);
     if (rc != 0) {
         /* Only out of memory gets here; treat it as a failed commit. */
         batch_failed(e, rc, rc == TARRY_ENOMEM ? "out of memory building the batch" : status_str(rc));
@@ -395,6 +400,7 @@ static void entry_committed(engine *e, commit_entry *ce)
     if (x->committed_state == EXEC_SCHEDULED || ce->state == EXEC_SCHEDULED || ce->wake_at)
         e->timers_changed = true;
     x->committed_state = ce->state;
+    engine_idem_forget(e, x); /* its key is in the store now */
     x->committed_scheduled_at = ce->scheduled_at;
     x->committed_wake_at = ce->wake_at;
     memcpy(x->committed_hash, ce->hash, sizeof x->committed_hash);

@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "deathnote.h"
+#include "exec_opts.h"
 #include "engine_int.h"
 #include "hlog.h"
 #include "status.h"
@@ -216,6 +217,62 @@ void engine_settle_child(engine *e, exec *child)
     store_txn_abort(txn);
 }
 
+/*
+ * A call whose idempotency key names a child that exists (found > 0) or
+ * names one with other args (TARRY_EEXIST): no new child. The call entry
+ * points at the existing one. A parent is woken only by its own children
+ * (rec.parent_id), so a second parent gets the outcome here and now when
+ * the child is final, and otherwise the call fails at once saying so (it
+ * may call again with the same key later); a key used with other args fails
+ * the call. Either way the entry is settled in this pass's batch and the
+ * parent replays after it (wake_pending).
+ */
+static void child_shared(engine *e, exec *x, size_t i, int found, const engine_idem_hit *hit)
+{
+    /* The strings go into r's own fields: the core's entries may still be the worker's (a
+     * checkpoint hands entries over while the pass goes on). */
+    replay_entry *r = &x->run.new_entries[i];
+    char why[600];
+    store_txn *txn;
+    exec_record rec;
+    bool final = false;
+
+    r->e.finished_at = clock_now_ms();
+    r->e.status = JOURNAL_FAILED;
+    if (found > 0) {
+        r->e.child = hit->id;
+        if (!hit->x && store_txn_begin(e->st, false, &txn) == 0) {
+            if (store_exec_get(txn, &hit->id, &rec) == 0 && exec_state_final(rec.state)) {
+                final = true;
+                r->e.status = rec.state == EXEC_SUCCEEDED   ? JOURNAL_SUCCEEDED
+                              : rec.state == EXEC_CANCELLED ? JOURNAL_CANCELLED
+                                                            : JOURNAL_FAILED;
+                r->own_value = r->e.status == JOURNAL_SUCCEEDED && rec.result ? strdup(rec.result) : NULL;
+                r->own_error = r->e.status == JOURNAL_SUCCEEDED ? NULL : strdup(rec.error ? rec.error : "");
+            }
+            store_txn_abort(txn);
+        }
+        if (!final) {
+            char id[ID_TEXT_LEN + 1];
+            id_format(&hit->id, id);
+            snprintf(why, sizeof why,
+                     "idempotency_key \"%.300s\": child %s of function \"%s\" (made by another call) is not "
+                     "finished; only the call that made it is woken by its end: call again later",
+                     r->idempotency_key, id, r->e.name);
+        }
+    } else {
+        snprintf(why, sizeof why,
+                 "idempotency_key \"%.300s\" of function \"%s\" was first used with other args", r->idempotency_key,
+                 r->e.name);
+    }
+    if (!final)
+        r->own_error = strdup(why);
+    r->e.value = r->own_value;
+    r->e.error = r->own_error;
+    if (!r->e.detached)
+        x->wake_pending = true; /* replay once this entry is durable (work_done) */
+}
+
 /* Children a pass called: new executions, created in the batch that records the calls. */
 static void spawn_children(engine *e, exec *x, size_t from, size_t to)
 {
@@ -228,6 +285,14 @@ static void spawn_children(engine *e, exec *x, size_t from, size_t to)
 
         if (r->e.kind != JOURNAL_CALL)
             continue;
+        if (r->idempotency_key) {
+            engine_idem_hit hit;
+            int found = engine_idem_check(e, r->e.name, r->idempotency_key, r->args ? r->args : "null", &hit);
+            if (found > 0 || found == TARRY_EEXIST) {
+                child_shared(e, x, i, found, &hit);
+                continue;
+            }
+        }
         memset(&rec, 0, sizeof rec);
         rec.id = r->e.child;
         rec.function = r->e.name;
@@ -237,10 +302,16 @@ static void spawn_children(engine *e, exec *x, size_t from, size_t to)
         rec.parent_id = x->rec.id;
         rec.parent_seq = r->e.seq;
         rec.detached = r->e.detached;
+        rec.idempotency_key = r->idempotency_key;
+        rec.metadata = r->metadata;
+        if (r->discard_after)
+            exec_opts_discard_after(r->discard_after, r->e.started_at, &rec.discard_at, NULL, 0); /* checked */
         if (!(child = engine_exec_alloc(e, &rec))) {
             hlog(HLOG_ERROR, "out of memory creating a child of %s", x->run.id_text);
             continue;
         }
+        if (engine_idem_hold(e, child) != 0)
+            hlog(HLOG_ERROR, "out of memory holding the idempotency key of a child of %s", x->run.id_text);
         e->stats.created++;
         engine_exec_bind(child, engine_child_function(e, x, rec.function));
         if (!child->fn)

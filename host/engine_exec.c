@@ -29,7 +29,8 @@ static char *dup_into(char **cursor, const char *s)
 exec *engine_exec_alloc(engine *e, const exec_record *from)
 {
     size_t extra = strlen(from->function) + 1 + strlen(from->args) + 1 +
-                   (from->metadata ? strlen(from->metadata) + 1 : 0);
+                   (from->metadata ? strlen(from->metadata) + 1 : 0) +
+                   (from->idempotency_key ? strlen(from->idempotency_key) + 1 : 0);
     exec *x = calloc(1, sizeof *x + extra);
     char *cursor;
 
@@ -40,6 +41,7 @@ exec *engine_exec_alloc(engine *e, const exec_record *from)
     x->rec.function = dup_into(&cursor, from->function);
     x->rec.args = dup_into(&cursor, from->args);
     x->rec.metadata = dup_into(&cursor, from->metadata);
+    x->rec.idempotency_key = dup_into(&cursor, from->idempotency_key);
     x->rec.result = NULL;
     x->rec.error = NULL;
     x->rec.plugin_name = x->rec.plugin_version = x->rec.plugin_hash = NULL;
@@ -90,6 +92,7 @@ void engine_sleep_entry_free(journal_entry *j)
 void engine_exec_free(engine *e, exec *x)
 {
     engine_limit_forget(e, x);
+    engine_idem_forget(e, x);
     idmap_del(&e->active, &x->rec.id);
     replay_run_clear(&x->run);
     engine_sleep_entry_free(x->sleep_entry);

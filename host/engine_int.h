@@ -130,6 +130,7 @@ typedef struct exec {
     char *error_kept;           /* the failed attempt's error while its retry waits (rec.error), owned */
     uint32_t drop_from, drop_to; /* journal entries [from, to) to delete: a retried workflow's failed end */
     bool abandoned; /* its pass timed out: the pass owns this exec (not in `active`) until it returns */
+    bool idem_pending; /* its idempotency key is in the engine's pending map (engine_idem.c) */
 } exec;
 
 /* One execution in the batch in flight: the state it wrote, who to answer. */
@@ -239,6 +240,8 @@ struct engine {
     size_t held_count;       /* executions on their held lists (counted in ready_count too) */
     struct engine_cron *cron; /* engine_cron.c */
     size_t abandoned; /* passes that timed out and still hold a thread (engine_retry.c) */
+    struct engine_idem *idem; /* idempotency keys not committed yet (engine_idem.c) */
+    int64_t idem_ttl_ms;      /* how long a key is kept */
 };
 
 /* ---- engine.c ---------------------------------------------------------------- */
@@ -412,6 +415,27 @@ size_t engine_pass_room(const engine *e);
 bool engine_attempt_timeout(engine *e, exec *x);
 /* An abandoned pass returned (work_done): log it, discard what it returned, free x. */
 void engine_abandoned_returned(engine *e, exec *x, int status);
+/* ---- engine_idem.c ----------------------------------------------------------------------- */
+
+typedef struct engine_idem engine_idem;
+typedef struct engine_idem_hit {
+    exec *x;    /* the execution the key names, in memory and not committed yet; or NULL */
+    exec_id id; /* its id (also when only stored) */
+} engine_idem_hit;
+/* Whether (function, key) names a live execution: 0 (no), 1 (yes: *hit), TARRY_EEXIST (yes, with
+ * other args) or a store error. */
+int engine_idem_check(engine *e, const char *function, const char *key, const char *args,
+                      engine_idem_hit *hit);
+/* x (new, with rec.idempotency_key) takes its key until its first commit. 0 or TARRY_ENOMEM. */
+int engine_idem_hold(engine *e, exec *x);
+/* x's first commit is done, failed, or x is freed: its key is the store's (or nobody's) now. */
+void engine_idem_forget(engine *e, exec *x);
+/* Answer w with x as committed, once its creating batch commits. */
+void engine_idem_attach(engine *e, exec *x, engine_waiter *w);
+/* New keyed x into the batch that creates it; expired keys out (bounded, now and then). */
+int engine_idem_put(engine *e, store_batch *b, const exec *x);
+int engine_idem_sweep(engine *e, store_batch *b);
+void engine_idem_free(engine *e);
 
 /* ---- engine_versions.c ------------------------------------------------------------------- */
 

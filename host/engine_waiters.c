@@ -140,6 +140,11 @@ void engine_on_deadline(uv_timer_t *t)
             list_push_back(&x->acks, &w->node);
             x->deferred = false;
             engine_exec_dirty(e, x);
+        } else if (x && x->committed_state == EXEC_NONE) {
+            /* A keyed trigger (never deferred) not committed yet: answer at its commit. */
+            list_unlink(&w->node);
+            waits_drop_if_empty(e, &w->id);
+            engine_idem_attach(e, x, w);
         } else {
             engine_waiter_answer(e, w, ENGINE_TIMEOUT, NULL);
         }

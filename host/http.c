@@ -474,6 +474,11 @@ http_str http_req_path(const http_req *req)
 
 int http_req_query(const http_req *req, const char *name, char *out, size_t outlen)
 {
+    return http_req_query_nth(req, name, 0, out, outlen);
+}
+
+int http_req_query_nth(const http_req *req, const char *name, size_t nth, char *out, size_t outlen)
+{
     size_t nlen = strlen(name), query_at;
     h2o_iovec_t t = req_target(req, &query_at);
     const char *p, *end;
@@ -487,7 +492,7 @@ int http_req_query(const http_req *req, const char *name, char *out, size_t outl
         const char *stop = amp ? amp : end;
         const char *eq = memchr(p, '=', (size_t)(stop - p));
         const char *kend = eq ? eq : stop;
-        if ((size_t)(kend - p) == nlen && memcmp(p, name, nlen) == 0) {
+        if ((size_t)(kend - p) == nlen && memcmp(p, name, nlen) == 0 && nth-- == 0) {
             const char *v = eq ? eq + 1 : stop;
             int decoded_len = 0;
             /* An empty value ("?wait" or "?wait="): libcurl reads a length of 0 as "up to a NUL",

@@ -107,6 +107,8 @@ http_str http_req_path(const http_req *req);
  * or is malformed.
  */
 int http_req_query(const http_req *req, const char *name, char *out, size_t outlen);
+/* The same for the nth (from 0) parameter called `name`, for one given several times. */
+int http_req_query_nth(const http_req *req, const char *name, size_t nth, char *out, size_t outlen);
 
 /* The value of the first request header called `name` (any case); ptr NULL when absent. */
 http_str http_req_header(const http_req *req, const char *name);

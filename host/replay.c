@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "exec_opts.h"
 #include "status.h"
 
 _Static_assert(JOURNAL_CALL == (int)JCORE_CALL && JOURNAL_STEP == (int)JCORE_STEP &&
@@ -96,6 +97,9 @@ static int mirror_new(replay_run *run, const jcore_run *core)
         r->e.value = f->value;
         r->e.error = f->error;
         r->args = f->args;
+        r->idempotency_key = f->idempotency_key;
+        r->discard_after = f->discard_after;
+        r->metadata = f->metadata;
     }
     run->new_count = core->fresh_count;
     return 0;
@@ -130,6 +134,21 @@ static int hook_checkpoint(void *user, jcore_run *core, char *err, size_t errlen
     return rc;
 }
 
+/* A child's options, held to the limits a trigger's are (exec_opts.h). */
+static int hook_call_opts_check(void *user, const char *idempotency_key, const char *discard_after,
+                                const char *metadata_json, char *err, size_t errlen)
+{
+    int64_t at;
+    (void)user;
+    if (idempotency_key && exec_opts_idempotency_key(idempotency_key, err, errlen) != 0)
+        return TARRY_EINVAL;
+    if (discard_after && exec_opts_discard_after(discard_after, 0, &at, err, errlen) != 0)
+        return TARRY_EINVAL;
+    if (metadata_json && exec_opts_metadata_text(metadata_json, err, errlen) != 0)
+        return TARRY_EINVAL;
+    return 0;
+}
+
 static bool hook_function_known(void *user, const char *name)
 {
     replay_run *run = user;
@@ -141,6 +160,7 @@ static const jcore_hooks host_hooks = {
     .new_child_id = hook_new_child_id,
     .checkpoint = hook_checkpoint,
     .function_known = hook_function_known,
+    .call_opts_check = hook_call_opts_check,
 };
 
 /* ---- a pass ------------------------------------------------------------------------------ */
@@ -235,6 +255,10 @@ void replay_run_clear(replay_run *run)
     free(run->journal);
     run->journal = NULL;
     run->journal_count = run->journal_cap = 0;
+    for (size_t i = 0; i < run->new_count; i++) {
+        free(run->new_entries[i].own_value);
+        free(run->new_entries[i].own_error);
+    }
     free(run->new_entries);
     run->new_entries = NULL;
     run->new_count = run->new_cap = run->handed = 0;

@@ -42,6 +42,11 @@ typedef struct jcore_log replay_log;
 typedef struct replay_entry {
     journal_entry e;
     char *args;
+    /* A call's per-execution options (tarry_call_opts, revision 4), or NULL; borrowed from the core. */
+    const char *idempotency_key, *discard_after, *metadata;
+    /* A value or error the engine settled the entry with itself (a call whose idempotency key
+     * named an existing child): owned here, freed by replay_run_clear; NULL otherwise. */
+    char *own_value, *own_error;
 } replay_entry;
 
 typedef enum replay_outcome {

@@ -30,7 +30,8 @@ static void usage(FILE *out)
         "SIZE]\n"
         "                   [--queue-window N] [--log-max-lines N] [--log-line-max SIZE]\n"
         "                   [--memory-limit SIZE] [--stuck-after D] [--poison-crashes N]\n"
-        "                   [--quarantine-crashes N] [--quarantine-window D] [--watch] [--no-supervisor] "
+        "                   [--quarantine-crashes N] [--quarantine-window D] [--idempotency-ttl D] [--watch] "
+        "[--no-supervisor] "
         "[--init]\n"
         "  --plugins DIR       plugin .so files (env TARRY_PLUGINS, default ./plugins)\n"
         "  --data DIR          the LMDB store (env TARRY_DATA, default ./tarry-data)\n"
@@ -55,6 +56,8 @@ static void usage(FILE *out)
         "  --quarantine-crashes N, --quarantine-window D  N different executions of one function\n"
         "                      crashing the host within D quarantine it (env TARRY_QUARANTINE_CRASHES,\n"
         "                      TARRY_QUARANTINE_WINDOW; default 3 within 60s; N 1..16)\n"
+        "  --idempotency-ttl D how long an idempotency key keeps naming its execution (env\n"
+        "                      TARRY_IDEMPOTENCY_TTL, default 24h, at least 1s)\n"
         "  --watch             reload when the plugins folder changes (env TARRY_WATCH=1); SIGHUP,\n"
         "                      `tarry reload` and POST /v1/plugins/reload work either way\n"
         "  --no-supervisor     run the engine in this process (debugging; a plugin crash then stops the "
@@ -150,7 +153,8 @@ enum {
     OPT_STUCK_AFTER,
     OPT_POISON_CRASHES,
     OPT_QUARANTINE_CRASHES,
-    OPT_QUARANTINE_WINDOW
+    OPT_QUARANTINE_WINDOW,
+    OPT_IDEMPOTENCY_TTL
 };
 
 /* The flag names of OPT_ALLOW_HOST.. (http_limits_set() takes them without the dashes). */
@@ -225,6 +229,8 @@ static int apply_setting(serve_config *cfg, int opt, const char *what, const cha
         return 0;
     case OPT_QUARANTINE_WINDOW:
         return parse_seconds(what, value, &cfg->quarantine_window_ms);
+    case OPT_IDEMPOTENCY_TTL:
+        return parse_seconds(what, value, &cfg->idempotency_ttl_ms);
     }
     if (opt >= OPT_ALLOW_HOST && opt <= OPT_IDLE_TIMEOUT) {
         if (http_limits_set(&cfg->http, http_flags[opt - OPT_ALLOW_HOST], value, err, sizeof err) == 1)
@@ -264,6 +270,7 @@ int serve_config_parse(int argc, char **argv, serve_config *cfg)
         {"poison-crashes", required_argument, NULL, OPT_POISON_CRASHES},
         {"quarantine-crashes", required_argument, NULL, OPT_QUARANTINE_CRASHES},
         {"quarantine-window", required_argument, NULL, OPT_QUARANTINE_WINDOW},
+        {"idempotency-ttl", required_argument, NULL, OPT_IDEMPOTENCY_TTL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -292,7 +299,8 @@ int serve_config_parse(int argc, char **argv, serve_config *cfg)
                     {"TARRY_STUCK_AFTER", OPT_STUCK_AFTER},
                     {"TARRY_POISON_CRASHES", OPT_POISON_CRASHES},
                     {"TARRY_QUARANTINE_CRASHES", OPT_QUARANTINE_CRASHES},
-                    {"TARRY_QUARANTINE_WINDOW", OPT_QUARANTINE_WINDOW}};
+                    {"TARRY_QUARANTINE_WINDOW", OPT_QUARANTINE_WINDOW},
+                    {"TARRY_IDEMPOTENCY_TTL", OPT_IDEMPOTENCY_TTL}};
     const char *env;
     int opt;
 

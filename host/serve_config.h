@@ -34,6 +34,7 @@ typedef struct serve_config {
     int64_t stuck_after_ms; /* 0: the engine's default */
     uint32_t poison_crashes, quarantine_crashes; /* 0: the engine's defaults (3, 3) */
     int64_t quarantine_window_ms;                /* 0: the engine's default (60 s) */
+    int64_t idempotency_ttl_ms;                  /* 0: the engine's default (24 h) */
     bool supervise;
     bool watch;       /* reload when the plugins folder changes */
     bool init;        /* --init: a new store may replace a lost one (done once, before the first engine) */

@@ -27,6 +27,10 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+#include <openssl/evp.h>
+
+#include "exec_opts.h"
 #include "status.h"
 #include "store_folder.h"
 
@@ -923,6 +927,8 @@ static int pins_update(sink *out, const exec_record *rec, const exec_record *pre
     return now ? pin_put(out, now, &rec->id) : 0;
 }
 
+static int meta_index(sink *out, const exec_record *rec);
+
 static int exec_put(sink *out, const exec_record *rec, const exec_record *prev)
 {
     uint8_t k[MAX_INDEX_KEY];
@@ -933,6 +939,8 @@ static int exec_put(sink *out, const exec_record *rec, const exec_record *prev)
     if ((rc = record_encode(out, rec)) != 0)
         return rc;
     if (!prev && (rc = sink_put_empty(out, DB_BY_FN, k, key_fn(k, rec->function, &rec->id))) != 0)
+        return rc;
+    if (!prev && (rc = meta_index(out, rec)) != 0)
         return rc;
     if ((rc = pins_update(out, rec, prev)) != 0)
         return rc;
@@ -1642,4 +1650,403 @@ int store_journal_scan(store_txn *t, const exec_id *id, store_journal_cb cb, voi
     if (out)
         return out;
     return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "reading a journal") : 0;
+}
+
+/* ---- idempotency keys ----------------------------------------------------------
+ *
+ * idem: function NUL sha256(key) -> id(16) expires_at(8, big-endian). The key
+ * is hashed because a key of 256 characters (up to 1 KiB of UTF-8) and a
+ * function name do not fit LMDB's 511-byte keys; a hash of 256 bits does not
+ * collide in practice, and the arguments check reads the execution itself.
+ */
+
+#define IDEM_VALUE_LEN 24
+
+static size_t key_idem(uint8_t *k, const char *fn, const char *key)
+{
+    size_t n = strlen(fn) + 1;
+    unsigned int len = 0;
+    memcpy(k, fn, n);
+    EVP_Digest(key, strlen(key), k + n, &len, EVP_sha256(), NULL);
+    return n + 32;
+}
+
+static void be64_put(uint8_t *p, int64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)((uint64_t)v >> (56 - 8 * i));
+}
+
+static int64_t be64_get(const uint8_t *p)
+{
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++)
+        u = (u << 8) | p[i];
+    return (int64_t)u;
+}
+
+size_t store_idem_key(const char *function, const char *key, uint8_t out[STORE_IDEM_KEY_MAX])
+{
+    return strlen(function) > 128 ? 0 : key_idem(out, function, key);
+}
+
+int store_idem_get(store_txn *t, const char *function, const char *key, store_idem *out)
+{
+    uint8_t k[MAX_INDEX_KEY];
+    MDB_val mk, val;
+    int rc;
+
+    if (strlen(function) > 128)
+        return TARRY_ENOTFOUND;
+    mk.mv_size = key_idem(k, function, key);
+    mk.mv_data = k;
+    if ((rc = mdb_get(t->txn, t->st->db[DB_IDEM], &mk, &val)) != 0)
+        return fail(t->st, rc, "reading an idempotency key");
+    if (val.mv_size != IDEM_VALUE_LEN) {
+        set_error("corrupt idempotency key");
+        return TARRY_EIO;
+    }
+    memcpy(out->id.bytes, val.mv_data, 16);
+    out->expires_at = be64_get((const uint8_t *)val.mv_data + 16);
+    return 0;
+}
+
+int store_batch_idem_put(store_batch *b, const char *function, const char *key, const store_idem *v)
+{
+    uint8_t k[MAX_INDEX_KEY], *value;
+    void *p;
+    int rc;
+
+    if (strlen(function) > 128)
+        return TARRY_EINVAL;
+    if ((rc = batch_append(b, OP_PUT, DB_IDEM, k, key_idem(k, function, key), IDEM_VALUE_LEN, &p)) != 0)
+        return rc;
+    value = p;
+    memcpy(value, v->id.bytes, 16);
+    be64_put(value + 16, v->expires_at);
+    return 0;
+}
+
+int store_idem_expired(store_txn *t, int64_t now_ms, store_idem_pos *pos, size_t max, store_idem_expired_cb cb,
+                       void *user)
+{
+    MDB_cursor *cur;
+    MDB_val key, val;
+    size_t seen = 0;
+    int rc, out = 0;
+
+    if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_IDEM], &cur)) != 0)
+        return fail(t->st, rc, "opening a cursor");
+    if (pos->len) {
+        key.mv_size = pos->len;
+        key.mv_data = pos->key;
+        rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+    } else {
+        rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+    }
+    for (; rc == 0 && seen < max; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT), seen++) {
+        if (val.mv_size == IDEM_VALUE_LEN && be64_get((const uint8_t *)val.mv_data + 16) <= now_ms &&
+            (out = cb(user, key.mv_data, key.mv_size)) != 0)
+            break;
+    }
+    /* Where the next sweep starts: here, or from the top once the end is reached. */
+    if (rc == 0 && key.mv_size <= sizeof pos->key) {
+        memcpy(pos->key, key.mv_data, key.mv_size);
+        pos->len = key.mv_size;
+    } else {
+        pos->len = 0;
+    }
+    mdb_cursor_close(cur);
+    if (out)
+        return out;
+    return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "sweeping idempotency keys") : 0;
+}
+
+int store_batch_idem_del_raw(store_batch *b, const void *key, size_t len)
+{
+    return batch_append(b, OP_DEL, DB_IDEM, key, len, 0, NULL);
+}
+
+/* ---- the metadata index ----------------------------------------------------------
+ *
+ * by_meta: key NUL value NUL id -> "". LMDB keys hold at most 511 bytes, and
+ * a pair may hold 256 characters each (up to 1 KiB of UTF-8 apiece), so the
+ * key keeps at most META_KEY_ROOM bytes of the key and what then fits of the
+ * value: a long pair shares its prefix with others that start alike, and
+ * every lookup checks the pair on the record itself.
+ */
+
+#define META_KEY_ROOM 240
+#define META_INDEX_MAX 511
+
+static size_t meta_prefix(uint8_t *k, const char *mkey, const char *mval)
+{
+    size_t kl = strlen(mkey), vl = strlen(mval), room;
+
+    if (kl > META_KEY_ROOM)
+        kl = META_KEY_ROOM;
+    room = META_INDEX_MAX - 16 - 2 - kl;
+    if (vl > room)
+        vl = room;
+    memcpy(k, mkey, kl);
+    k[kl] = '\0';
+    memcpy(k + kl + 1, mval, vl);
+    k[kl + 1 + vl] = '\0';
+    return kl + vl + 2;
+}
+
+/* A new execution's pairs into by_meta (metadata never changes after creation). */
+static int meta_index(sink *out, const exec_record *rec)
+{
+    uint8_t k[META_INDEX_MAX];
+    cJSON *obj, *item;
+    int rc = 0;
+
+    if (!rec->metadata || !(obj = cJSON_Parse(rec->metadata)))
+        return 0; /* absent; the API refuses anything but an object of strings */
+    cJSON_ArrayForEach(item, obj)
+    {
+        size_t n;
+        if (!cJSON_IsString(item) || !item->string)
+            continue;
+        n = meta_prefix(k, item->string, item->valuestring);
+        memcpy(k + n, rec->id.bytes, 16);
+        if ((rc = sink_put_empty(out, DB_BY_META, k, n + 16)) != 0)
+            break;
+    }
+    cJSON_Delete(obj);
+    return rc;
+}
+
+/* ---- filtered listing ------------------------------------------------------------- */
+
+/* One index range walked newest first: keys prefix + id. */
+typedef struct list_source {
+    MDB_cursor *cur;
+    bool exec;   /* walks `exec` itself: the value is the record */
+    bool live;   /* positioned on a key inside its prefix */
+    size_t plen;
+    uint8_t prefix[META_INDEX_MAX];
+    MDB_val key, val;
+} list_source;
+
+static void source_check(list_source *s, int rc)
+{
+    s->live = rc == 0 && s->key.mv_size == s->plen + 16 && memcmp(s->key.mv_data, s->prefix, s->plen) == 0;
+}
+
+/* Position s on its newest key below prefix + upper. */
+static int source_open(store_txn *t, int db, list_source *s, const uint8_t upper[16])
+{
+    uint8_t seek[META_INDEX_MAX + 16];
+    int rc;
+
+    if ((rc = mdb_cursor_open(t->txn, t->st->db[db], &s->cur)) != 0)
+        return fail(t->st, rc, "opening a cursor");
+    s->exec = db == DB_EXEC;
+    memcpy(seek, s->prefix, s->plen);
+    memcpy(seek + s->plen, upper, 16);
+    s->key.mv_size = s->plen + 16;
+    s->key.mv_data = seek;
+    rc = mdb_cursor_get(s->cur, &s->key, &s->val, MDB_SET_RANGE);
+    rc = mdb_cursor_get(s->cur, &s->key, &s->val, rc == 0 ? MDB_PREV : MDB_LAST);
+    if (rc && rc != MDB_NOTFOUND)
+        return fail(t->st, rc, "listing executions");
+    source_check(s, rc);
+    return 0;
+}
+
+static const uint8_t *source_id(const list_source *s)
+{
+    return (const uint8_t *)s->key.mv_data + s->plen;
+}
+
+static bool query_matches(const store_query *q, const exec_record *r)
+{
+    if (q->states && !(q->states & (1u << r->state)))
+        return false;
+    if (q->function_count) {
+        size_t i;
+        for (i = 0; i < q->function_count; i++)
+            if (strcmp(q->functions[i], r->function) == 0)
+                break;
+        if (i == q->function_count)
+            return false;
+    }
+    if (q->created_from && r->created_at < q->created_from)
+        return false;
+    if (q->created_to && r->created_at >= q->created_to)
+        return false;
+    if ((q->finished_from || q->finished_to) && !r->finished_at)
+        return false;
+    if (q->finished_from && r->finished_at < q->finished_from)
+        return false;
+    if (q->finished_to && r->finished_at >= q->finished_to)
+        return false;
+    if (q->error_contains && (!r->error || !strstr(r->error, q->error_contains)))
+        return false;
+    for (size_t i = 0; i < q->meta_count; i++)
+        if (!exec_opts_metadata_has(r->metadata, q->meta_keys[i], q->meta_values[i]))
+            return false;
+    return true;
+}
+
+/*
+ * The sources a query walks: one metadata pair's range; or one range per
+ * function (and state); or per state; or `exec` itself. The rest of the
+ * query is checked on each record.
+ */
+static int query_sources(const store_query *q, list_source **out, size_t *count, int *db)
+{
+    size_t fns = q->function_count, states = 0, n, at = 0;
+    uint8_t state_list[EXEC_STATE_COUNT];
+    list_source *s;
+
+    for (int st = 1; st < EXEC_STATE_COUNT; st++)
+        if (q->states & (1u << st))
+            state_list[states++] = (uint8_t)st;
+    if (q->meta_count)
+        n = 1, *db = DB_BY_META;
+    else if (fns && states && fns * states <= STORE_QUERY_MAX_SOURCES)
+        n = fns * states, *db = DB_BY_FN_STATE;
+    else if (fns)
+        n = fns, *db = DB_BY_FN;
+    else if (states)
+        n = states, *db = DB_BY_STATE;
+    else
+        n = 1, *db = DB_EXEC;
+    if (!(s = calloc(n, sizeof *s)))
+        return TARRY_ENOMEM;
+    if (*db == DB_BY_META) {
+        s[0].plen = meta_prefix(s[0].prefix, q->meta_keys[0], q->meta_values[0]);
+    } else if (*db == DB_BY_FN_STATE || *db == DB_BY_FN) {
+        for (size_t f = 0; f < fns; f++)
+            for (size_t i = 0; i < (*db == DB_BY_FN ? 1 : states); i++, at++) {
+                size_t len = strlen(q->functions[f]) + 1;
+                memcpy(s[at].prefix, q->functions[f], len);
+                if (*db == DB_BY_FN_STATE)
+                    s[at].prefix[len++] = state_list[i];
+                s[at].plen = len;
+            }
+    } else if (*db == DB_BY_STATE) {
+        for (size_t i = 0; i < states; i++) {
+            s[i].prefix[0] = state_list[i];
+            s[i].plen = 1;
+        }
+    }
+    *out = s;
+    *count = n;
+    return 0;
+}
+
+int store_exec_query(store_txn *t, const store_query *q, store_exec_cb cb, void *user, bool *more, exec_id *next)
+{
+    list_source *src = NULL;
+    size_t count = 0, emitted = 0, examined = 0;
+    uint8_t upper[16];
+    exec_id last = {{0}};
+    int db, rc = 0;
+
+    *more = false;
+    for (size_t i = 0; i < q->function_count; i++)
+        if (strlen(q->functions[i]) > 128)
+            return 0; /* no function has such a name */
+    /* The newest id to consider: below the cursor, and below created_to (ids start with their time). */
+    memset(upper, 0xff, sizeof upper);
+    if (q->before)
+        memcpy(upper, q->before->bytes, 16);
+    if (q->created_to > 0) {
+        uint8_t to[16] = {0};
+        for (int i = 0; i < 6; i++)
+            to[i] = (uint8_t)((uint64_t)q->created_to >> (40 - 8 * i));
+        if (memcmp(to, upper, 16) < 0)
+            memcpy(upper, to, 16);
+    }
+    if ((rc = query_sources(q, &src, &count, &db)) != 0)
+        return rc;
+    for (size_t i = 0; i < count; i++)
+        if ((rc = source_open(t, db, &src[i], upper)) != 0)
+            goto done;
+    for (;;) {
+        list_source *best = NULL;
+        exec_record rec;
+        exec_id id;
+
+        for (size_t i = 0; i < count; i++)
+            if (src[i].live && (!best || memcmp(source_id(&src[i]), source_id(best), 16) > 0))
+                best = &src[i];
+        if (!best)
+            break;
+        memcpy(id.bytes, source_id(best), 16);
+        if (q->created_from && id_time_ms(&id) < q->created_from)
+            break;
+        if (q->examine_max && examined == q->examine_max) {
+            /* Out of budget: the caller goes on from the last one looked at. */
+            *more = true;
+            *next = last;
+            break;
+        }
+        examined++;
+        if (best->exec)
+            rc = record_decode(t->st, &best->key, &best->val, &rec);
+        else if ((rc = store_exec_get(t, &id, &rec)) == TARRY_ENOTFOUND)
+            rc = TARRY_EIO; /* an index must never dangle */
+        if (rc != 0)
+            goto done;
+        if (query_matches(q, &rec)) {
+            if (emitted == q->limit) {
+                *more = true;
+                break; /* *next is the last one emitted */
+            }
+            if ((rc = cb(user, &rec)) != 0)
+                goto done;
+            emitted++;
+            *next = rec.id;
+        }
+        last = id;
+        int r = mdb_cursor_get(best->cur, &best->key, &best->val, MDB_PREV);
+        if (r && r != MDB_NOTFOUND) {
+            rc = fail(t->st, r, "listing executions");
+            goto done;
+        }
+        source_check(best, r);
+    }
+done:
+    for (size_t i = 0; i < count; i++)
+        if (src[i].cur)
+            mdb_cursor_close(src[i].cur);
+    free(src);
+    return rc;
+}
+
+int store_exec_count(store_txn *t, const char *function, exec_state state, uint64_t max, uint64_t *count)
+{
+    uint8_t prefix[MAX_INDEX_KEY];
+    size_t plen = 0;
+    MDB_cursor *cur;
+    MDB_val key, val;
+    int rc, db;
+
+    *count = 0;
+    if (function) {
+        if ((plen = strlen(function) + 1) > 129)
+            return 0;
+        memcpy(prefix, function, plen);
+        db = DB_BY_FN_STATE;
+    } else {
+        db = DB_BY_STATE;
+    }
+    prefix[plen++] = (uint8_t)state;
+    if ((rc = mdb_cursor_open(t->txn, t->st->db[db], &cur)) != 0)
+        return fail(t->st, rc, "opening a cursor");
+    key.mv_size = plen;
+    key.mv_data = prefix;
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0 && *count < max;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        if (key.mv_size != plen + 16 || memcmp(key.mv_data, prefix, plen) != 0)
+            break;
+        (*count)++;
+    }
+    mdb_cursor_close(cur);
+    return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "counting executions") : 0;
 }

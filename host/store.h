@@ -261,4 +261,72 @@ int store_journal_get(store_txn *txn, const exec_id *id, uint32_t seq, journal_e
 typedef int (*store_journal_cb)(void *user, const journal_entry *entry);
 int store_journal_scan(store_txn *txn, const exec_id *id, store_journal_cb cb, void *user);
 
+/* ---- idempotency keys (idem: function NUL sha256(key) -> id, expiry) ---------------- */
+
+typedef struct store_idem {
+    exec_id id;         /* the execution the key made */
+    int64_t expires_at; /* Unix ms: from then on the key is free again (and swept) */
+} store_idem;
+
+/* The stored form of (function, key): function NUL sha256(key), into out; its length, or 0 when the
+ * function name is over 128 bytes. Lets the engine key its own map of uncommitted keys alike. */
+#define STORE_IDEM_KEY_MAX (128 + 1 + 32)
+size_t store_idem_key(const char *function, const char *key, uint8_t out[STORE_IDEM_KEY_MAX]);
+/* The execution `function`'s `key` names: 0, or TARRY_ENOTFOUND (also when expired but not
+ * swept yet: the caller compares expires_at). */
+int store_idem_get(store_txn *txn, const char *function, const char *key, store_idem *out);
+/* Write (insert or replace) a key, in the batch that creates its execution. */
+int store_batch_idem_put(store_batch *b, const char *function, const char *key, const store_idem *v);
+
+/* Where a sweep of expired keys goes on from (the stored key; len 0: from the top). */
+typedef struct store_idem_pos {
+    uint8_t key[200];
+    size_t len;
+} store_idem_pos;
+/* Called with the stored key of each expired entry; non-zero stops the sweep. */
+typedef int (*store_idem_expired_cb)(void *user, const void *key, size_t len);
+/* Look at `max` keys from *pos on and call cb for the expired ones; *pos moves on (back to the
+ * top after the last key), so a sweep does bounded work per call. */
+int store_idem_expired(store_txn *txn, int64_t now_ms, store_idem_pos *pos, size_t max,
+                       store_idem_expired_cb cb, void *user);
+/* Delete a key as store_idem_expired named it. */
+int store_batch_idem_del_raw(store_batch *b, const void *key, size_t len);
+
+/* ---- filtered listing ------------------------------------------------------------------ */
+
+#define STORE_QUERY_MAX_SOURCES 64 /* function x state ranges walked at once, at most */
+
+/*
+ * Which executions to list, newest first. Indexed (the walk starts there):
+ * the first metadata pair (by_meta), else the functions and states (by_fn_state,
+ * by_fn, by_state: one range each, merged by id), and the created range (ids
+ * start with their creation time: a seek). Checked on each record read:
+ * everything else (the other pairs, finished_*, error_contains).
+ */
+typedef struct store_query {
+    const char *const *functions; /* any of them; function_count 0: every function */
+    size_t function_count;
+    uint32_t states; /* (1u << state) for each state wanted; 0: every state */
+    const char *const *meta_keys, *const *meta_values; /* every pair (ANDed) */
+    size_t meta_count;
+    int64_t created_from, created_to;   /* [from, to), Unix ms; 0: open */
+    int64_t finished_from, finished_to; /* likewise; an unfinished execution matches neither */
+    const char *error_contains;         /* a substring of the error; NULL: any */
+    const exec_id *before;              /* a cursor: start after this id (exclusive) */
+    size_t limit;                       /* records handed to cb, at most */
+    size_t examine_max;                 /* records read at most (0: no bound) */
+} store_query;
+
+/*
+ * Call cb for at most q->limit matching records, newest first. *more says
+ * whether the list may go on: then *next is the cursor to continue from (the
+ * last record handed out, or, when examine_max ran out first, the last one
+ * read: a page may then hold fewer than limit records, even none).
+ */
+int store_exec_query(store_txn *txn, const store_query *q, store_exec_cb cb, void *user, bool *more,
+                     exec_id *next);
+
+/* How many executions (of `function`, or of all when NULL) are in `state`, counted up to `max`. */
+int store_exec_count(store_txn *txn, const char *function, exec_state state, uint64_t max, uint64_t *count);
+
 #endif

@@ -92,9 +92,13 @@ typedef struct tarry_result {
 typedef struct tarry_call_opts {
     const char *delay; /* start the child after this long ("1 day", "90s"); NULL: now */
     /* header revision 4 */
-    const char *idempotency_key; /* per function: a second call with the same key (from any parent)
-                                    gets the same child; NULL: none */
-    const char *discard_after;   /* not started after this long ("10m") -> discarded; NULL: never */
+    /* Per function, shared with triggers' keys (docs/API.md): a second call with the same key and
+     * args, from any parent, gets the same child once it has finished (its outcome at once); while
+     * it runs, such a call fails at once saying so (only the parent that made a child is woken by
+     * its end: call again later). Other args fail the call naming the key. NULL: none. */
+    const char *idempotency_key;
+    const char *discard_after; /* not started after this long ("10m") or this RFC 3339 time ->
+                                  discarded; NULL: never */
     const char *metadata_json;   /* a JSON object of string pairs (docs/API.md limits); NULL: none */
 } tarry_call_opts;
 

@@ -321,6 +321,9 @@ void jcore_entry_free(jcore_entry *e)
     free(e->error);
     free(e->args);
     free(e->delay);
+    free(e->idempotency_key);
+    free(e->discard_after);
+    free(e->metadata);
 }
 
 const char *jcore_kind_name(jcore_kind kind)
@@ -369,8 +372,13 @@ static int fresh_push(jcore_run *run, const jcore_entry *e)
     into->error = dup_or_null(e->error);
     into->args = dup_or_null(e->args);
     into->delay = dup_or_null(e->delay);
+    into->idempotency_key = dup_or_null(e->idempotency_key);
+    into->discard_after = dup_or_null(e->discard_after);
+    into->metadata = dup_or_null(e->metadata);
     if ((e->name && !into->name) || (e->value && !into->value) || (e->error && !into->error) ||
-        (e->args && !into->args) || (e->delay && !into->delay)) {
+        (e->args && !into->args) || (e->delay && !into->delay) ||
+        (e->idempotency_key && !into->idempotency_key) || (e->discard_after && !into->discard_after) ||
+        (e->metadata && !into->metadata)) {
         jcore_entry_free(into);
         return TARRY_ENOMEM;
     }
@@ -518,6 +526,18 @@ static int ctx_call(tarry_ctx *ctx, const char *function, const char *args_json,
         }
         delay_text = opts->delay;
     }
+    /* The per-execution options exist from header revision 4 on. */
+    const char *idem = NULL, *discard = NULL, *meta = NULL;
+    if (opts && run->header_revision >= 4) {
+        idem = opts->idempotency_key;
+        discard = opts->discard_after;
+        meta = opts->metadata_json;
+        if ((idem || discard || meta) && run->hooks->call_opts_check &&
+            run->hooks->call_opts_check(run->user, idem, discard, meta, err, sizeof err) != 0) {
+            misuse(ctx, "tarry_call of \"%s\": opts->%s", function, err);
+            return TARRY_EINVAL;
+        }
+    }
     if ((rc = issue(ctx, JCORE_CALL, function, &r)) != TARRY_OK || r) {
         if (r && handle)
             handle_fill(handle, r);
@@ -533,6 +553,9 @@ static int ctx_call(tarry_ctx *ctx, const char *function, const char *args_json,
     e.wake_at = delay > 0 ? e.started_at + delay : 0;
     e.args = (char *)(args_json ? args_json : "null");
     e.delay = (char *)delay_text;
+    e.idempotency_key = (char *)idem;
+    e.discard_after = (char *)discard;
+    e.metadata = (char *)meta;
     run->hooks->new_child_id(run->user, e.child);
     if ((rc = record_new(ctx, &e)) != 0)
         return rc;

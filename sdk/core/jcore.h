@@ -74,6 +74,9 @@ typedef struct jcore_entry {
     char *error; /* plain text */
     char *args;  /* a call made in this pass: the child's args (JSON) */
     char *delay; /* a call made in this pass: opts->delay as written, if any */
+    /* A call made in this pass, header revision 4: opts->idempotency_key, ->discard_after and
+     * ->metadata_json as written, if any (the child is created with them). */
+    char *idempotency_key, *discard_after, *metadata;
 } jcore_entry;
 
 /* Free the strings of `e` (not `e`). */
@@ -133,6 +136,10 @@ typedef struct jcore_hooks {
     int (*checkpoint)(void *user, jcore_run *run, char *err, size_t errlen);
     /* Whether a function called `name` can be started as a child. */
     bool (*function_known)(void *user, const char *name);
+    /* Check a call's per-execution options (any may be NULL): 0, or TARRY_EINVAL with the reason
+     * in err (the call is then refused as a misuse). NULL: taken as given. */
+    int (*call_opts_check)(void *user, const char *idempotency_key, const char *discard_after,
+                           const char *metadata_json, char *err, size_t errlen);
 } jcore_hooks;
 
 /*

@@ -40,7 +40,7 @@ def main():
         for argv in (["help", "run"], ["run", "--help"], ["run", "-h"], ["run", "f", "--delay", "1s", "--help"]):
             p = h.cli(*argv)
             check(p.returncode == 0 and p.stdout.startswith("usage: tarry [--url URL] run NAME [ARGS_JSON]")
-                  and "--metadata JSON" in p.stdout and "--url URL" in p.stdout,
+                  and "--metadata K=V" in p.stdout and "--url URL" in p.stdout,
                   "tarry %s prints run's help, exit 0" % " ".join(argv), (p.returncode, p.stdout, p.stderr))
         p = h.cli("help")
         check(p.returncode == 0 and all(c in p.stdout for c in ("run NAME", "show ID", "reschedule ID", "upgrade ID")),
@@ -66,8 +66,8 @@ def main():
         usage_error(h.cli("run", "echo", "--at", "tomorrow"), "a bad --at", "(give an RFC 3339 time")
         usage_error(h.cli("run", "echo", "--wait", "10"), "--wait 10 (no unit)", "tarry run: --wait: ")
         usage_error(h.cli("run", "echo", "{bad"), "invalid ARGS_JSON", "ARGS_JSON is not valid JSON")
-        usage_error(h.cli("run", "echo", "--metadata", "[1]"), "--metadata not an object",
-                    "--metadata must be a JSON object of strings")
+        usage_error(h.cli("run", "echo", "--metadata", "[1]"), "--metadata neither K=V nor an object",
+                    '--metadata: "[1]" is not KEY=VALUE')
         usage_error(h.cli("run", "echo", "--metadata", '{"a":1}'), "--metadata with a number",
                     'the value of "a" is a number')
         usage_error(h.cli("show", "abc"), "show of a malformed id", "tarry show: 'abc' is not an execution id")

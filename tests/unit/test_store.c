@@ -1989,6 +1989,127 @@ static void test_attempts(void **state)
     store_txn_abort(txn);
 }
 
+/* ---- filtered listing and idempotency keys (issue 9) ------------------------------ */
+
+static int collect_id(void *user, const exec_record *rec)
+{
+    exec_id *ids = user;
+    size_t i = 0;
+    while (memcmp(&ids[i], &(exec_id){{0}}, sizeof(exec_id)) != 0)
+        i++;
+    ids[i] = rec->id;
+    return 0;
+}
+
+/*
+ * 5,000 executions, 3 of them (the oldest ones) with team=billing: a query
+ * by that pair that may read only 4 records still finds all 3, so it walks
+ * the by_meta range, not the store. A second pair and a state are checked
+ * on the records; a long value (past what fits in an LMDB key) still matches
+ * exactly, and a value sharing its first 590 bytes does not.
+ */
+static void test_query_by_metadata_reads_the_index(void **state)
+{
+    fixture *f = *state;
+    store_batch *b = f->batch = store_batch_new();
+    exec_id want[3], got[8];
+    char long_a[700], long_b[700], meta_a[1500], meta_b[1500];
+    store_txn *t;
+    bool more;
+    exec_id next;
+
+    /* 600 bytes (256 characters of UTF-8 may take 1 KiB): past the 489 that fit in the key. */
+    memset(long_a, 'a', 600);
+    long_a[600] = '\0';
+    memcpy(long_b, long_a, sizeof long_a);
+    long_b[590] = 'b';
+    snprintf(meta_a, sizeof meta_a, "{\"team\":\"billing\",\"tier\":\"gold\",\"note\":\"%s\"}", long_a);
+    snprintf(meta_b, sizeof meta_b, "{\"team\":\"search\",\"note\":\"%s\"}", long_b);
+    for (int i = 0; i < 5000; i++) {
+        exec_record r = new_record(i % 2 ? "a" : "b", i == 1 ? EXEC_FAILED : EXEC_SUCCEEDED);
+        if (i < 3) {
+            r.metadata = meta_a;
+            want[2 - i] = r.id; /* newest first */
+        } else if (i < 10) {
+            r.metadata = meta_b;
+        }
+        assert_int_equal(store_batch_exec_put(b, &r, NULL), 0);
+    }
+    assert_int_equal(store_batch_commit(f->st, b), 0);
+
+    assert_int_equal(store_txn_begin(f->st, false, &t), 0);
+    const char *keys[] = {"team", "tier"}, *values[] = {"billing", "gold"};
+    store_query q = {
+        .meta_keys = keys, .meta_values = values, .meta_count = 1, .limit = 10, .examine_max = 4};
+    memset(got, 0, sizeof got);
+    assert_int_equal(store_exec_query(t, &q, collect_id, got, &more, &next), 0);
+    assert_memory_equal(got, want, sizeof want);
+    assert_false(more);
+
+    q.meta_count = 2; /* and tier=gold, checked on each record */
+    q.states = 1u << EXEC_FAILED;
+    memset(got, 0, sizeof got);
+    assert_int_equal(store_exec_query(t, &q, collect_id, got, &more, &next), 0);
+    assert_memory_equal(&got[0], &want[1], sizeof(exec_id));
+    assert_true(memcmp(&got[1], &(exec_id){{0}}, sizeof(exec_id)) == 0);
+
+    const char *nkeys[] = {"note"}, *long_values[] = {long_a};
+    store_query ql = {.meta_keys = nkeys, .meta_values = long_values, .meta_count = 1, .limit = 10};
+    memset(got, 0, sizeof got);
+    assert_int_equal(store_exec_query(t, &ql, collect_id, got, &more, &next), 0);
+    assert_memory_equal(got, want, sizeof want);
+    assert_true(memcmp(&got[3], &(exec_id){{0}}, sizeof(exec_id)) == 0); /* not the 7 like it */
+
+    /* Out of budget before a page is full: more, and a cursor to go on from. */
+    store_query qe = {.error_contains = "nothing has this", .limit = 10, .examine_max = 100};
+    memset(got, 0, sizeof got);
+    assert_int_equal(store_exec_query(t, &qe, collect_id, got, &more, &next), 0);
+    assert_true(more);
+    assert_true(memcmp(&got[0], &(exec_id){{0}}, sizeof(exec_id)) == 0);
+
+    uint64_t n;
+    assert_int_equal(store_exec_count(t, NULL, EXEC_SUCCEEDED, 100000, &n), 0);
+    assert_int_equal(n, 4999);
+    assert_int_equal(store_exec_count(t, "a", EXEC_FAILED, 100000, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_exec_count(t, NULL, EXEC_SUCCEEDED, 100, &n), 0);
+    assert_int_equal(n, 100); /* bounded */
+    store_txn_abort(t);
+}
+
+static int note_expired(void *user, const void *key, size_t len)
+{
+    (void)key;
+    (void)len;
+    (*(int *)user)++;
+    return 0;
+}
+
+static void test_idem_keys(void **state)
+{
+    fixture *f = *state;
+    store_batch *b = f->batch = store_batch_new();
+    store_idem v = {{{0}}, 1000}, got;
+    store_idem_pos pos = {{0}, 0};
+    store_txn *t;
+    int expired = 0;
+
+    id_new(&v.id);
+    assert_int_equal(store_batch_idem_put(b, "fn", "order-42", &v), 0);
+    v.expires_at = 5000;
+    assert_int_equal(store_batch_idem_put(b, "other", "order-42", &v), 0);
+    assert_int_equal(store_batch_commit(f->st, b), 0);
+    assert_int_equal(store_txn_begin(f->st, false, &t), 0);
+    assert_int_equal(store_idem_get(t, "fn", "order-42", &got), 0);
+    assert_memory_equal(&got.id, &v.id, sizeof v.id);
+    assert_int_equal(got.expires_at, 1000);
+    assert_int_equal(store_idem_get(t, "fn", "order-43", &got), TARRY_ENOTFOUND);
+    assert_int_equal(store_idem_expired(t, 2000, &pos, 10, note_expired, &expired), 0);
+    assert_int_equal(expired, 1); /* fn's key, not other's */
+    assert_int_equal(pos.len, 0); /* the end: the next sweep starts at the top */
+    store_txn_abort(t);
+}
+
 #define STORE_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -2023,6 +2144,8 @@ int main(void)
         STORE_TEST(test_fn_crashes_across_reopen),
         STORE_TEST(test_control_fields_round_trip),
         STORE_TEST(test_attempts),
+        STORE_TEST(test_query_by_metadata_reads_the_index),
+        STORE_TEST(test_idem_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

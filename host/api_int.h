@@ -1,0 +1,30 @@
+/*
+ * api_int.h - what api.c lends the API's other rooms (private: only
+ * host/api*.c include it). api_list.c holds the listing and counting
+ * routes; api.c the rest and the route table.
+ */
+#ifndef TARRY_API_INT_H
+#define TARRY_API_INT_H
+
+#include <cjson/cJSON.h>
+
+#include "api.h"
+#include "http.h"
+#include "record.h"
+#include "store.h"
+
+/* An execution as the API shows it (the caller owns the object). */
+cJSON *api_exec_json(const exec_record *r);
+/* Answer with `root` as JSON (freed here). */
+void api_reply_cjson(http_req *req, int status, cJSON *root);
+/* Open a read transaction, or answer 500 and return -1. */
+int api_read_begin(api *a, http_req *req, store_txn **txn);
+/* A read failed: answer 500 with the store's reason. */
+void api_reply_store_error(api *a, http_req *req, int rc);
+engine *api_engine(api *a);
+
+/* GET /v1/executions (filters, paging) and GET /v1/executions/stats: answer and return 0. */
+int api_list_handle(api *a, http_req *req);
+int api_stats_handle(api *a, http_req *req);
+
+#endif
