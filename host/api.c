@@ -56,7 +56,8 @@ enum {
     PENDING_RESULT,
     PENDING_RESCHEDULE,
     PENDING_RELOAD,
-    PENDING_UPGRADE
+    PENDING_UPGRADE,
+    PENDING_CANCEL
 };
 
 typedef struct api_pending {
@@ -447,6 +448,26 @@ static void reply_result_fn(http_req *req, const exec_record *r, int unused)
     reply_result(req, r);
 }
 
+/*
+ * A cancel's answer: 200 with the execution when it is cancelled, 202 when
+ * it runs with cancel_requested (cancelled when its attempt returns), 409
+ * final naming the state it had ended in.
+ */
+static void reply_cancel(http_req *req, const exec_record *r, int unused)
+{
+    char text[ID_TEXT_LEN + 1];
+
+    (void)unused;
+    if (r->state == EXEC_CANCELLED || !exec_state_final(r->state)) {
+        reply_cjson(req, r->state == EXEC_CANCELLED ? 200 : 202, exec_json(r));
+        return;
+    }
+    id_format(&r->id, text);
+    http_reply_error(req, 409, "final",
+                     "cannot cancel execution %s: it is %s (only an unfinished execution can be cancelled)",
+                     text, exec_state_name(r->state));
+}
+
 static void on_engine_answer(engine_waiter *w, int status, const exec_record *rec)
 {
     api_pending *p = (api_pending *)w;
@@ -470,6 +491,10 @@ static void on_engine_answer(engine_waiter *w, int status, const exec_record *re
             reply_not_accepted(p->a, req, status, "could not upgrade it");
     } else if (status < 0) {
         reply_not_accepted(p->a, req, status, "could not commit to the store");
+    } else if (p->mode == PENDING_CANCEL && status == ENGINE_TIMEOUT) {
+        answer_from_store(p->a, req, &w->id, reply_cancel, 0);
+    } else if (p->mode == PENDING_CANCEL) {
+        reply_cancel(req, rec, 0);
     } else if (p->mode == PENDING_RELOAD) {
         reply_reload(p->a, req);
     } else if (p->mode == PENDING_RESCHEDULE || p->mode == PENDING_UPGRADE) {
@@ -941,6 +966,157 @@ done:
     return 0;
 }
 
+/*
+ * The body of a POST that takes no fields but may send "{}" (cancel), or
+ * only `allowed` (NULL: none); *body is the parsed object or NULL for none.
+ * Returns 0, or -1 having answered 415/400.
+ */
+static int optional_body(http_req *req, const char *allowed, cJSON **body)
+{
+    http_str entity = http_req_body(req);
+    cJSON *field;
+
+    *body = NULL;
+    if (!content_type_ok(req)) {
+        http_reply_error(req, 415, "unsupported_media_type", "send Content-Type: application/json");
+        return -1;
+    }
+    if (entity.len == 0)
+        return 0;
+    if (body_check(req, entity.ptr, entity.len) != 0)
+        return -1;
+    if (!(*body = cJSON_ParseWithLength(entity.ptr, entity.len)) || !cJSON_IsObject(*body)) {
+        http_reply_error(req, 400, "invalid_json", "the body must be a JSON object%s%s%s",
+                         allowed ? " like {\"" : "", allowed ? allowed : "", allowed ? "\": ...}" : " ({})");
+        cJSON_Delete(*body);
+        *body = NULL;
+        return -1;
+    }
+    cJSON_ArrayForEach(field, *body)
+    {
+        if (!allowed || strcmp(field->string, allowed) != 0) {
+            http_reply_error(req, 400, "invalid_field", "%s: unknown field (expected %s)", field->string,
+                             allowed ? allowed : "none");
+            cJSON_Delete(*body);
+            *body = NULL;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int handle_cancel(api *a, http_req *req, const exec_id *id)
+{
+    store_txn *txn;
+    exec_record rec;
+    cJSON *body;
+    api_pending *p;
+    int rc;
+
+    if (!http_req_method_is(req, "POST")) {
+        http_reply_method_not_allowed(req, "POST");
+        return 0;
+    }
+    if (optional_body(req, NULL, &body) != 0)
+        return 0;
+    cJSON_Delete(body);
+    if (!(p = pending_new(a, req, PENDING_CANCEL, on_engine_answer))) {
+        http_reply_error(req, 500, "internal", "out of memory");
+        return 0;
+    }
+    if ((rc = engine_cancel(a->eng, id, &p->waiter)) == 0)
+        return 0;
+    pending_drop(p);
+    if (rc == TARRY_ENOTFOUND) {
+        reply_not_found(req, id);
+    } else if (rc == TARRY_ESTATE) {
+        /* Final in the store: say which state. */
+        if (read_begin(a, req, &txn) != 0)
+            return 0;
+        if ((rc = store_exec_get(txn, id, &rec)) == 0)
+            reply_cancel(req, &rec, 0);
+        else
+            reply_store_error(a, req, rc);
+        store_txn_abort(txn);
+    } else {
+        reply_not_accepted(a, req, rc, "cannot cancel it");
+    }
+    return 0;
+}
+
+/*
+ * A new execution of the same function (its current version) with the same
+ * args, or the body's, and the same metadata; linked both ways (rerun_of,
+ * and the reruns index the original's JSON lists). 202 {"id", "state"}.
+ */
+static int handle_rerun(api *a, http_req *req, const exec_id *id)
+{
+    http_str entity = http_req_body(req);
+    engine_trigger_req treq = {.wait_ms = -1, .rerun_of = id};
+    char text[ID_TEXT_LEN + 1];
+    char *args = NULL;
+    store_txn *txn;
+    exec_record rec;
+    cJSON *body;
+    api_pending *p;
+    int rc;
+
+    if (!http_req_method_is(req, "POST")) {
+        http_reply_method_not_allowed(req, "POST");
+        return 0;
+    }
+    if (entity.len > HTTP_MAX_BODY) {
+        http_reply_error(req, 413, "body_too_large", "the body is %zu bytes; the limit is %u bytes (1 MiB)",
+                         entity.len, HTTP_MAX_BODY);
+        return 0;
+    }
+    if (optional_body(req, "args", &body) != 0)
+        return 0;
+    if (cJSON_GetObjectItemCaseSensitive(body, "args")) {
+        bool oom;
+        if (!(args = body_member_copy(entity.ptr, entity.len, "args", &oom)) && oom) {
+            http_reply_error(req, 500, "internal", "out of memory");
+            goto done;
+        }
+    }
+    if (read_begin(a, req, &txn) != 0)
+        goto done;
+    if ((rc = store_exec_get(txn, id, &rec)) != 0) {
+        if (rc == TARRY_ENOTFOUND)
+            reply_not_found(req, id);
+        else
+            reply_store_error(a, req, rc);
+        store_txn_abort(txn);
+        goto done;
+    }
+    treq.function = rec.function;
+    treq.args = args ? args : rec.args;
+    treq.metadata = rec.metadata;
+    if (!(p = pending_new(a, req, PENDING_TRIGGER, on_engine_answer))) {
+        http_reply_error(req, 500, "internal", "out of memory");
+        store_txn_abort(txn);
+        goto done;
+    }
+    rc = engine_trigger(a->eng, &treq, &p->waiter); /* copies the strings it keeps */
+    if (rc != 0) {
+        pending_drop(p);
+        id_format(id, text);
+        if (rc == TARRY_ENOTFOUND)
+            http_reply_error(req, 404, "function_not_found",
+                             "cannot re-run %s: no loaded plugin exports its function \"%s\" any more", text,
+                             rec.function);
+        else if (rc == TARRY_EQUARANTINED)
+            reply_quarantined(a, req, rec.function);
+        else
+            reply_not_accepted(a, req, rc, "cannot start the re-run");
+    }
+    store_txn_abort(txn);
+done:
+    cJSON_Delete(body);
+    free(args);
+    return 0;
+}
+
 /* One page of log lines: at most `limit` lines and about LOGS_PAGE_BYTES of text. */
 struct logs_page {
     cJSON *data;
@@ -1366,6 +1542,10 @@ static int route(api *a, http_req *req)
             return handle_schedule(a, req, &id);
         if (path_is(&rest, "/upgrade"))
             return handle_upgrade(a, req, &id);
+        if (path_is(&rest, "/cancel"))
+            return handle_cancel(a, req, &id);
+        if (path_is(&rest, "/rerun"))
+            return handle_rerun(a, req, &id);
     }
     http_str method = http_req_method(req);
     http_reply_error(req, 404, "not_found", "no such endpoint: %.*s %.*s (see docs/API.md)", (int)method.len,

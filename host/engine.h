@@ -139,6 +139,8 @@ typedef struct engine_trigger_req {
     const char *metadata; /* JSON object text, or NULL */
     int64_t run_at_ms;    /* 0: now */
     int64_t wait_ms;      /* < 0: answer at commit; >= 0: wait this long for the result */
+    int64_t discard_at;   /* not started by then (Unix ms): discarded; 0 never */
+    const exec_id *rerun_of; /* a re-run of this execution (indexed both ways), or NULL */
 } engine_trigger_req;
 
 /*
@@ -169,6 +171,19 @@ void engine_wait_result(engine *e, const exec_id *id, int64_t wait_ms, engine_wa
  * once the change is committed.
  */
 int engine_reschedule(engine *e, const exec_id *id, int64_t when_ms, engine_waiter *w);
+
+/*
+ * Cancel an unfinished execution and every unfinished execution it started
+ * (engine_cancel.c). Returns TARRY_ENOTFOUND, TARRY_ESTATE (it is final:
+ * read its state from the store), TARRY_EFULL (see engine_trigger) or 0, and
+ * then calls w->cb once the cancel is durable, with the record as committed:
+ * `cancelled`, or `running` with cancel_requested (a pass on a worker cannot
+ * be stopped: tarry_is_cancelled() turns true in it, and what it returns is
+ * discarded; it becomes cancelled then). An execution final in memory but not
+ * yet committed is answered with its final record once it is (a state other
+ * than cancelled: the caller says it was final), or ENGINE_TIMEOUT.
+ */
+int engine_cancel(engine *e, const exec_id *id, engine_waiter *w);
 
 /*
  * Rescan the plugins folder off the loop (plugins.h): new versions become

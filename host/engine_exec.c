@@ -61,6 +61,7 @@ exec *engine_exec_from_store(engine *e, const exec_record *rec)
     x->written_state = x->committed_state = rec->state;
     x->written_scheduled_at = x->committed_scheduled_at = rec->scheduled_at;
     x->written_wake_at = x->committed_wake_at = rec->wake_at;
+    x->written_attempts = x->committed_attempts = rec->attempts;
     snprintf(x->written_hash, sizeof x->written_hash, "%s", rec->plugin_hash ? rec->plugin_hash : "");
     memcpy(x->committed_hash, x->written_hash, sizeof x->committed_hash);
     /* Pinned: it replays the code that wrote its journal (plugins.h). */

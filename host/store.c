@@ -834,11 +834,19 @@ static int64_t timer_due(const uint8_t *k)
 }
 
 /* When the execution's timer fires: a delayed start, or the end of a
- * durable sleep it waits in; 0 when it has no timer. */
+ * durable sleep it waits in; 0 when it has no timer. An execution that has
+ * not started its first attempt and has a discard_after is due by then at
+ * the latest, also while it is queued behind busy workers, so the engine
+ * discards it on time (engine_cancel.c). A started one (a retry waits as
+ * scheduled) ignores its discard_at. */
 static int64_t timer_at(const exec_record *r)
 {
+    bool discardable = r->discard_at && r->attempts == 0;
+
     if (r->state == EXEC_SCHEDULED)
-        return r->scheduled_at;
+        return discardable && r->discard_at < r->scheduled_at ? r->discard_at : r->scheduled_at;
+    if (r->state == EXEC_QUEUED && discardable)
+        return r->discard_at;
     if (r->state == EXEC_WAITING)
         return r->wake_at;
     return 0;
