@@ -1314,12 +1314,46 @@ static void add_plugin_ref(cJSON *o, const plugin *p)
     cJSON_AddStringToObject(po, "file", p->file);
 }
 
+static void add_duration(cJSON *o, const char *key, int64_t ms)
+{
+    char text[64];
+    duration_format(ms, text, sizeof text);
+    cJSON_AddStringToObject(o, key, text);
+}
+
+/* A function's options as tarry.h names them, defaults filled in; null for what is off. */
+static void add_options(cJSON *o, const fn_options *opt)
+{
+    cJSON *oo = cJSON_AddObjectToObject(o, "options");
+    if (opt->retry) {
+        cJSON *r = cJSON_AddObjectToObject(oo, "retry");
+        cJSON_AddNumberToObject(r, "max_attempts", opt->max_attempts);
+        add_duration(r, "initial_interval", opt->initial_interval_ms);
+        cJSON_AddNumberToObject(r, "multiplier", opt->multiplier);
+        cJSON_AddNumberToObject(r, "randomization_factor", opt->jitter);
+        add_duration(r, "max_interval", opt->max_interval_ms);
+    } else {
+        cJSON_AddNullToObject(oo, "retry");
+    }
+    if (opt->max_duration_ms)
+        add_duration(oo, "max_duration", opt->max_duration_ms);
+    else
+        cJSON_AddNullToObject(oo, "max_duration");
+    if (opt->concurrency)
+        cJSON_AddNumberToObject(oo, "concurrency", opt->concurrency);
+    else
+        cJSON_AddNullToObject(oo, "concurrency");
+    cJSON_AddStringToObject(oo, "max_concurrency_action", opt->cancel_over_limit ? "cancel" : "queue");
+    add_string_or_null(oo, "cron", opt->cron);
+}
+
 static void add_current_functions(void *user, const plugin *p)
 {
     for (size_t j = 0; p->current && j < p->fn_count; j++) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", p->fns[j].name);
         add_plugin_ref(o, p);
+        add_options(o, &p->fns[j].opts);
         cJSON_AddItemToArray(user, o);
     }
 }

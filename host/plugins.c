@@ -139,6 +139,13 @@ static void validate(plugin *p, const tarry_plugin_def *def)
         p->fns[i].name = f->name;
         p->fns[i].fn = f->fn;
         p->fns[i].owner = p;
+        if (fn_options_parse(f, def->function_size, info.header_revision, &p->fns[i].opts, err, sizeof err) !=
+            0) {
+            refuse(p, "function \"%s\": %s", f->name, err);
+            free(p->fns);
+            p->fns = NULL;
+            return;
+        }
     }
     p->fn_count = def->function_count;
     p->header_revision = info.header_revision;

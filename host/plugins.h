@@ -43,6 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fn_options.h"
 #include "tarry.h"
 
 #define PLUGIN_NAME_MAX 128 /* jcore_plugin.h's JCORE_NAME_MAX */
@@ -54,6 +55,7 @@ typedef struct plugin_fn {
     const char *name;
     tarry_fn fn;
     const plugin *owner;
+    fn_options opts; /* checked, defaults filled in (fn_options.h); strings borrow from the descriptor */
 } plugin_fn;
 
 struct plugin {

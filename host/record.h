@@ -45,6 +45,13 @@ typedef struct exec_record {
     uint32_t log_count;  /* log lines stored so far: the next line's seq */
     uint32_t log_mark_pos, log_mark_count; /* lines earlier passes logged (replay.h): not stored again */
     uint32_t log_dropped; /* lines logged past the per-execution limit, not stored (the marker says so) */
+    /* Execution control (record format 5; older records read these as zero). */
+    int64_t next_attempt_at; /* a failed attempt waits for its retry until then (state scheduled,
+                                scheduled_at the same); else 0 */
+    int64_t discard_at;      /* not started by then: discarded; 0 never */
+    exec_id rerun_of;        /* the execution this one re-runs; all zero: none */
+    bool cancel_requested;   /* cancelled while running: what the attempt returns is discarded */
+    uint32_t timeouts;       /* attempts that ran past the function's max_duration */
     const char *function;
     const char *args;     /* JSON text */
     const char *metadata; /* JSON object text, or NULL */
@@ -53,6 +60,7 @@ typedef struct exec_record {
     const char *plugin_name;
     const char *plugin_version;
     const char *plugin_hash; /* the version it is pinned to (see plugins.h), or NULL */
+    const char *idempotency_key; /* the trigger's or call's key, or NULL */
 } exec_record;
 
 /*

@@ -168,6 +168,7 @@ void replay_execute(replay_run *run)
     core->log_max_lines = run->log_max_lines;
     core->log_line_max = run->log_line_max;
     core->log_stored = run->log_stored;
+    core->cancelled = &run->cancelled;
 
     jcore_execute(core);
 
@@ -187,6 +188,7 @@ void replay_execute(replay_run *run)
     run->log_mark_pos = core->log_mark_pos;
     run->log_mark_count = core->log_mark_count;
     run->log_dropped = core->log_dropped;
+    run->permanent = core->permanent;
     core->logs = NULL;
     core->log_count = core->log_cap = 0;
     if (mirror_new(run, core) != 0) {
@@ -206,6 +208,11 @@ void replay_execute(replay_run *run)
     jcore_run_clear(core);
 }
 
+void replay_run_cancel(replay_run *run)
+{
+    atomic_store_explicit(&run->cancelled, 1, memory_order_relaxed);
+}
+
 void replay_run_clear(replay_run *run)
 {
     free(run->result);
@@ -222,6 +229,7 @@ void replay_run_clear(replay_run *run)
     run->logs = NULL;
     run->log_count = run->log_cap = 0;
     run->log_dropped = run->log_stored = 0;
+    run->permanent = false;
     for (size_t i = 0; i < run->journal_count; i++)
         jcore_entry_free(&run->journal[i]);
     free(run->journal);

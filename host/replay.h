@@ -94,6 +94,10 @@ struct replay_run {
      * replay_run_clear but log_stored, which the engine sets per pass. */
     uint32_t log_max_lines, log_stored;
     size_t log_line_max;
+    /* Any thread: non-zero once the attempt should stop (cancelled, or past its max_duration):
+     * tarry_is_cancelled reads it. Set with replay_run_cancel; the engine zeroes it when an
+     * attempt starts. Kept by replay_run_clear. */
+    atomic_int cancelled;
     jcore_entry *journal; /* as committed (replay_journal_add), owned by the run */
     size_t journal_count, journal_cap;
     /* out: owned by the run, freed by replay_run_clear() */
@@ -109,12 +113,16 @@ struct replay_run {
     replay_log *logs; /* the pass's new lines (past the log mark) */
     size_t log_count, log_cap;
     uint32_t log_dropped; /* the pass's new lines past log_max_lines: counted, not kept */
+    bool permanent;       /* the function called tarry_fail_permanent: do not retry the attempt */
     jcore_entry *fresh;   /* the core's entries of the pass: new_entries borrow their strings */
     size_t fresh_count;
 };
 
 /* Call the function once and fill the outputs (empty: after replay_run_clear, or zeroed). */
 void replay_execute(replay_run *run);
+
+/* Make tarry_is_cancelled true for the pass running now and later ones (any thread). */
+void replay_run_cancel(replay_run *run);
 
 /* Free the outputs and the journal (not the other inputs) and reset them. */
 void replay_run_clear(replay_run *run);

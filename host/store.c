@@ -30,7 +30,8 @@
 #include "status.h"
 #include "store_folder.h"
 
-#define RECORD_FORMAT 4 /* written; format 3 (before log counts) is still read */
+#define RECORD_FORMAT 5 /* written; formats 3 (before log counts) and 4 (before execution control) are read */
+#define RECORD_FORMAT_V4 4
 #define RECORD_FORMAT_V3 3
 #define STR_ABSENT 0xffffffffu
 
@@ -44,10 +45,16 @@ enum {
     DB_JOURNAL,
     DB_PINS,
     DB_FN_CRASHES,
+    DB_ATTEMPTS,
+    DB_IDEM,
+    DB_BY_META,
+    DB_CRON,
+    DB_RERUNS,
     DB_COUNT
 };
-static const char *const db_names[DB_COUNT] = {"exec", "by_state", "by_fn", "by_fn_state", "timers",
-                                               "logs", "journal",  "pins",  "fn_crashes"};
+static const char *const db_names[DB_COUNT] = {
+    "exec", "by_state", "by_fn",    "by_fn_state", "timers", "logs",   "journal",
+    "pins", "fn_crashes", "attempts", "idem",      "by_meta", "cron", "reruns"};
 
 #define PIN_HASH_LEN 16 /* a plugin version's hash (plugins.h's PLUGIN_HASH_LEN) */
 
@@ -283,7 +290,7 @@ int store_open(store **out, const char *dir, uint64_t map_size, char *err, size_
      * reached it (TARRY_EFULL, like a full disk).
      */
     for (;;) {
-        if ((rc = mdb_env_create(&st->env)) != 0 || (rc = mdb_env_set_maxdbs(st->env, 16)) != 0 ||
+        if ((rc = mdb_env_create(&st->env)) != 0 || (rc = mdb_env_set_maxdbs(st->env, 32)) != 0 ||
             (rc = mdb_env_set_maxreaders(st->env, 2048)) != 0 ||
             (rc = mdb_env_set_mapsize(st->env, (size_t)map_size)) != 0)
             goto fail;
@@ -656,10 +663,13 @@ static int strings_get(const char *p, const char *end, const char **strs, size_t
 }
 
 /* ---- record encoding ------------------------------------------------------
- * Fixed header, then eight strings. Native byte order: an LMDB file is not
+ * Fixed header, then the strings. Native byte order: an LMDB file is not
  * portable across architectures anyway. Format 4 appended the log counters
  * to format 3's header; a format-3 record reads with them at zero, which is
- * right: format 3 stored log lines only for final executions. */
+ * right: format 3 stored log lines only for final executions. Format 5
+ * appended execution control (retries, discard, re-runs, cancel) to the
+ * header and the idempotency key to the strings; older records read with
+ * them zero and NULL: none of them existed. */
 
 struct record_head_v3 {
     uint8_t format, state, detached, resume;
@@ -680,7 +690,18 @@ struct record_head {
 #define RECORD_F_SUSPECT 0x80000000u   /* exec_record.suspect */
 #define RECORD_DROPPED_MAX 0x7fffffffu /* exec_record.log_dropped, saturated */
 
-#define RECORD_STRINGS 8
+struct record_head_v5 {
+    struct record_head v4;
+    int64_t next_attempt_at, discard_at;
+    uint8_t rerun_of[16];
+    uint32_t flags5; /* RECORD_F5_* */
+    uint32_t timeouts;
+};
+
+#define RECORD_F5_CANCEL_REQUESTED 0x1u
+
+#define RECORD_STRINGS_V4 8
+#define RECORD_STRINGS 9
 
 static void record_strings(const exec_record *r, const char *s[RECORD_STRINGS])
 {
@@ -692,12 +713,14 @@ static void record_strings(const exec_record *r, const char *s[RECORD_STRINGS])
     s[5] = r->plugin_name;
     s[6] = r->plugin_version;
     s[7] = r->plugin_hash;
+    s[8] = r->idempotency_key;
 }
 
 static int record_encode(sink *out, const exec_record *r)
 {
     const char *s[RECORD_STRINGS];
-    size_t len[RECORD_STRINGS], total = sizeof(struct record_head);
+    size_t len[RECORD_STRINGS], total = sizeof(struct record_head_v5);
+    struct record_head_v5 head5;
     struct record_head head;
     void *value;
     int rc;
@@ -727,34 +750,55 @@ static int record_encode(sink *out, const exec_record *r)
     head.log_mark_count = r->log_mark_count;
     head.flags_dropped = (r->suspect ? RECORD_F_SUSPECT : 0) |
                          (r->log_dropped < RECORD_DROPPED_MAX ? r->log_dropped : RECORD_DROPPED_MAX);
-    memcpy(value, &head, sizeof head);
-    strings_put((char *)value + sizeof head, s, len, RECORD_STRINGS);
+    memset(&head5, 0, sizeof head5);
+    head5.v4 = head;
+    head5.next_attempt_at = r->next_attempt_at;
+    head5.discard_at = r->discard_at;
+    memcpy(head5.rerun_of, r->rerun_of.bytes, 16);
+    head5.flags5 = r->cancel_requested ? RECORD_F5_CANCEL_REQUESTED : 0;
+    head5.timeouts = r->timeouts;
+    memcpy(value, &head5, sizeof head5);
+    strings_put((char *)value + sizeof head5, s, len, RECORD_STRINGS);
     return 0;
 }
 
 static int record_decode(store *st, const MDB_val *key, const MDB_val *val, exec_record *r)
 {
+    struct record_head_v5 head5;
     struct record_head head;
-    const char *s[RECORD_STRINGS];
+    const char *s[RECORD_STRINGS] = {NULL};
     const char *p = val->mv_data, *end = p + val->mv_size;
-    size_t head_size;
+    size_t head_size, nstrings = RECORD_STRINGS_V4;
 
     (void)st;
+    memset(&head5, 0, sizeof head5);
     memset(&head, 0, sizeof head);
     if (key->mv_size != 16 || val->mv_size < sizeof head.v3)
         goto corrupt;
     memcpy(&head.v3, p, sizeof head.v3);
-    if (head.v3.format == RECORD_FORMAT)
+    if (head.v3.format == RECORD_FORMAT) {
+        head_size = sizeof head5;
+        nstrings = RECORD_STRINGS;
+    } else if (head.v3.format == RECORD_FORMAT_V4)
         head_size = sizeof head;
     else if (head.v3.format == RECORD_FORMAT_V3)
         head_size = sizeof head.v3;
     else
         goto corrupt;
-    if (val->mv_size < head_size || strings_get(p + head_size, end, s, RECORD_STRINGS) != 0)
+    if (val->mv_size < head_size || strings_get(p + head_size, end, s, nstrings) != 0)
         goto corrupt;
-    if (head_size == sizeof head)
+    if (head_size == sizeof head5) {
+        memcpy(&head5, p, sizeof head5);
+        head = head5.v4;
+    } else if (head_size == sizeof head)
         memcpy(&head, p, sizeof head);
     memset(r, 0, sizeof *r);
+    r->next_attempt_at = head5.next_attempt_at;
+    r->discard_at = head5.discard_at;
+    memcpy(r->rerun_of.bytes, head5.rerun_of, 16);
+    r->cancel_requested = (head5.flags5 & RECORD_F5_CANCEL_REQUESTED) != 0;
+    r->timeouts = head5.timeouts;
+    r->idempotency_key = s[8];
     memcpy(r->id.bytes, key->mv_data, 16);
     memcpy(r->parent_id.bytes, head.v3.parent_id, 16);
     r->state = (exec_state)head.v3.state;
@@ -1331,6 +1375,98 @@ int store_log_scan_from(store_txn *t, const exec_id *id, uint32_t from, store_lo
     if (out)
         return out;
     return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "reading logs") : 0;
+}
+
+/* ---- attempts ----------------------------------------------------------------
+ * Key: id(16) number(4, big-endian), so an execution's attempts are
+ * adjacent and in order. Value: a fixed head, then the error string. */
+
+struct attempt_head {
+    int64_t started_at, finished_at;
+    uint8_t outcome, flags, pad[6];
+};
+
+#define ATTEMPT_F_CRASHED 0x1u
+#define ATTEMPT_F_TIMED_OUT 0x2u
+#define ATTEMPT_F_PERMANENT 0x4u
+
+static int attempt_put(sink *out, const exec_id *id, const store_attempt *a)
+{
+    struct attempt_head head;
+    const char *s[1] = {a->error};
+    size_t len[1], total = sizeof head + strings_size(s, len, 1);
+    uint8_t k[20];
+    void *value;
+    int rc;
+
+    key_log(k, id, a->number);
+    if ((rc = sink_reserve(out, DB_ATTEMPTS, k, 20, total, &value)) != 0)
+        return rc;
+    memset(&head, 0, sizeof head);
+    head.started_at = a->started_at;
+    head.finished_at = a->finished_at;
+    head.outcome = (uint8_t)a->outcome;
+    head.flags = (uint8_t)((a->crashed ? ATTEMPT_F_CRASHED : 0) | (a->timed_out ? ATTEMPT_F_TIMED_OUT : 0) |
+                           (a->permanent ? ATTEMPT_F_PERMANENT : 0));
+    memcpy(value, &head, sizeof head);
+    strings_put((char *)value + sizeof head, s, len, 1);
+    return 0;
+}
+
+int store_attempt_put(store_txn *t, const exec_id *id, const store_attempt *a)
+{
+    sink out = {t, NULL};
+    return attempt_put(&out, id, a);
+}
+
+int store_batch_attempt_put(store_batch *b, const exec_id *id, const store_attempt *a)
+{
+    sink out = {NULL, b};
+    return attempt_put(&out, id, a);
+}
+
+int store_attempt_scan(store_txn *t, const exec_id *id, store_attempt_cb cb, void *user)
+{
+    uint8_t k[20];
+    MDB_cursor *cur;
+    MDB_val key = {20, k}, val;
+    int rc, out = 0;
+
+    key_log(k, id, 0);
+    if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_ATTEMPTS], &cur)) != 0)
+        return fail(t->st, rc, "opening a cursor");
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        const uint8_t *kb = key.mv_data;
+        const char *v = val.mv_data;
+        struct attempt_head head;
+        store_attempt a;
+        const char *s[1];
+        if (key.mv_size != 20 || memcmp(kb, id->bytes, 16) != 0)
+            break;
+        if (val.mv_size < sizeof head || strings_get(v + sizeof head, v + val.mv_size, s, 1) != 0) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        memcpy(&head, v, sizeof head);
+        memset(&a, 0, sizeof a);
+        a.number = (uint32_t)kb[16] << 24 | (uint32_t)kb[17] << 16 | (uint32_t)kb[18] << 8 | kb[19];
+        a.started_at = head.started_at;
+        a.finished_at = head.finished_at;
+        a.outcome = (exec_state)head.outcome;
+        a.crashed = (head.flags & ATTEMPT_F_CRASHED) != 0;
+        a.timed_out = (head.flags & ATTEMPT_F_TIMED_OUT) != 0;
+        a.permanent = (head.flags & ATTEMPT_F_PERMANENT) != 0;
+        a.error = s[0];
+        if ((out = cb(user, &a)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (out)
+        return out;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return fail(t->st, rc, "reading attempts");
+    return 0;
 }
 
 /* ---- journal ----------------------------------------------------------------

@@ -15,6 +15,11 @@
  *                                              pinned to: which versions must stay loaded)
  *   fn_crashes   function -> crash history    (executions of it that crashed the host, and whether
  *                                              it is quarantined: engine_quarantine.c)
+ *   attempts     id number(4, big-endian) -> one attempt (start, end, outcome, error)
+ *   idem         idempotency keys             (per function)
+ *   by_meta      metadata index               (listing by metadata key=value)
+ *   cron         function -> the last due time its schedule fired
+ *   reruns       original id, re-run id -> "" (an execution's re-runs)
  * The indexes are kept by store_exec_put, so callers cannot forget one.
  *
  * Threads: reads happen on the loop thread and on workers (a pass reads its
@@ -206,6 +211,26 @@ int store_batch_fn_crashes_put(store_batch *b, const char *function, const store
 /* Every function's history; return non-zero from cb to stop. */
 typedef int (*store_fn_crashes_cb)(void *user, const char *function, const store_fn_crashes *c);
 int store_fn_crashes_scan(store_txn *txn, store_fn_crashes_cb cb, void *user);
+
+/* ---- attempts --------------------------------------------------------------------- */
+
+/* One attempt of an execution, written in the batch that records its end. */
+typedef struct store_attempt {
+    uint32_t number; /* from 1 */
+    int64_t started_at, finished_at;
+    exec_state outcome; /* EXEC_SUCCEEDED, EXEC_FAILED or EXEC_CANCELLED */
+    bool crashed;       /* the host died during it */
+    bool timed_out;     /* it ran past the function's max_duration */
+    bool permanent;     /* it failed with tarry_fail_permanent: not retried */
+    const char *error;  /* or NULL; borrows from the txn when read */
+} store_attempt;
+
+/* Write (insert or replace) attempt a->number of execution `id`. */
+int store_attempt_put(store_txn *txn, const exec_id *id, const store_attempt *a);
+int store_batch_attempt_put(store_batch *b, const exec_id *id, const store_attempt *a);
+/* An execution's attempts in order; a non-zero return from cb stops the scan and is returned. */
+typedef int (*store_attempt_cb)(void *user, const store_attempt *a);
+int store_attempt_scan(store_txn *txn, const exec_id *id, store_attempt_cb cb, void *user);
 
 /* ---- journals ---------------------------------------------------------------- */
 

@@ -38,7 +38,7 @@ extern "C" {
 #define TARRY_ABI_VERSION 1
 /* Which revision of this header a plugin was built with (recorded in its
  * descriptor), so the host knows which fields of option structs exist. */
-#define TARRY_HEADER_REVISION 3
+#define TARRY_HEADER_REVISION 4
 /* "TRRY": the first field of every descriptor, so a stray symbol is refused. */
 #define TARRY_PLUGIN_MAGIC 0x54525259u
 
@@ -91,6 +91,11 @@ typedef struct tarry_result {
  */
 typedef struct tarry_call_opts {
     const char *delay; /* start the child after this long ("1 day", "90s"); NULL: now */
+    /* header revision 4 */
+    const char *idempotency_key; /* per function: a second call with the same key (from any parent)
+                                    gets the same child; NULL: none */
+    const char *discard_after;   /* not started after this long ("10m") -> discarded; NULL: never */
+    const char *metadata_json;   /* a JSON object of string pairs (docs/API.md limits); NULL: none */
 } tarry_call_opts;
 
 /* A step's body: does the side effect, sets its result with tarry_set_result()
@@ -128,6 +133,8 @@ typedef struct tarry_host_api {
     int (*is_cancelled)(tarry_ctx *ctx);
     /* versions (header revision 3) */
     int (*patched)(tarry_ctx *ctx, const char *change_id);
+    /* execution control (header revision 4) */
+    int (*fail_permanentv)(tarry_ctx *ctx, const char *fmt, va_list ap);
 } tarry_host_api;
 
 /* Every tarry_ctx the host hands out starts with this; the rest is private. */
@@ -174,6 +181,27 @@ tarry_set_error(tarry_ctx *ctx, const char *fmt, ...)
         return TARRY_FAILED;
     va_start(ap, fmt);
     rc = TARRY__API(ctx)->set_errorv(ctx, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/*
+ * Like tarry_set_error, for an error retrying cannot fix (bad input, a
+ * refused card): the attempt fails and is not retried, whatever the
+ * function's retry policy says. Returns TARRY_FAILED.
+ */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static inline int
+tarry_fail_permanent(tarry_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+    if (!TARRY__HAS(ctx, fail_permanentv))
+        return TARRY_FAILED;
+    va_start(ap, fmt);
+    rc = TARRY__API(ctx)->fail_permanentv(ctx, fmt, ap);
     va_end(ap);
     return rc;
 }
@@ -315,7 +343,14 @@ static inline int64_t tarry_now_ms(tarry_ctx *ctx)
     return ms;
 }
 
-/* Whether the execution was cancelled (cancellation arrives with a later host version: always 0 today). */
+/*
+ * Whether this attempt should stop: the execution was cancelled, or the
+ * attempt ran past its function's max_duration. A running function cannot
+ * be stopped from outside (it is a thread in the host's process): it keeps
+ * its worker until it returns, and whatever it returns then is discarded.
+ * A function that loops or waits for long should check this now and then
+ * and return (any status) when it turns 1.
+ */
 static inline int tarry_is_cancelled(tarry_ctx *ctx)
 {
     return TARRY__HAS(ctx, is_cancelled) ? TARRY__API(ctx)->is_cancelled(ctx) : 0;
@@ -365,9 +400,40 @@ static inline const char *tarry_strerror(int code)
  * One function a plugin exports. Grows at the end only; the plugin
  * descriptor records sizeof(tarry_function_def) as the plugin was built.
  */
+/*
+ * A function's retry policy (Defer's): `enabled` turns retries on; a zero
+ * field takes the default: 13 attempts in all, 30 s before the first retry,
+ * each wait 1.5 times the last, +-50 % at random, at most 10 min.
+ * randomization_factor < 0 means no jitter; intervals are durations as
+ * tarry_sleep reads them ("0s" is allowed).
+ */
+typedef struct tarry_retry {
+    int enabled;
+    uint32_t max_attempts;        /* attempts in all, the first included */
+    const char *initial_interval; /* the wait before the second attempt */
+    double multiplier;            /* >= 1 */
+    double randomization_factor;  /* 0..1: each wait is drawn from wait * (1 +- factor) */
+    const char *max_interval;     /* no wait is longer */
+} tarry_retry;
+
+/*
+ * One function a plugin exports. Grows at the end only; the plugin
+ * descriptor records sizeof(tarry_function_def) as the plugin was built,
+ * and a plugin built against an older header gets the defaults of the
+ * options it did not have.
+ */
 typedef struct tarry_function_def {
     const char *name; /* [A-Za-z_][A-Za-z0-9_.-]*, at most 128 bytes, unique in the host */
     tarry_fn fn;
+    /* options (header revision 4): TARRY_FUNCTION("f", f, .concurrency = 1, ...) */
+    tarry_retry retry;                  /* default: failed attempts are not retried */
+    const char *max_duration;           /* an attempt running longer fails (timed out); NULL: "30m";
+                                           "0": no limit */
+    uint32_t concurrency;               /* at most this many attempts at once; 0: no limit */
+    const char *max_concurrency_action; /* at the limit, a new execution: "queue" (NULL) waits,
+                                           "cancel" is cancelled */
+    const char *cron;                   /* start one on this schedule ("0 9 * * 1-5", "@hourly"; UTC);
+                                           NULL: none */
 } tarry_function_def;
 
 /* What TARRY_PLUGIN() exports as the data symbol `tarry_plugin`. */
@@ -391,8 +457,10 @@ typedef struct tarry_plugin_def {
 #endif
 
 /*
- * One entry of TARRY_PLUGIN(): TARRY_FUNCTION("name", c_function). Options
- * added by later ABI revisions follow as designated initializers. (The
+ * One entry of TARRY_PLUGIN(): TARRY_FUNCTION("name", c_function), options
+ * following as designated initializers:
+ *   TARRY_FUNCTION("send_email", send_email, .retry = {.enabled = 1, .max_attempts = 5},
+ *                  .max_duration = "2m", .concurrency = 10) (The
  * function pointer rides in __VA_ARGS__ so the macro is valid C99 with or
  * without options.)
  */

@@ -296,6 +296,12 @@ static int ctx_set_errorv(tarry_ctx *ctx, const char *fmt, va_list ap)
     return TARRY_FAILED;
 }
 
+static int ctx_fail_permanentv(tarry_ctx *ctx, const char *fmt, va_list ap)
+{
+    ctx->run->permanent = true;
+    return ctx_set_errorv(ctx, fmt, ap);
+}
+
 static const char *ctx_execution_id(tarry_ctx *ctx)
 {
     return ctx->run->id;
@@ -811,8 +817,8 @@ static int ctx_patched(tarry_ctx *ctx, const char *change_id)
 
 static int ctx_is_cancelled(tarry_ctx *ctx)
 {
-    (void)ctx;
-    return 0; /* nothing can cancel an execution yet */
+    const atomic_int *flag = ctx->run->cancelled;
+    return flag && atomic_load_explicit(flag, memory_order_relaxed) ? 1 : 0;
 }
 
 static const tarry_host_api host_api = {
@@ -830,6 +836,7 @@ static const tarry_host_api host_api = {
     .now_ms = ctx_now_ms,
     .is_cancelled = ctx_is_cancelled,
     .patched = ctx_patched,
+    .fail_permanentv = ctx_fail_permanentv,
 };
 
 /* ---- the outcome ------------------------------------------------------------------------ */
@@ -925,6 +932,7 @@ void jcore_run_clear(jcore_run *run)
     run->log_count = run->log_cap = 0;
     run->log_dropped = 0;
     run->result = run->error = NULL;
+    run->permanent = false;
     run->end = JCORE_END_SUCCEEDED;
     run->went_past = false;
     run->started_at = run->finished_at = run->wake_at = 0;

@@ -28,6 +28,7 @@
 #ifndef TARRY_JCORE_H
 #define TARRY_JCORE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -172,6 +173,9 @@ struct jcore_run {
      */
     uint32_t log_max_lines, log_stored;
     size_t log_line_max;
+    /* In, written by another thread while the pass runs: non-zero once the
+     * attempt should stop (tarry_is_cancelled). NULL: never. */
+    const atomic_int *cancelled;
 
     /* out: owned by the run (jcore_run_clear frees what is left) */
     jcore_end end;
@@ -187,6 +191,7 @@ struct jcore_run {
     jcore_log *logs; /* only the new lines (see the log mark) */
     size_t log_count, log_cap;
     uint32_t log_dropped; /* new lines past log_max_lines, not kept */
+    bool permanent;       /* the function called tarry_fail_permanent: the attempt is not retried */
 };
 
 /* Call the function once and fill the outputs. */

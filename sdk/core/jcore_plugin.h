@@ -16,11 +16,12 @@
 
 /*
  * The smallest descriptors accepted: the first layout of ABI 1, which ended
- * before `header_revision` (tarry.h: structs only grow at the end). A
- * descriptor that ends before `header_revision` is revision 1.
+ * before `header_revision`, with functions of {name, fn} only (options came
+ * with revision 4; tarry.h: structs only grow at the end). A descriptor that
+ * ends before `header_revision` is revision 1.
  */
 #define JCORE_PLUGIN_DEF_MIN offsetof(tarry_plugin_def, header_revision)
-#define JCORE_FUNCTION_DEF_MIN sizeof(tarry_function_def)
+#define JCORE_FUNCTION_DEF_MIN offsetof(tarry_function_def, retry)
 
 /* Whether `name` is a valid function or plugin name: [A-Za-z_][A-Za-z0-9_.-]*, 1..128 bytes. */
 int jcore_name_valid(const char *name);

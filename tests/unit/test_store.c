@@ -1911,6 +1911,84 @@ static void test_fn_crashes_across_reopen(void **state)
     assert_string_equal(seen.text, "f_b@0123456789abcdef:3:2000:2000:3 different executions;");
 }
 
+/* Format 5's execution-control fields survive a write and a read. */
+static void test_control_fields_round_trip(void **state)
+{
+    fixture *f = *state;
+    exec_record r = new_record("ctl", EXEC_SCHEDULED), other = new_record("ctl", EXEC_QUEUED), got;
+    store_txn *txn;
+
+    r.next_attempt_at = r.scheduled_at = 1700000000123;
+    r.discard_at = 1700000009999;
+    r.rerun_of = other.id;
+    r.cancel_requested = true;
+    r.timeouts = 2;
+    r.idempotency_key = "order-42";
+    put_direct(f->st, &other, NULL);
+    put_direct(f->st, &r, NULL);
+    assert_int_equal(store_txn_begin(f->st, false, &txn), 0);
+    assert_int_equal(store_exec_get(txn, &r.id, &got), 0);
+    assert_int_equal(got.next_attempt_at, 1700000000123);
+    assert_int_equal(got.discard_at, 1700000009999);
+    assert_memory_equal(got.rerun_of.bytes, other.id.bytes, 16);
+    assert_true(got.cancel_requested);
+    assert_int_equal(got.timeouts, 2);
+    assert_string_equal(got.idempotency_key, "order-42");
+    assert_string_equal(got.function, "ctl");
+    assert_int_equal(store_exec_get(txn, &other.id, &got), 0);
+    assert_int_equal(got.next_attempt_at, 0);
+    assert_false(got.cancel_requested);
+    assert_null(got.idempotency_key);
+    store_txn_abort(txn);
+}
+
+struct attempts_seen {
+    char text[512];
+};
+
+static int attempt_seen(void *user, const store_attempt *a)
+{
+    struct attempts_seen *seen = user;
+    size_t n = strlen(seen->text);
+    snprintf(seen->text + n, sizeof seen->text - n, "%u:%lld-%lld:%s:%d%d%d:%s;", a->number,
+             (long long)a->started_at, (long long)a->finished_at, exec_state_name(a->outcome), a->crashed,
+             a->timed_out, a->permanent, a->error ? a->error : "-");
+    return 0;
+}
+
+/* Attempts are kept per execution, in order, apart from other executions' (batch and direct writes). */
+static void test_attempts(void **state)
+{
+    fixture *f = *state;
+    exec_record a = new_record("att", EXEC_RUNNING), b = new_record("att", EXEC_RUNNING);
+    store_attempt one = {1, 10, 20, EXEC_FAILED, false, true, false, "timed out after 1s"};
+    store_attempt two = {2, 30, 40, EXEC_FAILED, true, false, false, NULL};
+    store_attempt three = {3, 50, 60, EXEC_SUCCEEDED, false, false, false, NULL};
+    store_attempt other = {1, 1, 2, EXEC_FAILED, false, false, true, "bad card"};
+    struct attempts_seen seen = {""};
+    store_batch *batch = store_batch_new();
+    store_txn *txn;
+
+    assert_non_null(batch);
+    assert_int_equal(store_batch_attempt_put(batch, &a.id, &three), 0);
+    assert_int_equal(store_batch_attempt_put(batch, &a.id, &one), 0);
+    assert_int_equal(store_batch_attempt_put(batch, &b.id, &other), 0);
+    assert_int_equal(store_batch_commit(f->st, batch), 0);
+    store_batch_free(batch);
+    assert_int_equal(store_txn_begin(f->st, true, &txn), 0);
+    assert_int_equal(store_attempt_put(txn, &a.id, &two), 0);
+    assert_int_equal(store_txn_commit(txn), 0);
+
+    assert_int_equal(store_txn_begin(f->st, false, &txn), 0);
+    assert_int_equal(store_attempt_scan(txn, &a.id, attempt_seen, &seen), 0);
+    assert_string_equal(seen.text, "1:10-20:failed:010:timed out after 1s;2:30-40:failed:100:-;"
+                                   "3:50-60:succeeded:000:-;");
+    seen.text[0] = '\0';
+    assert_int_equal(store_attempt_scan(txn, &b.id, attempt_seen, &seen), 0);
+    assert_string_equal(seen.text, "1:1-2:failed:001:bad card;");
+    store_txn_abort(txn);
+}
+
 #define STORE_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1943,6 +2021,8 @@ int main(void)
         STORE_TEST(test_write_while_reading_same_thread),
         STORE_TEST(test_suspect_flag_round_trip),
         STORE_TEST(test_fn_crashes_across_reopen),
+        STORE_TEST(test_control_fields_round_trip),
+        STORE_TEST(test_attempts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
