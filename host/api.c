@@ -35,6 +35,8 @@
 #include "status.h"
 
 #define MAX_WAIT_MS (10 * 60 * 1000)
+/* A cancel of an execution whose final state is committing waits this long to name it. */
+#define CANCEL_FINAL_WAIT_MS 10000
 #define LIST_DEFAULT 50
 #define LIST_MAX 1000
 /* A logs page: lines by default and at most, and the text after which a page ends early. */
@@ -57,7 +59,8 @@ enum {
     PENDING_RESCHEDULE,
     PENDING_RELOAD,
     PENDING_UPGRADE,
-    PENDING_CANCEL
+    PENDING_CANCEL,
+    PENDING_CANCEL_FINAL /* a cancel of an execution whose final state is being committed */
 };
 
 typedef struct api_pending {
@@ -178,6 +181,15 @@ static cJSON *exec_json(const exec_record *r)
         cJSON_AddStringToObject(o, "parent_id", id);
     }
     cJSON_AddArrayToObject(o, "children");
+    /* Cancel, re-run, discard (engine_cancel.c); the original lists its re-runs in a single GET. */
+    add_time(o, "discard_at", r->discard_at);
+    cJSON_AddBoolToObject(o, "cancel_requested", r->cancel_requested);
+    if (id_is_zero(&r->rerun_of)) {
+        cJSON_AddNullToObject(o, "rerun_of");
+    } else {
+        id_format(&r->rerun_of, id);
+        cJSON_AddStringToObject(o, "rerun_of", id);
+    }
     if (r->plugin_name) {
         plugin = cJSON_AddObjectToObject(o, "plugin");
         cJSON_AddStringToObject(plugin, "name", r->plugin_name);
@@ -220,13 +232,22 @@ static int add_journal_entry(void *user, const journal_entry *j)
     return 0;
 }
 
-/* One execution with its journal and children (single GET, not lists). */
+static int add_rerun(void *user, const exec_id *id)
+{
+    char text[ID_TEXT_LEN + 1];
+    id_format(id, text);
+    cJSON_AddItemToArray(user, cJSON_CreateString(text));
+    return 0;
+}
+
+/* One execution with its journal, children and re-runs (single GET, not lists). */
 static cJSON *exec_json_full(store_txn *txn, const exec_record *r)
 {
     cJSON *o = exec_json(r);
     struct journal_json jj = {cJSON_CreateArray(), cJSON_CreateArray()};
 
-    if (store_journal_scan(txn, &r->id, add_journal_entry, &jj) != 0) {
+    if (store_reruns_scan(txn, &r->id, add_rerun, cJSON_AddArrayToObject(o, "reruns")) != 0 ||
+        store_journal_scan(txn, &r->id, add_journal_entry, &jj) != 0) {
         cJSON_Delete(jj.journal);
         cJSON_Delete(jj.children);
         cJSON_Delete(o);
@@ -448,24 +469,32 @@ static void reply_result_fn(http_req *req, const exec_record *r, int unused)
     reply_result(req, r);
 }
 
-/*
- * A cancel's answer: 200 with the execution when it is cancelled, 202 when
- * it runs with cancel_requested (cancelled when its attempt returns), 409
- * final naming the state it had ended in.
- */
-static void reply_cancel(http_req *req, const exec_record *r, int unused)
+/* A cancel of an execution that was already final: 409 final naming its state. */
+static void reply_cancel_final(http_req *req, const exec_record *r, int unused)
 {
     char text[ID_TEXT_LEN + 1];
 
     (void)unused;
-    if (r->state == EXEC_CANCELLED || !exec_state_final(r->state)) {
-        reply_cjson(req, r->state == EXEC_CANCELLED ? 200 : 202, exec_json(r));
+    id_format(&r->id, text);
+    if (!exec_state_final(r->state)) { /* its final state did not commit in time */
+        http_reply_error(req, 409, "final", "cannot cancel execution %s: it is finishing", text);
         return;
     }
-    id_format(&r->id, text);
     http_reply_error(req, 409, "final",
                      "cannot cancel execution %s: it is %s (only an unfinished execution can be cancelled)",
                      text, exec_state_name(r->state));
+}
+
+/*
+ * A cancel, durable: 200 with the execution when it is cancelled, 202 when
+ * it runs with cancel_requested (cancelled when its attempt returns).
+ */
+static void reply_cancel(http_req *req, const exec_record *r, int unused)
+{
+    if (r->state == EXEC_CANCELLED || !exec_state_final(r->state))
+        reply_cjson(req, r->state == EXEC_CANCELLED ? 200 : 202, exec_json(r));
+    else
+        reply_cancel_final(req, r, unused);
 }
 
 static void on_engine_answer(engine_waiter *w, int status, const exec_record *rec)
@@ -495,6 +524,10 @@ static void on_engine_answer(engine_waiter *w, int status, const exec_record *re
         answer_from_store(p->a, req, &w->id, reply_cancel, 0);
     } else if (p->mode == PENDING_CANCEL) {
         reply_cancel(req, rec, 0);
+    } else if (p->mode == PENDING_CANCEL_FINAL && status == ENGINE_TIMEOUT) {
+        answer_from_store(p->a, req, &w->id, reply_cancel_final, 0);
+    } else if (p->mode == PENDING_CANCEL_FINAL) {
+        reply_cancel_final(req, rec, 0);
     } else if (p->mode == PENDING_RELOAD) {
         reply_reload(p->a, req);
     } else if (p->mode == PENDING_RESCHEDULE || p->mode == PENDING_UPGRADE) {
@@ -629,6 +662,34 @@ static int parse_id(http_req *req, const char *text, size_t len, exec_id *id)
     return 0;
 }
 
+/*
+ * A trigger's "discard_after": a duration from now ("10m") or an RFC 3339
+ * time; absent or null: never (*at_ms = 0). Returns 0, or -1 with the reason
+ * in err. (The one place that reads it: exec options may take it over.)
+ */
+static int trigger_discard_after(const cJSON *field, int64_t *at_ms, char *err, size_t errlen)
+{
+    char why[250];
+    int64_t ms;
+
+    *at_ms = 0;
+    if (!field || cJSON_IsNull(field))
+        return 0;
+    if (!cJSON_IsString(field)) {
+        snprintf(err, errlen, "discard_after: must be a duration like \"10m\" or an RFC 3339 time");
+        return -1;
+    }
+    if (duration_parse(field->valuestring, &ms, why, sizeof why) == 0) {
+        *at_ms = clock_now_ms() + ms;
+        return 0;
+    }
+    if (clock_parse(field->valuestring, at_ms, why, sizeof why) == 0)
+        return 0;
+    snprintf(err, errlen, "discard_after: \"%.100s\" is neither a duration (\"10m\", \"1 day\") nor an RFC 3339 time",
+             field->valuestring);
+    return -1;
+}
+
 /* ---- handlers ------------------------------------------------------------------ */
 
 static int handle_trigger(api *a, http_req *req, const char *fn, size_t fn_len)
@@ -688,9 +749,10 @@ static int handle_trigger(api *a, http_req *req, const char *fn, size_t fn_len)
     cJSON_ArrayForEach(field, body)
     {
         const char *k = field->string;
-        if (strcmp(k, "args") && strcmp(k, "delay") && strcmp(k, "run_at") && strcmp(k, "metadata")) {
+        if (strcmp(k, "args") && strcmp(k, "delay") && strcmp(k, "run_at") && strcmp(k, "metadata") &&
+            strcmp(k, "discard_after")) {
             http_reply_error(req, 400, "invalid_field",
-                             "%s: unknown field (expected args, delay, run_at, metadata)", k);
+                             "%s: unknown field (expected args, delay, run_at, metadata, discard_after)", k);
             goto done;
         }
     }
@@ -748,6 +810,12 @@ static int handle_trigger(api *a, http_req *req, const char *fn, size_t fn_len)
             http_reply_error(req, 400, "invalid_field", "run_at: %s", err);
             goto done;
         }
+    }
+
+    if (trigger_discard_after(cJSON_GetObjectItemCaseSensitive(body, "discard_after"), &treq.discard_at, err,
+                              sizeof err) != 0) {
+        http_reply_error(req, 400, "invalid_field", "%s", err);
+        goto done;
     }
 
     treq.function = name;
@@ -1030,13 +1098,18 @@ static int handle_cancel(api *a, http_req *req, const exec_id *id)
     if (rc == TARRY_ENOTFOUND) {
         reply_not_found(req, id);
     } else if (rc == TARRY_ESTATE) {
-        /* Final in the store: say which state. */
+        /* Final: say which state, once that state is committed (it may be on its way). */
         if (read_begin(a, req, &txn) != 0)
             return 0;
-        if ((rc = store_exec_get(txn, id, &rec)) == 0)
-            reply_cancel(req, &rec, 0);
-        else
+        rc = store_exec_get(txn, id, &rec);
+        if (rc == 0 && exec_state_final(rec.state))
+            reply_cancel_final(req, &rec, 0);
+        else if (rc != 0 && rc != TARRY_ENOTFOUND)
             reply_store_error(a, req, rc);
+        else if ((p = pending_new(a, req, PENDING_CANCEL_FINAL, on_engine_answer)))
+            engine_wait_result(a->eng, id, CANCEL_FINAL_WAIT_MS, &p->waiter);
+        else
+            http_reply_error(req, 500, "internal", "out of memory");
         store_txn_abort(txn);
     } else {
         reply_not_accepted(a, req, rc, "cannot cancel it");

@@ -179,9 +179,9 @@ int engine_reschedule(engine *e, const exec_id *id, int64_t when_ms, engine_wait
  * then calls w->cb once the cancel is durable, with the record as committed:
  * `cancelled`, or `running` with cancel_requested (a pass on a worker cannot
  * be stopped: tarry_is_cancelled() turns true in it, and what it returns is
- * discarded; it becomes cancelled then). An execution final in memory but not
- * yet committed is answered with its final record once it is (a state other
- * than cancelled: the caller says it was final), or ENGINE_TIMEOUT.
+ * discarded; it becomes cancelled then). TARRY_ESTATE also when its final
+ * state is not committed yet: the store may still show it unfinished (or not
+ * at all, for a ?wait trigger's), and engine_wait_result answers once it is.
  */
 int engine_cancel(engine *e, const exec_id *id, engine_waiter *w);
 

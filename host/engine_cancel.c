@@ -25,9 +25,9 @@
  *
  * The caller's waiter is answered once the cancel is durable (its ack
  * list): with the record as committed, `cancelled`, or `running` with
- * cancel_requested. A final execution is refused (TARRY_ESTATE); one that is
- * final in memory but not yet committed is answered when it is (a result
- * wait), so the caller can name the state it ended in.
+ * cancel_requested. A final execution is refused (TARRY_ESTATE), also one
+ * whose final state is not committed yet (the caller waits for it with
+ * engine_wait_result to name it).
  *
  * Discard. An execution with rec.discard_at that has not started its first
  * attempt by then is discarded with the reason. It is decided at dispatch
@@ -47,9 +47,6 @@
 #include "engine_int.h"
 #include "hlog.h"
 #include "status.h"
-
-/* How long a cancel of an execution that is final in memory waits for that state to commit. */
-#define CANCEL_FINAL_WAIT_MS 10000
 
 static const char *const BY_REQUEST = "cancelled by request";
 
@@ -136,7 +133,8 @@ static int push_children(engine *e, store_txn *txn, exec *x, id_stack *todo)
     if (list_linked(&x->pass_node))
         return 0; /* its pass's calls so far are handled when the pass returns */
     for (size_t i = 0; i < x->run.handed && i < x->run.new_count; i++)
-        if (x->run.new_entries[i].e.kind == JOURNAL_CALL && id_push(todo, &x->run.new_entries[i].e.child) != 0)
+        if (x->run.new_entries[i].e.kind == JOURNAL_CALL &&
+            id_push(todo, &x->run.new_entries[i].e.child) != 0)
             return TARRY_ENOMEM;
     return 0;
 }
@@ -186,10 +184,11 @@ static void cancel_descendants(engine *e, store_txn *txn, exec *root)
     }
     free(todo.ids);
     if (rc != 0)
-        hlog(HLOG_ERROR, "cancelling what execution %s started stopped after %zu executions: %s (%s)", root_text,
-             cancelled, status_str(rc), store_last_error(e->st));
+        hlog(HLOG_ERROR, "cancelling what execution %s started stopped after %zu executions: %s (%s)",
+             root_text, cancelled, status_str(rc), store_last_error(e->st));
     else if (cancelled)
-        hlog(HLOG_INFO, "execution %s: %zu executions it started are cancelled with it", root_text, cancelled);
+        hlog(HLOG_INFO, "execution %s: %zu executions it started are cancelled with it", root_text,
+             cancelled);
 }
 
 /* The same, in a read transaction of its own. */
@@ -218,10 +217,8 @@ int engine_cancel(engine *e, const exec_id *id, engine_waiter *w)
         return rc;
     if (x && x->rejected)
         return TARRY_ENOTFOUND; /* a failed commit refused it: it was never accepted */
-    if (x && exec_state_final(x->rec.state)) {
-        /* Final, but not committed yet: answered with that state once it is. */
-        return engine_waits_add(e, w, id, WAIT_RESULT, CANCEL_FINAL_WAIT_MS);
-    }
+    if (x && exec_state_final(x->rec.state))
+        return TARRY_ESTATE; /* final, perhaps not committed yet (engine_wait_result tells when) */
     if ((rc = store_txn_begin(e->st, false, &txn)) != 0)
         return rc;
     if (!x) {
@@ -270,7 +267,8 @@ bool engine_cancel_pass_ended(engine *e, exec *x)
 {
     if (!x->rec.cancel_requested)
         return false;
-    hlog(HLOG_INFO, "execution %s (%s) was cancelled while it ran; what its pass returned (%s%s%s) is discarded",
+    hlog(HLOG_INFO,
+         "execution %s (%s) was cancelled while it ran; what its pass returned (%s%s%s) is discarded",
          x->run.id_text, x->rec.function, outcome_name(x->run.outcome), x->run.error ? ": " : "",
          x->run.error ? x->run.error : "");
     x->deferred = false;

@@ -931,6 +931,47 @@ static int pins_update(sink *out, const exec_record *rec, const exec_record *pre
     return now ? pin_put(out, now, &rec->id) : 0;
 }
 
+/* ---- reruns ------------------------------------------------------------------
+ * Key: original id(16) re-run id(16) -> "": an execution's re-runs are
+ * adjacent, oldest first. Written with the re-run's first record. */
+
+static int reruns_put(sink *out, const exec_record *rec)
+{
+    static const exec_id none;
+    uint8_t k[32];
+
+    if (memcmp(&rec->rerun_of, &none, sizeof none) == 0)
+        return 0;
+    memcpy(k, rec->rerun_of.bytes, 16);
+    memcpy(k + 16, rec->id.bytes, 16);
+    return sink_put_empty(out, DB_RERUNS, k, sizeof k);
+}
+
+int store_reruns_scan(store_txn *t, const exec_id *id, store_id_cb cb, void *user)
+{
+    MDB_cursor *cur;
+    MDB_val key = {16, (void *)id->bytes}, val;
+    int rc, out = 0;
+
+    if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_RERUNS], &cur)) != 0)
+        return fail(t->st, rc, "opening a cursor");
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        exec_id rerun;
+        if (key.mv_size != 32 || memcmp(key.mv_data, id->bytes, 16) != 0)
+            break;
+        memcpy(rerun.bytes, (const uint8_t *)key.mv_data + 16, 16);
+        if ((out = cb(user, &rerun)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (out)
+        return out;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return fail(t->st, rc, "reading re-runs");
+    return 0;
+}
+
 static int exec_put(sink *out, const exec_record *rec, const exec_record *prev)
 {
     uint8_t k[MAX_INDEX_KEY];
@@ -941,6 +982,8 @@ static int exec_put(sink *out, const exec_record *rec, const exec_record *prev)
     if ((rc = record_encode(out, rec)) != 0)
         return rc;
     if (!prev && (rc = sink_put_empty(out, DB_BY_FN, k, key_fn(k, rec->function, &rec->id))) != 0)
+        return rc;
+    if (!prev && (rc = reruns_put(out, rec)) != 0)
         return rc;
     if ((rc = pins_update(out, rec, prev)) != 0)
         return rc;

@@ -3,8 +3,8 @@
  * tests (tests/integration/test_cancel*.py, test_rerun.py, test_discard.py)
  * and the cancel bench drive.
  *
- *   cancel_loop     args {"started": PATH, "max_s": S}: creates PATH (when
- *                   given), then loops every 10 ms until tarry_is_cancelled()
+ *   cancel_loop     args {"started": PATH, "max_s": S}: writes its execution
+ *                   id to PATH (when given), then loops every 10 ms until tarry_is_cancelled()
  *                   (returns {"saw_cancel": true}, which the host must
  *                   discard) or S seconds passed (default 300: returns
  *                   {"saw_cancel": false}; a test that gets this failed).
@@ -33,11 +33,18 @@
 
 #define FANOUT_MAX 10000
 
-static void touch(const char *path)
+/* Write `text` to `path` (the test reads it once the file exists: written to a temp file first). */
+static void write_file(const char *path, const char *text)
 {
-    FILE *f = fopen(path, "w");
-    if (f)
-        fclose(f);
+    char tmp[4200];
+    FILE *f;
+
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (!(f = fopen(tmp, "w")))
+        return;
+    fputs(text, f);
+    if (fclose(f) == 0)
+        rename(tmp, path);
 }
 
 static tarry_status finish_with(tarry_ctx *ctx, cJSON *result)
@@ -63,7 +70,7 @@ static tarry_status cancel_loop(tarry_ctx *ctx, const char *args_json)
     int saw = 0;
 
     if (cJSON_IsString(started))
-        touch(started->valuestring);
+        write_file(started->valuestring, tarry_execution_id(ctx));
     cJSON_Delete(args);
     for (long i = 0; i < rounds && !(saw = tarry_is_cancelled(ctx)); i++)
         nanosleep(&pause, NULL);
@@ -161,7 +168,8 @@ static tarry_status cancel_fanout(tarry_ctx *ctx, const char *args_json)
 
     if (n < 0 || n > FANOUT_MAX || child_of(args, fn, sizeof fn, &child_args) != 0) {
         cJSON_Delete(args);
-        return tarry_set_error(ctx, "cancel_fanout: args.n must be 0..%d and args.child a function", FANOUT_MAX);
+        return tarry_set_error(ctx, "cancel_fanout: args.n must be 0..%d and args.child a function",
+                               FANOUT_MAX);
     }
     cJSON_Delete(args);
     h = calloc((size_t)n + 1, sizeof *h);
