@@ -385,7 +385,8 @@ static void entry_committed(engine *e, commit_entry *ce)
     exec_record snapshot;
     bool unchanged = !x->in_dirty && x->rec.state == ce->state;
 
-    if (x->committed_state == EXEC_SCHEDULED || ce->state == EXEC_SCHEDULED || ce->wake_at)
+    if (x->committed_state == EXEC_SCHEDULED || ce->state == EXEC_SCHEDULED || ce->wake_at ||
+        (x->rec.discard_at && ce->attempts == 0)) /* an unstarted one's discard timer (store.c) */
         e->timers_changed = true;
     x->committed_state = ce->state;
     x->committed_scheduled_at = ce->scheduled_at;
