@@ -685,7 +685,8 @@ static int trigger_discard_after(const cJSON *field, int64_t *at_ms, char *err, 
     }
     if (clock_parse(field->valuestring, at_ms, why, sizeof why) == 0)
         return 0;
-    snprintf(err, errlen, "discard_after: \"%.100s\" is neither a duration (\"10m\", \"1 day\") nor an RFC 3339 time",
+    snprintf(err, errlen,
+             "discard_after: \"%.100s\" is neither a duration (\"10m\", \"1 day\") nor an RFC 3339 time",
              field->valuestring);
     return -1;
 }
