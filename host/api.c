@@ -174,6 +174,8 @@ static cJSON *exec_json(const exec_record *r)
     add_time(o, "started_at", r->started_at);
     add_time(o, "finished_at", r->finished_at);
     add_time(o, "wake_at", r->wake_at);
+    add_time(o, "next_attempt_at", r->next_attempt_at);
+    cJSON_AddNumberToObject(o, "timeouts", r->timeouts);
     if (id_is_zero(&r->parent_id)) {
         cJSON_AddNullToObject(o, "parent_id");
     } else {
@@ -1278,6 +1280,44 @@ static int handle_logs(api *a, http_req *req, const exec_id *id)
     return 0;
 }
 
+static int add_attempt(void *user, const store_attempt *at)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "number", at->number);
+    add_time(o, "started_at", at->started_at);
+    add_time(o, "finished_at", at->finished_at);
+    cJSON_AddStringToObject(o, "outcome", exec_state_name(at->outcome));
+    add_string_or_null(o, "error", at->error);
+    cJSON_AddBoolToObject(o, "crashed", at->crashed);
+    cJSON_AddBoolToObject(o, "timed_out", at->timed_out);
+    cJSON_AddBoolToObject(o, "permanent", at->permanent);
+    cJSON_AddItemToArray(user, o);
+    return 0;
+}
+
+/* GET .../attempts: every ended attempt, oldest first (engine_retry.c writes them). */
+static int handle_attempts(api *a, http_req *req, const exec_id *id)
+{
+    store_txn *txn;
+    exec_record rec;
+    cJSON *root, *data;
+    int rc;
+
+    if (open_exec(a, req, id, &txn, &rec) != 0)
+        return 0;
+    root = cJSON_CreateObject();
+    data = cJSON_AddArrayToObject(root, "data");
+    rc = store_attempt_scan(txn, id, add_attempt, data);
+    store_txn_abort(txn);
+    if (rc != 0) {
+        cJSON_Delete(root);
+        reply_store_error(a, req, rc);
+        return 0;
+    }
+    reply_cjson(req, 200, root);
+    return 0;
+}
+
 struct list_ctx {
     cJSON *data;
     exec_id last;
@@ -1550,9 +1590,11 @@ static int handle_metrics(api *a, http_req *req)
         "# HELP tarry_worker_oldest_run_seconds How long the longest-running function on a worker has run.\n"
         "# TYPE tarry_worker_oldest_run_seconds gauge\ntarry_worker_oldest_run_seconds %.3f\n"
         "# HELP tarry_stuck_after_seconds The --stuck-after threshold.\n"
-        "# TYPE tarry_stuck_after_seconds gauge\ntarry_stuck_after_seconds %.3f\n",
+        "# TYPE tarry_stuck_after_seconds gauge\ntarry_stuck_after_seconds %.3f\n"
+        "# HELP tarry_workers_abandoned Attempts that timed out (max_duration) and still hold a thread.\n"
+        "# TYPE tarry_workers_abandoned gauge\ntarry_workers_abandoned %zu\n",
         s.commit_failures, s.workers_busy, s.workers_stuck, (double)s.oldest_pass_ns / 1e9,
-        (double)s.stuck_after_ms / 1e3);
+        (double)s.stuck_after_ms / 1e3, s.workers_abandoned);
     /* A stream that could not grow fails at fclose: then body is not the whole text. */
     if (fclose(out) != 0 || !body)
         http_reply_error(req, 500, "internal", "out of memory building the metrics");
@@ -1646,6 +1688,8 @@ static int route(api *a, http_req *req)
             return handle_result(a, req, &id);
         if (path_is(&rest, "/logs"))
             return handle_logs(a, req, &id);
+        if (path_is(&rest, "/attempts"))
+            return handle_attempts(a, req, &id);
         if (path_is(&rest, "/schedule"))
             return handle_schedule(a, req, &id);
         if (path_is(&rest, "/upgrade"))

@@ -74,7 +74,7 @@ static const command commands[] = {
     {"reschedule",
      "reschedule ID [--in D | --at TIME] [--json]",
      "reschedule ID [--in D | --at TIME]",
-     "move a pending timer: a delayed start or a durable sleep",
+     "move a pending timer: a delayed start, a retry that waits or a durable sleep",
      "Moves the execution's pending timer: the start of a scheduled execution, or\n"
      "the end of the durable sleep a waiting one is in. Without --in or --at it\n"
      "fires now. Prints the id, the function and the new time. An execution with\n"

@@ -186,10 +186,29 @@ int cli_cmd_logs(client *c, const command *cmd, const cli_args *args)
 
 enum { FUNCTIONS_JSON };
 
+/* The options in a table's few words: "5 x 1s..1m" for a retry policy (attempts, first and
+ * longest wait), "2 (queue)" for a limit, "-" for what is off. Both buffers are `len` bytes. */
+static void option_cells(const cJSON *fn, char *retry, char *limit, size_t len)
+{
+    const cJSON *opt = cli_json_get(fn, "options"), *r = cli_json_get(opt, "retry");
+    const cJSON *conc = cli_json_get(opt, "concurrency");
+
+    if (cJSON_IsObject(r))
+        snprintf(retry, len, "%g x %s..%s", cJSON_GetNumberValue(cli_json_get(r, "max_attempts")),
+                 cli_json_str(r, "initial_interval"), cli_json_str(r, "max_interval"));
+    else
+        snprintf(retry, len, "-");
+    if (cJSON_IsNumber(conc))
+        snprintf(limit, len, "%g (%s)", cJSON_GetNumberValue(conc),
+                 cli_json_str(opt, "max_concurrency_action"));
+    else
+        snprintf(limit, len, "-");
+}
+
 int cli_cmd_functions(client *c, const command *cmd, const cli_args *args)
 {
     answer ans = {0};
-    cli_table rows = {.ncols = 4};
+    cli_table rows = {.ncols = 7};
     int rc;
 
     (void)cmd;
@@ -204,12 +223,19 @@ int cli_cmd_functions(client *c, const command *cmd, const cli_args *args)
         rc = cli_bad_answer(c, "\"data\" list");
         goto done;
     }
-    cli_table_add(&rows, (const char *[]){"FUNCTION", "PLUGIN", "VERSION", "FILE"});
+    cli_table_add(&rows, (const char *[]){"FUNCTION", "PLUGIN", "VERSION", "RETRY", "MAX DURATION",
+                                          "CONCURRENCY", "CRON"});
     cJSON_ArrayForEach(fn, data)
     {
-        const cJSON *plugin = cli_json_get(fn, "plugin");
-        cli_table_add(&rows, (const char *[]){cli_json_str(fn, "name"), cli_json_str(plugin, "name"),
-                                              cli_json_str(plugin, "version"), cli_json_str(plugin, "file")});
+        const cJSON *plugin = cli_json_get(fn, "plugin"), *opt = cli_json_get(fn, "options");
+        char retry[96], limit[96];
+        option_cells(fn, retry, limit, sizeof retry);
+        cli_table_add(
+            &rows,
+            (const char *[]){cli_json_str(fn, "name"), cli_json_str(plugin, "name"),
+                             cli_json_str(plugin, "version"), retry,
+                             cli_json_str(opt, "max_duration") ? cli_json_str(opt, "max_duration") : "none",
+                             limit, cli_json_str(opt, "cron")});
     }
     if (rows.nrows == 1)
         fputs("tarry: no functions are loaded (tarry plugins shows the plugins and their load errors)\n",

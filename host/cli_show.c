@@ -269,6 +269,10 @@ static void print_fields(const cJSON *x)
     print_time_field("finished:", x, "finished_at", "started_at", "ran");
     if ((when = cli_when_text("", x, "wake_at", clock_now_ms())))
         print_owned_field("wakes:", when);
+    if ((when = cli_when_text("", x, "next_attempt_at", clock_now_ms())))
+        print_owned_field("retry:", when); /* a failed attempt's retry waits until then */
+    if (cJSON_IsNumber(cli_json_get(x, "timeouts")) && cli_json_get(x, "timeouts")->valuedouble > 0)
+        print_json_field("timeouts:", cli_json_get(x, "timeouts"));
     print_json_field("parent:", cli_json_get(x, "parent_id"));
     cli_text_open(&children);
     cJSON_ArrayForEach(child, cli_json_get(x, "children"))
@@ -294,6 +298,61 @@ static void print_fields(const cJSON *x)
         print_field("metadata:", "-");
 }
 
+/*
+ * Its attempts (GET .../attempts), one line each, when there was more than
+ * one or one failed: "attempt 2  failed  <start>  ran 1s  timed out  <error>".
+ * A host that does not answer them shows nothing.
+ */
+static void print_attempts(client *c, const char *id)
+{
+    char *path = cli_exec_path(c, id, "/attempts");
+    const cJSON *data, *a;
+    answer ans = {0};
+    cli_table t = {.ncols = 6};
+    size_t n = 0;
+    bool failed = false;
+
+    if (cli_get(c, path, &ans) != 0 || !cJSON_IsArray(data = cli_json_get(ans.json, "data")))
+        goto done;
+    cJSON_ArrayForEach(a, data)
+    {
+        const char *outcome = cli_json_str(a, "outcome");
+        char number[32], took[64], ran[80], flags[64] = "";
+        const char *cells[6];
+
+        n++;
+        failed = failed || (outcome && strcmp(outcome, "succeeded") != 0);
+        snprintf(number, sizeof number, "  attempt %d", cJSON_IsNumber(cli_json_get(a, "number"))
+                                                          ? cli_json_get(a, "number")->valueint
+                                                          : 0);
+        entry_took(a, took, sizeof took);
+        snprintf(ran, sizeof ran, took[0] ? "ran %s" : "", took);
+        if (cJSON_IsTrue(cli_json_get(a, "crashed")))
+            strcat(flags, "crashed ");
+        if (cJSON_IsTrue(cli_json_get(a, "timed_out")))
+            strcat(flags, "timed out ");
+        if (cJSON_IsTrue(cli_json_get(a, "permanent")))
+            strcat(flags, "permanent ");
+        if (flags[0])
+            flags[strlen(flags) - 1] = '\0';
+        cells[0] = number;
+        cells[1] = outcome;
+        cells[2] = cli_json_str(a, "started_at");
+        cells[3] = ran;
+        cells[4] = flags;
+        cells[5] = cli_json_str(a, "error");
+        cli_table_add(&t, cells);
+    }
+    if (n > 1 || failed) {
+        puts("attempts:");
+        cli_table_print(&t, stdout);
+    }
+done:
+    cli_table_free(&t);
+    cli_answer_free(&ans);
+    free(path);
+}
+
 int cli_cmd_show(client *c, const command *cmd, const cli_args *args)
 {
     char *path = cli_exec_path(c, args->pos[0], "");
@@ -312,6 +371,7 @@ int cli_cmd_show(client *c, const command *cmd, const cli_args *args)
         goto done;
     }
     print_fields(ans.json);
+    print_attempts(c, cli_json_str(ans.json, "id"));
     print_timeline(c, cli_json_get(ans.json, "journal"), cli_state_final(cli_json_str(ans.json, "state")));
 done:
     cli_answer_free(&ans);

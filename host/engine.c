@@ -18,7 +18,7 @@
 
 void engine_check_drained(engine *e)
 {
-    if (e->draining && e->drain_done && e->running == 0 && list_empty(&e->dirty) &&
+    if (e->draining && e->drain_done && e->running == 0 && e->abandoned == 0 && list_empty(&e->dirty) &&
         !committer_busy(e->committer)) {
         void (*done)(void *) = e->drain_done;
         e->drain_done = NULL;

@@ -212,6 +212,8 @@ typedef struct engine_stats {
     size_t running, queued, workers;
     size_t workers_busy;     /* passes on a worker now */
     size_t workers_stuck;    /* ... of which running longer than the stuck threshold */
+    size_t workers_abandoned; /* ... of which timed out (max_duration) and not returned: their threads are
+                                 busy, they do not count towards --workers */
     uint64_t oldest_pass_ns; /* how long the longest-running of them has run; 0 if none */
     int64_t stuck_after_ms;  /* the threshold (engine_set_stuck_after) */
 } engine_stats;

@@ -73,6 +73,8 @@ static int batch_exec(store_batch *b, exec *x)
         rc = store_batch_journal_put(b, &x->rec.id, x->sleep_entry);
     if (rc == 0 && x->settle_parent)
         rc = batch_parent_entry(b, x);
+    if (rc == 0)
+        rc = engine_retry_batch(b, x); /* after the journal puts: a retry drops the failed end */
     for (size_t i = x->lw_from; rc == 0 && i < x->lw_to; i++) {
         const replay_log *l = &x->run.logs[i];
         store_log_line line = {first_line + (uint32_t)(i - x->lw_from), l->time_ms, l->level, l->text};
@@ -350,6 +352,8 @@ static void submit_dirty(engine *e)
         ce->settled_parent = x->settle_parent;
         ce->jw_to = x->jw_to;
         ce->lw_to = x->lw_to;
+        ce->attempt_written = x->attempt_pending ? x->attempt.number : 0;
+        ce->dropped = x->drop_to > x->drop_from;
         ce->sleep_entry = x->sleep_entry;
         x->sleep_entry = NULL; /* the entry owns it until it commits or fails */
         x->settle_parent = false;
@@ -393,6 +397,7 @@ static void entry_committed(engine *e, commit_entry *ce)
     x->committed_wake_at = ce->wake_at;
     x->committed_attempts = ce->attempts;
     memcpy(x->committed_hash, ce->hash, sizeof x->committed_hash);
+    engine_retry_committed(x, ce->attempt_written, ce->dropped);
     if (x->jw_from < ce->jw_to)
         x->jw_from = ce->jw_to;
     if (x->lw_from < ce->lw_to)

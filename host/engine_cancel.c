@@ -273,6 +273,7 @@ bool engine_cancel_pass_ended(engine *e, exec *x)
          x->run.error ? x->run.error : "");
     x->deferred = false;
     finish_cancelled(e, x, "cancelled while it ran; what the attempt returned was discarded");
+    engine_attempt_note(x, EXEC_CANCELLED, x->rec.finished_at, x->rec.error, false, false, false);
     /* Its children so far, with the ones this pass started (the worker is done with the run). */
     cancel_descendants_now(e, x);
     return true;
@@ -289,6 +290,7 @@ bool engine_cancel_before_pass(engine *e, exec *x)
         e->isolated_running = false;
     }
     finish_cancelled(e, x, BY_REQUEST);
+    engine_attempt_note(x, EXEC_CANCELLED, x->rec.finished_at, x->rec.error, false, false, false);
     cancel_descendants_now(e, x);
     return true;
 }

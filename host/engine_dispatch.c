@@ -265,6 +265,15 @@ static void work_done(uv_work_t *req, int status)
     exec *x = req->data;
     engine *e = x->owner;
 
+    if (x->abandoned) {
+        /* It timed out (engine_retry.c): the execution went on without it. */
+        deathnote_slot_release(x->slot);
+        if (x->isolated)
+            e->isolated_running = false;
+        engine_abandoned_returned(e, x, status);
+        engine_flush(e);
+        return;
+    }
     e->running--;
     deathnote_slot_release(x->slot);
     x->slot = -1;
@@ -313,12 +322,18 @@ static void work_done(uv_work_t *req, int status)
     }
     switch (x->run.outcome) {
     case REPLAY_SUCCEEDED:
-    case REPLAY_FAILED:
-        engine_exec_move(e, x, x->run.outcome == REPLAY_FAILED ? EXEC_FAILED : EXEC_SUCCEEDED);
-        x->rec.result = x->run.outcome == REPLAY_FAILED ? NULL : (x->run.result ? x->run.result : "null");
-        x->rec.error = x->run.error;
+        engine_exec_move(e, x, EXEC_SUCCEEDED);
+        x->rec.result = x->run.result ? x->run.result : "null";
+        x->rec.error = NULL;
         x->rec.finished_at = x->run.finished_at;
+        x->rec.next_attempt_at = 0;
+        engine_attempt_note(x, EXEC_SUCCEEDED, x->run.finished_at, NULL, false, false, false);
         engine_settle_child(e, x);
+        break;
+    case REPLAY_FAILED:
+        /* Final, or retried by the function's policy (engine_retry.c). */
+        x->rec.error = x->run.error;
+        engine_attempt_failed(e, x, x->run.permanent, false, true);
         break;
     case REPLAY_BLOCKED:
         engine_exec_move(e, x, EXEC_BLOCKED);
@@ -365,7 +380,7 @@ void engine_on_checkpoint(uv_async_t *a)
     e->cp_queue = NULL;
     uv_mutex_unlock(&e->cp_lock);
     for (; x; x = x->cp_next) {
-        if (x->rejected) {
+        if (x->rejected || x->abandoned) {
             engine_checkpoint_answer(e, x, TARRY_ESTATE); /* it will never be stored */
             continue;
         }
@@ -467,7 +482,7 @@ void engine_start_ready(engine *e)
         if (engine_backlog_load(e, room, false) < room)
             e->backlog = false; /* everything queued is in memory now */
     }
-    while (!e->draining && e->running < e->workers) {
+    while (!e->draining && engine_pass_room(e) > 0) {
         exec *x = next_ready(e);
         char why[600];
         if (!x)
@@ -497,6 +512,8 @@ void engine_start_ready(engine *e)
             /* A resume continues the attempt: its count and start stay. */
             x->rec.attempts++;
             x->rec.started_at = clock_now_ms();
+            x->rec.next_attempt_at = 0; /* a retry that waited starts now */
+            atomic_store(&x->run.cancelled, 0); /* replay.h: zeroed when an attempt starts */
         }
         x->rec.resume = false;
         e->running++;

@@ -62,6 +62,9 @@ exec *engine_exec_from_store(engine *e, const exec_record *rec)
     x->written_scheduled_at = x->committed_scheduled_at = rec->scheduled_at;
     x->written_wake_at = x->committed_wake_at = rec->wake_at;
     x->written_attempts = x->committed_attempts = rec->attempts;
+    /* A failed attempt's retry that waits keeps its error (engine_retry.c): the exec owns the copy. */
+    if (rec->error && (rec->state == EXEC_SCHEDULED || rec->state == EXEC_QUEUED))
+        x->rec.error = x->error_kept = strdup(rec->error);
     snprintf(x->written_hash, sizeof x->written_hash, "%s", rec->plugin_hash ? rec->plugin_hash : "");
     memcpy(x->committed_hash, x->written_hash, sizeof x->committed_hash);
     /* Pinned: it replays the code that wrote its journal (plugins.h). */
@@ -89,6 +92,8 @@ void engine_exec_free(engine *e, exec *x)
     idmap_del(&e->active, &x->rec.id);
     replay_run_clear(&x->run);
     engine_sleep_entry_free(x->sleep_entry);
+    free(x->attempt_error);
+    free(x->error_kept);
     free(x);
 }
 

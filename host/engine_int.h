@@ -18,6 +18,7 @@
  *   engine_watch.c     passes on workers: how long each has run, and workers stuck past a threshold
  *   engine_cancel.c    cancel (now, or cooperatively while running, with what it started) and
  *                      discard (not started by its discard_after)
+ *   engine_retry.c     attempts: what is kept of each, retries (backoff.h), max_duration timeouts
  *
  * Invariants (every room keeps them):
  *   - an execution in memory is in `active` (by id) until it is freed;
@@ -118,6 +119,13 @@ typedef struct exec {
     /* The last pass dropped lines: batches write the "N lines dropped" line (the loop thread's
      * copy of run.log_dropped, which the worker owns while a pass runs). */
     bool log_marker;
+    /* engine_retry.c: the end of its last attempt, written with its next batch (attempt_error owned) */
+    bool attempt_pending;
+    store_attempt attempt;
+    char *attempt_error;
+    char *error_kept;           /* the failed attempt's error while its retry waits (rec.error), owned */
+    uint32_t drop_from, drop_to; /* journal entries [from, to) to delete: a retried workflow's failed end */
+    bool abandoned; /* its pass timed out: the pass owns this exec (not in `active`) until it returns */
 } exec;
 
 /* One execution in the batch in flight: the state it wrote, who to answer. */
@@ -132,6 +140,8 @@ typedef struct commit_entry {
     uint32_t log_count_before;      /* rec.log_count before this batch wrote its lines */
     journal_entry *sleep_entry;
     list_node acks;
+    uint32_t attempt_written; /* the attempt this batch wrote (engine_retry.c), 0 none */
+    bool dropped;             /* ... and the journal entries it deleted */
 } commit_entry;
 
 typedef struct wait_list {
@@ -222,6 +232,7 @@ struct engine {
     uv_timer_t watch_timer; /* checks them for passes past stuck_after_ms */
     int64_t stuck_after_ms;
     bool all_stuck; /* every worker holds a pass past the threshold (logged when it changes) */
+    size_t abandoned; /* passes that timed out and still hold a thread (engine_retry.c) */
 };
 
 /* ---- engine.c ---------------------------------------------------------------- */
@@ -359,6 +370,29 @@ bool engine_start_refused(engine *e, exec *x);
 /* If x (scheduled or queued, not on a worker) has not started and its discard_at has passed,
  * discard it with the reason; returns whether it did. */
 bool engine_discard_if_due(engine *e, exec *x);
+/* ---- engine_retry.c ------------------------------------------------------------------------ */
+
+/* x's attempt (rec.attempts, from rec.started_at) ended: keep it for the attempts DB, written with x's
+ * next batch. `error` is copied. */
+void engine_attempt_note(exec *x, exec_state outcome, int64_t finished_at, const char *error, bool crashed,
+                         bool timed_out, bool permanent);
+/*
+ * x's attempt failed (rec.error says why; x is running): note it, then retry it by its function's
+ * policy (scheduled at now + backoff, or queued with a zero wait) or fail it for good (and settle its
+ * parent). journal_seen: x->run holds the journal the pass saw (its failed end is dropped for the retry).
+ */
+void engine_attempt_failed(engine *e, exec *x, bool permanent, bool timed_out, bool journal_seen);
+/* Into x's batch: the journal entries it drops and its noted attempt. 0 or a negative code. */
+int engine_retry_batch(store_batch *b, exec *x);
+/* That batch committed with attempt `attempt_written` (0 none) and its drops (`dropped`). */
+void engine_retry_committed(exec *x, uint32_t attempt_written, bool dropped);
+/* How many more passes may start now: free workers, within the threads abandoned passes leave. */
+size_t engine_pass_room(const engine *e);
+/* x's pass ran past max_duration: abandon it, and fail (or retry) the attempt. false: not now (its
+ * changes are on their way to the store; look again later). */
+bool engine_attempt_timeout(engine *e, exec *x);
+/* An abandoned pass returned (work_done): log it, discard what it returned, free x. */
+void engine_abandoned_returned(engine *e, exec *x, int status);
 
 /* ---- engine_versions.c ------------------------------------------------------------------- */
 

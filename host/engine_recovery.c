@@ -127,6 +127,8 @@ static void blame(struct recover_ctx *rc, exec *x, const char *cause)
 
     x->rec.crashes++;
     engine_quarantine_crash(rc->e, x->rec.function, x->rec.plugin_hash, &x->rec.id, cause);
+    snprintf(msg, sizeof msg, "crashed the host (%s)", cause);
+    engine_attempt_note(x, EXEC_FAILED, clock_now_ms(), msg, true, false, false);
     if (x->rec.state != EXEC_QUEUED || x->rec.crashes < rc->e->poison_crashes) {
         hlog(HLOG_WARN, "execution of %s crashed the host (%s; %u of %d before it is failed)",
              x->rec.function, cause, x->rec.crashes, rc->e->poison_crashes);
@@ -197,10 +199,14 @@ static int recover_running(void *user, const exec_record *rec)
 {
     struct recover_ctx *rc = user;
     exec *x = load_exec(rc->e, rec);
+    char msg[300];
     if (!x) {
         rc->error = TARRY_ENOMEM;
         return 1;
     }
+    /* That attempt ended with the host: it is kept as crashed (engine_retry.c), and the next starts. */
+    snprintf(msg, sizeof msg, "the host stopped while this attempt ran (%s)", rc->cause);
+    engine_attempt_note(x, EXEC_FAILED, clock_now_ms(), msg, true, false, false);
     rc->requeued++;
     return 0;
 }
@@ -256,8 +262,12 @@ static void judge_slots(struct recover_ctx *rc, store_txn *txn)
         if (x->rec.state != EXEC_QUEUED)
             continue; /* blocked: its code is not loaded */
         /* That attempt started, though its `running` state may never have committed. */
-        if (s->attempt > x->rec.attempts && !x->rec.resume)
+        if (s->attempt > x->rec.attempts && !x->rec.resume) {
+            char msg[300];
             x->rec.attempts = s->attempt;
+            snprintf(msg, sizeof msg, "the host stopped while this attempt ran (%s)", rc->cause);
+            engine_attempt_note(x, EXEC_FAILED, clock_now_ms(), msg, true, false, false);
+        }
         if (named) {
             blame(rc, x, rc->cause);
         } else if (rc->kind == DEATH_UNEXPLAINED && !x->rec.suspect) {

@@ -169,6 +169,8 @@ int engine_reschedule(engine *e, const exec_id *id, int64_t when_ms, engine_wait
     }
     if (x->rec.state == EXEC_SCHEDULED) {
         x->rec.scheduled_at = when_ms;
+        if (x->rec.next_attempt_at)
+            x->rec.next_attempt_at = when_ms; /* a retry that waits: its next attempt moves too */
     } else if (x->rec.state == EXEC_WAITING && x->rec.wake_at) {
         /* The sleep's entry carries its end too: a replay that passes by
          * before the timer fires must wait for the new time, not the old. */

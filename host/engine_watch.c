@@ -12,6 +12,16 @@
  * worker is stuck (new work then waits in the queue). engine_watch_stats
  * answers /metrics from the same list.
  *
+ * The same look times attempts out: a pass that has run longer than its
+ * function's max_duration is handed to engine_retry.c, which abandons it
+ * (it stays on `passes`, holding its thread, until it returns). Abandoned
+ * passes do not count towards --workers, but every pass needs a thread:
+ * "every worker is stuck" means no pass can start because of passes past
+ * the threshold, on workers or abandoned (engine_pass_room).
+ *
+ * Granularity: a pass times out at the first look after its max_duration,
+ * so up to one watch interval late.
+ *
  * May not: block the loop, touch a pass's run (a worker owns it), write
  * the store.
  */
@@ -41,16 +51,19 @@ static uint64_t watch_interval(const engine *e)
 static void watch_update(engine *e)
 {
     uint64_t now = uv_hrtime(), limit_ns = (uint64_t)e->stuck_after_ms * 1000000u;
-    size_t stuck = 0;
+    size_t stuck = 0, stuck_live = 0;
     char took[64];
     bool all;
 
     for (list_node *n = e->passes.next; n != &e->passes; n = n->next) {
         exec *x = list_entry(n, exec, pass_node);
         uint64_t age = now - x->pass_started_ns;
-        if (age < limit_ns)
+        if (age < limit_ns && !x->abandoned)
             continue;
         stuck++;
+        stuck_live += !x->abandoned;
+        if (age < limit_ns)
+            continue;
         if (!x->stuck_logged) {
             x->stuck_logged = true;
             duration_format((int64_t)(age / 1000000u), took, sizeof took);
@@ -60,25 +73,46 @@ static void watch_update(engine *e)
                  x->run.id_text, x->rec.function, took);
         }
     }
-    all = stuck >= e->workers;
+    all = stuck_live >= e->workers || stuck >= e->workers * 2;
     if (all == e->all_stuck)
         return;
     e->all_stuck = all;
     duration_format(e->stuck_after_ms, took, sizeof took);
     if (all)
         hlog(HLOG_ERROR,
-             "every worker (%zu) is busy with an execution running longer than %s: new work waits in the "
+             "every worker (%zu) is busy with an execution running longer than %s%s: new work waits in the "
              "queue "
              "(%zu queued); `tarry ls --state running` shows them",
-             e->workers, took, e->ready_count + e->backlog_count);
+             e->workers, took,
+             stuck_live < e->workers ? " or with an attempt that timed out and has not returned" : "",
+             e->ready_count + e->backlog_count);
     else
         hlog(HLOG_INFO, "a worker is free again: %zu of %zu workers hold executions running longer than %s",
              stuck, e->workers, took);
 }
 
+/* Time out the passes past their function's max_duration. Whether any did. */
+static bool watch_timeouts(engine *e)
+{
+    uint64_t now = uv_hrtime();
+    bool any = false;
+
+    for (list_node *n = e->passes.next; n != &e->passes; n = n->next) {
+        exec *x = list_entry(n, exec, pass_node);
+        int64_t max_ms = x->fn ? x->fn->opts.max_duration_ms : 0;
+        /* (A timed-out pass stays on the list, so the walk goes on.) */
+        if (!x->abandoned && max_ms > 0 && now - x->pass_started_ns >= (uint64_t)max_ms * 1000000u)
+            any |= engine_attempt_timeout(e, x);
+    }
+    return any;
+}
+
 static void on_watch(uv_timer_t *t)
 {
-    watch_update(t->data);
+    engine *e = t->data;
+    if (watch_timeouts(e))
+        engine_flush(e); /* commit the timeouts, and start work on the workers they freed */
+    watch_update(e);
 }
 
 void engine_watch_init(engine *e)
@@ -137,7 +171,7 @@ void engine_watch_stats(const engine *e, engine_stats *out)
 {
     uint64_t now = uv_hrtime(), limit_ns = (uint64_t)e->stuck_after_ms * 1000000u;
 
-    out->workers_busy = out->workers_stuck = 0;
+    out->workers_busy = out->workers_stuck = out->workers_abandoned = 0;
     out->oldest_pass_ns = 0;
     out->stuck_after_ms = e->stuck_after_ms;
     for (const list_node *n = e->passes.next; n != &e->passes; n = n->next) {
@@ -145,6 +179,7 @@ void engine_watch_stats(const engine *e, engine_stats *out)
         uint64_t age = now - x->pass_started_ns;
         out->workers_busy++;
         out->workers_stuck += age >= limit_ns;
+        out->workers_abandoned += x->abandoned;
         if (age > out->oldest_pass_ns)
             out->oldest_pass_ns = age;
     }

@@ -186,11 +186,12 @@ static int run_engine(const serve_config *cfg)
 
     memset(&ep, 0, sizeof ep);
     signal(SIGPIPE, SIG_IGN);
-    /* Must be set before the loop first uses its threadpool. Two threads
-     * more than the workers: at most `workers` functions run at once, so
-     * the host's own jobs there (reload scans, loading a stored version)
-     * never wait behind long-running functions. */
-    snprintf(workers, sizeof workers, "%d", cfg->workers + 2);
+    /* Must be set before the loop first uses its threadpool. Twice the
+     * workers and two: at most `workers` functions run at once, plus up to
+     * as many attempts that timed out and have not returned (abandoned,
+     * engine_retry.c), so the host's own jobs there (reload scans, loading a
+     * stored version) never wait behind long-running functions. */
+    snprintf(workers, sizeof workers, "%d", cfg->workers * 2 + 2);
     setenv("UV_THREADPOOL_SIZE", workers, 1);
     /* Before the store maps its (sparse) map, which the limit does not count. */
     if (memlimit_apply(cfg->memory_limit, cfg->map_size ? cfg->map_size : STORE_DEFAULT_MAP_SIZE) != 0)
@@ -382,7 +383,7 @@ static int supervise(const serve_config *cfg)
     sigaction(SIGHUP, &sa, NULL);
 
     /* Shared with every engine forked below (deathnote.h). */
-    if (deathnote_create((size_t)cfg->workers) != 0)
+    if (deathnote_create((size_t)cfg->workers * 2) != 0) /* a slot per pass: running and abandoned */
         hlog(HLOG_WARN, "cannot map the death note: crashes will be judged without it");
 
     for (;;) {

@@ -1559,6 +1559,14 @@ int store_batch_journal_put(store_batch *b, const exec_id *id, const journal_ent
     return journal_put(&out, id, e);
 }
 
+int store_batch_journal_del(store_batch *b, const exec_id *id, uint32_t seq)
+{
+    sink out = {NULL, b};
+    uint8_t k[20];
+    key_log(k, id, seq);
+    return sink_del(&out, DB_JOURNAL, k, sizeof k);
+}
+
 static int journal_decode(const MDB_val *key, const MDB_val *val, journal_entry *e)
 {
     struct journal_head head;

@@ -243,6 +243,8 @@ int store_attempt_scan(store_txn *txn, const exec_id *id, store_attempt_cb cb, v
 /* Write (insert or replace) entry e->seq of execution `id`'s journal. */
 int store_journal_put(store_txn *txn, const exec_id *id, const journal_entry *entry);
 int store_batch_journal_put(store_batch *b, const exec_id *id, const journal_entry *entry);
+/* Delete entry `seq` of the journal (none there: nothing happens): a retried workflow's failed end. */
+int store_batch_journal_del(store_batch *b, const exec_id *id, uint32_t seq);
 
 /* One entry; TARRY_ENOTFOUND if absent. Strings borrow from the txn. */
 int store_journal_get(store_txn *txn, const exec_id *id, uint32_t seq, journal_entry *out);

@@ -350,6 +350,18 @@ static inline int64_t tarry_now_ms(tarry_ctx *ctx)
  * its worker until it returns, and whatever it returns then is discarded.
  * A function that loops or waits for long should check this now and then
  * and return (any status) when it turns 1.
+ *
+ * What max_duration really bounds: the attempt, not the thread. Past it,
+ * the attempt fails ("timed out after 30m") and is retried by the policy
+ * at once, in a fresh pass on another thread, while the old one runs on
+ * until it returns (its result, logs and commands are then discarded). Such
+ * abandoned passes do not take --workers away from other functions as long
+ * as the host has spare threads: it keeps as many as --workers for them.
+ * Past that, each further abandoned pass holds a worker until it returns,
+ * and when every worker is held the host says so in its log and /metrics
+ * (tarry_workers_stuck, tarry_workers_abandoned). For a workflow the limit
+ * applies to each stretch of code between durable points (steps, calls,
+ * sleeps), not to time spent sleeping or waiting for children.
  */
 static inline int tarry_is_cancelled(tarry_ctx *ctx)
 {

@@ -179,7 +179,8 @@ def main():
         check(p.returncode == 0 and p.stdout.split("\n")[0].split() == ["FILE", "NAME", "VERSION", "STATE", "FUNCTIONS"]
               and "testfns" in p.stdout and "wf_sleep" in p.stdout, "plugins prints a table", p.stdout)
         p = h.cli("functions")
-        check(p.returncode == 0 and p.stdout.split("\n")[0].split() == ["FUNCTION", "PLUGIN", "VERSION", "FILE"],
+        check(p.returncode == 0 and p.stdout.split("\n")[0].split() == ["FUNCTION", "PLUGIN", "VERSION", "RETRY", "MAX", "DURATION",
+                                                                    "CONCURRENCY", "CRON"],
               "functions prints a table", p.stdout)
         p = h.cli("upgrade", sleeper)
         check(p.returncode == 0 and re.match(r"^%s sleeper -> plugin wf 1\.0\.0 \(\w{16}\), waiting$" % sleeper, p.stdout),

@@ -1,6 +1,6 @@
 """Function options in the descriptor (tarry.h header revision 4).
 
-GET /v1/functions shows each function's options with the defaults filled
+GET /v1/functions (and `tarry functions`) shows each function's options with the defaults filled
 in (Defer's retry defaults when retry is only switched on); a plugin built
 against header revision 3 (tests/plugins/rev3.c: shorter function entries
 and call options) still loads, gets the defaults and runs a workflow whose
@@ -34,6 +34,15 @@ def main():
                             "max_interval": "1m"},
                   "max_duration": None, "concurrency": 2, "max_concurrency_action": "cancel", "cron": None},
                  "every option as declared (no jitter, no max_duration)")
+
+        # tarry functions shows them in a few words.
+        p = h.cli("functions")
+        check(p.returncode == 0, "tarry functions", p.stderr)
+        rows = {line.split()[0]: line for line in p.stdout.splitlines()[1:] if line.strip()}
+        check("5 x 1s..1m" in rows.get("opt_custom", "") and "2 (cancel)" in rows.get("opt_custom", "")
+              and " none " in rows.get("opt_custom", ""), "opt_custom's retry, limit and no max duration", p.stdout)
+        check("13 x 30s..10m" in rows.get("opt_defaults", "") and " 30m " in rows.get("opt_defaults", ""),
+              "opt_defaults: Defer's retry and the default max duration", p.stdout)
 
         # Header revision 3: loaded, defaults, and its shorter call options read safely.
         check_eq(fns["rev3_parent"]["options"], DEFAULTS, "a revision-3 function gets the defaults")
