@@ -115,6 +115,9 @@ def main():
         check(rec["attempts"] == 1 and rec["started_at"] is not None, "running: it had started", rec)
         check(("execution %s" % eid) in h.log_text() and "is discarded" in h.log_text(),
               "running: the host log says the outcome was discarded")
+        status, doc, _ = h.get("/v1/executions/%s/attempts" % eid)
+        check(status == 200 and [a["outcome"] for a in doc["data"]] == ["cancelled"],
+              "running: its attempt is kept as cancelled", (status, doc))
 
         # ---- a ?wait trigger's execution (deferred) ------------------------------------------
         started = os.path.join(h.dir, "started-deferred")
