@@ -37,6 +37,8 @@
 #include "status.h"
 
 #define MAX_WAIT_MS (10 * 60 * 1000)
+/* A cancel of an execution whose final state is committing waits this long to name it. */
+#define CANCEL_FINAL_WAIT_MS 10000
 /* A logs page: lines by default and at most, and the text after which a page ends early. */
 #define LOGS_DEFAULT 1000
 #define LOGS_MAX 10000
@@ -57,7 +59,9 @@ enum {
     PENDING_RESCHEDULE,
     PENDING_RELOAD,
     PENDING_UPGRADE,
-    PENDING_DUPLICATE /* a trigger whose idempotency key named an execution not committed yet */
+    PENDING_DUPLICATE, /* a trigger whose idempotency key named an execution not committed yet */
+    PENDING_CANCEL,
+    PENDING_CANCEL_FINAL /* a cancel of an execution whose final state is being committed */
 };
 
 typedef struct api_pending {
@@ -182,6 +186,14 @@ static cJSON *exec_json(const exec_record *r)
         cJSON_AddStringToObject(o, "parent_id", id);
     }
     cJSON_AddArrayToObject(o, "children");
+    /* Cancel and re-run (engine_cancel.c); the original lists its re-runs in a single GET. */
+    cJSON_AddBoolToObject(o, "cancel_requested", r->cancel_requested);
+    if (id_is_zero(&r->rerun_of)) {
+        cJSON_AddNullToObject(o, "rerun_of");
+    } else {
+        id_format(&r->rerun_of, id);
+        cJSON_AddStringToObject(o, "rerun_of", id);
+    }
     if (r->plugin_name) {
         plugin = cJSON_AddObjectToObject(o, "plugin");
         cJSON_AddStringToObject(plugin, "name", r->plugin_name);
@@ -224,13 +236,22 @@ static int add_journal_entry(void *user, const journal_entry *j)
     return 0;
 }
 
-/* One execution with its journal and children (single GET, not lists). */
+static int add_rerun(void *user, const exec_id *id)
+{
+    char text[ID_TEXT_LEN + 1];
+    id_format(id, text);
+    cJSON_AddItemToArray(user, cJSON_CreateString(text));
+    return 0;
+}
+
+/* One execution with its journal, children and re-runs (single GET, not lists). */
 static cJSON *exec_json_full(store_txn *txn, const exec_record *r)
 {
     cJSON *o = exec_json(r);
     struct journal_json jj = {cJSON_CreateArray(), cJSON_CreateArray()};
 
-    if (store_journal_scan(txn, &r->id, add_journal_entry, &jj) != 0) {
+    if (store_reruns_scan(txn, &r->id, add_rerun, cJSON_AddArrayToObject(o, "reruns")) != 0 ||
+        store_journal_scan(txn, &r->id, add_journal_entry, &jj) != 0) {
         cJSON_Delete(jj.journal);
         cJSON_Delete(jj.children);
         cJSON_Delete(o);
@@ -457,6 +478,34 @@ static void reply_result_fn(http_req *req, const exec_record *r, int unused)
     reply_result(req, r);
 }
 
+/* A cancel of an execution that was already final: 409 final naming its state. */
+static void reply_cancel_final(http_req *req, const exec_record *r, int unused)
+{
+    char text[ID_TEXT_LEN + 1];
+
+    (void)unused;
+    id_format(&r->id, text);
+    if (!exec_state_final(r->state)) { /* its final state did not commit in time */
+        http_reply_error(req, 409, "final", "cannot cancel execution %s: it is finishing", text);
+        return;
+    }
+    http_reply_error(req, 409, "final",
+                     "cannot cancel execution %s: it is %s (only an unfinished execution can be cancelled)",
+                     text, exec_state_name(r->state));
+}
+
+/*
+ * A cancel, durable: 200 with the execution when it is cancelled, 202 when
+ * it runs with cancel_requested (cancelled when its attempt returns).
+ */
+static void reply_cancel(http_req *req, const exec_record *r, int unused)
+{
+    if (r->state == EXEC_CANCELLED || !exec_state_final(r->state))
+        reply_cjson(req, r->state == EXEC_CANCELLED ? 200 : 202, exec_json(r));
+    else
+        reply_cancel_final(req, r, unused);
+}
+
 static void on_engine_answer(engine_waiter *w, int status, const exec_record *rec)
 {
     api_pending *p = (api_pending *)w;
@@ -480,6 +529,14 @@ static void on_engine_answer(engine_waiter *w, int status, const exec_record *re
             reply_not_accepted(p->a, req, status, "could not upgrade it");
     } else if (status < 0) {
         reply_not_accepted(p->a, req, status, "could not commit to the store");
+    } else if (p->mode == PENDING_CANCEL && status == ENGINE_TIMEOUT) {
+        answer_from_store(p->a, req, &w->id, reply_cancel, 0);
+    } else if (p->mode == PENDING_CANCEL) {
+        reply_cancel(req, rec, 0);
+    } else if (p->mode == PENDING_CANCEL_FINAL && status == ENGINE_TIMEOUT) {
+        answer_from_store(p->a, req, &w->id, reply_cancel_final, 0);
+    } else if (p->mode == PENDING_CANCEL_FINAL) {
+        reply_cancel_final(req, rec, 0);
     } else if (p->mode == PENDING_RELOAD) {
         reply_reload(p->a, req);
     } else if (p->mode == PENDING_RESCHEDULE || p->mode == PENDING_UPGRADE) {
@@ -984,6 +1041,162 @@ done:
     return 0;
 }
 
+/*
+ * The body of a POST that takes no fields but may send "{}" (cancel), or
+ * only `allowed` (NULL: none); *body is the parsed object or NULL for none.
+ * Returns 0, or -1 having answered 415/400.
+ */
+static int optional_body(http_req *req, const char *allowed, cJSON **body)
+{
+    http_str entity = http_req_body(req);
+    cJSON *field;
+
+    *body = NULL;
+    if (!content_type_ok(req)) {
+        http_reply_error(req, 415, "unsupported_media_type", "send Content-Type: application/json");
+        return -1;
+    }
+    if (entity.len == 0)
+        return 0;
+    if (body_check(req, entity.ptr, entity.len) != 0)
+        return -1;
+    if (!(*body = cJSON_ParseWithLength(entity.ptr, entity.len)) || !cJSON_IsObject(*body)) {
+        http_reply_error(req, 400, "invalid_json", "the body must be a JSON object%s%s%s",
+                         allowed ? " like {\"" : "", allowed ? allowed : "", allowed ? "\": ...}" : " ({})");
+        cJSON_Delete(*body);
+        *body = NULL;
+        return -1;
+    }
+    cJSON_ArrayForEach(field, *body)
+    {
+        if (!allowed || strcmp(field->string, allowed) != 0) {
+            http_reply_error(req, 400, "invalid_field", "%s: unknown field (expected %s)", field->string,
+                             allowed ? allowed : "none");
+            cJSON_Delete(*body);
+            *body = NULL;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int handle_cancel(api *a, http_req *req, const exec_id *id)
+{
+    store_txn *txn;
+    exec_record rec;
+    cJSON *body;
+    api_pending *p;
+    int rc;
+
+    if (!http_req_method_is(req, "POST")) {
+        http_reply_method_not_allowed(req, "POST");
+        return 0;
+    }
+    if (optional_body(req, NULL, &body) != 0)
+        return 0;
+    cJSON_Delete(body);
+    if (!(p = pending_new(a, req, PENDING_CANCEL, on_engine_answer))) {
+        http_reply_error(req, 500, "internal", "out of memory");
+        return 0;
+    }
+    if ((rc = engine_cancel(a->eng, id, &p->waiter)) == 0)
+        return 0;
+    pending_drop(p);
+    if (rc == TARRY_ENOTFOUND) {
+        reply_not_found(req, id);
+    } else if (rc == TARRY_ESTATE) {
+        /* Final: say which state, once that state is committed (it may be on its way). */
+        if (read_begin(a, req, &txn) != 0)
+            return 0;
+        rc = store_exec_get(txn, id, &rec);
+        if (rc == 0 && exec_state_final(rec.state))
+            reply_cancel_final(req, &rec, 0);
+        else if (rc != 0 && rc != TARRY_ENOTFOUND)
+            reply_store_error(a, req, rc);
+        else if ((p = pending_new(a, req, PENDING_CANCEL_FINAL, on_engine_answer)))
+            engine_wait_result(a->eng, id, CANCEL_FINAL_WAIT_MS, &p->waiter);
+        else
+            http_reply_error(req, 500, "internal", "out of memory");
+        store_txn_abort(txn);
+    } else {
+        reply_not_accepted(a, req, rc, "cannot cancel it");
+    }
+    return 0;
+}
+
+/*
+ * A new execution of the same function (its current version) with the same
+ * args, or the body's, and the same metadata; linked both ways (rerun_of,
+ * and the reruns index the original's JSON lists). 202 {"id", "state"}.
+ */
+static int handle_rerun(api *a, http_req *req, const exec_id *id)
+{
+    http_str entity = http_req_body(req);
+    engine_trigger_req treq = {.wait_ms = -1, .rerun_of = id};
+    char text[ID_TEXT_LEN + 1];
+    char *args = NULL;
+    store_txn *txn;
+    exec_record rec;
+    cJSON *body;
+    api_pending *p;
+    int rc;
+
+    if (!http_req_method_is(req, "POST")) {
+        http_reply_method_not_allowed(req, "POST");
+        return 0;
+    }
+    if (entity.len > HTTP_MAX_BODY) {
+        http_reply_error(req, 413, "body_too_large", "the body is %zu bytes; the limit is %u bytes (1 MiB)",
+                         entity.len, HTTP_MAX_BODY);
+        return 0;
+    }
+    if (optional_body(req, "args", &body) != 0)
+        return 0;
+    if (cJSON_GetObjectItemCaseSensitive(body, "args")) {
+        bool oom;
+        if (!(args = body_member_copy(entity.ptr, entity.len, "args", &oom)) && oom) {
+            http_reply_error(req, 500, "internal", "out of memory");
+            goto done;
+        }
+    }
+    if (read_begin(a, req, &txn) != 0)
+        goto done;
+    if ((rc = store_exec_get(txn, id, &rec)) != 0) {
+        if (rc == TARRY_ENOTFOUND)
+            reply_not_found(req, id);
+        else
+            reply_store_error(a, req, rc);
+        store_txn_abort(txn);
+        goto done;
+    }
+    treq.function = rec.function;
+    treq.args = args ? args : rec.args;
+    treq.metadata = rec.metadata;
+    if (!(p = pending_new(a, req, PENDING_TRIGGER, on_engine_answer))) {
+        http_reply_error(req, 500, "internal", "out of memory");
+        store_txn_abort(txn);
+        goto done;
+    }
+    rc = engine_trigger(a->eng, &treq, &p->waiter); /* copies the strings it keeps */
+    if (rc != 0) {
+        pending_drop(p);
+        id_format(id, text);
+        if (rc == TARRY_ENOTFOUND)
+            http_reply_error(req, 404, "function_not_found",
+                             "cannot re-run %s: no loaded plugin exports its function \"%s\" any more", text,
+                             rec.function);
+        else if (rc == TARRY_EQUARANTINED)
+            reply_quarantined(a, req, rec.function);
+        else
+            reply_not_accepted(a, req, rc, "cannot start the re-run");
+    }
+    store_txn_abort(txn);
+done:
+    cJSON_Delete(body);
+    free(args);
+    return 0;
+}
+
 /* One page of log lines: at most `limit` lines and about LOGS_PAGE_BYTES of text. */
 struct logs_page {
     cJSON *data;
@@ -1394,6 +1607,10 @@ static int route(api *a, http_req *req)
             return handle_schedule(a, req, &id);
         if (path_is(&rest, "/upgrade"))
             return handle_upgrade(a, req, &id);
+        if (path_is(&rest, "/cancel"))
+            return handle_cancel(a, req, &id);
+        if (path_is(&rest, "/rerun"))
+            return handle_rerun(a, req, &id);
     }
     http_str method = http_req_method(req);
     http_reply_error(req, 404, "not_found", "no such endpoint: %.*s %.*s (see docs/API.md)", (int)method.len,

@@ -95,6 +95,39 @@ static const command commands[] = {
      "missing ID, the execution's id",
      true,
      cli_cmd_reschedule},
+    {"cancel",
+     "cancel ID [--json]",
+     "cancel ID",
+     "cancel an execution and everything it started",
+     "A scheduled, queued, waiting or blocked execution is cancelled at once, with\n"
+     "every unfinished execution it started (its children, theirs, ...); a parent\n"
+     "awaiting a cancelled child sees TARRY_CANCELLED. A running one cannot be\n"
+     "stopped from outside: tarry_is_cancelled() turns true for it, and what its\n"
+     "attempt returns is discarded; it is cancelled then (\"cancel requested\").\n"
+     "The cancel is durable before this answers. A finished execution is an error\n"
+     "(exit 1) naming its state.\n\n"
+     "  --json            print the API's execution object instead\n",
+     {{"json", OPT_FLAG}},
+     1,
+     1,
+     "missing ID, the execution's id",
+     true,
+     cli_cmd_cancel},
+    {"rerun",
+     "rerun ID [--args JSON] [--json]",
+     "rerun ID [--args JSON]",
+     "start an execution again: same function, args and metadata",
+     "Starts a new execution of the execution's function (its current version) with\n"
+     "the same args and metadata, or new args. Prints the new id. The two are linked:\n"
+     "the new one's \"rerun_of\" and the original's \"reruns\" (tarry show --json).\n\n"
+     "  --args JSON       new arguments, any JSON; quote it for the shell\n"
+     "  --json            print the API's JSON answer instead\n",
+     {{"args", OPT_VALUE}, {"json", OPT_FLAG}},
+     1,
+     1,
+     "missing ID, the execution's id",
+     true,
+     cli_cmd_rerun},
     {"ls",
      "ls [--function F]... [--state S]... [--metadata K=V]... [--created-from TIME] [--created-to TIME]\n"
      "         [--finished-from TIME] [--finished-to TIME] [--error TEXT] [--limit N] [--cursor C] [--json]",

@@ -12,6 +12,7 @@
  *                 execution or wait for one
  *   cli_show.c    show, with the journal as a timeline
  *   cli_list.c    ls, logs, functions, plugins, reload: tables and lists
+ *   cli_control.c cancel, rerun
  *
  * Out of memory: a command-line tool has nothing to clean up or retry, so
  * the x* allocators print "tarry: out of memory" and exit CLI_EXIT_USAGE.
@@ -227,5 +228,7 @@ int cli_cmd_logs(client *c, const command *cmd, const cli_args *args);
 int cli_cmd_functions(client *c, const command *cmd, const cli_args *args);
 int cli_cmd_plugins(client *c, const command *cmd, const cli_args *args);
 int cli_cmd_reload(client *c, const command *cmd, const cli_args *args);
+int cli_cmd_cancel(client *c, const command *cmd, const cli_args *args);
+int cli_cmd_rerun(client *c, const command *cmd, const cli_args *args);
 
 #endif

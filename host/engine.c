@@ -92,6 +92,8 @@ int engine_trigger(engine *e, const engine_trigger_req *req, engine_waiter *w)
     rec.discard_at = req->discard_at_ms;
     rec.created_at = now;
     rec.scheduled_at = req->run_at_ms > now ? req->run_at_ms : now;
+    if (req->rerun_of)
+        rec.rerun_of = *req->rerun_of;
     if (!(x = engine_exec_alloc(e, &rec)))
         return TARRY_ENOMEM;
     engine_exec_bind(x, fn);

@@ -139,8 +139,9 @@ typedef struct engine_trigger_req {
     const char *metadata;        /* JSON object text, or NULL (checked: exec_opts.h) */
     const char *idempotency_key; /* or NULL (checked: exec_opts.h) */
     int64_t discard_at_ms;       /* not started by then: discarded; 0: never */
-    int64_t run_at_ms;    /* 0: now */
-    int64_t wait_ms;      /* < 0: answer at commit; >= 0: wait this long for the result */
+    int64_t run_at_ms;           /* 0: now */
+    int64_t wait_ms;             /* < 0: answer at commit; >= 0: wait this long for the result */
+    const exec_id *rerun_of;     /* a re-run of this execution (indexed both ways), or NULL */
 } engine_trigger_req;
 
 /*
@@ -188,6 +189,19 @@ void engine_wait_result(engine *e, const exec_id *id, int64_t wait_ms, engine_wa
 int engine_reschedule(engine *e, const exec_id *id, int64_t when_ms, engine_waiter *w);
 
 /*
+ * Cancel an unfinished execution and every unfinished execution it started
+ * (engine_cancel.c). Returns TARRY_ENOTFOUND, TARRY_ESTATE (it is final:
+ * read its state from the store), TARRY_EFULL (see engine_trigger) or 0, and
+ * then calls w->cb once the cancel is durable, with the record as committed:
+ * `cancelled`, or `running` with cancel_requested (a pass on a worker cannot
+ * be stopped: tarry_is_cancelled() turns true in it, and what it returns is
+ * discarded; it becomes cancelled then). TARRY_ESTATE also when its final
+ * state is not committed yet: the store may still show it unfinished (or not
+ * at all, for a ?wait trigger's), and engine_wait_result answers once it is.
+ */
+int engine_cancel(engine *e, const exec_id *id, engine_waiter *w);
+
+/*
  * Rescan the plugins folder off the loop (plugins.h): new versions become
  * current, executions keep the version they are pinned to. w (may be NULL)
  * is called with status 0 once the reload is applied; plugins_report() then
@@ -216,12 +230,12 @@ typedef struct engine_stats {
     uint64_t commit_ns_total, commit_ns_max; /* applying + fsyncing batches */
     uint64_t commit_failures;                /* commits that failed (each try of a retried batch counts) */
     size_t running, queued, workers;
-    size_t workers_busy;     /* passes on a worker now */
-    size_t workers_stuck;    /* ... of which running longer than the stuck threshold */
+    size_t workers_busy;      /* passes on a worker now */
+    size_t workers_stuck;     /* ... of which running longer than the stuck threshold */
     size_t workers_abandoned; /* ... of which timed out (max_duration) and not returned: their threads are
                                  busy, they do not count towards --workers */
-    uint64_t oldest_pass_ns; /* how long the longest-running of them has run; 0 if none */
-    int64_t stuck_after_ms;  /* the threshold (engine_set_stuck_after) */
+    uint64_t oldest_pass_ns;  /* how long the longest-running of them has run; 0 if none */
+    int64_t stuck_after_ms;   /* the threshold (engine_set_stuck_after) */
 } engine_stats;
 
 void engine_get_stats(const engine *e, engine_stats *out);

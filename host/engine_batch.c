@@ -58,6 +58,8 @@ static int batch_exec(store_batch *b, exec *x)
     exec_record prev = {.state = x->written_state,
                         .scheduled_at = x->written_scheduled_at,
                         .wake_at = x->written_wake_at,
+                        .attempts = x->written_attempts,
+                        .discard_at = x->rec.discard_at, /* never changes */
                         .function = x->rec.function,
                         .plugin_hash = x->written_hash[0] ? x->written_hash : NULL};
     uint32_t first_line = x->rec.log_count;
@@ -224,6 +226,7 @@ static void batch_failed(engine *e, int status, const char *why)
         x->written_state = x->committed_state;
         x->written_scheduled_at = x->committed_scheduled_at;
         x->written_wake_at = x->committed_wake_at;
+        x->written_attempts = x->committed_attempts;
         memcpy(x->written_hash, x->committed_hash, sizeof x->written_hash);
         x->rec.log_count = ce->log_count_before;
         x->dispatch_after_commit = x->dispatch_after_commit || ce->dispatch;
@@ -363,6 +366,7 @@ static void submit_dirty(engine *e)
         x->written_state = x->rec.state;
         x->written_scheduled_at = x->rec.scheduled_at;
         x->written_wake_at = x->rec.wake_at;
+        x->written_attempts = ce->attempts = x->rec.attempts;
         snprintf(x->written_hash, sizeof x->written_hash, "%s", x->rec.plugin_hash ? x->rec.plugin_hash : "");
         memcpy(ce->hash, x->written_hash, sizeof ce->hash);
         list_init(&ce->acks);
@@ -397,12 +401,14 @@ static void entry_committed(engine *e, commit_entry *ce)
     exec_record snapshot;
     bool unchanged = !x->in_dirty && x->rec.state == ce->state;
 
-    if (x->committed_state == EXEC_SCHEDULED || ce->state == EXEC_SCHEDULED || ce->wake_at)
+    if (x->committed_state == EXEC_SCHEDULED || ce->state == EXEC_SCHEDULED || ce->wake_at ||
+        (x->rec.discard_at && ce->attempts == 0)) /* an unstarted one's discard timer (store.c) */
         e->timers_changed = true;
     x->committed_state = ce->state;
     engine_idem_forget(e, x); /* its key is in the store now */
     x->committed_scheduled_at = ce->scheduled_at;
     x->committed_wake_at = ce->wake_at;
+    x->committed_attempts = ce->attempts;
     memcpy(x->committed_hash, ce->hash, sizeof x->committed_hash);
     engine_retry_committed(x, ce->attempt_written, ce->dropped);
     if (x->jw_from < ce->jw_to)

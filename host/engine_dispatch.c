@@ -186,6 +186,8 @@ void engine_settle_child(engine *e, exec *child)
     if (child->rec.detached)
         return;
     if ((parent = idmap_get(&e->active, &child->rec.parent_id))) {
+        if (exec_state_final(parent->rec.state))
+            return; /* cancelled with it (engine_cancel.c): nothing to wake */
         /* A parent's pass must see this outcome, which is durable only with
          * the batch being built: a waiting parent is woken in it; a queued
          * one that has not started goes back to wait for it (it would replay
@@ -370,7 +372,8 @@ static void work_done(uv_work_t *req, int status)
         engine_exec_free(e, x);
         return;
     }
-    take_new_entries(e, x);
+    if (!x->rec.cancel_requested) /* a cancelled pass's last commands start nothing (engine_cancel.c) */
+        take_new_entries(e, x);
     x->lw_to = x->run.log_count;
     if (x->first_pass)
         x->rec.started_at = x->run.started_at;
@@ -388,6 +391,10 @@ static void work_done(uv_work_t *req, int status)
     x->rec.log_dropped = x->run.log_dropped > UINT32_MAX - x->rec.log_dropped
                              ? UINT32_MAX
                              : x->rec.log_dropped + x->run.log_dropped;
+    if (engine_cancel_pass_ended(e, x)) {
+        x->wake_pending = false;
+        return;
+    }
     switch (x->run.outcome) {
     case REPLAY_SUCCEEDED:
         engine_exec_move(e, x, EXEC_SUCCEEDED);
@@ -465,6 +472,8 @@ void engine_on_checkpoint(uv_async_t *a)
 void engine_dispatch(engine *e, exec *x)
 {
     x->dispatch_after_commit = false;
+    if (engine_cancel_before_pass(e, x))
+        return; /* cancelled while its `running` state committed */
     replay_run_clear(&x->run);
     x->jw_from = x->jw_to = 0;
     x->lw_from = x->lw_to = 0;
@@ -560,6 +569,8 @@ void engine_start_ready(engine *e)
         char why[600];
         if (!x)
             break;
+        if (engine_start_refused(e, x))
+            continue; /* cancelled, or its discard_after passed (engine_cancel.c) */
         if (engine_quarantined(e, x->fn, why, sizeof why)) {
             /* It would crash the host again: it waits, blocked, for an upgrade to a new version. */
             if (x->isolated) {

@@ -63,6 +63,7 @@ exec *engine_exec_from_store(engine *e, const exec_record *rec)
     x->written_state = x->committed_state = rec->state;
     x->written_scheduled_at = x->committed_scheduled_at = rec->scheduled_at;
     x->written_wake_at = x->committed_wake_at = rec->wake_at;
+    x->written_attempts = x->committed_attempts = rec->attempts;
     /* A failed attempt's retry that waits keeps its error (engine_retry.c): the exec owns the copy. */
     if (rec->error && (rec->state == EXEC_SCHEDULED || rec->state == EXEC_QUEUED))
         x->rec.error = x->error_kept = strdup(rec->error);

@@ -18,6 +18,8 @@
  *   engine_watch.c     passes on workers: how long each has run, and workers stuck past a threshold
  *   engine_limits.c    concurrency limits: per-function slots, executions held while their function is full
  *   engine_cron.c      functions with a cron: one execution per due time, on a timer
+ *   engine_cancel.c    cancel (now, or cooperatively while running, with what it started) and
+ *                      discard (not started by its discard_after)
  *   engine_retry.c     attempts: what is kept of each, retries (backoff.h), max_duration timeouts
  *
  * Invariants (every room keeps them):
@@ -85,6 +87,7 @@ typedef struct exec {
     char written_hash[PLUGIN_HASH_LEN + 1], committed_hash[PLUGIN_HASH_LEN + 1]; /* pinned version, "" none */
     int64_t written_scheduled_at, committed_scheduled_at;
     int64_t written_wake_at, committed_wake_at;
+    uint32_t written_attempts, committed_attempts; /* an unstarted one's discard timer (store.c) */
     const plugin_fn *fn;
     bool deferred;              /* acknowledged to nobody yet: written only once final (see the top) */
     bool careful;               /* recovered after a crash: dispatched only once `running` is durable */
@@ -138,6 +141,7 @@ typedef struct commit_entry {
     exec *x;
     exec_state state;
     int64_t scheduled_at, wake_at;
+    uint32_t attempts;
     bool dispatch, checkpoint, settled_parent, rejected;
     size_t jw_to, lw_to;
     char hash[PLUGIN_HASH_LEN + 1]; /* the pinned version this batch wrote */
@@ -392,6 +396,22 @@ void engine_cron_free(engine *e);
 /* Cron marks changed since the last batch into the batch being built; then whether it committed. */
 int engine_cron_batch(engine *e, store_batch *b);
 void engine_cron_committed(engine *e, bool ok);
+/* ---- engine_cancel.c ------------------------------------------------------------------------ */
+
+/* Make tarry_is_cancelled() true in x's pass (x running; loop thread). What the pass returns is
+ * the caller's to decide: a cancel discards it (engine_cancel_pass_ended), a timeout its own way. */
+void engine_exec_cancel_running(engine *e, exec *x);
+/* x's pass returned (work_done, before its outcome is applied): if x was cancelled meanwhile,
+ * the outcome is discarded and logged, x is cancelled with what it started; returns true. */
+bool engine_cancel_pass_ended(engine *e, exec *x);
+/* engine_dispatch: x was cancelled before its pass reached a worker; it is cancelled now. */
+bool engine_cancel_before_pass(engine *e, exec *x);
+/* x just left the ready queue: if it must not start (cancelled while it ran before the host
+ * stopped, or its discard_after passed), it is finished here; returns true. */
+bool engine_start_refused(engine *e, exec *x);
+/* If x (scheduled or queued, not on a worker) has not started and its discard_at has passed,
+ * discard it with the reason; returns whether it did. */
+bool engine_discard_if_due(engine *e, exec *x);
 /* ---- engine_retry.c ------------------------------------------------------------------------ */
 
 /* x's attempt (rec.attempts, from rec.started_at) ended: keep it for the attempts DB, written with x's

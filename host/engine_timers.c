@@ -1,5 +1,6 @@
 /*
- * engine_timers.c - delayed starts and durable sleeps.
+ * engine_timers.c - delayed starts and durable sleeps (and the discard_after
+ * of unstarted executions: engine_cancel.c).
  *
  * Timers live in the store's `timers` index (due time, id); scheduled and
  * sleeping executions are not in memory. One libuv timer is armed for the
@@ -54,13 +55,21 @@ static int load_due(void *user, const exec_record *rec)
 
     if (lc->loaded == TIMER_BATCH)
         return 1;
-    if (idmap_get(&e->active, &rec->id))
-        return 0; /* loaded before a commit that failed; still in memory */
+    if ((x = idmap_get(&e->active, &rec->id))) {
+        /* A queued one waiting for a worker, past its discard_after (engine_cancel.c); else
+         * loaded before a commit that failed, still in memory. */
+        if (x->in_ready)
+            engine_discard_if_due(e, x);
+        return 0;
+    }
     if (!(x = engine_exec_from_store(e, rec))) {
         lc->error = TARRY_ENOMEM;
         return 1;
     }
-    if (!x->fn) {
+    if (engine_discard_if_due(e, x)) {
+        if (rec->state == EXEC_QUEUED && e->backlog_count)
+            e->backlog_count--; /* it waited in the store's backlog */
+    } else if (!x->fn) {
         engine_exec_block_unloaded(e, x);
     } else if (rec->state == EXEC_WAITING) {
         engine_sleep_ended(x, lc->txn);
@@ -106,7 +115,11 @@ struct next_timer {
 static int first_not_loaded(void *user, int64_t due_ms, const exec_id *id)
 {
     struct next_timer *nt = user;
-    if (idmap_get(&nt->e->active, id) && ++nt->skipped < 2 * TIMER_BATCH)
+    const exec *x = idmap_get(&nt->e->active, id);
+    /* A queued one in the ready queue is held there only by its discard_after (store.c): its
+     * timer must fire while it waits. */
+    bool waits_for_discard = x && x->in_ready && x->rec.discard_at == due_ms;
+    if (x && !waits_for_discard && ++nt->skipped < 2 * TIMER_BATCH)
         return 0;
     nt->due = due_ms;
     return 1;

@@ -882,11 +882,19 @@ static int64_t timer_due(const uint8_t *k)
 }
 
 /* When the execution's timer fires: a delayed start, or the end of a
- * durable sleep it waits in; 0 when it has no timer. */
+ * durable sleep it waits in; 0 when it has no timer. An execution that has
+ * not started its first attempt and has a discard_after is due by then at
+ * the latest, also while it is queued behind busy workers, so the engine
+ * discards it on time (engine_cancel.c). A started one (a retry waits as
+ * scheduled) ignores its discard_at. */
 static int64_t timer_at(const exec_record *r)
 {
+    bool discardable = r->discard_at && r->attempts == 0;
+
     if (r->state == EXEC_SCHEDULED)
-        return r->scheduled_at;
+        return discardable && r->discard_at < r->scheduled_at ? r->discard_at : r->scheduled_at;
+    if (r->state == EXEC_QUEUED && discardable)
+        return r->discard_at;
     if (r->state == EXEC_WAITING)
         return r->wake_at;
     return 0;
@@ -928,6 +936,46 @@ static int pins_update(sink *out, const exec_record *rec, const exec_record *pre
 }
 
 static int meta_index(sink *out, const exec_record *rec);
+/* ---- reruns ------------------------------------------------------------------
+ * Key: original id(16) re-run id(16) -> "": an execution's re-runs are
+ * adjacent, oldest first. Written with the re-run's first record. */
+
+static int reruns_put(sink *out, const exec_record *rec)
+{
+    static const exec_id none;
+    uint8_t k[32];
+
+    if (memcmp(&rec->rerun_of, &none, sizeof none) == 0)
+        return 0;
+    memcpy(k, rec->rerun_of.bytes, 16);
+    memcpy(k + 16, rec->id.bytes, 16);
+    return sink_put_empty(out, DB_RERUNS, k, sizeof k);
+}
+
+int store_reruns_scan(store_txn *t, const exec_id *id, store_id_cb cb, void *user)
+{
+    MDB_cursor *cur;
+    MDB_val key = {16, (void *)id->bytes}, val;
+    int rc, out = 0;
+
+    if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_RERUNS], &cur)) != 0)
+        return fail(t->st, rc, "opening a cursor");
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        exec_id rerun;
+        if (key.mv_size != 32 || memcmp(key.mv_data, id->bytes, 16) != 0)
+            break;
+        memcpy(rerun.bytes, (const uint8_t *)key.mv_data + 16, 16);
+        if ((out = cb(user, &rerun)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (out)
+        return out;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return fail(t->st, rc, "reading re-runs");
+    return 0;
+}
 
 static int exec_put(sink *out, const exec_record *rec, const exec_record *prev)
 {
@@ -941,6 +989,8 @@ static int exec_put(sink *out, const exec_record *rec, const exec_record *prev)
     if (!prev && (rc = sink_put_empty(out, DB_BY_FN, k, key_fn(k, rec->function, &rec->id))) != 0)
         return rc;
     if (!prev && (rc = meta_index(out, rec)) != 0)
+        return rc;
+    if (!prev && (rc = reruns_put(out, rec)) != 0)
         return rc;
     if ((rc = pins_update(out, rec, prev)) != 0)
         return rc;

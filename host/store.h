@@ -8,7 +8,8 @@
  *   by_state     state(1) id -> ""                (queues, recovery, listing)
  *   by_fn        function NUL id -> ""            (listing by function)
  *   by_fn_state  function NUL state(1) id -> ""   (listing by function+state)
- *   timers       due_ms(8, big-endian) id -> ""   (delayed starts and durable sleeps by due time)
+ *   timers       due_ms(8, big-endian) id -> ""   (delayed starts, durable sleeps, and the discard_after
+ *                                               of unstarted executions, by due time: store.c timer_at)
  *   logs         id seq(4, big-endian) -> time(8) level(1) text
  *   journal      id seq(4, big-endian) -> encoded journal_entry (durable commands)
  *   pins         hash(16) id -> ""            (unfinished executions by the plugin version they are
@@ -190,6 +191,11 @@ typedef int (*store_log_cb)(void *user, const store_log_line *line);
 int store_log_scan(store_txn *txn, const exec_id *id, store_log_cb cb, void *user);
 /* The same from the line with seq `from` on (a page: the callback stops it). */
 int store_log_scan_from(store_txn *txn, const exec_id *id, uint32_t from, store_log_cb cb, void *user);
+
+/* The re-runs of execution `id` (records whose rerun_of is id), oldest
+ * first, without loading records; return non-zero from cb to stop (the scan
+ * returns it). The index is written with a re-run's first record. */
+int store_reruns_scan(store_txn *txn, const exec_id *id, store_id_cb cb, void *user);
 
 /* ---- functions' crash histories ----------------------------------------------- */
 

@@ -859,6 +859,100 @@ static void test_timers(void **state)
     assert_indexed_as(f->st, &queued);
 }
 
+static int64_t first_timer(store *st)
+{
+    store_txn *t;
+    int64_t due = -1;
+    exec_id id;
+    int rc;
+
+    assert_int_equal(store_txn_begin(st, false, &t), 0);
+    rc = store_timer_first(t, &due, &id);
+    store_txn_abort(t);
+    return rc == 0 ? due : -1;
+}
+
+/* An unstarted execution with a discard_at is due by then, scheduled or queued (engine_cancel.c);
+ * once started (attempts > 0) its discard_at no longer sets a timer. */
+static void test_discard_timers(void **state)
+{
+    fixture *f = *state;
+    const int64_t at = 1700000000000LL;
+    exec_record q = new_record("tick", EXEC_QUEUED), s = new_record("tick", EXEC_SCHEDULED), prev;
+
+    q.discard_at = at + 1000;
+    put_direct(f->st, &q, NULL);
+    assert_int_equal(first_timer(f->st), at + 1000); /* queued, unstarted: its discard time */
+
+    prev = q;
+    q.state = EXEC_RUNNING;
+    q.attempts = 1;
+    put_direct(f->st, &q, &prev);
+    assert_int_equal(first_timer(f->st), -1); /* started: no timer */
+
+    prev = q;
+    q.state = EXEC_SCHEDULED; /* a retry waits: its discard_at no longer counts */
+    q.scheduled_at = at + 5000;
+    put_direct(f->st, &q, &prev);
+    assert_int_equal(first_timer(f->st), at + 5000);
+    prev = q;
+    q.state = EXEC_CANCELLED;
+    put_direct(f->st, &q, &prev);
+    assert_int_equal(first_timer(f->st), -1);
+
+    s.scheduled_at = at + 9000;
+    s.discard_at = at + 2000; /* before its start: due at the discard time */
+    put_direct(f->st, &s, NULL);
+    assert_int_equal(first_timer(f->st), at + 2000);
+    prev = s;
+    s.scheduled_at = at + 1500; /* rescheduled before it: the start comes first */
+    put_direct(f->st, &s, &prev);
+    assert_int_equal(first_timer(f->st), at + 1500);
+    prev = s;
+    s.state = EXEC_DISCARDED;
+    put_direct(f->st, &s, &prev);
+    assert_int_equal(first_timer(f->st), -1);
+}
+
+static int add_rerun_id(void *user, const exec_id *id)
+{
+    seen *s = user;
+    s->ids[s->n++] = *id;
+    return 0;
+}
+
+/* A re-run's first record indexes it under its original, oldest first. */
+static void test_reruns(void **state)
+{
+    fixture *f = *state;
+    exec_record orig = new_record("tick", EXEC_SUCCEEDED);
+    exec_record one = new_record("tick", EXEC_QUEUED), two = new_record("tick", EXEC_QUEUED), prev, back;
+    store_txn *t;
+    seen got;
+
+    put_direct(f->st, &orig, NULL);
+    one.rerun_of = orig.id;
+    two.rerun_of = orig.id;
+    put_direct(f->st, &one, NULL);
+    put_direct(f->st, &two, NULL);
+    prev = one;
+    one.state = EXEC_SUCCEEDED; /* later writes leave the index as it is */
+    put_direct(f->st, &one, &prev);
+
+    memset(&got, 0, sizeof got);
+    assert_int_equal(store_txn_begin(f->st, false, &t), 0);
+    assert_int_equal(store_reruns_scan(t, &orig.id, add_rerun_id, &got), 0);
+    assert_int_equal(got.n, 2);
+    assert_memory_equal(got.ids[0].bytes, one.id.bytes, 16);
+    assert_memory_equal(got.ids[1].bytes, two.id.bytes, 16);
+    got.n = 0;
+    assert_int_equal(store_reruns_scan(t, &one.id, add_rerun_id, &got), 0);
+    assert_int_equal(got.n, 0);
+    assert_int_equal(store_exec_get(t, &two.id, &back), 0);
+    assert_memory_equal(back.rerun_of.bytes, orig.id.bytes, 16);
+    store_txn_abort(t);
+}
+
 static void test_list_pages(void **state)
 {
     fixture *f = *state;
@@ -2122,6 +2216,8 @@ int main(void)
         STORE_TEST(test_function_name_limit),
         STORE_TEST(test_indexes_follow_state_changes),
         STORE_TEST(test_timers),
+        STORE_TEST(test_discard_timers),
+        STORE_TEST(test_reruns),
         STORE_TEST(test_list_pages),
         STORE_TEST(test_list_filters_against_model),
         STORE_TEST(test_logs),
