@@ -167,7 +167,8 @@ def main():
 
         # ---- ls, plugins, functions, upgrade ---------------------------------------------------
         for _ in range(2):
-            h.trigger_ok("noop")
+            # Finished before ls: a running one would add the RUN TIME column.
+            h.wait_final(h.trigger_ok("noop"), timeout=30)
         p = h.cli("ls", "--function", "noop", "--limit", "1")
         lines = p.stdout.splitlines()
         check(p.returncode == 0 and len(lines) == 3 and lines[0].split() == ["ID", "FUNCTION", "STATE", "ATTEMPTS", "CREATED", "FINISHED"]

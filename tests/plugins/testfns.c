@@ -18,7 +18,9 @@
  *   bad_utf8_result  sets a result with invalid UTF-8 and returns TARRY_OK:
  *               the host must fail the attempt anyway.
  *   crash       raise(SIGSEGV): kills the engine process that runs it.
- *   slow        args {"ms": N}: sleeps N milliseconds, returns {"slept_ms": N}.
+ *   slow        args {"ms": N}: sleeps N milliseconds, returns {"slept_ms": N}; cancelled
+ *               (tarry_is_cancelled), it returns at once, failed: a test holds a worker with
+ *               a long one and lets go of it by cancelling it, whatever the machine's speed.
  */
 #include <tarry.h>
 
@@ -134,10 +136,16 @@ static tarry_status slow(tarry_ctx *ctx, const char *args_json)
     }
     want = (long long)ms->valuedouble;
     cJSON_Delete(args);
-    left.tv_sec = (time_t)(want / 1000);
-    left.tv_nsec = (long)(want % 1000) * 1000000L;
-    while (nanosleep(&left, &left) != 0 && errno == EINTR)
-        ;
+    /* In steps of at most 10 ms, looking for a cancel between them. */
+    for (long long done = 0; done < want; done += 10) {
+        long long step = want - done < 10 ? want - done : 10;
+        if (tarry_is_cancelled(ctx))
+            return tarry_set_error(ctx, "slow: cancelled after %lld ms", done);
+        left.tv_sec = 0;
+        left.tv_nsec = (long)step * 1000000L;
+        while (nanosleep(&left, &left) != 0 && errno == EINTR)
+            ;
+    }
     snprintf(result, sizeof(result), "{\"slept_ms\":%lld}", want);
     return tarry_set_result(ctx, result);
 }
