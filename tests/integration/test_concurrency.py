@@ -107,13 +107,15 @@ def main():
 
         # ---- a limited function's queue does not hold up the others ------------------------
         f2 = os.path.join(h.dir, "slow.txt")
-        slow = [h.trigger_ok("lim_one", {"file": f2, "n": i, "ms": 300}) for i in range(8)]
+        gate = os.path.join(h.dir, "gate")
+        slow = [h.trigger_ok("lim_one", {"file": f2, "n": i, "gate": gate}) for i in range(8)]
         h.wait_state(slow[0], "running", timeout=30)
         status, doc = h.trigger("unlimited", {"n": 99}, wait="30s")
         check(status == 200 and doc.get("state") == "succeeded", "an unlimited function runs meanwhile", (status, doc))
         states = [h.execution(i)["state"] for i in slow]
         check(states[-1] == "queued",
               "the unlimited function finished while lim_one still had executions queued", states)
+        open(gate, "w").close()
         for i in slow:
             h.wait_final(i, timeout=60)
         check_one_at_a_time_in_order(events(f2), 8, "concurrency 1 beside other work")

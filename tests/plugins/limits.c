@@ -9,8 +9,10 @@
  *   lim_flaky   concurrency 1, retried at once (interval 0s, 3 attempts): its first attempt
  *               fails after writing its lines, the second succeeds
  *
- * Each takes args {"file": PATH, "n": N, "ms": MS}: appends
- * "start N PID T\n", sleeps MS milliseconds, appends "end N PID T\n" (T:
+ * Each takes args {"file": PATH, "n": N, "ms": MS, "gate": PATH}: appends
+ * "start N PID T\n", sleeps MS milliseconds (and, with "gate", until that
+ * file exists: a test holds runs as long as it needs, whatever the
+ * machine's speed), appends "end N PID T\n" (T:
  * wall-clock ms, PID: the engine process), each line with one write(2) on
  * an O_APPEND descriptor, so the file is the order in which runs started and
  * ended, whatever the workers and the engines killed meanwhile. "file" may
@@ -51,6 +53,7 @@ static tarry_status run_maybe_failing(tarry_ctx *ctx, const char *args_json, int
     const cJSON *file = cJSON_GetObjectItemCaseSensitive(args, "file");
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(args, "n");
     const cJSON *ms = cJSON_GetObjectItemCaseSensitive(args, "ms");
+    const cJSON *gate = cJSON_GetObjectItemCaseSensitive(args, "gate");
     int num = cJSON_IsNumber(n) ? n->valueint : 0;
     char result[64];
 
@@ -60,6 +63,10 @@ static tarry_status run_maybe_failing(tarry_ctx *ctx, const char *args_json, int
     }
     if (cJSON_IsNumber(ms) && ms->valueint > 0) {
         struct timespec ts = {ms->valueint / 1000, (long)(ms->valueint % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    while (cJSON_IsString(gate) && access(gate->valuestring, F_OK) != 0) {
+        struct timespec ts = {0, 5000000L};
         nanosleep(&ts, NULL);
     }
     if (cJSON_IsString(file) && append(file->valuestring, "end", num) != 0) {
