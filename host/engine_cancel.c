@@ -279,6 +279,18 @@ bool engine_cancel_pass_ended(engine *e, exec *x)
     return true;
 }
 
+bool engine_cancel_timed_out(engine *e, exec *x)
+{
+    if (!x->rec.cancel_requested)
+        return false;
+    /* Cancelled first: its timeout ends the wait for its return, not the execution's course. */
+    finish_cancelled(e, x, "cancelled while it ran; it ran past its max_duration without returning");
+    engine_attempt_note(x, EXEC_CANCELLED, x->rec.finished_at, x->rec.error, false, true, false);
+    x->rec.timeouts++;
+    cancel_descendants_now(e, x);
+    return true;
+}
+
 bool engine_cancel_before_pass(engine *e, exec *x)
 {
     if (!x->rec.cancel_requested)

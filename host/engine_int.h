@@ -404,6 +404,9 @@ void engine_exec_cancel_running(engine *e, exec *x);
 /* x's pass returned (work_done, before its outcome is applied): if x was cancelled meanwhile,
  * the outcome is discarded and logged, x is cancelled with what it started; returns true. */
 bool engine_cancel_pass_ended(engine *e, exec *x);
+/* x's pass timed out (engine_retry.c; x is the exec that carries the execution on): if it had been
+ * cancelled meanwhile, it is cancelled now, with what it started, instead of retried; returns true. */
+bool engine_cancel_timed_out(engine *e, exec *x);
 /* engine_dispatch: x was cancelled before its pass reached a worker; it is cancelled now. */
 bool engine_cancel_before_pass(engine *e, exec *x);
 /* x just left the ready queue: if it must not start (cancelled while it ran before the host

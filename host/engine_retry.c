@@ -232,7 +232,8 @@ bool engine_attempt_timeout(engine *e, exec *x)
          "execution %s (%s): attempt %" PRIu32 " %s (max_duration); tarry_is_cancelled is true for it now, "
          "and what it returns will be discarded. Its thread stays busy until it returns",
          id, x->rec.function, x->rec.attempts, msg);
-    engine_attempt_failed(e, y, false, true, false);
+    if (!engine_cancel_timed_out(e, y))
+        engine_attempt_failed(e, y, false, true, false);
     return true;
 }
 

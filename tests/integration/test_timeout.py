@@ -14,6 +14,8 @@ Through the real binary and the compiled "retry" test plugin, with --workers 1:
   - a second stubborn while the first is still held: the spare threads are used
     up (--workers 1 leaves one), so the worker is held until one returns, and the
     host says every worker is stuck in its log and /metrics.
+  - a stubborn cancelled while it runs, which then times out before returning,
+    ends cancelled (the cancel came first), not failed.
 """
 
 import os
@@ -107,6 +109,21 @@ def main():
         check(log.count("which timed out, returned") >= 3, "each late return is logged", h.log_tail())
         doc = h.execution(s1)
         check_eq((doc["state"], doc["result"]), ("failed", None), "stubborn's late result was discarded")
+
+        # ---- cancelled, then timed out before it returned: cancelled, not failed or retried ----
+        release2 = os.path.join(h.dir, "release2")
+        s3 = h.trigger_ok("stubborn", {"until": release2})
+        h.wait_state(s3, "running", timeout=30)
+        status, doc, _ = h.call("POST", "/v1/executions/%s/cancel" % s3, {})
+        check_eq((status, doc.get("cancel_requested")), (202, True), "a running stubborn: cancel requested")
+        doc = h.wait_final(s3)
+        check_eq(doc["state"], "cancelled", "its timeout ends it as cancelled (the cancel came first)")
+        check_eq([(t["outcome"], t["timed_out"]) for t in attempts(h, s3)], [("cancelled", True)],
+                 "one attempt: cancelled, and it timed out")
+        with open(release2, "w"):
+            pass
+        wait_metric(h, "tarry_workers_abandoned", 0)
+        check_eq(h.execution(s3)["state"], "cancelled", "its late return changes nothing")
 
 
 harness.run(main)
