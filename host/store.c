@@ -34,7 +34,8 @@
 #include "status.h"
 #include "store_folder.h"
 
-#define RECORD_FORMAT 5 /* written; formats 3 (before log counts) and 4 (before execution control) are read */
+#define RECORD_FORMAT 5 /* written; formats 3 (before log counts) and 4 (before execution control) are read  \
+                         */
 #define RECORD_FORMAT_V4 4
 #define RECORD_FORMAT_V3 3
 #define STR_ABSENT 0xffffffffu
@@ -56,9 +57,9 @@ enum {
     DB_RERUNS,
     DB_COUNT
 };
-static const char *const db_names[DB_COUNT] = {
-    "exec", "by_state", "by_fn",    "by_fn_state", "timers", "logs",   "journal",
-    "pins", "fn_crashes", "attempts", "idem",      "by_meta", "cron", "reruns"};
+static const char *const db_names[DB_COUNT] = {"exec", "by_state", "by_fn", "by_fn_state", "timers",
+                                               "logs", "journal",  "pins",  "fn_crashes",  "attempts",
+                                               "idem", "by_meta",  "cron",  "reruns"};
 
 #define PIN_HASH_LEN 16 /* a plugin version's hash (plugins.h's PLUGIN_HASH_LEN) */
 
@@ -239,6 +240,35 @@ static int pins_build(store *st, MDB_txn *txn)
     return rc;
 }
 
+static int meta_index(sink *out, const exec_record *rec);
+
+/* A store from before the metadata index: index every execution's metadata, once. */
+static int meta_build(store *st, MDB_txn *txn)
+{
+    store_txn t = {.st = st, .txn = txn, .write = true};
+    sink out = {&t, NULL};
+    MDB_cursor *cur;
+    MDB_val key, val;
+    int rc;
+
+    if ((rc = mdb_cursor_open(txn, st->db[DB_EXEC], &cur)) != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        exec_record rec;
+        if (record_decode(st, &key, &val, &rec) != 0) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        if (meta_index(&out, &rec) != 0) {
+            rc = EIO; /* store_open reports it with the store's name */
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 int store_open(store **out, const char *dir, uint64_t map_size, char *err, size_t errlen)
 {
     store *st = calloc(1, sizeof *st);
@@ -319,15 +349,17 @@ int store_open(store **out, const char *dir, uint64_t map_size, char *err, size_
     if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
         goto fail;
     for (int i = 0; i < DB_COUNT; i++) {
-        bool build = false;
-        if (i == DB_PINS && (rc = mdb_dbi_open(txn, db_names[i], 0, &st->db[i])) == MDB_NOTFOUND)
-            build = true; /* a store from before the pins index: build it, once */
-        else if (i == DB_PINS && rc != 0)
+        /* An index a store from before it lacks is built once, from the records (DB_EXEC is
+         * opened first). A new store builds it from nothing, at no cost. */
+        bool derived = i == DB_PINS || i == DB_BY_META, build = false;
+        if (derived && (rc = mdb_dbi_open(txn, db_names[i], 0, &st->db[i])) == MDB_NOTFOUND)
+            build = true;
+        else if (derived && rc != 0)
             goto fail;
-        if (i != DB_PINS || build)
+        if (!derived || build)
             if ((rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &st->db[i])) != 0)
                 goto fail;
-        if (build && (rc = pins_build(st, txn)) != 0)
+        if (build && (rc = i == DB_PINS ? pins_build(st, txn) : meta_build(st, txn)) != 0)
             goto fail;
     }
     if ((rc = mdb_txn_commit(txn)) != 0) {
@@ -935,7 +967,6 @@ static int pins_update(sink *out, const exec_record *rec, const exec_record *pre
     return now ? pin_put(out, now, &rec->id) : 0;
 }
 
-static int meta_index(sink *out, const exec_record *rec);
 /* ---- reruns ------------------------------------------------------------------
  * Key: original id(16) re-run id(16) -> "": an execution's re-runs are
  * adjacent, oldest first. Written with the re-run's first record. */
@@ -1777,8 +1808,8 @@ int store_batch_idem_put(store_batch *b, const char *function, const char *key, 
     return 0;
 }
 
-int store_idem_expired(store_txn *t, int64_t now_ms, store_idem_pos *pos, size_t max, store_idem_expired_cb cb,
-                       void *user)
+int store_idem_expired(store_txn *t, int64_t now_ms, store_idem_pos *pos, size_t max,
+                       store_idem_expired_cb cb, void *user)
 {
     MDB_cursor *cur;
     MDB_val key, val;
@@ -1873,8 +1904,8 @@ static int meta_index(sink *out, const exec_record *rec)
 /* One index range walked newest first: keys prefix + id. */
 typedef struct list_source {
     MDB_cursor *cur;
-    bool exec;   /* walks `exec` itself: the value is the record */
-    bool live;   /* positioned on a key inside its prefix */
+    bool exec; /* walks `exec` itself: the value is the record */
+    bool live; /* positioned on a key inside its prefix */
     size_t plen;
     uint8_t prefix[META_INDEX_MAX];
     MDB_val key, val;
@@ -1989,7 +2020,8 @@ static int query_sources(const store_query *q, list_source **out, size_t *count,
     return 0;
 }
 
-int store_exec_query(store_txn *t, const store_query *q, store_exec_cb cb, void *user, bool *more, exec_id *next)
+int store_exec_query(store_txn *t, const store_query *q, store_exec_cb cb, void *user, bool *more,
+                     exec_id *next)
 {
     list_source *src = NULL;
     size_t count = 0, emitted = 0, examined = 0;

@@ -1553,33 +1553,38 @@ static void test_pins_follow_records(void **state)
 }
 
 /* A store written before the pins index gets it built when it is opened. */
+/* Close the store and take index `name` away, as a store from before it would be. */
+static void drop_index(fixture *f, const char *name)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+
+    store_close(f->st);
+    f->st = NULL;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_set_mapsize(env, 64u << 20), 0); /* not the store's 1 TiB: TSan cannot map it */
+    assert_int_equal(mdb_env_open(env, f->path, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, name, 0, &dbi), 0);
+    assert_int_equal(mdb_drop(txn, dbi, 1), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
 static void test_pins_built_for_an_older_store(void **state)
 {
     fixture *f = *state;
     exec_record w = new_record("old", EXEC_WAITING), done = new_record("old", EXEC_SUCCEEDED);
     char err[256], got[256];
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
 
     w.plugin_hash = "dddddddddddddddd";
     w.wake_at = 5;
     done.plugin_hash = "eeeeeeeeeeeeeeee";
     put_direct(f->st, &w, NULL);
     put_direct(f->st, &done, NULL);
-    store_close(f->st);
-    f->st = NULL;
-    /* Take the index away, as a store from before it would be. */
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
-    assert_int_equal(mdb_env_set_mapsize(env, 64u << 20), 0); /* not the store's 1 TiB: TSan cannot map it */
-    assert_int_equal(mdb_env_open(env, f->path, 0, 0644), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "pins", 0, &dbi), 0);
-    assert_int_equal(mdb_drop(txn, dbi, 1), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
-
+    drop_index(f, "pins");
     assert_int_equal(store_open(&f->st, f->path, 0, err, sizeof err), 0);
     pinned(f->st, got);
     assert_string_equal(got, "dddddddddddddddd "); /* the waiting one; the final one pins nothing */
@@ -2204,6 +2209,38 @@ static void test_idem_keys(void **state)
     store_txn_abort(t);
 }
 
+/* A store from before the metadata index gets it built at open: old executions match a filter. */
+static void test_meta_built_for_an_older_store(void **state)
+{
+    fixture *f = *state;
+    exec_record a = new_record("old", EXEC_SUCCEEDED), b = new_record("old", EXEC_QUEUED),
+                c = new_record("old", EXEC_FAILED);
+    const char *keys[] = {"team"}, *values[] = {"billing"};
+    store_query q = {
+        .meta_keys = keys, .meta_values = values, .meta_count = 1, .limit = 10, .examine_max = 10};
+    exec_id got[4];
+    exec_id next;
+    bool more;
+    char err[256];
+    store_txn *t;
+
+    a.metadata = "{\"team\":\"billing\"}";
+    b.metadata = "{\"team\":\"ops\"}";
+    c.metadata = "{\"team\":\"billing\",\"tier\":\"gold\"}";
+    put_direct(f->st, &a, NULL);
+    put_direct(f->st, &b, NULL);
+    put_direct(f->st, &c, NULL);
+    drop_index(f, "by_meta");
+    assert_int_equal(store_open(&f->st, f->path, 0, err, sizeof err), 0);
+    assert_int_equal(store_txn_begin(f->st, false, &t), 0);
+    memset(got, 0, sizeof got);
+    assert_int_equal(store_exec_query(t, &q, collect_id, got, &more, &next), 0);
+    assert_memory_equal(&got[0], &c.id, sizeof c.id); /* newest first */
+    assert_memory_equal(&got[1], &a.id, sizeof a.id);
+    assert_true(memcmp(&got[2], &(exec_id){{0}}, sizeof(exec_id)) == 0);
+    store_txn_abort(t);
+}
+
 #define STORE_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -2232,6 +2269,7 @@ int main(void)
         STORE_TEST(test_full_map_refuses_and_keeps_serving),
         STORE_TEST(test_pins_follow_records),
         STORE_TEST(test_pins_built_for_an_older_store),
+        STORE_TEST(test_meta_built_for_an_older_store),
         STORE_TEST(test_last_error_is_per_thread),
         STORE_TEST(test_commit_on_thread_while_reading),
         STORE_TEST(test_commits_on_thread_during_reads),
