@@ -57,10 +57,9 @@ enum {
     DB_CALLERS,
     DB_COUNT
 };
-static const char *const db_names[DB_COUNT] = {
-    "exec", "by_state", "by_fn",    "by_fn_state", "timers", "logs",   "journal",
-    "pins", "fn_crashes", "attempts", "idem",      "by_meta", "cron", "reruns",
-    "callers"};
+static const char *const db_names[DB_COUNT] = {"exec", "by_state", "by_fn", "by_fn_state", "timers",
+                                               "logs", "journal",  "pins",  "fn_crashes",  "attempts",
+                                               "idem", "by_meta",  "cron",  "reruns",      "callers"};
 
 #define PIN_HASH_LEN 16 /* a plugin version's hash (plugins.h's PLUGIN_HASH_LEN) */
 
