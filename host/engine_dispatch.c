@@ -264,6 +264,14 @@ static void child_shared(engine *e, exec *x, size_t i, int found, const engine_i
         r->own_error = strdup(why);
         goto settled;
     }
+    if (memcmp(&hit->id, &x->rec.id, sizeof hit->id) == 0) {
+        /* It would wait for its own end. (A longer cycle, through other executions, waits until
+         * one of them is cancelled: it is not looked for.) */
+        snprintf(why, sizeof why, "idempotency_key \"%.300s\" names the calling execution itself",
+                 r->idempotency_key);
+        r->own_error = strdup(why);
+        goto settled;
+    }
     r->e.child = hit->id;
     child = hit->x ? hit->x : idmap_get(&e->active, &hit->id);
     if (child && exec_state_final(child->rec.state)) {

@@ -154,6 +154,8 @@ void engine_share_child_final(engine *e, exec *child)
     store_txn *txn;
     int rc;
 
+    if (!child->rec.idempotency_key)
+        return; /* only a key names an execution to other callers: nothing to read */
     if ((rc = store_txn_begin(e->st, false, &txn)) == 0) {
         rc = store_callers_scan(txn, &child->rec.id, collect_add, &co);
         store_txn_abort(txn);
