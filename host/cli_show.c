@@ -326,7 +326,7 @@ static void print_attempts(client *c, const char *id)
                                                           ? cli_json_get(a, "number")->valueint
                                                           : 0);
         entry_took(a, took, sizeof took);
-        snprintf(ran, sizeof ran, took[0] ? "ran %s" : "", took);
+        snprintf(ran, sizeof ran, "%s%s", took[0] ? "ran " : "", took);
         if (cJSON_IsTrue(cli_json_get(a, "crashed")))
             strcat(flags, "crashed ");
         if (cJSON_IsTrue(cli_json_get(a, "timed_out")))

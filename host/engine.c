@@ -157,6 +157,7 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
     list_init(&e->deadlines);
     list_init(&e->reload_waiting);
     list_init(&e->reload_answer);
+    list_init(&e->sharing);
     uv_check_init(loop, &e->check);
     uv_timer_init(loop, &e->timer);
     uv_timer_init(loop, &e->deadline_timer);

@@ -32,28 +32,34 @@ static size_t count_acks(const list_node *head)
 static int batch_parent_entry(store_batch *b, const exec *x)
 {
     journal_entry j;
-    memset(&j, 0, sizeof j);
-    j.seq = x->rec.parent_seq;
-    j.kind = JOURNAL_CALL;
-    j.status = x->rec.state == EXEC_SUCCEEDED   ? JOURNAL_SUCCEEDED
-               : x->rec.state == EXEC_CANCELLED ? JOURNAL_CANCELLED
-                                                : JOURNAL_FAILED;
-    j.detached = x->rec.detached;
-    j.started_at = x->rec.created_at;
-    j.finished_at = x->rec.finished_at;
-    j.child = x->rec.id;
-    j.name = x->rec.function;
-    j.value = j.status == JOURNAL_SUCCEEDED ? x->rec.result : NULL;
-    j.error = j.status == JOURNAL_SUCCEEDED ? NULL : x->rec.error;
+    engine_outcome_entry(&j, x, x->rec.parent_seq, x->rec.detached);
     return store_batch_journal_put(b, &x->rec.parent_id, &j);
 }
 
 /*
- * x's record, its new journal entries, the outcome it settles in its
- * parent's journal, and the log lines of its last pass (numbered on from
- * the lines stored before, and counted in the record in the same batch).
+ * The call entries x settles (its parent's, the calls sharing it by key, its
+ * own calls of refused children), written after every execution's own
+ * writes in the batch: a parent's pending entry for the call, in the same
+ * batch (a child can end in the batch that records the call, say when it is
+ * cancelled), must not overwrite the outcome.
  */
-static int batch_exec(store_batch *b, exec *x)
+static int batch_settled(store_batch *b, const commit_entry *ce)
+{
+    int rc = 0;
+    if (ce->settled_parent)
+        rc = batch_parent_entry(b, ce->x);
+    if (rc == 0)
+        rc = engine_share_batch_settle(b, ce->x, ce->settled_callers);
+    return rc;
+}
+
+/*
+ * x's record, its new journal entries and the links of those that share a
+ * child by key, and the log lines of its last pass (numbered on from the
+ * lines stored before, and counted in the record in the same batch). The
+ * outcomes it settles come later: batch_settled.
+ */
+static int batch_exec(store_batch *b, exec *x, size_t *links_written)
 {
     exec_record prev = {.state = x->written_state,
                         .scheduled_at = x->written_scheduled_at,
@@ -73,8 +79,8 @@ static int batch_exec(store_batch *b, exec *x)
         rc = store_batch_journal_put(b, &x->rec.id, &x->run.new_entries[i].e);
     if (rc == 0 && x->sleep_entry)
         rc = store_batch_journal_put(b, &x->rec.id, x->sleep_entry);
-    if (rc == 0 && x->settle_parent)
-        rc = batch_parent_entry(b, x);
+    if (rc == 0)
+        rc = engine_share_batch_links(b, x, links_written);
     if (rc == 0)
         rc = engine_retry_batch(b, x); /* after the journal puts: a retry drops the failed end */
     for (size_t i = x->lw_from; rc == 0 && i < x->lw_to; i++) {
@@ -129,6 +135,8 @@ static void reject(engine *e, commit_entry *ce, int status)
 {
     exec *x = ce->x;
     engine_idem_forget(e, x); /* never stored: its key names nothing */
+    engine_share_child_refused(e, x); /* ... and calls that share it by that key fail */
+    engine_share_forget(e, x);        /* its own links were never stored either */
     engine_sleep_entry_free(ce->sleep_entry);
     ce->sleep_entry = NULL;
     while (!list_empty(&ce->acks))
@@ -231,6 +239,7 @@ static void batch_failed(engine *e, int status, const char *why)
         x->rec.log_count = ce->log_count_before;
         x->dispatch_after_commit = x->dispatch_after_commit || ce->dispatch;
         x->settle_parent = x->settle_parent || ce->settled_parent;
+        x->settle_callers = x->settle_callers || ce->settled_callers; /* its links stay on it, too */
         if (ce->sleep_entry && !x->sleep_entry)
             x->sleep_entry = ce->sleep_entry;
         else
@@ -240,6 +249,7 @@ static void batch_failed(engine *e, int status, const char *why)
         engine_exec_dirty(e, x);
     }
     e->entry_count = 0;
+    engine_share_wake_refused(e); /* the calls that shared a refused child (reject) */
     e->failed_commits++;
     log_failing(e, status, e->commit_error, rejected, retried);
     /* Back off for real: no commit starts and no new work is admitted until
@@ -345,8 +355,9 @@ static void submit_dirty(engine *e)
         x->in_dirty = false;
         e->dirty_count--;
         ce->log_count_before = x->rec.log_count;
+        ce->links_written = 0;
         if (rc == 0)
-            rc = batch_exec(e->batch, x);
+            rc = batch_exec(e->batch, x, &ce->links_written);
         ce->x = x;
         ce->state = x->rec.state;
         ce->scheduled_at = x->rec.scheduled_at;
@@ -354,6 +365,7 @@ static void submit_dirty(engine *e)
         ce->dispatch = x->dispatch_after_commit;
         ce->checkpoint = x->cp_waiting;
         ce->settled_parent = x->settle_parent;
+        ce->settled_callers = x->settle_callers;
         ce->jw_to = x->jw_to;
         ce->lw_to = x->lw_to;
         ce->attempt_written = x->attempt_pending ? x->attempt.number : 0;
@@ -361,6 +373,7 @@ static void submit_dirty(engine *e)
         ce->sleep_entry = x->sleep_entry;
         x->sleep_entry = NULL; /* the entry owns it until it commits or fails */
         x->settle_parent = false;
+        x->settle_callers = false;
         x->cp_waiting = false;
         x->dispatch_after_commit = false;
         x->written_state = x->rec.state;
@@ -376,6 +389,8 @@ static void submit_dirty(engine *e)
             list_push_back(&ce->acks, w);
         }
     }
+    for (size_t i = 0; rc == 0 && i < e->entry_count; i++)
+        rc = batch_settled(e->batch, &e->entries[i]);
     if (rc == 0)
         rc = engine_quarantine_batch(e, e->batch);
     {
@@ -411,6 +426,7 @@ static void entry_committed(engine *e, commit_entry *ce)
     x->committed_attempts = ce->attempts;
     memcpy(x->committed_hash, ce->hash, sizeof x->committed_hash);
     engine_retry_committed(x, ce->attempt_written, ce->dropped);
+    engine_share_committed(e, x, ce->links_written);
     if (x->jw_from < ce->jw_to)
         x->jw_from = ce->jw_to;
     if (x->lw_from < ce->lw_to)

@@ -21,7 +21,9 @@
  * cancelled child settles its parent's call entry as JOURNAL_CANCELLED
  * (engine_batch.c): a parent that awaits it and is not itself cancelled is
  * woken and sees TARRY_CANCELLED. Detached children (fire and forget) are
- * cancelled too: they are work the cancelled execution started.
+ * cancelled too: they are work the cancelled execution started. A child a
+ * call shares by idempotency key but another execution made is not
+ * (engine_share.c): only children whose record names the parent are.
  *
  * The caller's waiter is answered once the cancel is durable (its ack
  * list): with the record as committed, `cancelled`, or `running` with
@@ -91,29 +93,37 @@ static void cancel_one(engine *e, exec *x, const char *why)
 
 /* ---- the tree ------------------------------------------------------------------------ */
 
+/* A child to look at, and the execution whose call named it. */
+typedef struct called {
+    exec_id id, parent;
+} called;
+
 typedef struct id_stack {
-    exec_id *ids;
+    called *items;
     size_t n, cap;
+    exec_id parent; /* whose journal is being scanned (pending_call) */
 } id_stack;
 
-static int id_push(id_stack *s, const exec_id *id)
+static int id_push(id_stack *s, const exec_id *id, const exec_id *parent)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 64;
-        exec_id *grown = realloc(s->ids, cap * sizeof *grown);
+        called *grown = realloc(s->items, cap * sizeof *grown);
         if (!grown)
             return TARRY_ENOMEM;
-        s->ids = grown;
+        s->items = grown;
         s->cap = cap;
     }
-    s->ids[s->n++] = *id;
+    s->items[s->n].id = *id;
+    s->items[s->n++].parent = *parent;
     return 0;
 }
 
 static int pending_call(void *user, const journal_entry *j)
 {
     id_stack *todo = user;
-    if (j->kind == JOURNAL_CALL && j->status == JOURNAL_PENDING && id_push(todo, &j->child) != 0)
+    if (j->kind == JOURNAL_CALL && j->status == JOURNAL_PENDING &&
+        id_push(todo, &j->child, &todo->parent) != 0)
         return TARRY_ENOMEM;
     return 0;
 }
@@ -125,16 +135,17 @@ static int pending_call(void *user, const journal_entry *j)
  */
 static int push_children(engine *e, store_txn *txn, exec *x, id_stack *todo)
 {
-    int rc = store_journal_scan(txn, &x->rec.id, pending_call, todo);
+    int rc;
 
     (void)e;
-    if (rc != 0)
+    todo->parent = x->rec.id;
+    if ((rc = store_journal_scan(txn, &x->rec.id, pending_call, todo)) != 0)
         return rc < 0 ? rc : TARRY_ENOMEM;
     if (list_linked(&x->pass_node))
         return 0; /* its pass's calls so far are handled when the pass returns */
     for (size_t i = 0; i < x->run.handed && i < x->run.new_count; i++)
         if (x->run.new_entries[i].e.kind == JOURNAL_CALL &&
-            id_push(todo, &x->run.new_entries[i].e.child) != 0)
+            id_push(todo, &x->run.new_entries[i].e.child, &x->rec.id) != 0)
             return TARRY_ENOMEM;
     return 0;
 }
@@ -142,7 +153,10 @@ static int push_children(engine *e, store_txn *txn, exec *x, id_stack *todo)
 /*
  * Cancel every unfinished execution `root` started, and theirs, depth first
  * (an explicit stack: trees may be deep). A child already final, or never
- * written (its creation was refused by a failed commit), is passed over.
+ * written (its creation was refused by a failed commit), is passed over; so
+ * is one another execution made, which a call shares by its idempotency key
+ * (engine_share.c): it is that execution's work, and goes on for its other
+ * callers (the cancelled caller is final, so its end wakes nobody there).
  */
 static void cancel_descendants(engine *e, store_txn *txn, exec *root)
 {
@@ -155,19 +169,19 @@ static void cancel_descendants(engine *e, store_txn *txn, exec *root)
     snprintf(why, sizeof why, "cancelled with %s", root_text);
     rc = push_children(e, txn, root, &todo);
     while (rc == 0 && todo.n) {
-        exec_id id = todo.ids[--todo.n];
-        exec *x = idmap_get(&e->active, &id);
+        called c = todo.items[--todo.n];
+        exec *x = idmap_get(&e->active, &c.id);
         exec_record rec;
 
         if (!x) {
-            int r = store_exec_get(txn, &id, &rec);
+            int r = store_exec_get(txn, &c.id, &rec);
             if (r == TARRY_ENOTFOUND)
                 continue;
             if (r != 0) {
                 rc = r;
                 break;
             }
-            if (exec_state_final(rec.state))
+            if (exec_state_final(rec.state) || memcmp(&rec.parent_id, &c.parent, sizeof c.parent) != 0)
                 continue;
             if (!(x = engine_exec_from_store(e, &rec))) {
                 rc = TARRY_ENOMEM;
@@ -175,14 +189,15 @@ static void cancel_descendants(engine *e, store_txn *txn, exec *root)
             }
             if (rec.state == EXEC_QUEUED && e->backlog_count)
                 e->backlog_count--; /* it waited in the store's backlog */
-        } else if (exec_state_final(x->rec.state) || x->rejected) {
+        } else if (exec_state_final(x->rec.state) || x->rejected ||
+                   memcmp(&x->rec.parent_id, &c.parent, sizeof c.parent) != 0) {
             continue;
         }
         cancel_one(e, x, why);
         cancelled++;
         rc = push_children(e, txn, x, &todo);
     }
-    free(todo.ids);
+    free(todo.items);
     if (rc != 0)
         hlog(HLOG_ERROR, "cancelling what execution %s started stopped after %zu executions: %s (%s)",
              root_text, cancelled, status_str(rc), store_last_error(e->st));

@@ -173,21 +173,15 @@ void engine_wake(engine *e, exec *x)
     x->rec.resume = true;
 }
 
-void engine_settle_child(engine *e, exec *child)
+void engine_wake_parent(engine *e, const exec_id *id)
 {
-    static const exec_id none;
     store_txn *txn;
     exec_record rec;
     exec *parent;
 
-    if (memcmp(&child->rec.parent_id, &none, sizeof none) == 0)
-        return;
-    child->settle_parent = true;
-    if (child->rec.detached)
-        return;
-    if ((parent = idmap_get(&e->active, &child->rec.parent_id))) {
-        if (exec_state_final(parent->rec.state))
-            return; /* cancelled with it (engine_cancel.c): nothing to wake */
+    if ((parent = idmap_get(&e->active, id))) {
+        if (exec_state_final(parent->rec.state) || parent->rejected)
+            return; /* cancelled (engine_cancel.c), or never stored: nothing to wake */
         /* A parent's pass must see this outcome, which is durable only with
          * the batch being built: a waiting parent is woken in it; a queued
          * one that has not started goes back to wait for it (it would replay
@@ -208,8 +202,7 @@ void engine_settle_child(engine *e, exec *child)
     }
     if (store_txn_begin(e->st, false, &txn) != 0)
         return;
-    if (store_exec_get(txn, &child->rec.parent_id, &rec) == 0 &&
-        (rec.state == EXEC_WAITING || rec.state == EXEC_QUEUED) &&
+    if (store_exec_get(txn, id, &rec) == 0 && (rec.state == EXEC_WAITING || rec.state == EXEC_QUEUED) &&
         (parent = engine_exec_from_store(e, &rec))) {
         if (rec.state == EXEC_WAITING)
             engine_wake(e, parent);
@@ -219,14 +212,38 @@ void engine_settle_child(engine *e, exec *child)
     store_txn_abort(txn);
 }
 
+void engine_settle_child(engine *e, exec *child)
+{
+    static const exec_id none;
+
+    /* Calls of other parents that share it by its idempotency key (a keyed
+     * trigger's execution can be shared too: it has no parent of its own). */
+    engine_share_child_final(e, child);
+    if (memcmp(&child->rec.parent_id, &none, sizeof none) == 0)
+        return;
+    child->settle_parent = true;
+    if (!child->rec.detached)
+        engine_wake_parent(e, &child->rec.parent_id);
+}
+
+/* r settles now with rec's outcome (a child that is final). */
+static void settle_from(replay_entry *r, const exec_record *rec)
+{
+    r->e.status = rec->state == EXEC_SUCCEEDED   ? JOURNAL_SUCCEEDED
+                  : rec->state == EXEC_CANCELLED ? JOURNAL_CANCELLED
+                                                 : JOURNAL_FAILED;
+    r->own_value = r->e.status == JOURNAL_SUCCEEDED && rec->result ? strdup(rec->result) : NULL;
+    r->own_error = r->e.status == JOURNAL_SUCCEEDED ? NULL : strdup(rec->error ? rec->error : "");
+}
+
 /*
  * A call whose idempotency key names a child that exists (found > 0) or
  * names one with other args (TARRY_EEXIST): no new child. The call entry
- * points at the existing one. A parent is woken only by its own children
- * (rec.parent_id), so a second parent gets the outcome here and now when
- * the child is final, and otherwise the call fails at once saying so (it
- * may call again with the same key later); a key used with other args fails
- * the call. Either way the entry is settled in this pass's batch and the
+ * points at the existing one. A child that is final (in memory, or in the
+ * store) settles the entry here and now; one that is not links the call to
+ * it (engine_share.c), and the entry stays pending until the child ends,
+ * like a call of the parent's own child. A key used with other args fails
+ * the call. An entry settled here is written in this pass's batch and the
  * parent replays after it (wake_pending).
  */
 static void child_shared(engine *e, exec *x, size_t i, int found, const engine_idem_hit *hit)
@@ -237,38 +254,57 @@ static void child_shared(engine *e, exec *x, size_t i, int found, const engine_i
     char why[600];
     store_txn *txn;
     exec_record rec;
-    bool final = false;
+    exec *child;
+    int rc;
 
-    r->e.finished_at = clock_now_ms();
-    r->e.status = JOURNAL_FAILED;
-    if (found > 0) {
-        r->e.child = hit->id;
-        if (!hit->x && store_txn_begin(e->st, false, &txn) == 0) {
-            if (store_exec_get(txn, &hit->id, &rec) == 0 && exec_state_final(rec.state)) {
-                final = true;
-                r->e.status = rec.state == EXEC_SUCCEEDED   ? JOURNAL_SUCCEEDED
-                              : rec.state == EXEC_CANCELLED ? JOURNAL_CANCELLED
-                                                            : JOURNAL_FAILED;
-                r->own_value = r->e.status == JOURNAL_SUCCEEDED && rec.result ? strdup(rec.result) : NULL;
-                r->own_error = r->e.status == JOURNAL_SUCCEEDED ? NULL : strdup(rec.error ? rec.error : "");
-            }
+    if (found == TARRY_EEXIST) {
+        snprintf(why, sizeof why,
+                 "idempotency_key \"%.300s\" of function \"%s\" was first used with other args",
+                 r->idempotency_key, r->e.name);
+        r->own_error = strdup(why);
+        goto settled;
+    }
+    if (memcmp(&hit->id, &x->rec.id, sizeof hit->id) == 0) {
+        /* It would wait for its own end. (A longer cycle, through other executions, waits until
+         * one of them is cancelled: it is not looked for.) */
+        snprintf(why, sizeof why, "idempotency_key \"%.300s\" names the calling execution itself",
+                 r->idempotency_key);
+        r->own_error = strdup(why);
+        goto settled;
+    }
+    r->e.child = hit->id;
+    child = hit->x ? hit->x : idmap_get(&e->active, &hit->id);
+    if (child && exec_state_final(child->rec.state)) {
+        settle_from(r, &child->rec); /* its final state is in a batch being built or in flight */
+        goto settled;
+    }
+    if (!child) {
+        if ((rc = store_txn_begin(e->st, false, &txn)) == 0) {
+            rc = store_exec_get(txn, &hit->id, &rec);
+            if (rc == 0 && exec_state_final(rec.state))
+                settle_from(r, &rec);
             store_txn_abort(txn);
         }
-        if (!final) {
-            char id[ID_TEXT_LEN + 1];
-            id_format(&hit->id, id);
-            snprintf(why, sizeof why,
-                     "idempotency_key \"%.300s\": child %s of function \"%s\" (made by another call) is not "
-                     "finished; only the call that made it is woken by its end: call again later",
-                     r->idempotency_key, id, r->e.name);
+        if (rc != 0) {
+            snprintf(why, sizeof why, "idempotency_key \"%.300s\": the child it names cannot be read: %s",
+                     r->idempotency_key, status_str(rc));
+            r->own_error = strdup(why);
+            goto settled;
         }
-    } else {
-        snprintf(why, sizeof why,
-                 "idempotency_key \"%.300s\" of function \"%s\" was first used with other args", r->idempotency_key,
-                 r->e.name);
+        if (exec_state_final(rec.state))
+            goto settled;
     }
-    if (!final)
-        r->own_error = strdup(why);
+    /* Not final: not in memory and not loaded since the read above (this
+     * turn), or in memory; either way it ends on this thread, later. */
+    if (engine_share_link(e, x, &hit->id, r->e.seq, r->e.detached) == 0)
+        return;
+    snprintf(why, sizeof why, "idempotency_key \"%.300s\": out of memory linking the call to its child",
+             r->idempotency_key);
+    r->own_error = strdup(why);
+settled:
+    r->e.finished_at = clock_now_ms();
+    if (r->e.status == JOURNAL_PENDING)
+        r->e.status = JOURNAL_FAILED;
     r->e.value = r->own_value;
     r->e.error = r->own_error;
     if (!r->e.detached)

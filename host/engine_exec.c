@@ -94,6 +94,7 @@ void engine_exec_free(engine *e, exec *x)
 {
     engine_limit_forget(e, x);
     engine_idem_forget(e, x);
+    engine_share_forget(e, x);
     idmap_del(&e->active, &x->rec.id);
     replay_run_clear(&x->run);
     engine_sleep_entry_free(x->sleep_entry);

@@ -21,6 +21,7 @@
  *   engine_cancel.c    cancel (now, or cooperatively while running, with what it started) and
  *                      discard (not started by its discard_after)
  *   engine_retry.c     attempts: what is kept of each, retries (backoff.h), max_duration timeouts
+ *   engine_share.c     children shared by idempotency key: calls of other parents that wait for them
  *
  * Invariants (every room keeps them):
  *   - an execution in memory is in `active` (by id) until it is freed;
@@ -134,6 +135,14 @@ typedef struct exec {
     uint32_t drop_from, drop_to; /* journal entries [from, to) to delete: a retried workflow's failed end */
     bool abandoned; /* its pass timed out: the pass owns this exec (not in `active`) until it returns */
     bool idem_pending; /* its idempotency key is in the engine's pending map (engine_idem.c) */
+    /* engine_share.c: its calls that share a child by key, not committed yet (on e->sharing while
+     * any); and, once it is a final child, the other parents' calls its outcome settles (owned). */
+    struct share_link *links;
+    size_t link_count, link_cap;
+    list_node share_node;
+    struct store_caller *callers;
+    size_t caller_count;
+    bool settle_callers;
 } exec;
 
 /* One execution in the batch in flight: the state it wrote, who to answer. */
@@ -150,6 +159,8 @@ typedef struct commit_entry {
     list_node acks;
     uint32_t attempt_written; /* the attempt this batch wrote (engine_retry.c), 0 none */
     bool dropped;             /* ... and the journal entries it deleted */
+    size_t links_written;     /* x's first links this batch wrote (engine_share.c) */
+    bool settled_callers;     /* ... and the other parents' calls it settled */
 } commit_entry;
 
 typedef struct wait_list {
@@ -246,6 +257,7 @@ struct engine {
     size_t abandoned; /* passes that timed out and still hold a thread (engine_retry.c) */
     struct engine_idem *idem; /* idempotency keys not committed yet (engine_idem.c) */
     int64_t idem_ttl_ms;      /* how long a key is kept */
+    list_node sharing;        /* executions with links not committed yet (engine_share.c) */
 };
 
 /* ---- engine.c ---------------------------------------------------------------- */
@@ -289,8 +301,12 @@ void engine_start_ready(engine *e);
 void engine_dispatch(engine *e, exec *x);
 /* Resume a waiting (or blocked, or running) execution: queued, joining the ready queue at commit. */
 void engine_wake(engine *e, exec *x);
-/* A final child: settle its parent's call entry and wake the parent, in the same batch. */
+/* A final child: settle its parent's call entry and wake the parent, in the same batch (and
+ * likewise every other call that shares it by idempotency key: engine_share.c). */
 void engine_settle_child(engine *e, exec *child);
+/* Wake the parent `id` (in memory or only stored) for a child's outcome written in the batch
+ * being built: waiting -> woken; queued or running: it replays once that outcome is durable. */
+void engine_wake_parent(engine *e, const exec_id *id);
 /* The version a child of x calling `name` runs. */
 const plugin_fn *engine_child_function(engine *e, const exec *x, const char *name);
 /* Answer a worker waiting for a checkpoint. */
@@ -459,6 +475,29 @@ void engine_idem_attach(engine *e, exec *x, engine_waiter *w);
 int engine_idem_put(engine *e, store_batch *b, const exec *x);
 int engine_idem_sweep(engine *e, store_batch *b);
 void engine_idem_free(engine *e);
+/* ---- engine_share.c ----------------------------------------------------------------------- */
+
+typedef struct share_link share_link;
+/* x's call `seq` names `child`, which another call made and which is not final: x waits for it.
+ * The link is written with x's next batch. 0 or TARRY_ENOMEM. */
+int engine_share_link(engine *e, exec *x, const exec_id *child, uint32_t seq, bool detached);
+/* child is final: every call sharing it (stored or on its exec) is settled with its outcome, in its
+ * batch, and their parents are woken. */
+void engine_share_child_final(engine *e, exec *child);
+/* A failed commit refuses child (never stored): calls sharing it fail with that reason ... */
+void engine_share_child_refused(engine *e, const exec *child);
+/* ... and their parents are woken, once the failed batch's executions are put back. */
+void engine_share_wake_refused(engine *e);
+/* The call entry `seq` as final child settles it. */
+void engine_outcome_entry(journal_entry *j, const exec *child, uint32_t seq, bool detached);
+/* Into x's batch: its links (*written of them), with its own writes; then, after every execution's
+ * own writes, the entries it settles (other parents' calls, if settle_callers; its refused calls). */
+int engine_share_batch_links(store_batch *b, const exec *x, size_t *written);
+int engine_share_batch_settle(store_batch *b, const exec *x, bool settle_callers);
+/* x's batch committed with its first links_written links: they are in the store now. */
+void engine_share_committed(engine *e, exec *x, size_t links_written);
+/* x leaves memory: its links and callers go with it. */
+void engine_share_forget(engine *e, exec *x);
 
 /* ---- engine_versions.c ------------------------------------------------------------------- */
 

@@ -55,11 +55,12 @@ enum {
     DB_BY_META,
     DB_CRON,
     DB_RERUNS,
+    DB_CALLERS,
     DB_COUNT
 };
 static const char *const db_names[DB_COUNT] = {"exec", "by_state", "by_fn", "by_fn_state", "timers",
                                                "logs", "journal",  "pins",  "fn_crashes",  "attempts",
-                                               "idem", "by_meta",  "cron",  "reruns"};
+                                               "idem", "by_meta",  "cron",  "reruns",      "callers"};
 
 #define PIN_HASH_LEN 16 /* a plugin version's hash (plugins.h's PLUGIN_HASH_LEN) */
 
@@ -1006,6 +1007,85 @@ int store_reruns_scan(store_txn *t, const exec_id *id, store_id_cb cb, void *use
     if (rc != 0 && rc != MDB_NOTFOUND)
         return fail(t->st, rc, "reading re-runs");
     return 0;
+}
+
+/* ---- callers ----------------------------------------------------------------
+ * Key: child(16) parent(16) seq(4, big-endian) -> flags(1): the parents whose
+ * call (by idempotency key) shares a child another call made, adjacent per
+ * child. Written with the sharing call's entry, deleted with the child's end. */
+
+static void key_caller(uint8_t k[36], const exec_id *child, const exec_id *parent, uint32_t seq)
+{
+    memcpy(k, child->bytes, 16);
+    memcpy(k + 16, parent->bytes, 16);
+    k[32] = (uint8_t)(seq >> 24);
+    k[33] = (uint8_t)(seq >> 16);
+    k[34] = (uint8_t)(seq >> 8);
+    k[35] = (uint8_t)seq;
+}
+
+static int caller_put(sink *out, const exec_id *child, const store_caller *c)
+{
+    uint8_t k[36];
+    void *value;
+    int rc;
+
+    key_caller(k, child, &c->parent, c->seq);
+    if ((rc = sink_reserve(out, DB_CALLERS, k, sizeof k, 1, &value)) != 0)
+        return rc;
+    *(uint8_t *)value = c->detached ? 1 : 0;
+    return 0;
+}
+
+int store_batch_caller_put(store_batch *b, const exec_id *child, const store_caller *c)
+{
+    sink out = {NULL, b};
+    return caller_put(&out, child, c);
+}
+
+int store_caller_put(store_txn *t, const exec_id *child, const store_caller *c)
+{
+    sink out = {t, NULL};
+    return caller_put(&out, child, c);
+}
+
+int store_batch_caller_del(store_batch *b, const exec_id *child, const exec_id *parent, uint32_t seq)
+{
+    sink out = {NULL, b};
+    uint8_t k[36];
+
+    key_caller(k, child, parent, seq);
+    return sink_del(&out, DB_CALLERS, k, sizeof k);
+}
+
+int store_callers_scan(store_txn *t, const exec_id *child, store_caller_cb cb, void *user)
+{
+    MDB_cursor *cur;
+    MDB_val key = {16, (void *)child->bytes}, val;
+    int rc, out = 0;
+
+    if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_CALLERS], &cur)) != 0)
+        return fail(t->st, rc, "opening a cursor");
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        const uint8_t *k = key.mv_data;
+        store_caller c;
+        if (key.mv_size != 36 || memcmp(k, child->bytes, 16) != 0)
+            break;
+        if (val.mv_size != 1) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        memcpy(c.parent.bytes, k + 16, 16);
+        c.seq = (uint32_t)k[32] << 24 | (uint32_t)k[33] << 16 | (uint32_t)k[34] << 8 | k[35];
+        c.detached = (*(const uint8_t *)val.mv_data & 1) != 0;
+        if ((out = cb(user, &c)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (out)
+        return out;
+    return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "reading callers") : 0;
 }
 
 static int exec_put(sink *out, const exec_record *rec, const exec_record *prev)

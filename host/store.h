@@ -21,6 +21,8 @@
  *   by_meta      metadata index               (listing by metadata key=value)
  *   cron         function -> the last due time its schedule fired
  *   reruns       original id, re-run id -> "" (an execution's re-runs)
+ *   callers      child id, parent id, seq(4, big-endian) -> flags (calls of other parents that
+ *                                              share the child by its idempotency key)
  * The indexes are kept by store_exec_put, so callers cannot forget one.
  *
  * Threads: reads happen on the loop thread and on workers (a pass reads its
@@ -196,6 +198,22 @@ int store_log_scan_from(store_txn *txn, const exec_id *id, uint32_t from, store_
  * first, without loading records; return non-zero from cb to stop (the scan
  * returns it). The index is written with a re-run's first record. */
 int store_reruns_scan(store_txn *txn, const exec_id *id, store_id_cb cb, void *user);
+
+/* ---- callers: parents sharing a child by its idempotency key ---------------- */
+
+/* A call entry (parent's journal, seq) that names a child another call made, and waits for it. */
+typedef struct store_caller {
+    exec_id parent;
+    uint32_t seq;
+    bool detached;
+} store_caller;
+/* Write (insert or replace) / delete one caller of `child`. */
+int store_batch_caller_put(store_batch *b, const exec_id *child, const store_caller *c);
+int store_caller_put(store_txn *txn, const exec_id *child, const store_caller *c);
+int store_batch_caller_del(store_batch *b, const exec_id *child, const exec_id *parent, uint32_t seq);
+/* `child`'s callers by (parent, seq); a non-zero return from cb stops the scan and is returned. */
+typedef int (*store_caller_cb)(void *user, const store_caller *c);
+int store_callers_scan(store_txn *txn, const exec_id *child, store_caller_cb cb, void *user);
 
 /* ---- functions' crash histories ----------------------------------------------- */
 

@@ -93,9 +93,11 @@ typedef struct tarry_call_opts {
     const char *delay; /* start the child after this long ("1 day", "90s"); NULL: now */
     /* header revision 4 */
     /* Per function, shared with triggers' keys (docs/API.md): a second call with the same key and
-     * args, from any parent, gets the same child once it has finished (its outcome at once); while
-     * it runs, such a call fails at once saying so (only the parent that made a child is woken by
-     * its end: call again later). Other args fail the call naming the key. NULL: none. */
+     * args, from any parent, gets the same child (its id in the handle from the next replay on): a
+     * finished one's outcome at once; an unfinished one is awaited like the caller's own child
+     * (after its own retries, every caller gets its one outcome; the link survives restarts).
+     * Cancelling a caller cancels only children it made, not one it shares. Other args fail the
+     * call naming the key. NULL: none. */
     const char *idempotency_key;
     const char *discard_after; /* not started after this long ("10m") or this RFC 3339 time ->
                                   discarded; NULL: never */

@@ -3,20 +3,29 @@
  * (tests/integration/test_idempotency_children.py).
  *
  *   idem_parent  args {"key": K|null, "args": ANY, "metadata": "{...}"|null,
- *                "discard_after": D|null, "child": "idem_echo"|"idem_slow"}:
+ *                "discard_after": D|null, "child": "idem_echo"|"idem_slow"|...,
+ *                "detached": true|absent}:
  *                tarry_call()s the child with those options and awaits it;
  *                result {"child": ID, "value": RESULT}; fails with the
  *                child's error, or with the call's own refusal
- *                ("call: <tarry_strerror>").
+ *                ("call: <tarry_strerror>"). Detached: calls with a NULL
+ *                handle and succeeds at once with {"detached": true}.
  *   idem_echo    result = its args
  *   idem_slow    sleeps args.ms, then result = its args
+ *   idem_gate    args {"count": PATH, "gate": PATH, "fail": true|absent}:
+ *                appends a line to `count` (one per attempt), waits until the
+ *                file `gate` exists, then result = its args, or fails with
+ *                "the gate says fail"
+ *   idem_gate_retry  the same, with 2 attempts and no wait between them
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tarry.h"
 
@@ -45,9 +54,13 @@ static tarry_status idem_parent(tarry_ctx *ctx, const char *args_json)
     child = member_text(args, "child") ? member_text(args, "child") : "idem_echo";
     if (cJSON_GetObjectItemCaseSensitive(args, "args"))
         child_args = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(args, "args"));
-    rc = tarry_call(ctx, child, child_args, &opts, &h);
+    bool detached = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(args, "detached"));
+    rc = tarry_call(ctx, child, child_args, &opts, detached ? NULL : &h);
     free(child_args);
     cJSON_Delete(args);
+    if (rc == TARRY_OK && detached)
+        return tarry_set_result(ctx, "{\"detached\":true}") == TARRY_OK ? TARRY_OK
+                                                                        : tarry_set_error(ctx, "set_result");
     if (rc != TARRY_OK)
         return tarry_set_error(ctx, "call: %s", tarry_strerror(rc));
     rc = tarry_await(ctx, &h, &r);
@@ -83,5 +96,35 @@ static tarry_status idem_slow(tarry_ctx *ctx, const char *args_json)
     return idem_echo(ctx, args_json);
 }
 
+static tarry_status idem_gate(tarry_ctx *ctx, const char *args_json)
+{
+    cJSON *args = cJSON_Parse(args_json);
+    const char *count = member_text(args, "count"), *gate = member_text(args, "gate");
+    bool fail = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(args, "fail"));
+    FILE *f;
+
+    if (!count || !gate || !(f = fopen(count, "a"))) {
+        cJSON_Delete(args);
+        return tarry_fail_permanent(ctx, "idem_gate: needs writable args.count and args.gate");
+    }
+    fprintf(f, "attempt %d\n", tarry_attempt(ctx));
+    fclose(f);
+    /* No timing: the test opens the gate once every caller waits. */
+    while (access(gate, F_OK) != 0 && !tarry_is_cancelled(ctx)) {
+        struct timespec ts = {0, 5000000L};
+        nanosleep(&ts, NULL);
+    }
+    cJSON_Delete(args);
+    if (fail)
+        return tarry_set_error(ctx, "the gate says fail");
+    return idem_echo(ctx, args_json);
+}
+
 TARRY_PLUGIN("idem_children", "1.0.0", TARRY_FUNCTION("idem_parent", idem_parent),
-             TARRY_FUNCTION("idem_echo", idem_echo), TARRY_FUNCTION("idem_slow", idem_slow));
+             TARRY_FUNCTION("idem_echo", idem_echo), TARRY_FUNCTION("idem_slow", idem_slow),
+             TARRY_FUNCTION("idem_gate", idem_gate),
+             TARRY_FUNCTION("idem_gate_retry", idem_gate,
+                            .retry = {.enabled = 1,
+                                      .max_attempts = 2,
+                                      .initial_interval = "0s",
+                                      .randomization_factor = -1}));

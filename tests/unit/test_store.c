@@ -2241,6 +2241,77 @@ static void test_meta_built_for_an_older_store(void **state)
     store_txn_abort(t);
 }
 
+typedef struct callers_seen {
+    store_caller c[8];
+    int n;
+} callers_seen;
+
+static int add_caller(void *user, const store_caller *c)
+{
+    callers_seen *s = user;
+    s->c[s->n++] = *c;
+    return 0;
+}
+
+/* A child's callers: adjacent under it, in (parent, seq) order, kept across a reopen, one deleted
+ * alone; another child's callers are not among them. */
+static void test_callers(void **state)
+{
+    fixture *f = *state;
+    store_batch *b = f->batch = store_batch_new();
+    exec_id child, other, p1, p2;
+    store_caller a = {{{0}}, 7, false}, c = {{{0}}, 0x01020304, false}, d = {{{0}}, 3, true};
+    char err[256] = "";
+    callers_seen got;
+    store_txn *t;
+
+    id_new(&child);
+    id_new(&other);
+    id_new(&p1);
+    id_new(&p2);
+    a.parent = p1;
+    c.parent = p1;
+    d.parent = p2;
+    assert_int_equal(store_batch_caller_put(b, &child, &d), 0);
+    assert_int_equal(store_batch_caller_put(b, &child, &c), 0);
+    assert_int_equal(store_batch_caller_put(b, &child, &a), 0);
+    assert_int_equal(store_batch_caller_put(b, &other, &a), 0);
+    assert_int_equal(store_batch_commit(f->st, b), 0);
+    assert_int_equal(store_txn_begin(f->st, true, &t), 0);
+    assert_int_equal(store_caller_put(t, &other, &d), 0); /* the direct path, for tools and tests */
+    assert_int_equal(store_txn_commit(t), 0);
+
+    store_close(f->st);
+    f->st = NULL;
+    assert_int_equal(store_open(&f->st, f->path, 0, err, sizeof err), 0);
+    memset(&got, 0, sizeof got);
+    assert_int_equal(store_txn_begin(f->st, false, &t), 0);
+    assert_int_equal(store_callers_scan(t, &child, add_caller, &got), 0);
+    store_txn_abort(t);
+    assert_int_equal(got.n, 3);
+    assert_memory_equal(got.c[0].parent.bytes, p1.bytes, 16); /* p1 is older than p2 */
+    assert_int_equal(got.c[0].seq, 7);
+    assert_int_equal(got.c[1].seq, 0x01020304); /* big-endian: after 7 */
+    assert_false(got.c[1].detached);
+    assert_memory_equal(got.c[2].parent.bytes, p2.bytes, 16);
+    assert_int_equal(got.c[2].seq, 3);
+    assert_true(got.c[2].detached);
+
+    store_batch_reset(b);
+    assert_int_equal(store_batch_caller_del(b, &child, &p1, 7), 0);
+    assert_int_equal(store_batch_caller_del(b, &child, &p1, 8), 0); /* none there: nothing happens */
+    assert_int_equal(store_batch_commit(f->st, b), 0);
+    memset(&got, 0, sizeof got);
+    assert_int_equal(store_txn_begin(f->st, false, &t), 0);
+    assert_int_equal(store_callers_scan(t, &child, add_caller, &got), 0);
+    assert_int_equal(got.n, 2);
+    assert_int_equal(got.c[0].seq, 0x01020304);
+    memset(&got, 0, sizeof got);
+    assert_int_equal(store_callers_scan(t, &other, add_caller, &got), 0);
+    assert_int_equal(got.n, 2);
+    store_txn_abort(t);
+}
+
 #define STORE_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -2280,6 +2351,7 @@ int main(void)
         STORE_TEST(test_attempts),
         STORE_TEST(test_query_by_metadata_reads_the_index),
         STORE_TEST(test_idem_keys),
+        STORE_TEST(test_callers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
