@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "jcore_plugin.h"
 #include "clock.h"
 #include "exec_opts.h"
 #include "ids.h"
@@ -273,6 +274,13 @@ int api_stats_handle(api *a, http_req *req)
     }
     if (got > 0 && function[0])
         fn = function;
+    /* Not a name any function can have (tarry.h): refused, not echoed (it may not even be UTF-8). */
+    if (fn && !jcore_name_valid(fn)) {
+        http_reply_error(req, 400, "invalid_query",
+                         "function: not a function name ([A-Za-z_][A-Za-z0-9_.-]*, at most %d bytes)",
+                         PLUGIN_NAME_MAX);
+        return 0;
+    }
     if (api_read_begin(a, req, &txn) != 0)
         return 0;
     root = cJSON_CreateObject();

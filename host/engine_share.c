@@ -93,6 +93,8 @@ static void drop_links(exec *x, size_t n)
 {
     if (n > x->link_count)
         n = x->link_count;
+    if (n == 0)
+        return; /* x->links may be NULL: no arithmetic on it */
     for (size_t i = 0; i < n; i++)
         free(x->links[i].name);
     memmove(x->links, x->links + n, (x->link_count - n) * sizeof *x->links);

@@ -123,6 +123,9 @@ def main():
         check_eq(doc["counts"]["succeeded"], sum(1 for e in everything if made[e][0] == "noop"),
                  "stats?function=noop counts only noop")
         check_eq(doc["counts"]["failed"], 0, "noop never failed")
+        status, doc, _ = h.get("/v1/executions/stats?function=%9Cecho")
+        check(status == 400 and doc["error"]["code"] == "invalid_query" and "\ufffd" not in str(doc),
+              "stats of a name no function can have (not even UTF-8): 400, not echoed", (status, doc))
 
         # Malformed filters are 400 naming the parameter.
         for query, word in (("state=bogus", "state"), ("metadata=novalue", "metadata"),
