@@ -13,7 +13,10 @@
  *
  * Over 800 lines because it is one table of routes with the validation
  * and JSON of each next to its handler; the HTTP details are in http.c and
- * the rules in the engine, so what is left here reads route by route.
+ * the rules in the engine, so what is left here reads route by route. The
+ * read-only routes that do not touch executions live apart: the list and
+ * its counts in api_list.c, functions, plugins and metrics in
+ * api_catalog.c.
  *
  * May not: write to the store, call plugin code, see an HTTP library type.
  */
@@ -119,30 +122,11 @@ static bool authorized(const api *a, http_req *req)
 
 /* ---- JSON ---------------------------------------------------------------------- */
 
-static void add_time(cJSON *obj, const char *name, int64_t ms)
-{
-    char text[CLOCK_TEXT_LEN + 1];
-    if (!ms) {
-        cJSON_AddNullToObject(obj, name);
-        return;
-    }
-    clock_format(ms, text);
-    cJSON_AddStringToObject(obj, name, text);
-}
-
 /* JSON text we stored ourselves is valid, so it is embedded without re-parsing. */
 static void add_raw(cJSON *obj, const char *name, const char *json)
 {
     if (json)
         cJSON_AddRawToObject(obj, name, json);
-    else
-        cJSON_AddNullToObject(obj, name);
-}
-
-static void add_string_or_null(cJSON *obj, const char *name, const char *s)
-{
-    if (s)
-        cJSON_AddStringToObject(obj, name, s);
     else
         cJSON_AddNullToObject(obj, name);
 }
@@ -164,20 +148,20 @@ static cJSON *exec_json(const exec_record *r)
     cJSON_AddStringToObject(o, "state", exec_state_name(r->state));
     add_raw(o, "args", r->args);
     add_raw(o, "result", r->result);
-    add_string_or_null(o, "error", r->error);
+    api_add_string_or_null(o, "error", r->error);
     if (r->metadata)
         cJSON_AddRawToObject(o, "metadata", r->metadata);
     else
         cJSON_AddObjectToObject(o, "metadata");
-    add_string_or_null(o, "idempotency_key", r->idempotency_key);
-    add_time(o, "discard_at", r->discard_at);
+    api_add_string_or_null(o, "idempotency_key", r->idempotency_key);
+    api_add_time(o, "discard_at", r->discard_at);
     cJSON_AddNumberToObject(o, "attempts", r->attempts);
-    add_time(o, "created_at", r->created_at);
-    add_time(o, "scheduled_at", r->scheduled_at);
-    add_time(o, "started_at", r->started_at);
-    add_time(o, "finished_at", r->finished_at);
-    add_time(o, "wake_at", r->wake_at);
-    add_time(o, "next_attempt_at", r->next_attempt_at);
+    api_add_time(o, "created_at", r->created_at);
+    api_add_time(o, "scheduled_at", r->scheduled_at);
+    api_add_time(o, "started_at", r->started_at);
+    api_add_time(o, "finished_at", r->finished_at);
+    api_add_time(o, "wake_at", r->wake_at);
+    api_add_time(o, "next_attempt_at", r->next_attempt_at);
     cJSON_AddNumberToObject(o, "timeouts", r->timeouts);
     if (id_is_zero(&r->parent_id)) {
         cJSON_AddNullToObject(o, "parent_id");
@@ -197,8 +181,8 @@ static cJSON *exec_json(const exec_record *r)
     if (r->plugin_name) {
         plugin = cJSON_AddObjectToObject(o, "plugin");
         cJSON_AddStringToObject(plugin, "name", r->plugin_name);
-        add_string_or_null(plugin, "version", r->plugin_version);
-        add_string_or_null(plugin, "hash", r->plugin_hash);
+        api_add_string_or_null(plugin, "version", r->plugin_version);
+        api_add_string_or_null(plugin, "hash", r->plugin_hash);
     } else {
         cJSON_AddNullToObject(o, "plugin");
     }
@@ -217,7 +201,7 @@ static int add_journal_entry(void *user, const journal_entry *j)
 
     cJSON_AddNumberToObject(o, "seq", j->seq);
     cJSON_AddStringToObject(o, "kind", journal_kind_name(j->kind));
-    add_string_or_null(o, "name", j->name);
+    api_add_string_or_null(o, "name", j->name);
     cJSON_AddStringToObject(o, "status", journal_status_name(j->status));
     if (j->kind == JOURNAL_CALL) {
         id_format(&j->child, id);
@@ -227,11 +211,11 @@ static int add_journal_entry(void *user, const journal_entry *j)
     } else {
         cJSON_AddNullToObject(o, "child_id");
     }
-    add_time(o, "started_at", j->started_at);
-    add_time(o, "finished_at", j->finished_at);
-    add_time(o, "wake_at", j->wake_at);
+    api_add_time(o, "started_at", j->started_at);
+    api_add_time(o, "finished_at", j->finished_at);
+    api_add_time(o, "wake_at", j->wake_at);
     add_raw(o, "result", j->value);
-    add_string_or_null(o, "error", j->error);
+    api_add_string_or_null(o, "error", j->error);
     cJSON_AddItemToArray(jj->journal, o);
     return 0;
 }
@@ -294,7 +278,7 @@ static void reply_result(http_req *req, const exec_record *r)
     cJSON_AddStringToObject(o, "id", id);
     cJSON_AddStringToObject(o, "state", exec_state_name(r->state));
     add_raw(o, "result", final ? r->result : NULL);
-    add_string_or_null(o, "error", final ? r->error : NULL);
+    api_add_string_or_null(o, "error", final ? r->error : NULL);
     reply_cjson(req, final ? 200 : 202, o);
 }
 
@@ -385,24 +369,6 @@ static int read_begin(api *a, http_req *req, store_txn **txn)
 static void reply_exec_full(http_req *req, store_txn *txn, const exec_record *r)
 {
     reply_cjson(req, 200, exec_json_full(txn, r));
-}
-
-static void add_reported(void *user, const char *file, const plugin *p, plugin_outcome outcome);
-
-/* What the reload just did: each file (loaded, unchanged, error) and each removed plugin. */
-static void reply_reload(api *a, http_req *req)
-{
-    cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data"), *item;
-    int errors = 0;
-
-    plugins_report(engine_plugins(a->eng), add_reported, data);
-    cJSON_ArrayForEach(item, data)
-    {
-        cJSON *state = cJSON_GetObjectItemCaseSensitive(item, "state");
-        errors += cJSON_IsString(state) && strcmp(state->valuestring, "error") == 0;
-    }
-    cJSON_AddNumberToObject(root, "errors", errors);
-    reply_cjson(req, 200, root);
 }
 
 /* ---- pending answers ---------------------------------------------------------- */
@@ -538,7 +504,7 @@ static void on_engine_answer(engine_waiter *w, int status, const exec_record *re
     } else if (p->mode == PENDING_CANCEL_FINAL) {
         reply_cancel_final(req, rec, 0);
     } else if (p->mode == PENDING_RELOAD) {
-        reply_reload(p->a, req);
+        api_reply_reload(p->a, req);
     } else if (p->mode == PENDING_RESCHEDULE || p->mode == PENDING_UPGRADE) {
         answer_from_store(p->a, req, &w->id, NULL, 0);
     } else if (status == ENGINE_TIMEOUT) {
@@ -1220,7 +1186,7 @@ static int add_log_line(void *user, const store_log_line *line)
     }
     o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "seq", line->seq);
-    add_time(o, "time", line->time_ms);
+    api_add_time(o, "time", line->time_ms);
     cJSON_AddStringToObject(o, "level", levels[line->level & 3]);
     cJSON_AddStringToObject(o, "message", line->text);
     cJSON_AddItemToArray(pg->data, o);
@@ -1288,10 +1254,10 @@ static int add_attempt(void *user, const store_attempt *at)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "number", at->number);
-    add_time(o, "started_at", at->started_at);
-    add_time(o, "finished_at", at->finished_at);
+    api_add_time(o, "started_at", at->started_at);
+    api_add_time(o, "finished_at", at->finished_at);
     cJSON_AddStringToObject(o, "outcome", exec_state_name(at->outcome));
-    add_string_or_null(o, "error", at->error);
+    api_add_string_or_null(o, "error", at->error);
     cJSON_AddBoolToObject(o, "crashed", at->crashed);
     cJSON_AddBoolToObject(o, "timed_out", at->timed_out);
     cJSON_AddBoolToObject(o, "permanent", at->permanent);
@@ -1319,199 +1285,6 @@ static int handle_attempts(api *a, http_req *req, const exec_id *id)
         return 0;
     }
     reply_cjson(req, 200, root);
-    return 0;
-}
-
-static void add_plugin_ref(cJSON *o, const plugin *p)
-{
-    cJSON *po = cJSON_AddObjectToObject(o, "plugin");
-    cJSON_AddStringToObject(po, "name", p->name);
-    cJSON_AddStringToObject(po, "version", p->version);
-    cJSON_AddStringToObject(po, "hash", p->hash);
-    cJSON_AddStringToObject(po, "file", p->file);
-}
-
-static void add_duration(cJSON *o, const char *key, int64_t ms)
-{
-    char text[64];
-    duration_format(ms, text, sizeof text);
-    cJSON_AddStringToObject(o, key, text);
-}
-
-/* A function's options as tarry.h names them, defaults filled in; null for what is off. */
-static void add_options(cJSON *o, const fn_options *opt)
-{
-    cJSON *oo = cJSON_AddObjectToObject(o, "options");
-    if (opt->retry) {
-        cJSON *r = cJSON_AddObjectToObject(oo, "retry");
-        cJSON_AddNumberToObject(r, "max_attempts", opt->max_attempts);
-        add_duration(r, "initial_interval", opt->initial_interval_ms);
-        cJSON_AddNumberToObject(r, "multiplier", opt->multiplier);
-        cJSON_AddNumberToObject(r, "randomization_factor", opt->jitter);
-        add_duration(r, "max_interval", opt->max_interval_ms);
-    } else {
-        cJSON_AddNullToObject(oo, "retry");
-    }
-    if (opt->max_duration_ms)
-        add_duration(oo, "max_duration", opt->max_duration_ms);
-    else
-        cJSON_AddNullToObject(oo, "max_duration");
-    if (opt->concurrency)
-        cJSON_AddNumberToObject(oo, "concurrency", opt->concurrency);
-    else
-        cJSON_AddNullToObject(oo, "concurrency");
-    cJSON_AddStringToObject(oo, "max_concurrency_action", opt->cancel_over_limit ? "cancel" : "queue");
-    add_string_or_null(oo, "cron", opt->cron);
-}
-
-static void add_current_functions(void *user, const plugin *p)
-{
-    for (size_t j = 0; p->current && j < p->fn_count; j++) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "name", p->fns[j].name);
-        add_plugin_ref(o, p);
-        add_options(o, &p->fns[j].opts);
-        cJSON_AddItemToArray(user, o);
-    }
-}
-
-static int handle_functions(api *a, http_req *req)
-{
-    cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data");
-    plugins_each(engine_plugins(a->eng), add_current_functions, data);
-    /* When each function's cron schedule fires next (engine_cron.c); null without one. */
-    for (cJSON *fn = data->child; fn; fn = fn->next) {
-        int64_t next;
-        if (engine_cron_next_fire(a->eng, cJSON_GetStringValue(cJSON_GetObjectItem(fn, "name")), &next) == 0)
-            add_time(fn, "next_fire_at", next);
-        else
-            cJSON_AddNullToObject(fn, "next_fire_at");
-    }
-    reply_cjson(req, 200, root);
-    return 0;
-}
-
-static cJSON *plugin_json(const char *file, const plugin *p, const char *state)
-{
-    cJSON *o = cJSON_CreateObject(), *fns;
-    cJSON_AddStringToObject(o, "file", file);
-    add_string_or_null(o, "name", p ? p->name : NULL);
-    add_string_or_null(o, "version", p ? p->version : NULL);
-    add_string_or_null(o, "hash", p && p->hash[0] ? p->hash : NULL);
-    cJSON_AddStringToObject(o, "state", state);
-    add_string_or_null(o, "error", p ? p->error : NULL);
-    fns = cJSON_AddArrayToObject(o, "functions");
-    for (size_t j = 0; p && j < p->fn_count; j++)
-        cJSON_AddItemToArray(fns, cJSON_CreateString(p->fns[j].name));
-    return o;
-}
-
-/* The last scan's files: loaded (current), unchanged (current), error, removed. */
-static void add_reported(void *user, const char *file, const plugin *p, plugin_outcome outcome)
-{
-    static const char *const states[] = {"loaded", "unchanged", "error", "removed"};
-    if (outcome == PLUGIN_REMOVED) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "name", file);
-        cJSON_AddStringToObject(o, "state", "removed");
-        cJSON_AddItemToArray(user, o);
-        return;
-    }
-    cJSON_AddItemToArray(user, plugin_json(file, p, states[outcome]));
-}
-
-/* For GET /v1/plugins: the failures and removals of the last load or reload. */
-static void add_listed_problem(void *user, const char *file, const plugin *p, plugin_outcome outcome)
-{
-    if (outcome == PLUGIN_REFUSED || outcome == PLUGIN_REMOVED)
-        add_reported(user, file, p, outcome);
-}
-
-/* The versions serving new triggers (also one kept after its new file failed). */
-static void add_current_version(void *user, const plugin *p)
-{
-    if (p->current)
-        cJSON_AddItemToArray(user, plugin_json(p->file, p, "loaded"));
-}
-
-/* Older versions still loaded for executions pinned to them. */
-static void add_old_version(void *user, const plugin *p)
-{
-    if (!p->current)
-        cJSON_AddItemToArray(user, plugin_json(p->stored ? p->stored : p->file, p, "pinned"));
-}
-
-static int handle_plugins(api *a, http_req *req)
-{
-    cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data");
-    plugins_each(engine_plugins(a->eng), add_current_version, data);
-    plugins_report(engine_plugins(a->eng), add_listed_problem, data);
-    plugins_each(engine_plugins(a->eng), add_old_version, data);
-    reply_cjson(req, 200, root);
-    return 0;
-}
-
-/*
- * Prometheus text, written with stdio into a growing buffer (open_memstream),
- * so a metric added later can never run past a fixed size.
- */
-static int handle_metrics(api *a, http_req *req)
-{
-    engine_stats s;
-    char *body = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&body, &len);
-
-    if (!out) {
-        http_reply_error(req, 500, "internal", "out of memory building the metrics");
-        return 0;
-    }
-    engine_get_stats(a->eng, &s);
-    fprintf(out,
-            "# HELP tarry_executions_created_total Executions created since the host started.\n"
-            "# TYPE tarry_executions_created_total counter\n"
-            "tarry_executions_created_total %" PRIu64 "\n"
-            "# HELP tarry_executions_finished_total Executions committed in a final state.\n"
-            "# TYPE tarry_executions_finished_total counter\n",
-            s.created);
-    for (int st = EXEC_SUCCEEDED; st <= EXEC_DISCARDED; st++)
-        fprintf(out, "tarry_executions_finished_total{state=\"%s\"} %" PRIu64 "\n",
-                exec_state_name((exec_state)st), s.finished[st]);
-    fprintf(out,
-            "# TYPE tarry_executions_running gauge\ntarry_executions_running %zu\n"
-            "# TYPE tarry_executions_queued gauge\ntarry_executions_queued %zu\n"
-            "# TYPE tarry_workers gauge\ntarry_workers %zu\n"
-            "# HELP tarry_commits_total LMDB write transactions committed.\n"
-            "# TYPE tarry_commits_total counter\ntarry_commits_total %" PRIu64 "\n"
-            "# HELP tarry_commit_seconds_total Time spent applying and fsyncing commits.\n"
-            "# TYPE tarry_commit_seconds_total counter\ntarry_commit_seconds_total %.6f\n"
-            "# HELP tarry_commit_seconds_max The longest commit since the host started.\n"
-            "# TYPE tarry_commit_seconds_max gauge\ntarry_commit_seconds_max %.6f\n",
-            s.running, s.queued, s.workers, s.commits, (double)s.commit_ns_total / 1e9,
-            (double)s.commit_ns_max / 1e9);
-    fprintf(
-        out,
-        "# HELP tarry_commit_failures_total Commits that failed (a full or failing disk); each retry "
-        "counts.\n"
-        "# TYPE tarry_commit_failures_total counter\ntarry_commit_failures_total %" PRIu64 "\n"
-        "# HELP tarry_workers_busy Workers running a function now.\n"
-        "# TYPE tarry_workers_busy gauge\ntarry_workers_busy %zu\n"
-        "# HELP tarry_workers_stuck Workers whose function has run longer than --stuck-after.\n"
-        "# TYPE tarry_workers_stuck gauge\ntarry_workers_stuck %zu\n"
-        "# HELP tarry_worker_oldest_run_seconds How long the longest-running function on a worker has run.\n"
-        "# TYPE tarry_worker_oldest_run_seconds gauge\ntarry_worker_oldest_run_seconds %.3f\n"
-        "# HELP tarry_stuck_after_seconds The --stuck-after threshold.\n"
-        "# TYPE tarry_stuck_after_seconds gauge\ntarry_stuck_after_seconds %.3f\n"
-        "# HELP tarry_workers_abandoned Attempts that timed out (max_duration) and still hold a thread.\n"
-        "# TYPE tarry_workers_abandoned gauge\ntarry_workers_abandoned %zu\n",
-        s.commit_failures, s.workers_busy, s.workers_stuck, (double)s.oldest_pass_ns / 1e9,
-        (double)s.stuck_after_ms / 1e3, s.workers_abandoned);
-    /* A stream that could not grow fails at fclose: then body is not the whole text. */
-    if (fclose(out) != 0 || !body)
-        http_reply_error(req, 500, "internal", "out of memory building the metrics");
-    else
-        http_reply_text(req, 200, "text/plain; version=0.0.4", body, len);
-    free(body);
     return 0;
 }
 
@@ -1556,11 +1329,11 @@ static int route(api *a, http_req *req)
         return 0;
     }
     if (path_is(&path, "/metrics"))
-        return only_get(req) == 0 ? handle_metrics(a, req) : 0;
+        return only_get(req) == 0 ? api_metrics_handle(a, req) : 0;
     if (path_is(&path, "/v1/functions"))
-        return only_get(req) == 0 ? handle_functions(a, req) : 0;
+        return only_get(req) == 0 ? api_functions_handle(a, req) : 0;
     if (path_is(&path, "/v1/plugins"))
-        return only_get(req) == 0 ? handle_plugins(a, req) : 0;
+        return only_get(req) == 0 ? api_plugins_handle(a, req) : 0;
     if (path_is(&path, "/v1/plugins/reload")) {
         api_pending *p;
         if (!http_req_method_is(req, "POST")) {

@@ -1,7 +1,8 @@
 /*
  * api_int.h - what api.c lends the API's other rooms (private: only
  * host/api*.c include it). api_list.c holds the listing and counting
- * routes; api.c the rest and the route table.
+ * routes; api_catalog.c functions, plugins and metrics; api.c the rest
+ * and the route table.
  */
 #ifndef TARRY_API_INT_H
 #define TARRY_API_INT_H
@@ -9,9 +10,30 @@
 #include <cjson/cJSON.h>
 
 #include "api.h"
+#include "clock.h"
 #include "http.h"
 #include "record.h"
 #include "store.h"
+
+/* A Unix ms time as RFC 3339 UTC, or null for 0. */
+static inline void api_add_time(cJSON *obj, const char *name, int64_t ms)
+{
+    char text[CLOCK_TEXT_LEN + 1];
+    if (!ms) {
+        cJSON_AddNullToObject(obj, name);
+        return;
+    }
+    clock_format(ms, text);
+    cJSON_AddStringToObject(obj, name, text);
+}
+
+static inline void api_add_string_or_null(cJSON *obj, const char *name, const char *s)
+{
+    if (s)
+        cJSON_AddStringToObject(obj, name, s);
+    else
+        cJSON_AddNullToObject(obj, name);
+}
 
 /* An execution as the API shows it (the caller owns the object). */
 cJSON *api_exec_json(const exec_record *r);
@@ -26,5 +48,12 @@ engine *api_engine(api *a);
 /* GET /v1/executions (filters, paging) and GET /v1/executions/stats: answer and return 0. */
 int api_list_handle(api *a, http_req *req);
 int api_stats_handle(api *a, http_req *req);
+
+/* api_catalog.c: GET /v1/functions, GET /v1/plugins, GET /metrics (answer and return 0), and the
+ * answer to a reload once it is applied (what it did to each file). */
+int api_functions_handle(api *a, http_req *req);
+int api_plugins_handle(api *a, http_req *req);
+int api_metrics_handle(api *a, http_req *req);
+void api_reply_reload(api *a, http_req *req);
 
 #endif

@@ -1,0 +1,227 @@
+/*
+ * api_catalog.c - what the host serves besides executions: its functions
+ * (with their options and next cron fire), its plugin files and versions,
+ * what a reload did, and its metrics. Read-only: everything comes from the
+ * plugin registry and the engine's counters, nothing from the store.
+ *
+ * May not: write anything, see an HTTP library type.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_int.h"
+#include "duration.h"
+#include "engine.h"
+#include "plugins.h"
+
+static void add_plugin_ref(cJSON *o, const plugin *p)
+{
+    cJSON *po = cJSON_AddObjectToObject(o, "plugin");
+    cJSON_AddStringToObject(po, "name", p->name);
+    cJSON_AddStringToObject(po, "version", p->version);
+    cJSON_AddStringToObject(po, "hash", p->hash);
+    cJSON_AddStringToObject(po, "file", p->file);
+}
+
+static void add_duration(cJSON *o, const char *key, int64_t ms)
+{
+    char text[64];
+    duration_format(ms, text, sizeof text);
+    cJSON_AddStringToObject(o, key, text);
+}
+
+/* A function's options as tarry.h names them, defaults filled in; null for what is off. */
+static void add_options(cJSON *o, const fn_options *opt)
+{
+    cJSON *oo = cJSON_AddObjectToObject(o, "options");
+    if (opt->retry) {
+        cJSON *r = cJSON_AddObjectToObject(oo, "retry");
+        cJSON_AddNumberToObject(r, "max_attempts", opt->max_attempts);
+        add_duration(r, "initial_interval", opt->initial_interval_ms);
+        cJSON_AddNumberToObject(r, "multiplier", opt->multiplier);
+        cJSON_AddNumberToObject(r, "randomization_factor", opt->jitter);
+        add_duration(r, "max_interval", opt->max_interval_ms);
+    } else {
+        cJSON_AddNullToObject(oo, "retry");
+    }
+    if (opt->max_duration_ms)
+        add_duration(oo, "max_duration", opt->max_duration_ms);
+    else
+        cJSON_AddNullToObject(oo, "max_duration");
+    if (opt->concurrency)
+        cJSON_AddNumberToObject(oo, "concurrency", opt->concurrency);
+    else
+        cJSON_AddNullToObject(oo, "concurrency");
+    cJSON_AddStringToObject(oo, "max_concurrency_action", opt->cancel_over_limit ? "cancel" : "queue");
+    api_add_string_or_null(oo, "cron", opt->cron);
+}
+
+static void add_current_functions(void *user, const plugin *p)
+{
+    for (size_t j = 0; p->current && j < p->fn_count; j++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", p->fns[j].name);
+        add_plugin_ref(o, p);
+        add_options(o, &p->fns[j].opts);
+        cJSON_AddItemToArray(user, o);
+    }
+}
+
+int api_functions_handle(api *a, http_req *req)
+{
+    cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data");
+    plugins_each(engine_plugins(api_engine(a)), add_current_functions, data);
+    /* When each function's cron schedule fires next (engine_cron.c); null without one. */
+    for (cJSON *fn = data->child; fn; fn = fn->next) {
+        int64_t next;
+        if (engine_cron_next_fire(api_engine(a), cJSON_GetStringValue(cJSON_GetObjectItem(fn, "name")),
+                                  &next) == 0)
+            api_add_time(fn, "next_fire_at", next);
+        else
+            cJSON_AddNullToObject(fn, "next_fire_at");
+    }
+    api_reply_cjson(req, 200, root);
+    return 0;
+}
+
+static cJSON *plugin_json(const char *file, const plugin *p, const char *state)
+{
+    cJSON *o = cJSON_CreateObject(), *fns;
+    cJSON_AddStringToObject(o, "file", file);
+    api_add_string_or_null(o, "name", p ? p->name : NULL);
+    api_add_string_or_null(o, "version", p ? p->version : NULL);
+    api_add_string_or_null(o, "hash", p && p->hash[0] ? p->hash : NULL);
+    cJSON_AddStringToObject(o, "state", state);
+    api_add_string_or_null(o, "error", p ? p->error : NULL);
+    fns = cJSON_AddArrayToObject(o, "functions");
+    for (size_t j = 0; p && j < p->fn_count; j++)
+        cJSON_AddItemToArray(fns, cJSON_CreateString(p->fns[j].name));
+    return o;
+}
+
+/* The last scan's files: loaded (current), unchanged (current), error, removed. */
+static void add_reported(void *user, const char *file, const plugin *p, plugin_outcome outcome)
+{
+    static const char *const states[] = {"loaded", "unchanged", "error", "removed"};
+    if (outcome == PLUGIN_REMOVED) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", file);
+        cJSON_AddStringToObject(o, "state", "removed");
+        cJSON_AddItemToArray(user, o);
+        return;
+    }
+    cJSON_AddItemToArray(user, plugin_json(file, p, states[outcome]));
+}
+
+/* For GET /v1/plugins: the failures and removals of the last load or reload. */
+static void add_listed_problem(void *user, const char *file, const plugin *p, plugin_outcome outcome)
+{
+    if (outcome == PLUGIN_REFUSED || outcome == PLUGIN_REMOVED)
+        add_reported(user, file, p, outcome);
+}
+
+/* The versions serving new triggers (also one kept after its new file failed). */
+static void add_current_version(void *user, const plugin *p)
+{
+    if (p->current)
+        cJSON_AddItemToArray(user, plugin_json(p->file, p, "loaded"));
+}
+
+/* Older versions still loaded for executions pinned to them. */
+static void add_old_version(void *user, const plugin *p)
+{
+    if (!p->current)
+        cJSON_AddItemToArray(user, plugin_json(p->stored ? p->stored : p->file, p, "pinned"));
+}
+
+int api_plugins_handle(api *a, http_req *req)
+{
+    cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data");
+    plugins_each(engine_plugins(api_engine(a)), add_current_version, data);
+    plugins_report(engine_plugins(api_engine(a)), add_listed_problem, data);
+    plugins_each(engine_plugins(api_engine(a)), add_old_version, data);
+    api_reply_cjson(req, 200, root);
+    return 0;
+}
+
+/*
+ * Prometheus text, written with stdio into a growing buffer (open_memstream),
+ * so a metric added later can never run past a fixed size.
+ */
+int api_metrics_handle(api *a, http_req *req)
+{
+    engine_stats s;
+    char *body = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&body, &len);
+
+    if (!out) {
+        http_reply_error(req, 500, "internal", "out of memory building the metrics");
+        return 0;
+    }
+    engine_get_stats(api_engine(a), &s);
+    fprintf(out,
+            "# HELP tarry_executions_created_total Executions created since the host started.\n"
+            "# TYPE tarry_executions_created_total counter\n"
+            "tarry_executions_created_total %" PRIu64 "\n"
+            "# HELP tarry_executions_finished_total Executions committed in a final state.\n"
+            "# TYPE tarry_executions_finished_total counter\n",
+            s.created);
+    for (int st = EXEC_SUCCEEDED; st <= EXEC_DISCARDED; st++)
+        fprintf(out, "tarry_executions_finished_total{state=\"%s\"} %" PRIu64 "\n",
+                exec_state_name((exec_state)st), s.finished[st]);
+    fprintf(out,
+            "# TYPE tarry_executions_running gauge\ntarry_executions_running %zu\n"
+            "# TYPE tarry_executions_queued gauge\ntarry_executions_queued %zu\n"
+            "# TYPE tarry_workers gauge\ntarry_workers %zu\n"
+            "# HELP tarry_commits_total LMDB write transactions committed.\n"
+            "# TYPE tarry_commits_total counter\ntarry_commits_total %" PRIu64 "\n"
+            "# HELP tarry_commit_seconds_total Time spent applying and fsyncing commits.\n"
+            "# TYPE tarry_commit_seconds_total counter\ntarry_commit_seconds_total %.6f\n"
+            "# HELP tarry_commit_seconds_max The longest commit since the host started.\n"
+            "# TYPE tarry_commit_seconds_max gauge\ntarry_commit_seconds_max %.6f\n",
+            s.running, s.queued, s.workers, s.commits, (double)s.commit_ns_total / 1e9,
+            (double)s.commit_ns_max / 1e9);
+    fprintf(
+        out,
+        "# HELP tarry_commit_failures_total Commits that failed (a full or failing disk); each retry "
+        "counts.\n"
+        "# TYPE tarry_commit_failures_total counter\ntarry_commit_failures_total %" PRIu64 "\n"
+        "# HELP tarry_workers_busy Workers running a function now.\n"
+        "# TYPE tarry_workers_busy gauge\ntarry_workers_busy %zu\n"
+        "# HELP tarry_workers_stuck Workers whose function has run longer than --stuck-after.\n"
+        "# TYPE tarry_workers_stuck gauge\ntarry_workers_stuck %zu\n"
+        "# HELP tarry_worker_oldest_run_seconds How long the longest-running function on a worker has run.\n"
+        "# TYPE tarry_worker_oldest_run_seconds gauge\ntarry_worker_oldest_run_seconds %.3f\n"
+        "# HELP tarry_stuck_after_seconds The --stuck-after threshold.\n"
+        "# TYPE tarry_stuck_after_seconds gauge\ntarry_stuck_after_seconds %.3f\n"
+        "# HELP tarry_workers_abandoned Attempts that timed out (max_duration) and still hold a thread.\n"
+        "# TYPE tarry_workers_abandoned gauge\ntarry_workers_abandoned %zu\n",
+        s.commit_failures, s.workers_busy, s.workers_stuck, (double)s.oldest_pass_ns / 1e9,
+        (double)s.stuck_after_ms / 1e3, s.workers_abandoned);
+    /* A stream that could not grow fails at fclose: then body is not the whole text. */
+    if (fclose(out) != 0 || !body)
+        http_reply_error(req, 500, "internal", "out of memory building the metrics");
+    else
+        http_reply_text(req, 200, "text/plain; version=0.0.4", body, len);
+    free(body);
+    return 0;
+}
+
+/* What the reload just did: each file (loaded, unchanged, error) and each removed plugin. */
+void api_reply_reload(api *a, http_req *req)
+{
+    cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data"), *item;
+    int errors = 0;
+
+    plugins_report(engine_plugins(api_engine(a)), add_reported, data);
+    cJSON_ArrayForEach(item, data)
+    {
+        cJSON *state = cJSON_GetObjectItemCaseSensitive(item, "state");
+        errors += cJSON_IsString(state) && strcmp(state->valuestring, "error") == 0;
+    }
+    cJSON_AddNumberToObject(root, "errors", errors);
+    api_reply_cjson(req, 200, root);
+}
