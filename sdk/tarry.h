@@ -358,8 +358,8 @@ static inline int64_t tarry_now_ms(tarry_ctx *ctx)
  * and return (any status) when it turns 1.
  *
  * What max_duration really bounds: the attempt, not the thread. Past it,
- * the attempt fails ("timed out after 30m") and is retried by the policy
- * at once, in a fresh pass on another thread, while the old one runs on
+ * the attempt fails ("timed out after 30m") and the retry policy decides
+ * what follows (a retry runs in a fresh pass), while the old thread runs on
  * until it returns (its result, logs and commands are then discarded). Such
  * abandoned passes do not take --workers away from other functions as long
  * as the host has spare threads: it keeps as many as --workers for them.
@@ -478,9 +478,9 @@ typedef struct tarry_plugin_def {
  * One entry of TARRY_PLUGIN(): TARRY_FUNCTION("name", c_function), options
  * following as designated initializers:
  *   TARRY_FUNCTION("send_email", send_email, .retry = {.enabled = 1, .max_attempts = 5},
- *                  .max_duration = "2m", .concurrency = 10) (The
- * function pointer rides in __VA_ARGS__ so the macro is valid C99 with or
- * without options.)
+ *                  .max_duration = "2m", .concurrency = 10)
+ * (The function pointer rides in __VA_ARGS__ so the macro is valid C99 with
+ * or without options.)
  */
 #define TARRY_FUNCTION(fn_name, ...)                                                                         \
     {                                                                                                        \
