@@ -101,7 +101,7 @@ typedef struct tarry_call_opts {
     const char *idempotency_key;
     const char *discard_after; /* not started after this long ("10m") or this RFC 3339 time ->
                                   discarded; NULL: never */
-    const char *metadata_json;   /* a JSON object of string pairs (docs/API.md limits); NULL: none */
+    const char *metadata_json; /* a JSON object of string pairs (docs/API.md limits); NULL: none */
 } tarry_call_opts;
 
 /* A step's body: does the side effect, sets its result with tarry_set_result()
