@@ -186,7 +186,7 @@ typedef struct cli_option {
 /* A command line as parsed; the strings are borrowed from argv. */
 typedef struct cli_args {
     bool seen[CLI_MAX_OPTS];
-    const char *value[CLI_MAX_OPTS]; /* NULL for a flag or a bare --wait; the last one given */
+    const char *value[CLI_MAX_OPTS];               /* NULL for a flag or a bare --wait; the last one given */
     const char *all[CLI_MAX_OPTS][CLI_MAX_REPEAT]; /* every value given, in order */
     int count[CLI_MAX_OPTS];
     const char *pos[CLI_MAX_POS];

@@ -28,9 +28,9 @@ enum {
 };
 
 /* The query parameter of each option (docs/API.md); a repeated option repeats it. */
-static const char *const ls_keys[] = {"function",    "state",         "metadata",    "created_from",
-                                      "created_to",  "finished_from", "finished_to", "error_contains",
-                                      "limit",       "cursor"};
+static const char *const ls_keys[] = {"function",   "state",         "metadata",    "created_from",
+                                      "created_to", "finished_from", "finished_to", "error_contains",
+                                      "limit",      "cursor"};
 
 /* "more: tarry [--url URL] ls --function F ... --cursor C": the same filters, the next page. */
 static void print_next_page(const client *c, const cli_args *args, const char *next)
@@ -43,9 +43,9 @@ static void print_next_page(const client *c, const cli_args *args, const char *n
         cli_put_shell_word(hint.f, c->base_url);
     }
     fputs(" ls", hint.f);
-    static const char *const flags[] = {"function",    "state",         "metadata",    "created-from",
-                                        "created-to",  "finished-from", "finished-to", "error",
-                                        "limit"};
+    static const char *const flags[] = {"function",     "state",      "metadata",
+                                        "created-from", "created-to", "finished-from",
+                                        "finished-to",  "error",      "limit"};
     for (int i = LS_FUNCTION; i <= LS_LIMIT; i++) {
         for (int n = 0; n < args->count[i]; n++) {
             fprintf(hint.f, " --%s ", flags[i]);

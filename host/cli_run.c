@@ -198,9 +198,9 @@ static char *run_body(const command *cmd, const cli_args *args)
                 cJSON_ArrayForEach(entry, obj)
                 {
                     if (!cJSON_IsString(entry)) {
-                        cli_value_error(cmd,
-                                        "--metadata: the value of \"%s\" is %s; metadata values must be strings",
-                                        entry->string, cli_json_type_name(entry));
+                        cli_value_error(
+                            cmd, "--metadata: the value of \"%s\" is %s; metadata values must be strings",
+                            entry->string, cli_json_type_name(entry));
                         cJSON_Delete(obj);
                         goto done;
                     }
@@ -210,7 +210,8 @@ static char *run_body(const command *cmd, const cli_args *args)
                 continue;
             }
             if (!eq || eq == pair) {
-                cli_value_error(cmd, "--metadata: \"%s\" is not KEY=VALUE (e.g. --metadata team=growth)", pair);
+                cli_value_error(cmd, "--metadata: \"%s\" is not KEY=VALUE (e.g. --metadata team=growth)",
+                                pair);
                 goto done;
             }
             char *key = cli_xstrdup(pair);

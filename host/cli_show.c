@@ -322,9 +322,8 @@ static void print_attempts(client *c, const char *id)
 
         n++;
         failed = failed || (outcome && strcmp(outcome, "succeeded") != 0);
-        snprintf(number, sizeof number, "  attempt %d", cJSON_IsNumber(cli_json_get(a, "number"))
-                                                          ? cli_json_get(a, "number")->valueint
-                                                          : 0);
+        snprintf(number, sizeof number, "  attempt %d",
+                 cJSON_IsNumber(cli_json_get(a, "number")) ? cli_json_get(a, "number")->valueint : 0);
         entry_took(a, took, sizeof took);
         snprintf(ran, sizeof ran, "%s%s", took[0] ? "ran " : "", took);
         if (cJSON_IsTrue(cli_json_get(a, "crashed")))

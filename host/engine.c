@@ -175,7 +175,7 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
     uv_mutex_init(&e->cp_lock);
     uv_cond_init(&e->cp_cond);
     e->open_handles = 9;
-    engine_watch_init(e); /* one handle more */
+    engine_watch_init(e);         /* one handle more */
     if (engine_cron_init(e) != 0) /* one handle more */
         return TARRY_ENOMEM;
     if (!(e->batch = store_batch_new()) ||

@@ -134,7 +134,7 @@ static bool rejected_by_failure(engine *e, const exec *x)
 static void reject(engine *e, commit_entry *ce, int status)
 {
     exec *x = ce->x;
-    engine_idem_forget(e, x); /* never stored: its key names nothing */
+    engine_idem_forget(e, x);         /* never stored: its key names nothing */
     engine_share_child_refused(e, x); /* ... and calls that share it by that key fail */
     engine_share_forget(e, x);        /* its own links were never stored either */
     engine_sleep_entry_free(ce->sleep_entry);

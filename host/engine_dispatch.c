@@ -343,7 +343,8 @@ static void spawn_children(engine *e, exec *x, size_t from, size_t to)
         rec.idempotency_key = r->idempotency_key;
         rec.metadata = r->metadata;
         if (r->discard_after)
-            exec_opts_discard_after(r->discard_after, r->e.started_at, &rec.discard_at, NULL, 0); /* checked */
+            exec_opts_discard_after(r->discard_after, r->e.started_at, &rec.discard_at, NULL,
+                                    0); /* checked */
         if (!(child = engine_exec_alloc(e, &rec))) {
             hlog(HLOG_ERROR, "out of memory creating a child of %s", x->run.id_text);
             continue;
@@ -630,7 +631,7 @@ void engine_start_ready(engine *e)
             /* A resume continues the attempt: its count and start stay. */
             x->rec.attempts++;
             x->rec.started_at = clock_now_ms();
-            x->rec.next_attempt_at = 0; /* a retry that waited starts now */
+            x->rec.next_attempt_at = 0;         /* a retry that waited starts now */
             atomic_store(&x->run.cancelled, 0); /* replay.h: zeroed when an attempt starts */
         }
         x->rec.resume = false;

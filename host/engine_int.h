@@ -131,9 +131,9 @@ typedef struct exec {
     bool attempt_pending;
     store_attempt attempt;
     char *attempt_error;
-    char *error_kept;           /* the failed attempt's error while its retry waits (rec.error), owned */
+    char *error_kept;            /* the failed attempt's error while its retry waits (rec.error), owned */
     uint32_t drop_from, drop_to; /* journal entries [from, to) to delete: a retried workflow's failed end */
-    bool abandoned; /* its pass timed out: the pass owns this exec (not in `active`) until it returns */
+    bool abandoned;    /* its pass timed out: the pass owns this exec (not in `active`) until it returns */
     bool idem_pending; /* its idempotency key is in the engine's pending map (engine_idem.c) */
     /* engine_share.c: its calls that share a child by key, not committed yet (on e->sharing while
      * any); and, once it is a final child, the other parents' calls its outcome settles (owned). */
@@ -250,11 +250,11 @@ struct engine {
     list_node passes;       /* executions whose pass is on a worker (engine_watch.c) */
     uv_timer_t watch_timer; /* checks them for passes past stuck_after_ms */
     int64_t stuck_after_ms;
-    bool all_stuck; /* every worker holds a pass past the threshold (logged when it changes) */
-    struct fn_limit *limits; /* engine_limits.c: functions with a concurrency limit seen so far */
-    size_t held_count;       /* executions on their held lists (counted in ready_count too) */
+    bool all_stuck;           /* every worker holds a pass past the threshold (logged when it changes) */
+    struct fn_limit *limits;  /* engine_limits.c: functions with a concurrency limit seen so far */
+    size_t held_count;        /* executions on their held lists (counted in ready_count too) */
     struct engine_cron *cron; /* engine_cron.c */
-    size_t abandoned; /* passes that timed out and still hold a thread (engine_retry.c) */
+    size_t abandoned;         /* passes that timed out and still hold a thread (engine_retry.c) */
     struct engine_idem *idem; /* idempotency keys not committed yet (engine_idem.c) */
     int64_t idem_ttl_ms;      /* how long a key is kept */
     list_node sharing;        /* executions with links not committed yet (engine_share.c) */

@@ -161,7 +161,7 @@ static void reload_done(uv_work_t *req, int status)
         plugins_apply(e->pl, e->reload_scan);
     e->reload_scan = NULL;
     engine_cron_update(e); /* new, changed or removed schedules */
-    engine_sweep_soon(e); /* the version it replaced may have no executions left */
+    engine_sweep_soon(e);  /* the version it replaced may have no executions left */
     e->reloading = false;
     /* Everyone who asked before the scan began gets its report; those who
      * asked during it get the next one. */

@@ -59,7 +59,7 @@ typedef struct exec_record {
     const char *error;    /* plain text, or NULL */
     const char *plugin_name;
     const char *plugin_version;
-    const char *plugin_hash; /* the version it is pinned to (see plugins.h), or NULL */
+    const char *plugin_hash;     /* the version it is pinned to (see plugins.h), or NULL */
     const char *idempotency_key; /* the trigger's or call's key, or NULL */
 } exec_record;
 

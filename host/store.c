@@ -34,8 +34,9 @@
 #include "status.h"
 #include "store_folder.h"
 
-#define RECORD_FORMAT 5 /* written; formats 3 (before log counts) and 4 (before execution control) are read  \
-                         */
+#define RECORD_FORMAT                                                                                        \
+    5 /* written; formats 3 (before log counts) and 4 (before execution control) are read                    \
+       */
 #define RECORD_FORMAT_V4 4
 #define RECORD_FORMAT_V3 3
 #define STR_ABSENT 0xffffffffu

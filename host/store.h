@@ -246,7 +246,8 @@ int store_fn_crashes_scan(store_txn *txn, store_fn_crashes_cb cb, void *user);
  */
 int store_batch_cron_put(store_batch *b, const char *function, int64_t covered_until, const char *expr);
 int store_cron_put(store_txn *txn, const char *function, int64_t covered_until, const char *expr);
-/* Every function's mark (expr borrows from the txn); a non-zero return from cb stops the scan and is returned. */
+/* Every function's mark (expr borrows from the txn); a non-zero return from cb stops the scan and is
+ * returned. */
 typedef int (*store_cron_cb)(void *user, const char *function, int64_t covered_until, const char *expr);
 int store_cron_scan(store_txn *txn, store_cron_cb cb, void *user);
 
