@@ -363,8 +363,18 @@ def main():
                          for eid in sorted(durable) if eid in by_id and by_id[eid]["state"] != "cancelled"]
         kids_not_cancelled = [(eid, by_id[eid]["function"], by_id[eid]["state"], by_id[eid]["parent_id"])
                               for eid in sorted(below) if by_id[eid]["state"] != "cancelled"]
+        # Below any execution a cancel was sent for and that ended cancelled: a cancel whose answer a
+        # kill cut may have been committed (its resend then gets 409), so it is not in `durable`.
+        asked_below = set()
+        frontier = [eid for eid in canceller.requested if by_id.get(eid, {}).get("state") == "cancelled"]
+        while frontier:
+            for k in kids[frontier.pop()]:
+                if k not in asked_below:
+                    asked_below.add(k)
+                    frontier.append(k)
         stray_cancelled = [(e["id"], e["function"], e["error"]) for e in everything
-                           if e["state"] == "cancelled" and e["id"] not in canceller.requested and e["id"] not in below]
+                           if e["state"] == "cancelled" and e["id"] not in canceller.requested
+                           and e["id"] not in asked_below]
         # Ran after its cancel was durable: an attempt past the one the answer showed, started by the
         # engine that answered or a later one (an earlier engine may have started it before its
         # running state was committed: the answer does not count that one).
