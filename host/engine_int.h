@@ -21,6 +21,7 @@
  *   engine_cancel.c    cancel (now, or cooperatively while running, with what it started) and
  *                      discard (not started by its discard_after)
  *   engine_retry.c     attempts: what is kept of each, retries (backoff.h), max_duration timeouts
+ *   engine_idem.c      idempotency keys: uncommitted ones in a map, committed ones in the store, the sweep
  *   engine_share.c     children shared by idempotency key: calls of other parents that wait for them
  *
  * Invariants (every room keeps them):
