@@ -115,6 +115,11 @@ def main():
         states = [h.execution(i)["state"] for i in slow]
         check(states[-1] == "queued",
               "the unlimited function finished while lim_one still had executions queued", states)
+        # One waiting for the limit past its discard_after is discarded there, not run later.
+        late = h.trigger_ok("lim_one", {"n": 100, "gate": gate}, discard_after="1s")
+        doc = h.wait_final(late, timeout=30)
+        check(doc["state"] == "discarded" and doc["attempts"] == 0 and "discard_after" in (doc["error"] or ""),
+              "an execution held by the limit past its discard_after is discarded, never started", doc)
         open(gate, "w").close()
         for i in slow:
             h.wait_final(i, timeout=60)
