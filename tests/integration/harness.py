@@ -346,6 +346,11 @@ class Host:
             return []
         return [self.proc.pid] + descendants(self.proc.pid)
 
+    def engine_pid(self):
+        """The engine process (the supervisor's child), or None while the supervisor restarts it."""
+        kids = self.pids()[1:]
+        return kids[0] if kids else None
+
     def kill9(self):
         """SIGKILL the supervisor, the engine and anything else they started, at once."""
         if self.proc is None:
@@ -508,6 +513,52 @@ class Host:
 
     def log_tail(self, lines=60):
         return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def wait_log(self, text, timeout=30.0):
+        """Wait until the host's log holds `text`."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log_text():
+            if time.monotonic() > deadline:
+                raise CheckFailed("FAILED: the log never said %r:\n%s" % (text, self.log_tail()))
+            time.sleep(0.05)
+
+    def metrics(self):
+        """GET /metrics: {name: value} of its unlabelled tarry_* samples."""
+        status, _, body = self.client.raw("GET", "/metrics")
+        check_eq(status, 200, "GET /metrics")
+        values = {}
+        for line in body.decode().splitlines():
+            m = re.fullmatch(r"(tarry_[a-z_]+) ([0-9.e+-]+)", line)
+            if m:
+                values[m.group(1)] = float(m.group(2))
+        return values
+
+    def wait_metric(self, name, want, timeout=60.0):
+        """Wait until metric `name` is `want`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.metrics().get(name)
+            if got == want:
+                return
+            if time.monotonic() > deadline:
+                raise CheckFailed("FAILED: %s never became %r (last %r)" % (name, want, got))
+            time.sleep(0.05)
+
+    def all_when_final(self, timeout):
+        """Every execution once all are final, or (when time is up first) as they are: (items, the
+        unfinished ones). Reads through engine restarts (a refused connection is read again)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                items, _ = self.list_all("", limit=1000)
+            except (OSError, http.client.HTTPException):
+                self.client.close()
+                time.sleep(0.2)
+                continue
+            open_ = [e for e in items if e["state"] not in FINAL_STATES]
+            if not open_ or time.monotonic() > deadline:
+                return items, open_
+            time.sleep(0.2)
 
     # ---- HTTP ------------------------------------------------------------
     def new_client(self):

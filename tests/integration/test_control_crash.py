@@ -73,25 +73,8 @@ PLUGINS = ["ctlcrash", "idem_children", "cancel"]
 LONG_RUNNING = ("ctl_stubborn", "cancel_loop", "cancel_fanout", "cancel_await")  # never end unless cancelled
 
 
-def engine_pid(h):
-    kids = h.pids()[1:]
-    return kids[0] if kids else None
 
 
-def wait_all_final(h, timeout):
-    """Every execution once all are final, or (items, the unfinished ones) when time is up."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            items, _ = h.list_all("", limit=1000)
-        except (OSError, http.client.HTTPException):
-            h.client.close()
-            time.sleep(0.2)
-            continue
-        open_ = [e for e in items if e["state"] not in harness.FINAL_STATES]
-        if not open_ or time.monotonic() > deadline:
-            return items, open_
-        time.sleep(0.2)
 
 
 class Canceller:
@@ -137,7 +120,7 @@ class Canceller:
         if status in (200, 202):
             # The engine that answered, or (a kill since) a later one; none up (it was just killed):
             # the one the main thread has yet to add (a later one, maybe the one after that).
-            after = engine_pid(self.h) or -len(self.engines)
+            after = self.h.engine_pid() or -len(self.engines)
         with self.lock:
             self.answers[eid].append((status, state, attempts, after))
         if status in (200, 202, 409):
@@ -220,7 +203,7 @@ def main():
         flaky_fail = {}  # ctl_flaky id -> N (attempts that fail on purpose)
         counter = [0]
         kills = [0]
-        engines = [engine_pid(h)]  # every engine process, in order (only our kills end one)
+        engines = [h.engine_pid()]  # every engine process, in order (only our kills end one)
         stop = threading.Event()
         failures = []
         canceller = Canceller(h, engines)
@@ -299,7 +282,7 @@ def main():
             t.start()
         while kills[0] < KILLS:
             time.sleep(random.uniform(0.2, 0.8))
-            pid = engine_pid(h)
+            pid = h.engine_pid()
             if not pid:
                 continue
             try:
@@ -308,9 +291,9 @@ def main():
                 continue
             kills[0] += 1
             deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and not (engine_pid(h) not in (None, pid) and h.healthy()):
+            while time.monotonic() < deadline and not (h.engine_pid() not in (None, pid) and h.healthy()):
                 time.sleep(0.02)
-            engines.append(engine_pid(h))
+            engines.append(h.engine_pid())
         stop.set()
         for t in threads:
             t.join(60)
@@ -334,8 +317,8 @@ def main():
         check(not (leftovers & set(acked)), "every acknowledged long-running execution was cancelled in the run",
               sorted(leftovers & set(acked))[:10])
 
-        everything, unfinished = wait_all_final(h, 180)
-        check(engine_pid(h) == engines[-1], "no engine died but those the test killed")
+        everything, unfinished = h.all_when_final(180)
+        check(h.engine_pid() == engines[-1], "no engine died but those the test killed")
         by_id = {e["id"]: e for e in everything}
         kids = collections.defaultdict(list)
         for e in everything:

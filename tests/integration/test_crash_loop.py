@@ -45,27 +45,8 @@ CLIENTS = 4
 PLUGINS = ["testfns", "wf", ("crash_v1", "crash.so")]
 
 
-def engine_pid(h):
-    kids = h.pids()[1:]
-    return kids[0] if kids else None
 
 
-def wait_all_final(h, timeout):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            items, _ = h.list_all("", limit=1000)
-        except (OSError, http.client.HTTPException):
-            h.client.close()
-            time.sleep(0.2)
-            continue
-        open_ = [e for e in items if e["state"] not in harness.FINAL_STATES]
-        if not open_:
-            return items
-        if time.monotonic() > deadline:
-            raise harness.CheckFailed("FAILED: %d executions not final after %.0fs, e.g. %r"
-                                      % (len(open_), timeout, [(e["id"], e["function"], e["state"]) for e in open_[:5]]))
-        time.sleep(0.2)
 
 
 def main():
@@ -115,10 +96,10 @@ def main():
         for t in threads:
             t.start()
         kills = 0
-        pid = engine_pid(h)
+        pid = h.engine_pid()
         while kills < KILLS:
             time.sleep(random.uniform(0.2, 0.8))
-            pid = engine_pid(h)
+            pid = h.engine_pid()
             if not pid:
                 continue  # between two engines (the poison pill's crash): try again
             try:
@@ -127,7 +108,7 @@ def main():
                 continue
             kills += 1
             deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and not (engine_pid(h) not in (None, pid) and h.healthy()):
+            while time.monotonic() < deadline and not (h.engine_pid() not in (None, pid) and h.healthy()):
                 time.sleep(0.02)
         stop.set()
         for t in threads:
@@ -135,7 +116,9 @@ def main():
         check(not failures, "clients saw only 202s, 503s or connection errors", failures)
         check(h.proc.poll() is None, "the supervisor kept running through %d kills" % kills)
         h.client.close()
-        everything = wait_all_final(h, 180)
+        everything, open_ = h.all_when_final(180)
+        check(not open_, "every execution is final after the run",
+              [(e["id"], e["function"], e["state"]) for e in open_[:5]])
         by_id = {e["id"]: e for e in everything}
 
         lost = [eid for eid in acked if eid not in by_id]

@@ -32,15 +32,12 @@ from harness import check, check_eq
 PLUGIN = [("crash_v1", "crash.so")]
 
 
-def engine_pid(h):
-    kids = h.pids()[1:]
-    return kids[0] if kids else None
 
 
 def wait_new_engine(h, old_pid, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pid = engine_pid(h)
+        pid = h.engine_pid()
         if pid and pid != old_pid and h.healthy():
             h.client.close()  # its keep-alive connection died with the old engine
             return pid
@@ -122,7 +119,7 @@ def kill9_blames_nobody():
     with harness.Host(plugins=PLUGIN, workers=2) as h:
         started = os.path.join(h.dir, "innocent.started")
         eid = h.trigger_ok("crash_innocent", {"ms": 1500, "touch": started})
-        pid = engine_pid(h)
+        pid = h.engine_pid()
         for kill in range(3):
             wait_starts(started, kill + 1)
             os.kill(pid, signal.SIGKILL)
@@ -182,7 +179,7 @@ def quarantine():
         check_eq(sorted(e["state"] for e in items), ["failed"] * 3, "the 3 crashing executions exist, failed")
         status, doc = h.trigger("crash_ok", None, wait="10s")
         check(status == 200, "the plugin's other functions still run", (status, doc))
-        pid = engine_pid(h)
+        pid = h.engine_pid()
         os.kill(pid, signal.SIGKILL)
         wait_new_engine(h, pid)
         status, doc = h.trigger("crash_segv", {"i": 4})

@@ -26,26 +26,8 @@ from harness import check, check_eq
 STUCK_AFTER = "2s"
 
 
-def metrics(h):
-    status, _, body = h.client.raw("GET", "/metrics")
-    check_eq(status, 200, "GET /metrics")
-    values = {}
-    for line in body.decode().splitlines():
-        m = re.fullmatch(r"(tarry_[a-z_]+) ([0-9.e+-]+)", line)
-        if m:
-            values[m.group(1)] = float(m.group(2))
-    return values
 
 
-def wait_metric(h, name, want, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = metrics(h).get(name)
-        if got == want:
-            return
-        if time.monotonic() > deadline:
-            raise harness.CheckFailed("FAILED: %s never became %r (last %r)" % (name, want, got))
-        time.sleep(0.1)
 
 
 def log_lines(h, text):
@@ -54,8 +36,8 @@ def log_lines(h, text):
 
 def check_stuck(h, spinners, start_no):
     """Both spinners hold both workers past the threshold: metrics, log, list, CLI."""
-    wait_metric(h, "tarry_workers_stuck", 2)
-    m = metrics(h)
+    h.wait_metric("tarry_workers_stuck", 2)
+    m = h.metrics()
     check_eq(m.get("tarry_workers_busy"), 2, "tarry_workers_busy")
     check(m.get("tarry_worker_oldest_run_seconds", 0) >= 2.0, "tarry_worker_oldest_run_seconds is past the threshold", m)
     check_eq(m.get("tarry_stuck_after_seconds"), 2.0, "tarry_stuck_after_seconds is the configured threshold")
@@ -118,7 +100,7 @@ def main():
         for q in (quick, quick2):
             check_eq(h.wait_final(q)["state"], "succeeded", "the queued work runs once a worker is free (%s)" % q)
         check(log_lines(h, "a worker is free again"), "the log says a worker is free again", h.log_tail())
-        wait_metric(h, "tarry_workers_stuck", 0)
+        h.wait_metric("tarry_workers_stuck", 0)
         status, doc, _ = h.get("/v1/executions?state=running")
         check_eq(doc["data"], [], "nothing is running any more")
 

@@ -19,7 +19,6 @@ Through the real binary and the compiled "retry" test plugin, with --workers 1:
 """
 
 import os
-import re
 import sys
 import time
 
@@ -28,34 +27,10 @@ import harness
 from harness import check, check_eq
 
 
-def metrics(h):
-    status, _, body = h.client.raw("GET", "/metrics")
-    check_eq(status, 200, "GET /metrics")
-    values = {}
-    for line in body.decode().splitlines():
-        m = re.fullmatch(r"(tarry_[a-z_]+) ([0-9.e+-]+)", line)
-        if m:
-            values[m.group(1)] = float(m.group(2))
-    return values
 
 
-def wait_metric(h, name, want, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = metrics(h).get(name)
-        if got == want:
-            return
-        if time.monotonic() > deadline:
-            raise harness.CheckFailed("FAILED: %s never became %r (last %r)" % (name, want, got))
-        time.sleep(0.05)
 
 
-def wait_log(h, text, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while text not in h.log_text():
-        if time.monotonic() > deadline:
-            raise harness.CheckFailed("FAILED: the log never said %r:\n%s" % (text, h.log_tail()))
-        time.sleep(0.05)
 
 
 def attempts(h, x):
@@ -75,7 +50,7 @@ def main():
         a = attempts(h, x)
         check_eq([(t["outcome"], t["timed_out"], t["error"]) for t in a],
                  [("failed", True, "timed out after 1s"), ("succeeded", False, None)], "patient's attempts")
-        wait_log(h, "attempt 1, which timed out, returned")
+        h.wait_log("attempt 1, which timed out, returned")
         check("is discarded" in h.log_text(), "the late return is said to be discarded", h.log_tail())
 
         # ---- a spinner that ignores tarry_is_cancelled: other work still runs ----
@@ -84,11 +59,11 @@ def main():
         doc = h.wait_final(s1)
         check_eq((doc["state"], doc["error"], doc["attempts"]), ("failed", "timed out after 1s", 1),
                  "stubborn fails with a timeout (no retry policy)")
-        check_eq(metrics(h).get("tarry_workers_abandoned"), 1, "its thread is still held: tarry_workers_abandoned 1")
+        check_eq(h.metrics().get("tarry_workers_abandoned"), 1, "its thread is still held: tarry_workers_abandoned 1")
         quick = [h.trigger_ok("quick", {}) for _ in range(5)]
         for q in quick:
             check_eq(h.wait_final(q)["state"], "succeeded", "quick runs on the worker while stubborn spins (%s)" % q)
-        check(metrics(h).get("tarry_workers_busy") == 1, "the abandoned pass still counts as busy", metrics(h))
+        check(h.metrics().get("tarry_workers_busy") == 1, "the abandoned pass still counts as busy", h.metrics())
 
         # ---- a second one uses the last spare thread: now everything waits ----
         s2 = h.trigger_ok("stubborn", {"until": release})
@@ -96,15 +71,15 @@ def main():
         q = h.trigger_ok("quick", {})
         time.sleep(0.5)
         check_eq(h.execution(q)["state"], "queued", "with every thread held, new work waits in the queue")
-        wait_metric(h, "tarry_workers_abandoned", 2)
-        wait_log(h, "or with an attempt that timed out and has not returned")
+        h.wait_metric("tarry_workers_abandoned", 2)
+        h.wait_log("or with an attempt that timed out and has not returned")
         check(h.healthy(), "the host still answers")
 
         with open(release, "w"):
             pass
         check_eq(h.wait_final(q)["state"], "succeeded", "the queued work runs once a thread returns")
-        wait_metric(h, "tarry_workers_abandoned", 0)
-        wait_log(h, "a worker is free again")
+        h.wait_metric("tarry_workers_abandoned", 0)
+        h.wait_log("a worker is free again")
         log = h.log_text()
         check(log.count("which timed out, returned") >= 3, "each late return is logged", h.log_tail())
         doc = h.execution(s1)
@@ -122,7 +97,7 @@ def main():
                  "one attempt: cancelled, and it timed out")
         with open(release2, "w"):
             pass
-        wait_metric(h, "tarry_workers_abandoned", 0)
+        h.wait_metric("tarry_workers_abandoned", 0)
         check_eq(h.execution(s3)["state"], "cancelled", "its late return changes nothing")
 
 
