@@ -1,18 +1,18 @@
 /*
  * store.c - LMDB schema, record encoding and transactions.
  *
- * Over 800 lines because it is the one file that includes lmdb.h (the
- * rule that keeps LMDB out of every other room): the encoders write
- * straight into MDB_val pages or a batch through the same sink, and the
- * scans walk LMDB cursors, so splitting it would spread lmdb.h over
- * several files. It reads in sections: opening, transactions, batches,
- * string lists, records, index keys, scans, logs, journals.
+ * Over 800 lines because records, their indexes and the scans over them
+ * are one concern: every index key is derived from the record encoding
+ * here, and an index change is written in the same put as its record.
+ * It reads in sections: opening, transactions, batches, string lists,
+ * records, index keys, scans, the metadata index, filtered listing. The
+ * other databases live in store_journal.c and store_keys.c (store_int.h).
  *
  * May not: call into the engine, know about HTTP, or keep anything across
  * transactions except the environment, its database handles and each
  * thread's reset read transactions.
  */
-#include "store.h"
+#include "store_int.h"
 
 #include <errno.h>
 #include <lmdb.h>
@@ -41,77 +41,13 @@
 #define RECORD_FORMAT_V3 3
 #define STR_ABSENT 0xffffffffu
 
-enum {
-    DB_EXEC,
-    DB_BY_STATE,
-    DB_BY_FN,
-    DB_BY_FN_STATE,
-    DB_TIMERS,
-    DB_LOGS,
-    DB_JOURNAL,
-    DB_PINS,
-    DB_FN_CRASHES,
-    DB_ATTEMPTS,
-    DB_IDEM,
-    DB_BY_META,
-    DB_CRON,
-    DB_RERUNS,
-    DB_CALLERS,
-    DB_COUNT
-};
 static const char *const db_names[DB_COUNT] = {"exec", "by_state", "by_fn", "by_fn_state", "timers",
                                                "logs", "journal",  "pins",  "fn_crashes",  "attempts",
                                                "idem", "by_meta",  "cron",  "reruns",      "callers"};
 
-#define PIN_HASH_LEN 16 /* a plugin version's hash (plugins.h's PLUGIN_HASH_LEN) */
-
-struct store {
-    MDB_env *env;
-    int lock_fd; /* flock()ed for the store's lifetime: one host per data folder */
-    MDB_dbi db[DB_COUNT];
-    uint64_t epoch;       /* tells a thread's cached read transactions from a closed store's */
-    char *dir;            /* the data folder, for its free space */
-    store_folder_ids ids; /* the folder, data file and lock file when opened (store_check_folder) */
-    pthread_mutex_t cached_lock;
-    struct store_txn *cached; /* every read transaction kept for reuse, any thread (closed with the store) */
-};
-
 /* Per thread: the loop, the commit thread and every worker read the store,
  * and each reads the reason of its own last failure right after it. */
 static _Thread_local char last_error[768];
-
-/*
- * Where encoded writes go: straight into an open write transaction, or
- * into a batch's arena to be applied later on the commit thread. The
- * encoding code is shared, so both paths write byte-identical data.
- */
-typedef struct sink {
-    store_txn *txn;
-    store_batch *batch;
-} sink;
-
-/* A batch is a run of ops in one buffer: head, key, value, padded to 8. */
-struct op_head {
-    uint8_t kind; /* OP_PUT or OP_DEL */
-    uint8_t db;
-    uint16_t klen;
-    uint32_t vlen;
-};
-enum { OP_PUT, OP_DEL };
-
-struct store_batch {
-    char *buf;
-    size_t len, cap;
-};
-
-struct store_txn {
-    store *st;
-    MDB_txn *txn;
-    bool write;
-    bool idle;                     /* reset, in its thread's cache */
-    bool registered;               /* in st->cached */
-    struct store_txn *next_cached; /* in st->cached */
-};
 
 /*
  * Read transactions are reused per thread. Under MDB_NOTLS, beginning a
@@ -129,7 +65,7 @@ static _Thread_local struct {
 } txn_cache;
 static atomic_uint_fast64_t store_epochs;
 
-static int fail(store *st, int rc, const char *what)
+int store_fail(store *st, int rc, const char *what)
 {
     (void)st;
     if (rc == MDB_NOTFOUND)
@@ -150,7 +86,7 @@ static int fail(store *st, int rc, const char *what)
     return rc == MDB_PANIC ? TARRY_EBROKEN : TARRY_EIO;
 }
 
-static void set_error(const char *msg)
+void store_set_error(const char *msg)
 {
     snprintf(last_error, sizeof last_error, "%s", msg);
 }
@@ -423,7 +359,7 @@ int store_txn_begin(store *st, bool write, store_txn **out)
         t = txn_cache.idle[--txn_cache.count];
         if ((rc = mdb_txn_renew(t->txn)) != 0) {
             txn_cache.idle[txn_cache.count++] = t; /* still reset; try again later */
-            return fail(st, rc, "beginning a transaction");
+            return store_fail(st, rc, "beginning a transaction");
         }
         t->idle = false;
         *out = t;
@@ -435,7 +371,7 @@ int store_txn_begin(store *st, bool write, store_txn **out)
     t->write = write;
     if ((rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, &t->txn)) != 0) {
         free(t);
-        return fail(st, rc, "beginning a transaction");
+        return store_fail(st, rc, "beginning a transaction");
     }
     *out = t;
     return 0;
@@ -446,7 +382,7 @@ int store_txn_commit(store_txn *t)
     int rc = mdb_txn_commit(t->txn);
     store *st = t->st;
     free(t);
-    return rc ? fail(st, rc, "committing") : 0;
+    return rc ? store_fail(st, rc, "committing") : 0;
 }
 
 void store_txn_abort(store_txn *t)
@@ -492,8 +428,7 @@ void store_txn_abort(store_txn *t)
 
 /* ---- write sinks ------------------------------------------------------------ */
 
-static int batch_append(store_batch *b, int kind, int db, const void *k, size_t klen, size_t vlen,
-                        void **value)
+int batch_append(store_batch *b, int kind, int db, const void *k, size_t klen, size_t vlen, void **value)
 {
     size_t need = (sizeof(struct op_head) + klen + vlen + 7) & ~(size_t)7;
     struct op_head head = {(uint8_t)kind, (uint8_t)db, (uint16_t)klen, (uint32_t)vlen};
@@ -517,31 +452,31 @@ static int batch_append(store_batch *b, int kind, int db, const void *k, size_t 
 }
 
 /* Room for a `vlen`-byte value under key k; the caller fills *value. */
-static int sink_reserve(sink *s, int db, const void *k, size_t klen, size_t vlen, void **value)
+int sink_reserve(sink *s, int db, const void *k, size_t klen, size_t vlen, void **value)
 {
     if (s->batch)
         return batch_append(s->batch, OP_PUT, db, k, klen, vlen, value);
     MDB_val key = {klen, (void *)k}, val = {vlen, NULL};
     int rc = mdb_put(s->txn->txn, s->txn->st->db[db], &key, &val, MDB_RESERVE);
     if (rc)
-        return fail(s->txn->st, rc, "writing");
+        return store_fail(s->txn->st, rc, "writing");
     *value = val.mv_data;
     return 0;
 }
 
-static int sink_put_empty(sink *s, int db, const void *k, size_t klen)
+int sink_put_empty(sink *s, int db, const void *k, size_t klen)
 {
     void *unused;
     return sink_reserve(s, db, k, klen, 0, &unused);
 }
 
-static int sink_del(sink *s, int db, const void *k, size_t klen)
+int sink_del(sink *s, int db, const void *k, size_t klen)
 {
     if (s->batch)
         return batch_append(s->batch, OP_DEL, db, k, klen, 0, NULL);
     MDB_val key = {klen, (void *)k};
     int rc = mdb_del(s->txn->txn, s->txn->st->db[db], &key, NULL);
-    return (rc && rc != MDB_NOTFOUND) ? fail(s->txn->st, rc, "deleting") : 0;
+    return (rc && rc != MDB_NOTFOUND) ? store_fail(s->txn->st, rc, "deleting") : 0;
 }
 
 store_batch *store_batch_new(void)
@@ -593,7 +528,7 @@ int store_batch_commit(store *st, store_batch *b)
     int rc;
 
     if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
-        return fail(st, rc, "beginning a write transaction");
+        return store_fail(st, rc, "beginning a write transaction");
     while (at < b->len) {
         struct op_head head;
         memcpy(&head, b->buf + at, sizeof head);
@@ -614,7 +549,7 @@ int store_batch_commit(store *st, store_batch *b)
          * cannot tell whether the new meta page reached the disk, so this
          * batch may be in the store (and would be found by the next open).
          * Its callers must hear "unknown", not "not accepted". */
-        fail(st, rc, "committing a batch");
+        store_fail(st, rc, "committing a batch");
         snprintf(last_error + strlen(last_error), sizeof last_error - strlen(last_error),
                  "; the store cannot write any more, and whether this batch was written is unknown");
         return TARRY_EBROKEN;
@@ -623,15 +558,15 @@ int store_batch_commit(store *st, store_batch *b)
         /* LMDB says EIO for a write that came up short ("filesystem full?"
          * in its source): on a disk without room for this batch, that is a
          * full disk, which refuses new work rather than failing it. */
-        return fail(st, ENOSPC, "committing a batch (a write came up short)");
+        return store_fail(st, ENOSPC, "committing a batch (a write came up short)");
     }
     if (rc)
-        return fail(st, rc, "committing a batch");
+        return store_fail(st, rc, "committing a batch");
     /* Committed, but into the store that opened: if the folder is gone,
      * nobody will ever read it, and nothing may be acknowledged. (A folder
      * replaced under its name is found within a second: store_check_folder.) */
     if (store_folder_check_open(&st->ids, why, sizeof why) != 0) {
-        set_error(why);
+        store_set_error(why);
         return TARRY_ELOST;
     }
     return 0;
@@ -642,7 +577,7 @@ int store_check_folder(store *st)
     char why[512];
     if (store_folder_check(st->dir, &st->ids, why, sizeof why) == 0)
         return 0;
-    set_error(why);
+    store_set_error(why);
     return TARRY_ELOST;
 }
 
@@ -656,7 +591,7 @@ void store_mark_lost(store *st)
  * (STR_ABSENT for NULL), its bytes and a NUL, so decoded strings point
  * straight into the map. */
 
-static size_t strings_size(const char *const *strs, size_t *len, size_t n)
+size_t strings_size(const char *const *strs, size_t *len, size_t n)
 {
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
@@ -666,7 +601,7 @@ static size_t strings_size(const char *const *strs, size_t *len, size_t n)
     return total;
 }
 
-static void strings_put(char *p, const char *const *strs, const size_t *len, size_t n)
+void strings_put(char *p, const char *const *strs, const size_t *len, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         uint32_t size = strs[i] ? (uint32_t)len[i] : STR_ABSENT;
@@ -680,7 +615,7 @@ static void strings_put(char *p, const char *const *strs, const size_t *len, siz
 }
 
 /* 0, or -1 when the bytes in [p, end) are not n well-formed strings. */
-static int strings_get(const char *p, const char *end, const char **strs, size_t n)
+int strings_get(const char *p, const char *end, const char **strs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         uint32_t size;
@@ -866,13 +801,12 @@ static int record_decode(store *st, const MDB_val *key, const MDB_val *val, exec
     r->plugin_hash = s[7];
     return 0;
 corrupt:
-    set_error("corrupt execution record");
+    store_set_error("corrupt execution record");
     return TARRY_EIO;
 }
 
 /* ---- index keys ---------------------------------------------------------- */
 
-#define MAX_INDEX_KEY 300 /* function names are at most 128 bytes */
 
 static size_t key_state(uint8_t *k, exec_state state, const exec_id *id)
 {
@@ -992,7 +926,7 @@ int store_reruns_scan(store_txn *t, const exec_id *id, store_id_cb cb, void *use
     int rc, out = 0;
 
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_RERUNS], &cur)) != 0)
-        return fail(t->st, rc, "opening a cursor");
+        return store_fail(t->st, rc, "opening a cursor");
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         exec_id rerun;
@@ -1006,87 +940,8 @@ int store_reruns_scan(store_txn *t, const exec_id *id, store_id_cb cb, void *use
     if (out)
         return out;
     if (rc != 0 && rc != MDB_NOTFOUND)
-        return fail(t->st, rc, "reading re-runs");
+        return store_fail(t->st, rc, "reading re-runs");
     return 0;
-}
-
-/* ---- callers ----------------------------------------------------------------
- * Key: child(16) parent(16) seq(4, big-endian) -> flags(1): the parents whose
- * call (by idempotency key) shares a child another call made, adjacent per
- * child. Written with the sharing call's entry, deleted with the child's end. */
-
-static void key_caller(uint8_t k[36], const exec_id *child, const exec_id *parent, uint32_t seq)
-{
-    memcpy(k, child->bytes, 16);
-    memcpy(k + 16, parent->bytes, 16);
-    k[32] = (uint8_t)(seq >> 24);
-    k[33] = (uint8_t)(seq >> 16);
-    k[34] = (uint8_t)(seq >> 8);
-    k[35] = (uint8_t)seq;
-}
-
-static int caller_put(sink *out, const exec_id *child, const store_caller *c)
-{
-    uint8_t k[36];
-    void *value;
-    int rc;
-
-    key_caller(k, child, &c->parent, c->seq);
-    if ((rc = sink_reserve(out, DB_CALLERS, k, sizeof k, 1, &value)) != 0)
-        return rc;
-    *(uint8_t *)value = c->detached ? 1 : 0;
-    return 0;
-}
-
-int store_batch_caller_put(store_batch *b, const exec_id *child, const store_caller *c)
-{
-    sink out = {NULL, b};
-    return caller_put(&out, child, c);
-}
-
-int store_caller_put(store_txn *t, const exec_id *child, const store_caller *c)
-{
-    sink out = {t, NULL};
-    return caller_put(&out, child, c);
-}
-
-int store_batch_caller_del(store_batch *b, const exec_id *child, const exec_id *parent, uint32_t seq)
-{
-    sink out = {NULL, b};
-    uint8_t k[36];
-
-    key_caller(k, child, parent, seq);
-    return sink_del(&out, DB_CALLERS, k, sizeof k);
-}
-
-int store_callers_scan(store_txn *t, const exec_id *child, store_caller_cb cb, void *user)
-{
-    MDB_cursor *cur;
-    MDB_val key = {16, (void *)child->bytes}, val;
-    int rc, out = 0;
-
-    if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_CALLERS], &cur)) != 0)
-        return fail(t->st, rc, "opening a cursor");
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-        const uint8_t *k = key.mv_data;
-        store_caller c;
-        if (key.mv_size != 36 || memcmp(k, child->bytes, 16) != 0)
-            break;
-        if (val.mv_size != 1) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        memcpy(c.parent.bytes, k + 16, 16);
-        c.seq = (uint32_t)k[32] << 24 | (uint32_t)k[33] << 16 | (uint32_t)k[34] << 8 | k[35];
-        c.detached = (*(const uint8_t *)val.mv_data & 1) != 0;
-        if ((out = cb(user, &c)) != 0)
-            break;
-    }
-    mdb_cursor_close(cur);
-    if (out)
-        return out;
-    return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "reading callers") : 0;
 }
 
 static int exec_put(sink *out, const exec_record *rec, const exec_record *prev)
@@ -1146,7 +1001,7 @@ int store_exec_get(store_txn *t, const exec_id *id, exec_record *out)
     MDB_val key = {16, (void *)id->bytes}, val;
     int rc = mdb_get(t->txn, t->st->db[DB_EXEC], &key, &val);
     if (rc)
-        return fail(t->st, rc, "reading an execution");
+        return store_fail(t->st, rc, "reading an execution");
     return record_decode(t->st, &key, &val, out);
 }
 
@@ -1171,7 +1026,7 @@ int store_exec_ids_in_state(store_txn *t, exec_state state, store_id_cb cb, void
     int rc, out = 0;
 
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_BY_STATE], &cur)) != 0)
-        return fail(t->st, rc, "opening a cursor");
+        return store_fail(t->st, rc, "opening a cursor");
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         exec_id id;
@@ -1184,7 +1039,7 @@ int store_exec_ids_in_state(store_txn *t, exec_state state, store_id_cb cb, void
     mdb_cursor_close(cur);
     if (out)
         return out;
-    return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "scanning by state") : 0;
+    return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "scanning by state") : 0;
 }
 
 struct scan_records {
@@ -1217,7 +1072,7 @@ int store_pinned_versions(store_txn *t, store_hash_cb cb, void *user)
     int rc, out = 0;
 
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_PINS], &cur)) != 0)
-        return fail(t->st, rc, "opening a cursor");
+        return store_fail(t->st, rc, "opening a cursor");
     rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
     while (rc == 0 && key.mv_size == sizeof seek) {
         char hash[PIN_HASH_LEN + 1];
@@ -1237,7 +1092,7 @@ int store_pinned_versions(store_txn *t, store_hash_cb cb, void *user)
     mdb_cursor_close(cur);
     if (out)
         return out;
-    return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "reading pinned versions") : 0;
+    return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "reading pinned versions") : 0;
 }
 
 int store_exec_list(store_txn *t, const store_list_query *q, store_exec_cb cb, void *user, bool *more)
@@ -1276,7 +1131,7 @@ int store_exec_list(store_txn *t, const store_list_query *q, store_exec_cb cb, v
     else
         memset(seek + plen, 0xff, 16);
     if ((rc = mdb_cursor_open(t->txn, dbi, &cur)) != 0)
-        return fail(t->st, rc, "opening a cursor");
+        return store_fail(t->st, rc, "opening a cursor");
     key.mv_size = plen + 16;
     key.mv_data = seek;
     rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
@@ -1301,7 +1156,7 @@ int store_exec_list(store_txn *t, const store_list_query *q, store_exec_cb cb, v
     mdb_cursor_close(cur);
     if (out)
         return out;
-    return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "listing executions") : 0;
+    return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "listing executions") : 0;
 }
 
 int store_timer_first(store_txn *t, int64_t *due_ms, exec_id *id)
@@ -1311,14 +1166,14 @@ int store_timer_first(store_txn *t, int64_t *due_ms, exec_id *id)
     int rc;
 
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_TIMERS], &cur)) != 0)
-        return fail(t->st, rc, "opening a cursor");
+        return store_fail(t->st, rc, "opening a cursor");
     rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
     if (rc == 0 && key.mv_size == 24) {
         *due_ms = timer_due(key.mv_data);
         memcpy(id->bytes, (uint8_t *)key.mv_data + 8, 16);
     }
     mdb_cursor_close(cur);
-    return rc ? fail(t->st, rc, "reading timers") : 0;
+    return rc ? store_fail(t->st, rc, "reading timers") : 0;
 }
 
 int store_timer_each(store_txn *t, store_timer_cb cb, void *user)
@@ -1328,7 +1183,7 @@ int store_timer_each(store_txn *t, store_timer_cb cb, void *user)
     int rc, out = 0;
 
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_TIMERS], &cur)) != 0)
-        return fail(t->st, rc, "opening a cursor");
+        return store_fail(t->st, rc, "opening a cursor");
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         exec_id id;
@@ -1341,7 +1196,7 @@ int store_timer_each(store_txn *t, store_timer_cb cb, void *user)
     mdb_cursor_close(cur);
     if (out)
         return out;
-    return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "scanning timers") : 0;
+    return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "scanning timers") : 0;
 }
 
 int store_timer_scan_due(store_txn *t, int64_t now_ms, store_exec_cb cb, void *user)
@@ -1351,7 +1206,7 @@ int store_timer_scan_due(store_txn *t, int64_t now_ms, store_exec_cb cb, void *u
     int rc, out = 0;
 
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_TIMERS], &cur)) != 0)
-        return fail(t->st, rc, "opening a cursor");
+        return store_fail(t->st, rc, "opening a cursor");
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         if (key.mv_size != 24 || timer_due(key.mv_data) > now_ms)
@@ -1362,571 +1217,7 @@ int store_timer_scan_due(store_txn *t, int64_t now_ms, store_exec_cb cb, void *u
     mdb_cursor_close(cur);
     if (out)
         return out;
-    return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "scanning timers") : 0;
-}
-
-/* ---- functions' crash histories ---------------------------------------------
- * function -> fixed head (store_fn_crashes without its strings), then the
- * hash and the reason, NUL-terminated. A store from before this database
- * gets it empty at open (MDB_CREATE), which means "no crashes". */
-
-struct fn_crashes_head {
-    uint32_t count, reserved;
-    int64_t at[STORE_FN_CRASHES_KEPT];
-    uint8_t ids[STORE_FN_CRASHES_KEPT][16];
-    int64_t quarantined_at;
-};
-
-static int fn_crashes_put(sink *out, const char *function, const store_fn_crashes *c)
-{
-    size_t flen = strlen(function), hlen = strlen(c->hash) + 1,
-           rlen = (c->reason ? strlen(c->reason) : 0) + 1;
-    struct fn_crashes_head head;
-    void *value;
-    int rc;
-
-    if (flen == 0 || flen > MAX_INDEX_KEY - 20)
-        return TARRY_EINVAL;
-    if (!c->hash[0]) /* nothing to remember */
-        return sink_del(out, DB_FN_CRASHES, function, flen);
-    memset(&head, 0, sizeof head);
-    head.count = c->count > STORE_FN_CRASHES_KEPT ? STORE_FN_CRASHES_KEPT : c->count;
-    for (uint32_t i = 0; i < head.count; i++) {
-        head.at[i] = c->at[i];
-        memcpy(head.ids[i], c->ids[i].bytes, 16);
-    }
-    head.quarantined_at = c->quarantined_at;
-    if ((rc = sink_reserve(out, DB_FN_CRASHES, function, flen, sizeof head + hlen + rlen, &value)) != 0)
-        return rc;
-    memcpy(value, &head, sizeof head);
-    memcpy((char *)value + sizeof head, c->hash, hlen);
-    memcpy((char *)value + sizeof head + hlen, c->reason ? c->reason : "", rlen);
-    return 0;
-}
-
-int store_batch_fn_crashes_put(store_batch *b, const char *function, const store_fn_crashes *c)
-{
-    sink out = {NULL, b};
-    return fn_crashes_put(&out, function, c);
-}
-
-int store_fn_crashes_put(store_txn *t, const char *function, const store_fn_crashes *c)
-{
-    sink out = {t, NULL};
-    return fn_crashes_put(&out, function, c);
-}
-
-int store_fn_crashes_scan(store_txn *t, store_fn_crashes_cb cb, void *user)
-{
-    MDB_cursor *cur;
-    MDB_val key, val;
-    int rc, out = 0;
-
-    if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_FN_CRASHES], &cur)) != 0)
-        return fail(t->st, rc, "opening a cursor");
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-        struct fn_crashes_head head;
-        store_fn_crashes c;
-        char function[MAX_INDEX_KEY];
-        const char *hash, *reason, *end = (const char *)val.mv_data + val.mv_size;
-        if (key.mv_size == 0 || key.mv_size >= sizeof function || val.mv_size < sizeof head + 2) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        memcpy(&head, val.mv_data, sizeof head);
-        hash = (const char *)val.mv_data + sizeof head;
-        reason = memchr(hash, '\0', (size_t)(end - hash));
-        if (!reason || reason + 1 >= end || end[-1] != '\0' || strlen(hash) >= sizeof c.hash) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        reason++;
-        memset(&c, 0, sizeof c);
-        memcpy(function, key.mv_data, key.mv_size);
-        function[key.mv_size] = '\0';
-        memcpy(c.hash, hash, strlen(hash) + 1);
-        c.count = head.count > STORE_FN_CRASHES_KEPT ? STORE_FN_CRASHES_KEPT : head.count;
-        for (uint32_t i = 0; i < c.count; i++) {
-            c.at[i] = head.at[i];
-            memcpy(c.ids[i].bytes, head.ids[i], 16);
-        }
-        c.quarantined_at = head.quarantined_at;
-        c.reason = reason;
-        if ((out = cb(user, function, &c)) != 0)
-            break;
-    }
-    mdb_cursor_close(cur);
-    if (out)
-        return out;
-    return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "reading crash histories") : 0;
-}
-
-/* ---- cron marks --------------------------------------------------------------
- * function -> covered_until(8, native) then the expression, NUL-terminated. */
-
-static int cron_put(sink *out, const char *function, int64_t covered_until, const char *expr)
-{
-    size_t flen = strlen(function), elen = strlen(expr) + 1;
-    void *value;
-    int rc;
-
-    if (flen == 0 || flen > MAX_INDEX_KEY - 20)
-        return TARRY_EINVAL;
-    if ((rc = sink_reserve(out, DB_CRON, function, flen, sizeof covered_until + elen, &value)) != 0)
-        return rc;
-    memcpy(value, &covered_until, sizeof covered_until);
-    memcpy((char *)value + sizeof covered_until, expr, elen);
-    return 0;
-}
-
-int store_batch_cron_put(store_batch *b, const char *function, int64_t covered_until, const char *expr)
-{
-    sink out = {NULL, b};
-    return cron_put(&out, function, covered_until, expr);
-}
-
-int store_cron_put(store_txn *t, const char *function, int64_t covered_until, const char *expr)
-{
-    sink out = {t, NULL};
-    return cron_put(&out, function, covered_until, expr);
-}
-
-int store_cron_scan(store_txn *t, store_cron_cb cb, void *user)
-{
-    MDB_cursor *cur;
-    MDB_val key, val;
-    int rc, out = 0;
-
-    if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_CRON], &cur)) != 0)
-        return fail(t->st, rc, "opening a cursor");
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-        char function[MAX_INDEX_KEY];
-        int64_t covered_until;
-        const char *expr = (const char *)val.mv_data + sizeof covered_until;
-        if (key.mv_size == 0 || key.mv_size >= sizeof function || val.mv_size < sizeof covered_until + 1 ||
-            expr[val.mv_size - sizeof covered_until - 1] != '\0') {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        memcpy(&covered_until, val.mv_data, sizeof covered_until);
-        memcpy(function, key.mv_data, key.mv_size);
-        function[key.mv_size] = '\0';
-        if ((out = cb(user, function, covered_until, expr)) != 0)
-            break;
-    }
-    mdb_cursor_close(cur);
-    if (out)
-        return out;
-    return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "reading cron marks") : 0;
-}
-
-/* ---- logs ------------------------------------------------------------------ */
-
-static void key_log(uint8_t k[20], const exec_id *id, uint32_t seq)
-{
-    memcpy(k, id->bytes, 16);
-    k[16] = (uint8_t)(seq >> 24);
-    k[17] = (uint8_t)(seq >> 16);
-    k[18] = (uint8_t)(seq >> 8);
-    k[19] = (uint8_t)seq;
-}
-
-static int log_put(sink *out, const exec_id *id, const store_log_line *line)
-{
-    uint8_t k[20];
-    size_t n = strlen(line->text) + 1;
-    void *value;
-    int rc;
-
-    key_log(k, id, line->seq);
-    if ((rc = sink_reserve(out, DB_LOGS, k, 20, 9 + n, &value)) != 0)
-        return rc;
-    memcpy(value, &line->time_ms, 8);
-    ((uint8_t *)value)[8] = (uint8_t)line->level;
-    memcpy((char *)value + 9, line->text, n);
-    return 0;
-}
-
-int store_log_put(store_txn *t, const exec_id *id, const store_log_line *line)
-{
-    sink out = {t, NULL};
-    return log_put(&out, id, line);
-}
-
-int store_batch_log_put(store_batch *b, const exec_id *id, const store_log_line *line)
-{
-    sink out = {NULL, b};
-    return log_put(&out, id, line);
-}
-
-int store_log_scan(store_txn *t, const exec_id *id, store_log_cb cb, void *user)
-{
-    return store_log_scan_from(t, id, 0, cb, user);
-}
-
-int store_log_scan_from(store_txn *t, const exec_id *id, uint32_t from, store_log_cb cb, void *user)
-{
-    uint8_t k[20];
-    MDB_cursor *cur;
-    MDB_val key = {20, k}, val;
-    int rc, out = 0;
-
-    key_log(k, id, from);
-    if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_LOGS], &cur)) != 0)
-        return fail(t->st, rc, "opening a cursor");
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-        const uint8_t *kb = key.mv_data;
-        store_log_line line;
-        if (key.mv_size != 20 || memcmp(kb, id->bytes, 16) != 0)
-            break;
-        if (val.mv_size < 10 || ((char *)val.mv_data)[val.mv_size - 1] != '\0') {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        line.seq = (uint32_t)kb[16] << 24 | (uint32_t)kb[17] << 16 | (uint32_t)kb[18] << 8 | kb[19];
-        memcpy(&line.time_ms, val.mv_data, 8);
-        line.level = ((uint8_t *)val.mv_data)[8];
-        line.text = (const char *)val.mv_data + 9;
-        if ((out = cb(user, &line)) != 0)
-            break;
-    }
-    mdb_cursor_close(cur);
-    if (out)
-        return out;
-    return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "reading logs") : 0;
-}
-
-/* ---- attempts ----------------------------------------------------------------
- * Key: id(16) number(4, big-endian), so an execution's attempts are
- * adjacent and in order. Value: a fixed head, then the error string. */
-
-struct attempt_head {
-    int64_t started_at, finished_at;
-    uint8_t outcome, flags, pad[6];
-};
-
-#define ATTEMPT_F_CRASHED 0x1u
-#define ATTEMPT_F_TIMED_OUT 0x2u
-#define ATTEMPT_F_PERMANENT 0x4u
-
-static int attempt_put(sink *out, const exec_id *id, const store_attempt *a)
-{
-    struct attempt_head head;
-    const char *s[1] = {a->error};
-    size_t len[1], total = sizeof head + strings_size(s, len, 1);
-    uint8_t k[20];
-    void *value;
-    int rc;
-
-    key_log(k, id, a->number);
-    if ((rc = sink_reserve(out, DB_ATTEMPTS, k, 20, total, &value)) != 0)
-        return rc;
-    memset(&head, 0, sizeof head);
-    head.started_at = a->started_at;
-    head.finished_at = a->finished_at;
-    head.outcome = (uint8_t)a->outcome;
-    head.flags = (uint8_t)((a->crashed ? ATTEMPT_F_CRASHED : 0) | (a->timed_out ? ATTEMPT_F_TIMED_OUT : 0) |
-                           (a->permanent ? ATTEMPT_F_PERMANENT : 0));
-    memcpy(value, &head, sizeof head);
-    strings_put((char *)value + sizeof head, s, len, 1);
-    return 0;
-}
-
-int store_attempt_put(store_txn *t, const exec_id *id, const store_attempt *a)
-{
-    sink out = {t, NULL};
-    return attempt_put(&out, id, a);
-}
-
-int store_batch_attempt_put(store_batch *b, const exec_id *id, const store_attempt *a)
-{
-    sink out = {NULL, b};
-    return attempt_put(&out, id, a);
-}
-
-int store_attempt_scan(store_txn *t, const exec_id *id, store_attempt_cb cb, void *user)
-{
-    uint8_t k[20];
-    MDB_cursor *cur;
-    MDB_val key = {20, k}, val;
-    int rc, out = 0;
-
-    key_log(k, id, 0);
-    if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_ATTEMPTS], &cur)) != 0)
-        return fail(t->st, rc, "opening a cursor");
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-        const uint8_t *kb = key.mv_data;
-        const char *v = val.mv_data;
-        struct attempt_head head;
-        store_attempt a;
-        const char *s[1];
-        if (key.mv_size != 20 || memcmp(kb, id->bytes, 16) != 0)
-            break;
-        if (val.mv_size < sizeof head || strings_get(v + sizeof head, v + val.mv_size, s, 1) != 0) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        memcpy(&head, v, sizeof head);
-        memset(&a, 0, sizeof a);
-        a.number = (uint32_t)kb[16] << 24 | (uint32_t)kb[17] << 16 | (uint32_t)kb[18] << 8 | kb[19];
-        a.started_at = head.started_at;
-        a.finished_at = head.finished_at;
-        a.outcome = (exec_state)head.outcome;
-        a.crashed = (head.flags & ATTEMPT_F_CRASHED) != 0;
-        a.timed_out = (head.flags & ATTEMPT_F_TIMED_OUT) != 0;
-        a.permanent = (head.flags & ATTEMPT_F_PERMANENT) != 0;
-        a.error = s[0];
-        if ((out = cb(user, &a)) != 0)
-            break;
-    }
-    mdb_cursor_close(cur);
-    if (out)
-        return out;
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        return fail(t->st, rc, "reading attempts");
-    return 0;
-}
-
-/* ---- journal ----------------------------------------------------------------
- * id seq(4, big-endian) -> fixed head, then name, value, error as in records. */
-
-struct journal_head {
-    uint8_t kind, status, detached, pad[5];
-    int64_t started_at, finished_at, wake_at;
-    uint8_t child[16];
-};
-
-static int journal_put(sink *out, const exec_id *id, const journal_entry *e)
-{
-    const char *strs[3] = {e->name, e->value, e->error};
-    size_t len[3], total = sizeof(struct journal_head);
-    struct journal_head head;
-    uint8_t k[20];
-    void *value;
-    int rc;
-
-    total += strings_size(strs, len, 3);
-    key_log(k, id, e->seq);
-    if ((rc = sink_reserve(out, DB_JOURNAL, k, 20, total, &value)) != 0)
-        return rc;
-    memset(&head, 0, sizeof head);
-    head.kind = (uint8_t)e->kind;
-    head.status = (uint8_t)e->status;
-    head.detached = e->detached;
-    head.started_at = e->started_at;
-    head.finished_at = e->finished_at;
-    head.wake_at = e->wake_at;
-    memcpy(head.child, e->child.bytes, 16);
-    memcpy(value, &head, sizeof head);
-    strings_put((char *)value + sizeof head, strs, len, 3);
-    return 0;
-}
-
-int store_journal_put(store_txn *t, const exec_id *id, const journal_entry *e)
-{
-    sink out = {t, NULL};
-    return journal_put(&out, id, e);
-}
-
-int store_batch_journal_put(store_batch *b, const exec_id *id, const journal_entry *e)
-{
-    sink out = {NULL, b};
-    return journal_put(&out, id, e);
-}
-
-int store_batch_journal_del(store_batch *b, const exec_id *id, uint32_t seq)
-{
-    sink out = {NULL, b};
-    uint8_t k[20];
-    key_log(k, id, seq);
-    return sink_del(&out, DB_JOURNAL, k, sizeof k);
-}
-
-static int journal_decode(const MDB_val *key, const MDB_val *val, journal_entry *e)
-{
-    struct journal_head head;
-    const char *strs[3];
-    const char *p = val->mv_data, *end = p + val->mv_size;
-    const uint8_t *kb = key->mv_data;
-
-    if (val->mv_size < sizeof head)
-        return TARRY_EIO;
-    memcpy(&head, p, sizeof head);
-    if (strings_get(p + sizeof head, end, strs, 3) != 0)
-        return TARRY_EIO;
-    memset(e, 0, sizeof *e);
-    e->seq = (uint32_t)kb[16] << 24 | (uint32_t)kb[17] << 16 | (uint32_t)kb[18] << 8 | kb[19];
-    e->kind = (journal_kind)head.kind;
-    e->status = (journal_status)head.status;
-    e->detached = head.detached != 0;
-    e->started_at = head.started_at;
-    e->finished_at = head.finished_at;
-    e->wake_at = head.wake_at;
-    memcpy(e->child.bytes, head.child, 16);
-    e->name = strs[0];
-    e->value = strs[1];
-    e->error = strs[2];
-    return 0;
-}
-
-int store_journal_get(store_txn *t, const exec_id *id, uint32_t seq, journal_entry *out)
-{
-    uint8_t k[20];
-    MDB_val key = {20, k}, val;
-    int rc;
-
-    key_log(k, id, seq);
-    if ((rc = mdb_get(t->txn, t->st->db[DB_JOURNAL], &key, &val)) != 0)
-        return fail(t->st, rc, "reading a journal entry");
-    return journal_decode(&key, &val, out);
-}
-
-int store_journal_scan(store_txn *t, const exec_id *id, store_journal_cb cb, void *user)
-{
-    uint8_t k[20];
-    MDB_cursor *cur;
-    MDB_val key = {20, k}, val;
-    int rc, out = 0;
-
-    key_log(k, id, 0);
-    if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_JOURNAL], &cur)) != 0)
-        return fail(t->st, rc, "opening a cursor");
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-        journal_entry e;
-        if (key.mv_size != 20 || memcmp(key.mv_data, id->bytes, 16) != 0)
-            break;
-        if (journal_decode(&key, &val, &e) != 0) {
-            set_error("corrupt journal entry");
-            out = TARRY_EIO;
-            break;
-        }
-        if ((out = cb(user, &e)) != 0)
-            break;
-    }
-    mdb_cursor_close(cur);
-    if (out)
-        return out;
-    return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "reading a journal") : 0;
-}
-
-/* ---- idempotency keys ----------------------------------------------------------
- *
- * idem: function NUL sha256(key) -> id(16) expires_at(8, big-endian). The key
- * is hashed because a key of 256 characters (up to 1 KiB of UTF-8) and a
- * function name do not fit LMDB's 511-byte keys; a hash of 256 bits does not
- * collide in practice, and the arguments check reads the execution itself.
- */
-
-#define IDEM_VALUE_LEN 24
-
-static size_t key_idem(uint8_t *k, const char *fn, const char *key)
-{
-    size_t n = strlen(fn) + 1;
-    unsigned int len = 0;
-    memcpy(k, fn, n);
-    EVP_Digest(key, strlen(key), k + n, &len, EVP_sha256(), NULL);
-    return n + 32;
-}
-
-static void be64_put(uint8_t *p, int64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)((uint64_t)v >> (56 - 8 * i));
-}
-
-static int64_t be64_get(const uint8_t *p)
-{
-    uint64_t u = 0;
-    for (int i = 0; i < 8; i++)
-        u = (u << 8) | p[i];
-    return (int64_t)u;
-}
-
-size_t store_idem_key(const char *function, const char *key, uint8_t out[STORE_IDEM_KEY_MAX])
-{
-    return strlen(function) > 128 ? 0 : key_idem(out, function, key);
-}
-
-int store_idem_get(store_txn *t, const char *function, const char *key, store_idem *out)
-{
-    uint8_t k[MAX_INDEX_KEY];
-    MDB_val mk, val;
-    int rc;
-
-    if (strlen(function) > 128)
-        return TARRY_ENOTFOUND;
-    mk.mv_size = key_idem(k, function, key);
-    mk.mv_data = k;
-    if ((rc = mdb_get(t->txn, t->st->db[DB_IDEM], &mk, &val)) != 0)
-        return fail(t->st, rc, "reading an idempotency key");
-    if (val.mv_size != IDEM_VALUE_LEN) {
-        set_error("corrupt idempotency key");
-        return TARRY_EIO;
-    }
-    memcpy(out->id.bytes, val.mv_data, 16);
-    out->expires_at = be64_get((const uint8_t *)val.mv_data + 16);
-    return 0;
-}
-
-int store_batch_idem_put(store_batch *b, const char *function, const char *key, const store_idem *v)
-{
-    uint8_t k[MAX_INDEX_KEY], *value;
-    void *p;
-    int rc;
-
-    if (strlen(function) > 128)
-        return TARRY_EINVAL;
-    if ((rc = batch_append(b, OP_PUT, DB_IDEM, k, key_idem(k, function, key), IDEM_VALUE_LEN, &p)) != 0)
-        return rc;
-    value = p;
-    memcpy(value, v->id.bytes, 16);
-    be64_put(value + 16, v->expires_at);
-    return 0;
-}
-
-int store_idem_expired(store_txn *t, int64_t now_ms, store_idem_pos *pos, size_t max,
-                       store_idem_expired_cb cb, void *user)
-{
-    MDB_cursor *cur;
-    MDB_val key, val;
-    size_t seen = 0;
-    int rc, out = 0;
-
-    if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_IDEM], &cur)) != 0)
-        return fail(t->st, rc, "opening a cursor");
-    if (pos->len) {
-        key.mv_size = pos->len;
-        key.mv_data = pos->key;
-        rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-    } else {
-        rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
-    }
-    for (; rc == 0 && seen < max; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT), seen++) {
-        if (val.mv_size == IDEM_VALUE_LEN && be64_get((const uint8_t *)val.mv_data + 16) <= now_ms &&
-            (out = cb(user, key.mv_data, key.mv_size)) != 0)
-            break;
-    }
-    /* Where the next sweep starts: here, or from the top once the end is reached. */
-    if (rc == 0 && key.mv_size <= sizeof pos->key) {
-        memcpy(pos->key, key.mv_data, key.mv_size);
-        pos->len = key.mv_size;
-    } else {
-        pos->len = 0;
-    }
-    mdb_cursor_close(cur);
-    if (out)
-        return out;
-    return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "sweeping idempotency keys") : 0;
-}
-
-int store_batch_idem_del_raw(store_batch *b, const void *key, size_t len)
-{
-    return batch_append(b, OP_DEL, DB_IDEM, key, len, 0, NULL);
+    return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "scanning timers") : 0;
 }
 
 /* ---- the metadata index ----------------------------------------------------------
@@ -2004,7 +1295,7 @@ static int source_open(store_txn *t, int db, list_source *s, const uint8_t upper
     int rc;
 
     if ((rc = mdb_cursor_open(t->txn, t->st->db[db], &s->cur)) != 0)
-        return fail(t->st, rc, "opening a cursor");
+        return store_fail(t->st, rc, "opening a cursor");
     s->exec = db == DB_EXEC;
     memcpy(seek, s->prefix, s->plen);
     memcpy(seek + s->plen, upper, 16);
@@ -2013,7 +1304,7 @@ static int source_open(store_txn *t, int db, list_source *s, const uint8_t upper
     rc = mdb_cursor_get(s->cur, &s->key, &s->val, MDB_SET_RANGE);
     rc = mdb_cursor_get(s->cur, &s->key, &s->val, rc == 0 ? MDB_PREV : MDB_LAST);
     if (rc && rc != MDB_NOTFOUND)
-        return fail(t->st, rc, "listing executions");
+        return store_fail(t->st, rc, "listing executions");
     source_check(s, rc);
     return 0;
 }
@@ -2169,7 +1460,7 @@ int store_exec_query(store_txn *t, const store_query *q, store_exec_cb cb, void 
         last = id;
         int r = mdb_cursor_get(best->cur, &best->key, &best->val, MDB_PREV);
         if (r && r != MDB_NOTFOUND) {
-            rc = fail(t->st, r, "listing executions");
+            rc = store_fail(t->st, r, "listing executions");
             goto done;
         }
         source_check(best, r);
@@ -2201,7 +1492,7 @@ int store_exec_count(store_txn *t, const char *function, exec_state state, uint6
     }
     prefix[plen++] = (uint8_t)state;
     if ((rc = mdb_cursor_open(t->txn, t->st->db[db], &cur)) != 0)
-        return fail(t->st, rc, "opening a cursor");
+        return store_fail(t->st, rc, "opening a cursor");
     key.mv_size = plen;
     key.mv_data = prefix;
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0 && *count < max;
@@ -2211,5 +1502,5 @@ int store_exec_count(store_txn *t, const char *function, exec_state state, uint6
         (*count)++;
     }
     mdb_cursor_close(cur);
-    return (rc && rc != MDB_NOTFOUND) ? fail(t->st, rc, "counting executions") : 0;
+    return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "counting executions") : 0;
 }
