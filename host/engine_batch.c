@@ -83,6 +83,8 @@ static int batch_exec(store_batch *b, exec *x, size_t *links_written)
         rc = engine_share_batch_links(b, x, links_written);
     if (rc == 0)
         rc = engine_retry_batch(b, x); /* after the journal puts: a retry drops the failed end */
+    if (rc == 0 && engine_final_ending(x->rec.state) && x->written_state != x->rec.state)
+        rc = engine_final_batch(x->owner, b, x);
     for (size_t i = x->lw_from; rc == 0 && i < x->lw_to; i++) {
         const replay_log *l = &x->run.logs[i];
         store_log_line line = {first_line + (uint32_t)(i - x->lw_from), l->time_ms, l->level, l->text};
@@ -415,6 +417,7 @@ static void entry_committed(engine *e, commit_entry *ce)
     exec *x = ce->x;
     exec_record snapshot;
     bool unchanged = !x->in_dirty && x->rec.state == ce->state;
+    bool ended = engine_final_ending(ce->state) && x->committed_state != ce->state;
 
     if (x->committed_state == EXEC_SCHEDULED || ce->state == EXEC_SCHEDULED || ce->wake_at ||
         (x->rec.discard_at && ce->attempts == 0)) /* an unstarted one's discard timer (store.c) */
@@ -434,6 +437,8 @@ static void entry_committed(engine *e, commit_entry *ce)
     engine_sleep_entry_free(ce->sleep_entry);
     if (ce->checkpoint)
         engine_checkpoint_answer(e, x, 0);
+    if (ended)
+        engine_final_committed(e, x, ce->state);
     snapshot = x->rec;
     snapshot.state = ce->state; /* what is durable, even if memory moved on */
     while (!list_empty(&ce->acks))

@@ -23,6 +23,7 @@
  *   engine_retry.c     attempts: what is kept of each, retries (backoff.h), max_duration timeouts
  *   engine_idem.c      idempotency keys: uncommitted ones in a map, committed ones in the store, the sweep
  *   engine_share.c     children shared by idempotency key: calls of other parents that wait for them
+ *   engine_final.c     an execution's end (final or blocked): the hooks of the rooms that follow it
  *
  * Invariants (every room keeps them):
  *   - an execution in memory is in `active` (by id) until it is freed;
@@ -506,5 +507,14 @@ void engine_share_forget(engine *e, exec *x);
 void engine_sweep_soon(engine *e);
 /* Load every version an unfinished execution is pinned to, from the version store. */
 int engine_load_pinned_versions(engine *e);
+
+/* ---- engine_final.c ------------------------------------------------------------------------ */
+
+/* Whether `state` ends an execution for the hooks below: a final state, or blocked. */
+bool engine_final_ending(exec_state state);
+/* In the batch that first writes x in an ending state: what must commit with that end. */
+int engine_final_batch(engine *e, store_batch *b, exec *x);
+/* On the loop, once the batch that wrote x in `state` (an ending one) is durable. */
+void engine_final_committed(engine *e, const exec *x, exec_state state);
 
 #endif

@@ -1,0 +1,36 @@
+/*
+ * engine_final.c - what follows an execution's end: the one place where
+ * the rooms that care (notifications, retention, analytics) hear that an
+ * execution reached a final state or was blocked.
+ *
+ * Two moments, so each concern picks the one its guarantee needs:
+ * engine_final_batch runs while the batch that writes the end is built,
+ * so what it adds (a notification to send, a row to expire) commits with
+ * the end or not at all; engine_final_committed runs on the loop once that
+ * batch is durable, for what may only follow a committed end (counting it,
+ * waking a sender).
+ *
+ * May not: change the execution, or do anything here that a room of its
+ * own should do: each concern is one call into its room.
+ */
+#include "engine_int.h"
+
+bool engine_final_ending(exec_state state)
+{
+    return exec_state_final(state) || state == EXEC_BLOCKED;
+}
+
+int engine_final_batch(engine *e, store_batch *b, exec *x)
+{
+    (void)e;
+    (void)b;
+    (void)x;
+    return 0;
+}
+
+void engine_final_committed(engine *e, const exec *x, exec_state state)
+{
+    (void)e;
+    (void)x;
+    (void)state;
+}
