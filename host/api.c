@@ -1192,6 +1192,7 @@ static int add_log_line(void *user, const store_log_line *line)
     cJSON_AddNumberToObject(o, "seq", line->seq);
     api_add_time(o, "time", line->time_ms);
     cJSON_AddStringToObject(o, "level", levels[line->level & 3]);
+    cJSON_AddNumberToObject(o, "attempt", line->attempt);
     cJSON_AddStringToObject(o, "message", line->text);
     cJSON_AddItemToArray(pg->data, o);
     pg->count++;
