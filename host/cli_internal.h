@@ -177,6 +177,7 @@ enum cli_opt_kind {
 typedef struct cli_option {
     const char *name; /* NULL: unused slot */
     enum cli_opt_kind kind;
+    char short_name; /* 0: none; else also -C (a flag only) */
 } cli_option;
 
 #define CLI_MAX_OPTS 12

@@ -440,6 +440,7 @@ static void entry_committed(engine *e, commit_entry *ce)
         engine_checkpoint_answer(e, x, 0);
     if (ended)
         engine_final_committed(e, x, ce->state);
+    engine_follow_committed(e, &x->rec.id); /* before x may be freed below */
     snapshot = x->rec;
     snapshot.state = ce->state; /* what is durable, even if memory moved on */
     while (!list_empty(&ce->acks))
