@@ -132,7 +132,7 @@ static void reply_page(api *a, http_req *req, const exec_id *id, store_txn *txn,
 typedef struct follow {
     engine_follower ef; /* first: the engine hands it back */
     api *a;
-    http_req *req;  /* NULL once the stream is over (ended, client gone, engine closed) */
+    http_req *req;    /* NULL once the stream is over (ended, client gone, engine closed) */
     uv_timer_t timer; /* the next read (0 ms after a wake) or the next keepalive */
     uint64_t next;    /* the seq of the next line to send (2^32 after the dropped-lines line) */
     bool woken;       /* something new may be in the store: read it when the connection has room */
@@ -315,8 +315,8 @@ static void start_follow(api *a, http_req *req, const exec_id *id, uint64_t from
         free(f);
         if (rc == TARRY_EFULL) {
             http_add_header(req, "Retry-After", "5");
-            http_reply_error(req, 503, "too_many_followers", "%d clients follow logs already; try again later",
-                             ENGINE_FOLLOWERS_MAX);
+            http_reply_error(req, 503, "too_many_followers",
+                             "%d clients follow logs already; try again later", ENGINE_FOLLOWERS_MAX);
         } else {
             http_reply_error(req, 500, "internal", "out of memory starting to follow");
         }

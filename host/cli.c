@@ -185,7 +185,7 @@ static const command commands[] = {
      "                    cancelled or discarded\n"
      "  --json            print the API's JSON answer instead (with -f: each line's\n"
      "                    JSON object, then the end event's)\n",
-     {{"json", OPT_FLAG}, {"follow", OPT_FLAG, 'f'}},
+     {{"json", OPT_FLAG}, {"follow", OPT_FLAG}},
      1,
      1,
      "missing ID, the execution's id",
@@ -385,15 +385,25 @@ static int parse_args(const command *cmd, int argc, char **argv, cli_args *out, 
         [OPT_FLAG] = no_argument, [OPT_VALUE] = required_argument, [OPT_WAIT] = optional_argument};
     struct option longopts[CLI_MAX_OPTS + 3];
     char **words = cli_xrealloc(NULL, (size_t)(argc + 1) * sizeof *words);
-    char shorts[4 + CLI_MAX_OPTS] = "-:h";
+    /* The short forms: -f is --follow for a command that has it. */
+    static const struct {
+        char c;
+        const char *name;
+    } short_flags[] = {{'f', "follow"}};
+    char shorts[8] = "-:h";
     size_t ns = strlen(shorts);
-    int n = 0, rc = 0, got;
+    int n = 0, rc = 0, got, short_of[sizeof short_flags / sizeof short_flags[0]];
 
+    for (size_t k = 0; k < sizeof short_flags / sizeof short_flags[0]; k++)
+        short_of[k] = -1;
     for (int i = 0; i < CLI_MAX_OPTS && cmd->options[i].name; i++) {
         longopts[n++] =
             (struct option){cmd->options[i].name, has_arg[cmd->options[i].kind], NULL, OPT_BASE + i};
-        if (cmd->options[i].short_name)
-            shorts[ns++] = cmd->options[i].short_name; /* flags only: no ':' after it */
+        for (size_t k = 0; k < sizeof short_flags / sizeof short_flags[0]; k++)
+            if (!strcmp(cmd->options[i].name, short_flags[k].name)) {
+                short_of[k] = i;
+                shorts[ns++] = short_flags[k].c;
+            }
     }
     shorts[ns] = '\0';
     longopts[n++] = (struct option){"url", required_argument, NULL, OPT_URL};
@@ -410,9 +420,9 @@ static int parse_args(const command *cmd, int argc, char **argv, cli_args *out, 
     while (rc == 0 && (got = getopt_long(argc, words, shorts, longopts, NULL)) != -1) {
         /* An argument getopt took from a word of its own: read it back from argv. */
         const char *arg = optarg == negative_stand_in ? argv[optind - 1] : optarg;
-        for (int i = 0; got > 1 && got < OPT_URL && i < CLI_MAX_OPTS && cmd->options[i].name; i++)
-            if (got == cmd->options[i].short_name && got != 'h')
-                got = OPT_BASE + i; /* -f is --follow */
+        for (size_t k = 0; k < sizeof short_flags / sizeof short_flags[0]; k++)
+            if (got == short_flags[k].c && short_of[k] >= 0)
+                got = OPT_BASE + short_of[k];
         if (got == 1) {
             rc = add_word(cmd, out, arg);
         } else if (got == OPT_HELP) {
