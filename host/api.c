@@ -42,10 +42,6 @@
 #define MAX_WAIT_MS (10 * 60 * 1000)
 /* A cancel of an execution whose final state is committing waits this long to name it. */
 #define CANCEL_FINAL_WAIT_MS 10000
-/* A logs page: lines by default and at most, and the text after which a page ends early. */
-#define LOGS_DEFAULT 1000
-#define LOGS_MAX 10000
-#define LOGS_PAGE_BYTES (4u << 20)
 /* Seconds a client is told to wait before retrying on a full store: space comes back by hand. */
 #define API_STORE_FULL_RETRY_AFTER "60"
 
@@ -1167,93 +1163,6 @@ done:
     return 0;
 }
 
-/* One page of log lines: at most `limit` lines and about LOGS_PAGE_BYTES of text. */
-struct logs_page {
-    cJSON *data;
-    size_t count, limit, bytes;
-    bool more;
-    uint32_t next; /* more: the seq of the first line not in the page */
-};
-
-#define LOGS_PAGE_FULL 1 /* add_log_line's "stop": not an error */
-
-static int add_log_line(void *user, const store_log_line *line)
-{
-    static const char *const levels[] = {"debug", "info", "warn", "error"};
-    struct logs_page *pg = user;
-    cJSON *o;
-
-    if (pg->count == pg->limit || (pg->count > 0 && pg->bytes >= LOGS_PAGE_BYTES)) {
-        pg->more = true;
-        pg->next = line->seq;
-        return LOGS_PAGE_FULL;
-    }
-    o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "seq", line->seq);
-    api_add_time(o, "time", line->time_ms);
-    cJSON_AddStringToObject(o, "level", levels[line->level & 3]);
-    cJSON_AddStringToObject(o, "message", line->text);
-    cJSON_AddItemToArray(pg->data, o);
-    pg->count++;
-    pg->bytes += strlen(line->text) + 64;
-    return 0;
-}
-
-/*
- * GET .../logs?after=CURSOR&limit=N: one bounded page, so an execution with
- * many long lines never builds one huge answer on the loop. `after` is the
- * next_cursor of the previous page (the seq of its first line; lines are
- * numbered from 0, and the "N lines dropped" line is last, numbered 2^32-1).
- */
-static int handle_logs(api *a, http_req *req, const exec_id *id)
-{
-    char text[32], cursor[16];
-    struct logs_page pg = {.limit = LOGS_DEFAULT};
-    uint64_t after = 0;
-    store_txn *txn;
-    exec_record rec;
-    cJSON *root;
-    int got, rc;
-
-    if ((got = http_req_query(req, "limit", text, sizeof text)) != 0) {
-        char *end;
-        long n = got > 0 ? strtol(text, &end, 10) : 0;
-        if (got < 0 || *end || n < 1 || n > LOGS_MAX) {
-            http_reply_error(req, 400, "invalid_query", "limit: want a whole number from 1 to %d", LOGS_MAX);
-            return 0;
-        }
-        pg.limit = (size_t)n;
-    }
-    if ((got = http_req_query(req, "after", text, sizeof text)) != 0) {
-        char *end;
-        unsigned long long n = got > 0 && text[0] >= '0' && text[0] <= '9' ? strtoull(text, &end, 10) : 0;
-        if (got < 0 || !(text[0] >= '0' && text[0] <= '9') || *end || n > (uint64_t)UINT32_MAX + 1) {
-            http_reply_error(req, 400, "invalid_query", "after: not a cursor from next_cursor");
-            return 0;
-        }
-        after = n;
-    }
-    if (open_exec(a, req, id, &txn, &rec) != 0)
-        return 0;
-    root = cJSON_CreateObject();
-    pg.data = cJSON_AddArrayToObject(root, "data");
-    rc = after > UINT32_MAX ? 0 : store_log_scan_from(txn, id, (uint32_t)after, add_log_line, &pg);
-    store_txn_abort(txn);
-    if (rc != 0 && rc != LOGS_PAGE_FULL) {
-        cJSON_Delete(root);
-        reply_store_error(a, req, rc);
-        return 0;
-    }
-    snprintf(cursor, sizeof cursor, "%" PRIu32, pg.next);
-    if (pg.more)
-        cJSON_AddStringToObject(root, "next_cursor", cursor);
-    else
-        cJSON_AddNullToObject(root, "next_cursor");
-    cJSON_AddNumberToObject(root, "dropped", rec.log_dropped);
-    reply_cjson(req, 200, root);
-    return 0;
-}
-
 static int add_attempt(void *user, const store_attempt *at)
 {
     cJSON *o = cJSON_CreateObject();
@@ -1377,7 +1286,7 @@ static int route(api *a, http_req *req)
         if (path_is(&rest, "/result"))
             return handle_result(a, req, &id);
         if (path_is(&rest, "/logs"))
-            return handle_logs(a, req, &id);
+            return api_logs_handle(a, req, &id);
         if (path_is(&rest, "/attempts"))
             return handle_attempts(a, req, &id);
         if (path_is(&rest, "/schedule"))

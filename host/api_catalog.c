@@ -201,6 +201,9 @@ int api_metrics_handle(api *a, http_req *req)
         "# TYPE tarry_workers_abandoned gauge\ntarry_workers_abandoned %zu\n",
         s.commit_failures, s.workers_busy, s.workers_stuck, (double)s.oldest_pass_ns / 1e9,
         (double)s.stuck_after_ms / 1e3, s.workers_abandoned);
+    fprintf(out, "# HELP tarry_log_followers Clients following an execution's log (GET .../logs?follow=1).\n"
+                 "# TYPE tarry_log_followers gauge\ntarry_log_followers %zu\n",
+            engine_follow_count(api_engine(a)));
     /* A stream that could not grow fails at fclose: then body is not the whole text. */
     if (fclose(out) != 0 || !body)
         http_reply_error(req, 500, "internal", "out of memory building the metrics");

@@ -1,8 +1,9 @@
 /*
  * api_int.h - what api.c lends the API's other rooms (private: only
  * host/api*.c include it). api_list.c holds the listing and counting
- * routes; api_catalog.c functions, plugins and metrics; api.c the rest
- * and the route table.
+ * routes; api_catalog.c functions, plugins and metrics; api_logs.c an
+ * execution's log (pages and following); api.c the rest and the route
+ * table.
  */
 #ifndef TARRY_API_INT_H
 #define TARRY_API_INT_H
@@ -55,5 +56,8 @@ int api_functions_handle(api *a, http_req *req);
 int api_plugins_handle(api *a, http_req *req);
 int api_metrics_handle(api *a, http_req *req);
 void api_reply_reload(api *a, http_req *req);
+
+/* api_logs.c: GET /v1/executions/ID/logs, a page or (?follow=1) a stream of server-sent events. */
+int api_logs_handle(api *a, http_req *req, const exec_id *id);
 
 #endif

@@ -175,11 +175,17 @@ static const command commands[] = {
      true,
      cli_cmd_result},
     {"logs",
-     "logs ID [--json]",
-     "logs ID",
+     "logs ID [-f] [--json]",
+     "logs ID [-f]",
      "an execution's log lines",
-     "  --json            print the API's JSON answer instead\n",
-     {{"json", OPT_FLAG}},
+     "Each line: time, level, #attempt (the attempt that logged it; - for lines\n"
+     "from before attempts were kept), message.\n\n"
+     "  -f, --follow      keep printing lines as they are logged until the execution\n"
+     "                    ends; exits 0 when it succeeded, 1 when it failed, was\n"
+     "                    cancelled or discarded\n"
+     "  --json            print the API's JSON answer instead (with -f: each line's\n"
+     "                    JSON object, then the end event's)\n",
+     {{"json", OPT_FLAG}, {"follow", OPT_FLAG}},
      1,
      1,
      "missing ID, the execution's id",
@@ -379,11 +385,27 @@ static int parse_args(const command *cmd, int argc, char **argv, cli_args *out, 
         [OPT_FLAG] = no_argument, [OPT_VALUE] = required_argument, [OPT_WAIT] = optional_argument};
     struct option longopts[CLI_MAX_OPTS + 3];
     char **words = cli_xrealloc(NULL, (size_t)(argc + 1) * sizeof *words);
-    int n = 0, rc = 0, got;
+    /* The short forms: -f is --follow for a command that has it. */
+    static const struct {
+        char c;
+        const char *name;
+    } short_flags[] = {{'f', "follow"}};
+    char shorts[8] = "-:h";
+    size_t ns = strlen(shorts);
+    int n = 0, rc = 0, got, short_of[sizeof short_flags / sizeof short_flags[0]];
 
-    for (int i = 0; i < CLI_MAX_OPTS && cmd->options[i].name; i++)
+    for (size_t k = 0; k < sizeof short_flags / sizeof short_flags[0]; k++)
+        short_of[k] = -1;
+    for (int i = 0; i < CLI_MAX_OPTS && cmd->options[i].name; i++) {
         longopts[n++] =
             (struct option){cmd->options[i].name, has_arg[cmd->options[i].kind], NULL, OPT_BASE + i};
+        for (size_t k = 0; k < sizeof short_flags / sizeof short_flags[0]; k++)
+            if (!strcmp(cmd->options[i].name, short_flags[k].name)) {
+                short_of[k] = i;
+                shorts[ns++] = short_flags[k].c;
+            }
+    }
+    shorts[ns] = '\0';
     longopts[n++] = (struct option){"url", required_argument, NULL, OPT_URL};
     longopts[n++] = (struct option){"help", no_argument, NULL, OPT_HELP};
     longopts[n] = (struct option){0};
@@ -395,9 +417,12 @@ static int parse_args(const command *cmd, int argc, char **argv, cli_args *out, 
     *out = (cli_args){0};
     opterr = 0; /* the messages are ours */
     optind = 0; /* 0, not 1: glibc starts afresh (cli_main ran getopt before) */
-    while (rc == 0 && (got = getopt_long(argc, words, "-:h", longopts, NULL)) != -1) {
+    while (rc == 0 && (got = getopt_long(argc, words, shorts, longopts, NULL)) != -1) {
         /* An argument getopt took from a word of its own: read it back from argv. */
         const char *arg = optarg == negative_stand_in ? argv[optind - 1] : optarg;
+        for (size_t k = 0; k < sizeof short_flags / sizeof short_flags[0]; k++)
+            if (got == short_flags[k].c && short_of[k] >= 0)
+                got = OPT_BASE + short_of[k];
         if (got == 1) {
             rc = add_word(cmd, out, arg);
         } else if (got == OPT_HELP) {

@@ -158,6 +158,40 @@ int cli_send(client *c, const char *method, const char *path, const char *body, 
     return 0;
 }
 
+int cli_stream_get(client *c, const char *path, curl_write_callback on_data, void *user, long *status)
+{
+    char *url = cli_xasprintf("%.*s%s", (int)c->base_len, c->base_url, path);
+    struct curl_slist *headers = curl_slist_append(NULL, "Accept: text/event-stream");
+    CURLcode code;
+
+    if (!headers || (c->auth_header && !(headers = curl_slist_append(headers, c->auth_header))))
+        cli_die_oom();
+    curl_easy_setopt(c->curl, CURLOPT_URL, url);
+    curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, NULL);
+    curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
+    /* No end in time: a stream lasts as long as what it follows. The host sends a keepalive every
+     * 15 s, so 45 s without a byte means the connection is dead. */
+    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, 0L);
+    curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, 45L);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, user);
+    c->errbuf[0] = '\0';
+    code = curl_easy_perform(c->curl);
+    curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, 0L);
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->get_headers);
+    curl_slist_free_all(headers);
+    free(url);
+    *status = 0;
+    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
+    if (code != CURLE_OK && code != CURLE_WRITE_ERROR) {
+        report_transport_error(c, code);
+        return CLI_EXIT_USAGE;
+    }
+    return 0;
+}
+
 /* Print the host's error answer: `tarry: <message> (<code>, HTTP <status>)`. */
 static void report_server_error(const client *c, const answer *ans)
 {

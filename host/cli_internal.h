@@ -11,7 +11,8 @@
  *   cli_run.c     run, result, reschedule, upgrade: commands that change an
  *                 execution or wait for one
  *   cli_show.c    show, with the journal as a timeline
- *   cli_list.c    ls, logs, functions, plugins, reload: tables and lists
+ *   cli_list.c    ls, functions, plugins, reload: tables and lists
+ *   cli_logs.c    logs: the pages, or following (-f) the host's event stream
  *   cli_control.c cancel, rerun
  *
  * Out of memory: a command-line tool has nothing to clean up or retry, so
@@ -154,6 +155,13 @@ void cli_put_escaped(client *c, FILE *out, const char *s);
  */
 int cli_send(client *c, const char *method, const char *path, const char *body, int64_t timeout_ms,
              answer *ans);
+/*
+ * GET path as a stream (server-sent events): on_data(ptr, 1, n, user) gets
+ * the bytes as they come, whatever the status (*status says it after);
+ * it returns n to go on, 0 to stop (then this returns 0 too). Returns 0, or
+ * CLI_EXIT_USAGE after saying why the stream broke.
+ */
+int cli_stream_get(client *c, const char *path, curl_write_callback on_data, void *user, long *status);
 /*
  * Check that ans has status ok_a or ok_b and a JSON object body. Returns 0,
  * or CLI_EXIT_FAILED after printing the host's error.

@@ -1,5 +1,5 @@
 /*
- * cli_list.c - the commands that print lists: ls, logs, functions, plugins,
+ * cli_list.c - the commands that print lists: ls, functions, plugins,
  * and reload (which prints what the reload did, as plugins does).
  *
  * May not: include the store, engine, replay, plugins or http rooms.
@@ -133,70 +133,6 @@ done:
     cli_table_free(&rows);
     cli_answer_free(&ans);
     free(path_text);
-    return rc;
-}
-
-/* ---- logs ---------------------------------------------------------------------------- */
-
-enum { LOGS_JSON };
-
-/* Every page of the execution's lines (the host answers a bounded page at a time), in order;
- * --json prints each page's answer as it came. */
-int cli_cmd_logs(client *c, const command *cmd, const cli_args *args)
-{
-    char *path = cli_exec_path(c, args->pos[0], "/logs"), *page = NULL, cursor[32] = "";
-    bool any = false;
-    int rc = 0;
-
-    (void)cmd;
-    for (;;) {
-        answer ans = {0};
-        const cJSON *data, *entry, *next;
-
-        free(page);
-        page = NULL;
-        if (!path || asprintf(&page, cursor[0] ? "%s?after=%s" : "%s", path, cursor) < 0) {
-            page = NULL;
-            cli_say(stderr, "tarry: out of memory\n");
-            rc = CLI_EXIT_FAILED;
-            break;
-        }
-        if ((rc = cli_get(c, page, &ans)) != 0) {
-            cli_answer_free(&ans);
-            break;
-        }
-        data = cli_json_get(ans.json, "data");
-        next = cli_json_get(ans.json, "next_cursor");
-        if (!cJSON_IsArray(data) || (next && !cJSON_IsNull(next) && !cJSON_IsString(next))) {
-            rc = cli_bad_answer(c, "\"data\" list");
-            cli_answer_free(&ans);
-            break;
-        }
-        if (args->seen[LOGS_JSON])
-            cli_print_raw(&ans);
-        else
-            cJSON_ArrayForEach(entry, data)
-            {
-                const char *time = cli_json_str(entry, "time");
-                const char *level = cli_json_str(entry, "level");
-                const char *message = cli_json_str(entry, "message");
-                cli_say(stdout, "%s  %-5s  %s\n", time ? time : "-", level ? level : "-",
-                        message ? message : "");
-            }
-        any = any || data->child;
-        /* A cursor that does not move would loop for ever: stop on it. */
-        if (!cJSON_IsString(next) || strlen(next->valuestring) >= sizeof cursor ||
-            strcmp(next->valuestring, cursor) == 0) {
-            cli_answer_free(&ans);
-            break;
-        }
-        snprintf(cursor, sizeof cursor, "%s", next->valuestring);
-        cli_answer_free(&ans);
-    }
-    if (rc == 0 && !any && !args->seen[LOGS_JSON])
-        cli_say(stderr, "tarry: execution %s has no log lines\n", args->pos[0]);
-    free(page);
-    free(path);
     return rc;
 }
 

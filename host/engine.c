@@ -152,6 +152,7 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
     e->stats.workers = e->workers;
     idmap_init(&e->active);
     idmap_init(&e->waits);
+    idmap_init(&e->follows);
     list_init(&e->ready);
     list_init(&e->dirty);
     list_init(&e->deadlines);
@@ -250,6 +251,7 @@ static void on_handle_closed(uv_handle_t *h)
         free(e->waits.slots[i].value);
     idmap_free(&e->active);
     idmap_free(&e->waits);
+    idmap_free(&e->follows);
     store_batch_free(e->batch);
     free(e->entries);
     engine_quarantine_free(e);
@@ -263,6 +265,7 @@ static void on_handle_closed(uv_handle_t *h)
 
 void engine_close(engine *e)
 {
+    engine_follow_close(e);
     committer_stop(e->committer);
     uv_close((uv_handle_t *)&e->check, on_handle_closed);
     uv_close((uv_handle_t *)&e->timer, on_handle_closed);

@@ -243,5 +243,25 @@ void engine_get_stats(const engine *e, engine_stats *out);
 const char *engine_commit_error(const engine *e);
 plugins *engine_plugins(const engine *e);
 store *engine_store(const engine *e);
+uv_loop_t *engine_loop(const engine *e);
+
+/* ---- log followers (engine_follow.c) ------------------------------------------------------
+ * Someone following an execution's log (api_logs.c): woken on the loop after each commit that
+ * wrote to the execution (new lines, a new state), so it reads what is new from the store. The
+ * follower's memory; the engine only links it. wake(f, false) may not remove f; wake(f, true)
+ * means the engine is closing: f is already unlinked and must stop following. */
+#define ENGINE_FOLLOWERS_MAX 1024
+
+typedef struct engine_follower engine_follower;
+struct engine_follower {
+    exec_id id;
+    void (*wake)(engine_follower *f, bool closing);
+    engine_follower *prev, *next; /* the engine's: the others following the same id */
+};
+
+/* Link f (id and wake set): 0, TARRY_EFULL when ENGINE_FOLLOWERS_MAX already follow, TARRY_ENOMEM. */
+int engine_follow_add(engine *e, engine_follower *f);
+void engine_follow_remove(engine *e, engine_follower *f);
+size_t engine_follow_count(const engine *e);
 
 #endif

@@ -87,7 +87,8 @@ static int batch_exec(store_batch *b, exec *x, size_t *links_written)
         rc = engine_final_batch(x->owner, b, x);
     for (size_t i = x->lw_from; rc == 0 && i < x->lw_to; i++) {
         const replay_log *l = &x->run.logs[i];
-        store_log_line line = {first_line + (uint32_t)(i - x->lw_from), l->time_ms, l->level, l->text};
+        store_log_line line = {first_line + (uint32_t)(i - x->lw_from), l->time_ms, l->level, l->text,
+                               (uint32_t)x->run.attempt}; /* the pass that logged it (from 1) */
         rc = store_batch_log_put(b, &x->rec.id, &line);
     }
     if (rc == 0 && x->log_marker) {
@@ -95,7 +96,7 @@ static int batch_exec(store_batch *b, exec *x, size_t *links_written)
          * more are dropped) says so, as the record's count does. */
         char text[200];
         uint32_t max = x->owner->log_max_lines ? x->owner->log_max_lines : JCORE_LOG_LINES_MAX;
-        store_log_line line = {STORE_LOG_DROPPED_SEQ, clock_now_ms(), TARRY_LOG_WARN, text};
+        store_log_line line = {STORE_LOG_DROPPED_SEQ, clock_now_ms(), TARRY_LOG_WARN, text, x->rec.attempts};
         snprintf(text, sizeof text,
                  "%" PRIu32 " lines dropped: an execution keeps at most %" PRIu32
                  " log lines (--log-max-lines)",
@@ -439,6 +440,7 @@ static void entry_committed(engine *e, commit_entry *ce)
         engine_checkpoint_answer(e, x, 0);
     if (ended)
         engine_final_committed(e, x, ce->state);
+    engine_follow_committed(e, &x->rec.id); /* before x may be freed below */
     snapshot = x->rec;
     snapshot.state = ce->state; /* what is durable, even if memory moved on */
     while (!list_empty(&ce->acks))

@@ -24,6 +24,7 @@
  *   engine_idem.c      idempotency keys: uncommitted ones in a map, committed ones in the store, the sweep
  *   engine_share.c     children shared by idempotency key: calls of other parents that wait for them
  *   engine_final.c     an execution's end (final or blocked): the hooks of the rooms that follow it
+ *   engine_follow.c    followers of an execution's log, woken after each commit that wrote to it
  *
  * Invariants (every room keeps them):
  *   - an execution in memory is in `active` (by id) until it is freed;
@@ -208,6 +209,8 @@ struct engine {
     bool timers_due, timers_changed;
     idmap active; /* id -> exec */
     idmap waits;  /* id -> wait_list of WAIT_RESULT / WAIT_TRIGGER waiters */
+    idmap follows;       /* id -> the first engine_follower of its log (engine_follow.c) */
+    size_t follow_count; /* followers linked, at most ENGINE_FOLLOWERS_MAX */
     list_node ready, dirty, deadlines;
     size_t running, ready_count;
     /*
@@ -507,6 +510,13 @@ void engine_share_forget(engine *e, exec *x);
 void engine_sweep_soon(engine *e);
 /* Load every version an unfinished execution is pinned to, from the version store. */
 int engine_load_pinned_versions(engine *e);
+
+/* ---- engine_follow.c ----------------------------------------------------------------------- */
+
+/* A commit wrote to execution id: wake its log's followers (cheap when nobody follows). */
+void engine_follow_committed(engine *e, const exec_id *id);
+/* The engine closes: every follower hears wake(f, true), unlinked first. */
+void engine_follow_close(engine *e);
 
 /* ---- engine_final.c ------------------------------------------------------------------------ */
 

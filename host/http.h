@@ -150,6 +150,31 @@ void http_reply_text(http_req *req, int status, const char *content_type, const 
  */
 int http_req_defer(http_req *req, void (*gone)(void *user), void *user);
 
+/* ---- streamed answers (server-sent events) ----------------------------------------- */
+
+/*
+ * Start an answer whose body is written piece by piece (its length is not
+ * known): the status and content_type (headers added before go too) are
+ * sent at once. Until http_stream_end the request is deferred as with
+ * http_req_defer: if the client goes, gone(user) is called once and req
+ * must not be used again. drained(user) is called (on the loop) each time
+ * everything written so far has been handed to the connection, so a writer
+ * that stopped at a bound (http_stream_queued) may write more: that is the
+ * backpressure. A streaming request is in flight, so the connection's idle
+ * timeout does not close it; a disconnect is seen at once over HTTP/2, and
+ * over HTTP/1.1 when something is next written. Returns 0 or TARRY_ESTATE
+ * (the request was answered already).
+ */
+int http_stream_start(http_req *req, int status, const char *content_type, void (*drained)(void *user),
+                      void (*gone)(void *user), void *user);
+/* Append len bytes (copied) to the stream. 0, TARRY_ENOMEM, or TARRY_ESTATE when it is not open. */
+int http_stream_write(http_req *req, const char *data, size_t len);
+/* Bytes written and not yet handed to the connection. */
+size_t http_stream_queued(const http_req *req);
+/* End the stream once what was written is sent. After this neither gone nor drained is called, and
+ * req may be freed at any time: do not use it again. */
+void http_stream_end(http_req *req);
+
 /* ---- test-only requests (tests/fuzz: the routes without a client or a socket) ---- */
 
 /* Called once with the answer's status and body (borrowed for the call). */

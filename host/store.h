@@ -10,7 +10,8 @@
  *   by_fn_state  function NUL state(1) id -> ""   (listing by function+state)
  *   timers       due_ms(8, big-endian) id -> ""   (delayed starts, durable sleeps, and the discard_after
  *                                               of unstarted executions, by due time: store.c timer_at)
- *   logs         id seq(4, big-endian) -> time(8) level(1) text
+ *   logs         id seq(4, big-endian) -> time(8) level(1) text NUL attempt(4)
+ *                (attempt absent in lines from before it was kept: read as 0)
  *   journal      id seq(4, big-endian) -> encoded journal_entry (durable commands)
  *   pins         hash(16) id -> ""            (unfinished executions by the plugin version they are
  *                                              pinned to: which versions must stay loaded)
@@ -180,6 +181,7 @@ typedef struct store_log_line {
     int64_t time_ms;
     int level;
     const char *text; /* NUL-terminated; borrows from the txn when read */
+    uint32_t attempt; /* the attempt that logged it, from 1; 0: written before attempts were kept */
 } store_log_line;
 
 /* The seq of the line that says how many lines were dropped (the last of an execution's lines). */

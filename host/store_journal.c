@@ -23,6 +23,12 @@ static void key_log(uint8_t k[20], const exec_id *id, uint32_t seq)
     k[19] = (uint8_t)seq;
 }
 
+/*
+ * Value: time(8) level(1) text NUL attempt(4). Lines written before the
+ * attempt was kept end at the text's NUL; the text holds no NUL, so where
+ * its first NUL falls (last byte, or 4 before the end) tells the two apart
+ * and an older store reads on, its lines as attempt 0.
+ */
 static int log_put(sink *out, const exec_id *id, const store_log_line *line)
 {
     uint8_t k[20];
@@ -31,11 +37,12 @@ static int log_put(sink *out, const exec_id *id, const store_log_line *line)
     int rc;
 
     key_log(k, id, line->seq);
-    if ((rc = sink_reserve(out, DB_LOGS, k, 20, 9 + n, &value)) != 0)
+    if ((rc = sink_reserve(out, DB_LOGS, k, 20, 9 + n + 4, &value)) != 0)
         return rc;
     memcpy(value, &line->time_ms, 8);
     ((uint8_t *)value)[8] = (uint8_t)line->level;
     memcpy((char *)value + 9, line->text, n);
+    memcpy((char *)value + 9 + n, &line->attempt, 4);
     return 0;
 }
 
@@ -69,17 +76,22 @@ int store_log_scan_from(store_txn *t, const exec_id *id, uint32_t from, store_lo
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         const uint8_t *kb = key.mv_data;
+        const char *text = (const char *)val.mv_data + 9, *nul;
         store_log_line line;
         if (key.mv_size != 20 || memcmp(kb, id->bytes, 16) != 0)
             break;
-        if (val.mv_size < 10 || ((char *)val.mv_data)[val.mv_size - 1] != '\0') {
+        nul = val.mv_size >= 10 ? memchr(text, '\0', val.mv_size - 9) : NULL;
+        if (!nul || (nul + 1 != text + val.mv_size - 9 && nul + 5 != text + val.mv_size - 9)) {
             rc = MDB_CORRUPTED;
             break;
         }
         line.seq = (uint32_t)kb[16] << 24 | (uint32_t)kb[17] << 16 | (uint32_t)kb[18] << 8 | kb[19];
         memcpy(&line.time_ms, val.mv_data, 8);
         line.level = ((uint8_t *)val.mv_data)[8];
-        line.text = (const char *)val.mv_data + 9;
+        line.text = text;
+        line.attempt = 0; /* a line from before attempts were kept */
+        if (nul + 5 == text + val.mv_size - 9)
+            memcpy(&line.attempt, nul + 1, 4);
         if ((out = cb(user, &line)) != 0)
             break;
     }

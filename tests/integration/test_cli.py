@@ -128,9 +128,9 @@ def main():
         log_id = re.search(r'"id":"(\w{26})"', ids.stdout.replace(" ", "")).group(1)
         p = h.cli("logs", log_id)
         lines = p.stdout.splitlines()
-        check(p.returncode == 0 and len(lines) == 3 and re.match(TIME + r"  info   log line 1 \(info\)$", lines[0])
-              and re.match(TIME + r"  warn   log line 2", lines[1]) and re.match(TIME + r"  error  log line 3", lines[2]),
-              "logs prints time, level, message per line", p.stdout)
+        check(p.returncode == 0 and len(lines) == 3 and re.match(TIME + r"  info   #1  log line 1 \(info\)$", lines[0])
+              and re.match(TIME + r"  warn   #1  log line 2", lines[1]) and re.match(TIME + r"  error  #1  log line 3", lines[2]),
+              "logs prints time, level, attempt, message per line", p.stdout)
         p = h.cli("logs", slow_id)
         check(p.returncode == 0 and p.stdout == "" and "has no log lines" in p.stderr, "logs of an execution without lines", p.stderr)
         p = h.cli("show", "01ARZ3NDEKTSV4RRFFQ69G5FAV")

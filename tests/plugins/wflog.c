@@ -10,6 +10,9 @@
  *   logged_child  logs "calling", calls wflog_leaf, awaits it (a pass that
  *                 suspends on an await, not on a command), logs "child done"
  *                 and returns; wflog_leaf logs "leaf".
+ *   logged_retry  retry: 3 attempts, 0 s. Args {"fail": N}: logs "attempt K",
+ *                 and attempts 1..N fail ("attempt K fails"); the next returns
+ *                 {"attempt": K} (tests/integration/test_logs_follow.py).
  */
 #include <tarry.h>
 
@@ -61,5 +64,25 @@ static tarry_status logged_child(tarry_ctx *ctx, const char *args_json)
     return TARRY_OK;
 }
 
+static tarry_status logged_retry(tarry_ctx *ctx, const char *args_json)
+{
+    cJSON *args = cJSON_Parse(args_json);
+    cJSON *fail = cJSON_GetObjectItemCaseSensitive(args, "fail");
+    int attempt = tarry_attempt(ctx), fails = cJSON_IsNumber(fail) ? fail->valueint : 0;
+    char text[64];
+
+    cJSON_Delete(args);
+    tarry_log(ctx, TARRY_LOG_INFO, "attempt %d", attempt);
+    if (attempt <= fails)
+        return tarry_set_error(ctx, "attempt %d fails", attempt);
+    snprintf(text, sizeof text, "{\"attempt\":%d}", attempt);
+    return tarry_set_result(ctx, text);
+}
+
 TARRY_PLUGIN("wflog", "1.0.0", TARRY_FUNCTION("logged_sleep", logged_sleep),
-             TARRY_FUNCTION("wflog_leaf", wflog_leaf), TARRY_FUNCTION("logged_child", logged_child));
+             TARRY_FUNCTION("wflog_leaf", wflog_leaf), TARRY_FUNCTION("logged_child", logged_child),
+             TARRY_FUNCTION("logged_retry", logged_retry,
+                            .retry = {.enabled = 1,
+                                      .max_attempts = 3,
+                                      .initial_interval = "0s",
+                                      .randomization_factor = -1}));

@@ -1590,6 +1590,63 @@ static void test_pins_built_for_an_older_store(void **state)
     assert_string_equal(got, "dddddddddddddddd "); /* the waiting one; the final one pins nothing */
 }
 
+/* Lines carry the attempt that logged them; a line written by the build before
+ * (time level text NUL, no attempt) still reads, as attempt 0, once the store is
+ * opened by this one, next to new lines of the same execution. */
+static void test_log_attempts_and_older_lines(void **state)
+{
+    fixture *f = *state;
+    exec_id a;
+    uint8_t key[20], old_value[9 + 4];
+    int64_t when = 1700000000123LL;
+    store_txn *t;
+    log_seen l;
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    char err[256];
+
+    id_new(&a);
+    assert_int_equal(store_txn_begin(f->st, true, &t), 0);
+    store_log_line second = {1, 5, 1, "second", 2}, third = {2, 6, 3, "", 0xfffffffeu};
+    assert_int_equal(store_log_put(t, &a, &second), 0);
+    assert_int_equal(store_log_put(t, &a, &third), 0);
+    assert_int_equal(store_txn_commit(t), 0);
+
+    /* Line 0 as the previous build wrote it: "old" and its NUL end the value. */
+    store_close(f->st);
+    f->st = NULL;
+    memcpy(key, a.bytes, 16);
+    memset(key + 16, 0, 4);
+    memcpy(old_value, &when, 8);
+    old_value[8] = 2;
+    memcpy(old_value + 9, "old", 4);
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_set_mapsize(env, 64u << 20), 0);
+    assert_int_equal(mdb_env_open(env, f->path, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "logs", 0, &dbi), 0);
+    MDB_val k = {20, key}, v = {sizeof old_value, old_value};
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    assert_int_equal(store_open(&f->st, f->path, 0, err, sizeof err), 0);
+
+    scan_logs(f->st, &a, &l);
+    assert_int_equal(l.n, 3);
+    assert_string_equal(l.texts[0], "old");
+    assert_int_equal(l.lines[0].attempt, 0);
+    assert_int_equal(l.lines[0].time_ms, when);
+    assert_int_equal(l.lines[0].level, 2);
+    assert_string_equal(l.texts[1], "second");
+    assert_int_equal(l.lines[1].attempt, 2);
+    assert_int_equal(l.lines[1].level, 1);
+    assert_string_equal(l.texts[2], "");
+    assert_int_equal(l.lines[2].attempt, 0xfffffffeu);
+    assert_int_equal(l.lines[2].time_ms, 6);
+}
+
 static void join_within(pthread_t thread, int seconds, const char *what);
 
 /* ---- a full map ------------------------------------------------------------
@@ -2340,6 +2397,7 @@ int main(void)
         STORE_TEST(test_full_map_refuses_and_keeps_serving),
         STORE_TEST(test_pins_follow_records),
         STORE_TEST(test_pins_built_for_an_older_store),
+        STORE_TEST(test_log_attempts_and_older_lines),
         STORE_TEST(test_meta_built_for_an_older_store),
         STORE_TEST(test_last_error_is_per_thread),
         STORE_TEST(test_commit_on_thread_while_reading),
