@@ -478,7 +478,7 @@ static void writer_move(writer *w, exec_record *rec, exec_state state)
 
 static void writer_log(writer *w, const exec_id *id, uint32_t seq, int level, const char *text)
 {
-    store_log_line line = {seq, 1700000000000LL + seq, level, text};
+    store_log_line line = {seq, 1700000000000LL + seq, level, text, 0};
 
     if (w->batch)
         assert_int_equal(store_batch_log_put(w->batch, id, &line), 0);
@@ -1160,14 +1160,14 @@ static void test_logs(void **state)
     assert_int_equal(store_txn_begin(f->st, true, &t), 0);
     for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++) {
         char text[32];
-        store_log_line line = {seqs[i], -5 + (int64_t)i, (int)(i * 50), text};
+        store_log_line line = {seqs[i], -5 + (int64_t)i, (int)(i * 50), text, 0};
         snprintf(text, sizeof text, "a%u", seqs[i]);
         assert_int_equal(store_log_put(t, &a, &line), 0);
         snprintf(text, sizeof text, "b%u", seqs[i]);
         line.level = 255;
         assert_int_equal(store_log_put(t, &b, &line), 0);
     }
-    store_log_line only = {7, INT64_MAX, 0, ""};
+    store_log_line only = {7, INT64_MAX, 0, "", 0};
     assert_int_equal(store_log_put(t, &c, &only), 0);
     assert_int_equal(store_txn_commit(t), 0);
 
@@ -1200,7 +1200,7 @@ static void test_logs(void **state)
     assert_int_equal(l.n, 0);
 
     /* A later line with the same seq replaces the earlier one. */
-    store_log_line again = {1, 99, 2, "replaced"};
+    store_log_line again = {1, 99, 2, "replaced", 0};
     assert_int_equal(store_txn_begin(f->st, true, &t), 0);
     assert_int_equal(store_log_put(t, &a, &again), 0);
     assert_int_equal(store_txn_commit(t), 0);
@@ -1245,7 +1245,7 @@ static void test_callbacks_stop_scans(void **state)
             first = r;
     }
     for (uint32_t i = 0; i < 4; i++) {
-        store_log_line line = {i, 0, 0, "x"};
+        store_log_line line = {i, 0, 0, "x", 0};
         assert_int_equal(store_log_put(t, &first.id, &line), 0);
     }
     assert_int_equal(store_txn_commit(t), 0);
@@ -1314,7 +1314,7 @@ static void test_batch_owns_its_copies(void **state)
     exec_record *rec = malloc(sizeof *rec);
     exec_record want = new_record("owned_function", EXEC_SCHEDULED);
     char *strings[8];
-    store_log_line line = {1, 123, 2, NULL};
+    store_log_line line = {1, 123, 2, NULL, 0};
 
     assert_non_null(b);
     assert_non_null(rec);
@@ -1367,7 +1367,7 @@ static void test_batch_reset_and_empty(void **state)
     store_batch *b = store_batch_new();
     exec_record dropped = new_record("f", EXEC_QUEUED);
     exec_record kept = new_record("f", EXEC_QUEUED);
-    store_log_line line = {0, 0, 0, "dropped"};
+    store_log_line line = {0, 0, 0, "dropped", 0};
     store_txn *t;
     exec_record out;
     log_seen l;
@@ -1863,7 +1863,7 @@ static void test_commit_on_thread_while_reading(void **state)
     fixture *f = *state;
     exec_record x = new_record("threaded", EXEC_QUEUED), then, again, prev;
     commit_job job = {f->st, store_batch_new(), -1};
-    store_log_line line = {0, 1, 0, "from the commit thread"};
+    store_log_line line = {0, 1, 0, "from the commit thread", 0};
     store_txn *reader;
     pthread_t thread;
     log_seen l;
@@ -1917,7 +1917,7 @@ static void *flip_on_thread(void *arg)
     job->rc = b ? 0 : TARRY_ENOMEM;
     for (int i = 0; i < job->commits && job->rc == 0; i++) {
         exec_record prev = job->rec;
-        store_log_line line = {(uint32_t)i, i, 0, "flip"};
+        store_log_line line = {(uint32_t)i, i, 0, "flip", 0};
         job->rec.state = prev.state == EXEC_QUEUED ? EXEC_RUNNING : EXEC_QUEUED;
         job->rec.attempts++;
         store_batch_reset(b);
