@@ -10,7 +10,8 @@ Then it parses /metrics with prometheus_client.parser.text_string_to_metric_fami
 (Debian's python3-prometheus-client) and checks:
   - every family the docs name is there, with HELP and TYPE;
   - every histogram's buckets are cumulative, end in le="+Inf" equal to _count;
-  - the counters say what the test did: created and finished per function and state,
+  - the counters say what the test did: created and finished in all (tarry_executions_*) and
+    per function and state (tarry_function_executions_*),
     attempts per outcome, retries, started, run-time histogram counts, one reload, two
     load errors (start + reload), at least one pending timer, commits counted in the
     commit histograms, the store's size, and notifications at zero.
@@ -37,6 +38,8 @@ from harness import check, check_eq
 FAMILIES = {
     "tarry_executions_created": "counter",
     "tarry_executions_finished": "counter",
+    "tarry_function_executions_created": "counter",
+    "tarry_function_executions_finished": "counter",
     "tarry_executions_started": "counter",
     "tarry_executions_blocked": "counter",
     "tarry_attempts": "counter",
@@ -120,8 +123,8 @@ def main():
         deadline = time.monotonic() + 30
         while True:
             text, fams = scrape(h)
-            fin = fams.get("tarry_executions_finished")
-            if fin and value(fin, "tarry_executions_finished_total", function="exhaust", state="failed") == 1:
+            fin = fams.get("tarry_function_executions_finished")
+            if fin and value(fin, "tarry_function_executions_finished_total", function="exhaust", state="failed") == 1:
                 break
             check(time.monotonic() < deadline, "exhaust's failure is counted", text[-2000:])
             time.sleep(0.05)
@@ -140,13 +143,17 @@ def main():
             check(exposed in helped and exposed in typed, "%s has # HELP and # TYPE" % exposed)
         check_histograms(fams)
 
-        fin, created = fams["tarry_executions_finished"], fams["tarry_executions_created"]
+        check_eq(value(fams["tarry_executions_created"], "tarry_executions_created_total"), 11, "11 created in all")
+        for state, n in (("succeeded", 6), ("failed", 3), ("cancelled", 1), ("discarded", 0)):
+            check_eq(value(fams["tarry_executions_finished"], "tarry_executions_finished_total", state=state), n,
+                     "%d %s in all" % (n, state))
+        fin, created = fams["tarry_function_executions_finished"], fams["tarry_function_executions_created"]
         for fn, n in (("noop", 6), ("fail", 2), ("fail_twice", 2), ("exhaust", 1)):
-            check_eq(value(created, "tarry_executions_created_total", function=fn), n, "%s: created" % fn)
+            check_eq(value(created, "tarry_function_executions_created_total", function=fn), n, "%s: created" % fn)
         for fn, state, n in (("noop", "succeeded", 4), ("noop", "cancelled", 1), ("noop", "failed", 0),
                              ("fail", "failed", 2), ("fail", "succeeded", 0), ("fail_twice", "succeeded", 2),
                              ("fail_twice", "failed", 0), ("exhaust", "failed", 1)):
-            check_eq(value(fin, "tarry_executions_finished_total", function=fn, state=state), n,
+            check_eq(value(fin, "tarry_function_executions_finished_total", function=fn, state=state), n,
                      "%s: finished %s" % (fn, state))
         att = fams["tarry_attempts"]
         for fn, outcome, n in (("noop", "succeeded", 4), ("fail", "failed", 2), ("fail_twice", "failed", 4),
