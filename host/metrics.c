@@ -150,7 +150,8 @@ void metrics_hist_write(FILE *out, const char *name, const metrics_label *labels
 
     if (nlabels > 3)
         nlabels = 3;
-    memcpy(with_le, labels, nlabels * sizeof *labels);
+    if (nlabels) /* labels may be NULL then */
+        memcpy(with_le, labels, nlabels * sizeof *labels);
     with_le[nlabels].name = "le";
     with_le[nlabels].value = le;
     snprintf(series, sizeof series, "%s_bucket", name);
