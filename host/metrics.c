@@ -14,6 +14,8 @@ void metrics_hist_init(metrics_hist *h, const double *bounds, size_t n)
     memset(h, 0, sizeof *h);
     h->bounds = bounds;
     h->n = n > METRICS_BOUNDS_MAX ? METRICS_BOUNDS_MAX : n;
+    for (size_t i = 0; i < h->n; i++)
+        snprintf(h->le[i], sizeof h->le[i], "%g", bounds[i]); /* bounds are round numbers */
 }
 
 void metrics_hist_observe(metrics_hist *h, double v)
@@ -87,15 +89,15 @@ void metrics_family(FILE *out, const char *name, const char *type, const char *h
 /* A label value as the format wants it: backslash, double quote and newline escaped. */
 static void write_label_value(FILE *out, const char *v)
 {
-    for (; *v; v++) {
-        if (*v == '\\')
-            fputs("\\\\", out);
-        else if (*v == '"')
-            fputs("\\\"", out);
-        else if (*v == '\n')
-            fputs("\\n", out);
-        else
-            fputc(*v, out);
+    /* In runs: /metrics is scraped often, and a stream call per character adds up. */
+    for (;;) {
+        size_t plain = strcspn(v, "\\\"\n");
+        fwrite(v, 1, plain, out);
+        v += plain;
+        if (!*v)
+            return;
+        fputs(*v == '\\' ? "\\\\" : *v == '"' ? "\\\"" : "\\n", out);
+        v++;
     }
 }
 
@@ -105,11 +107,26 @@ static void write_labels(FILE *out, const metrics_label *labels, size_t nlabels)
         return;
     fputc('{', out);
     for (size_t i = 0; i < nlabels; i++) {
-        fprintf(out, "%s%s=\"", i ? "," : "", labels[i].name);
+        if (i)
+            fputc(',', out);
+        fputs(labels[i].name, out);
+        fputs("=\"", out);
         write_label_value(out, labels[i].value);
         fputc('"', out);
     }
     fputc('}', out);
+}
+
+/* Decimal digits without printf: /metrics is scraped often and is mostly integers. */
+static void write_u64(FILE *out, uint64_t v)
+{
+    char digits[20];
+    size_t i = sizeof digits;
+    do {
+        digits[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    fwrite(digits + i, 1, sizeof digits - i, out);
 }
 
 static void write_value(FILE *out, double value)
@@ -118,9 +135,11 @@ static void write_value(FILE *out, double value)
         fputs(value > 0 ? "+Inf" : "-Inf", out);
     else if (isnan(value))
         fputs("NaN", out);
-    else if (value == floor(value) && fabs(value) < 9007199254740992.0) /* 2^53: exact */
-        fprintf(out, "%.0f", value);
-    else
+    else if (value == floor(value) && fabs(value) < 9007199254740992.0) { /* 2^53: exact */
+        if (value < 0)
+            fputc('-', out);
+        write_u64(out, (uint64_t)fabs(value));
+    } else
         fprintf(out, "%.15g", value);
 }
 
@@ -138,14 +157,16 @@ void metrics_sample_u64(FILE *out, const char *name, const metrics_label *labels
 {
     fputs(name, out);
     write_labels(out, labels, nlabels);
-    fprintf(out, " %" PRIu64 "\n", value);
+    fputc(' ', out);
+    write_u64(out, value);
+    fputc('\n', out);
 }
 
 void metrics_hist_write(FILE *out, const char *name, const metrics_label *labels, size_t nlabels,
                         const metrics_hist *h)
 {
     metrics_label with_le[4];
-    char series[128], le[32];
+    char series[128];
     uint64_t cumulative = 0;
 
     if (nlabels > 3)
@@ -153,14 +174,10 @@ void metrics_hist_write(FILE *out, const char *name, const metrics_label *labels
     if (nlabels) /* labels may be NULL then */
         memcpy(with_le, labels, nlabels * sizeof *labels);
     with_le[nlabels].name = "le";
-    with_le[nlabels].value = le;
     snprintf(series, sizeof series, "%s_bucket", name);
     for (size_t i = 0; i <= h->n; i++) {
         cumulative += h->counts[i];
-        if (i < h->n)
-            snprintf(le, sizeof le, "%g", h->bounds[i]); /* bounds are round numbers */
-        else
-            snprintf(le, sizeof le, "+Inf");
+        with_le[nlabels].value = i < h->n ? h->le[i] : "+Inf";
         metrics_sample_u64(out, series, with_le, nlabels + 1, cumulative);
     }
     snprintf(series, sizeof series, "%s_sum", name);

@@ -32,6 +32,7 @@
 typedef struct metrics_hist {
     const double *bounds;
     size_t n;
+    char le[METRICS_BOUNDS_MAX][16]; /* each bound as the le label shows it, formatted once */
     uint64_t counts[METRICS_BOUNDS_MAX + 1];
     uint64_t count;
     double sum;
