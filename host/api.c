@@ -15,8 +15,8 @@
  * and JSON of each next to its handler; the HTTP details are in http.c and
  * the rules in the engine, so what is left here reads route by route. The
  * read-only routes that do not touch executions live apart: the list and
- * its counts in api_list.c, functions, plugins and metrics in
- * api_catalog.c.
+ * its counts in api_list.c, functions and plugins in api_catalog.c,
+ * metrics and function stats in api_metrics.c.
  *
  * May not: write to the store, call plugin code, see an HTTP library type.
  */
@@ -1271,6 +1271,9 @@ static int route(api *a, http_req *req)
         if (slash && path.ptr + path.len - slash == (ptrdiff_t)strlen("/executions") &&
             memcmp(slash, "/executions", strlen("/executions")) == 0 && slash > name)
             return handle_trigger(a, req, name, (size_t)(slash - name));
+        if (slash && path.ptr + path.len - slash == (ptrdiff_t)strlen("/stats") &&
+            memcmp(slash, "/stats", strlen("/stats")) == 0 && slash > name)
+            return only_get(req) == 0 ? api_fn_stats_handle(a, req, name, (size_t)(slash - name)) : 0;
     }
     if (path_starts(&path, "/v1/executions/")) {
         const char *idp = path.ptr + strlen("/v1/executions/");

@@ -1,8 +1,8 @@
 /*
  * api_catalog.c - what the host serves besides executions: its functions
  * (with their options and next cron fire), its plugin files and versions,
- * what a reload did, and its metrics. Read-only: everything comes from the
- * plugin registry and the engine's counters, nothing from the store.
+ * and what a reload did (the metrics are in api_metrics.c). Read-only:
+ * everything comes from the plugin registry, nothing from the store.
  *
  * May not: write anything, see an HTTP library type.
  */
@@ -143,73 +143,6 @@ int api_plugins_handle(api *a, http_req *req)
     plugins_report(engine_plugins(api_engine(a)), add_listed_problem, data);
     plugins_each(engine_plugins(api_engine(a)), add_old_version, data);
     api_reply_cjson(req, 200, root);
-    return 0;
-}
-
-/*
- * Prometheus text, written with stdio into a growing buffer (open_memstream),
- * so a metric added later can never run past a fixed size.
- */
-int api_metrics_handle(api *a, http_req *req)
-{
-    engine_stats s;
-    char *body = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&body, &len);
-
-    if (!out) {
-        http_reply_error(req, 500, "internal", "out of memory building the metrics");
-        return 0;
-    }
-    engine_get_stats(api_engine(a), &s);
-    fprintf(out,
-            "# HELP tarry_executions_created_total Executions created since the host started.\n"
-            "# TYPE tarry_executions_created_total counter\n"
-            "tarry_executions_created_total %" PRIu64 "\n"
-            "# HELP tarry_executions_finished_total Executions committed in a final state.\n"
-            "# TYPE tarry_executions_finished_total counter\n",
-            s.created);
-    for (int st = EXEC_SUCCEEDED; st <= EXEC_DISCARDED; st++)
-        fprintf(out, "tarry_executions_finished_total{state=\"%s\"} %" PRIu64 "\n",
-                exec_state_name((exec_state)st), s.finished[st]);
-    fprintf(out,
-            "# TYPE tarry_executions_running gauge\ntarry_executions_running %zu\n"
-            "# TYPE tarry_executions_queued gauge\ntarry_executions_queued %zu\n"
-            "# TYPE tarry_workers gauge\ntarry_workers %zu\n"
-            "# HELP tarry_commits_total LMDB write transactions committed.\n"
-            "# TYPE tarry_commits_total counter\ntarry_commits_total %" PRIu64 "\n"
-            "# HELP tarry_commit_seconds_total Time spent applying and fsyncing commits.\n"
-            "# TYPE tarry_commit_seconds_total counter\ntarry_commit_seconds_total %.6f\n"
-            "# HELP tarry_commit_seconds_max The longest commit since the host started.\n"
-            "# TYPE tarry_commit_seconds_max gauge\ntarry_commit_seconds_max %.6f\n",
-            s.running, s.queued, s.workers, s.commits, (double)s.commit_ns_total / 1e9,
-            (double)s.commit_ns_max / 1e9);
-    fprintf(
-        out,
-        "# HELP tarry_commit_failures_total Commits that failed (a full or failing disk); each retry "
-        "counts.\n"
-        "# TYPE tarry_commit_failures_total counter\ntarry_commit_failures_total %" PRIu64 "\n"
-        "# HELP tarry_workers_busy Workers running a function now.\n"
-        "# TYPE tarry_workers_busy gauge\ntarry_workers_busy %zu\n"
-        "# HELP tarry_workers_stuck Workers whose function has run longer than --stuck-after.\n"
-        "# TYPE tarry_workers_stuck gauge\ntarry_workers_stuck %zu\n"
-        "# HELP tarry_worker_oldest_run_seconds How long the longest-running function on a worker has run.\n"
-        "# TYPE tarry_worker_oldest_run_seconds gauge\ntarry_worker_oldest_run_seconds %.3f\n"
-        "# HELP tarry_stuck_after_seconds The --stuck-after threshold.\n"
-        "# TYPE tarry_stuck_after_seconds gauge\ntarry_stuck_after_seconds %.3f\n"
-        "# HELP tarry_workers_abandoned Attempts that timed out (max_duration) and still hold a thread.\n"
-        "# TYPE tarry_workers_abandoned gauge\ntarry_workers_abandoned %zu\n",
-        s.commit_failures, s.workers_busy, s.workers_stuck, (double)s.oldest_pass_ns / 1e9,
-        (double)s.stuck_after_ms / 1e3, s.workers_abandoned);
-    fprintf(out, "# HELP tarry_log_followers Clients following an execution's log (GET .../logs?follow=1).\n"
-                 "# TYPE tarry_log_followers gauge\ntarry_log_followers %zu\n",
-            engine_follow_count(api_engine(a)));
-    /* A stream that could not grow fails at fclose: then body is not the whole text. */
-    if (fclose(out) != 0 || !body)
-        http_reply_error(req, 500, "internal", "out of memory building the metrics");
-    else
-        http_reply_text(req, 200, "text/plain; version=0.0.4", body, len);
-    free(body);
     return 0;
 }
 

@@ -1,9 +1,9 @@
 /*
  * api_int.h - what api.c lends the API's other rooms (private: only
  * host/api*.c include it). api_list.c holds the listing and counting
- * routes; api_catalog.c functions, plugins and metrics; api_logs.c an
- * execution's log (pages and following); api.c the rest and the route
- * table.
+ * routes; api_catalog.c functions and plugins; api_metrics.c metrics and
+ * function stats; api_logs.c an execution's log (pages and following);
+ * api.c the rest and the route table.
  */
 #ifndef TARRY_API_INT_H
 #define TARRY_API_INT_H
@@ -50,11 +50,13 @@ engine *api_engine(api *a);
 int api_list_handle(api *a, http_req *req);
 int api_stats_handle(api *a, http_req *req);
 
-/* api_catalog.c: GET /v1/functions, GET /v1/plugins, GET /metrics (answer and return 0), and the
+/* api_catalog.c: GET /v1/functions, GET /v1/plugins (answer and return 0), and the
  * answer to a reload once it is applied (what it did to each file). */
 int api_functions_handle(api *a, http_req *req);
 int api_plugins_handle(api *a, http_req *req);
+/* api_metrics.c: GET /metrics, GET /v1/functions/{name}/stats (name not NUL-terminated). */
 int api_metrics_handle(api *a, http_req *req);
+int api_fn_stats_handle(api *a, http_req *req, const char *name, size_t name_len);
 void api_reply_reload(api *a, http_req *req);
 
 /* api_logs.c: GET /v1/executions/ID/logs, a page or (?follow=1) a stream of server-sent events. */

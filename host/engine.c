@@ -112,6 +112,7 @@ int engine_trigger(engine *e, const engine_trigger_req *req, engine_waiter *w)
         list_push_back(&x->acks, &w->node);
     }
     e->stats.created++;
+    engine_metrics_created(e, x);
     if (x->rec.scheduled_at > now) {
         engine_exec_move(e, x, EXEC_SCHEDULED);
         e->timers_changed = true;
@@ -178,6 +179,8 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
     e->open_handles = 9;
     engine_watch_init(e);         /* one handle more */
     if (engine_cron_init(e) != 0) /* one handle more */
+        return TARRY_ENOMEM;
+    if (engine_metrics_init(e) != 0)
         return TARRY_ENOMEM;
     if (!(e->batch = store_batch_new()) ||
         committer_start(&e->committer, loop, st, engine_on_committed, e) != 0) {
@@ -258,6 +261,7 @@ static void on_handle_closed(uv_handle_t *h)
     engine_limits_free(e);
     engine_cron_free(e);
     engine_idem_free(e);
+    engine_metrics_free(e);
     uv_cond_destroy(&e->cp_cond);
     uv_mutex_destroy(&e->cp_lock);
     free(e);

@@ -488,6 +488,7 @@ void engine_on_committed(void *user, int status, const char *error)
 {
     engine *e = user;
 
+    engine_metrics_commit_done(e);
     if (status != 0) {
         batch_failed(e, status, error);
     } else {

@@ -197,6 +197,7 @@ static void fire(engine *e, struct cron_entry *ce, int64_t now)
         }
         engine_exec_bind(x, fn);
         e->stats.created++;
+        engine_metrics_created(e, x);
         id_format(&rec.id, id);
         if (engine_limit_refuses(e, fn, why, sizeof why)) {
             if (engine_exec_move(e, x, EXEC_CANCELLED) == 0) {

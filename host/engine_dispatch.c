@@ -352,6 +352,7 @@ static void spawn_children(engine *e, exec *x, size_t from, size_t to)
         if (engine_idem_hold(e, child) != 0)
             hlog(HLOG_ERROR, "out of memory holding the idempotency key of a child of %s", x->run.id_text);
         e->stats.created++;
+        engine_metrics_created(e, child);
         engine_exec_bind(child, engine_child_function(e, x, rec.function));
         if (!child->fn)
             engine_exec_block_unloaded(e, child);
@@ -631,6 +632,7 @@ void engine_start_ready(engine *e)
             /* A resume continues the attempt: its count and start stay. */
             x->rec.attempts++;
             x->rec.started_at = clock_now_ms();
+            engine_metrics_attempt_begins(e, x);
             x->rec.next_attempt_at = 0;         /* a retry that waited starts now */
             atomic_store(&x->run.cancelled, 0); /* replay.h: zeroed when an attempt starts */
         }

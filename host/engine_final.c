@@ -30,7 +30,5 @@ int engine_final_batch(engine *e, store_batch *b, exec *x)
 
 void engine_final_committed(engine *e, const exec *x, exec_state state)
 {
-    (void)e;
-    (void)x;
-    (void)state;
+    engine_metrics_ended(e, x, state);
 }

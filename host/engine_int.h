@@ -25,6 +25,7 @@
  *   engine_share.c     children shared by idempotency key: calls of other parents that wait for them
  *   engine_final.c     an execution's end (final or blocked): the hooks of the rooms that follow it
  *   engine_follow.c    followers of an execution's log, woken after each commit that wrote to it
+ *   engine_metrics.c   counters for /metrics and each function's stats: one call where each event happens
  *
  * Invariants (every room keeps them):
  *   - an execution in memory is in `active` (by id) until it is freed;
@@ -263,6 +264,7 @@ struct engine {
     struct engine_idem *idem; /* idempotency keys not committed yet (engine_idem.c) */
     int64_t idem_ttl_ms;      /* how long a key is kept */
     list_node sharing;        /* executions with links not committed yet (engine_share.c) */
+    struct engine_metrics *metrics; /* engine_metrics.c */
 };
 
 /* ---- engine.c ---------------------------------------------------------------- */
@@ -526,5 +528,21 @@ bool engine_final_ending(exec_state state);
 int engine_final_batch(engine *e, store_batch *b, exec *x);
 /* On the loop, once the batch that wrote x in `state` (an ending one) is durable. */
 void engine_final_committed(engine *e, const exec *x, exec_state state);
+
+/* ---- engine_metrics.c ---------------------------------------------------------------------- */
+
+/* Make / free e->metrics (engine_create, the engine's last close). 0 or TARRY_ENOMEM. */
+int engine_metrics_init(engine *e);
+void engine_metrics_free(engine *e);
+/* One call where each happens: an execution made, an attempt begun (rec.attempts counted) or ended
+ * (x->attempt noted), a retry scheduled, an end durable (engine_final_committed), a commit handed
+ * back (success or failure, before the entries are let go), a reload applied. */
+void engine_metrics_created(engine *e, const exec *x);
+void engine_metrics_attempt_begins(engine *e, const exec *x);
+void engine_metrics_attempt_ended(engine *e, const exec *x);
+void engine_metrics_retry(engine *e, const exec *x);
+void engine_metrics_ended(engine *e, const exec *x, exec_state state);
+void engine_metrics_commit_done(engine *e);
+void engine_metrics_reloaded(engine *e);
 
 #endif

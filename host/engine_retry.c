@@ -66,6 +66,7 @@ void engine_attempt_note(exec *x, exec_state outcome, int64_t finished_at, const
     x->attempt.permanent = permanent;
     x->attempt.error = x->attempt_error;
     x->attempt_pending = true;
+    engine_metrics_attempt_ended(x->owner, x);
 }
 
 int engine_retry_batch(store_batch *b, exec *x)
@@ -149,6 +150,7 @@ void engine_attempt_failed(engine *e, exec *x, bool permanent, bool timed_out, b
     x->rec.result = NULL;
     x->rec.finished_at = 0;
     x->rec.resume = false;
+    engine_metrics_retry(e, x);
     wait = backoff_delay_ms(&x->fn->opts, x->rec.attempts, backoff_random());
     if (wait <= 0) {
         x->rec.next_attempt_at = 0;

@@ -157,8 +157,10 @@ static void reload_done(uv_work_t *req, int status)
 {
     engine *e = req->data;
     (void)status;
-    if (e->reload_scan)
+    if (e->reload_scan) {
         plugins_apply(e->pl, e->reload_scan);
+        engine_metrics_reloaded(e);
+    }
     e->reload_scan = NULL;
     engine_cron_update(e); /* new, changed or removed schedules */
     engine_sweep_soon(e);  /* the version it replaced may have no executions left */

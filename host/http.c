@@ -637,7 +637,9 @@ void http_reply_text(http_req *req, int status, const char *content_type, const 
         req->fake->answer(req->fake->user, status, body, len);
         return;
     }
-    buf = h2o_strdup(&r->pool, body, len);
+    /* A HEAD answer has the GET's length and no body: h2o 2.2 would send the body anyway, and a
+     * client reading the next answer on the connection would read it as one. */
+    buf = http_req_method_is(req, "HEAD") ? h2o_iovec_init(NULL, 0) : h2o_strdup(&r->pool, body, len);
     r->res.status = status;
     r->res.reason = reason_of(status);
     /* Without a length h2o would end the body by closing the connection. */

@@ -356,4 +356,15 @@ int store_exec_query(store_txn *txn, const store_query *q, store_exec_cb cb, voi
 /* How many executions (of `function`, or of all when NULL) are in `state`, counted up to `max`. */
 int store_exec_count(store_txn *txn, const char *function, exec_state state, uint64_t max, uint64_t *count);
 
+/* ---- usage (store_usage.c) ----------------------------------------------------- */
+
+typedef struct store_usage {
+    uint64_t used_bytes; /* pages in use up to the highest one (what the data file needs) */
+    uint64_t map_bytes;  /* the map's size: how large the store may grow */
+    uint64_t timers;     /* entries in the timers index: delayed starts, retry waits, sleeps, discard times */
+} store_usage;
+
+/* Read in txn (any transaction): 0 or a negative code. O(1). */
+int store_usage_read(store_txn *txn, store_usage *out);
+
 #endif

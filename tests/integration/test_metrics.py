@@ -2,8 +2,10 @@
 
 After 5 `noop` and 3 `fail` executions: the answer is 200 text/plain; version=0.0.4,
 its Content-Length is its size, it ends in a newline, every line is a comment or a
-`name{labels} value` sample, every sample's family has a # TYPE, the expected families
-are all there, and the counters say 8 created, 5 succeeded and 3 failed. Only GET and
+`name{labels} value` sample, every sample's family has a # TYPE (a histogram's _bucket,
+_sum and _count samples belong to its family), the expected families are all there, and
+the counters say 8 created, 5 succeeded and 3 failed, and per function 5 noop and 3 fail
+created, 5 noop succeeded and 3 fail failed. (test_metrics_prom.py reads the same text with the real Prometheus parser.) Only GET and
 HEAD are allowed (405 with Allow: GET).
 """
 
@@ -48,11 +50,24 @@ def main():
         check(not bad, "every line is a comment or a sample", bad)
         missing = [f for f in FAMILIES if f not in typed]
         check(not missing, "every family has a # TYPE line", missing)
-        untyped = [k for k in samples if k.split("{")[0] not in typed]
+        def family(sample):
+            name = sample.split("{")[0]
+            for suffix in ("_bucket", "_sum", "_count"):
+                if name.endswith(suffix) and name[: -len(suffix)] in typed:
+                    return name[: -len(suffix)]
+            return name
+
+        untyped = [k for k in samples if family(k) not in typed]
         check(not untyped, "every sample belongs to a typed family", untyped)
         check_eq(samples.get("tarry_executions_created_total"), 8.0, "8 executions created")
         check_eq(samples.get('tarry_executions_finished_total{state="succeeded"}'), 5.0, "5 succeeded")
         check_eq(samples.get('tarry_executions_finished_total{state="failed"}'), 3.0, "3 failed")
+        check_eq(samples.get('tarry_function_executions_created_total{function="noop"}'), 5.0, "5 noop created")
+        check_eq(samples.get('tarry_function_executions_created_total{function="fail"}'), 3.0, "3 fail created")
+        check_eq(samples.get('tarry_function_executions_finished_total{function="noop",state="succeeded"}'), 5.0,
+                 "5 noop succeeded")
+        check_eq(samples.get('tarry_function_executions_finished_total{function="fail",state="failed"}'), 3.0,
+                 "3 fail failed")
         check(samples.get("tarry_commits_total", 0) >= 1, "commits are counted", samples)
         status, headers, _ = h.client.raw("HEAD", "/metrics")
         check_eq(status, 200, "HEAD /metrics")
