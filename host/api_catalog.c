@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "notify.h"
 #include "duration.h"
 #include "engine.h"
 #include "plugins.h"
@@ -201,6 +202,19 @@ int api_metrics_handle(api *a, http_req *req)
         "# TYPE tarry_workers_abandoned gauge\ntarry_workers_abandoned %zu\n",
         s.commit_failures, s.workers_busy, s.workers_stuck, (double)s.oldest_pass_ns / 1e9,
         (double)s.stuck_after_ms / 1e3, s.workers_abandoned);
+    {
+        notify_stats ns;
+        notify_get_stats(engine_notifier(api_engine(a)), engine_store(api_engine(a)), &ns);
+        fprintf(out,
+                "# HELP tarry_notifications_total Failure notification deliveries recorded since the host started.\n"
+                "# TYPE tarry_notifications_total counter\n"
+                "tarry_notifications_total{outcome=\"delivered\"} %" PRIu64 "\n"
+                "tarry_notifications_total{outcome=\"failed\"} %" PRIu64 "\n"
+                "tarry_notifications_total{outcome=\"retried\"} %" PRIu64 "\n"
+                "# HELP tarry_notifications_pending Failure notifications waiting to be delivered.\n"
+                "# TYPE tarry_notifications_pending gauge\ntarry_notifications_pending %" PRIu64 "\n",
+                ns.delivered, ns.failed, ns.retried, ns.pending);
+    }
     /* A stream that could not grow fails at fclose: then body is not the whole text. */
     if (fclose(out) != 0 || !body)
         http_reply_error(req, 500, "internal", "out of memory building the metrics");

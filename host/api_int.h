@@ -56,4 +56,7 @@ int api_plugins_handle(api *a, http_req *req);
 int api_metrics_handle(api *a, http_req *req);
 void api_reply_reload(api *a, http_req *req);
 
+/* api_notify.c: execution id's failure notifications, as "notifications": [...] in obj. 0 or a code. */
+int api_notifications_add(store_txn *txn, const exec_id *id, cJSON *obj);
+
 #endif

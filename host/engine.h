@@ -243,5 +243,9 @@ void engine_get_stats(const engine *e, engine_stats *out);
 const char *engine_commit_error(const engine *e);
 plugins *engine_plugins(const engine *e);
 store *engine_store(const engine *e);
+/* The failure notifier (notify.h; borrowed, outlives the engine's batches), or NULL. Before engine_start. */
+struct notifier;
+void engine_set_notifier(engine *e, struct notifier *n);
+struct notifier *engine_notifier(const engine *e);
 
 #endif

@@ -260,6 +260,7 @@ struct engine {
     struct engine_idem *idem; /* idempotency keys not committed yet (engine_idem.c) */
     int64_t idem_ttl_ms;      /* how long a key is kept */
     list_node sharing;        /* executions with links not committed yet (engine_share.c) */
+    struct notifier *notifier; /* failure notifications (notify.h), or NULL: engine_final.c */
 };
 
 /* ---- engine.c ---------------------------------------------------------------- */
