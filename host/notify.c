@@ -361,6 +361,7 @@ static void *sender_main(void *arg)
 /* ---- the loop: recording outcomes --------------------------------------------------- */
 
 static void record_flush(notifier *n);
+static void on_record_retry(uv_timer_t *t);
 
 static void on_recorded(void *user, int status, const char *error)
 {
@@ -379,7 +380,7 @@ static void on_recorded(void *user, int status, const char *error)
             list = next;
         }
         if (!n->stopping)
-            uv_timer_start(&n->retry_timer, (uv_timer_cb)record_flush, RECORD_RETRY_MS, 0);
+            uv_timer_start(&n->retry_timer, on_record_retry, RECORD_RETRY_MS, 0);
         return;
     }
     while (list) {
@@ -404,6 +405,11 @@ static void on_recorded(void *user, int status, const char *error)
     record_flush(n);
 }
 
+static void on_record_retry(uv_timer_t *t)
+{
+    record_flush(t->data);
+}
+
 /* Write the queued outcomes in one batch, if none is in flight. */
 static void record_flush(notifier *n)
 {
@@ -416,7 +422,7 @@ static void record_flush(notifier *n)
     for (notify_job *j = n->queued; rc == 0 && j; j = j->next)
         rc = store_batch_notify_put(n->batch, &j->row, j->prev_due);
     if (rc != 0) {
-        uv_timer_start(&n->retry_timer, (uv_timer_cb)record_flush, RECORD_RETRY_MS, 0);
+        uv_timer_start(&n->retry_timer, on_record_retry, RECORD_RETRY_MS, 0);
         return;
     }
     n->writing = n->queued;

@@ -172,6 +172,31 @@ int store_outbox_scan(store_txn *t, store_notify_cb cb, void *user)
     return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "reading the notification outbox") : 0;
 }
 
+struct forget {
+    store_batch *b;
+};
+
+static int forget_one(void *user, const store_notify *n)
+{
+    sink out = {NULL, ((struct forget *)user)->b};
+    uint8_t k[NOTIFY_KEY], ok[OUTBOX_KEY];
+    int rc;
+
+    if (n->state == STORE_NOTIFY_PENDING) {
+        key_outbox(ok, n->due_at, n);
+        if ((rc = sink_del(&out, DB_OUTBOX, ok, sizeof ok)) != 0)
+            return rc;
+    }
+    key_notify(k, n);
+    return sink_del(&out, DB_NOTIFY, k, sizeof k);
+}
+
+int store_batch_notify_forget(store_txn *txn, store_batch *b, const exec_id *id)
+{
+    struct forget f = {b};
+    return store_notify_scan(txn, id, forget_one, &f);
+}
+
 int store_outbox_count(store_txn *t, uint64_t *count)
 {
     MDB_stat s;
