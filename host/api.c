@@ -231,7 +231,8 @@ static cJSON *exec_json_full(store_txn *txn, const exec_record *r)
     struct journal_json jj = {cJSON_CreateArray(), cJSON_CreateArray()};
 
     if (store_reruns_scan(txn, &r->id, add_rerun, cJSON_AddArrayToObject(o, "reruns")) != 0 ||
-        store_journal_scan(txn, &r->id, add_journal_entry, &jj) != 0) {
+        store_journal_scan(txn, &r->id, add_journal_entry, &jj) != 0 ||
+        api_notifications_add(txn, &r->id, o) != 0) {
         cJSON_Delete(jj.journal);
         cJSON_Delete(jj.children);
         cJSON_Delete(o);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "notify.h"
 #include "duration.h"
 #include "engine.h"
 #include "plugins.h"

@@ -61,5 +61,7 @@ void api_reply_reload(api *a, http_req *req);
 
 /* api_logs.c: GET /v1/executions/ID/logs, a page or (?follow=1) a stream of server-sent events. */
 int api_logs_handle(api *a, http_req *req, const exec_id *id);
+/* api_notify.c: execution id's failure notifications, as "notifications": [...] in obj. 0 or a code. */
+int api_notifications_add(store_txn *txn, const exec_id *id, cJSON *obj);
 
 #endif

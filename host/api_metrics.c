@@ -15,6 +15,7 @@
 #include "api_int.h"
 #include "engine.h"
 #include "engine_metrics.h"
+#include "notify.h"
 #include "plugins.h"
 
 /* ---- GET /metrics ------------------------------------------------------------------------ */
@@ -113,7 +114,6 @@ static void write_functions(FILE *out, const fn_stats *fns)
 
 static void write_engine(FILE *out, const engine_stats *s, const engine_metrics *m)
 {
-    static const char *const outcomes[] = {"delivered", "failed", "retried"};
     metrics_label l = {"state", NULL};
 
     /* The host's totals keep the names they had before the per-function families came: scripts and
@@ -154,16 +154,25 @@ static void write_engine(FILE *out, const engine_stats *s, const engine_metrics 
             m->plugin_reloads);
     counter(out, "tarry_plugin_load_errors_total", "Plugin files refused, at start and at each reload.",
             m->plugin_load_errors);
+}
+
+/* Failure notifications: outcomes recorded since start, and what waits in the outbox. */
+static void write_notifications(FILE *out, engine *e)
+{
+    static const char *const outcomes[] = {"delivered", "failed", "retried"};
+    notify_stats ns;
+    metrics_label l = {.name = "outcome"};
+
+    notify_get_stats(engine_notifier(e), engine_store(e), &ns);
     metrics_family(out, "tarry_notifications_total", "counter",
                    "Failure notifications, per delivery outcome.");
-    l.name = "outcome";
     for (size_t i = 0; i < sizeof outcomes / sizeof outcomes[0]; i++) {
-        const uint64_t v[] = {m->notify.delivered, m->notify.failed, m->notify.retried};
+        const uint64_t v[] = {ns.delivered, ns.failed, ns.retried};
         l.value = outcomes[i];
         metrics_sample_u64(out, "tarry_notifications_total", &l, 1, v[i]);
     }
     gauge(out, "tarry_notifications_pending", "Failure notifications not delivered or given up on yet.",
-          (double)m->notify.pending);
+          (double)ns.pending);
 }
 
 int api_metrics_handle(api *a, http_req *req)
@@ -193,6 +202,7 @@ int api_metrics_handle(api *a, http_req *req)
     }
     engine_get_stats(e, &s);
     write_engine(out, &s, m);
+    write_notifications(out, e);
     gauge(out, "tarry_log_followers", "Clients following an execution's log (GET .../logs?follow=1).",
           (double)engine_follow_count(e));
     gauge(out, "tarry_timers_pending",

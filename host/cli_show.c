@@ -352,6 +352,44 @@ done:
     free(path);
 }
 
+/*
+ * Its failure notifications (README, "Failure notifications"), one line
+ * each when there are any: "https://hooks.example/x  delivered  1 attempt
+ * <delivered_at>" or "... pending  3 attempts  next <time>  <last error>".
+ */
+static void print_notifications(const cJSON *x)
+{
+    const cJSON *list = cli_json_get(x, "notifications"), *nt;
+    cli_table t = {.ncols = 5};
+
+    if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) == 0)
+        return;
+    cJSON_ArrayForEach(nt, list)
+    {
+        const cJSON *attempts = cli_json_get(nt, "attempts");
+        const char *state = cli_json_str(nt, "state"), *when, *cells[5];
+        char count[32], at[80];
+        int n = cJSON_IsNumber(attempts) ? attempts->valueint : 0;
+
+        snprintf(count, sizeof count, "%d attempt%s", n, n == 1 ? "" : "s");
+        if ((when = cli_json_str(nt, "delivered_at")))
+            snprintf(at, sizeof at, "at %s", when);
+        else if ((when = cli_json_str(nt, "next_attempt_at")))
+            snprintf(at, sizeof at, "next %s", when);
+        else
+            at[0] = '\0';
+        cells[0] = cli_json_str(nt, "url");
+        cells[1] = state;
+        cells[2] = count;
+        cells[3] = at;
+        cells[4] = cli_json_str(nt, "last_error");
+        cli_table_add(&t, cells);
+    }
+    puts("notifications:");
+    cli_table_print(&t, stdout);
+    cli_table_free(&t);
+}
+
 int cli_cmd_show(client *c, const command *cmd, const cli_args *args)
 {
     char *path = cli_exec_path(c, args->pos[0], "");
@@ -371,6 +409,7 @@ int cli_cmd_show(client *c, const command *cmd, const cli_args *args)
     }
     print_fields(ans.json);
     print_attempts(c, cli_json_str(ans.json, "id"));
+    print_notifications(ans.json);
     print_timeline(c, cli_json_get(ans.json, "journal"), cli_state_final(cli_json_str(ans.json, "state")));
 done:
     cli_answer_free(&ans);

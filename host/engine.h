@@ -263,5 +263,9 @@ struct engine_follower {
 int engine_follow_add(engine *e, engine_follower *f);
 void engine_follow_remove(engine *e, engine_follower *f);
 size_t engine_follow_count(const engine *e);
+/* The failure notifier (notify.h; borrowed, outlives the engine's batches), or NULL. Before engine_start. */
+struct notifier;
+void engine_set_notifier(engine *e, struct notifier *n);
+struct notifier *engine_notifier(const engine *e);
 
 #endif

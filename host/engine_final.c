@@ -14,6 +14,7 @@
  * own should do: each concern is one call into its room.
  */
 #include "engine_int.h"
+#include "notify.h"
 
 bool engine_final_ending(exec_state state)
 {
@@ -22,13 +23,21 @@ bool engine_final_ending(exec_state state)
 
 int engine_final_batch(engine *e, store_batch *b, exec *x)
 {
-    (void)e;
-    (void)b;
-    (void)x;
-    return 0;
+    return notify_final_batch(e->notifier, b, &x->rec);
 }
 
 void engine_final_committed(engine *e, const exec *x, exec_state state)
 {
     engine_metrics_ended(e, x, state);
+    notify_wake(e->notifier);
+}
+
+void engine_set_notifier(engine *e, struct notifier *n)
+{
+    e->notifier = n;
+}
+
+struct notifier *engine_notifier(const engine *e)
+{
+    return e->notifier;
 }

@@ -265,6 +265,7 @@ struct engine {
     int64_t idem_ttl_ms;      /* how long a key is kept */
     list_node sharing;        /* executions with links not committed yet (engine_share.c) */
     struct engine_metrics *metrics; /* engine_metrics.c */
+    struct notifier *notifier; /* failure notifications (notify.h), or NULL: engine_final.c */
 };
 
 /* ---- engine.c ---------------------------------------------------------------- */

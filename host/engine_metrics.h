@@ -20,18 +20,6 @@
 #include "fn_stats.h"
 #include "metrics.h"
 
-/*
- * Notification deliveries (the notifications room increments these on the
- * loop thread as deliveries end; /metrics shows them as
- * tarry_notifications_total{outcome} and tarry_notifications_pending).
- */
-typedef struct engine_notify_counters {
-    uint64_t delivered; /* the receiver answered 2xx */
-    uint64_t failed;    /* given up on for good */
-    uint64_t retried;   /* a try failed and another is scheduled */
-    uint64_t pending;   /* gauge: in the outbox, not delivered or given up yet */
-} engine_notify_counters;
-
 typedef struct engine_metrics {
     fn_stats *fns;               /* per function */
     metrics_hist commit_batch;   /* executions written per commit (each try of a failed one too) */
@@ -39,10 +27,9 @@ typedef struct engine_metrics {
     uint64_t commit_ns_seen;     /* the committer's total when the last commit was counted */
     uint64_t plugin_reloads;     /* reloads applied (HTTP, CLI, file watch) */
     uint64_t plugin_load_errors; /* plugin files refused, at start and at each reload */
-    engine_notify_counters notify;
 } engine_metrics;
 
-/* The engine's metrics: read them, or increment `notify`. Loop thread; valid while e lives. */
+/* The engine's metrics, to read. Loop thread; valid while e lives. */
 engine_metrics *engine_get_metrics(engine *e);
 
 #endif

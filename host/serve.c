@@ -55,6 +55,7 @@
 #include "hlog.h"
 #include "http.h"
 #include "memlimit.h"
+#include "notify.h"
 #include "plugins.h"
 #include "serve_config.h"
 #include "status.h"
@@ -181,6 +182,7 @@ static int run_engine(const serve_config *cfg)
     store *st = NULL;
     plugins *pl = NULL;
     api *a = NULL;
+    notifier *notifier = NULL;
     int rc, status = EXIT_CONFIG, fd = cfg->listen_fd;
     bool addr_written = false;
 
@@ -247,6 +249,11 @@ static int run_engine(const serve_config *cfg)
         hlog(HLOG_ERROR, "%s", err);
         goto out;
     }
+    if ((rc = notify_start(&notifier, &ep.loop, st, &cfg->notify, addr)) != 0) {
+        hlog(HLOG_ERROR, "cannot start failure notifications: %s", status_str(rc));
+        goto out;
+    }
+    engine_set_notifier(ep.eng, notifier);
     if ((rc = engine_start(ep.eng)) != 0) {
         hlog(HLOG_ERROR, "cannot start the engine: %s", status_str(rc));
         goto out;
@@ -282,6 +289,8 @@ static int run_engine(const serve_config *cfg)
         addr_file_remove(cfg->data_dir);
     /* Joins the commit thread: after this nothing writes to the store. */
     engine_close(ep.eng);
+    notify_stop(notifier); /* after the engine's last batch, which may add rows */
+    notifier = NULL;
     uv_close((uv_handle_t *)&ep.sigterm, NULL);
     uv_close((uv_handle_t *)&ep.sigint, NULL);
     uv_close((uv_handle_t *)&ep.sighup, NULL);
@@ -312,6 +321,7 @@ out:
     /* Everything acknowledged is already committed; the store closes last so
      * nothing can write to it after this point. Open connections die with
      * the process. */
+    notify_stop(notifier); /* a failed start: joins its threads before the store closes */
     api_free(a);
     store_close(st);
     if (status != 0 && rc == TARRY_ENOMEM)

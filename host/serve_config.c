@@ -76,7 +76,13 @@ static void usage(FILE *out)
         "  --max-streams N     requests at once per HTTP/2 connection (default 100)\n"
         "  --max-conn-buffer SIZE, --max-buffer SIZE  unused bytes per connection / in all (16MiB, 256MiB)\n"
         "  --max-resets N      abandoned (reset) requests per connection per 10 s (default 100)\n"
-        "  --idle-timeout DURATION  close connections idle this long (default 30s)\n");
+        "  --idle-timeout DURATION  close connections idle this long (default 30s)\n"
+        "Failure notifications (README, \"Failure notifications\"):\n"
+        "  --notify-url URL    POST failed and blocked executions to URL (repeatable; FN,FN=URL: only\n"
+        "                      those functions; env TARRY_NOTIFY_URL, several separated by spaces)\n"
+        "  --notify-config FILE  webhooks from a JSON file (env TARRY_NOTIFY_CONFIG)\n"
+        "  --public-url URL    the dashboard's address, for links (env TARRY_PUBLIC_URL, default\n"
+        "                      http://LISTEN)\n");
 }
 
 static int default_workers(void)
@@ -158,7 +164,10 @@ enum {
     OPT_QUARANTINE_CRASHES,
     OPT_QUARANTINE_WINDOW,
     OPT_IDEMPOTENCY_TTL,
-    OPT_LOG_FORMAT
+    OPT_LOG_FORMAT,
+    OPT_NOTIFY_URL,
+    OPT_NOTIFY_CONFIG,
+    OPT_PUBLIC_URL
 };
 
 /* The flag names of OPT_ALLOW_HOST.. (http_limits_set() takes them without the dashes). */
@@ -243,6 +252,13 @@ static int apply_setting(serve_config *cfg, int opt, const char *what, const cha
         }
         hlog_set_format(strcmp(value, "json") == 0 ? HLOG_JSON : HLOG_TEXT);
         return 0;
+    case OPT_NOTIFY_URL: /* the variable may list several */
+        return strncmp(what, "--", 2) == 0 ? notify_config_add(&cfg->notify, what, value)
+                                           : notify_config_add_list(&cfg->notify, what, value);
+    case OPT_NOTIFY_CONFIG:
+        return notify_config_load(&cfg->notify, value);
+    case OPT_PUBLIC_URL:
+        return notify_config_public_url(&cfg->notify, what, value);
     }
     if (opt >= OPT_ALLOW_HOST && opt <= OPT_IDLE_TIMEOUT) {
         if (http_limits_set(&cfg->http, http_flags[opt - OPT_ALLOW_HOST], value, err, sizeof err) == 1)
@@ -284,6 +300,9 @@ int serve_config_parse(int argc, char **argv, serve_config *cfg)
         {"quarantine-window", required_argument, NULL, OPT_QUARANTINE_WINDOW},
         {"idempotency-ttl", required_argument, NULL, OPT_IDEMPOTENCY_TTL},
         {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+        {"notify-url", required_argument, NULL, OPT_NOTIFY_URL},
+        {"notify-config", required_argument, NULL, OPT_NOTIFY_CONFIG},
+        {"public-url", required_argument, NULL, OPT_PUBLIC_URL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -314,7 +333,10 @@ int serve_config_parse(int argc, char **argv, serve_config *cfg)
                     {"TARRY_QUARANTINE_CRASHES", OPT_QUARANTINE_CRASHES},
                     {"TARRY_QUARANTINE_WINDOW", OPT_QUARANTINE_WINDOW},
                     {"TARRY_IDEMPOTENCY_TTL", OPT_IDEMPOTENCY_TTL},
-                    {"TARRY_LOG_FORMAT", OPT_LOG_FORMAT}};
+                    {"TARRY_LOG_FORMAT", OPT_LOG_FORMAT},
+                    {"TARRY_NOTIFY_URL", OPT_NOTIFY_URL},
+                    {"TARRY_NOTIFY_CONFIG", OPT_NOTIFY_CONFIG},
+                    {"TARRY_PUBLIC_URL", OPT_PUBLIC_URL}};
     const char *env;
     int opt;
 

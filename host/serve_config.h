@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "http_guard.h"
+#include "notify_config.h"
 
 typedef struct serve_config {
     const char *plugins_dir;
@@ -39,6 +40,7 @@ typedef struct serve_config {
     bool watch;       /* reload when the plugins folder changes */
     bool init;        /* --init: a new store may replace a lost one (done once, before the first engine) */
     http_limits http; /* Host/Origin rules and connection limits (http_guard.h) */
+    notify_config notify; /* failure notifications' webhooks (notify_config.h); lives for the process */
 } serve_config;
 
 /*

@@ -43,7 +43,8 @@
 
 static const char *const db_names[DB_COUNT] = {"exec", "by_state", "by_fn", "by_fn_state", "timers",
                                                "logs", "journal",  "pins",  "fn_crashes",  "attempts",
-                                               "idem", "by_meta",  "cron",  "reruns",      "callers"};
+                                               "idem", "by_meta",  "cron",  "reruns",      "callers",
+                                               "notify", "outbox"};
 
 /* Per thread: the loop, the commit thread and every worker read the store,
  * and each reads the reason of its own last failure right after it. */

@@ -36,6 +36,8 @@ enum {
     DB_CRON,
     DB_RERUNS,
     DB_CALLERS,
+    DB_NOTIFY, /* store_outbox.c: failure notifications by execution */
+    DB_OUTBOX, /* store_outbox.c: pending notifications by due time */
     DB_COUNT
 };
 

@@ -1,0 +1,208 @@
+/*
+ * store_outbox.c - failure notifications and their outbox (store_outbox.h).
+ *
+ * A row's value: a fixed head (state, attempts, due and delivered times),
+ * then its four strings (url, shown url, body, last error) in the store's
+ * string-list encoding (store_int.h). Native byte order, as records.
+ *
+ * May not: touch the execution records or their indexes (store.c); decide
+ * anything about delivery (notify.c does).
+ */
+#include "store_outbox.h"
+
+#include <string.h>
+
+#include "status.h"
+#include "store_int.h"
+
+#define NOTIFY_KEY 25 /* id(16) created(8) hook(1) */
+#define OUTBOX_KEY 33 /* due(8) + a notify key */
+
+struct notify_head {
+    uint8_t state, hook, reserved[2];
+    uint32_t attempts;
+    int64_t due_at, delivered_at;
+};
+
+const char *store_notify_state_name(store_notify_state s)
+{
+    switch (s) {
+    case STORE_NOTIFY_PENDING:
+        return "pending";
+    case STORE_NOTIFY_DELIVERED:
+        return "delivered";
+    case STORE_NOTIFY_FAILED:
+        return "failed";
+    }
+    return "unknown";
+}
+
+static void key_notify(uint8_t k[NOTIFY_KEY], const store_notify *n)
+{
+    memcpy(k, n->id.bytes, 16);
+    be64_put(k + 16, n->created_at);
+    k[24] = n->hook;
+}
+
+static void key_outbox(uint8_t k[OUTBOX_KEY], int64_t due, const store_notify *n)
+{
+    be64_put(k, due);
+    key_notify(k + 8, n);
+}
+
+int store_batch_notify_put(store_batch *b, const store_notify *n, int64_t prev_due)
+{
+    sink out = {NULL, b};
+    const char *strs[4] = {n->url, n->shown_url, n->body, n->last_error};
+    size_t len[4], size = strings_size(strs, len, 4);
+    uint8_t k[NOTIFY_KEY], ok[OUTBOX_KEY];
+    struct notify_head head;
+    void *value;
+    int rc;
+
+    if (prev_due) {
+        key_outbox(ok, prev_due, n);
+        if ((rc = sink_del(&out, DB_OUTBOX, ok, sizeof ok)) != 0)
+            return rc;
+    }
+    memset(&head, 0, sizeof head);
+    head.state = (uint8_t)n->state;
+    head.hook = n->hook;
+    head.attempts = n->attempts;
+    head.due_at = n->due_at;
+    head.delivered_at = n->delivered_at;
+    key_notify(k, n);
+    if ((rc = sink_reserve(&out, DB_NOTIFY, k, sizeof k, sizeof head + size, &value)) != 0)
+        return rc;
+    memcpy(value, &head, sizeof head);
+    strings_put((char *)value + sizeof head, strs, len, 4);
+    if (n->state == STORE_NOTIFY_PENDING) {
+        key_outbox(ok, n->due_at, n);
+        return sink_put_empty(&out, DB_OUTBOX, ok, sizeof ok);
+    }
+    return 0;
+}
+
+/* The row under key k (a notify key) from its value, strings borrowed. 0 or -1 when malformed. */
+static int notify_decode(const uint8_t *k, const MDB_val *val, store_notify *n)
+{
+    struct notify_head head;
+    const char *strs[4];
+
+    if (val->mv_size < sizeof head)
+        return -1;
+    memcpy(&head, val->mv_data, sizeof head);
+    if (strings_get((const char *)val->mv_data + sizeof head, (const char *)val->mv_data + val->mv_size, strs,
+                    4) != 0 ||
+        !strs[0] || !strs[1] || !strs[2])
+        return -1;
+    memset(n, 0, sizeof *n);
+    memcpy(n->id.bytes, k, 16);
+    n->created_at = be64_get(k + 16);
+    n->hook = k[24];
+    n->state = (store_notify_state)head.state;
+    n->attempts = head.attempts;
+    n->due_at = head.due_at;
+    n->delivered_at = head.delivered_at;
+    n->url = strs[0];
+    n->shown_url = strs[1];
+    n->body = strs[2];
+    n->last_error = strs[3];
+    return 0;
+}
+
+int store_notify_scan(store_txn *t, const exec_id *id, store_notify_cb cb, void *user)
+{
+    MDB_cursor *cur;
+    MDB_val key = {16, (void *)id->bytes}, val;
+    int rc, out = 0;
+
+    if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_NOTIFY], &cur)) != 0)
+        return store_fail(t->st, rc, "opening a cursor");
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        store_notify n;
+        if (key.mv_size != NOTIFY_KEY || memcmp(key.mv_data, id->bytes, 16) != 0)
+            break;
+        if (notify_decode(key.mv_data, &val, &n) != 0) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        if ((out = cb(user, &n)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (out)
+        return out;
+    return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "reading notifications") : 0;
+}
+
+int store_outbox_scan(store_txn *t, store_notify_cb cb, void *user)
+{
+    MDB_cursor *cur;
+    MDB_val key, val;
+    int rc, out = 0;
+
+    if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_OUTBOX], &cur)) != 0)
+        return store_fail(t->st, rc, "opening a cursor");
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        MDB_val nkey, nval;
+        store_notify n;
+        if (key.mv_size != OUTBOX_KEY) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        nkey.mv_size = NOTIFY_KEY;
+        nkey.mv_data = (uint8_t *)key.mv_data + 8;
+        if ((rc = mdb_get(t->txn, t->st->db[DB_NOTIFY], &nkey, &nval)) == MDB_NOTFOUND)
+            continue; /* its row was deleted with its execution (retention): nothing to send */
+        if (rc != 0)
+            break;
+        if (notify_decode(nkey.mv_data, &nval, &n) != 0) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        if ((out = cb(user, &n)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (out)
+        return out;
+    return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "reading the notification outbox") : 0;
+}
+
+struct forget {
+    store_batch *b;
+};
+
+static int forget_one(void *user, const store_notify *n)
+{
+    sink out = {NULL, ((struct forget *)user)->b};
+    uint8_t k[NOTIFY_KEY], ok[OUTBOX_KEY];
+    int rc;
+
+    if (n->state == STORE_NOTIFY_PENDING) {
+        key_outbox(ok, n->due_at, n);
+        if ((rc = sink_del(&out, DB_OUTBOX, ok, sizeof ok)) != 0)
+            return rc;
+    }
+    key_notify(k, n);
+    return sink_del(&out, DB_NOTIFY, k, sizeof k);
+}
+
+int store_batch_notify_forget(store_txn *txn, store_batch *b, const exec_id *id)
+{
+    struct forget f = {b};
+    return store_notify_scan(txn, id, forget_one, &f);
+}
+
+int store_outbox_count(store_txn *t, uint64_t *count)
+{
+    MDB_stat s;
+    int rc = mdb_stat(t->txn, t->st->db[DB_OUTBOX], &s);
+    if (rc != 0)
+        return store_fail(t->st, rc, "counting the notification outbox");
+    *count = s.ms_entries;
+    return 0;
+}
