@@ -22,15 +22,13 @@ bool engine_final_ending(exec_state state)
 
 int engine_final_batch(engine *e, store_batch *b, exec *x)
 {
-    (void)e;
-    (void)b;
-    (void)x;
-    return 0;
+    int rc = 0;
+    if (rc == 0)
+        rc = engine_retention_final_batch(e, b, x);
+    return rc;
 }
 
 void engine_final_committed(engine *e, const exec *x, exec_state state)
 {
-    (void)e;
-    (void)x;
-    (void)state;
+    engine_retention_final_committed(e, x, state);
 }

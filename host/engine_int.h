@@ -24,6 +24,7 @@
  *   engine_idem.c      idempotency keys: uncommitted ones in a map, committed ones in the store, the sweep
  *   engine_share.c     children shared by idempotency key: calls of other parents that wait for them
  *   engine_final.c     an execution's end (final or blocked): the hooks of the rooms that follow it
+ *   engine_retention.c deleting final executions whose retention is over, a few per batch
  *
  * Invariants (every room keeps them):
  *   - an execution in memory is in `active` (by id) until it is freed;
@@ -260,6 +261,7 @@ struct engine {
     struct engine_idem *idem; /* idempotency keys not committed yet (engine_idem.c) */
     int64_t idem_ttl_ms;      /* how long a key is kept */
     list_node sharing;        /* executions with links not committed yet (engine_share.c) */
+    struct engine_retention *retention; /* engine_retention.c */
 };
 
 /* ---- engine.c ---------------------------------------------------------------- */
@@ -516,5 +518,24 @@ bool engine_final_ending(exec_state state);
 int engine_final_batch(engine *e, store_batch *b, exec *x);
 /* On the loop, once the batch that wrote x in `state` (an ending one) is durable. */
 void engine_final_committed(engine *e, const exec *x, exec_state state);
+
+/* ---- engine_retention.c -------------------------------------------------------------------- */
+
+/* Open the retention timer (one more handle for engine_close). 0 or TARRY_ENOMEM. */
+int engine_retention_init(engine *e);
+/* Index what ended before retention existed (once), and arm the timer for the earliest row. */
+void engine_retention_start(engine *e);
+/* Stop deleting (a drain). */
+void engine_retention_stop(engine *e);
+void engine_retention_close(engine *e, uv_close_cb cb);
+void engine_retention_free(engine *e);
+/* From engine_final_batch / engine_final_committed: x's row, and a sooner timer. */
+int engine_retention_final_batch(engine *e, store_batch *b, exec *x);
+void engine_retention_final_committed(engine *e, const exec *x, exec_state state);
+/* Whether the next batch should carry purges (then it is made even with nothing else in it). */
+bool engine_retention_wants(const engine *e);
+/* A few due purges into the batch being built; then whether it committed. */
+int engine_retention_batch(engine *e, store_batch *b);
+void engine_retention_committed(engine *e, bool ok);
 
 #endif

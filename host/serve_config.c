@@ -30,7 +30,7 @@ static void usage(FILE *out)
         "SIZE]\n"
         "                   [--queue-window N] [--log-max-lines N] [--log-line-max SIZE]\n"
         "                   [--memory-limit SIZE] [--stuck-after D] [--poison-crashes N]\n"
-        "                   [--quarantine-crashes N] [--quarantine-window D] [--idempotency-ttl D] [--watch] "
+        "                   [--quarantine-crashes N] [--quarantine-window D] [--idempotency-ttl D] [--retention D] [--watch] "
         "[--no-supervisor] "
         "[--init]\n"
         "  --plugins DIR       plugin .so files (env TARRY_PLUGINS, default ./plugins)\n"
@@ -58,6 +58,9 @@ static void usage(FILE *out)
         "                      TARRY_QUARANTINE_WINDOW; default 3 within 60s; N 1..16)\n"
         "  --idempotency-ttl D how long an idempotency key keeps naming its execution (env\n"
         "                      TARRY_IDEMPOTENCY_TTL, default 24h, at least 1s)\n"
+        "  --retention D       final executions (journal, attempts, logs) are deleted this long after\n"
+        "                      they ended (env TARRY_RETENTION, default 30d, at least 1s; 0: never);\n"
+        "                      a function's `retention` option wins\n"
         "  --watch             reload when the plugins folder changes (env TARRY_WATCH=1); SIGHUP,\n"
         "                      `tarry reload` and POST /v1/plugins/reload work either way\n"
         "  --no-supervisor     run the engine in this process (debugging; a plugin crash then stops the "
@@ -154,7 +157,8 @@ enum {
     OPT_POISON_CRASHES,
     OPT_QUARANTINE_CRASHES,
     OPT_QUARANTINE_WINDOW,
-    OPT_IDEMPOTENCY_TTL
+    OPT_IDEMPOTENCY_TTL,
+    OPT_RETENTION
 };
 
 /* The flag names of OPT_ALLOW_HOST.. (http_limits_set() takes them without the dashes). */
@@ -231,6 +235,12 @@ static int apply_setting(serve_config *cfg, int opt, const char *what, const cha
         return parse_seconds(what, value, &cfg->quarantine_window_ms);
     case OPT_IDEMPOTENCY_TTL:
         return parse_seconds(what, value, &cfg->idempotency_ttl_ms);
+    case OPT_RETENTION:
+        if (strcmp(value, "0") == 0) {
+            cfg->retention_ms = SERVE_RETENTION_FOREVER;
+            return 0;
+        }
+        return parse_seconds(what, value, &cfg->retention_ms);
     }
     if (opt >= OPT_ALLOW_HOST && opt <= OPT_IDLE_TIMEOUT) {
         if (http_limits_set(&cfg->http, http_flags[opt - OPT_ALLOW_HOST], value, err, sizeof err) == 1)
@@ -271,6 +281,7 @@ int serve_config_parse(int argc, char **argv, serve_config *cfg)
         {"quarantine-crashes", required_argument, NULL, OPT_QUARANTINE_CRASHES},
         {"quarantine-window", required_argument, NULL, OPT_QUARANTINE_WINDOW},
         {"idempotency-ttl", required_argument, NULL, OPT_IDEMPOTENCY_TTL},
+        {"retention", required_argument, NULL, OPT_RETENTION},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -300,7 +311,8 @@ int serve_config_parse(int argc, char **argv, serve_config *cfg)
                     {"TARRY_POISON_CRASHES", OPT_POISON_CRASHES},
                     {"TARRY_QUARANTINE_CRASHES", OPT_QUARANTINE_CRASHES},
                     {"TARRY_QUARANTINE_WINDOW", OPT_QUARANTINE_WINDOW},
-                    {"TARRY_IDEMPOTENCY_TTL", OPT_IDEMPOTENCY_TTL}};
+                    {"TARRY_IDEMPOTENCY_TTL", OPT_IDEMPOTENCY_TTL},
+                    {"TARRY_RETENTION", OPT_RETENTION}};
     const char *env;
     int opt;
 

@@ -8,7 +8,8 @@
  * store.c (opening, transactions, batches, records and their indexes,
  * timers, listing), store_journal.c (an execution's journal, attempts and
  * log lines), store_keys.c (idempotency keys, shared children's callers,
- * crash histories, cron marks). A new database gets an id below (and its
+ * crash histories, cron marks), store_retention.c (final executions by when
+ * they expire, and their deletion). A new database gets an id below (and its
  * name in store.c's db_names), then its own file.
  */
 #ifndef TARRY_STORE_INT_H
@@ -36,6 +37,7 @@ enum {
     DB_CRON,
     DB_RERUNS,
     DB_CALLERS,
+    DB_RETENTION,
     DB_COUNT
 };
 
@@ -69,7 +71,9 @@ struct op_head {
     uint16_t klen;
     uint32_t vlen;
 };
-enum { OP_PUT, OP_DEL };
+/* OP_PURGE: key a retention row, value a postpone time (8): expanded on the commit thread into
+ * the deletes of the execution the row names (store_retention.c). */
+enum { OP_PUT, OP_DEL, OP_PURGE };
 
 struct store_batch {
     char *buf;
@@ -97,6 +101,13 @@ int batch_append(store_batch *b, int kind, int db, const void *k, size_t klen, s
 int sink_reserve(sink *s, int db, const void *k, size_t klen, size_t vlen, void **value);
 int sink_put_empty(sink *s, int db, const void *k, size_t klen);
 int sink_del(sink *s, int db, const void *k, size_t klen);
+
+/* Delete the record of rec and every index row derived from it (store.c). */
+int store_exec_unindex(sink *out, const exec_record *rec);
+/* Decode a record as read from `exec` (store.c). */
+int store_record_decode(const MDB_val *key, const MDB_val *val, exec_record *r);
+/* One OP_PURGE op on the commit thread's write transaction (store_retention.c). 0 or a TARRY_E* code. */
+int store_retention_purge_op(store *st, MDB_txn *txn, const MDB_val *key, const MDB_val *val);
 
 /* String lists (store.c): records and journal entries end with n strings,
  * decoded in place (the strings point into the map). */
