@@ -59,6 +59,29 @@ static void add_options(cJSON *o, const fn_options *opt)
     api_add_string_or_null(oo, "cron", opt->cron);
 }
 
+void api_retention_text(int64_t ms, char *out, size_t len)
+{
+    if (ms <= 0)
+        snprintf(out, len, "0");
+    else
+        duration_format(ms, out, len);
+}
+
+int api_add_retention(api *a, store_txn *txn, cJSON *root)
+{
+    cJSON *r = cJSON_AddObjectToObject(root, "retention");
+    store_retention_info info;
+    char text[64];
+    int rc = store_retention_info_get(txn, &info);
+
+    if (rc != 0)
+        return rc;
+    api_retention_text(engine_retention_default(api_engine(a)), text, sizeof text);
+    cJSON_AddStringToObject(r, "default", text);
+    api_add_time(r, "purged_before", info.purged_before);
+    return 0;
+}
+
 static void add_current_functions(void *user, const plugin *p)
 {
     for (size_t j = 0; p->current && j < p->fn_count; j++) {
@@ -82,6 +105,14 @@ int api_functions_handle(api *a, http_req *req)
             api_add_time(fn, "next_fire_at", next);
         else
             cJSON_AddNullToObject(fn, "next_fire_at");
+        /* options.retention: what an execution of it ending now gets, its own or the host's. */
+        const plugin_fn *f = plugins_find(engine_plugins(api_engine(a)),
+                                          cJSON_GetStringValue(cJSON_GetObjectItem(fn, "name")));
+        char text[64];
+        api_retention_text(!f || f->opts.retention_ms == FN_RETENTION_HOST ? engine_retention_default(api_engine(a))
+                                                                           : f->opts.retention_ms,
+                           text, sizeof text);
+        cJSON_AddStringToObject(cJSON_GetObjectItem(fn, "options"), "retention", text);
     }
     api_reply_cjson(req, 200, root);
     return 0;

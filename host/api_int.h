@@ -36,6 +36,11 @@ static inline void api_add_string_or_null(cJSON *obj, const char *name, const ch
         cJSON_AddNullToObject(obj, name);
 }
 
+/* A retention as the API shows it: "30d", or "0" for forever (api_catalog.c). */
+void api_retention_text(int64_t ms, char *out, size_t len);
+/* "retention": {"default": "30d", "purged_before": T|null} into a list answer (api_catalog.c). */
+int api_add_retention(api *a, store_txn *txn, cJSON *root);
+
 /* An execution as the API shows it (the caller owns the object). */
 cJSON *api_exec_json(const exec_record *r);
 /* Answer with `root` as JSON (freed here). */

@@ -235,6 +235,8 @@ int api_list_handle(api *a, http_req *req)
     lc.now_ms = clock_now_ms();
     engine_get_stats(api_engine(a), &lc.stats);
     rc = store_exec_query(txn, &la.q, add_listed, &lc, &more, &next);
+    if (rc == 0)
+        rc = api_add_retention(a, txn, root);
     store_txn_abort(txn);
     list_args_free(&la);
     if (rc != 0) {

@@ -203,6 +203,13 @@ int api_metrics_handle(api *a, http_req *req)
     engine_get_stats(e, &s);
     write_engine(out, &s, m);
     write_notifications(out, e);
+    {
+        int64_t retention_ms, purged_before;
+        uint64_t deleted = 0;
+        engine_retention_info(e, &retention_ms, &purged_before, &deleted);
+        counter(out, "tarry_retention_deleted_total", "Final executions deleted by retention (ever).",
+                deleted);
+    }
     gauge(out, "tarry_log_followers", "Clients following an execution's log (GET .../logs?follow=1).",
           (double)engine_follow_count(e));
     gauge(out, "tarry_timers_pending",

@@ -129,6 +129,12 @@ int cli_cmd_ls(client *c, const command *cmd, const cli_args *args)
     const char *next = cli_json_str(ans.json, "next_cursor");
     if (next && *next)
         print_next_page(c, args, next);
+    /* Older executions may be missing from the list because retention deleted them: say so. */
+    const cJSON *retention = cli_json_get(ans.json, "retention");
+    const char *purged = cli_json_str(retention, "purged_before");
+    if (purged && *purged)
+        cli_say(stdout, "note: executions that finished before %s were deleted (retention %s)\n", purged,
+                cli_json_str(retention, "default") ? cli_json_str(retention, "default") : "?");
 done:
     cli_table_free(&rows);
     cli_answer_free(&ans);
@@ -162,7 +168,7 @@ static void option_cells(const cJSON *fn, char *retry, char *limit, size_t len)
 int cli_cmd_functions(client *c, const command *cmd, const cli_args *args)
 {
     answer ans = {0};
-    cli_table rows = {.ncols = 8};
+    cli_table rows = {.ncols = 9};
     int rc;
 
     (void)cmd;
@@ -178,7 +184,7 @@ int cli_cmd_functions(client *c, const command *cmd, const cli_args *args)
         goto done;
     }
     cli_table_add(&rows, (const char *[]){"FUNCTION", "PLUGIN", "VERSION", "RETRY", "MAX DURATION",
-                                          "CONCURRENCY", "CRON", "NEXT CRON"});
+                                          "CONCURRENCY", "CRON", "NEXT CRON", "RETENTION"});
     cJSON_ArrayForEach(fn, data)
     {
         const cJSON *plugin = cli_json_get(fn, "plugin"), *opt = cli_json_get(fn, "options");
@@ -189,7 +195,8 @@ int cli_cmd_functions(client *c, const command *cmd, const cli_args *args)
             (const char *[]){
                 cli_json_str(fn, "name"), cli_json_str(plugin, "name"), cli_json_str(plugin, "version"),
                 retry, cli_json_str(opt, "max_duration") ? cli_json_str(opt, "max_duration") : "none", limit,
-                cli_json_str(opt, "cron"), cli_json_str(fn, "next_fire_at") /* "-" without a cron */});
+                cli_json_str(opt, "cron"), cli_json_str(fn, "next_fire_at") /* "-" without a cron */,
+                cli_json_str(opt, "retention") ? cli_json_str(opt, "retention") : "-" /* "0": forever */});
     }
     if (rows.nrows == 1)
         fputs("tarry: no functions are loaded (tarry plugins shows the plugins and their load errors)\n",

@@ -178,7 +178,7 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
     uv_cond_init(&e->cp_cond);
     e->open_handles = 9;
     engine_watch_init(e);         /* one handle more */
-    if (engine_cron_init(e) != 0) /* one handle more */
+    if (engine_cron_init(e) != 0 || engine_retention_init(e) != 0) /* one handle more each */
         return TARRY_ENOMEM;
     if (engine_metrics_init(e) != 0)
         return TARRY_ENOMEM;
@@ -222,6 +222,7 @@ int engine_start(engine *e)
     uv_unref((uv_handle_t *)&e->store_check); /* it never keeps a stopping loop alive */
     engine_watch_start(e);
     engine_cron_update(e);
+    engine_retention_start(e);
     e->timers_due = true;
     engine_flush(e);
     return 0;
@@ -231,6 +232,7 @@ void engine_drain(engine *e, void (*done)(void *user), void *user)
 {
     e->draining = true;
     engine_cron_stop(e); /* nothing new starts while draining */
+    engine_retention_stop(e);
     e->drain_done = done;
     e->drain_user = user;
     uv_timer_stop(&e->timer);
@@ -260,6 +262,7 @@ static void on_handle_closed(uv_handle_t *h)
     engine_quarantine_free(e);
     engine_limits_free(e);
     engine_cron_free(e);
+    engine_retention_free(e);
     engine_idem_free(e);
     engine_metrics_free(e);
     uv_cond_destroy(&e->cp_cond);
@@ -282,6 +285,7 @@ void engine_close(engine *e)
     uv_close((uv_handle_t *)&e->store_check, on_handle_closed);
     engine_watch_close(e, on_handle_closed);
     engine_cron_close(e, on_handle_closed);
+    engine_retention_close(e, on_handle_closed);
 }
 
 /* ---- introspection -------------------------------------------------------------------- */

@@ -172,6 +172,14 @@ int engine_trigger(engine *e, const engine_trigger_req *req, engine_waiter *w);
 /* How long an idempotency key is kept (default ENGINE_IDEMPOTENCY_TTL_MS). Call before engine_start. */
 void engine_set_idempotency_ttl(engine *e, int64_t ttl_ms);
 
+#define ENGINE_RETENTION_DEFAULT_MS (30 * 24 * 3600 * 1000LL)
+/* How long a final execution is kept after it ended, unless its function says otherwise
+ * (default ENGINE_RETENTION_DEFAULT_MS; 0: forever). Call before engine_start. */
+void engine_set_retention(engine *e, int64_t ms);
+int64_t engine_retention_default(const engine *e);
+/* The host's retention, and what retention deleted so far (purged_before 0: nothing yet). */
+int engine_retention_info(engine *e, int64_t *default_ms, int64_t *purged_before, uint64_t *deleted);
+
 /*
  * Call w->cb when execution `id` is committed in a final state, or with
  * ENGINE_TIMEOUT after wait_ms. The caller has read the store and seen it

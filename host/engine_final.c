@@ -23,13 +23,17 @@ bool engine_final_ending(exec_state state)
 
 int engine_final_batch(engine *e, store_batch *b, exec *x)
 {
-    return notify_final_batch(e->notifier, b, &x->rec);
+    int rc = notify_final_batch(e->notifier, b, &x->rec);
+    if (rc == 0)
+        rc = engine_retention_final_batch(e, b, x);
+    return rc;
 }
 
 void engine_final_committed(engine *e, const exec *x, exec_state state)
 {
     engine_metrics_ended(e, x, state);
     notify_wake(e->notifier);
+    engine_retention_final_committed(e, x, state);
 }
 
 void engine_set_notifier(engine *e, struct notifier *n)

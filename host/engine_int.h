@@ -26,6 +26,7 @@
  *   engine_final.c     an execution's end (final or blocked): the hooks of the rooms that follow it
  *   engine_follow.c    followers of an execution's log, woken after each commit that wrote to it
  *   engine_metrics.c   counters for /metrics and each function's stats: one call where each event happens
+ *   engine_retention.c deleting final executions whose retention is over, a few per batch
  *
  * Invariants (every room keeps them):
  *   - an execution in memory is in `active` (by id) until it is freed;
@@ -266,6 +267,7 @@ struct engine {
     list_node sharing;        /* executions with links not committed yet (engine_share.c) */
     struct engine_metrics *metrics; /* engine_metrics.c */
     struct notifier *notifier; /* failure notifications (notify.h), or NULL: engine_final.c */
+    struct engine_retention *retention; /* engine_retention.c */
 };
 
 /* ---- engine.c ---------------------------------------------------------------- */
@@ -545,5 +547,23 @@ void engine_metrics_retry(engine *e, const exec *x);
 void engine_metrics_ended(engine *e, const exec *x, exec_state state);
 void engine_metrics_commit_done(engine *e);
 void engine_metrics_reloaded(engine *e);
+/* ---- engine_retention.c -------------------------------------------------------------------- */
+
+/* Open the retention timer (one more handle for engine_close). 0 or TARRY_ENOMEM. */
+int engine_retention_init(engine *e);
+/* Index what ended before retention existed (once), and arm the timer for the earliest row. */
+void engine_retention_start(engine *e);
+/* Stop deleting (a drain). */
+void engine_retention_stop(engine *e);
+void engine_retention_close(engine *e, uv_close_cb cb);
+void engine_retention_free(engine *e);
+/* From engine_final_batch / engine_final_committed: x's row, and a sooner timer. */
+int engine_retention_final_batch(engine *e, store_batch *b, exec *x);
+void engine_retention_final_committed(engine *e, const exec *x, exec_state state);
+/* Whether the next batch should carry purges (then it is made even with nothing else in it). */
+bool engine_retention_wants(const engine *e);
+/* A few due purges into the batch being built; then whether it committed. */
+int engine_retention_batch(engine *e, store_batch *b);
+void engine_retention_committed(engine *e, bool ok);
 
 #endif

@@ -20,6 +20,7 @@ void fn_options_default(fn_options *out)
     out->multiplier = FN_RETRY_MULTIPLIER_DEFAULT;
     out->jitter = FN_RETRY_JITTER_DEFAULT;
     out->max_duration_ms = FN_MAX_DURATION_DEFAULT_MS;
+    out->retention_ms = FN_RETENTION_HOST;
 }
 
 #if defined(__GNUC__)
@@ -113,6 +114,19 @@ int fn_options_parse(const tarry_function_def *def, size_t function_size, uint32
         if (cron_parse(def->cron, &out->cron_when, err, errlen) != 0)
             return TARRY_EINVAL;
         out->cron = def->cron;
+    }
+    /* Revision 5 on, in a struct that reaches past `retention` (a revision-4 entry ends at cron). */
+    if (revision >= 5 && function_size >= offsetof(tarry_function_def, retention) + sizeof def->retention &&
+        def->retention) {
+        if (strcmp(def->retention, "0") == 0)
+            out->retention_ms = 0;
+        else if (duration("retention", def->retention, &max_ms, err, errlen) != 0)
+            return TARRY_EINVAL;
+        else if (max_ms < 1000)
+            return refuse(err, errlen, "retention: \"%.64s\" is under 1s (\"0\" keeps them forever)",
+                          def->retention);
+        else
+            out->retention_ms = max_ms;
     }
     return 0;
 }

@@ -1,11 +1,12 @@
 /*
  * fn_options.h - a function's options (tarry.h: retry, max_duration,
- * concurrency, max_concurrency_action, cron) as the host uses them: read
+ * concurrency, max_concurrency_action, cron, retention) as the host uses them: read
  * from the plugin's descriptor once, when the plugin is loaded, checked,
  * with the defaults filled in. Pure: no engine, no store, no clock.
  *
  * A plugin built against a header older than revision 4 has no options
- * (its tarry_function_def ends after `fn`): it gets the defaults.
+ * (its tarry_function_def ends after `fn`): it gets the defaults; one older
+ * than revision 5 has no `retention` (the host's applies).
  */
 #ifndef TARRY_FN_OPTIONS_H
 #define TARRY_FN_OPTIONS_H
@@ -38,7 +39,11 @@ typedef struct fn_options {
     bool cancel_over_limit;      /* max_concurrency_action "cancel": refuse new ones at the limit */
     const char *cron;            /* the schedule as the plugin wrote it (borrowed), or NULL */
     cron_expr cron_when;         /* ... parsed (cron.h), when cron is not NULL */
+    int64_t retention_ms;        /* final executions deleted this long after they end; 0: kept forever;
+                                    FN_RETENTION_HOST: the host's --retention (revision 5) */
 } fn_options;
+
+#define FN_RETENTION_HOST (-1)
 
 /* The options of a function that sets none (and of every function of an older plugin). */
 void fn_options_default(fn_options *out);

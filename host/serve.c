@@ -238,6 +238,8 @@ static int run_engine(const serve_config *cfg)
         engine_set_stuck_after(ep.eng, cfg->stuck_after_ms);
     engine_set_crash_limits(ep.eng, cfg->poison_crashes, cfg->quarantine_crashes, cfg->quarantine_window_ms);
     engine_set_idempotency_ttl(ep.eng, cfg->idempotency_ttl_ms);
+    if (cfg->retention_ms)
+        engine_set_retention(ep.eng, cfg->retention_ms == SERVE_RETENTION_FOREVER ? 0 : cfg->retention_ms);
     /* Without a supervisor, bind here (after the store: its lock says this data folder is ours). */
     if (fd < 0 && (rc = http_listen_open(cfg->listen, &fd, err, sizeof err)) != 0) {
         hlog(HLOG_ERROR, "%s%s", err, rc == TARRY_EIO ? PORT_HINT : "");

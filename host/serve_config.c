@@ -31,7 +31,7 @@ static void usage(FILE *out)
         "SIZE]\n"
         "                   [--queue-window N] [--log-max-lines N] [--log-line-max SIZE]\n"
         "                   [--memory-limit SIZE] [--stuck-after D] [--poison-crashes N]\n"
-        "                   [--quarantine-crashes N] [--quarantine-window D] [--idempotency-ttl D] [--log-format F] [--watch] "
+        "                   [--quarantine-crashes N] [--quarantine-window D] [--idempotency-ttl D] [--log-format F] [--retention D] [--watch] "
         "[--no-supervisor] "
         "[--init]\n"
         "  --plugins DIR       plugin .so files (env TARRY_PLUGINS, default ./plugins)\n"
@@ -61,6 +61,9 @@ static void usage(FILE *out)
         "                      TARRY_IDEMPOTENCY_TTL, default 24h, at least 1s)\n"
         "  --log-format F      the host's own log on stderr: text (default) or json, one object per\n"
         "                      line (env TARRY_LOG_FORMAT)\n"
+        "  --retention D       final executions (journal, attempts, logs) are deleted this long after\n"
+        "                      they ended (env TARRY_RETENTION, default 30d, at least 1s; 0: never);\n"
+        "                      a function's `retention` option wins\n"
         "  --watch             reload when the plugins folder changes (env TARRY_WATCH=1); SIGHUP,\n"
         "                      `tarry reload` and POST /v1/plugins/reload work either way\n"
         "  --no-supervisor     run the engine in this process (debugging; a plugin crash then stops the "
@@ -167,7 +170,8 @@ enum {
     OPT_LOG_FORMAT,
     OPT_NOTIFY_URL,
     OPT_NOTIFY_CONFIG,
-    OPT_PUBLIC_URL
+    OPT_PUBLIC_URL,
+    OPT_RETENTION
 };
 
 /* The flag names of OPT_ALLOW_HOST.. (http_limits_set() takes them without the dashes). */
@@ -259,6 +263,12 @@ static int apply_setting(serve_config *cfg, int opt, const char *what, const cha
         return notify_config_load(&cfg->notify, value);
     case OPT_PUBLIC_URL:
         return notify_config_public_url(&cfg->notify, what, value);
+    case OPT_RETENTION:
+        if (strcmp(value, "0") == 0) {
+            cfg->retention_ms = SERVE_RETENTION_FOREVER;
+            return 0;
+        }
+        return parse_seconds(what, value, &cfg->retention_ms);
     }
     if (opt >= OPT_ALLOW_HOST && opt <= OPT_IDLE_TIMEOUT) {
         if (http_limits_set(&cfg->http, http_flags[opt - OPT_ALLOW_HOST], value, err, sizeof err) == 1)
@@ -303,6 +313,7 @@ int serve_config_parse(int argc, char **argv, serve_config *cfg)
         {"notify-url", required_argument, NULL, OPT_NOTIFY_URL},
         {"notify-config", required_argument, NULL, OPT_NOTIFY_CONFIG},
         {"public-url", required_argument, NULL, OPT_PUBLIC_URL},
+        {"retention", required_argument, NULL, OPT_RETENTION},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -336,7 +347,8 @@ int serve_config_parse(int argc, char **argv, serve_config *cfg)
                     {"TARRY_LOG_FORMAT", OPT_LOG_FORMAT},
                     {"TARRY_NOTIFY_URL", OPT_NOTIFY_URL},
                     {"TARRY_NOTIFY_CONFIG", OPT_NOTIFY_CONFIG},
-                    {"TARRY_PUBLIC_URL", OPT_PUBLIC_URL}};
+                    {"TARRY_PUBLIC_URL", OPT_PUBLIC_URL},
+                    {"TARRY_RETENTION", OPT_RETENTION}};
     const char *env;
     int opt;
 

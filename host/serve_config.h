@@ -21,6 +21,8 @@
 #include "http_guard.h"
 #include "notify_config.h"
 
+#define SERVE_RETENTION_FOREVER (-1)
+
 typedef struct serve_config {
     const char *plugins_dir;
     const char *data_dir;
@@ -36,6 +38,7 @@ typedef struct serve_config {
     uint32_t poison_crashes, quarantine_crashes; /* 0: the engine's defaults (3, 3) */
     int64_t quarantine_window_ms;                /* 0: the engine's default (60 s) */
     int64_t idempotency_ttl_ms;                  /* 0: the engine's default (24 h) */
+    int64_t retention_ms; /* 0: the engine's default (30 d); SERVE_RETENTION_FOREVER: "0", never deleted */
     bool supervise;
     bool watch;       /* reload when the plugins folder changes */
     bool init;        /* --init: a new store may replace a lost one (done once, before the first engine) */

@@ -44,7 +44,7 @@
 static const char *const db_names[DB_COUNT] = {"exec", "by_state", "by_fn", "by_fn_state", "timers",
                                                "logs", "journal",  "pins",  "fn_crashes",  "attempts",
                                                "idem", "by_meta",  "cron",  "reruns",      "callers",
-                                               "notify", "outbox"};
+                                               "notify", "outbox", "retention"};
 
 /* Per thread: the loop, the commit thread and every worker read the store,
  * and each reads the reason of its own last failure right after it. */
@@ -179,7 +179,7 @@ static int pins_build(store *st, MDB_txn *txn)
     return rc;
 }
 
-static int meta_index(sink *out, const exec_record *rec);
+static int meta_index(sink *out, const exec_record *rec, bool del);
 
 /* A store from before the metadata index: index every execution's metadata, once. */
 static int meta_build(store *st, MDB_txn *txn)
@@ -199,7 +199,7 @@ static int meta_build(store *st, MDB_txn *txn)
             rc = MDB_CORRUPTED;
             break;
         }
-        if (meta_index(&out, &rec) != 0) {
+        if (meta_index(&out, &rec, false) != 0) {
             rc = EIO; /* store_open reports it with the store's name */
             break;
         }
@@ -535,7 +535,14 @@ int store_batch_commit(store *st, store_batch *b)
         memcpy(&head, b->buf + at, sizeof head);
         MDB_val key = {head.klen, b->buf + at + sizeof head};
         MDB_val val = {head.vlen, b->buf + at + sizeof head + head.klen};
-        if (head.kind == OP_PUT)
+        if (head.kind == OP_PURGE) {
+            /* Its own error text and code (store_retention.c); nothing of the batch is written. */
+            int trc = store_retention_purge_op(st, txn, &key, &val);
+            if (trc != 0) {
+                mdb_txn_abort(txn);
+                return trc;
+            }
+        } else if (head.kind == OP_PUT)
             rc = mdb_put(txn, st->db[head.db], &key, &val, 0);
         else if ((rc = mdb_del(txn, st->db[head.db], &key, NULL)) == MDB_NOTFOUND)
             rc = 0;
@@ -956,7 +963,7 @@ static int exec_put(sink *out, const exec_record *rec, const exec_record *prev)
         return rc;
     if (!prev && (rc = sink_put_empty(out, DB_BY_FN, k, key_fn(k, rec->function, &rec->id))) != 0)
         return rc;
-    if (!prev && (rc = meta_index(out, rec)) != 0)
+    if (!prev && (rc = meta_index(out, rec, false)) != 0)
         return rc;
     if (!prev && (rc = reruns_put(out, rec)) != 0)
         return rc;
@@ -995,6 +1002,44 @@ int store_batch_exec_put(store_batch *b, const exec_record *rec, const exec_reco
 {
     sink out = {NULL, b};
     return exec_put(&out, rec, prev);
+}
+
+/*
+ * Everything exec_put derives from rec, out: its state, function and metadata rows,
+ * its pin and timer (none once final, deleted all the same) and its row among its original's
+ * re-runs, then the record itself. Its own re-runs, journal and the rest are store_retention.c's.
+ */
+int store_exec_unindex(sink *out, const exec_record *rec)
+{
+    uint8_t k[MAX_INDEX_KEY];
+    const char *pin = pinned_to(rec);
+    static const exec_id none;
+    int rc;
+
+    if (strlen(rec->function) > 128)
+        return TARRY_EINVAL;
+    if ((rc = sink_del(out, DB_BY_FN, k, key_fn(k, rec->function, &rec->id))) != 0 ||
+        (rc = sink_del(out, DB_BY_STATE, k, key_state(k, rec->state, &rec->id))) != 0 ||
+        (rc = sink_del(out, DB_BY_FN_STATE, k, key_fn_state(k, rec->function, rec->state, &rec->id))) != 0 ||
+        (rc = meta_index(out, rec, true)) != 0)
+        return rc;
+    if (pin && (rc = sink_del(out, DB_PINS, k, key_pin(k, pin, &rec->id))) != 0)
+        return rc;
+    if (timer_at(rec) && (rc = sink_del(out, DB_TIMERS, k, key_timer(k, timer_at(rec), &rec->id))) != 0)
+        return rc;
+    if (memcmp(&rec->rerun_of, &none, sizeof none) != 0) {
+        memcpy(k, rec->rerun_of.bytes, 16);
+        memcpy(k + 16, rec->id.bytes, 16);
+        if ((rc = sink_del(out, DB_RERUNS, k, 32)) != 0)
+            return rc;
+    }
+    /* Last: rec's strings may point into the record's own page (a decoded record). */
+    return sink_del(out, DB_EXEC, rec->id.bytes, 16);
+}
+
+int store_record_decode(const MDB_val *key, const MDB_val *val, exec_record *r)
+{
+    return record_decode(NULL, key, val, r);
 }
 
 int store_exec_get(store_txn *t, const exec_id *id, exec_record *out)
@@ -1249,8 +1294,8 @@ static size_t meta_prefix(uint8_t *k, const char *mkey, const char *mval)
     return kl + vl + 2;
 }
 
-/* A new execution's pairs into by_meta (metadata never changes after creation). */
-static int meta_index(sink *out, const exec_record *rec)
+/* A new execution's pairs into by_meta (metadata never changes after creation); or, del, out. */
+static int meta_index(sink *out, const exec_record *rec, bool del)
 {
     uint8_t k[META_INDEX_MAX];
     cJSON *obj, *item;
@@ -1265,7 +1310,8 @@ static int meta_index(sink *out, const exec_record *rec)
             continue;
         n = meta_prefix(k, item->string, item->valuestring);
         memcpy(k + n, rec->id.bytes, 16);
-        if ((rc = sink_put_empty(out, DB_BY_META, k, n + 16)) != 0)
+        if ((rc = del ? sink_del(out, DB_BY_META, k, n + 16) : sink_put_empty(out, DB_BY_META, k, n + 16)) !=
+            0)
             break;
     }
     cJSON_Delete(obj);

@@ -24,6 +24,8 @@
  *   reruns       original id, re-run id -> "" (an execution's re-runs)
  *   callers      child id, parent id, seq(4, big-endian) -> flags (calls of other parents that
  *                                              share the child by its idempotency key)
+ *   retention    expire_at(8, big-endian) id -> ""  (final executions by when retention deletes
+ *                                              them), and one "~meta" row (store_retention.c)
  * The indexes are kept by store_exec_put, so callers cannot forget one.
  *
  * Threads: reads happen on the loop thread and on workers (a pass reads its
@@ -366,5 +368,37 @@ typedef struct store_usage {
 
 /* Read in txn (any transaction): 0 or a negative code. O(1). */
 int store_usage_read(store_txn *txn, store_usage *out);
+/* ---- retention (store_retention.c): final executions by when they are deleted ---------------- */
+
+#define STORE_RETENTION_ROW 24 /* expire_at(8, big-endian) id(16) */
+
+typedef struct store_retention_info {
+    int64_t purged_before; /* the latest finished_at of an execution deleted so far; 0: none yet */
+    uint64_t deleted;      /* executions deleted by retention, ever */
+    bool built;            /* the rows of executions final before this database existed are written */
+} store_retention_info;
+
+/* Final execution `id` is deleted at expire_at: its row, in the batch that makes it final. */
+int store_batch_retention_put(store_batch *b, int64_t expire_at, const exec_id *id);
+/* The earliest row: 0, or TARRY_ENOTFOUND when there is none. */
+int store_retention_first(store_txn *txn, int64_t *expire_at, exec_id *id);
+typedef int (*store_retention_cb)(void *user, int64_t expire_at, const exec_id *id);
+/* Rows due by now_ms, earliest first, until cb returns non-zero (returned; 1 stops quietly). */
+int store_retention_due(store_txn *txn, int64_t now_ms, store_retention_cb cb, void *user);
+/*
+ * Delete execution `id` (row expire_at) and everything of it, on the commit thread, in the
+ * batch's transaction: its record and index rows, journal, attempts, logs, re-runs, callers
+ * and the idempotency key that names it. One that still has an unfinished child (whose end
+ * would write into its journal) is kept, its row moved to postpone_to.
+ */
+int store_batch_exec_purge(store_batch *b, int64_t expire_at, const exec_id *id, int64_t postpone_to);
+int store_retention_info_get(store_txn *txn, store_retention_info *out);
+typedef int64_t (*store_retention_of_cb)(void *user, const char *function);
+/*
+ * A store from before the retention index: write the rows of its final executions
+ * (finished_at + retention_of(function); no row where that says 0, "forever"), once, in one
+ * write transaction, and remember that it is done. A no-op when it is.
+ */
+int store_retention_build(store *st, store_retention_of_cb retention_of, void *user);
 
 #endif

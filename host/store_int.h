@@ -8,7 +8,8 @@
  * store.c (opening, transactions, batches, records and their indexes,
  * timers, listing), store_journal.c (an execution's journal, attempts and
  * log lines), store_keys.c (idempotency keys, shared children's callers,
- * crash histories, cron marks). A new database gets an id below (and its
+ * crash histories, cron marks), store_retention.c (final executions by when
+ * they expire, and their deletion). A new database gets an id below (and its
  * name in store.c's db_names), then its own file.
  */
 #ifndef TARRY_STORE_INT_H
@@ -38,6 +39,7 @@ enum {
     DB_CALLERS,
     DB_NOTIFY, /* store_outbox.c: failure notifications by execution */
     DB_OUTBOX, /* store_outbox.c: pending notifications by due time */
+    DB_RETENTION, /* store_retention.c: final executions by when they are deleted */
     DB_COUNT
 };
 
@@ -71,7 +73,9 @@ struct op_head {
     uint16_t klen;
     uint32_t vlen;
 };
-enum { OP_PUT, OP_DEL };
+/* OP_PURGE: key a retention row, value a postpone time (8): expanded on the commit thread into
+ * the deletes of the execution the row names (store_retention.c). */
+enum { OP_PUT, OP_DEL, OP_PURGE };
 
 struct store_batch {
     char *buf;
@@ -100,6 +104,13 @@ int sink_reserve(sink *s, int db, const void *k, size_t klen, size_t vlen, void 
 int sink_put_empty(sink *s, int db, const void *k, size_t klen);
 int sink_del(sink *s, int db, const void *k, size_t klen);
 
+/* Delete the record of rec and every index row derived from it (store.c). */
+int store_exec_unindex(sink *out, const exec_record *rec);
+/* Decode a record as read from `exec` (store.c). */
+int store_record_decode(const MDB_val *key, const MDB_val *val, exec_record *r);
+/* One OP_PURGE op on the commit thread's write transaction (store_retention.c). 0 or a TARRY_E* code. */
+int store_retention_purge_op(store *st, MDB_txn *txn, const MDB_val *key, const MDB_val *val);
+
 /* String lists (store.c): records and journal entries end with n strings,
  * decoded in place (the strings point into the map). */
 size_t strings_size(const char *const *strs, size_t *len, size_t n);
@@ -120,5 +131,9 @@ static inline int64_t be64_get(const uint8_t *p)
         u = (u << 8) | p[i];
     return (int64_t)u;
 }
+
+/* Delete execution id's notifications and their outbox entries in a write transaction on the
+ * commit thread (store_outbox.c; retention's purge). An LMDB code. */
+int store_notify_purge(store *st, MDB_txn *txn, const exec_id *id);
 
 #endif

@@ -172,29 +172,36 @@ int store_outbox_scan(store_txn *t, store_notify_cb cb, void *user)
     return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "reading the notification outbox") : 0;
 }
 
-struct forget {
-    store_batch *b;
-};
-
-static int forget_one(void *user, const store_notify *n)
+int store_notify_purge(store *st, MDB_txn *txn, const exec_id *id)
 {
-    sink out = {NULL, ((struct forget *)user)->b};
-    uint8_t k[NOTIFY_KEY], ok[OUTBOX_KEY];
+    MDB_cursor *cur;
+    MDB_val key = {16, (void *)id->bytes}, val;
     int rc;
 
-    if (n->state == STORE_NOTIFY_PENDING) {
-        key_outbox(ok, n->due_at, n);
-        if ((rc = sink_del(&out, DB_OUTBOX, ok, sizeof ok)) != 0)
-            return rc;
+    if ((rc = mdb_cursor_open(txn, st->db[DB_NOTIFY], &cur)) != 0)
+        return rc;
+    /* After a delete the cursor stands on the next key, which MDB_NEXT then returns (C_DEL). */
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        struct notify_head head;
+        if (key.mv_size != NOTIFY_KEY || memcmp(key.mv_data, id->bytes, 16) != 0)
+            break;
+        if (val.mv_size >= sizeof head) {
+            memcpy(&head, val.mv_data, sizeof head);
+            if (head.state == STORE_NOTIFY_PENDING) {
+                uint8_t ok[OUTBOX_KEY];
+                MDB_val okey = {sizeof ok, ok};
+                be64_put(ok, head.due_at);
+                memcpy(ok + 8, key.mv_data, NOTIFY_KEY);
+                if ((rc = mdb_del(txn, st->db[DB_OUTBOX], &okey, NULL)) != 0 && rc != MDB_NOTFOUND)
+                    break;
+            }
+        }
+        if ((rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
     }
-    key_notify(k, n);
-    return sink_del(&out, DB_NOTIFY, k, sizeof k);
-}
-
-int store_batch_notify_forget(store_txn *txn, store_batch *b, const exec_id *id)
-{
-    struct forget f = {b};
-    return store_notify_scan(txn, id, forget_one, &f);
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 int store_outbox_count(store_txn *t, uint64_t *count)

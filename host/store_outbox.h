@@ -62,10 +62,6 @@ int store_notify_scan(store_txn *txn, const exec_id *id, store_notify_cb cb, voi
  * the scan and is returned. */
 int store_outbox_scan(store_txn *txn, store_notify_cb cb, void *user);
 
-/* Delete execution id's notifications (read in txn) and their outbox entries, in batch b: for
- * whoever deletes the execution (retention). 0 or a negative code. */
-int store_batch_notify_forget(store_txn *txn, store_batch *b, const exec_id *id);
-
 /* How many notifications are pending. */
 int store_outbox_count(store_txn *txn, uint64_t *count);
 

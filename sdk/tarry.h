@@ -38,7 +38,7 @@ extern "C" {
 #define TARRY_ABI_VERSION 1
 /* Which revision of this header a plugin was built with (recorded in its
  * descriptor), so the host knows which fields of option structs exist. */
-#define TARRY_HEADER_REVISION 4
+#define TARRY_HEADER_REVISION 5
 /* "TRRY": the first field of every descriptor, so a stray symbol is refused. */
 #define TARRY_PLUGIN_MAGIC 0x54525259u
 
@@ -452,6 +452,10 @@ typedef struct tarry_function_def {
                                            "cancel" is cancelled */
     const char *cron;                   /* start one on this schedule ("0 9 * * 1-5", "@hourly"; UTC);
                                            NULL: none */
+    /* header revision 5 */
+    const char *retention; /* a final execution of it (with its journal, attempts and logs) is
+                              deleted this long after it finished ("7d"); NULL: the host's
+                              --retention (default 30d); "0": kept forever. Fixed when it ends. */
 } tarry_function_def;
 
 /* What TARRY_PLUGIN() exports as the data symbol `tarry_plugin`. */

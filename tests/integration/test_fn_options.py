@@ -17,7 +17,7 @@ import harness
 from harness import check, check_eq
 
 DEFAULTS = {"retry": None, "max_duration": "30m", "concurrency": None, "max_concurrency_action": "queue",
-            "cron": None}
+            "cron": None, "retention": "30d"}
 
 
 def main():
@@ -32,7 +32,8 @@ def main():
         check_eq(fns["opt_custom"]["options"],
                  {"retry": {"max_attempts": 5, "initial_interval": "1s", "multiplier": 2, "randomization_factor": 0,
                             "max_interval": "1m"},
-                  "max_duration": None, "concurrency": 2, "max_concurrency_action": "cancel", "cron": None},
+                  "max_duration": None, "concurrency": 2, "max_concurrency_action": "cancel", "cron": None,
+                  "retention": "30d"},
                  "every option as declared (no jitter, no max_duration)")
 
         # tarry functions shows them in a few words.

@@ -953,6 +953,104 @@ static void test_reruns(void **state)
     store_txn_abort(t);
 }
 
+static int count_rows(void *user, int64_t expire_at, const exec_id *id)
+{
+    (void)expire_at;
+    (void)id;
+    (*(int *)user)++;
+    return 0;
+}
+
+static int count_journal(void *user, const journal_entry *e)
+{
+    (void)e;
+    (*(int *)user)++;
+    return 0;
+}
+
+static int64_t retention_10s(void *user, const char *function)
+{
+    (void)user;
+    return strcmp(function, "forever") == 0 ? 0 : 10000;
+}
+
+/* Retention: rows by expiry, a purge deletes the execution and every row of it in one commit,
+ * a parent with an unfinished child is postponed, and the build indexes old stores once. */
+static void test_retention(void **state)
+{
+    fixture *f = *state;
+    exec_record done = new_record("tick", EXEC_SUCCEEDED), kid = new_record("tick", EXEC_WAITING);
+    exec_record parent = new_record("tick", EXEC_FAILED), old = new_record("forever", EXEC_SUCCEEDED);
+    exec_record rerun = new_record("tick", EXEC_SUCCEEDED), back;
+    journal_entry j = {.seq = 0, .kind = JOURNAL_CALL, .status = JOURNAL_PENDING, .name = "kid"};
+    journal_entry step = {.seq = 0, .kind = JOURNAL_STEP, .name = "s"};
+    store_log_line line = {0, 1, TARRY_LOG_INFO, "hello", 0};
+    store_attempt a = {.number = 1, .outcome = EXEC_SUCCEEDED};
+    store_retention_info info;
+    store_batch *b = store_batch_new();
+    store_txn *t;
+    int64_t at;
+    exec_id first;
+    int rows = 0, entries = 0;
+    uint64_t n;
+
+    done.finished_at = 1000;
+    done.metadata = "{\"team\":\"a\"}";
+    parent.finished_at = 2000;
+    rerun.rerun_of = done.id;
+    rerun.finished_at = 3000;
+    put_direct(f->st, &done, NULL);
+    put_direct(f->st, &kid, NULL);
+    put_direct(f->st, &parent, NULL);
+    put_direct(f->st, &old, NULL);
+    put_direct(f->st, &rerun, NULL);
+    j.child = kid.id;
+    assert_int_equal(store_txn_begin(f->st, true, &t), 0);
+    assert_int_equal(store_journal_put(t, &done.id, &step), 0);
+    assert_int_equal(store_journal_put(t, &parent.id, &j), 0);
+    assert_int_equal(store_log_put(t, &done.id, &line), 0);
+    assert_int_equal(store_attempt_put(t, &done.id, &a), 0);
+    assert_int_equal(store_txn_commit(t), 0);
+
+    /* The build writes rows for final executions (not "forever"), once. */
+    assert_int_equal(store_retention_build(f->st, retention_10s, NULL), 0);
+    assert_int_equal(store_txn_begin(f->st, false, &t), 0);
+    assert_int_equal(store_retention_due(t, INT64_MAX, count_rows, &rows), 0);
+    assert_int_equal(rows, 3); /* done, parent, rerun */
+    assert_int_equal(store_retention_first(t, &at, &first), 0);
+    assert_int_equal(at, 11000);
+    assert_memory_equal(first.bytes, done.id.bytes, 16);
+    assert_int_equal(store_retention_info_get(t, &info), 0);
+    assert_true(info.built);
+    store_txn_abort(t);
+    assert_int_equal(store_retention_build(f->st, retention_10s, NULL), 0); /* a no-op now */
+
+    /* Purge two: done goes with its journal, logs, attempts, indexes and its re-runs' row;
+     * parent stays (its child is waiting), its row moved to 99000. */
+    assert_int_equal(store_batch_exec_purge(b, 11000, &done.id, 99000), 0);
+    assert_int_equal(store_batch_exec_purge(b, 12000, &parent.id, 99000), 0);
+    if (store_batch_commit(f->st, b) != 0)
+        fail_msg("purge commit: %s", store_last_error(f->st));
+    assert_int_equal(store_txn_begin(f->st, false, &t), 0);
+    assert_int_equal(store_exec_get(t, &done.id, &back), TARRY_ENOTFOUND);
+    assert_int_equal(store_journal_scan(t, &done.id, count_journal, &entries), 0);
+    assert_int_equal(entries, 0);
+    assert_int_equal(store_exec_count(t, "tick", EXEC_SUCCEEDED, 100, &n), 0);
+    assert_int_equal(n, 1); /* the re-run */
+    assert_int_equal(store_exec_get(t, &parent.id, &back), 0);
+    assert_int_equal(store_retention_first(t, &at, &first), 0);
+    assert_int_equal(at, 13000);
+    assert_memory_equal(first.bytes, rerun.id.bytes, 16);
+    rows = 0;
+    assert_int_equal(store_retention_due(t, 99000, count_rows, &rows), 0);
+    assert_int_equal(rows, 2); /* rerun, and parent at 99000 */
+    assert_int_equal(store_retention_info_get(t, &info), 0);
+    assert_int_equal(info.deleted, 1);
+    assert_int_equal(info.purged_before, 1000);
+    store_txn_abort(t);
+    store_batch_free(b);
+}
+
 static void test_list_pages(void **state)
 {
     fixture *f = *state;
@@ -2383,6 +2481,7 @@ int main(void)
         STORE_TEST(test_timers),
         STORE_TEST(test_discard_timers),
         STORE_TEST(test_reruns),
+        STORE_TEST(test_retention),
         STORE_TEST(test_list_pages),
         STORE_TEST(test_list_filters_against_model),
         STORE_TEST(test_logs),
