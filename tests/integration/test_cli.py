@@ -181,7 +181,7 @@ def main():
               and "testfns" in p.stdout and "wf_sleep" in p.stdout, "plugins prints a table", p.stdout)
         p = h.cli("functions")
         check(p.returncode == 0 and p.stdout.split("\n")[0].split() == ["FUNCTION", "PLUGIN", "VERSION", "RETRY", "MAX", "DURATION",
-                                                                    "CONCURRENCY", "CRON", "NEXT", "CRON"],
+                                                                    "CONCURRENCY", "CRON", "NEXT", "CRON", "RETENTION"],
               "functions prints a table", p.stdout)
         p = h.cli("upgrade", sleeper)
         check(p.returncode == 0 and re.match(r"^%s sleeper -> plugin wf 1\.0\.0 \(\w{16}\), waiting$" % sleeper, p.stdout),
