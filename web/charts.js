@@ -75,8 +75,9 @@ export function timeline(box, x, now = Date.now()) {
       s('title', {}, tip),
       s('text', {x: 0, y: y + 14, class: 'label'}, fit(name, labelW - 6)),
       s('rect', {x: bx, y: y + 3, width: bw, height: rowH - 8, rx: 2, class: 'bar ' + (pending ? 'pending' : e.status)}));
-    if (e.kind === 'sleep' && e.wake_at) {
-      const text = (pending ? 'wakes ' : 'woke ') + timeText(e.wake_at);
+    if (e.wake_at && (e.kind === 'sleep' || pending)) {
+      // A sleep's end, or when a delayed child was due: often far beyond the axis (a day).
+      const text = e.kind === 'sleep' ? (pending ? 'wakes ' : 'woke ') + timeText(e.wake_at) : 'child due ' + timeText(e.wake_at);
       row.append(s('text', {x: labelW + plotW, y: y + 14, 'text-anchor': 'end', class: 'wake'}, text));
     }
     if (e.child_id) {

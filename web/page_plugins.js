@@ -11,7 +11,7 @@ export async function render(main, _params, page) {
   const button = h('button', {type: 'button', class: 'primary', id: 'reload'}, 'Reload plugins');
   main.append(h('h1', {}, 'Plugins'),
     h('div', {class: 'actions'}, button, h('span', {class: 'muted small'}, 'Rescans the plugins folder; a changed file becomes current once it loads.')),
-    result, list);
+    result, h('h2', {}, 'Plugins folder'), list);
 
   const draw = async () => {
     const [plugins, pinned] = await Promise.all([get('/v1/plugins'), pinnedCounts()]);
