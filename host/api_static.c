@@ -70,14 +70,12 @@ static bool not_modified(http_req *req, const char *etag)
 
 static void serve(http_req *req, const struct web_asset *a)
 {
-    bool index = strcmp(a->name, WEB_INDEX) == 0;
-
     http_add_header(req, "Content-Security-Policy", API_STATIC_CSP);
     http_add_header(req, "Referrer-Policy", "no-referrer");
     http_add_header(req, "ETag", a->etag);
-    /* The page names its assets by fixed paths, so it must be revalidated each time to pick up
-     * a new build; the assets are revalidated too (cheap: a 304 by ETag), never trusted stale. */
-    http_add_header(req, "Cache-Control", index ? "no-cache" : "no-cache, max-age=0");
+    /* The page names its assets by fixed paths, so a browser must revalidate each of them to
+     * pick up a new build: cheap, a 304 by ETag; never a stale page with a new host. */
+    http_add_header(req, "Cache-Control", "no-cache");
     if (not_modified(req, a->etag)) {
         http_reply_text(req, 304, content_type(a->name), "", 0);
         return;

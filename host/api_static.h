@@ -5,9 +5,9 @@
  * embedded at build time (cmake/EmbedWeb.cmake). They hold no data, so they
  * need no token: every /v1 call the page makes carries the token the user
  * typed. Each answer carries a Content-Security-Policy that allows only this
- * origin, nosniff, no referrer and its Content-Type; index.html is never
- * cached without revalidation, the assets carry an ETag (their SHA-256)
- * and a matching If-None-Match is answered 304.
+ * origin, nosniff, no referrer and its Content-Type; every file is
+ * revalidated on use (no-cache) by its ETag (its SHA-256), and a matching
+ * If-None-Match is answered 304.
  *
  * May not: read files at run time, know about executions.
  */
