@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 
+sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 sys.path.insert(0, os.path.join(os.environ.get("TARRY_SRC", ""), "tests", "integration"))
 import harness  # noqa: E402
 
