@@ -577,6 +577,8 @@ static const char *reason_of(int status)
         return "Accepted";
     case 204:
         return "No Content";
+    case 304:
+        return "Not Modified";
     case 400:
         return "Bad Request";
     case 401:
@@ -644,6 +646,10 @@ void http_reply_text(http_req *req, int status, const char *content_type, const 
     r->res.reason = reason_of(status);
     /* Without a length h2o would end the body by closing the connection. */
     r->res.content_length = len;
+    /* No answer is ever to be read as another type than it says (a JSON error quoting a path, a
+     * log line): browsers must not sniff. */
+    h2o_add_header_by_str(&r->pool, &r->res.headers, H2O_STRLIT("x-content-type-options"), 0, NULL,
+                          H2O_STRLIT("nosniff"));
     h2o_add_header(&r->pool, &r->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
                    strlen(content_type));
     h2o_start_response(r, &generator);
@@ -652,6 +658,8 @@ void http_reply_text(http_req *req, int status, const char *content_type, const 
 
 void http_reply_json(http_req *req, int status, const char *body, size_t len)
 {
+    /* JSON is data, never a document: opened in a tab it may run nothing and be framed by nobody. */
+    http_add_header(req, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
     http_reply_text(req, status, "application/json", body, len);
 }
 
