@@ -2,10 +2,11 @@
  * http.c - the HTTP boundary over h2o: listening sockets, the server on the
  * host's libuv loop, and tarry's request and answer types (http.h).
  *
- * With http_conn.c (the connection policy against hostile clients, behind
- * http_int.h) this is the only file that includes h2o.h. Why h2o, and what
- * it costs, is in CONTRIBUTING.md ("Why these dependencies"); to replace
- * it, rewrite these two files against http.h and nothing else changes.
+ * With http_conn.c (the connection policy against hostile clients) and
+ * http_stream.c (streamed answers), behind http_int.h, these are the only
+ * files that include h2o.h. Why h2o, and what it costs, is in
+ * CONTRIBUTING.md ("Why these dependencies"); to replace it, rewrite these
+ * files against http.h and nothing else changes.
  *
  * A request is an http_req allocated in h2o's per-request memory pool as a
  * "shared" block, so h2o calls on_req_disposed() when the request ends for
@@ -63,26 +64,6 @@ typedef struct tarry_handler {
     h2o_handler_t super;
     http_server *srv;
 } tarry_handler;
-
-typedef struct http_fake http_fake;
-
-struct http_req {
-    h2o_req_t *h2o;           /* NULL for a test-only request (fake, below) */
-    http_conn *conn;          /* NULL for a fake request (h2o always gives a socket) */
-    http_fake *fake;          /* a test-only request: no client, no h2o */
-    void (*gone)(void *user); /* set while deferred and unanswered, or streaming and not ended */
-    void *user;
-    size_t body_len; /* the answer's body length, to tell a whole answer from an abandoned one */
-    bool answered, head;
-    /* A streamed answer (http_stream_start). h2o takes one send at a time and says when it
-     * may have the next (gen.proceed): bytes written meanwhile wait in `pending`; `inflight`
-     * is what h2o holds, kept until it proceeds. Both are malloc'd, freed at disposal. */
-    h2o_generator_t gen;
-    void (*drained)(void *user);
-    char *pending, *inflight;
-    size_t pending_len, pending_cap, inflight_len, inflight_cap;
-    bool streaming, sending, ending, ended;
-};
 
 /* ---- listening ------------------------------------------------------------------ */
 
@@ -442,19 +423,6 @@ int http_server_close(http_server *srv)
 
 /* ---- requests ---------------------------------------------------------------------- */
 
-/* ---- test-only requests (http.h: http_fake_new) ---- */
-
-struct http_fake {
-    http_req req;
-    h2o_iovec_t method, target, body;
-    size_t query_at; /* SIZE_MAX: no '?' */
-    h2o_iovec_t *names, *values;
-    size_t header_count;
-    char *bytes; /* one copy of everything the iovecs point into */
-    http_fake_answer answer;
-    void *user;
-};
-
 static h2o_iovec_t req_method(const http_req *req)
 {
     return req->fake ? req->fake->method : req->h2o->method;
@@ -568,7 +536,7 @@ int http_req_defer(http_req *req, void (*gone)(void *user), void *user)
 
 /* ---- answers ----------------------------------------------------------------------- */
 
-static const char *reason_of(int status)
+const char *http_reason_of(int status)
 {
     switch (status) {
     case 200:
@@ -643,7 +611,7 @@ void http_reply_text(http_req *req, int status, const char *content_type, const 
      * client reading the next answer on the connection would read it as one. */
     buf = http_req_method_is(req, "HEAD") ? h2o_iovec_init(NULL, 0) : h2o_strdup(&r->pool, body, len);
     r->res.status = status;
-    r->res.reason = reason_of(status);
+    r->res.reason = http_reason_of(status);
     /* Without a length h2o would end the body by closing the connection. */
     r->res.content_length = len;
     /* No answer is ever to be read as another type than it says (a JSON error quoting a path, a
@@ -704,131 +672,6 @@ void http_reply_method_not_allowed(http_req *req, const char *allow)
     http_add_header(req, "Allow", allow);
     http_reply_error(req, 405, "method_not_allowed", "%.*s is not allowed on %.*s; use %s", (int)method.len,
                      method.ptr, (int)(path.len > 200 ? 200 : path.len), path.ptr, allow);
-}
-
-/* ---- streamed answers ------------------------------------------------------------- */
-
-#define STREAM_OF(g) ((http_req *)((char *)(g) - offsetof(http_req, gen)))
-
-/* Hand h2o what is pending (with the end, once http_stream_end was called). h2o holds it until
- * it calls on_stream_proceed. */
-static void stream_flush(http_req *req)
-{
-    char *swap_buf = req->inflight;
-    size_t swap_cap = req->inflight_cap;
-    h2o_iovec_t buf;
-
-    req->inflight = req->pending;
-    req->inflight_cap = req->pending_cap;
-    req->inflight_len = req->pending_len;
-    req->pending = swap_buf;
-    req->pending_cap = swap_cap;
-    req->pending_len = 0;
-    req->sending = true;
-    req->body_len += req->inflight_len;
-    buf = h2o_iovec_init(req->inflight, req->inflight_len);
-    if (req->ending)
-        req->ended = true;
-    h2o_send(req->h2o, &buf, buf.len ? 1 : 0, req->ending ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
-}
-
-/* h2o sent the last flush on (to the socket): the next one may go, or the writer may write more. */
-static void on_stream_proceed(h2o_generator_t *gen, h2o_req_t *r)
-{
-    http_req *req = STREAM_OF(gen);
-
-    (void)r;
-    req->sending = false;
-    if (req->ended)
-        return;
-    if (req->pending_len || req->ending)
-        stream_flush(req);
-    else if (req->drained)
-        req->drained(req->user); /* may write (and so flush) again */
-}
-
-/* The client went: the request is disposed next, and on_req_disposed tells the owner. */
-static void on_stream_stop(h2o_generator_t *gen, h2o_req_t *r)
-{
-    (void)r;
-    STREAM_OF(gen)->drained = NULL;
-}
-
-int http_stream_start(http_req *req, int status, const char *content_type, void (*drained)(void *user),
-                      void (*gone)(void *user), void *user)
-{
-    h2o_req_t *r = req->h2o;
-
-    if (req->answered) {
-        hlog(HLOG_ERROR, "bug: a stream started on an answered request");
-        return TARRY_ESTATE;
-    }
-    req->answered = req->streaming = true;
-    req->gone = gone;
-    req->drained = drained;
-    req->user = user;
-    if (req->fake) {
-        /* No client: the status is the answer; what is written is dropped. */
-        req->fake->answer(req->fake->user, status, "", 0);
-        return 0;
-    }
-    r->res.status = status;
-    r->res.reason = reason_of(status);
-    /* No length: chunked over HTTP/1.1, DATA frames over HTTP/2, ended by the final send. */
-    h2o_add_header(&r->pool, &r->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
-    h2o_add_header(&r->pool, &r->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
-    /* A proxy that buffers answers (nginx) would hold the stream back. */
-    http_add_header(req, "X-Accel-Buffering", "no");
-    req->gen.proceed = on_stream_proceed;
-    req->gen.stop = on_stream_stop;
-    h2o_start_response(r, &req->gen);
-    stream_flush(req); /* the head goes now: the client knows the stream is open */
-    return 0;
-}
-
-int http_stream_write(http_req *req, const char *data, size_t len)
-{
-    if (!req->streaming || req->ending) {
-        hlog(HLOG_ERROR, "bug: a write to a stream that is not open");
-        return TARRY_ESTATE;
-    }
-    if (req->fake || len == 0)
-        return 0;
-    if (req->pending_len + len > req->pending_cap) {
-        size_t cap = req->pending_cap ? req->pending_cap : 4096;
-        char *grown;
-        while (cap < req->pending_len + len)
-            cap *= 2;
-        if (!(grown = realloc(req->pending, cap)))
-            return TARRY_ENOMEM;
-        req->pending = grown;
-        req->pending_cap = cap;
-    }
-    memcpy(req->pending + req->pending_len, data, len);
-    req->pending_len += len;
-    if (!req->sending)
-        stream_flush(req);
-    return 0;
-}
-
-size_t http_stream_queued(const http_req *req)
-{
-    return req->pending_len + (req->sending ? req->inflight_len : 0);
-}
-
-void http_stream_end(http_req *req)
-{
-    if (!req->streaming || req->ending)
-        return;
-    req->ending = true;
-    req->gone = NULL; /* from here on the client going is nobody's business */
-    req->drained = NULL;
-    if (req->fake) {
-        req->ended = true;
-        return;
-    }
-    if (!req->sending)
-        stream_flush(req);
 }
 
 /* ---- test-only requests ------------------------------------------------------------ */

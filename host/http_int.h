@@ -1,12 +1,14 @@
 /*
- * http_int.h - what the HTTP boundary's two rooms share (private: only
- * host/http.c and host/http_conn.c include it). http.h is the public
- * interface, http_guard.h the pure rules both apply.
+ * http_int.h - what the HTTP boundary's rooms share (private: only
+ * host/http*.c include it). http.h is the public interface, http_guard.h
+ * the pure rules they apply.
  *
  * The rooms, each one concern:
  *   http.c       h2o glue: listening sockets, the server on the loop,
  *                requests and answers, the guard in front of every route,
  *                the test-only fake requests
+ *   http_stream.c streamed answers: h2o's generator, one send at a time,
+ *                the writer told when all is sent (backpressure)
  *   http_conn.c  the connection policy against hostile clients: admission
  *                under the caps (giving up the idlest, refusing with a 503
  *                and a linger), pausing accepts within a descriptor budget,
@@ -14,10 +16,10 @@
  *                read that no request has used (its read wrapper)
  *
  * This header includes h2o.h: a connection is an h2o socket, and counting
- * what it reads means wrapping h2o's read callback. So these two files, and
- * no other, see h2o; replacing the library rewrites them against http.h.
+ * what it reads means wrapping h2o's read callback. So these files, and no
+ * other, see h2o; replacing the library rewrites them against http.h.
  *
- * Invariants (both rooms keep them):
+ * Invariants (every room keeps them):
  *   - a connection is on `srv->conns` (`listed`) from its admission until
  *     its handle closes; `connections` counts refused ones too, so the
  *     server is not disposed under any of them (http_server_close);
@@ -105,5 +107,40 @@ void http_conn_req_started(http_conn *conn, size_t body_len);
 /* A request of `conn` was disposed; `abandoned`: the client reset it or went away before the whole
  * answer was sent, which spends the connection's reset budget. */
 void http_conn_req_ended(http_conn *conn, bool abandoned);
+
+typedef struct http_fake http_fake;
+
+struct http_req {
+    h2o_req_t *h2o;           /* NULL for a test-only request (fake, below) */
+    http_conn *conn;          /* NULL for a fake request (h2o always gives a socket) */
+    http_fake *fake;          /* a test-only request: no client, no h2o */
+    void (*gone)(void *user); /* set while deferred and unanswered, or streaming and not ended */
+    void *user;
+    size_t body_len; /* the answer's body length, to tell a whole answer from an abandoned one */
+    bool answered, head;
+    /* A streamed answer (http_stream_start). h2o takes one send at a time and says when it
+     * may have the next (gen.proceed): bytes written meanwhile wait in `pending`; `inflight`
+     * is what h2o holds, kept until it proceeds. Both are malloc'd, freed at disposal. */
+    h2o_generator_t gen;
+    void (*drained)(void *user);
+    char *pending, *inflight;
+    size_t pending_len, pending_cap, inflight_len, inflight_cap;
+    bool streaming, sending, ending, ended;
+};
+
+/* A test-only request (http.h: http_fake_new). */
+struct http_fake {
+    http_req req;
+    h2o_iovec_t method, target, body;
+    size_t query_at; /* SIZE_MAX: no '?' */
+    h2o_iovec_t *names, *values;
+    size_t header_count;
+    char *bytes; /* one copy of everything the iovecs point into */
+    http_fake_answer answer;
+    void *user;
+};
+
+/* The reason phrase of an HTTP status (http.c). */
+const char *http_reason_of(int status);
 
 #endif
