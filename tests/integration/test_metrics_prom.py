@@ -62,6 +62,8 @@ FAMILIES = {
     "tarry_plugin_load_errors": "counter",
     "tarry_notifications": "counter",
     "tarry_notifications_pending": "gauge",
+    "tarry_retention_deleted": "counter",
+    "tarry_log_followers": "gauge",
 }
 
 
