@@ -6,16 +6,17 @@
  *
  * May not: write anything, see an HTTP library type.
  */
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api_int.h"
-#include "notify.h"
 #include "duration.h"
 #include "engine.h"
 #include "plugins.h"
+
+/* A version's count of pinned executions stops here ("at least"), as the state counts do. */
+#define PINNED_MAX 100000
 
 static void add_plugin_ref(cJSON *o, const plugin *p)
 {
@@ -109,8 +110,9 @@ int api_functions_handle(api *a, http_req *req)
         const plugin_fn *f = plugins_find(engine_plugins(api_engine(a)),
                                           cJSON_GetStringValue(cJSON_GetObjectItem(fn, "name")));
         char text[64];
-        api_retention_text(!f || f->opts.retention_ms == FN_RETENTION_HOST ? engine_retention_default(api_engine(a))
-                                                                           : f->opts.retention_ms,
+        api_retention_text(!f || f->opts.retention_ms == FN_RETENTION_HOST
+                               ? engine_retention_default(api_engine(a))
+                               : f->opts.retention_ms,
                            text, sizeof text);
         cJSON_AddStringToObject(cJSON_GetObjectItem(fn, "options"), "retention", text);
     }
@@ -168,12 +170,45 @@ static void add_old_version(void *user, const plugin *p)
         cJSON_AddItemToArray(user, plugin_json(p->stored ? p->stored : p->file, p, "pinned"));
 }
 
+/* Each version's count of unfinished executions pinned to it (the pins index), up to PINNED_MAX. */
+static int add_pinned_counts(store_txn *txn, cJSON *data)
+{
+    cJSON *item;
+    cJSON_ArrayForEach(item, data)
+    {
+        cJSON *hash = cJSON_GetObjectItemCaseSensitive(item, "hash");
+        uint64_t n = 0;
+        int rc;
+        if (!cJSON_IsString(hash))
+            continue;
+        if ((rc = store_pins_count(txn, hash->valuestring, PINNED_MAX, &n)) != 0)
+            return rc;
+        cJSON_AddNumberToObject(item, "pinned", (double)n);
+        cJSON_AddBoolToObject(item, "pinned_exact", n < PINNED_MAX);
+    }
+    return 0;
+}
+
 int api_plugins_handle(api *a, http_req *req)
 {
     cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data");
+    store_txn *txn;
+    int rc;
+
     plugins_each(engine_plugins(api_engine(a)), add_current_version, data);
     plugins_report(engine_plugins(api_engine(a)), add_listed_problem, data);
     plugins_each(engine_plugins(api_engine(a)), add_old_version, data);
+    if (api_read_begin(a, req, &txn) != 0) {
+        cJSON_Delete(root);
+        return 0;
+    }
+    rc = add_pinned_counts(txn, data);
+    store_txn_abort(txn);
+    if (rc != 0) {
+        cJSON_Delete(root);
+        api_reply_store_error(a, req, rc);
+        return 0;
+    }
     api_reply_cjson(req, 200, root);
     return 0;
 }

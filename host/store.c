@@ -1110,6 +1110,30 @@ int store_exec_scan_state(store_txn *t, exec_state state, store_exec_cb cb, void
     return store_exec_ids_in_state(t, state, record_of_id, &s);
 }
 
+int store_pins_count(store_txn *t, const char *hash, uint64_t max, uint64_t *count)
+{
+    MDB_cursor *cur;
+    uint8_t seek[PIN_HASH_LEN + 16];
+    MDB_val key = {sizeof seek, seek}, val;
+    int rc;
+
+    *count = 0;
+    if (strlen(hash) != PIN_HASH_LEN)
+        return 0; /* no version has such a hash: nothing is pinned to it */
+    memcpy(seek, hash, PIN_HASH_LEN);
+    memset(seek + PIN_HASH_LEN, 0, 16);
+    if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_PINS], &cur)) != 0)
+        return store_fail(t->st, rc, "opening a cursor");
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0 && *count < max;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        if (key.mv_size != sizeof seek || memcmp(key.mv_data, hash, PIN_HASH_LEN) != 0)
+            break;
+        (*count)++;
+    }
+    mdb_cursor_close(cur);
+    return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "counting pinned executions") : 0;
+}
+
 int store_pinned_versions(store_txn *t, store_hash_cb cb, void *user)
 {
     MDB_cursor *cur;

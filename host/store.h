@@ -146,6 +146,9 @@ int store_exec_scan_state(store_txn *txn, exec_state state, store_exec_cb cb, vo
  * once, without loading records; return non-zero from cb to stop. */
 typedef int (*store_hash_cb)(void *user, const char *hash);
 int store_pinned_versions(store_txn *txn, store_hash_cb cb, void *user);
+/* How many unfinished executions are pinned to version `hash`, counting up to max (a count that
+ * reached max means "at least"). */
+int store_pins_count(store_txn *txn, const char *hash, uint64_t max, uint64_t *count);
 
 /* The ids of executions in `state`, oldest first, without loading records;
  * return non-zero from cb to stop (the scan returns it). */

@@ -134,6 +134,14 @@ def main():
         listed = h.plugins()
         check_eq(sorted(p["hash"] for p in listed if p.get("state") == "pinned" and p.get("name") == "rl"),
                  sorted([hashes[1], hashes[2]]), "GET /v1/plugins lists v1 and v2 as pinned")
+        expected = {}
+        for eid in list(pinned) + [leaf_v1, leaf_v2]:
+            rec = h.execution(eid)
+            if rec["plugin"] and rec["plugin"]["hash"] and rec["state"] not in harness.FINAL_STATES:
+                expected[rec["plugin"]["hash"]] = expected.get(rec["plugin"]["hash"], 0) + 1
+        check_eq({p["hash"]: (p.get("pinned"), p.get("pinned_exact")) for p in listed if p.get("name") == "rl" and p.get("hash")},
+                 {k: (v, True) for k, v in expected.items()},
+                 "GET /v1/plugins counts the unfinished executions pinned to each version")
 
         # Every pinned execution runs to completion on its version.
         for eid in list(pinned) + [leaf_v1, leaf_v2]:
