@@ -9,6 +9,7 @@
 //   #/plugins                 page_plugins.js
 
 import {setToken, setUnauthorizedHandler, token} from './api.js';
+import {timeText} from './dom.js';
 import * as executions from './page_executions.js';
 import * as execution from './page_execution.js';
 import * as functions from './page_functions.js';
@@ -85,12 +86,17 @@ function setLive(on) {
   document.getElementById('live').hidden = !on;
 }
 
-// Retention: the list answer says what was deleted; the banner says so on every page.
+// Retention: the list answer says what was deleted; the banner says so on every page from then
+// on. `default` is the host's --retention ("0": forever); a function may keep its own, so the
+// banner links to the functions, where each one's retention shows.
 export function showRetention(retention) {
   const banner = document.getElementById('banner');
   if (retention && retention.purged_before) {
-    banner.textContent = `Executions that finished before ${new Date(retention.purged_before).toLocaleString()} ` +
-      `were deleted (retention ${retention.default || 'configured on the host'}).`;
+    const kept = !retention.default || retention.default === '0' ? 'kept forever by default' : retention.default;
+    const link = Object.assign(document.createElement('a'), {href: '#/functions', textContent: 'its own'});
+    banner.replaceChildren(`Executions that finished before ${timeText(retention.purged_before)} ` +
+      `were deleted (retention ${kept}; a function may set `, link, ').');
+    banner.dataset.purgedBefore = retention.purged_before;
     banner.hidden = false;
   } else {
     banner.hidden = true;

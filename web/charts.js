@@ -145,7 +145,7 @@ export function durations(box, stats) {
       d += `${pen ? 'L' : 'M'}${px.toFixed(1)},${py.toFixed(1)} `;
       pen = true;
       // A lone point (neighbours empty) would draw nothing: a dot shows it.
-      svg.append(s('circle', {cx: px, cy: py, r: 1.8, class: 'dot ' + p}));
+      svg.append(s('circle', {cx: px, cy: py, r: 3, class: 'dot ' + p}));
     });
     if (d) svg.append(s('path', {d, class: 'line ' + p}));
   }

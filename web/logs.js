@@ -3,12 +3,19 @@
 // ReadableStream because EventSource cannot send the Authorization header). A host without the
 // stream (the answer is not text/event-stream) is polled a page at a time instead.
 //
-// Line objects: {seq, time, level, attempt?, message}; `after` is the next seq wanted.
+// Line objects: {seq, time, level, attempt?, message}; `after` is the next seq wanted: a page's
+// next_cursor, and for a stream the line after the last event's id, which is what the host
+// resumes from with ?after= (docs/API.md, "Following"). A stream that closes without `end` (the
+// host restarted) is followed again from there, so no line is shown twice or skipped.
+//
+// The log box says how it reads in data-mode: "pages" (final when opened: read once),
+// "follow" (streaming), "poll" (no stream on this host), "ended" (the stream's `end` came).
 
 import {authHeaders, get} from './api.js';
 import {h, fill, errorBox, timeText} from './dom.js';
 
 const POLL_MS = 2000;
+const RECONNECT_MS = [500, 1000, 2000, 5000]; // waits before following again, the last repeated
 
 export function logsView(id, page, isFinal) {
   const empty = h('div', {class: 'line debug'}, 'no log lines yet');
@@ -18,6 +25,7 @@ export function logsView(id, page, isFinal) {
   const base = '/v1/executions/' + encodeURIComponent(id) + '/logs';
   let after = 0, count = 0, stopped = false, abort = null, dropped = 0;
   page.onLeave(() => { stopped = true; if (abort) abort.abort(); });
+  const mode = (m) => { box.dataset.mode = m; };
 
   const add = (line) => {
     if (line.seq < after) return; // seen already (a page and the stream may overlap)
@@ -43,50 +51,63 @@ export function logsView(id, page, isFinal) {
       dropped = doc.dropped || 0;
       for (const line of doc.data) add(line);
       if (!doc.next_cursor || stopped) return;
+      after = Math.max(after, Number(doc.next_cursor)); // the host's cursor, even past a gap
     }
   }
 
-  // Follow the stream; false when the host has no stream to give (then the caller polls).
+  // Follow the stream once: 'end' (the execution is final and every line came), 'closed' (the
+  // stream stopped without `end`), or 'none' (this host answers no stream: poll instead).
   async function follow() {
     abort = new AbortController();
     const res = await fetch(`${base}?follow=1&after=${after}`, {headers: authHeaders(), signal: abort.signal, cache: 'no-store'});
     const type = res.headers.get('Content-Type') || '';
     if (!res.ok || !type.startsWith('text/event-stream') || !res.body) {
       abort.abort();
-      return false;
+      return res.status === 503 ? 'closed' : 'none'; // 503: too many followers for now
     }
+    mode('follow');
     say('following…');
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     let buf = '';
     for (;;) {
       const {value, done} = await reader.read();
-      if (done) break;
-      buf += value;
+      if (done) return 'closed';
+      buf += value.replace(/\r\n?/g, '\n');
       let cut;
       while ((cut = buf.indexOf('\n\n')) >= 0) {
         const event = parseEvent(buf.slice(0, cut));
         buf = buf.slice(cut + 2);
-        if (event.name === 'line') add(JSON.parse(event.data));
-        else if (event.name === 'end') {
+        if (event.name === 'line') {
+          add(JSON.parse(event.data));
+        } else if (event.name === 'end') {
           const end = JSON.parse(event.data);
           dropped = end.dropped || dropped;
+          mode('ended');
+          box.dataset.end = end.state;
           say(`the execution ended (${end.state}); ${count} lines`);
-          return true;
+          reader.cancel().catch(() => {}); // the host closes it too; nothing more is read
+          return 'end';
         }
       }
     }
-    say(`${count} lines (the stream closed)`);
-    return true;
   }
 
   (async () => {
     try {
       await readPages();
-      if (isFinal()) { say(`${count} lines`); return; }
-      let streamed = false;
-      try { streamed = await follow(); } catch (e) { if (stopped) return; }
-      if (streamed || stopped) return;
+      if (isFinal()) { mode('pages'); say(`${count} lines`); return; }
+      for (let tries = 0; !stopped; tries++) {
+        let got;
+        try { got = await follow(); } catch (e) { got = 'closed'; }
+        if (got === 'end' || stopped) return;
+        if (got === 'none') break;
+        // Closed without `end` (the host restarted, or the connection broke): go on from `after`.
+        say('the stream closed; following again…');
+        await new Promise((r) => setTimeout(r, RECONNECT_MS[Math.min(tries, RECONNECT_MS.length - 1)]));
+      }
+      if (stopped) return;
       // No stream from this host: poll the next page until the execution is final.
+      mode('poll');
       say('following (polling)…');
       while (!stopped) {
         await new Promise((r) => setTimeout(r, POLL_MS));

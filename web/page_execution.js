@@ -1,12 +1,13 @@
 // page_execution.js - one execution: what it is (args, result or error, metadata, plugin),
 // its journal as a timeline, its children's tree, its attempts, notifications and logs, and
 // the buttons that change it (cancel, re-run, reschedule, upgrade), each confirmed first and
-// showing the API's own message when it refuses. Polled every 2 s until it and its tree are final.
+// showing the API's own message when it refuses. Polled every 2 s until it and its tree are final
+// and no notification of it is pending.
 
 import {get, post, patch} from './api.js';
 import {timeline} from './charts.js';
 import {confirmAction} from './dialog.js';
-import {h, fill, FINAL, stateBadge, execLink, fnLink, timeEl, durationText, json, table, facts, errorBox} from './dom.js';
+import {h, fill, FINAL, stateBadge, execLink, fnLink, timeEl, timeText, durationText, json, table, facts, errorBox} from './dom.js';
 import {logsView} from './logs.js';
 
 const POLL_MS = 2000;
@@ -26,7 +27,8 @@ export async function render(main, {id}, page) {
   const attempts = h('div', {id: 'attempts'});
   const notes = h('div', {id: 'notifications'});
 
-  main.append(head, actions(x, path, actionsMsg, () => refresh()), actionsMsg, about,
+  const buttons = actions(path, actionsMsg, () => refresh());
+  main.append(head, buttons.el, actionsMsg, about,
     h('h2', {}, 'Timeline'),
     h('div', {class: 'legend'}, ['succeeded', 'failed', 'pending'].map((c) => h('span', {class: c}, c))),
     chart,
@@ -42,6 +44,7 @@ export async function render(main, {id}, page) {
         x.parent_id ? [' · parent ', execLink(x.parent_id)] : null,
         x.rerun_of ? [' · re-run of ', execLink(x.rerun_of)] : null));
     fill(about, details(x));
+    buttons.update(x);
     timeline(chart, x);
   };
 
@@ -61,7 +64,9 @@ export async function render(main, {id}, page) {
   await refresh();
   page.onResize(draw);
   page.poll(POLL_MS, async () => {
-    if (FINAL.includes(x.state) && treeFinal) return; // nothing will change any more
+    // Nothing will change any more once it, its tree and its notifications are settled.
+    const sending = (x.notifications || []).some((n) => n.state === 'pending');
+    if (FINAL.includes(x.state) && treeFinal && !sending) return;
     await refresh();
   });
 }
@@ -94,11 +99,13 @@ function details(x) {
   ];
 }
 
-// The buttons. Each asks first; the answer (or the API's refusal) goes to `msg`.
-function actions(x, path, msg, after) {
+// The buttons. Each asks first; the answer (or the API's refusal) goes to `msg`. A button
+// that cannot apply to the execution as last read is disabled, its title saying why
+// (docs/API.md: which states each route accepts); update(x) sets them after every read.
+function actions(path, msg, after) {
   const delay = h('input', {id: 'reschedule-in', placeholder: 'now, or 10m', size: 10, 'aria-label': 'reschedule in'});
-  const act = (label, cls, ask, run) => h('button', {
-    type: 'button', class: cls, 'data-action': label.toLowerCase(),
+  const act = (label, cls, hint, ask, run) => h('button', {
+    type: 'button', class: cls, 'data-action': label.toLowerCase(), title: hint,
     onclick: async () => {
       if (!(await confirmAction(ask()))) return;
       try {
@@ -109,34 +116,57 @@ function actions(x, path, msg, after) {
       }
     },
   }, label);
-  return h('div', {class: 'actions'},
-    act('Cancel', 'danger', () => ({title: 'Cancel this execution?', yes: 'Cancel it',
+  const cancel = act('Cancel', 'danger', 'Cancel it and every unfinished execution it started',
+    () => ({title: 'Cancel this execution?', yes: 'Cancel it',
       text: 'It stops, with every unfinished execution it started. A running attempt is asked to stop and its result is discarded.'}),
     async () => {
       const doc = await post(path + '/cancel');
       return doc.state === 'cancelled' ? 'Cancelled.' : 'Cancel requested: it stops when its attempt returns.';
-    }),
-    act('Re-run', null, () => ({title: 'Re-run this execution?', yes: 'Re-run',
+    });
+  const rerun = act('Re-run', null, 'Start a new execution of its function with the same args and metadata',
+    () => ({title: 'Re-run this execution?', yes: 'Re-run',
       text: 'A new execution of the same function starts now, with the same args and metadata.'}),
     async () => {
       const doc = await post(path + '/rerun');
       return ['Started the re-run ', execLink(doc.id), '.'];
-    }),
-    act('Reschedule', null, () => ({title: 'Reschedule?', yes: 'Reschedule',
+    });
+  const reschedule = act('Reschedule', null, 'Move its pending timer (delayed start or sleep)',
+    () => ({title: 'Reschedule?', yes: 'Reschedule',
       text: delay.value.trim() ? `Its pending timer (delayed start or sleep) fires in ${delay.value.trim()}.`
         : 'Its pending timer (delayed start or sleep) fires now.'}),
     async () => {
       const d = delay.value.trim();
       const doc = await patch(path + '/schedule', d && d !== 'now' ? {in: d} : {});
-      return `Rescheduled: ${doc.wake_at ? 'wakes ' + doc.wake_at : 'due ' + doc.scheduled_at} (${doc.state}).`;
-    }),
-    delay,
-    act('Upgrade', null, () => ({title: 'Upgrade to the current version?', yes: 'Upgrade',
+      return `Rescheduled: ${doc.wake_at ? 'wakes ' + timeText(doc.wake_at) : 'due ' + timeText(doc.scheduled_at)} (${doc.state}).`;
+    });
+  const upgrade = act('Upgrade', null, 'Move it to the current version of its plugin',
+    () => ({title: 'Upgrade to the current version?', yes: 'Upgrade',
       text: 'Its next replay runs the current version of its plugin against its journal.'}),
     async () => {
       const doc = await post(path + '/upgrade');
       return `Upgraded to ${doc.plugin ? doc.plugin.name + ' ' + doc.plugin.version : 'the current version'}.`;
-    }));
+    });
+  const why = h('span', {class: 'muted small', id: 'actions-why'});
+  const hints = new Map([cancel, rerun, reschedule, upgrade].map((b) => [b, b.title]));
+  // Enabled with its own hint, or disabled with the reason (null: enabled).
+  const set = (button, reason) => {
+    button.disabled = !!reason;
+    button.title = reason ? `Not now: ${reason}` : hints.get(button);
+    return reason;
+  };
+  const update = (x) => {
+    const st = x.state, final = FINAL.includes(st);
+    set(cancel, final ? `it is ${st} already` : x.cancel_requested ? 'a cancel was requested; it stops when its attempt returns' : null);
+    set(reschedule, st === 'scheduled' || (st === 'waiting' && x.wake_at) ? null
+      : 'it has no pending timer (it is neither scheduled nor in a durable sleep)');
+    set(upgrade, ['waiting', 'queued', 'scheduled', 'blocked'].includes(st) ? null
+      : `it is ${st} (only a waiting, queued, scheduled or blocked execution moves to another version)`);
+    delay.disabled = reschedule.disabled;
+    // Said on the page too, in short (a phone has no hover): the titles say why.
+    const off = [cancel, reschedule, upgrade].filter((b) => b.disabled).map((b) => b.textContent);
+    fill(why, final ? `It is ${st}: it can only be re-run.` : off.length ? `${off.join(', ')}: not now (hover for why).` : null);
+  };
+  return {el: h('div', {class: 'actions', id: 'actions'}, cancel, rerun, reschedule, delay, upgrade, why), update};
 }
 
 // The children, their children... (breadth-first, at most TREE_DEPTH levels and TREE_MAX executions).
@@ -184,6 +214,7 @@ function notificationsTable(rows) {
     {head: 'State', cell: (n) => stateBadge(n.state)},
     {head: 'Attempts', class: 'num', cell: (n) => String(n.attempts)},
     {head: 'Delivered', cell: (n) => timeEl(n.delivered_at)},
+    {head: 'Next try', cell: (n) => (n.state === 'pending' && n.next_attempt_at ? timeEl(n.next_attempt_at) : '')},
     {head: 'Last error', class: 'wrap', cell: (n) => n.last_error || ''},
   ], rows, 'No notification for this execution.');
 }

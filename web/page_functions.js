@@ -1,7 +1,8 @@
 // page_functions.js - the functions the host has loaded, with their options (retry,
 // concurrency, max duration, cron and its next fire, retention), and one function's page:
 // counts per state, success rate, and throughput and run time (p50/p95/p99) over the last
-// hour or day, from GET /v1/functions/F/stats (a host without it shows "no data").
+// hour or day, from GET /v1/functions/F/stats (counters the host keeps since it started; a
+// function neither loaded nor counted has none, and the page says "no data").
 
 import {get, query} from './api.js';
 import {durations, throughput} from './charts.js';
@@ -70,19 +71,20 @@ export async function renderOne(main, {name}, page) {
   const drawStats = () => {
     if (!last) return;
     if (last instanceof Error) {
-      fill(stats, h('p', {class: 'muted'}, last.status === 404 ? 'No data: this host keeps no statistics for it.' : 'No data: ' + last.message));
+      delete stats.dataset.window;
+      fill(stats, h('p', {class: 'muted'}, last.status === 404 ? 'No data: it is not loaded, and nothing of it was counted since the host started.'
+        : 'No data: ' + last.message));
       return;
     }
     const t = last.totals;
     const rate = last.success_rate === null ? '—' : (last.success_rate * 100).toFixed(1) + ' %';
     const d = last.duration_ms;
     const tChart = h('div', {class: 'chart', id: 'chart-throughput'}), dChart = h('div', {class: 'chart', id: 'chart-durations'});
+    stats.dataset.window = last.window;
     fill(stats,
       h('div', {class: 'grid'},
-        h('div', {class: 'panel'}, facts([
-          ['Started', String(t.started)], ['Succeeded', String(t.succeeded)], ['Failed', String(t.failed)],
-          ['Cancelled', String(t.cancelled)], ['Discarded', String(t.discarded)], ['Blocked', String(t.blocked)],
-          ['Retries', String(t.retries)]])),
+        h('div', {class: 'panel'}, facts(['started', 'succeeded', 'failed', 'cancelled', 'discarded', 'blocked', 'retries']
+          .map((k) => [k[0].toUpperCase() + k.slice(1), h('span', {'data-total': k}, String(t[k]))]))),
         h('div', {class: 'panel'}, facts([
           ['Success rate', h('b', {id: 'success-rate'}, rate)],
           ['p50', d ? fmtMs(d.p50) : '—'], ['p95', d ? fmtMs(d.p95) : '—'], ['p99', d ? fmtMs(d.p99) : '—'],

@@ -1,19 +1,24 @@
 // dashboard.mjs - the dashboard in a real browser: Debian's Chromium, headless, driven by
 // playwright-core (pinned in package-lock.json). Started by tests/e2e/run.py, which runs a real
-// `tarry serve` with the example plugins and a token and passes:
+// `tarry serve` with the example plugins, the e2e test plugin, a token and a webhook, and passes:
 //
 //   TARRY_URL        the host, http://127.0.0.1:PORT
 //   TARRY_TOKEN      the token the page must ask for
 //   TARRY_PLUGINS    the host's plugins folder (a broken file is dropped there before a reload)
+//   TARRY_HOOK       the webhook receiver the host notifies (GET /received: what it got)
 //   TARRY_ARTIFACTS  where the screenshots go
 //   TARRY_CHROMIUM   the browser (default /usr/bin/chromium)
 //
 // What a user does, through the page only: give the token, trigger the onboarding workflow,
-// watch it succeed, reschedule its day-long delayed child to now, re-run the workflow, cancel the
-// re-run's delayed child (and see the API refuse a second cancel), reload plugins (one of them
-// broken), open the functions, at 1280x800 and at 390x844. Every console error, uncaught
+// watch it succeed, reschedule its day-long delayed child (a bad duration first: the page shows
+// the API's refusal) to now, re-run the workflow, cancel the re-run's delayed child (then Cancel
+// is disabled, saying why), follow a sleeping workflow's log over the server-sent-events stream
+// across a reschedule until its `end`, see its failure notification delivered, see the banner
+// once retention deleted an execution (e2e_brief keeps them 2 s), reload plugins (one of them
+// broken), open a function's charts for the last hour and day and check their numbers against
+// GET /v1/functions/F/stats, at 1280x800 and at 390x844. Every console error, uncaught
 // exception and Content-Security-Policy violation fails the test; an API refusal the page shows
-// (a 401 before the token, the 409 of the second cancel) is the page working, and is allowed.
+// (a 401 before the token, the 400 of the bad duration) is the page working, and is allowed.
 
 import {chromium} from 'playwright-core';
 import assert from 'node:assert/strict';
@@ -23,6 +28,7 @@ import path from 'node:path';
 const URL_ = process.env.TARRY_URL;
 const TOKEN = process.env.TARRY_TOKEN;
 const PLUGINS = process.env.TARRY_PLUGINS;
+const HOOK = process.env.TARRY_HOOK;
 const ART = process.env.TARRY_ARTIFACTS;
 const CHROMIUM = process.env.TARRY_CHROMIUM || '/usr/bin/chromium';
 const T = 30000; // how long a state may take to show (polls every 2 s; ASan hosts are slow)
@@ -94,6 +100,88 @@ async function idFromLink(locator) {
   return decodeURIComponent(href.replace('#/executions/', ''));
 }
 
+// A button that cannot apply now is disabled, and its title says why.
+async function disabledWhy(page, action, why) {
+  const b = page.locator(`button[data-action="${action}"]`);
+  await page.waitForFunction((a) => document.querySelector(`button[data-action="${a}"]`).disabled, action, {timeout: T});
+  const title = await b.getAttribute('title');
+  assert.match(title, why);
+  ok(`${action} is disabled: "${title}"`);
+}
+
+// A workflow that logs, sleeps an hour, logs again and fails for good (e2e_wait_fail), triggered
+// from the page: its log is followed over the stream (never polled) while the page is open, the
+// line written after the reschedule appears, the stream's `end` is shown, and the webhook's
+// delivery is shown with its url cut before the query.
+async function followAndNotify(page, requests) {
+  await page.goto(`${URL_}/#/executions`);
+  await page.locator('#trigger-function option[value="e2e_wait_fail"]').waitFor({state: 'attached', timeout: T});
+  await page.selectOption('#trigger-function', 'e2e_wait_fail');
+  await page.fill('#trigger-args', '{"sleep": "1h"}');
+  await page.click('#trigger button[type=submit]');
+  const link = page.locator('#trigger-result a');
+  await link.waitFor({timeout: T});
+  const id = await idFromLink(link);
+  await link.click();
+  await waitState(page, 'waiting');
+  await page.locator('#logs[data-mode="follow"]').waitFor({timeout: T});
+  await page.locator('#logs .line[data-seq]', {hasText: 'before the sleep'}).waitFor({timeout: T});
+  const logsPath = `/v1/executions/${id}/logs`;
+  const logReqs = () => requests.filter((u) => new URL(u).pathname === logsPath).map((u) => new URL(u).search);
+  assert.equal(logReqs().filter((q) => q.includes('follow=1')).length, 1, logReqs().join(' '));
+  ok(`the waiting workflow's log is followed over the stream: ${logReqs().join(' ')}`);
+
+  // Wake it from the page: the lines it writes now arrive on the open stream.
+  await page.click('button[data-action="reschedule"]');
+  await confirm(page);
+  await page.locator('#logs .line[data-seq]', {hasText: 'after the sleep'}).waitFor({timeout: T});
+  await page.locator('#logs[data-mode="ended"][data-end="failed"]').waitFor({timeout: T});
+  assert.match(await page.locator('#logs-status').innerText(), /ended \(failed\)/);
+  const after = logReqs();
+  const follows = after.filter((q) => q.includes('follow=1'));
+  assert.equal(follows.length, 1, 'one stream, no reconnect: ' + after.join(' '));
+  assert.equal(after.indexOf(follows[0]), after.length - 1, 'no page of the log was read after the stream began: ' + after.join(' '));
+  assert.equal(await page.locator('#logs .line[data-seq]', {hasText: 'before the sleep'}).count(), 1);
+  ok('the line written after the reschedule came over the same stream, then its end (failed)');
+
+  await waitState(page, 'failed');
+  const note = page.locator('#notifications tbody tr');
+  await page.locator('#notifications .state[data-state="delivered"]').waitFor({timeout: T});
+  const row = await note.innerText();
+  assert.ok(row.includes(HOOK + '/hook'), row);
+  assert.doesNotMatch(await page.locator('#main').innerText(), /secret/);
+  const got = await (await fetch(HOOK + '/received')).json();
+  const mine = got.filter((r) => r.body.tarry && r.body.tarry.id === id);
+  assert.equal(mine.length, 1, JSON.stringify(got));
+  assert.equal(mine[0].path, '/hook?secret=e2e-hook-secret');
+  assert.equal(mine[0].body.tarry.url, `${URL_}/#/executions/${id}`);
+  ok(`the failure notification shows as delivered to ${HOOK}/hook (query not shown); the receiver got it once`);
+  await shot(page, 'execution-notified-1280.png');
+
+  // The notification's link opens this page (loaded afresh: the tab keeps its token).
+  await page.goto('about:blank');
+  await page.goto(mine[0].body.tarry.url);
+  await waitState(page, 'failed');
+  await page.locator('#logs[data-mode="pages"] .line', {hasText: 'after the sleep'}).waitFor({timeout: T});
+  ok('the notification\'s link opens the execution\'s page (its final log read in pages)');
+}
+
+// e2e_brief's execution is deleted 2 s after it ended: the list's banner says what was deleted.
+async function retentionBanner(page, briefId) {
+  await page.goto(`${URL_}/#/executions`);
+  const banner = page.locator('#banner[data-purged-before]');
+  await banner.waitFor({timeout: T});
+  const text = await banner.innerText();
+  assert.match(text, /^Executions that finished before .+ were deleted \(retention 30d; a function may set its own\)\.$/);
+  const list = await api('GET', '/v1/executions?limit=1');
+  assert.equal(await banner.getAttribute('data-purged-before'), list.body.retention.purged_before);
+  const fns = await api('GET', '/v1/functions');
+  assert.equal(fns.body.data.find((f) => f.name === 'e2e_brief').options.retention, '2s');
+  assert.equal((await api('GET', '/v1/executions/' + briefId)).status, 404, 'retention deleted e2e_brief\'s execution');
+  ok('the executions page shows the retention banner: ' + text);
+  await shot(page, 'executions-retention-1280.png');
+}
+
 async function desktop(browser) {
   const {context, page} = await openPage(browser, {width: 1280, height: 800}, '1280x800');
 
@@ -102,6 +190,14 @@ async function desktop(browser) {
   assert.equal(res.headers()['content-security-policy'], CSP);
   assert.equal(res.headers()['x-content-type-options'], 'nosniff');
   ok('/ carries the Content-Security-Policy and nosniff');
+
+  // Every request the page makes, to tell a followed log from a polled one.
+  const requests = [];
+  page.on('request', (r) => requests.push(r.url()));
+
+  // An execution retention deletes 2 s after it ends (e2e_brief's own retention): the list says so later.
+  const brief = await api('POST', '/v1/functions/e2e_brief/executions', {args: {}});
+  assert.equal(brief.status, 202, JSON.stringify(brief.body));
 
   await giveToken(page);
   ok('with the token the executions list shows');
@@ -142,11 +238,20 @@ async function desktop(browser) {
   // The day-long delayed child: reschedule it to now from its page, watch it succeed.
   await page.click('#children li[data-child]:has(.state[data-state="scheduled"]) a.mono');
   await waitState(page, 'scheduled');
+  await page.fill('#reschedule-in', 'soonish');
+  await page.click('button[data-action="reschedule"]');
+  await confirm(page);
+  await page.locator('#action-result .error').waitFor({timeout: T});
+  assert.match(await page.locator('#action-result .error').innerText(), /soonish|duration/);
+  ok('a bad duration shows the API\'s refusal: ' + (await page.locator('#action-result .error').innerText()));
+  await page.fill('#reschedule-in', '');
   await page.click('button[data-action="reschedule"]');
   await confirm(page);
   await page.locator('#action-result .notice').waitFor({timeout: T});
   await waitState(page, 'succeeded');
   ok('rescheduled the delayed child to now from the page; it succeeded');
+  await disabledWhy(page, 'cancel', /succeeded/);
+  await disabledWhy(page, 'reschedule', /no pending timer/);
 
   // Re-run the workflow.
   await page.goto(`${URL_}/#/executions/${wf}`);
@@ -173,12 +278,13 @@ async function desktop(browser) {
   await waitState(page, 'cancelled');
   assert.equal((await api('GET', '/v1/executions/' + child)).body.state, 'cancelled');
   ok('cancelled the delayed child from the page');
-  await page.click('button[data-action="cancel"]');
-  await confirm(page);
-  await page.locator('#action-result .error').waitFor({timeout: T});
-  assert.match(await page.locator('#action-result .error').innerText(), /cannot cancel .*cancelled/);
-  ok('a second cancel shows the API\'s refusal: ' + (await page.locator('#action-result .error').innerText()));
+  await disabledWhy(page, 'cancel', /cancelled/);
+  await disabledWhy(page, 'upgrade', /cancelled/);
+  assert.equal(await page.locator('button[data-action="re-run"]').isEnabled(), true);
   await shot(page, 'execution-cancelled-1280.png');
+
+  await followAndNotify(page, requests);
+  await retentionBanner(page, brief.body.id);
 
   // Reload plugins, one file broken: the page says what each file did.
   fs.writeFileSync(path.join(PLUGINS, 'broken.so'), 'not a shared object\n', {mode: 0o644});
@@ -193,21 +299,29 @@ async function desktop(browser) {
   await page.locator('#plugins .state[data-state="error"]').waitFor({timeout: T});
   await shot(page, 'plugins-1280.png');
 
-  // Functions, and one function's page (stats or "no data" when the host has none).
+  // Functions, and one function's page: its numbers and charts for the last hour, then the day.
   await page.goto(`${URL_}/#/functions`);
   await page.locator('#main table a[href="#/functions/user_onboarding"]').waitFor({timeout: T});
   await page.click('#main table a[href="#/functions/user_onboarding"]');
-  await page.locator('#fn-stats > *').first().waitFor({timeout: T});
-  const stats = await api('GET', '/v1/functions/user_onboarding/stats?window=1h');
-  if (stats.status === 200) {
-    await page.locator('#chart-throughput svg').waitFor({timeout: T});
-    await page.locator('#chart-durations svg').waitFor({timeout: T});
-    ok('the function page draws throughput and run time charts');
-  } else {
-    assert.match(await page.locator('#fn-stats').innerText(), /No data/);
-    ok(`the function page says "no data" (the stats route answered ${stats.status})`);
+  for (const [window, buckets] of [['1h', '60 × 60 s'], ['24h', '96 × 900 s']]) {
+    if (window !== '1h') await page.click(`#main a[href="#/functions/user_onboarding?window=${window}"]`);
+    await page.locator(`#fn-stats[data-window="${window}"] #chart-throughput svg rect.bar.succeeded`).first().waitFor({timeout: T});
+    await page.locator(`#fn-stats[data-window="${window}"] #chart-durations svg circle.dot.p50`).first().waitFor({timeout: T});
+    assert.match(await page.locator('#fn-stats').innerText(), new RegExp(buckets));
+    // Every execution of it is final by now: the counts stand still, and the page must show the route's.
+    const stats = await api('GET', `/v1/functions/user_onboarding/stats?window=${window}`);
+    assert.equal(stats.status, 200);
+    const t = stats.body.totals;
+    assert.ok(t.succeeded >= 2 && t.started >= 2, JSON.stringify(t));
+    for (const k of ['started', 'succeeded', 'failed', 'cancelled']) {
+      await page.waitForFunction(([k, n]) => document.querySelector(`#fn-stats [data-total="${k}"]`)?.textContent === String(n), [k, t[k]], {timeout: T});
+    }
+    const rate = (stats.body.success_rate * 100).toFixed(1) + ' %';
+    assert.equal(await page.locator('#success-rate').innerText(), rate);
+    ok(`the function page (${window}) draws throughput and run time charts and shows the route's numbers: ` +
+      `${t.started} started, ${t.succeeded} succeeded, ${rate}`);
+    await shot(page, `function-${window}-1280.png`);
   }
-  await shot(page, 'function-1280.png');
 
   // The policy holds: the page never broke it, and a page that does is caught.
   assert.deepEqual(await page.evaluate(() => window.__csp), []);

@@ -1,5 +1,8 @@
-"""The dashboard's browser test (ctest -R e2e): a real `tarry serve` with the example plugins
-and a token, and tests/e2e/dashboard.mjs driving Debian's Chromium through playwright-core.
+"""The dashboard's browser test (ctest -R e2e): a real `tarry serve` with the example plugins,
+the e2e test plugin (tests/plugins/e2e.c: a workflow that logs across a sleep then fails, a
+function with a 2 s retention) and a token, its failure notifications going to a webhook
+receiver started here, and tests/e2e/dashboard.mjs driving Debian's Chromium through
+playwright-core.
 
 It fails (never skips) when node or Chromium is missing: scripts/deps installs both. The npm
 packages (playwright-core, pinned in package-lock.json) are installed with `npm ci` when
@@ -10,10 +13,13 @@ host log, as for every integration test.
 
 import fcntl
 import hashlib
+import http.server
+import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 
 sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 sys.path.insert(0, os.path.join(os.environ.get("TARRY_SRC", ""), "tests", "integration"))
@@ -51,6 +57,33 @@ def npm_ci():
             f.write(digest + "\n")
 
 
+class Receiver(http.server.BaseHTTPRequestHandler):
+    """The webhook the host notifies: answers 204 to every POST and keeps its path and JSON
+    body; GET /received gives the test what came, in order."""
+
+    received = []
+    lock = threading.Lock()
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with self.lock:
+            self.received.append({"path": self.path, "body": json.loads(body or b"null")})
+        self.send_response(204)
+        self.end_headers()
+
+    def do_GET(self):
+        with self.lock:
+            out = json.dumps(self.received).encode()
+        self.send_response(200 if self.path == "/received" else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def log_message(self, fmt, *args):
+        pass  # the test prints what matters
+
+
 def main():
     need(shutil.which("node"), "node is not installed")
     need(shutil.which("npm"), "npm is not installed")
@@ -59,11 +92,19 @@ def main():
     artifacts = os.path.join(harness.BUILD, "e2e-artifacts")
     shutil.rmtree(artifacts, ignore_errors=True)
     os.makedirs(artifacts)
-    with harness.Host(plugins=["examples", "onboarding"], workers=4, extra_env={"TARRY_TOKEN": TOKEN}) as host:
-        env = dict(os.environ, TARRY_URL=host.url, TARRY_TOKEN=TOKEN, TARRY_PLUGINS=host.plugins_dir,
-                   TARRY_ARTIFACTS=artifacts, TARRY_CHROMIUM=CHROMIUM)
-        rc = subprocess.run(["node", os.path.join(HERE, "dashboard.mjs")], env=env, timeout=300).returncode
-        harness.check_eq(rc, 0, "the browser test passed (dashboard.mjs)")
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    hook = "http://127.0.0.1:%d" % receiver.server_address[1]
+    # The query is a secret the page must not show (docs/API.md: `url` without query).
+    host_env = {"TARRY_TOKEN": TOKEN, "TARRY_NOTIFY_URL": hook + "/hook?secret=e2e-hook-secret"}
+    try:
+        with harness.Host(plugins=["examples", "onboarding", "e2e"], workers=4, extra_env=host_env) as host:
+            env = dict(os.environ, TARRY_URL=host.url, TARRY_TOKEN=TOKEN, TARRY_PLUGINS=host.plugins_dir,
+                       TARRY_ARTIFACTS=artifacts, TARRY_CHROMIUM=CHROMIUM, TARRY_HOOK=hook)
+            rc = subprocess.run(["node", os.path.join(HERE, "dashboard.mjs")], env=env, timeout=300).returncode
+            harness.check_eq(rc, 0, "the browser test passed (dashboard.mjs)")
+    finally:
+        receiver.shutdown()
     print("e2e: screenshots in %s: %s" % (artifacts, ", ".join(sorted(os.listdir(artifacts)))), flush=True)
 
 
