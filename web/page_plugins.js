@@ -1,5 +1,5 @@
 // page_plugins.js - the plugins folder as the host sees it (GET /v1/plugins): versions loaded,
-// how many executions are pinned to older versions, load errors; and a reload button showing
+// how many unfinished executions are pinned to each, load errors; and a reload button showing
 // what the reload did to each file (POST /v1/plugins/reload).
 
 import {get, post} from './api.js';
@@ -14,9 +14,9 @@ export async function render(main, _params, page) {
     result, h('h2', {}, 'Plugins folder'), list);
 
   const draw = async () => {
-    const [plugins, pinned] = await Promise.all([get('/v1/plugins'), pinnedCounts()]);
+    const plugins = await get('/v1/plugins');
     if (!page.alive()) return;
-    fill(list, pluginsTable(plugins.data, pinned));
+    fill(list, pluginsTable(plugins.data));
   };
   button.addEventListener('click', async () => {
     button.disabled = true;
@@ -40,23 +40,14 @@ export async function render(main, _params, page) {
   await draw().catch((e) => fill(list, errorBox(e)));
 }
 
-// How many unfinished executions are pinned to each plugin version (by hash), counted from the
-// first page of unfinished executions: enough to say "something is pinned here".
-async function pinnedCounts() {
-  const counts = new Map();
-  try {
-    const doc = await get('/v1/executions?state=scheduled,queued,running,waiting,blocked&limit=1000');
-    for (const x of doc.data) if (x.plugin && x.plugin.hash) counts.set(x.plugin.hash, (counts.get(x.plugin.hash) || 0) + 1);
-  } catch { /* the table shows without counts */ }
-  return counts;
-}
-
-function pluginsTable(rows, pinned) {
+function pluginsTable(rows) {
   return table([
     {head: 'Plugin', cell: (p) => (p.name ? h('b', {}, p.name) : h('span', {class: 'muted'}, '—'))},
     {head: 'Version', cell: (p) => p.version || ''},
     {head: 'State', cell: (p) => stateBadge(p.state)},
-    {head: 'Unfinished on it', class: 'num', cell: (p) => (p.hash && pinned.has(p.hash) ? String(pinned.get(p.hash)) : '0')},
+    // The host counts them from its pins index (up to 100,000: then "at least").
+    {head: 'Pinned to it', class: 'num', cell: (p) => (typeof p.pinned === 'number'
+      ? h('span', {class: 'pinned', 'data-hash': p.hash}, `${p.pinned}${p.pinned_exact ? '' : '+'}`) : '')},
     {head: 'Functions', class: 'wrap', cell: (p) => (p.functions || []).join(', ')},
     {head: 'Hash', cell: (p) => h('span', {class: 'mono small'}, p.hash || '')},
     {head: 'File', cell: (p) => h('span', {class: 'mono small'}, p.file)},

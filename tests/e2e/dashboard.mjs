@@ -297,6 +297,12 @@ async function desktop(browser) {
   assert.match(reloadText, /onboarding\.so[\s\S]*unchanged/);
   ok('reloaded plugins from the page: broken.so refused, the others unchanged');
   await page.locator('#plugins .state[data-state="error"]').waitFor({timeout: T});
+  // Each version's pinned count is the host's (GET /v1/plugins, from its pins index).
+  const listed = (await api('GET', '/v1/plugins')).body.data.filter((p) => typeof p.pinned === 'number');
+  assert.ok(listed.length > 0, 'the host counts pinned executions per version');
+  for (const p of listed)
+    assert.equal(await page.locator(`#plugins .pinned[data-hash="${p.hash}"]`).first().innerText(), String(p.pinned));
+  ok(`the plugins page shows each version's pinned count (${listed.map((p) => `${p.name}: ${p.pinned}`).join(', ')})`);
   await shot(page, 'plugins-1280.png');
 
   // Functions, and one function's page: its numbers and charts for the last hour, then the day.
