@@ -33,6 +33,19 @@ static void counter(FILE *out, const char *name, const char *help, uint64_t v)
     metrics_sample_u64(out, name, NULL, 0, v);
 }
 
+/* One counter family with a sample per function: count `what` of each. */
+static void per_function(FILE *out, const fn_stats *fns, const char *name, const char *help, fn_count what)
+{
+    metrics_label l = {"function", NULL};
+
+    metrics_family(out, name, "counter", help);
+    for (size_t i = 0, n = fn_stats_count_entries(fns); i < n; i++) {
+        const fn_stats_entry *f = fn_stats_entry_at(fns, i);
+        l.value = f->name;
+        metrics_sample_u64(out, name, &l, 1, f->n[what]);
+    }
+}
+
 /* Per function: created, finished by state, blocked, attempts by outcome, retries, run times. */
 static void write_functions(FILE *out, const fn_stats *fns)
 {
@@ -64,21 +77,12 @@ static void write_functions(FILE *out, const fn_stats *fns)
             metrics_sample_u64(out, "tarry_function_executions_finished_total", l, 2, f->n[finals[k].what]);
         }
     }
-    metrics_family(out, "tarry_executions_started_total", "counter",
-                   "Executions whose first attempt started, per function.");
-    for (size_t i = 0; i < n; i++) {
-        const fn_stats_entry *f = fn_stats_entry_at(fns, i);
-        l[0].value = f->name;
-        metrics_sample_u64(out, "tarry_executions_started_total", l, 1, f->n[FN_STARTED]);
-    }
-    metrics_family(out, "tarry_executions_blocked_total", "counter",
-                   "Times an execution was blocked (nondeterminism, a missing version, quarantine), per "
-                   "function.");
-    for (size_t i = 0; i < n; i++) {
-        const fn_stats_entry *f = fn_stats_entry_at(fns, i);
-        l[0].value = f->name;
-        metrics_sample_u64(out, "tarry_executions_blocked_total", l, 1, f->n[FN_BLOCKED]);
-    }
+    per_function(out, fns, "tarry_executions_started_total",
+                 "Executions whose first attempt started, per function.", FN_STARTED);
+    per_function(
+        out, fns, "tarry_executions_blocked_total",
+        "Times an execution was blocked (nondeterminism, a missing version, quarantine), per function.",
+        FN_BLOCKED);
     metrics_family(out, "tarry_attempts_total", "counter", "Attempts that ended, per function and outcome.");
     l[1].name = "outcome";
     for (size_t i = 0; i < n; i++) {
@@ -89,13 +93,8 @@ static void write_functions(FILE *out, const fn_stats *fns)
             metrics_sample_u64(out, "tarry_attempts_total", l, 2, f->attempts[k]);
         }
     }
-    metrics_family(out, "tarry_retries_total", "counter",
-                   "Retries scheduled (a failed attempt with another to come), per function.");
-    for (size_t i = 0; i < n; i++) {
-        const fn_stats_entry *f = fn_stats_entry_at(fns, i);
-        l[0].value = f->name;
-        metrics_sample_u64(out, "tarry_retries_total", l, 1, f->n[FN_RETRIES]);
-    }
+    per_function(out, fns, "tarry_retries_total",
+                 "Retries scheduled (a failed attempt with another to come), per function.", FN_RETRIES);
     metrics_family(out, "tarry_execution_duration_seconds", "histogram",
                    "Run time of finished executions (started_at to finished_at), per function.");
     for (size_t i = 0; i < n; i++) {

@@ -82,6 +82,13 @@ static bool function_name_ok(const char *s, size_t len)
     return true;
 }
 
+static void free_functions(char **functions, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free(functions[i]);
+    free(functions);
+}
+
 /* Append a hook (url copied, functions owned by the hook from now on, freed on failure). */
 static int hook_add(notify_config *c, const char *what, const char *url, char **functions, size_t count)
 {
@@ -108,9 +115,7 @@ static int hook_add(notify_config *c, const char *what, const char *url, char **
     c->count++;
     return 0;
 fail:
-    for (size_t i = 0; i < count; i++)
-        free(functions[i]);
-    free(functions);
+    free_functions(functions, count);
     return -1;
 }
 
@@ -152,9 +157,7 @@ int notify_config_add(notify_config *c, const char *what, const char *spec)
     }
     return hook_add(c, what, eq + 1, functions, count);
 fail:
-    for (size_t i = 0; i < count; i++)
-        free(functions[i]);
-    free(functions);
+    free_functions(functions, count);
     return -1;
 }
 
