@@ -363,9 +363,7 @@ void notify_config_free(notify_config *c)
         notify_hook *h = &c->hooks[i];
         free(h->url);
         free(h->shown_url);
-        for (size_t k = 0; k < h->function_count; k++)
-            free(h->functions[k]);
-        free(h->functions);
+        free_functions(h->functions, h->function_count);
     }
     free(c->public_url);
     memset(c, 0, sizeof *c);
