@@ -91,6 +91,10 @@ int http_stream_start(http_req *req, int status, const char *content_type, void 
     h2o_add_header(&r->pool, &r->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
                    strlen(content_type));
     h2o_add_header(&r->pool, &r->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
+    /* As every answer (http.c): read as the type it says, never sniffed, never a document. */
+    h2o_add_header_by_str(&r->pool, &r->res.headers, H2O_STRLIT("x-content-type-options"), 0, NULL,
+                          H2O_STRLIT("nosniff"));
+    http_add_header(req, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
     /* A proxy that buffers answers (nginx) would hold the stream back. */
     http_add_header(req, "X-Accel-Buffering", "no");
     req->gen.proceed = on_stream_proceed;

@@ -118,6 +118,9 @@ def main():
         s = Stream(h.port, follow_path(wf))
         check_eq(s.status, 200, "follow answers 200")
         check(s.headers.get("content-type", "").startswith("text/event-stream"), "an event stream", s.headers)
+        check(s.headers.get("x-content-type-options") == "nosniff"
+              and "default-src 'none'" in s.headers.get("content-security-policy", ""),
+              "the stream is never sniffed nor run as a document (nosniff, CSP)", s.headers)
         got = [s.event() for _ in range(3)]
         check_eq([(n, d["message"], d["level"], d["attempt"]) for n, d, _ in got],
                  [("line", "start", "info", 1), ("line", "in step body", "warn", 1), ("line", "before sleep", "info", 1)],
