@@ -19,9 +19,12 @@ PATCH .../schedule {}. Then:
 - each workflow's journal reads call, call, step, call; its one committed step entry has
   at least one mark_onboarded line, and two lines of one step (or one child) always have a
   kill boundary between them: a step runs again only when a kill struck between its side
-  effect and its checkpoint, so never more than once per kill; per kill, at most `workers`
-  steps are re-run (only steps on a worker can be between effect and checkpoint), and a
-  re-run step's committed entry finished after that kill;
+  effect and its checkpoint, so never more than once per kill; per kill, only a few steps
+  are re-run: those on a worker, and those of passes that ended while the commit of their
+  outcome was still to come (a worker takes its next execution at once, so a slow commit on
+  a loaded machine lets a worker end a second pass meanwhile: at most 2 x `workers` here,
+  where a pass is a few milliseconds); and a re-run step's committed entry finished after
+  that kill;
 - each tutorials child ran exactly once (no kill after the reschedule).
 """
 
@@ -255,8 +258,8 @@ def main():
         wrong_user = [(kind, kv) for kind, kv in lines if kind == "mark_onboarded" and
                       str(parents[kv["execution"]]["args"]["user_id"]) != kv["user"]]
         check(not wrong_user, "each mark names its workflow's user", wrong_user[:5])
-        too_many = {k: n for k, n in step_dups_per_kill.items() if n > WORKERS}
-        check(not too_many, "per kill, at most workers = %d steps ran again" % WORKERS, too_many)
+        too_many = {k: n for k, n in step_dups_per_kill.items() if n > 2 * WORKERS}
+        check(not too_many, "per kill, at most 2 x workers = %d steps ran again" % (2 * WORKERS), too_many)
         check(not late_commit, "a re-run step's entry was committed after the kill that caused the re-run", late_commit[:5])
         for kind, fn in CHILD_KIND.items():
             kids = [e["id"] for e in everything if e["function"] == fn]
