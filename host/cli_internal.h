@@ -231,6 +231,7 @@ int cli_cmd_result(client *c, const command *cmd, const cli_args *args);
 int cli_cmd_reschedule(client *c, const command *cmd, const cli_args *args);
 int cli_cmd_upgrade(client *c, const command *cmd, const cli_args *args);
 int cli_cmd_show(client *c, const command *cmd, const cli_args *args);
+int cli_cmd_export(client *c, const command *cmd, const cli_args *args);
 int cli_cmd_ls(client *c, const command *cmd, const cli_args *args);
 int cli_cmd_logs(client *c, const command *cmd, const cli_args *args);
 int cli_cmd_functions(client *c, const command *cmd, const cli_args *args);
