@@ -636,6 +636,7 @@ static tarry_test_state replay(tarry_test *t, const char *what, tarry_fn fn, uin
     jcore_run run;
     kit_state state;
     tarry_test_state answer;
+    bool went_past;
     char msg[200];
     const char *error;
 
@@ -678,10 +679,11 @@ static tarry_test_state replay(tarry_test *t, const char *what, tarry_fn fn, uin
         break;
     }
     answer = conclude(t, root, state, run.result, error, root->journal, root->count);
-    if (run.went_past)
+    went_past = run.went_past; /* jcore_run_clear forgets it */
+    if (went_past)
         next_command(t, &shadow);
     jcore_run_clear(&run);
-    tarry_test__verdict(t, run.went_past);
+    tarry_test__verdict(t, went_past);
     return answer;
 }
 
