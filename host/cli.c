@@ -78,6 +78,21 @@ static const command commands[] = {
      "missing ID, the execution's id",
      true,
      cli_cmd_show},
+    {"export",
+     "export ID",
+     "export ID",
+     "one execution with its journal, as one JSON document for the test kit",
+     "Prints {\"format\": \"tarry-export\", \"version\": 1, \"execution\": {...}}: the\n"
+     "API's execution object (GET /v1/executions/ID) with its function, args,\n"
+     "plugin name, version and hash, attempts, state and journal. Save it\n"
+     "(tarry export ID > run.json) and replay it against a new build of the\n"
+     "plugin with the test kit's tarry_test_replay_file before deploying it.\n",
+     {{NULL, OPT_FLAG}}, /* no options: the output is JSON already */
+     1,
+     1,
+     "missing ID, the execution's id",
+     true,
+     cli_cmd_export},
     {"reschedule",
      "reschedule ID [--in D | --at TIME] [--json]",
      "reschedule ID [--in D | --at TIME]",

@@ -11,6 +11,7 @@
  *   cli_run.c     run, result, reschedule, upgrade: commands that change an
  *                 execution or wait for one
  *   cli_show.c    show, with the journal as a timeline
+ *   cli_export.c  export: an execution with its journal, for the test kit
  *   cli_list.c    ls, functions, plugins, reload: tables and lists
  *   cli_logs.c    logs: the pages, or following (-f) the host's event stream
  *   cli_control.c cancel, rerun
@@ -231,6 +232,7 @@ int cli_cmd_result(client *c, const command *cmd, const cli_args *args);
 int cli_cmd_reschedule(client *c, const command *cmd, const cli_args *args);
 int cli_cmd_upgrade(client *c, const command *cmd, const cli_args *args);
 int cli_cmd_show(client *c, const command *cmd, const cli_args *args);
+int cli_cmd_export(client *c, const command *cmd, const cli_args *args);
 int cli_cmd_ls(client *c, const command *cmd, const cli_args *args);
 int cli_cmd_logs(client *c, const command *cmd, const cli_args *args);
 int cli_cmd_functions(client *c, const command *cmd, const cli_args *args);

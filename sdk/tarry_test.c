@@ -89,7 +89,7 @@ static void pass_init(jcore_run *run, kit_pass *pass, kit_exec *x)
     run->fn = x->fn;
     run->args = x->args;
     run->id = x->id;
-    run->attempt = 1; /* the host has no retries yet: every execution has one attempt */
+    run->attempt = x->attempt ? x->attempt : 1; /* a loaded export carries its attempt (retries) */
     run->header_revision = x->revision;
     run->cp_mode = JCORE_CP_BLOCK;
     run->journal = x->journal;
@@ -143,8 +143,8 @@ static void queue(tarry_test *t, kit_exec *x)
 }
 
 /* A new execution of `f` (or of `fn` when f is NULL). NULL when out of memory. */
-static kit_exec *exec_new(tarry_test *t, const char *id, const char *function, const kit_function *f,
-                          tarry_fn fn, const char *args)
+kit_exec *tarry_test__exec_new(tarry_test *t, const char *id, const char *function, const kit_function *f,
+                               tarry_fn fn, const char *args)
 {
     kit_exec *x;
 
@@ -183,7 +183,8 @@ static void spawn_children(tarry_test *t, kit_exec *x, size_t from)
 
         if (e->kind != JCORE_CALL)
             continue;
-        if (!(child = exec_new(t, e->child, e->name, tarry_test__function_find(t, e->name), NULL, e->args))) {
+        if (!(child = tarry_test__exec_new(t, e->child, e->name, tarry_test__function_find(t, e->name), NULL,
+                                           e->args))) {
             t->oom = true;
             return;
         }
@@ -488,6 +489,7 @@ void tarry_test__reset(tarry_test *t)
     t->next_id = 0;
     t->oom = false;
     t->state = TARRY_TEST_ERROR;
+    tarry_test__verdict_clear(t);
 }
 
 /* Report `state` (with x's result or error, or why x waits) as the kit's outcome. */
@@ -542,7 +544,7 @@ static tarry_test_state run_root(tarry_test *t, const char *what, const kit_func
         return t->state = TARRY_TEST_ERROR;
     }
     snprintf(id, sizeof id, "test-exec-%016u", ++t->next_id);
-    if (!(root = exec_new(t, id, f ? f->name : "(function pointer)", f, fn, args_json))) {
+    if (!(root = tarry_test__exec_new(t, id, f ? f->name : "(function pointer)", f, fn, args_json))) {
         tarry_test__set_error(t, tarry_test__dup("out of memory"));
         return t->state = TARRY_TEST_ERROR;
     }
@@ -588,6 +590,43 @@ tarry_test_state tarry_test_run_fn(tarry_test *t, tarry_fn fn, const char *args_
     return run_root(t, "tarry_test_run_fn", NULL, fn, args_json, false);
 }
 
+/*
+ * The first command `shadow`'s code issues past its journal, for the verdict:
+ * a second replay-only pass over the journal with one entry more, a command
+ * no code can issue (kind 0), so the core stops at it with its own
+ * "nondeterminism at step N: ..., code issued KIND \"NAME\"" and runs
+ * nothing. The entries are borrowed (the core only reads them).
+ */
+static void next_command(tarry_test *t, kit_exec *shadow)
+{
+    kit_exec probe = *shadow;
+    kit_pass pass = {t, &probe};
+    jcore_entry *journal = malloc((shadow->count + 1) * sizeof *journal);
+    jcore_run run;
+
+    free(t->verdict_next);
+    t->verdict_next = NULL;
+    if (!journal)
+        return;
+    if (shadow->count)
+        memcpy(journal, shadow->journal, shadow->count * sizeof *journal);
+    memset(&journal[shadow->count], 0, sizeof *journal);
+    journal[shadow->count].seq = (uint32_t)shadow->count;
+    journal[shadow->count].kind = (jcore_kind)0;
+    probe.journal = journal;
+    probe.count = shadow->count + 1;
+    pass_init(&run, &pass, &probe);
+    run.replay_only = true;
+    jcore_execute(&run);
+    if (run.end == JCORE_END_BLOCKED && run.error) {
+        const char *issued = strstr(run.error, ", code issued ");
+        if (issued)
+            t->verdict_next = tarry_test__dup(issued + strlen(", code issued "));
+    }
+    jcore_run_clear(&run);
+    free(journal);
+}
+
 /* One pass of `fn` over the root's journal, recording nothing (tarry_test.h). */
 static tarry_test_state replay(tarry_test *t, const char *what, tarry_fn fn, uint32_t revision)
 {
@@ -597,6 +636,7 @@ static tarry_test_state replay(tarry_test *t, const char *what, tarry_fn fn, uin
     jcore_run run;
     kit_state state;
     tarry_test_state answer;
+    bool went_past;
     char msg[200];
     const char *error;
 
@@ -639,7 +679,11 @@ static tarry_test_state replay(tarry_test *t, const char *what, tarry_fn fn, uin
         break;
     }
     answer = conclude(t, root, state, run.result, error, root->journal, root->count);
+    went_past = run.went_past; /* jcore_run_clear forgets it */
+    if (went_past)
+        next_command(t, &shadow);
     jcore_run_clear(&run);
+    tarry_test__verdict(t, went_past);
     return answer;
 }
 

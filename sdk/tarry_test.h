@@ -250,6 +250,59 @@ tarry_test_state tarry_test_upgrade_fn(tarry_test *t, tarry_fn fn);
 tarry_test_state tarry_test_replay(tarry_test *t, const char *function);
 tarry_test_state tarry_test_replay_fn(tarry_test *t, tarry_fn fn);
 
+/* ---- replaying real runs (tarry export) ------------------------------------------
+ *
+ * A CI job checks a new build against executions in flight in production
+ * before it deploys it:
+ *
+ *   tarry export 01JDQ8Z6V8M3X4KQ2T9W7R5B1D > run.json      (on the host)
+ *
+ *   tarry_test_load(t, "build/billing.so");                  (in the test)
+ *   tarry_test_state s = tarry_test_replay_file(t, "run.json", NULL);
+ *   const tarry_test_verdict *v = tarry_test_verdict_of(t);
+ *   if (!v->fits) printf("differs at #%ld: journal has %s, code issued %s\n",
+ *                        v->position, v->journal_has, v->code_issued);
+ *
+ * Commands in the exported journal are answered from it (the outcomes the
+ * host recorded); nothing runs for real: the first command past the journal
+ * ends the check and is named (v->next_command).
+ */
+
+/*
+ * Load an exported execution (`tarry export ID`, or a bare execution
+ * object from `tarry show ID --json`) as the last run: its id, function,
+ * args, attempt, state and journal, so tarry_test_replay, tarry_test_journal_*
+ * and the journal assertions read it. Returns TARRY_OK, or TARRY_EINVAL (the
+ * file cannot be read, is not JSON, names another format or a newer version,
+ * or has no journal; the reason in tarry_test_error()).
+ */
+int tarry_test_load_export(tarry_test *t, const char *path);
+
+/*
+ * tarry_test_load_export, then tarry_test_replay(t, function): `function`
+ * (NULL: the export's own function) must be added to the kit, usually by
+ * tarry_test_load of the new build. Returns tarry_test_replay's state, or
+ * TARRY_TEST_ERROR when the file cannot be loaded.
+ */
+tarry_test_state tarry_test_replay_file(tarry_test *t, const char *path, const char *function);
+
+/* What the last tarry_test_replay (_fn, _file) found. Strings are owned by the kit; NULL: absent. */
+typedef struct tarry_test_verdict {
+    int fits;                 /* 1: the code issued every command of the journal, in order (the new
+                                 build can take the execution over); 0: it differs or failed to run */
+    long position;            /* !fits: the first position where the code issued another command
+                                 (-1 when it did not replay at all); fits: the journal's length */
+    const char *journal_has;  /* !fits: the recorded command there, e.g. "sleep \"1h\"" */
+    const char *code_issued;  /* !fits: what the new code issued there, e.g. "step \"b\"" */
+    const char *next_command; /* fits and the code went past the journal: the first new command it would
+                                 issue (at `position`), e.g. "step \"notify\""; NULL when it ended or waits
+                                 on a pending entry. A tarry_patched() past the journal is not named: the
+                                 command after it is. */
+} tarry_test_verdict;
+
+/* The verdict of the last replay; all zero (fits 0, position -1) when there was none. */
+const tarry_test_verdict *tarry_test_verdict_of(const tarry_test *t);
+
 /* The last run's (or replay's) root state. TARRY_TEST_ERROR before any run. */
 tarry_test_state tarry_test_state_of(const tarry_test *t);
 

@@ -65,6 +65,7 @@ typedef struct kit_exec {
     uint32_t log_mark_pos, log_mark_count; /* jcore.h: the lines up to here are in tarry_test.logs */
     char *result, *error;
     unsigned passes;
+    int attempt;           /* 0 or 1: the first; a loaded export (tarry_test_load_export) says which */
     uint64_t queued_order; /* FIFO position among queued executions */
 } kit_exec;
 
@@ -99,6 +100,10 @@ struct tarry_test {
     char **owned; /* strings handed out by tarry_test_json, freed with the kit */
     size_t owned_count, owned_cap;
     char *journal_text, *logs_text;
+
+    /* The last replay's verdict (tarry_test_verdict_of); its strings are owned here. */
+    tarry_test_verdict verdict;
+    char *verdict_has, *verdict_issued, *verdict_next;
 };
 
 /* ---- shared by the kit's files. They link into a plugin author's test
@@ -113,6 +118,15 @@ void tarry_test__set_error(tarry_test *t, char *msg);
 __attribute__((format(printf, 2, 3)))
 #endif
 int tarry_test__refuse(tarry_test *t, const char *fmt, ...);
+
+/* tarry_test.c: a new execution, appended to t->execs (the first is the root); NULL when out of memory. */
+kit_exec *tarry_test__exec_new(tarry_test *t, const char *id, const char *function, const kit_function *f,
+                               tarry_fn fn, const char *args);
+
+/* tarry_test_replay_file.c: fill t->verdict from the replay that just concluded (t->state, t->error
+ * and t->verdict_next, the first command past the journal when went_past). */
+void tarry_test__verdict(tarry_test *t, bool went_past);
+void tarry_test__verdict_clear(tarry_test *t);
 
 /* tarry_test.c: forget the last run (executions, logs, outcome), keep the functions. */
 void tarry_test__reset(tarry_test *t);

@@ -183,6 +183,7 @@ tarry_test *tarry_test_new(void)
     t->clock_start = t->now = TARRY_TEST_EPOCH_MS;
     t->max_passes = KIT_MAX_PASSES_DEFAULT;
     t->state = TARRY_TEST_ERROR;
+    t->verdict.position = -1;
     return t;
 }
 
