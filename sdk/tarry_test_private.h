@@ -37,7 +37,8 @@ typedef enum kit_state {
     KIT_SUCCEEDED,
     KIT_FAILED,
     KIT_CANCELLED,
-    KIT_BLOCKED
+    KIT_BLOCKED,
+    KIT_CRASHED /* it was running when the kit crashed the host (tarry_test_crash_at): resumes as a new attempt */
 } kit_state;
 
 typedef struct kit_exec {
@@ -101,6 +102,13 @@ struct tarry_test {
     size_t owned_count, owned_cap;
     char *journal_text, *logs_text;
 
+    /* tarry_test_crash_at (tarry_test_crash.c): armed until the root's command at crash_pos reaches its
+     * commit; `crashed` once a drive stopped there (tarry_test_resume goes on), crash_why says where. */
+    bool crash_armed, crashed;
+    unsigned crash_pos;
+    int crash_when;
+    char *crash_why;
+
     /* The last replay's verdict (tarry_test_verdict_of); its strings are owned here. */
     tarry_test_verdict verdict;
     char *verdict_has, *verdict_issued, *verdict_next;
@@ -127,6 +135,16 @@ kit_exec *tarry_test__exec_new(tarry_test *t, const char *id, const char *functi
  * and t->verdict_next, the first command past the journal when went_past). */
 void tarry_test__verdict(tarry_test *t, bool went_past);
 void tarry_test__verdict_clear(tarry_test *t);
+
+/* tarry_test_crash.c: whether the armed crash hits now, at a commit of x's entries fresh[from..to)
+ * (journal positions base + i). If so it is disarmed, t->crash_why says where, and *keep is how many
+ * of fresh[0..to) the crash leaves committed. */
+bool tarry_test__crash_due(tarry_test *t, const kit_exec *x, size_t base, const jcore_entry *fresh, size_t from,
+                           size_t to, size_t *keep);
+
+/* tarry_test.c: queue x to run now; drive everything on and report the root's state. */
+void tarry_test__queue(tarry_test *t, kit_exec *x);
+tarry_test_state tarry_test__go_on(tarry_test *t);
 
 /* tarry_test.c: forget the last run (executions, logs, outcome), keep the functions. */
 void tarry_test__reset(tarry_test *t);

@@ -152,6 +152,8 @@ const char *tarry_test_state_name(tarry_test_state state)
         return "blocked";
     case TARRY_TEST_WAITING:
         return "waiting";
+    case TARRY_TEST_CRASHED:
+        return "crashed";
     default:
         return "error";
     }
