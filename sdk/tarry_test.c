@@ -176,6 +176,7 @@ kit_exec *tarry_test__exec_new(tarry_test *t, const char *id, const char *functi
         x->fixed = 1;
         x->fixed_status = f->stub_status;
         x->fixed_text = f->stub_text;
+        x->fixed_at = f->stub_at ? t->clock_start + f->stub_after_ms : 0;
     } else if (f && f->stub == 2) {
         x->fn = f->stub_fn;
     } else if (f) {
@@ -253,6 +254,14 @@ static void step_ran(tarry_test *t, const char *name)
 /* A stub's pass: it settles at once, no code runs. */
 static void run_fixed(tarry_test *t, kit_exec *x)
 {
+    if (x->fixed_at > t->now) {
+        /* tarry_test_stub_at: the outside event has not happened yet; its time is a timer. */
+        x->state = KIT_SCHEDULED;
+        x->due = x->fixed_at;
+        x->passes--; /* waiting for the event is not a pass */
+        t->total_passes--;
+        return;
+    }
     if (x->fixed_status == TARRY_OK) {
         x->state = KIT_SUCCEEDED;
         x->result = tarry_test__dup(x->fixed_text ? x->fixed_text : "null");
@@ -292,10 +301,15 @@ static void run_pass(tarry_test *t, kit_exec *x)
     }
 
     pass_init(&run, &pass, x);
+    if (t->step_stub_count) {
+        /* tarry_test_stub_step: the function runs with the kit's step in its host table. */
+        tarry_test__stub_pass(t, x->fn);
+        run.fn = tarry_test__step_trampoline;
+    }
     jcore_execute(&run);
-    /* Every fresh step's body ran, whether its entry survives a crash or not. */
+    /* Every fresh step's body ran (a stub's is not its own), whether its entry survives a crash or not. */
     for (size_t i = 0; i < run.fresh_count; i++)
-        if (run.fresh[i].kind == JCORE_STEP)
+        if (run.fresh[i].kind == JCORE_STEP && !tarry_test__step_stub(t, run.fresh[i].name))
             step_ran(t, run.fresh[i].name);
     /* The pass's end is a commit too: the crash may be armed at one of its entries. */
     if (!pass.crashed &&

@@ -186,6 +186,39 @@ int tarry_test_stub_fn(tarry_test *t, const char *function, tarry_fn fn);
 /* Remove a stub: the real function (if one was added) runs again. TARRY_OK, or TARRY_EINVAL if none. */
 int tarry_test_unstub(tarry_test *t, const char *function);
 
+/*
+ * tarry_test_stub, but the outcome is an outside event that happens at a
+ * virtual time: `at` after the run's start (a duration as tarry_sleep
+ * takes it, "1 day"). An execution of `function` started before then
+ * settles then (the clock jumps there when nothing else can run, as for a
+ * sleep); one started later settles at once. So "the invoice is paid on
+ * day 1" is
+ *
+ *   tarry_test_stub_at(t, "wait_for_payment", "1 day", TARRY_OK, "{\"amount\":120}");
+ *
+ * and a workflow that awaits it resumes at day 1, with that value; one that
+ * sleeps 2 days first finds it settled at day 1. TARRY_OK or TARRY_EINVAL
+ * (as tarry_test_stub, or a bad duration). tarry_test_stub / _unstub
+ * replace it.
+ */
+int tarry_test_stub_at(tarry_test *t, const char *function, const char *at, tarry_status status,
+                       const char *value_or_error);
+
+/*
+ * Stub the steps named `step`, in every execution: the step is issued,
+ * recorded, replayed and checkpointed as any step, but its body is not run;
+ * it answers
+ *   status TARRY_OK:     value_or_error as its result (JSON; NULL means null);
+ *   status TARRY_FAILED: it fails with value_or_error as its error.
+ * tarry_test_step_runs() does not count stubbed answers. Use it for a step
+ * that talks to the outside world (a payment gateway, a mailer). TARRY_OK or
+ * TARRY_EINVAL (empty name, bad status, invalid JSON). Stays across runs.
+ */
+int tarry_test_stub_step(tarry_test *t, const char *step, tarry_status status, const char *value_or_error);
+
+/* Remove a step stub: the step's own body runs again. TARRY_OK, or TARRY_EINVAL if none. */
+int tarry_test_unstub_step(tarry_test *t, const char *step);
+
 /* Start the virtual clock of the next runs at `unix_ms` instead of TARRY_TEST_EPOCH_MS. */
 void tarry_test_set_clock(tarry_test *t, int64_t unix_ms);
 
