@@ -45,6 +45,8 @@ static char *unrunnable_error(const char *function)
 typedef struct kit_pass {
     tarry_test *t;
     kit_exec *x;
+    bool crashed; /* tarry_test_crash_at hit in a checkpoint: fresh[0..keep) stand, the rest is lost */
+    size_t keep;
 } kit_pass;
 
 static int64_t hook_now_ms(void *user)
@@ -60,11 +62,16 @@ static void hook_new_child_id(void *user, char out[JCORE_ID_LEN + 1])
 
 static int hook_checkpoint(void *user, jcore_run *run, char *err, size_t errlen)
 {
-    /* The kit's journal is memory: it is as durable as it gets already. */
-    (void)user;
-    (void)run;
-    (void)err;
-    (void)errlen;
+    kit_pass *pass = user;
+
+    /* The kit's journal is memory: it is as durable as it gets already, unless the test crashes the
+     * host at this commit. A failed checkpoint ends the pass before the next step's body runs. */
+    if (tarry_test__crash_due(pass->t, pass->x, run->journal_count, run->fresh, run->durable,
+                              run->fresh_count, &pass->keep)) {
+        pass->crashed = true;
+        snprintf(err, errlen, "the host crashed (tarry_test_crash_at)");
+        return TARRY_ENOTSUP;
+    }
     return 0;
 }
 
@@ -142,6 +149,11 @@ static void queue(tarry_test *t, kit_exec *x)
     x->queued_order = t->next_order++;
 }
 
+void tarry_test__queue(tarry_test *t, kit_exec *x)
+{
+    queue(t, x);
+}
+
 /* A new execution of `f` (or of `fn` when f is NULL). NULL when out of memory. */
 kit_exec *tarry_test__exec_new(tarry_test *t, const char *id, const char *function, const kit_function *f,
                                tarry_fn fn, const char *args)
@@ -164,6 +176,7 @@ kit_exec *tarry_test__exec_new(tarry_test *t, const char *id, const char *functi
         x->fixed = 1;
         x->fixed_status = f->stub_status;
         x->fixed_text = f->stub_text;
+        x->fixed_at = f->stub_at ? t->clock_start + f->stub_after_ms : 0;
     } else if (f && f->stub == 2) {
         x->fn = f->stub_fn;
     } else if (f) {
@@ -241,6 +254,14 @@ static void step_ran(tarry_test *t, const char *name)
 /* A stub's pass: it settles at once, no code runs. */
 static void run_fixed(tarry_test *t, kit_exec *x)
 {
+    if (x->fixed_at > t->now) {
+        /* tarry_test_stub_at: the outside event has not happened yet; its time is a timer. */
+        x->state = KIT_SCHEDULED;
+        x->due = x->fixed_at;
+        x->passes--; /* waiting for the event is not a pass */
+        t->total_passes--;
+        return;
+    }
     if (x->fixed_status == TARRY_OK) {
         x->state = KIT_SUCCEEDED;
         x->result = tarry_test__dup(x->fixed_text ? x->fixed_text : "null");
@@ -256,9 +277,10 @@ static void run_fixed(tarry_test *t, kit_exec *x)
 /* One pass of x in the journal core, then the commit: the host's replay_execute and engine in one. */
 static void run_pass(tarry_test *t, kit_exec *x)
 {
-    kit_pass pass = {t, x};
+    kit_pass pass = {t, x, false, 0};
     jcore_run run;
     size_t committed = x->count;
+    bool crash_after_end = false;
 
     x->passes++;
     t->total_passes++;
@@ -279,10 +301,37 @@ static void run_pass(tarry_test *t, kit_exec *x)
     }
 
     pass_init(&run, &pass, x);
+    if (t->step_stub_count) {
+        /* tarry_test_stub_step: the function runs with the kit's step in its host table. */
+        tarry_test__stub_pass(t, x->fn);
+        run.fn = tarry_test__step_trampoline;
+    }
     jcore_execute(&run);
-    take_logs(t, &run, x);
-    x->log_mark_pos = run.log_mark_pos;
-    x->log_mark_count = run.log_mark_count;
+    /* Every fresh step's body ran (a stub's is not its own), whether its entry survives a crash or not. */
+    for (size_t i = 0; i < run.fresh_count; i++)
+        if (run.fresh[i].kind == JCORE_STEP && !tarry_test__step_stub(t, run.fresh[i].name))
+            step_ran(t, run.fresh[i].name);
+    /* The pass's end is a commit too: the crash may be armed at one of its entries. */
+    if (!pass.crashed &&
+        tarry_test__crash_due(t, x, x->count, run.fresh, run.durable, run.fresh_count, &pass.keep)) {
+        if (t->crash_when == TARRY_TEST_AFTER_COMMIT)
+            crash_after_end = true; /* the outcome is committed: the host dies just after */
+        else
+            pass.crashed = true;
+    }
+    if (pass.crashed) {
+        /* The host died: what was not committed is lost (entries past `keep`, the outcome, the
+         * pass's log lines: the next attempt logs them again), and x was running. */
+        for (size_t i = pass.keep; i < run.fresh_count; i++)
+            jcore_entry_free(&run.fresh[i]);
+        run.fresh_count = pass.keep;
+        run.end = JCORE_END_SUSPENDED;
+        run.wake_at = 0;
+    } else {
+        take_logs(t, &run, x);
+        x->log_mark_pos = run.log_mark_pos;
+        x->log_mark_count = run.log_mark_count;
+    }
 
     /* The commit: whatever the outcome, the pass's new commands stand. */
     if (x->count + run.fresh_count > x->cap) {
@@ -296,8 +345,6 @@ static void run_pass(tarry_test *t, kit_exec *x)
         x->cap = x->count + run.fresh_count;
     }
     for (size_t i = 0; i < run.fresh_count; i++) {
-        if (run.fresh[i].kind == JCORE_STEP)
-            step_ran(t, run.fresh[i].name);
         x->journal[x->count++] = run.fresh[i]; /* the strings move with it */
     }
     run.fresh_count = 0;
@@ -333,9 +380,13 @@ static void run_pass(tarry_test *t, kit_exec *x)
         break;
     }
     jcore_run_clear(&run);
+    if (pass.crashed)
+        x->state = KIT_CRASHED;
     spawn_children(t, x, committed);
     if (x->state == KIT_SUCCEEDED || x->state == KIT_FAILED)
         settle_parent(t, x);
+    if (pass.crashed || crash_after_end)
+        t->crashed = true; /* the drive stops: nothing runs until tarry_test_resume */
 }
 
 static kit_exec *next_queued(tarry_test *t)
@@ -381,7 +432,7 @@ static void drive(tarry_test *t, bool pause)
     for (;;) {
         kit_exec *x;
 
-        if (t->oom || t->total_passes >= t->max_passes)
+        if (t->oom || t->crashed || t->total_passes >= t->max_passes)
             return;
         if ((x = next_queued(t))) {
             run_pass(t, x);
@@ -488,6 +539,9 @@ void tarry_test__reset(tarry_test *t)
     t->next_order = 0;
     t->next_id = 0;
     t->oom = false;
+    t->crashed = false; /* an armed crash stays armed: it is for the next run */
+    free(t->crash_why);
+    t->crash_why = NULL;
     t->state = TARRY_TEST_ERROR;
     tarry_test__verdict_clear(t);
 }
@@ -530,7 +584,24 @@ static tarry_test_state conclude(tarry_test *t, kit_exec *root, kit_state state,
 static tarry_test_state conclude_root(tarry_test *t)
 {
     kit_exec *root = t->execs[0];
-    return conclude(t, root, root->state, root->result, root->error, root->journal, root->count);
+    tarry_test_state state;
+
+    if (t->crashed) {
+        conclude(t, root, KIT_WAITING, NULL, "", root->journal, root->count);
+        if (t->state == TARRY_TEST_ERROR)
+            return t->state;
+        tarry_test__set_error(t, tarry_test__dup(t->crash_why));
+        return t->state = TARRY_TEST_CRASHED;
+    }
+    state = conclude(t, root, root->state, root->result, root->error, root->journal, root->count);
+    t->crash_armed = false; /* a crash the run never reached is forgotten */
+    return state;
+}
+
+tarry_test_state tarry_test__go_on(tarry_test *t)
+{
+    drive(t, false);
+    return conclude_root(t);
 }
 
 static tarry_test_state run_root(tarry_test *t, const char *what, const kit_function *f, tarry_fn fn,
@@ -600,7 +671,7 @@ tarry_test_state tarry_test_run_fn(tarry_test *t, tarry_fn fn, const char *args_
 static void next_command(tarry_test *t, kit_exec *shadow)
 {
     kit_exec probe = *shadow;
-    kit_pass pass = {t, &probe};
+    kit_pass pass = {t, &probe, false, 0};
     jcore_entry *journal = malloc((shadow->count + 1) * sizeof *journal);
     jcore_run run;
 
@@ -632,7 +703,7 @@ static tarry_test_state replay(tarry_test *t, const char *what, tarry_fn fn, uin
 {
     kit_exec *root = t->exec_count ? t->execs[0] : NULL;
     kit_exec shadow;
-    kit_pass pass = {t, &shadow};
+    kit_pass pass = {t, &shadow, false, 0};
     jcore_run run;
     kit_state state;
     tarry_test_state answer;

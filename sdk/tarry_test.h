@@ -83,10 +83,12 @@ typedef enum tarry_test_state {
     TARRY_TEST_WAITING =
         3,                /* still waiting when nothing else could run (a blocked child, the pass
                              limit, or a replay that went past the journal): tarry_test_error() says on what */
+    TARRY_TEST_CRASHED = 4, /* the kit stopped the run as a crashed host would (tarry_test_crash_at):
+                               the journal is what was committed; tarry_test_resume() runs it on */
     TARRY_TEST_ERROR = -1 /* the kit was misused (unknown function, out of memory): tarry_test_error() */
 } tarry_test_state;
 
-/* "succeeded", "failed", "blocked", "waiting", "error". */
+/* "succeeded", "failed", "blocked", "waiting", "crashed", "error". */
 const char *tarry_test_state_name(tarry_test_state state);
 
 /* The kind of a journal entry, as the host records it. */
@@ -184,6 +186,39 @@ int tarry_test_stub_fn(tarry_test *t, const char *function, tarry_fn fn);
 /* Remove a stub: the real function (if one was added) runs again. TARRY_OK, or TARRY_EINVAL if none. */
 int tarry_test_unstub(tarry_test *t, const char *function);
 
+/*
+ * tarry_test_stub, but the outcome is an outside event that happens at a
+ * virtual time: `at` after the run's start (a duration as tarry_sleep
+ * takes it, "1 day"). An execution of `function` started before then
+ * settles then (the clock jumps there when nothing else can run, as for a
+ * sleep); one started later settles at once. So "the invoice is paid on
+ * day 1" is
+ *
+ *   tarry_test_stub_at(t, "wait_for_payment", "1 day", TARRY_OK, "{\"amount\":120}");
+ *
+ * and a workflow that awaits it resumes at day 1, with that value; one that
+ * sleeps 2 days first finds it settled at day 1. TARRY_OK or TARRY_EINVAL
+ * (as tarry_test_stub, or a bad duration). tarry_test_stub / _unstub
+ * replace it.
+ */
+int tarry_test_stub_at(tarry_test *t, const char *function, const char *at, tarry_status status,
+                       const char *value_or_error);
+
+/*
+ * Stub the steps named `step`, in every execution: the step is issued,
+ * recorded, replayed and checkpointed as any step, but its body is not run;
+ * it answers
+ *   status TARRY_OK:     value_or_error as its result (JSON; NULL means null);
+ *   status TARRY_FAILED: it fails with value_or_error as its error.
+ * tarry_test_step_runs() does not count stubbed answers. Use it for a step
+ * that talks to the outside world (a payment gateway, a mailer). TARRY_OK or
+ * TARRY_EINVAL (empty name, bad status, invalid JSON). Stays across runs.
+ */
+int tarry_test_stub_step(tarry_test *t, const char *step, tarry_status status, const char *value_or_error);
+
+/* Remove a step stub: the step's own body runs again. TARRY_OK, or TARRY_EINVAL if none. */
+int tarry_test_unstub_step(tarry_test *t, const char *step);
+
 /* Start the virtual clock of the next runs at `unix_ms` instead of TARRY_TEST_EPOCH_MS. */
 void tarry_test_set_clock(tarry_test *t, int64_t unix_ms);
 
@@ -249,6 +284,55 @@ tarry_test_state tarry_test_upgrade_fn(tarry_test *t, tarry_fn fn);
  */
 tarry_test_state tarry_test_replay(tarry_test *t, const char *function);
 tarry_test_state tarry_test_replay_fn(tarry_test *t, tarry_fn fn);
+
+/* ---- crashes ---------------------------------------------------------------------
+ *
+ * The host makes a pass's commands durable in commits: a step's result
+ * before the body of the next step runs (a checkpoint), and everything else
+ * when the pass ends. A host that dies keeps what was committed; the
+ * execution that was running starts a new attempt (tarry_attempt() one
+ * higher) that replays that journal from the top. So a step whose commit
+ * happened is never run again, and one whose body ran but whose commit did
+ * not is run again (at least once); a child exists once its call's entry is
+ * committed, and starts once.
+ *
+ *   tarry_test_crash_at(t, 0, TARRY_TEST_BEFORE_COMMIT);  // die before step #0 is durable
+ *   assert(tarry_test_run(t, "charge", "{}") == TARRY_TEST_CRASHED);
+ *   assert(tarry_test_step_runs(t, "charge_card") == 1);  // its body ran...
+ *   assert(tarry_test_journal_count(t) == 0);             // ...but nothing was committed
+ *   assert(tarry_test_resume(t) == TARRY_TEST_SUCCEEDED); // attempt 2
+ *   assert(tarry_test_step_runs(t, "charge_card") == 2);  // so it ran again
+ */
+
+/* When, around the commit that makes a command durable, the host dies. */
+#define TARRY_TEST_BEFORE_COMMIT 1 /* the command was issued (a step's body ran), its commit was not made */
+#define TARRY_TEST_AFTER_COMMIT 2  /* the commit holding it (and what it committed with) is durable */
+
+/*
+ * Arm a crash for the next run (tarry_test_run, _start, _resume): when the
+ * root's command at journal position `position` (from 0, as tarry_test_journal_at
+ * numbers it) reaches the commit that makes it durable, the kit stops
+ * everything `when` says, and the run returns TARRY_TEST_CRASHED. Commands
+ * committed with it stand or fall with it (a step's checkpoint holds every
+ * entry of the pass since the last one; a pass's end holds the rest). A
+ * crash that is not reached (the root never issues that many commands) does
+ * nothing, and is forgotten when the run ends. Returns TARRY_OK or
+ * TARRY_EINVAL (a bad `when`). Arm another one before tarry_test_resume for
+ * a second crash (attempt 3, ...).
+ */
+int tarry_test_crash_at(tarry_test *t, unsigned position, int when);
+
+/*
+ * The host comes back after a TARRY_TEST_CRASHED run: the execution that
+ * was running starts its next attempt against the journal as committed,
+ * and the kit drives everything on as tarry_test_run does. Counters
+ * (passes, step runs, executions) and logs go on from the crashed run.
+ * Returns the root's state; TARRY_TEST_ERROR when the last run did not crash.
+ */
+tarry_test_state tarry_test_resume(tarry_test *t);
+
+/* The root's attempt number in the last run (1, or more after crashes or for a loaded export). */
+int tarry_test_attempt(const tarry_test *t);
 
 /* ---- replaying real runs (tarry export) ------------------------------------------
  *

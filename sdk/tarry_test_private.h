@@ -28,7 +28,17 @@ typedef struct kit_function {
     tarry_status stub_status;
     char *stub_text; /* the value (JSON) or error */
     tarry_fn stub_fn;
+    int64_t stub_after_ms; /* tarry_test_stub_at: a fixed stub settles no earlier than the clock's start plus
+                              this */
+    bool stub_at;
 } kit_function;
+
+/* tarry_test_stub_step: a step of this name answers this, its body not run. */
+typedef struct kit_step_stub {
+    char *name;
+    tarry_status status;
+    char *text; /* the value (JSON, NULL: null) or the error */
+} kit_step_stub;
 
 typedef enum kit_state {
     KIT_QUEUED,    /* can run now */
@@ -37,7 +47,9 @@ typedef enum kit_state {
     KIT_SUCCEEDED,
     KIT_FAILED,
     KIT_CANCELLED,
-    KIT_BLOCKED
+    KIT_BLOCKED,
+    KIT_CRASHED /* it was running when the kit crashed the host (tarry_test_crash_at): resumes as a new
+                   attempt */
 } kit_state;
 
 typedef struct kit_exec {
@@ -49,6 +61,7 @@ typedef struct kit_exec {
     uint32_t revision;
     int fixed; /* 1: settles with fixed_status / fixed_text, no code runs */
     tarry_status fixed_status;
+    int64_t fixed_at; /* a fixed stub from tarry_test_stub_at: settles at this virtual time (0: at once) */
     const char *fixed_text; /* borrowed from the kit_function (stubs do not change during a run) */
     struct kit_exec *parent;
     uint32_t parent_seq;
@@ -101,6 +114,16 @@ struct tarry_test {
     size_t owned_count, owned_cap;
     char *journal_text, *logs_text;
 
+    kit_step_stub *step_stubs; /* tarry_test_stub.c */
+    size_t step_stub_count, step_stub_cap;
+
+    /* tarry_test_crash_at (tarry_test_crash.c): armed until the root's command at crash_pos reaches its
+     * commit; `crashed` once a drive stopped there (tarry_test_resume goes on), crash_why says where. */
+    bool crash_armed, crashed;
+    unsigned crash_pos;
+    int crash_when;
+    char *crash_why;
+
     /* The last replay's verdict (tarry_test_verdict_of); its strings are owned here. */
     tarry_test_verdict verdict;
     char *verdict_has, *verdict_issued, *verdict_next;
@@ -127,6 +150,24 @@ kit_exec *tarry_test__exec_new(tarry_test *t, const char *id, const char *functi
  * and t->verdict_next, the first command past the journal when went_past). */
 void tarry_test__verdict(tarry_test *t, bool went_past);
 void tarry_test__verdict_clear(tarry_test *t);
+
+/* tarry_test_crash.c: whether the armed crash hits now, at a commit of x's entries fresh[from..to)
+ * (journal positions base + i). If so it is disarmed, t->crash_why says where, and *keep is how many
+ * of fresh[0..to) the crash leaves committed. */
+bool tarry_test__crash_due(tarry_test *t, const kit_exec *x, size_t base, const jcore_entry *fresh,
+                           size_t from, size_t to, size_t *keep);
+
+/* tarry_test_stub.c: the stub of step `name`, or NULL. */
+const kit_step_stub *tarry_test__step_stub(const tarry_test *t, const char *name);
+/* tarry_test_stub.c: run x->fn(ctx, args) with the kit's step stubs in force (a pass's fn when the kit has
+ * any); tarry_test__stub_pass sets which kit and execution the next trampoline call runs. */
+tarry_status tarry_test__step_trampoline(tarry_ctx *ctx, const char *args_json);
+void tarry_test__stub_pass(tarry_test *t, tarry_fn fn);
+void tarry_test__step_stubs_free(tarry_test *t);
+
+/* tarry_test.c: queue x to run now; drive everything on and report the root's state. */
+void tarry_test__queue(tarry_test *t, kit_exec *x);
+tarry_test_state tarry_test__go_on(tarry_test *t);
 
 /* tarry_test.c: forget the last run (executions, logs, outcome), keep the functions. */
 void tarry_test__reset(tarry_test *t);

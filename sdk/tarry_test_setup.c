@@ -152,6 +152,8 @@ const char *tarry_test_state_name(tarry_test_state state)
         return "blocked";
     case TARRY_TEST_WAITING:
         return "waiting";
+    case TARRY_TEST_CRASHED:
+        return "crashed";
     default:
         return "error";
     }
@@ -200,6 +202,7 @@ void tarry_test_free(tarry_test *t)
         free(t->functions[i].stub_text);
     }
     free(t->functions);
+    tarry_test__step_stubs_free(t);
     for (size_t i = 0; i < t->owned_count; i++)
         free(t->owned[i]);
     free(t->owned);
@@ -322,6 +325,7 @@ int tarry_test_stub(tarry_test *t, const char *function, tarry_status status, co
     }
     free(f->stub_text);
     f->stub = 1;
+    f->stub_at = false; /* tarry_test_stub_at sets it after */
     f->stub_status = status;
     f->stub_text = text;
     f->stub_fn = NULL;
@@ -342,6 +346,7 @@ int tarry_test_stub_fn(tarry_test *t, const char *function, tarry_fn fn)
     free(f->stub_text);
     f->stub_text = NULL;
     f->stub = 2;
+    f->stub_at = false;
     f->stub_fn = fn;
     return TARRY_OK;
 }
@@ -356,6 +361,7 @@ int tarry_test_unstub(tarry_test *t, const char *function)
     free(f->stub_text);
     f->stub_text = NULL;
     f->stub = 0;
+    f->stub_at = false;
     f->stub_fn = NULL;
     return TARRY_OK;
 }
