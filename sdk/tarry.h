@@ -162,7 +162,14 @@ struct tarry_ctx_head {
     (TARRY__API(ctx)->size >= offsetof(tarry_host_api, member) + sizeof(TARRY__API(ctx)->member))
 
 /*
- * Set the function's result: `json` must be one valid JSON text (object,
+ * Set the result of what is running: the function's, or, called inside a
+ * step's body, the step's (never the function's). A step's result is what
+ * its tarry_result.value_json holds, now and on every replay; the
+ * function's result is only what the function itself sets outside its
+ * steps (a workflow that wants a step's value in its result sets it again).
+ * Same for tarry_set_error: inside a body it is the step's error.
+ *
+ * `json` must be one valid JSON text (object,
  * array, string, number, true, false or null), strictly: valid UTF-8, no
  * NUL, no duplicate keys, no trailing text, and numbers a double holds as
  * written (no integer beyond 2^53 that would lose digits, no 1e999). The
@@ -435,12 +442,16 @@ static inline int tarry_await_all(tarry_ctx *ctx, const tarry_handle *handles, s
 
 /*
  * Run fn(ctx, user) inline, once: its result (set with tarry_set_result or
- * tarry_set_error inside fn) is recorded, and a replay returns the recorded
+ * tarry_set_error inside fn: they set the step's outcome, not the
+ * function's; no result means JSON null) is recorded in the journal and
+ * returned in result->value_json, and a replay returns the recorded
  * result without calling fn. The result is durable before the body of any
  * later step runs, and before the execution's outcome or the children it
  * calls after the step become visible; a crash before that runs fn again
  * (steps run at least once; their recorded results are committed exactly
- * once). Returns the step's status with `result` filled (result may be
+ * once). A body that returns a misuse code (TARRY_TRY of a call that
+ * failed) fails the step with "step \"NAME\" returned TARRY_EINVAL: REASON".
+ * Returns the step's status with `result` filled (result may be
  * NULL), or TARRY_SUSPEND when the host ends the run here to make earlier
  * steps' results durable first: return it at once (TARRY_TRY does); the
  * function runs again from the top and the step runs then.
