@@ -605,6 +605,14 @@ typedef struct tarry_plugin_def {
     uint32_t header_revision; /* TARRY_HEADER_REVISION */
 } tarry_plugin_def;
 
+/* In C++ a namespace-scope const has internal linkage: extern "C" gives the descriptor external, unmangled
+ * linkage, so the host finds `tarry_plugin`. */
+#ifdef __cplusplus
+#define TARRY__C_LINKAGE extern "C"
+#else
+#define TARRY__C_LINKAGE
+#endif
+
 #if defined(__GNUC__)
 #define TARRY__EXPORT __attribute__((visibility("default"), used))
 #else
@@ -618,11 +626,30 @@ typedef struct tarry_plugin_def {
  *                  .max_duration = "2m", .concurrency = 10)
  * (The function pointer rides in __VA_ARGS__ so the macro is valid C99 with
  * or without options.)
+ *
+ * C++ (any standard): TARRY_FUNCTION("name", fn) takes no options (C++
+ * has no designated initializers before C++20, wants them in order from
+ * it, and g++ -Wextra warns about the fields they leave out). Give a
+ * function with options as a tarry_function_def value instead: TARRY_PLUGIN's
+ * array holds any expression of that type in C++, e.g.
+ *     static tarry_function_def send_email_def()
+ *     {
+ *         tarry_function_def def{};  // zero: every option at its default
+ *         def.name = "send_email";
+ *         def.fn = send_email;
+ *         def.concurrency = 10;
+ *         return def;
+ *     }
+ *     TARRY_PLUGIN("mail", "1.0.0", TARRY_FUNCTION("ping", ping), send_email_def());
  */
+#ifndef __cplusplus
 #define TARRY_FUNCTION(fn_name, ...)                                                                         \
     {                                                                                                        \
         .name = (fn_name), .fn = __VA_ARGS__                                                                 \
     }
+#else
+#define TARRY_FUNCTION(fn_name, fn_pointer) tarry__function((fn_name), (fn_pointer))
+#endif
 
 /*
  * Declare the plugin, once per .so:
@@ -632,7 +659,7 @@ typedef struct tarry_plugin_def {
  */
 #define TARRY_PLUGIN(plugin_name, plugin_version, ...)                                                       \
     static const tarry_function_def tarry__functions[] = {__VA_ARGS__};                                      \
-    TARRY__EXPORT const tarry_plugin_def tarry_plugin = {TARRY_PLUGIN_MAGIC,                                 \
+    TARRY__C_LINKAGE TARRY__EXPORT const tarry_plugin_def tarry_plugin = {TARRY_PLUGIN_MAGIC,                                 \
                                                          TARRY_ABI_VERSION,                                  \
                                                          (uint32_t)sizeof(tarry_plugin_def),                 \
                                                          (uint32_t)sizeof(void *),                           \
@@ -645,6 +672,16 @@ typedef struct tarry_plugin_def {
                                                          TARRY_HEADER_REVISION}
 
 #ifdef __cplusplus
+}
+
+/* TARRY_FUNCTION in C++: a zero-initialised entry (every option at its default) with its name and
+ * function. constexpr, so the plugin's table is still constant-initialised. */
+static inline constexpr tarry_function_def tarry__function(const char *name, tarry_fn fn)
+{
+    tarry_function_def def{};
+    def.name = name;
+    def.fn = fn;
+    return def;
 }
 #endif
 
