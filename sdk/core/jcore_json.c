@@ -75,6 +75,7 @@ static int find(tarry_ctx *ctx, const char *who, const char *json, const char *p
     json_strict_error err;
     char why[400], walked[256];
     const cJSON *at;
+    const char *full;
     size_t walked_len = 0;
     int rc;
 
@@ -102,6 +103,7 @@ static int find(tarry_ctx *ctx, const char *who, const char *json, const char *p
     }
     at = *doc;
     walked[0] = '\0';
+    full = path;
     while (*path) {
         const char *end = strchr(path, '.');
         size_t len = end ? (size_t)(end - path) : strlen(path);
@@ -118,8 +120,8 @@ static int find(tarry_ctx *ctx, const char *who, const char *json, const char *p
         path = end ? end + 1 : path + len;
         if (cJSON_IsObject(at)) {
             if (!(at = cJSON_GetObjectItemCaseSensitive(at, segment))) {
-                *absent = true;
-                fail_at(ctx, json, walked, "missing");
+                *absent = true; /* named by the whole path asked for: that is what is missing */
+                fail_at(ctx, json, full, "missing");
                 goto fail;
             }
         } else if (cJSON_IsArray(at) && strspn(segment, "0123456789") == len) {
@@ -127,8 +129,9 @@ static int find(tarry_ctx *ctx, const char *who, const char *json, const char *p
             int size = cJSON_GetArraySize(at);
             if (index >= (unsigned long)size) {
                 *absent = true;
-                fail_at(ctx, json, walked, "missing (the array has %d element%s)", size,
-                        size == 1 ? "" : "s");
+                walked[walked_len > len ? walked_len - len - 1 : 0] = '\0'; /* the array's own path */
+                fail_at(ctx, json, full, "missing (%s%shas %d element%s)", walked,
+                        walked[0] ? " " : "the array ", size, size == 1 ? "" : "s");
                 goto fail;
             }
             at = cJSON_GetArrayItem(at, (int)index);

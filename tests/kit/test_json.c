@@ -67,7 +67,7 @@ static void test_readers(void **state)
         const char *kind, *path, *rc, *error;
     } bad[] = {
         {"str", "d.user.mail", "-30700", "args: d.user.mail: missing"},
-        {"str", "d.nobody.email", "-30700", "args: d.nobody: missing"},
+        {"str", "d.nobody.email", "-30700", "args: d.nobody.email: missing"},
         {"int", "d.user.email", "-30700", "args: d.user.email: is a string, not a number"},
         {"int", "d.user.half", "-30700", "args: d.user.half: is 2.5, not an integer"},
         {"num", "d.user.vip", "-30700", "args: d.user.vip: is a boolean, not a number"},
@@ -75,7 +75,7 @@ static void test_readers(void **state)
         {"str", "d.user.id", "-30700", "args: d.user.id: is a number, not a string"},
         {"str", "d.user.email.x", "-30700", "args: d.user.email: is a string, not an object or an array"},
         {"str", "d.user.tags.x", "-30700", "args: d.user.tags: is an array, not an object (give an index)"},
-        {"raw", "d.user.tags.2", "-30700", "args: d.user.tags.2: missing (the array has 2 elements)"},
+        {"raw", "d.user.tags.2", "-30700", "args: d.user.tags.2: missing (d.user.tags has 2 elements)"},
         {"str", "d..x", "-30700", "tarry_json_str: bad path (an empty or too long segment)"},
         {"has", "d.user.none", "0", ""},
         {"has", "d.user.nothing", "0", "args: d.user.nothing: missing"},
