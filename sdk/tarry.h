@@ -321,8 +321,9 @@ static inline const char *tarry_json_raw(tarry_ctx *ctx, const char *json, const
 
 /*
  * For optional fields: 1 if `path` holds a value other than null, 0 if it
- * is absent or null, TARRY_EINVAL if the text is not JSON or the path runs
- * into a value that is neither an object nor an array (recorded).
+ * is absent or null (not a failure: tarry_last_error is left as it was),
+ * TARRY_EINVAL if the text is not JSON or the path runs into a value that
+ * is neither an object nor an array (recorded).
  */
 static inline int tarry_json_has(tarry_ctx *ctx, const char *json, const char *path)
 {

@@ -264,13 +264,21 @@ const char *jcore_json_raw(tarry_ctx *ctx, const char *json, const char *path)
 
 int jcore_json_has(tarry_ctx *ctx, const char *json, const char *path)
 {
+    char before[512];
     const cJSON *v;
     cJSON *doc;
     bool absent;
-    int rc = find(ctx, "tarry_json_has", json, path, &doc, &v, &absent);
+    int rc;
 
-    if (rc != TARRY_OK)
-        return absent ? 0 : rc;
+    /* An absent field is an answer here, not a failure: the last error stays what it was. */
+    snprintf(before, sizeof before, "%s", tarry_last_error(ctx));
+    rc = find(ctx, "tarry_json_has", json, path, &doc, &v, &absent);
+    if (rc != TARRY_OK) {
+        if (!absent)
+            return rc;
+        jcore_ctx_fail(ctx, "%s", before);
+        return 0;
+    }
     rc = cJSON_IsNull(v) ? 0 : 1;
     cJSON_Delete(doc);
     return rc;

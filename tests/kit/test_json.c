@@ -78,7 +78,7 @@ static void test_readers(void **state)
         {"raw", "d.user.tags.2", "-30700", "args: d.user.tags.2: missing (d.user.tags has 2 elements)"},
         {"str", "d..x", "-30700", "tarry_json_str: bad path (an empty or too long segment)"},
         {"has", "d.user.none", "0", ""},
-        {"has", "d.user.nothing", "0", "args: d.user.nothing: missing"},
+        {"has", "d.user.nothing", "0", ""}, /* absent is an answer, not a failure */
         {"has", "d.user.id.x", "-30700", "args: d.user.id: is a number, not an object or an array"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -116,7 +116,8 @@ static void test_builder(void **state)
         {"conversion", "tarry_json: unknown conversion \\\"%5\\\" at byte 5 of the format"},
         {"raw", "tarry_json: argument 1 (%j) is not valid JSON: "},
         {"nan", "which JSON cannot hold"},
-        {"shape", "tarry_json: the text built from \\\"{\\\"x\\\":%d,}\\\" is not valid JSON: expected a key"},
+        {"shape",
+         "tarry_json: the text built from \\\"{\\\"x\\\":%d,}\\\" is not valid JSON: expected a key"},
         {"utf8", "tarry_json: the text built from \\\"%s\\\" is not valid JSON: invalid UTF-8"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
