@@ -8,8 +8,10 @@
 #
 # makes NAME.so: a MODULE (dlopen()ed by the host, never linked against) with
 # no `lib` prefix, compiled against tarry.h, with hidden visibility (only the
-# `tarry_plugin` descriptor is exported) and linked with `-z defs`, so a
-# symbol no library provides fails the build instead of the host's dlopen().
+# `tarry_plugin` descriptor is exported), with warnings on (-Wall -Wextra,
+# on GCC and Clang) and linked with `-z defs`, so a symbol no library
+# provides fails the build instead of the host's dlopen(). C and C++ sources
+# both work (tarry.h is C++-clean).
 #
 #   tarry_add_plugin_test(NAME SOURCES test.c... [PLUGIN plugin_target] [LINK_LIBRARIES libs...])
 #
@@ -29,7 +31,9 @@ function(tarry_add_plugin name)
   add_library(${name} MODULE ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE tarry::sdk ${ARG_LINK_LIBRARIES})
   target_link_options(${name} PRIVATE "LINKER:-z,defs")
-  set_target_properties(${name} PROPERTIES PREFIX "" C_VISIBILITY_PRESET hidden)
+  target_compile_options(${name} PRIVATE "$<$<COMPILE_LANG_AND_ID:C,GNU,Clang>:-Wall;-Wextra>"
+    "$<$<COMPILE_LANG_AND_ID:CXX,GNU,Clang>:-Wall;-Wextra>")
+  set_target_properties(${name} PROPERTIES PREFIX "" C_VISIBILITY_PRESET hidden CXX_VISIBILITY_PRESET hidden)
   if(ARG_OUTPUT_DIRECTORY)
     set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${ARG_OUTPUT_DIRECTORY})
   endif()

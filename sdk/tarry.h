@@ -38,7 +38,7 @@ extern "C" {
 #define TARRY_ABI_VERSION 1
 /* Which revision of this header a plugin was built with (recorded in its
  * descriptor), so the host knows which fields of option structs exist. */
-#define TARRY_HEADER_REVISION 5
+#define TARRY_HEADER_REVISION 6
 /* "TRRY": the first field of every descriptor, so a stray symbol is refused. */
 #define TARRY_PLUGIN_MAGIC 0x54525259u
 
@@ -141,6 +141,15 @@ typedef struct tarry_host_api {
     int (*patched)(tarry_ctx *ctx, const char *change_id);
     /* execution control (header revision 4) */
     int (*fail_permanentv)(tarry_ctx *ctx, const char *fmt, va_list ap);
+    /* JSON helpers and error reasons (header revision 6) */
+    const char *(*json_str)(tarry_ctx *ctx, const char *json, const char *path);
+    int (*json_int)(tarry_ctx *ctx, const char *json, const char *path, int64_t *out);
+    int (*json_num)(tarry_ctx *ctx, const char *json, const char *path, double *out);
+    int (*json_bool)(tarry_ctx *ctx, const char *json, const char *path, int *out);
+    const char *(*json_raw)(tarry_ctx *ctx, const char *json, const char *path);
+    int (*json_has)(tarry_ctx *ctx, const char *json, const char *path);
+    const char *(*jsonv)(tarry_ctx *ctx, const char *fmt, va_list ap);
+    const char *(*last_error)(tarry_ctx *ctx);
 } tarry_host_api;
 
 /* Every tarry_ctx the host hands out starts with this; the rest is private. */
@@ -153,7 +162,14 @@ struct tarry_ctx_head {
     (TARRY__API(ctx)->size >= offsetof(tarry_host_api, member) + sizeof(TARRY__API(ctx)->member))
 
 /*
- * Set the function's result: `json` must be one valid JSON text (object,
+ * Set the result of what is running: the function's, or, called inside a
+ * step's body, the step's (never the function's). A step's result is what
+ * its tarry_result.value_json holds, now and on every replay; the
+ * function's result is only what the function itself sets outside its
+ * steps (a workflow that wants a step's value in its result sets it again).
+ * Same for tarry_set_error: inside a body it is the step's error.
+ *
+ * `json` must be one valid JSON text (object,
  * array, string, number, true, false or null), strictly: valid UTF-8, no
  * NUL, no duplicate keys, no trailing text, and numbers a double holds as
  * written (no integer beyond 2^53 that would lose digits, no 1e999). The
@@ -246,6 +262,120 @@ static inline int tarry_attempt(tarry_ctx *ctx)
     return TARRY__HAS(ctx, attempt) ? TARRY__API(ctx)->attempt(ctx) : 1;
 }
 
+/* ---- JSON without a JSON library -------------------------------------------
+ *
+ * Read typed values from any JSON text the SDK hands you (args_json, a
+ * child's or a step's value_json) by a dotted path, and build JSON text
+ * with escaping done for you. The host does the parsing (strictly, as it
+ * checks results), so a plugin links no JSON library.
+ *
+ * Paths: "" is the whole value, "user.email" walks object members, a
+ * segment of digits indexes an array ("items.0.sku").
+ *
+ * Errors: a missing member, an index past the end, a wrong type, or text
+ * that is not valid JSON return NULL / TARRY_EINVAL and record one line
+ * naming the text and the path, which tarry_last_error() returns:
+ *     args: user.email: missing
+ *     args: user.id: is a string, not a number
+ *     result of child send_welcome_email: sent: is null, not a boolean
+ * A function that passes the code on (TARRY_TRY, or `return TARRY_EINVAL`)
+ * fails with that line as its error; for input retrying cannot fix,
+ * `return tarry_fail_permanent(ctx, "%s", tarry_last_error(ctx))`. These
+ * are not logged (absent data is the caller's, not a misuse); a bad format
+ * given to tarry_json() is, as any misuse.
+ *
+ * Lifetimes: every string these return is owned by the host and valid
+ * until the function returns (inside a step's body too); do not free it.
+ * On a host older than header revision 6 they return NULL / TARRY_ENOTSUP.
+ */
+
+/* The string at `path`: a copy, without quotes or escapes; NULL if absent or not a string. */
+static inline const char *tarry_json_str(tarry_ctx *ctx, const char *json, const char *path)
+{
+    return TARRY__HAS(ctx, json_str) ? TARRY__API(ctx)->json_str(ctx, json, path) : NULL;
+}
+
+/* The integer at `path` (a JSON number with no fraction, |n| <= 2^53) in *out. TARRY_OK or TARRY_EINVAL. */
+static inline int tarry_json_int(tarry_ctx *ctx, const char *json, const char *path, int64_t *out)
+{
+    return TARRY__HAS(ctx, json_int) ? TARRY__API(ctx)->json_int(ctx, json, path, out) : TARRY_ENOTSUP;
+}
+
+/* The number at `path` in *out. TARRY_OK or TARRY_EINVAL. */
+static inline int tarry_json_num(tarry_ctx *ctx, const char *json, const char *path, double *out)
+{
+    return TARRY__HAS(ctx, json_num) ? TARRY__API(ctx)->json_num(ctx, json, path, out) : TARRY_ENOTSUP;
+}
+
+/* The boolean at `path` in *out (0 or 1). TARRY_OK or TARRY_EINVAL. */
+static inline int tarry_json_bool(tarry_ctx *ctx, const char *json, const char *path, int *out)
+{
+    return TARRY__HAS(ctx, json_bool) ? TARRY__API(ctx)->json_bool(ctx, json, path, out) : TARRY_ENOTSUP;
+}
+
+/* The value at `path`, any type, as compact JSON text (to pass on with %j); NULL if absent. */
+static inline const char *tarry_json_raw(tarry_ctx *ctx, const char *json, const char *path)
+{
+    return TARRY__HAS(ctx, json_raw) ? TARRY__API(ctx)->json_raw(ctx, json, path) : NULL;
+}
+
+/*
+ * For optional fields: 1 if `path` holds a value other than null, 0 if it
+ * is absent or null (not a failure: tarry_last_error is left as it was),
+ * TARRY_EINVAL if the text is not JSON or the path runs into a value that
+ * is neither an object nor an array (recorded).
+ */
+static inline int tarry_json_has(tarry_ctx *ctx, const char *json, const char *path)
+{
+    return TARRY__HAS(ctx, json_has) ? TARRY__API(ctx)->json_has(ctx, json, path) : TARRY_ENOTSUP;
+}
+
+/*
+ * Build JSON text, printf-like. Text of the format is copied as is; each
+ * conversion inserts one JSON value:
+ *     %s     a C string as a JSON string, quoted and escaped (NULL: null)
+ *     %d %i  int; with l / ll: long / long long (so "%" PRId64 works)
+ *     %u     unsigned; with l / ll / z: unsigned long / long long / size_t
+ *     %g %f  double, written so it reads back the same (NaN, inf: refused)
+ *     %b     int, as true (non-zero) or false
+ *     %j     a JSON text inserted as is, checked first (NULL: null)
+ *     %%     a '%'
+ * No widths or precisions. The whole text is then checked as strict JSON.
+ *
+ *     const char *out = tarry_json(ctx, "{\"sent\":%b,\"to\":%s,\"order\":%j}",
+ *                                  1, email, order_json);
+ *
+ * Returns the text, valid until the function returns, or NULL (an unknown
+ * conversion, a %j that is not JSON, a result that is not JSON: logged, and
+ * in tarry_last_error). tarry_set_result(ctx, NULL) returns TARRY_EINVAL,
+ * so `return (tarry_status)tarry_set_result(ctx, tarry_json(...))` fails
+ * with the builder's reason. The arguments are not checked by the compiler:
+ * pass an int for %d and %b, a long long for %lld, a double for %g.
+ */
+static inline const char *tarry_json(tarry_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    const char *out;
+    if (!TARRY__HAS(ctx, jsonv))
+        return NULL;
+    va_start(ap, fmt);
+    out = TARRY__API(ctx)->jsonv(ctx, fmt, ap);
+    va_end(ap);
+    return out;
+}
+
+/*
+ * Why the last ctx call that failed did ("args: user.email: missing",
+ * "tarry_call: no loaded plugin exports a function named \"x\"", "step
+ * \"charge\" failed: card declined"); "" when none has. Valid until the next
+ * ctx call. The same reason becomes the function's (or the step's) error
+ * when it returns the failing code without a tarry_set_error of its own.
+ */
+static inline const char *tarry_last_error(tarry_ctx *ctx)
+{
+    return TARRY__HAS(ctx, last_error) ? TARRY__API(ctx)->last_error(ctx) : "";
+}
+
 /* ---- durable workflows ----------------------------------------------------
  *
  * Every function may be a workflow. The calls below are durable commands:
@@ -313,12 +443,16 @@ static inline int tarry_await_all(tarry_ctx *ctx, const tarry_handle *handles, s
 
 /*
  * Run fn(ctx, user) inline, once: its result (set with tarry_set_result or
- * tarry_set_error inside fn) is recorded, and a replay returns the recorded
+ * tarry_set_error inside fn: they set the step's outcome, not the
+ * function's; no result means JSON null) is recorded in the journal and
+ * returned in result->value_json, and a replay returns the recorded
  * result without calling fn. The result is durable before the body of any
  * later step runs, and before the execution's outcome or the children it
  * calls after the step become visible; a crash before that runs fn again
  * (steps run at least once; their recorded results are committed exactly
- * once). Returns the step's status with `result` filled (result may be
+ * once). A body that returns a misuse code (TARRY_TRY of a call that
+ * failed) fails the step with "step \"NAME\" returned TARRY_EINVAL: REASON".
+ * Returns the step's status with `result` filled (result may be
  * NULL), or TARRY_SUSPEND when the host ends the run here to make earlier
  * steps' results durable first: return it at once (TARRY_TRY does); the
  * function runs again from the top and the step runs then.
@@ -472,6 +606,14 @@ typedef struct tarry_plugin_def {
     uint32_t header_revision; /* TARRY_HEADER_REVISION */
 } tarry_plugin_def;
 
+/* In C++ a namespace-scope const has internal linkage: extern "C" gives the descriptor external, unmangled
+ * linkage, so the host finds `tarry_plugin`. */
+#ifdef __cplusplus
+#define TARRY__C_LINKAGE extern "C"
+#else
+#define TARRY__C_LINKAGE
+#endif
+
 #if defined(__GNUC__)
 #define TARRY__EXPORT __attribute__((visibility("default"), used))
 #else
@@ -485,11 +627,30 @@ typedef struct tarry_plugin_def {
  *                  .max_duration = "2m", .concurrency = 10)
  * (The function pointer rides in __VA_ARGS__ so the macro is valid C99 with
  * or without options.)
+ *
+ * C++ (any standard): TARRY_FUNCTION("name", fn) takes no options (C++
+ * has no designated initializers before C++20, wants them in order from
+ * it, and g++ -Wextra warns about the fields they leave out). Give a
+ * function with options as a tarry_function_def value instead: TARRY_PLUGIN's
+ * array holds any expression of that type in C++, e.g.
+ *     static tarry_function_def send_email_def()
+ *     {
+ *         tarry_function_def def{};  // zero: every option at its default
+ *         def.name = "send_email";
+ *         def.fn = send_email;
+ *         def.concurrency = 10;
+ *         return def;
+ *     }
+ *     TARRY_PLUGIN("mail", "1.0.0", TARRY_FUNCTION("ping", ping), send_email_def());
  */
+#ifndef __cplusplus
 #define TARRY_FUNCTION(fn_name, ...)                                                                         \
     {                                                                                                        \
         .name = (fn_name), .fn = __VA_ARGS__                                                                 \
     }
+#else
+#define TARRY_FUNCTION(fn_name, fn_pointer) tarry__function((fn_name), (fn_pointer))
+#endif
 
 /*
  * Declare the plugin, once per .so:
@@ -499,7 +660,7 @@ typedef struct tarry_plugin_def {
  */
 #define TARRY_PLUGIN(plugin_name, plugin_version, ...)                                                       \
     static const tarry_function_def tarry__functions[] = {__VA_ARGS__};                                      \
-    TARRY__EXPORT const tarry_plugin_def tarry_plugin = {TARRY_PLUGIN_MAGIC,                                 \
+    TARRY__C_LINKAGE TARRY__EXPORT const tarry_plugin_def tarry_plugin = {TARRY_PLUGIN_MAGIC,                                 \
                                                          TARRY_ABI_VERSION,                                  \
                                                          (uint32_t)sizeof(tarry_plugin_def),                 \
                                                          (uint32_t)sizeof(void *),                           \
@@ -512,6 +673,16 @@ typedef struct tarry_plugin_def {
                                                          TARRY_HEADER_REVISION}
 
 #ifdef __cplusplus
+}
+
+/* TARRY_FUNCTION in C++: a zero-initialised entry (every option at its default) with its name and
+ * function. constexpr, so the plugin's table is still constant-initialised. */
+static inline constexpr tarry_function_def tarry__function(const char *name, tarry_fn fn)
+{
+    tarry_function_def def{};
+    def.name = name;
+    def.fn = fn;
+    return def;
 }
 #endif
 

@@ -49,27 +49,26 @@
  * execution with an error naming the function and the field; the workflow
  * checks them before it starts any child.
  *
- * Plugins may use sdk/ and cJSON only; this one parses and builds JSON with
- * cJSON, so it links libcjson.
+ * It links no JSON library: it reads its args and builds every result with
+ * the SDK's JSON helpers (tarry_json_int/str/has, tarry_json), which parse
+ * and escape in the host.
  */
 #include <tarry.h>
-
-#include <cjson/cJSON.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#define DELAY_MS_MAX 600000.0
-#define USER_ID_MAX 9007199254740992.0 /* 2^53: every integer up to it is exact in a JSON number */
+#define DELAY_MS_MAX 600000
 #define EFFECT_LINE_MAX 512
 
-/* The parsed args. The strings are borrowed from the cJSON tree user_parse() returns. */
+/* The parsed args. The strings are the SDK's: valid until the function returns. */
 typedef struct user {
     long long id;
     const char *email;
@@ -77,66 +76,53 @@ typedef struct user {
     long long email_ms, contacts_ms;
 } user;
 
-/* Read args[name] as an optional integer from 0 to DELAY_MS_MAX (0 when absent). */
-static int delay_field(tarry_ctx *ctx, const char *fn, const cJSON *args, const char *name, long long *out)
+/* Read args[name] as an optional integer from 0 to DELAY_MS_MAX (0 when absent or null). */
+static int delay_field(tarry_ctx *ctx, const char *fn, const char *args, const char *name, long long *out)
 {
-    const cJSON *field = cJSON_GetObjectItemCaseSensitive(args, name);
+    int64_t ms = 0;
+    int has = tarry_json_has(ctx, args, name);
 
     *out = 0;
-    if (!field || cJSON_IsNull(field))
+    if (has == 0)
         return 0;
-    if (!cJSON_IsNumber(field) || field->valuedouble < 0 || field->valuedouble > DELAY_MS_MAX ||
-        field->valuedouble != (double)(long long)field->valuedouble) {
-        tarry_set_error(ctx, "%s: args.%s must be an integer from 0 to %.0f (milliseconds)", fn, name,
+    if (has < 0 || tarry_json_int(ctx, args, name, &ms) != TARRY_OK || ms < 0 || ms > DELAY_MS_MAX) {
+        tarry_set_error(ctx, "%s: args.%s must be an integer from 0 to %d (milliseconds)", fn, name,
                         DELAY_MS_MAX);
         return -1;
     }
-    *out = (long long)field->valuedouble;
+    *out = (long long)ms;
     return 0;
 }
 
 /*
- * Parse args_json into *u. Returns the cJSON tree u's strings point into
- * (the caller frees it with cJSON_Delete after its last use of u), or NULL
- * after setting the function's error, which names `fn` and the field.
+ * Read args_json into *u. Returns 0, or -1 after setting the function's
+ * error, which names `fn` and the field.
  */
-static cJSON *user_parse(tarry_ctx *ctx, const char *fn, const char *args_json, user *u)
+static int user_parse(tarry_ctx *ctx, const char *fn, const char *args, user *u)
 {
-    cJSON *args = cJSON_Parse(args_json);
-    const cJSON *id, *email, *effects;
+    int64_t id;
+    int has_effects;
 
-    if (!cJSON_IsObject(args)) {
-        tarry_set_error(ctx, "%s: args must be a JSON object (a user), got %.64s", fn, args_json);
-        goto fail;
-    }
-    id = cJSON_GetObjectItemCaseSensitive(args, "user_id");
-    if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble > USER_ID_MAX ||
-        id->valuedouble != (double)(long long)id->valuedouble) {
+    memset(u, 0, sizeof *u);
+    if (tarry_json_int(ctx, args, "user_id", &id) != TARRY_OK || id < 0) {
         tarry_set_error(ctx, "%s: args.user_id must be a non-negative integer", fn);
-        goto fail;
+        return -1;
     }
-    email = cJSON_GetObjectItemCaseSensitive(args, "email");
-    if (!cJSON_IsString(email) || email->valuestring[0] == '\0') {
+    u->id = (long long)id;
+    if (!(u->email = tarry_json_str(ctx, args, "email")) || !u->email[0]) {
         tarry_set_error(ctx, "%s: args.email must be a non-empty string", fn);
-        goto fail;
+        return -1;
     }
-    effects = cJSON_GetObjectItemCaseSensitive(args, "effects");
-    if (effects && !cJSON_IsNull(effects) && (!cJSON_IsString(effects) || effects->valuestring[0] == '\0')) {
+    has_effects = tarry_json_has(ctx, args, "effects");
+    if (has_effects && (!(u->effects = tarry_json_str(ctx, args, "effects")) || !u->effects[0])) {
         tarry_set_error(ctx, "%s: args.effects must be a file name (a non-empty string) when given", fn);
-        goto fail;
+        return -1;
     }
-    u->id = (long long)id->valuedouble;
-    u->email = email->valuestring;
-    u->effects = cJSON_IsString(effects) ? effects->valuestring : NULL;
     if (delay_field(ctx, fn, args, "email_ms", &u->email_ms) != 0 ||
         delay_field(ctx, fn, args, "contacts_ms", &u->contacts_ms) != 0)
-        goto fail;
-    return args;
-fail:
-    cJSON_Delete(args);
-    return NULL;
+        return -1;
+    return 0;
 }
-
 /*
  * Record one simulated side effect: log it and, when the user names an
  * effects file, append it there as one line with one write(2). Returns
@@ -189,104 +175,58 @@ static void pause_ms(long long ms)
 }
 
 /*
- * Hand `result` to the host as the current result (of the function, or of
- * the step being run) and free it. The host copies the text.
+ * Hand `result` (built with tarry_json, or NULL if that failed) to the host
+ * as the current result: the function's, or the step's inside its body.
  */
-static tarry_status finish_with(tarry_ctx *ctx, const char *fn, cJSON *result)
+static tarry_status finish_with(tarry_ctx *ctx, const char *fn, const char *result)
 {
-    char *text = result ? cJSON_PrintUnformatted(result) : NULL;
-    int rc;
+    int rc = tarry_set_result(ctx, result);
 
-    cJSON_Delete(result);
-    if (!text)
-        return tarry_set_error(ctx, "%s: out of memory building the result", fn);
-    rc = tarry_set_result(ctx, text);
-    cJSON_free(text);
     if (rc != TARRY_OK)
-        return tarry_set_error(ctx, "%s: the host refused the result: %s", fn, tarry_strerror(rc));
+        return tarry_set_error(ctx, "%s: could not set the result: %s", fn, tarry_last_error(ctx));
     return TARRY_OK;
 }
 
 /* A child's outcome as JSON: {"status": "succeeded", "result": ...} or {"status": ..., "error": ...}. */
-static cJSON *outcome_json(const tarry_result *r)
+static const char *outcome_json(tarry_ctx *ctx, const tarry_result *r)
 {
-    cJSON *out = cJSON_CreateObject();
-    cJSON *value;
-
-    if (!out)
-        return NULL;
-    if (r->status == TARRY_OK) {
-        value = cJSON_Parse(r->value_json ? r->value_json : "null");
-        if (!cJSON_AddStringToObject(out, "status", "succeeded") || !value ||
-            !cJSON_AddItemToObject(out, "result", value)) {
-            cJSON_Delete(value);
-            goto fail;
-        }
-        return out;
-    }
-    if (!cJSON_AddStringToObject(out, "status", r->status == TARRY_CANCELLED ? "cancelled" : "failed") ||
-        !cJSON_AddStringToObject(out, "error", r->error ? r->error : "(no error message)"))
-        goto fail;
-    return out;
-fail:
-    cJSON_Delete(out);
-    return NULL;
+    if (r->status == TARRY_OK)
+        return tarry_json(ctx, "{\"status\":\"succeeded\",\"result\":%j}", r->value_json);
+    return tarry_json(ctx, "{\"status\":%s,\"error\":%s}",
+                      r->status == TARRY_CANCELLED ? "cancelled" : "failed",
+                      r->error ? r->error : "(no error message)");
 }
 
 static tarry_status send_welcome_email(tarry_ctx *ctx, const char *args_json)
 {
     static const char fn[] = "send_welcome_email";
     user u;
-    cJSON *args = user_parse(ctx, fn, args_json, &u);
-    cJSON *result;
-    tarry_status st;
 
-    if (!args)
+    if (user_parse(ctx, fn, args_json, &u) != 0)
         return TARRY_FAILED;
     tarry_log(ctx, TARRY_LOG_INFO, "sending welcome email to %s (user %lld, attempt %d)", u.email, u.id,
               tarry_attempt(ctx));
     pause_ms(u.email_ms);
-    st = effect_record(ctx, fn, &u, "welcome_email user=%lld execution=%s", u.id, tarry_execution_id(ctx));
-    if (st != TARRY_OK) {
-        cJSON_Delete(args);
-        return st;
-    }
-    result = cJSON_CreateObject();
-    if (result &&
-        (!cJSON_AddTrueToObject(result, "sent") || !cJSON_AddStringToObject(result, "to", u.email))) {
-        cJSON_Delete(result);
-        result = NULL;
-    }
-    cJSON_Delete(args);
-    return finish_with(ctx, fn, result);
+    TARRY_TRY(
+        effect_record(ctx, fn, &u, "welcome_email user=%lld execution=%s", u.id, tarry_execution_id(ctx)));
+    return finish_with(ctx, fn, tarry_json(ctx, "{\"sent\":true,\"to\":%s}", u.email));
 }
 
 static tarry_status import_contacts_from_hubspot(tarry_ctx *ctx, const char *args_json)
 {
     static const char fn[] = "import_contacts_from_hubspot";
-    user u;
-    cJSON *args = user_parse(ctx, fn, args_json, &u);
-    cJSON *result;
     long long count;
-    tarry_status st;
+    user u;
 
-    if (!args)
+    if (user_parse(ctx, fn, args_json, &u) != 0)
         return TARRY_FAILED;
     tarry_log(ctx, TARRY_LOG_INFO, "importing contacts of user %lld from HubSpot (attempt %d)", u.id,
               tarry_attempt(ctx));
     pause_ms(u.contacts_ms);
     count = u.id % 20 + 1;
-    st = effect_record(ctx, fn, &u, "contacts_imported user=%lld count=%lld execution=%s", u.id, count,
-                       tarry_execution_id(ctx));
-    cJSON_Delete(args);
-    if (st != TARRY_OK)
-        return st;
-    result = cJSON_CreateObject();
-    if (result && !cJSON_AddNumberToObject(result, "imported", (double)count)) {
-        cJSON_Delete(result);
-        result = NULL;
-    }
-    return finish_with(ctx, fn, result);
+    TARRY_TRY(effect_record(ctx, fn, &u, "contacts_imported user=%lld count=%lld execution=%s", u.id, count,
+                            tarry_execution_id(ctx)));
+    return finish_with(ctx, fn, tarry_json(ctx, "{\"imported\":%lld}", count));
 }
 
 /*
@@ -318,89 +258,37 @@ static int user_was_active(const char *path, long long id, int *active)
 static tarry_status send_tutorials_email_if_no_actions(tarry_ctx *ctx, const char *args_json)
 {
     static const char fn[] = "send_tutorials_email_if_no_actions";
-    user u;
-    cJSON *args = user_parse(ctx, fn, args_json, &u);
-    cJSON *result;
     int active = 0, err;
-    tarry_status st;
+    user u;
 
-    if (!args)
+    if (user_parse(ctx, fn, args_json, &u) != 0)
         return TARRY_FAILED;
-    if (u.effects && (err = user_was_active(u.effects, u.id, &active)) != 0) {
-        tarry_set_error(ctx, "%s: read effects file %s: %s", fn, u.effects, strerror(err));
-        cJSON_Delete(args);
-        return TARRY_FAILED;
-    }
-    result = cJSON_CreateObject();
+    if (u.effects && (err = user_was_active(u.effects, u.id, &active)) != 0)
+        return tarry_set_error(ctx, "%s: read effects file %s: %s", fn, u.effects, strerror(err));
     if (active) {
         tarry_log(ctx, TARRY_LOG_INFO, "user %lld was active: no tutorial email", u.id);
-        if (result && (!cJSON_AddFalseToObject(result, "sent") ||
-                       !cJSON_AddStringToObject(result, "reason", "the user was active"))) {
-            cJSON_Delete(result);
-            result = NULL;
-        }
-    } else {
-        st = effect_record(ctx, fn, &u, "tutorials_email user=%lld execution=%s", u.id,
-                           tarry_execution_id(ctx));
-        if (st != TARRY_OK) {
-            cJSON_Delete(result);
-            cJSON_Delete(args);
-            return st;
-        }
-        if (result &&
-            (!cJSON_AddTrueToObject(result, "sent") || !cJSON_AddStringToObject(result, "to", u.email))) {
-            cJSON_Delete(result);
-            result = NULL;
-        }
+        return finish_with(ctx, fn, tarry_json(ctx, "{\"sent\":false,\"reason\":\"the user was active\"}"));
     }
-    cJSON_Delete(args);
-    return finish_with(ctx, fn, result);
+    TARRY_TRY(
+        effect_record(ctx, fn, &u, "tutorials_email user=%lld execution=%s", u.id, tarry_execution_id(ctx)));
+    return finish_with(ctx, fn, tarry_json(ctx, "{\"sent\":true,\"to\":%s}", u.email));
 }
 
-/* The step body (user_arg is the workflow's args_json): runs at least once, its result is checkpointed once.
+/*
+ * The step body (user_arg is the workflow's args_json): runs at least once,
+ * its result is checkpointed once. tarry_set_result here sets the step's
+ * result (what `marked.value_json` holds), not the workflow's.
  */
 static tarry_status mark_onboarded(tarry_ctx *ctx, void *user_arg)
 {
     static const char fn[] = "mark_onboarded";
     user u;
-    cJSON *args = user_parse(ctx, fn, user_arg, &u);
-    tarry_status st;
-    char result[96];
 
-    if (!args)
+    if (user_parse(ctx, fn, user_arg, &u) != 0)
         return TARRY_FAILED;
-    st = effect_record(ctx, fn, &u, "mark_onboarded user=%lld execution=%s", u.id, tarry_execution_id(ctx));
-    cJSON_Delete(args);
-    if (st != TARRY_OK)
-        return st;
-    snprintf(result, sizeof(result), "{\"marked\":true,\"user_id\":%lld}", u.id);
-    return (tarry_status)tarry_set_result(ctx, result);
-}
-
-/* The workflow's result, from the children's outcomes. */
-static tarry_status onboarded(tarry_ctx *ctx, long long user_id, const tarry_result children[2])
-{
-    cJSON *result = cJSON_CreateObject();
-    cJSON *welcome = outcome_json(&children[0]), *contacts = outcome_json(&children[1]);
-
-    if (!result || !welcome || !contacts || !cJSON_AddTrueToObject(result, "onboarded") ||
-        !cJSON_AddNumberToObject(result, "user_id", (double)user_id) ||
-        !cJSON_AddItemToObject(result, "welcome_email", welcome)) {
-        cJSON_Delete(welcome);
-        cJSON_Delete(contacts);
-        cJSON_Delete(result);
-        return finish_with(ctx, "user_onboarding", NULL);
-    }
-    if (!cJSON_AddItemToObject(result, "contacts", contacts)) {
-        cJSON_Delete(contacts);
-        cJSON_Delete(result);
-        return finish_with(ctx, "user_onboarding", NULL);
-    }
-    if (!cJSON_AddStringToObject(result, "tutorials_email", "in 1 day")) {
-        cJSON_Delete(result);
-        result = NULL;
-    }
-    return finish_with(ctx, "user_onboarding", result);
+    TARRY_TRY(
+        effect_record(ctx, fn, &u, "mark_onboarded user=%lld execution=%s", u.id, tarry_execution_id(ctx)));
+    return finish_with(ctx, fn, tarry_json(ctx, "{\"marked\":true,\"user_id\":%lld}", u.id));
 }
 
 /*
@@ -408,24 +296,20 @@ static tarry_status onboarded(tarry_ctx *ctx, long long user_id, const tarry_res
  * every time it resumes (both children settled, the host restarted): the
  * commands already in the journal return what they returned before, so the
  * children start once, the step runs once, and the delayed child is
- * scheduled once. TARRY_TRY returns TARRY_SUSPEND (wait), or TARRY_EINVAL
- * (misuse, whose reason the host logged), from the workflow at once.
+ * scheduled once. TARRY_TRY returns TARRY_SUSPEND (wait), or a misuse code
+ * (the execution then fails with its reason), from the workflow at once.
  */
 static tarry_status user_onboarding(tarry_ctx *ctx, const char *user_json)
 {
     tarry_call_opts later = {.delay = "1 day"};
     tarry_handle h[2];
     tarry_result r[2], marked;
-    long long user_id;
     user u;
-    cJSON *args;
     int st;
 
     /* Bad args fail here, before any child exists. */
-    if (!(args = user_parse(ctx, "user_onboarding", user_json, &u)))
+    if (user_parse(ctx, "user_onboarding", user_json, &u) != 0)
         return TARRY_FAILED;
-    user_id = u.id;
-    cJSON_Delete(args);
 
     TARRY_TRY(tarry_call(ctx, "send_welcome_email", user_json, NULL, &h[0]));
     TARRY_TRY(tarry_call(ctx, "import_contacts_from_hubspot", user_json, NULL, &h[1]));
@@ -436,7 +320,11 @@ static tarry_status user_onboarding(tarry_ctx *ctx, const char *user_json)
                                marked.error ? marked.error : "(no error message)");
     TARRY_TRY(st);
     TARRY_TRY(tarry_call(ctx, "send_tutorials_email_if_no_actions", user_json, &later, NULL));
-    return onboarded(ctx, user_id, r);
+    return finish_with(ctx, "user_onboarding",
+                       tarry_json(ctx,
+                                  "{\"onboarded\":true,\"user_id\":%lld,\"welcome_email\":%j,\"contacts\":%j,"
+                                  "\"tutorials_email\":\"in 1 day\"}",
+                                  u.id, outcome_json(ctx, &r[0]), outcome_json(ctx, &r[1])));
 }
 
 TARRY_PLUGIN("onboarding", "1.0.0", TARRY_FUNCTION("user_onboarding", user_onboarding),

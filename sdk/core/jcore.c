@@ -18,8 +18,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jcore_ctx.h"
 #include "jcore_duration.h"
+#include "jcore_json.h"
 #include "json_strict.h"
+
+/* One block of memory lent to the plugin until the function returns (jcore_ctx_keep). */
+typedef struct kept_text {
+    struct kept_text *next;
+    char text[];
+} kept_text;
 
 struct tarry_ctx {
     struct tarry_ctx_head head; /* must come first: the SDK reads it */
@@ -48,6 +56,8 @@ struct tarry_ctx {
      * step. Refused child args start no child; tarry_call says TARRY_EINVAL
      * like any misuse. */
     bool bad_json, step_bad_json;
+    /* What the JSON helpers handed out: freed when the function returns. */
+    kept_text *kept;
 };
 
 static int64_t now(const jcore_run *run)
@@ -220,6 +230,43 @@ misuse(tarry_ctx *ctx, const char *fmt, ...)
     log_line(ctx, TARRY_LOG_ERROR, ctx->last_failure);
 }
 
+void jcore_ctx_fail(tarry_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(ctx->last_failure, sizeof ctx->last_failure, fmt, ap);
+    va_end(ap);
+}
+
+void jcore_ctx_misuse(tarry_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(ctx->last_failure, sizeof ctx->last_failure, fmt, ap);
+    va_end(ap);
+    log_line(ctx, TARRY_LOG_ERROR, ctx->last_failure);
+}
+
+char *jcore_ctx_keep(tarry_ctx *ctx, const char *text, size_t len)
+{
+    kept_text *k = malloc(sizeof *k + len + 1);
+
+    if (!k)
+        return NULL;
+    memcpy(k->text, text, len);
+    k->text[len] = '\0';
+    k->next = ctx->kept;
+    ctx->kept = k;
+    return k->text;
+}
+
+static const char *ctx_last_error(tarry_ctx *ctx)
+{
+    return ctx->last_failure;
+}
+
 /* ---- results ------------------------------------------------------------------- */
 
 /*
@@ -356,6 +403,32 @@ static const jcore_entry *entry_at(const jcore_run *run, uint32_t seq)
 static bool same_name(const char *a, const char *b)
 {
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* The entry whose value text `json` is (a value_json this pass handed out), or NULL. */
+static const jcore_entry *entry_with_value(const jcore_run *run, const char *json)
+{
+    for (size_t i = 0; i < run->journal_count; i++)
+        if (run->journal[i].value == json)
+            return &run->journal[i];
+    for (size_t i = 0; i < run->fresh_count; i++)
+        if (run->fresh[i].value == json)
+            return &run->fresh[i];
+    return NULL;
+}
+
+void jcore_ctx_describe_json(tarry_ctx *ctx, const char *json, char *out, size_t outlen)
+{
+    const jcore_entry *e;
+
+    if (json == ctx->run->args)
+        snprintf(out, outlen, "args");
+    else if ((e = entry_with_value(ctx->run, json)) && e->kind == JCORE_STEP)
+        snprintf(out, outlen, "result of step \"%.80s\"", e->name);
+    else if (e && e->kind == JCORE_CALL)
+        snprintf(out, outlen, "result of child %.80s", e->name);
+    else
+        snprintf(out, outlen, "%s", "");
 }
 
 /* Append a copy of `e` (its strings too) to run->fresh. 0 or TARRY_ENOMEM. */
@@ -681,12 +754,31 @@ static int save_before_step(tarry_ctx *ctx, const char *next)
     return TARRY_OK;
 }
 
+/* The code's name as a C author writes it, for messages. */
+static const char *status_name(int status)
+{
+    switch (status) {
+    case TARRY_SUSPEND:
+        return "TARRY_SUSPEND";
+    case TARRY_CANCELLED:
+        return "TARRY_CANCELLED";
+    case TARRY_EINVAL:
+        return "TARRY_EINVAL";
+    case TARRY_ENOMEM:
+        return "TARRY_ENOMEM";
+    case TARRY_ENOTSUP:
+        return "TARRY_ENOTSUP";
+    default:
+        return "an unexpected status";
+    }
+}
+
 static int ctx_step(tarry_ctx *ctx, const char *name, tarry_step_fn fn, void *user, tarry_result *result)
 {
     jcore_run *run = ctx->run;
     const jcore_entry *r;
     jcore_entry e;
-    char msg[200];
+    char msg[sizeof ctx->last_failure + 200], before[sizeof ctx->last_failure];
     int rc, status;
 
     if (!name || !fn) {
@@ -707,6 +799,10 @@ static int ctx_step(tarry_ctx *ctx, const char *name, tarry_step_fn fn, void *us
     ctx->in_step = true;
     ctx->step_bad_json = false;
     ctx->step_pos = ctx->pos;
+    /* The body's own failures (a misuse, a missing field) are the step's reason; the function's
+     * earlier one comes back if the body adds none. */
+    memcpy(before, ctx->last_failure, sizeof before);
+    ctx->last_failure[0] = '\0';
     status = fn(ctx, user);
     ctx->in_step = false;
     e.finished_at = now(run);
@@ -718,14 +814,23 @@ static int ctx_step(tarry_ctx *ctx, const char *name, tarry_step_fn fn, void *us
         e.value = ctx->step_result ? ctx->step_result : "null";
     } else if (status == TARRY_FAILED) {
         e.status = JCORE_FAILED;
-        e.error = ctx->step_error ? ctx->step_error : "step failed without calling tarry_set_error";
+        e.error = ctx->step_error        ? ctx->step_error
+                  : ctx->last_failure[0] ? ctx->last_failure
+                                         : "step failed without calling tarry_set_error";
+    } else if (status < 0 && ctx->last_failure[0]) {
+        /* A misuse code passed on (TARRY_TRY in the body): say which, and why. */
+        snprintf(msg, sizeof msg, "step \"%.80s\" returned %s: %s", name, status_name(status),
+                 ctx->last_failure);
+        e.status = JCORE_FAILED;
+        e.error = msg;
     } else {
-        snprintf(msg, sizeof msg,
-                 "step \"%.80s\" returned an unexpected status %d; return TARRY_OK or TARRY_FAILED", name,
-                 status);
+        snprintf(msg, sizeof msg, "step \"%.80s\" returned %s (%d); return TARRY_OK or TARRY_FAILED", name,
+                 status_name(status), status);
         e.status = JCORE_FAILED;
         e.error = msg;
     }
+    if (e.status == JCORE_SUCCEEDED)
+        memcpy(ctx->last_failure, before, sizeof before);
     rc = record_new(ctx, &e);
     free(ctx->step_result);
     free(ctx->step_error);
@@ -860,6 +965,14 @@ static const tarry_host_api host_api = {
     .is_cancelled = ctx_is_cancelled,
     .patched = ctx_patched,
     .fail_permanentv = ctx_fail_permanentv,
+    .json_str = jcore_json_str,
+    .json_int = jcore_json_int,
+    .json_num = jcore_json_num,
+    .json_bool = jcore_json_bool,
+    .json_raw = jcore_json_raw,
+    .json_has = jcore_json_has,
+    .jsonv = jcore_jsonv,
+    .last_error = ctx_last_error,
 };
 
 /* ---- the outcome ------------------------------------------------------------------------ */
@@ -937,6 +1050,11 @@ void jcore_execute(jcore_run *run)
     free(ctx.step_result);
     free(ctx.step_error);
     classify(run, &ctx, status);
+    while (ctx.kept) {
+        kept_text *next = ctx.kept->next;
+        free(ctx.kept);
+        ctx.kept = next;
+    }
 }
 
 void jcore_run_clear(jcore_run *run)

@@ -11,7 +11,8 @@
  *
  * What differs between a host and the kit comes in through jcore_hooks:
  * the clock, new child ids, the checkpoint, and which function names
- * exist. JSON is checked by json_strict.c, the same file on both sides. The core itself is libc only and
+ * exist. JSON is checked by json_strict.c, the same file on both sides; the JSON helpers of the
+ * function table (jcore_json.c) parse with cJSON, which host and kit both link. The rest is libc only and
  * keeps no global state: everything lives in the jcore_run of one pass, used by one thread at a time, so any
  * number of runs may go on in different threads at once.
  *
