@@ -280,7 +280,8 @@ static void reply_result(http_req *req, const exec_record *r)
     cJSON_AddStringToObject(o, "id", id);
     cJSON_AddStringToObject(o, "state", exec_state_name(r->state));
     add_raw(o, "result", final ? r->result : NULL);
-    api_add_string_or_null(o, "error", final ? r->error : NULL);
+    api_add_string_or_null(o, "error",
+                           final || r->state == EXEC_BLOCKED ? r->error : NULL); /* blocked: why */
     reply_cjson(req, final ? 200 : 202, o);
 }
 
@@ -879,7 +880,8 @@ static int handle_result(api *a, http_req *req, const exec_id *id)
     /* The query is checked before the record is read, as for every route. */
     if (query_wait(req, &wait_ms) != 0 || open_exec(a, req, id, &txn, &rec) != 0)
         return 0;
-    if (exec_state_final(rec.state) || wait_ms <= 0) {
+    /* Blocked waits for an upgrade, not for time: answered at once (202) rather than held. */
+    if (exec_state_final(rec.state) || wait_ms <= 0 || rec.state == EXEC_BLOCKED) {
         reply_result(req, &rec);
     } else {
         api_pending *p = pending_new(a, req, PENDING_RESULT, on_engine_answer);

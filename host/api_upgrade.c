@@ -111,7 +111,8 @@ int api_upgrade_check_handle(api *a, http_req *req, const char *name_in_path, si
     name[name_len] = '\0';
     if (!plugins_find(engine_plugins(api_engine(a)), name)) {
         http_reply_error(req, 404, "not_found",
-                         "no loaded plugin exports a function named \"%s\" (GET /v1/functions lists them)", name);
+                         "no loaded plugin exports a function named \"%s\" (GET /v1/functions lists them)",
+                         name);
         return 0;
     }
     if (!(fc = calloc(1, sizeof *fc))) {
@@ -124,7 +125,8 @@ int api_upgrade_check_handle(api *a, http_req *req, const char *name_in_path, si
     if ((rc = engine_upgrade_check_function(api_engine(a), name, &fc->check)) != 0) {
         free(fc);
         if (rc == TARRY_ERANGE)
-            http_reply_error(req, 503, "busy", "%d upgrade checks are running already; try again when they end",
+            http_reply_error(req, 503, "busy",
+                             "%d upgrade checks are running already; try again when they end",
                              UPGRADE_CHECKS_MAX);
         else
             http_reply_error(req, 500, "internal", "cannot start the check: %s", status_str(rc));

@@ -101,8 +101,8 @@ static int add_verdict(upgrade_report *rep, upgrade_verdict verdict, const char 
  * Replay execution `id`'s committed journal against `fn` in replay-only mode
  * and add the verdict to rep. 0 or a negative code (the store, memory).
  */
-static int check_journal(engine *e, const plugin_fn *fn, const exec_id *id, const char *args, uint32_t attempts,
-                         upgrade_report *rep)
+static int check_journal(engine *e, const plugin_fn *fn, const exec_id *id, const char *args,
+                         uint32_t attempts, upgrade_report *rep)
 {
     struct hook_user hu = {e, fn};
     struct journal_load jl;
@@ -257,7 +257,8 @@ static int check_function(check_job *job)
                     job->rep.more = true;
                     break;
                 }
-                rc = check_journal(e, fn, &pg->items[i].id, pg->items[i].args, pg->items[i].attempts, &job->rep);
+                rc = check_journal(e, fn, &pg->items[i].id, pg->items[i].args, pg->items[i].attempts,
+                                   &job->rep);
             }
             if (pg->count) {
                 cursor = pg->items[pg->count - 1].id;

@@ -27,9 +27,9 @@
 #include "list.h"
 #include "plugins.h"
 
-#define UPGRADE_CHECKS_MAX 4        /* checks on workers at once; more are refused (TARRY_ERANGE) */
-#define UPGRADE_CHECK_LIMIT 10000   /* executions one function check looks at; past it `more` */
-#define UPGRADE_CHECK_EXAMPLES 5    /* example ids kept per verdict group */
+#define UPGRADE_CHECKS_MAX 4      /* checks on workers at once; more are refused (TARRY_ERANGE) */
+#define UPGRADE_CHECK_LIMIT 10000 /* executions one function check looks at; past it `more` */
+#define UPGRADE_CHECK_EXAMPLES 5  /* example ids kept per verdict group */
 #define UPGRADE_CHECK_WHY_MAX 400
 
 typedef enum upgrade_verdict {
