@@ -50,6 +50,7 @@ def main():
         every = [i for group in ids.values() for i in group]
         for eid in every:
             h.wait_state(eid, "waiting", timeout=15)
+        journals = {eid: h.execution(eid)["journal"] for eid in every}
 
         row = row_of(plugins_rows(h), v1)
         check_eq(row[4:6], ["loaded", "6"], "v1 is current, with 6 executions pinned to it")
@@ -91,6 +92,7 @@ def main():
         for eid in every:
             rec = h.execution(eid)
             check_eq((rec["state"], rec["plugin"]["hash"]), ("waiting", v1), "the dry run moved nothing")
+            check_eq(rec["journal"], journals[eid], "and wrote nothing to the journal (no step ran, nothing new)")
         status, doc, _ = h.call("GET", "/v1/functions/nope/upgrade-check")
         check_error(status, doc, 404, "not_found", "a check of an unknown function")
 
