@@ -39,6 +39,7 @@
 #include "ids.h"
 #include "json_strict.h"
 #include "status.h"
+#include "upgrade_check.h"
 
 #define MAX_WAIT_MS (10 * 60 * 1000)
 /* A cancel of an execution whose final state is committing waits this long to name it. */
@@ -69,6 +70,9 @@ typedef struct api_pending {
     api *a;
     http_req *req; /* deferred: valid until we answer it or the client goes */
     int mode;
+    /* An upgrade is checked first (upgrade_check.h), then moved: its target version. */
+    upgrade_check check;
+    char to[PLUGIN_HASH_LEN + 1];
 } api_pending;
 
 int api_create(api **out, engine *eng, const char *token)
@@ -276,7 +280,8 @@ static void reply_result(http_req *req, const exec_record *r)
     cJSON_AddStringToObject(o, "id", id);
     cJSON_AddStringToObject(o, "state", exec_state_name(r->state));
     add_raw(o, "result", final ? r->result : NULL);
-    api_add_string_or_null(o, "error", final ? r->error : NULL);
+    api_add_string_or_null(o, "error",
+                           final || r->state == EXEC_BLOCKED ? r->error : NULL); /* blocked: why */
     reply_cjson(req, final ? 200 : 202, o);
 }
 
@@ -376,6 +381,7 @@ static void on_client_gone(void *user)
     api_pending *p = user;
     /* The client went away first: the engine must not call us any more. */
     engine_waiter_cancel(p->a->eng, &p->waiter);
+    engine_upgrade_check_cancel(&p->check);
     free(p);
 }
 
@@ -874,7 +880,8 @@ static int handle_result(api *a, http_req *req, const exec_id *id)
     /* The query is checked before the record is read, as for every route. */
     if (query_wait(req, &wait_ms) != 0 || open_exec(a, req, id, &txn, &rec) != 0)
         return 0;
-    if (exec_state_final(rec.state) || wait_ms <= 0) {
+    /* Blocked waits for an upgrade, not for time: answered at once (202) rather than held. */
+    if (exec_state_final(rec.state) || wait_ms <= 0 || rec.state == EXEC_BLOCKED) {
         reply_result(req, &rec);
     } else {
         api_pending *p = pending_new(a, req, PENDING_RESULT, on_engine_answer);
@@ -963,12 +970,80 @@ done:
     return 0;
 }
 
+/* An upgrade the engine refused at once (engine_upgrade or engine_upgrade_check). */
+static void reply_upgrade_refused(api *a, http_req *req, int rc, const exec_id *id)
+{
+    char text[ID_TEXT_LEN + 1];
+
+    id_format(id, text);
+    if (rc == TARRY_ESTATE)
+        http_reply_error(req, 409, "not_upgradable",
+                         "execution %s is running or finished; upgrade one that waits, is queued or blocked", text);
+    else if (rc == TARRY_ENOTFOUND)
+        http_reply_error(req, 404, "not_found", "no execution %s, or the target version does not export its function",
+                         text);
+    else if (rc == TARRY_ERANGE)
+        http_reply_error(req, 503, "busy", "%d upgrade checks are running already; try again when they end",
+                         UPGRADE_CHECKS_MAX);
+    else
+        reply_not_accepted(a, req, rc, "cannot upgrade it");
+}
+
+/*
+ * The check is back: a journal the target code would block on is refused
+ * (nothing changed); one that fits is moved now. The window between the two
+ * is one loop turn plus the check: a pass the execution ran meanwhile may
+ * have added commands, which the engine's own determinism check still holds
+ * to the journal.
+ */
+static void on_upgrade_checked(upgrade_check *c, int status, const upgrade_report *rep)
+{
+    api_pending *p = (api_pending *)((char *)c - offsetof(api_pending, check));
+    http_req *req = p->req;
+    char text[ID_TEXT_LEN + 1];
+    int rc;
+
+    id_format(&p->waiter.id, text);
+    if (status < 0) {
+        reply_upgrade_refused(p->a, req, status, &p->waiter.id);
+    } else if (rep->group_count && rep->groups[0].verdict == UPGRADE_BLOCKS) {
+        cJSON *detail = api_upgrade_report_json(rep);
+        char *body = NULL;
+        cJSON *root = cJSON_CreateObject(), *err = cJSON_AddObjectToObject(root, "error");
+        char msg[UPGRADE_CHECK_WHY_MAX + PLUGIN_NAME_MAX + 300];
+        snprintf(msg, sizeof msg,
+                 "execution %s would block on version %s of %s: %s; it was not moved (it stays on its "
+                 "version): deploy code that issues the journal's commands, then upgrade again",
+                 text, rep->hash, rep->function, rep->groups[0].why);
+        if (err && detail) {
+            cJSON_AddStringToObject(err, "code", "would_block");
+            cJSON_AddStringToObject(err, "message", msg);
+            cJSON_AddItemToObject(err, "check", detail);
+            detail = NULL;
+            body = cJSON_PrintUnformatted(root);
+        }
+        cJSON_Delete(detail);
+        cJSON_Delete(root);
+        if (body)
+            http_reply_json(req, 409, body, strlen(body));
+        else
+            http_reply_error(req, 409, "would_block", "%s", msg);
+        free(body);
+    } else if ((rc = engine_upgrade(p->a->eng, &p->waiter.id, p->to[0] ? p->to : NULL, &p->waiter)) != 0) {
+        reply_upgrade_refused(p->a, req, rc, &p->waiter.id);
+    } else {
+        return; /* the engine answers on_engine_answer once the move commits */
+    }
+    pending_done(p);
+}
+
 static int handle_upgrade(api *a, http_req *req, const exec_id *id)
 {
     http_str entity = http_req_body(req);
-    char text[ID_TEXT_LEN + 1], to[PLUGIN_HASH_LEN + 1] = "";
+    char to[PLUGIN_HASH_LEN + 1] = "";
     cJSON *body = NULL, *field;
     api_pending *p;
+    bool force;
     int rc;
 
     if (!http_req_method_is(req, "POST")) {
@@ -991,23 +1066,25 @@ static int handle_upgrade(api *a, http_req *req, const exec_id *id)
         }
         memcpy(to, field->valuestring, PLUGIN_HASH_LEN + 1);
     }
+    if ((field = cJSON_GetObjectItemCaseSensitive(body, "force")) && !cJSON_IsBool(field)) {
+        http_reply_error(req, 400, "invalid_field", "force: true or false");
+        goto done;
+    }
+    force = cJSON_IsTrue(field);
     if (!(p = pending_new(a, req, PENDING_UPGRADE, on_engine_answer))) {
         http_reply_error(req, 500, "internal", "out of memory");
         goto done;
     }
     p->waiter.id = *id;
-    id_format(id, text);
-    if ((rc = engine_upgrade(a->eng, id, to[0] ? to : NULL, &p->waiter)) != 0) {
+    memcpy(p->to, to, sizeof p->to);
+    p->check.cb = on_upgrade_checked;
+    /* The journal is replayed against the target first, on a worker: refused at once if it does not
+     * fit. Forced, it is moved unchecked and blocks at the first differing command. */
+    rc = force ? engine_upgrade(a->eng, id, to[0] ? to : NULL, &p->waiter)
+               : engine_upgrade_check(a->eng, id, to[0] ? to : NULL, &p->check);
+    if (rc != 0) {
         pending_drop(p);
-        if (rc == TARRY_ESTATE)
-            http_reply_error(
-                req, 409, "not_upgradable",
-                "execution %s is running or finished; upgrade one that waits, is queued or blocked", text);
-        else if (rc == TARRY_ENOTFOUND)
-            http_reply_error(req, 404, "not_found",
-                             "no execution %s, or the target version does not export its function", text);
-        else
-            reply_not_accepted(a, req, rc, "cannot upgrade it");
+        reply_upgrade_refused(a, req, rc, id);
     }
 done:
     cJSON_Delete(body);
@@ -1279,6 +1356,9 @@ static int route(api *a, http_req *req)
         if (slash && path.ptr + path.len - slash == (ptrdiff_t)strlen("/stats") &&
             memcmp(slash, "/stats", strlen("/stats")) == 0 && slash > name)
             return only_get(req) == 0 ? api_fn_stats_handle(a, req, name, (size_t)(slash - name)) : 0;
+        if (slash && path.ptr + path.len - slash == (ptrdiff_t)strlen("/upgrade-check") &&
+            memcmp(slash, "/upgrade-check", strlen("/upgrade-check")) == 0 && slash > name)
+            return only_get(req) == 0 ? api_upgrade_check_handle(a, req, name, (size_t)(slash - name)) : 0;
     }
     if (path_starts(&path, "/v1/executions/")) {
         const char *idp = path.ptr + strlen("/v1/executions/");

@@ -62,6 +62,11 @@ int api_plugins_handle(api *a, http_req *req);
 /* api_metrics.c: GET /metrics, GET /v1/functions/{name}/stats (name not NUL-terminated). */
 int api_metrics_handle(api *a, http_req *req);
 int api_fn_stats_handle(api *a, http_req *req, const char *name, size_t name_len);
+/* api_upgrade.c: GET /v1/functions/{name}/upgrade-check (name not NUL-terminated); a check's
+ * report as JSON (NULL: out of memory). */
+int api_upgrade_check_handle(api *a, http_req *req, const char *name, size_t name_len);
+struct upgrade_report;
+cJSON *api_upgrade_report_json(const struct upgrade_report *rep);
 void api_reply_reload(api *a, http_req *req);
 
 /* api_logs.c: GET /v1/executions/ID/logs, a page or (?follow=1) a stream of server-sent events. */

@@ -229,19 +229,27 @@ static const command commands[] = {
      false,
      cli_cmd_plugins},
     {"upgrade",
-     "upgrade ID|--function F [--to HASH] [--json]",
-     "upgrade ID|--function F [--to HASH]",
-     "move waiting or blocked executions to a newer plugin version",
+     "upgrade ID|--function F [--to HASH] [--force] [--json] | --function F --dry-run [--json]",
+     "upgrade ID|--function F [--to HASH] [--dry-run]",
+     "move waiting or blocked executions to a newer plugin version, checked first",
      "An execution keeps the plugin version it started on. This moves one (or every\n"
      "waiting, blocked, queued or scheduled execution of function F) to the current\n"
-     "version, or to the loaded version HASH (see tarry plugins --json). The next\n"
-     "replay runs the new code against the journal: if it issues different commands\n"
-     "the execution is blocked with the reason, and an upgrade to a fixed version\n"
-     "(or back) resumes it. A blocked execution is queued to replay at once.\n\n"
+     "version, or to the loaded version HASH (see tarry plugins). Each is checked at\n"
+     "once: its journal is replayed against the new code without side effects, and if\n"
+     "the code issues a different command than the journal holds, the upgrade is\n"
+     "refused (exit 1) naming the position and both commands; the execution stays on\n"
+     "its version. A blocked execution is queued to replay at once.\n\n"
      "  --function F      every such execution of function F\n"
      "  --to HASH         a loaded version instead of the current one\n"
-     "  --json            print the API's execution objects instead\n",
-     {{"function", OPT_VALUE}, {"to", OPT_VALUE}, {"json", OPT_FLAG}},
+     "  --dry-run         with --function: only check them against the current version,\n"
+     "                    grouped by verdict (exit 1 if any would block); nothing moves\n"
+     "  --force           move without the check (it blocks at the first differing command)\n"
+     "  --json            print the API's answers instead\n",
+     {{"function", OPT_VALUE},
+      {"to", OPT_VALUE},
+      {"json", OPT_FLAG},
+      {"dry-run", OPT_FLAG},
+      {"force", OPT_FLAG}},
      0,
      1,
      NULL,

@@ -251,7 +251,7 @@ static void print_failures(const cJSON *data, int failed, bool reload)
 static int plugins_table(client *c, const cli_args *args, bool reload)
 {
     answer ans = {0};
-    cli_table rows = {.ncols = 5};
+    cli_table rows = {.ncols = 7};
     int rc, failed = 0;
 
     if ((rc = reload ? cli_send(c, "POST", "/v1/plugins/reload", "{}", 0, &ans)
@@ -268,14 +268,20 @@ static int plugins_table(client *c, const cli_args *args, bool reload)
         rc = cli_bad_answer(c, "\"data\" list");
         goto done;
     }
-    cli_table_add(&rows, (const char *[]){"FILE", "NAME", "VERSION", "STATE", "FUNCTIONS"});
+    /* HASH is what `tarry upgrade --to` takes; PINNED counts the unfinished executions on that version. */
+    cli_table_add(&rows, (const char *[]){"FILE", "NAME", "VERSION", "HASH", "STATE", "PINNED", "FUNCTIONS"});
     cJSON_ArrayForEach(plugin, data)
     {
-        char *functions = function_list(plugin);
+        char *functions = function_list(plugin), *pinned = NULL;
+        const cJSON *count = cli_json_get(plugin, "pinned");
+        if (cJSON_IsNumber(count))
+            pinned = cli_xasprintf("%.0f%s", count->valuedouble,
+                                   cJSON_IsFalse(cli_json_get(plugin, "pinned_exact")) ? "+" : "");
         cli_table_add(&rows, (const char *[]){cli_json_str(plugin, "file"), cli_json_str(plugin, "name"),
-                                              cli_json_str(plugin, "version"), cli_json_str(plugin, "state"),
-                                              functions});
+                                              cli_json_str(plugin, "version"), cli_json_str(plugin, "hash"),
+                                              cli_json_str(plugin, "state"), pinned, functions});
         free(functions);
+        free(pinned);
         if (cli_json_str(plugin, "error"))
             failed++;
     }

@@ -99,7 +99,10 @@ static int poll_result(client *c, const char *id, int64_t deadline, answer *ans)
         free(query);
         if (rc != 0 || (rc = cli_answer_expect(c, ans, 200, 202)) != 0)
             return rc;
-        if (ans->status == 200 || !keep_waiting(asked_at, chunk, deadline))
+        const char *state = cli_json_str(ans->json, "state");
+        /* Blocked is not final, but waiting does not end it: only an upgrade does. */
+        if (ans->status == 200 || (state && strcmp(state, "blocked") == 0) ||
+            !keep_waiting(asked_at, chunk, deadline))
             return 0;
     }
 }
@@ -117,6 +120,20 @@ static int report_outcome(client *c, const char *id, const answer *ans, int64_t 
     const char *state = cli_json_str(ans->json, "state");
     if (!state)
         return cli_bad_answer(c, "\"state\"");
+    if (ans->status == 202 && strcmp(state, "blocked") == 0) {
+        /* Waiting longer never helps: say why, and what does. */
+        const char *error = cli_json_str(ans->json, "error");
+        if (json_mode)
+            cli_print_raw(ans);
+        else if (id_when_pending)
+            cli_say(stdout, "%s\n", id);
+        cli_say(stderr,
+                "tarry: execution %s is blocked: %s\n"
+                "  waiting will not end it: deploy a fix (a version whose code replays its journal), then\n"
+                "  run: tarry upgrade %s   (tarry upgrade --function F --dry-run checks them all first)\n",
+                id, error ? error : "the host does not say why", id);
+        return CLI_EXIT_FAILED;
+    }
     if (ans->status == 202) {
         char waited[64];
         duration_format(waited_ms, waited, sizeof waited);
@@ -389,10 +406,10 @@ done:
 
 /* ---- upgrade ---------------------------------------------------------------------- */
 
-enum { UPGRADE_FUNCTION, UPGRADE_TO, UPGRADE_JSON };
+enum { UPGRADE_FUNCTION, UPGRADE_TO, UPGRADE_JSON, UPGRADE_DRY_RUN, UPGRADE_FORCE };
 
 /* POST /v1/executions/ID/upgrade; prints "ID FUNCTION -> plugin VERSION (HASH), STATE". */
-static int upgrade_one(client *c, const char *id, const char *to, bool json)
+static int upgrade_one(client *c, const char *id, const char *to, bool force, bool json)
 {
     cJSON *request = cJSON_CreateObject();
     char *body, *path = cli_exec_path(c, id, "/upgrade");
@@ -400,7 +417,7 @@ static int upgrade_one(client *c, const char *id, const char *to, bool json)
     int rc;
 
     if (!request || (to && !cJSON_AddStringToObject(request, "to", to)) ||
-        !(body = cJSON_PrintUnformatted(request)))
+        (force && !cJSON_AddTrueToObject(request, "force")) || !(body = cJSON_PrintUnformatted(request)))
         cli_die_oom();
     cJSON_Delete(request);
     if ((rc = cli_send(c, "POST", path, body, CLI_ANSWER_SLACK_MS, &ans)) == 0 &&
@@ -419,6 +436,70 @@ static int upgrade_one(client *c, const char *id, const char *to, bool json)
     return rc;
 }
 
+static double json_num(const cJSON *obj, const char *key)
+{
+    const cJSON *item = cli_json_get(obj, key);
+    return cJSON_IsNumber(item) ? item->valuedouble : 0;
+}
+
+static const char *json_str_or(const cJSON *obj, const char *key, const char *fallback)
+{
+    const char *s = cli_json_str(obj, key);
+    return s ? s : fallback;
+}
+
+/*
+ * GET /v1/functions/F/upgrade-check; prints "F (version HASH): N checked: A fit, B would block",
+ * then one line per group with a few example ids. CLI_EXIT_FAILED when any would block or fail.
+ */
+static int upgrade_dry_run(client *c, const char *function, bool json)
+{
+    answer ans = {0};
+    cli_text path;
+    const cJSON *group;
+    int rc;
+
+    cli_text_open(&path);
+    fputs("/v1/functions/", path.f);
+    cli_put_escaped(c, path.f, function);
+    fputs("/upgrade-check", path.f);
+    char *path_text = cli_text_take(&path);
+    if ((rc = cli_get(c, path_text, &ans)) == 0) {
+        double fit = json_num(ans.json, "fit"), checked = json_num(ans.json, "checked");
+        double blocks = json_num(ans.json, "would_block"), fails = json_num(ans.json, "would_fail");
+        if (json) {
+            cli_print_raw(&ans);
+        } else {
+            cli_say(stdout, "%s (version %s): %.0f checked%s: %.0f fit, %.0f would block", function,
+                    json_str_or(ans.json, "hash", "?"), checked,
+                    cJSON_IsTrue(cli_json_get(ans.json, "more")) ? " (the first; more wait)" : "", fit,
+                    blocks);
+            if (fails > 0)
+                cli_say(stdout, ", %.0f would fail", fails);
+            cli_say(stdout, "\n");
+            cJSON_ArrayForEach(group, cli_json_get(ans.json, "groups"))
+            {
+                const cJSON *ex;
+                bool blocks_here = strcmp(json_str_or(group, "verdict", ""), "would_block") == 0;
+                cli_say(stdout, "  %.0f would %s: %s\n", json_num(group, "count"),
+                        blocks_here ? "block" : "fail", json_str_or(group, "reason", "?"));
+                cli_say(stdout, "    e.g.");
+                cJSON_ArrayForEach(ex, cli_json_get(group, "examples"))
+                {
+                    if (cJSON_IsString(ex))
+                        cli_say(stdout, " %s", ex->valuestring);
+                }
+                cli_say(stdout, "\n");
+            }
+        }
+        if (blocks > 0 || fails > 0)
+            rc = CLI_EXIT_FAILED;
+    }
+    cli_answer_free(&ans);
+    free(path_text);
+    return rc;
+}
+
 int cli_cmd_upgrade(client *c, const command *cmd, const cli_args *args)
 {
     static const char *const states[] = {"waiting", "blocked", "queued", "scheduled"};
@@ -426,10 +507,18 @@ int cli_cmd_upgrade(client *c, const command *cmd, const cli_args *args)
     bool json = args->seen[UPGRADE_JSON];
     int rc, failures = 0;
 
+    bool force = args->seen[UPGRADE_FORCE];
+
     if ((args->npos == 1) == args->seen[UPGRADE_FUNCTION])
         return cli_usage_error(cmd, "give an execution ID or --function F (one of them)");
+    if (args->seen[UPGRADE_DRY_RUN]) {
+        if (!args->seen[UPGRADE_FUNCTION] || to || force)
+            return cli_usage_error(
+                cmd, "--dry-run checks --function F against its current version (no --to, --force)");
+        return upgrade_dry_run(c, args->value[UPGRADE_FUNCTION], json);
+    }
     if (args->npos == 1)
-        return upgrade_one(c, args->pos[0], to, json);
+        return upgrade_one(c, args->pos[0], to, force, json);
     /* Every unfinished, not running execution of the function, page by page. */
     for (size_t s = 0; s < sizeof states / sizeof states[0]; s++) {
         answer ans = {0};
@@ -444,7 +533,7 @@ int cli_cmd_upgrade(client *c, const command *cmd, const cli_args *args)
             cJSON_ArrayForEach(item, cli_json_get(ans.json, "data"))
             {
                 const char *id = cli_json_str(item, "id");
-                if (id && upgrade_one(c, id, to, json) != 0)
+                if (id && upgrade_one(c, id, to, force, json) != 0)
                     failures++;
             }
         }

@@ -292,6 +292,14 @@ static void print_fields(const cJSON *x)
         print_owned_field("result:", cli_json_text(cli_json_get(x, "result")));
     else
         print_field("result:", "- (not final yet)");
+    if (state && strcmp(state, "blocked") == 0) {
+        /* Blocked waits for new code, never for time. */
+        const char *id = cli_json_str(x, "id");
+        print_owned_field("to do:",
+                          cli_xasprintf("deploy a fix, then `tarry upgrade %s` (it is checked before it "
+                                        "moves; waiting will not end it)",
+                                        id ? id : "ID"));
+    }
     if (cJSON_IsObject(metadata) && metadata->child)
         print_owned_field("metadata:", cli_json_text(metadata));
     else

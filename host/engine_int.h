@@ -243,6 +243,7 @@ struct engine {
     bool reloading;
     list_node reload_waiting, reload_answer; /* engine_waiters for the next / the running reload */
     uv_timer_t sweep_timer;                  /* closes versions nothing uses any more */
+    int checks_running; /* upgrade checks on workers (engine_upgrade_check.c): nothing is closed meanwhile */
     /*
      * Isolation (engine_recovery.c): suspects run one at a time with nothing
      * beside them, so a death that names nobody while one runs alone names

@@ -110,7 +110,8 @@ static void on_sweep(uv_timer_t *t)
     close_job *job;
     int rc;
 
-    if (e->reloading)
+    /* An upgrade check replays code of versions nothing may pin: it sweeps again when the last ends. */
+    if (e->reloading || e->checks_running)
         return;
     rc = collect_stored_pins(e, &pc);
     if (rc == 0)

@@ -180,7 +180,7 @@ void replay_execute(replay_run *run)
     core->attempt = run->attempt;
     core->header_revision = run->header_revision;
     core->cp_mode = (jcore_cp_mode)run->cp_mode;
-    core->replay_only = false;
+    core->replay_only = run->replay_only;
     core->journal = run->journal;
     core->journal_count = run->journal_count;
     core->log_mark_pos = run->log_mark_pos;
@@ -209,6 +209,7 @@ void replay_execute(replay_run *run)
     run->log_mark_count = core->log_mark_count;
     run->log_dropped = core->log_dropped;
     run->permanent = core->permanent;
+    run->went_past = core->went_past;
     core->logs = NULL;
     core->log_count = core->log_cap = 0;
     if (mirror_new(run, core) != 0) {
@@ -250,6 +251,7 @@ void replay_run_clear(replay_run *run)
     run->log_count = run->log_cap = 0;
     run->log_dropped = run->log_stored = 0;
     run->permanent = false;
+    run->went_past = false;
     for (size_t i = 0; i < run->journal_count; i++)
         jcore_entry_free(&run->journal[i]);
     free(run->journal);

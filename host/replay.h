@@ -85,6 +85,10 @@ struct replay_run {
     replay_hooks hooks;
     replay_cp_mode
         cp_mode; /* zero (REPLAY_CP_BLOCK) unless the engine says otherwise; kept by replay_run_clear */
+    /* An upgrade check (upgrade_check.h): commands in the journal are answered from it, the
+     * first new one ends the pass (suspended, went_past set); nothing new is recorded and no
+     * step body runs. Kept by replay_run_clear. */
+    bool replay_only;
     /*
      * In and out: the log mark (jcore.h). Lines this execution logged at a
      * journal position below log_mark_pos, or at log_mark_pos with an
@@ -119,6 +123,7 @@ struct replay_run {
     size_t log_count, log_cap;
     uint32_t log_dropped; /* the pass's new lines past log_max_lines: counted, not kept */
     bool permanent;       /* the function called tarry_fail_permanent: do not retry the attempt */
+    bool went_past;       /* replay_only: the code went past the journal (it fits, and goes on) */
     jcore_entry *fresh;   /* the core's entries of the pass: new_entries borrow their strings */
     size_t fresh_count;
 };

@@ -724,9 +724,13 @@ class Host:
             time.sleep(0.01)
         return time.monotonic() - start
 
-    def upgrade(self, exec_id, to=None):
-        """POST /v1/executions/ID/upgrade {"to": HASH?}; returns (status, doc)."""
-        status, doc, _ = self.client.post("/v1/executions/%s/upgrade" % exec_id, {"to": to} if to else {})
+    def upgrade(self, exec_id, to=None, force=False):
+        """POST /v1/executions/ID/upgrade {"to": HASH?, "force": true?}; returns (status, doc).
+        force skips the check that refuses a journal the target code would block on."""
+        body = {"to": to} if to else {}
+        if force:
+            body["force"] = True
+        status, doc, _ = self.client.post("/v1/executions/%s/upgrade" % exec_id, body)
         return status, doc
 
     # ---- CLI -------------------------------------------------------------

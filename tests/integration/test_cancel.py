@@ -94,7 +94,7 @@ def main():
         h.install("wf_nd_v2", "wfnd.so")
         status, doc = h.reload()
         check_eq(status, 200, "v2 of wfnd loads")
-        status, doc = h.upgrade(eid)
+        status, doc = h.upgrade(eid, force=True)  # unchecked: it is meant to block
         check_eq(status, 200, "the sleeping nd moves to v2")
         status, doc = h.reschedule(eid)
         check_eq(status, 200, "its sleep ends now")

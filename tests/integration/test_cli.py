@@ -177,7 +177,7 @@ def main():
         p = h.cli("ls", "--function", "nothing_by_that_name")
         check(p.returncode == 0 and p.stdout == "" and "no executions match" in p.stderr, "ls with no match", (p.stdout, p.stderr))
         p = h.cli("plugins")
-        check(p.returncode == 0 and p.stdout.split("\n")[0].split() == ["FILE", "NAME", "VERSION", "STATE", "FUNCTIONS"]
+        check(p.returncode == 0 and p.stdout.split("\n")[0].split() == ["FILE", "NAME", "VERSION", "HASH", "STATE", "PINNED", "FUNCTIONS"]
               and "testfns" in p.stdout and "wf_sleep" in p.stdout, "plugins prints a table", p.stdout)
         p = h.cli("functions")
         check(p.returncode == 0 and p.stdout.split("\n")[0].split() == ["FUNCTION", "PLUGIN", "VERSION", "RETRY", "MAX", "DURATION",

@@ -5,7 +5,10 @@ wfnd v1 (tests/plugins/wf_nd_v1.c) is installed as wfnd.so; three executions of 
 (kill -9), wfnd.so is replaced by the v2 build (same plugin name and version) and the host
 restarts. Each execution is pinned to the version it started on: after the restart they
 still run v1, loaded from the version store. Each is then moved to v2 explicitly (POST
-.../upgrade) and every sleep is moved to now (PATCH .../schedule {}). Then:
+.../upgrade) and every sleep is moved to now (PATCH .../schedule {}). The
+upgrade of "name" and "kind" is first refused at once (409 would_block, the position named:
+their journals do not fit v2), then forced (`"force": true`), so the engine's own check is
+what blocks them here. Then:
 
 - variant "name" (v2 issues step "x" where the journal has step "a") is `blocked` with
   "nondeterminism at step 0: journal has step a..., code issued step x...";
@@ -26,7 +29,7 @@ import time
 
 sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 import harness
-from harness import check, check_eq
+from harness import check, check_eq, check_error
 
 
 def main():
@@ -54,7 +57,15 @@ def main():
             rec = h.execution(eid)
             check_eq((rec["state"], rec["plugin"]["hash"]), ("waiting", v1),
                      "after the swap and restart, %s still sleeps, pinned to v1" % variant)
-            status, doc, _ = h.client.call("POST", "/v1/executions/%s/upgrade" % eid, {})
+            if variant != "same":
+                # Checked at once: the journal does not fit v2, so the upgrade is refused and nothing moves.
+                status, doc, _ = h.client.call("POST", "/v1/executions/%s/upgrade" % eid, {})
+                check_error(status, doc, 409, "would_block", "a plain upgrade of %s to v2 is refused" % variant,
+                            ("step %d" % (0 if variant == "name" else 1), "journal has"))
+                check_eq(h.execution(eid)["plugin"]["hash"], v1, "refused, %s stays on v1" % variant)
+            # Forced, it moves unchecked: the engine's own determinism check blocks it when it replays.
+            status, doc, _ = h.client.call("POST", "/v1/executions/%s/upgrade" % eid,
+                                           {"force": True} if variant != "same" else {})
             check(status == 200 and doc["plugin"]["hash"] == current[0], "upgrade moves %s to v2" % variant,
                   (status, doc))
             status, doc = h.reschedule(eid, {})
