@@ -978,10 +978,11 @@ static void reply_upgrade_refused(api *a, http_req *req, int rc, const exec_id *
     id_format(id, text);
     if (rc == TARRY_ESTATE)
         http_reply_error(req, 409, "not_upgradable",
-                         "execution %s is running or finished; upgrade one that waits, is queued or blocked", text);
-    else if (rc == TARRY_ENOTFOUND)
-        http_reply_error(req, 404, "not_found", "no execution %s, or the target version does not export its function",
+                         "execution %s is running or finished; upgrade one that waits, is queued or blocked",
                          text);
+    else if (rc == TARRY_ENOTFOUND)
+        http_reply_error(req, 404, "not_found",
+                         "no execution %s, or the target version does not export its function", text);
     else if (rc == TARRY_ERANGE)
         http_reply_error(req, 503, "busy", "%d upgrade checks are running already; try again when they end",
                          UPGRADE_CHECKS_MAX);

@@ -660,17 +660,17 @@ typedef struct tarry_plugin_def {
  */
 #define TARRY_PLUGIN(plugin_name, plugin_version, ...)                                                       \
     static const tarry_function_def tarry__functions[] = {__VA_ARGS__};                                      \
-    TARRY__C_LINKAGE TARRY__EXPORT const tarry_plugin_def tarry_plugin = {TARRY_PLUGIN_MAGIC,                                 \
-                                                         TARRY_ABI_VERSION,                                  \
-                                                         (uint32_t)sizeof(tarry_plugin_def),                 \
-                                                         (uint32_t)sizeof(void *),                           \
-                                                         (uint32_t)sizeof(tarry_function_def),               \
-                                                         (plugin_name),                                      \
-                                                         (plugin_version),                                   \
-                                                         tarry__functions,                                   \
-                                                         sizeof(tarry__functions) /                          \
-                                                             sizeof(tarry__functions[0]),                    \
-                                                         TARRY_HEADER_REVISION}
+    TARRY__C_LINKAGE TARRY__EXPORT const tarry_plugin_def tarry_plugin = {                                   \
+        TARRY_PLUGIN_MAGIC,                                                                                  \
+        TARRY_ABI_VERSION,                                                                                   \
+        (uint32_t)sizeof(tarry_plugin_def),                                                                  \
+        (uint32_t)sizeof(void *),                                                                            \
+        (uint32_t)sizeof(tarry_function_def),                                                                \
+        (plugin_name),                                                                                       \
+        (plugin_version),                                                                                    \
+        tarry__functions,                                                                                    \
+        sizeof(tarry__functions) / sizeof(tarry__functions[0]),                                              \
+        TARRY_HEADER_REVISION}
 
 #ifdef __cplusplus
 }

@@ -81,11 +81,11 @@ typedef enum tarry_test_state {
     TARRY_TEST_FAILED = 1,    /* failed: tarry_test_error() says why (as the host would) */
     TARRY_TEST_BLOCKED = 2,   /* nondeterminism: tarry_test_error() says where */
     TARRY_TEST_WAITING =
-        3,                /* still waiting when nothing else could run (a blocked child, the pass
-                             limit, or a replay that went past the journal): tarry_test_error() says on what */
+        3,                  /* still waiting when nothing else could run (a blocked child, the pass
+                               limit, or a replay that went past the journal): tarry_test_error() says on what */
     TARRY_TEST_CRASHED = 4, /* the kit stopped the run as a crashed host would (tarry_test_crash_at):
                                the journal is what was committed; tarry_test_resume() runs it on */
-    TARRY_TEST_ERROR = -1 /* the kit was misused (unknown function, out of memory): tarry_test_error() */
+    TARRY_TEST_ERROR = -1   /* the kit was misused (unknown function, out of memory): tarry_test_error() */
 } tarry_test_state;
 
 /* "succeeded", "failed", "blocked", "waiting", "crashed", "error". */
