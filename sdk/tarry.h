@@ -473,7 +473,8 @@ static inline int tarry_sleep(tarry_ctx *ctx, const char *duration)
  * The wall clock in Unix milliseconds, journaled: a replay sees the same
  * time. It cannot suspend or fail visibly: after a nondeterminism or a
  * suspension in this pass it returns 0, and the next call that can
- * returns TARRY_SUSPEND.
+ * returns TARRY_SUSPEND. Inside a step's body it reads the clock without
+ * a journal entry (the step's result is what is recorded).
  */
 static inline int64_t tarry_now_ms(tarry_ctx *ctx)
 {

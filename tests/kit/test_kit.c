@@ -571,6 +571,36 @@ static tarry_status strange_status(tarry_ctx *ctx, const char *args_json)
     return (tarry_status)77;
 }
 
+/* A step's body reads the clock without a journal entry of its own: the step's result holds it. */
+static tarry_status clock_body(tarry_ctx *ctx, void *user)
+{
+    char text[32];
+    (void)user;
+    snprintf(text, sizeof text, "%lld", (long long)tarry_now_ms(ctx));
+    return (tarry_status)tarry_set_result(ctx, text);
+}
+
+static tarry_status clock_in_step(tarry_ctx *ctx, const char *args_json)
+{
+    tarry_result r;
+    (void)args_json;
+    TARRY_TRY(tarry_step(ctx, "stamp", clock_body, NULL, &r));
+    return (tarry_status)tarry_set_result(ctx, r.value_json);
+}
+
+static void test_clock_in_step(void **state)
+{
+    tarry_test *t = kit_new();
+    char want[32];
+    (void)state;
+
+    snprintf(want, sizeof want, "%lld", (long long)TARRY_TEST_EPOCH_MS);
+    assert_int_equal(tarry_test_run_fn(t, clock_in_step, NULL), TARRY_TEST_SUCCEEDED);
+    assert_string_equal(tarry_test_result(t), want);
+    assert_true(tarry_test_assert_journal(t, "step stamp -> ok", NULL));
+    tarry_test_free(t);
+}
+
 static void test_misuse(void **state)
 {
     tarry_test *t = kit_new();
@@ -1042,6 +1072,7 @@ int main(void)
         cmocka_unit_test(test_nondeterminism_blocks),
         cmocka_unit_test(test_replay_checks_new_code),
         cmocka_unit_test(test_misuse),
+        cmocka_unit_test(test_clock_in_step),
         cmocka_unit_test(test_setup_errors),
         cmocka_unit_test(test_stub_fn),
         cmocka_unit_test(test_waiting),
