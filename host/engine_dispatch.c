@@ -72,15 +72,15 @@ static int journal_loaded(void *user, const journal_entry *entry)
 }
 
 /* Load the journal as committed into the run. Returns 0 or a negative code. */
-static int load_journal(engine *e, exec *x)
+int engine_journal_load(engine *e, const exec_id *id, replay_run *run)
 {
-    struct journal_load jl = {&x->run, 0};
+    struct journal_load jl = {run, 0};
     store_txn *txn;
     int rc;
 
     if ((rc = store_txn_begin(e->st, false, &txn)) != 0)
         return rc;
-    rc = store_journal_scan(txn, &x->rec.id, journal_loaded, &jl);
+    rc = store_journal_scan(txn, id, journal_loaded, &jl);
     store_txn_abort(txn);
     return rc < 0 ? rc : jl.error;
 }
@@ -97,7 +97,7 @@ static void work_run(uv_work_t *req)
 
     /* A fatal signal on this thread from here on names x (deathnote.h). */
     deathnote_worker_enter(x->slot);
-    rc = load_journal(x->owner, x);
+    rc = engine_journal_load(x->owner, &x->rec.id, &x->run);
     if (rc != 0) {
         char msg[300];
         snprintf(msg, sizeof msg, "cannot read the journal (%s): %s", status_str(rc),

@@ -302,6 +302,10 @@ void engine_sleep_entry_free(journal_entry *j);
 
 /* ---- engine_dispatch.c ------------------------------------------------------------ */
 
+/* On a worker: read execution id's journal as committed into run (replay_journal_add), in a
+ * read transaction of its own. 0 or a negative code. */
+int engine_journal_load(engine *e, const exec_id *id, replay_run *run);
+
 void engine_ready_append(engine *e, exec *x);
 void engine_ready_remove(engine *e, exec *x);
 /* Queue x now (it joins the ready queue at once: deferred or recovered executions). */

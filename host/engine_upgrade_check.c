@@ -35,17 +35,6 @@ typedef struct check_job {
 
 /* ---- one journal (worker) ----------------------------------------------------------- */
 
-struct journal_load {
-    replay_run *run;
-    int error;
-};
-
-static int journal_loaded(void *user, const journal_entry *entry)
-{
-    struct journal_load *jl = user;
-    return (jl->error = replay_journal_add(jl->run, entry)) != 0;
-}
-
 struct hook_user {
     engine *e;
     const plugin_fn *fn;
@@ -105,24 +94,14 @@ static int check_journal(engine *e, const plugin_fn *fn, const exec_id *id, cons
                          uint32_t attempts, upgrade_report *rep)
 {
     struct hook_user hu = {e, fn};
-    struct journal_load jl;
     upgrade_verdict verdict = UPGRADE_FITS;
     const char *why = "";
     replay_run *run = calloc(1, sizeof *run);
-    store_txn *txn;
     int rc;
 
     if (!run)
         return TARRY_ENOMEM;
-    jl.run = run;
-    jl.error = 0;
-    if ((rc = store_txn_begin(e->st, false, &txn)) == 0) {
-        rc = store_journal_scan(txn, id, journal_loaded, &jl);
-        store_txn_abort(txn);
-        if (rc >= 0)
-            rc = jl.error;
-    }
-    if (rc == 0) {
+    if ((rc = engine_journal_load(e, id, run)) == 0) {
         run->fn = fn->fn;
         run->args = args;
         run->attempt = attempts ? (int)attempts : 1;
