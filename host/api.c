@@ -16,7 +16,8 @@
  * the rules in the engine, so what is left here reads route by route. The
  * read-only routes that do not touch executions live apart: the list and
  * its counts in api_list.c, functions and plugins in api_catalog.c,
- * metrics and function stats in api_metrics.c.
+ * metrics and function stats in api_metrics.c, the cluster view in
+ * api_cluster.c.
  *
  * May not: write to the store, call plugin code, see an HTTP library type.
  */
@@ -1330,6 +1331,8 @@ static int route(api *a, http_req *req)
         return only_get(req) == 0 ? api_functions_handle(a, req) : 0;
     if (path_is(&path, "/v1/plugins"))
         return only_get(req) == 0 ? api_plugins_handle(a, req) : 0;
+    if (path_is(&path, "/v1/cluster"))
+        return only_get(req) == 0 ? api_cluster_handle(a, req) : 0;
     if (path_is(&path, "/v1/plugins/reload")) {
         api_pending *p;
         if (!http_req_method_is(req, "POST")) {

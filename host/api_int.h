@@ -69,6 +69,8 @@ struct upgrade_report;
 cJSON *api_upgrade_report_json(const struct upgrade_report *rep);
 void api_reply_reload(api *a, http_req *req);
 
+/* api_cluster.c: GET /v1/cluster, the hosts, their workers and what runs on each (answer, return 0). */
+int api_cluster_handle(api *a, http_req *req);
 /* api_logs.c: GET /v1/executions/ID/logs, a page or (?follow=1) a stream of server-sent events. */
 int api_logs_handle(api *a, http_req *req, const exec_id *id);
 /* api_notify.c: execution id's failure notifications, as "notifications": [...] in obj. 0 or a code. */

@@ -7,7 +7,7 @@
  * does for all of them what each would otherwise repeat: parse, answer
  * --help, complain about a missing word, check the id; only then does the
  * command's function run, with a client for the host already made. The
- * commands themselves live in cli_run.c, cli_show.c and cli_list.c
+ * commands themselves live in cli_run.c, cli_show.c, cli_list.c and more
  * (cli_internal.h lists the rooms).
  *
  * This room is an outside caller of the HTTP API like any other: it knows the
@@ -270,6 +270,22 @@ static const command commands[] = {
      NULL,
      false,
      cli_cmd_reload},
+    {"cluster",
+     "cluster [-v] [--json]",
+     "cluster [-v]",
+     "the hosts serving the store: heartbeats, workers, what runs where",
+     "One row per host: its id (new each time its engine starts), hostname, the\n"
+     "engine's pid, the address it serves, how long it has been up, its last\n"
+     "heartbeat, its workers and how many are busy.\n\n"
+     "  -v, --verbose     also list what runs on each host: execution, function,\n"
+     "                    attempt, when the attempt started, how long it has run\n"
+     "  --json            print the API's JSON answer instead\n",
+     {{"verbose", OPT_FLAG}, {"json", OPT_FLAG}},
+     0,
+     0,
+     NULL,
+     false,
+     cli_cmd_cluster},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -412,7 +428,7 @@ static int parse_args(const command *cmd, int argc, char **argv, cli_args *out, 
     static const struct {
         char c;
         const char *name;
-    } short_flags[] = {{'f', "follow"}};
+    } short_flags[] = {{'f', "follow"}, {'v', "verbose"}};
     char shorts[8] = "-:h";
     size_t ns = strlen(shorts);
     int n = 0, rc = 0, got, short_of[sizeof short_flags / sizeof short_flags[0]];

@@ -13,6 +13,7 @@
  *   cli_show.c    show, with the journal as a timeline
  *   cli_export.c  export: an execution with its journal, for the test kit
  *   cli_list.c    ls, functions, plugins, reload: tables and lists
+ *   cli_cluster.c cluster: the hosts, their workers, what runs on each
  *   cli_logs.c    logs: the pages, or following (-f) the host's event stream
  *   cli_control.c cancel, rerun
  *
@@ -240,5 +241,6 @@ int cli_cmd_plugins(client *c, const command *cmd, const cli_args *args);
 int cli_cmd_reload(client *c, const command *cmd, const cli_args *args);
 int cli_cmd_cancel(client *c, const command *cmd, const cli_args *args);
 int cli_cmd_rerun(client *c, const command *cmd, const cli_args *args);
+int cli_cmd_cluster(client *c, const command *cmd, const cli_args *args);
 
 #endif

@@ -151,6 +151,7 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
     engine_set_idempotency_ttl(e, 0);
     e->queue_window = QUEUE_WINDOW_DEFAULT;
     e->stats.workers = e->workers;
+    engine_host_init(e);
     idmap_init(&e->active);
     idmap_init(&e->waits);
     idmap_init(&e->follows);
@@ -177,7 +178,7 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
     uv_mutex_init(&e->cp_lock);
     uv_cond_init(&e->cp_cond);
     e->open_handles = 9;
-    engine_watch_init(e);         /* one handle more */
+    engine_watch_init(e);                                          /* one handle more */
     if (engine_cron_init(e) != 0 || engine_retention_init(e) != 0) /* one handle more each */
         return TARRY_ENOMEM;
     if (engine_metrics_init(e) != 0)

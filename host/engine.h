@@ -253,6 +253,40 @@ plugins *engine_plugins(const engine *e);
 store *engine_store(const engine *e);
 uv_loop_t *engine_loop(const engine *e);
 
+/* ---- this engine as a host (engine_host.c) ------------------------------------------------
+ * Who holds the work this engine runs, made at engine_create: new for every engine process, so an
+ * engine the supervisor restarts is a new holder of work (GET /v1/cluster shows it). */
+#define ENGINE_HOST_ID_LEN 16
+
+typedef struct engine_host {
+    char id[ENGINE_HOST_ID_LEN + 1]; /* hex digits, random */
+    char hostname[256];              /* gethostname(2); "" when it failed */
+    long pid;                        /* the engine process */
+    char address[64];                /* "IP:PORT" it serves; "" until engine_host_set_address */
+    int64_t started_at;              /* Unix ms, when the engine was created */
+} engine_host;
+
+/* The address this engine serves (copied; cut to fit). Before engine_start. */
+void engine_host_set_address(engine *e, const char *address);
+/* This engine's identity: borrowed, lives as long as the engine. */
+const engine_host *engine_host_self(const engine *e);
+
+/* A pass on a worker now (engine_passes_list). */
+typedef struct engine_pass_info {
+    exec_id id;
+    const char *function;       /* borrowed: valid until the loop turn ends */
+    uint32_t attempt;           /* 1 for the first */
+    int64_t attempt_started_at; /* Unix ms: the attempt's start (a resumed workflow's pass starts later) */
+    int64_t pass_started_at;    /* Unix ms: when this pass went to its worker */
+    bool abandoned;             /* timed out (max_duration) and not returned: holds a thread, not a worker */
+} engine_pass_info;
+
+/*
+ * The passes on workers now, oldest first: the first `max` into out (out may be NULL when max is 0).
+ * Returns how many there are in all, which may be more than max. Loop thread; O(passes).
+ */
+size_t engine_passes_list(const engine *e, engine_pass_info *out, size_t max);
+
 /* ---- log followers (engine_follow.c) ------------------------------------------------------
  * Someone following an execution's log (api_logs.c): woken on the loop after each commit that
  * wrote to the execution (new lines, a new state), so it reads what is new from the store. The

@@ -16,6 +16,7 @@
  *   engine_quarantine.c functions whose executions keep crashing the host
  *   engine_versions.c  reload, upgrade, and closing versions nothing uses any more
  *   engine_watch.c     passes on workers: how long each has run, and workers stuck past a threshold
+ *   engine_host.c      this engine as a holder of work: host id, hostname, pid, address, start
  *   engine_limits.c    concurrency limits: per-function slots, executions held while their function is full
  *   engine_cron.c      functions with a cron: one execution per due time, on a timer
  *   engine_cancel.c    cancel (now, or cooperatively while running, with what it started) and
@@ -209,8 +210,8 @@ struct engine {
     commit_entry *entries;
     size_t entry_count, entry_cap;
     bool timers_due, timers_changed;
-    idmap active; /* id -> exec */
-    idmap waits;  /* id -> wait_list of WAIT_RESULT / WAIT_TRIGGER waiters */
+    idmap active;        /* id -> exec */
+    idmap waits;         /* id -> wait_list of WAIT_RESULT / WAIT_TRIGGER waiters */
     idmap follows;       /* id -> the first engine_follower of its log (engine_follow.c) */
     size_t follow_count; /* followers linked, at most ENGINE_FOLLOWERS_MAX */
     list_node ready, dirty, deadlines;
@@ -266,9 +267,10 @@ struct engine {
     struct engine_idem *idem; /* idempotency keys not committed yet (engine_idem.c) */
     int64_t idem_ttl_ms;      /* how long a key is kept */
     list_node sharing;        /* executions with links not committed yet (engine_share.c) */
-    struct engine_metrics *metrics; /* engine_metrics.c */
-    struct notifier *notifier; /* failure notifications (notify.h), or NULL: engine_final.c */
+    struct engine_metrics *metrics;     /* engine_metrics.c */
+    struct notifier *notifier;          /* failure notifications (notify.h), or NULL: engine_final.c */
     struct engine_retention *retention; /* engine_retention.c */
+    engine_host host;                   /* engine_host.c: who this engine is */
 };
 
 /* ---- engine.c ---------------------------------------------------------------- */
@@ -397,6 +399,11 @@ void engine_watch_pass_begin(engine *e, exec *x);
 void engine_watch_pass_end(engine *e, exec *x);
 /* Fill the stats' worker fields (busy, stuck, oldest pass). */
 void engine_watch_stats(const engine *e, engine_stats *out);
+
+/* ---- engine_host.c ------------------------------------------------------------------------- */
+
+/* Make this engine's identity (a new random id, hostname, pid, start time): engine_create. */
+void engine_host_init(engine *e);
 
 /* ---- engine_limits.c ---------------------------------------------------------------------- */
 

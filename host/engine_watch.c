@@ -10,7 +10,8 @@
  * (at most `workers` entries, a few times a second or less) and logs once
  * per pass that crosses the threshold, and once per change whether every
  * worker is stuck (new work then waits in the queue). engine_watch_stats
- * answers /metrics from the same list.
+ * answers /metrics from the same list, engine_passes_list the cluster view
+ * (what runs on this host).
  *
  * The same look times attempts out: a pass that has run longer than its
  * function's max_duration is handed to engine_retry.c, which abandons it
@@ -192,4 +193,22 @@ int engine_pass_started(const engine *e, const exec_id *id, int64_t *started_ms)
         return TARRY_ENOTFOUND;
     *started_ms = x->pass_started_ms;
     return 0;
+}
+
+size_t engine_passes_list(const engine *e, engine_pass_info *out, size_t max)
+{
+    size_t n = 0;
+
+    for (const list_node *p = e->passes.next; p != &e->passes; p = p->next, n++) {
+        const exec *x = list_entry(p, exec, pass_node);
+        if (n >= max)
+            continue; /* counted, not copied */
+        out[n] = (engine_pass_info){.id = x->rec.id,
+                                    .function = x->rec.function,
+                                    .attempt = x->rec.attempts,
+                                    .attempt_started_at = x->rec.started_at,
+                                    .pass_started_at = x->pass_started_ms,
+                                    .abandoned = x->abandoned};
+    }
+    return n;
 }

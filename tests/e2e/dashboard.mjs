@@ -15,10 +15,11 @@
 // is disabled, saying why), follow a sleeping workflow's log over the server-sent-events stream
 // across a reschedule until its `end`, see its failure notification delivered, see the banner
 // once retention deleted an execution (e2e_brief keeps them 2 s), reload plugins (one of them
-// broken), open a function's charts for the last hour and day and check their numbers against
-// GET /v1/functions/F/stats, at 1280x800 and at 390x844. Every console error, uncaught
-// exception and Content-Security-Policy violation fails the test; an API refusal the page shows
-// (a 401 before the token, the 400 of the bad duration) is the page working, and is allowed.
+// broken), see this host's row in the Hosts table (GET /v1/cluster), open a function's charts
+// for the last hour and day and check their numbers against GET /v1/functions/F/stats, at
+// 1280x800 and at 390x844. Every console error, uncaught exception and Content-Security-Policy
+// violation fails the test; an API refusal the page shows (a 401 before the token, the 400 of
+// the bad duration) is the page working, and is allowed.
 
 import {chromium} from 'playwright-core';
 import assert from 'node:assert/strict';
@@ -303,6 +304,15 @@ async function desktop(browser) {
   for (const p of listed)
     assert.equal(await page.locator(`#plugins .pinned[data-hash="${p.hash}"]`).first().innerText(), String(p.pinned));
   ok(`the plugins page shows each version's pinned count (${listed.map((p) => `${p.name}: ${p.pinned}`).join(', ')})`);
+  // The hosts serving the store (GET /v1/cluster): this host's row, as the API names it.
+  const cluster = (await api('GET', '/v1/cluster')).body;
+  assert.equal(cluster.hosts.length, 1, JSON.stringify(cluster));
+  const me = cluster.hosts[0];
+  const hostRow = page.locator('#hosts tr', {has: page.locator(`.host-id[data-host="${me.id}"]`)});
+  await hostRow.waitFor({timeout: T});
+  const hostText = await hostRow.innerText();
+  for (const v of [String(me.pid), me.address, String(me.workers)]) assert.ok(hostText.includes(v), `${v} in ${hostText}`);
+  ok(`the plugins page lists the host ${me.id} (${me.hostname}, pid ${me.pid}, ${me.address}, ${me.workers} workers)`);
   await shot(page, 'plugins-1280.png');
 
   // Functions, and one function's page: its numbers and charts for the last hour, then the day.

@@ -1,0 +1,98 @@
+/*
+ * api_cluster.c - GET /v1/cluster: the hosts serving this store, their
+ * heartbeats and workers, and what runs on each.
+ *
+ * On LMDB one host owns the store (its lock file says so), so the list is
+ * the host answering: its heartbeat is now, since it answers. The shape is
+ * the one several hosts on one PostgreSQL store will fill (issue 12), so
+ * clients (the CLI, the dashboard) read a list from the start.
+ *
+ * A host's running list is bounded (CLUSTER_RUNNING_MAX, oldest first, with
+ * running_count for all of them): a host with thousands of workers must not
+ * make an answer of megabytes.
+ *
+ * May not: write anything, see an HTTP library type.
+ */
+#include <stdlib.h>
+
+#include "api_int.h"
+#include "engine.h"
+#include "ids.h"
+#include "status.h"
+
+#define CLUSTER_RUNNING_MAX 1000
+
+/* This host's passes on workers, the first CLUSTER_RUNNING_MAX of them, into h. */
+static int add_running(cJSON *h, engine *e, int64_t now, int64_t stuck_after_ms)
+{
+    engine_pass_info *passes = malloc(CLUSTER_RUNNING_MAX * sizeof *passes);
+    size_t total, shown;
+    cJSON *list;
+
+    if (!passes)
+        return TARRY_ENOMEM;
+    total = engine_passes_list(e, passes, CLUSTER_RUNNING_MAX);
+    shown = total < CLUSTER_RUNNING_MAX ? total : CLUSTER_RUNNING_MAX;
+    cJSON_AddNumberToObject(h, "running_count", (double)total);
+    list = cJSON_AddArrayToObject(h, "running");
+    for (size_t i = 0; list && i < shown; i++) {
+        const engine_pass_info *p = &passes[i];
+        char id[ID_TEXT_LEN + 1];
+        cJSON *o = cJSON_CreateObject();
+        /* How long the pass on the worker has run, as GET /v1/executions says it. */
+        int64_t ran = p->pass_started_at && now > p->pass_started_at ? now - p->pass_started_at : 0;
+
+        if (!o)
+            break;
+        id_format(&p->id, id);
+        cJSON_AddStringToObject(o, "id", id);
+        cJSON_AddStringToObject(o, "function", p->function);
+        cJSON_AddNumberToObject(o, "attempt", p->attempt);
+        api_add_time(o, "started_at", p->attempt_started_at);
+        cJSON_AddNumberToObject(o, "running_ms", (double)ran);
+        cJSON_AddBoolToObject(o, "stuck", ran >= stuck_after_ms);
+        cJSON_AddBoolToObject(o, "abandoned", p->abandoned);
+        cJSON_AddItemToArray(list, o);
+    }
+    free(passes);
+    return 0;
+}
+
+int api_cluster_handle(api *a, http_req *req)
+{
+    engine *e = api_engine(a);
+    const engine_host *self = engine_host_self(e);
+    int64_t now = clock_now_ms();
+    engine_stats stats;
+    cJSON *root = cJSON_CreateObject(), *hosts, *h;
+
+    engine_get_stats(e, &stats);
+    /* The one store there is today; the store interface names its kind once there are two. */
+    cJSON_AddStringToObject(root, "store", "lmdb");
+    hosts = cJSON_AddArrayToObject(root, "hosts");
+    if (!(h = cJSON_CreateObject()) || !hosts) {
+        cJSON_Delete(h);
+        cJSON_Delete(root);
+        http_reply_error(req, 500, "internal", "out of memory building the answer");
+        return 0;
+    }
+    cJSON_AddItemToArray(hosts, h);
+    cJSON_AddStringToObject(h, "id", self->id);
+    api_add_string_or_null(h, "hostname", self->hostname[0] ? self->hostname : NULL);
+    cJSON_AddNumberToObject(h, "pid", (double)self->pid);
+    api_add_string_or_null(h, "address", self->address[0] ? self->address : NULL);
+    api_add_time(h, "started_at", self->started_at);
+    /* Alone on its store, the host answering is the one alive: its heartbeat is this answer. */
+    api_add_time(h, "heartbeat_at", now);
+    cJSON_AddBoolToObject(h, "self", true);
+    cJSON_AddNumberToObject(h, "workers", (double)stats.workers);
+    /* Timed-out passes still hold a thread but no longer count towards --workers. */
+    cJSON_AddNumberToObject(h, "busy", (double)(stats.workers_busy - stats.workers_abandoned));
+    if (add_running(h, e, now, stats.stuck_after_ms) != 0) {
+        cJSON_Delete(root);
+        http_reply_error(req, 500, "internal", "out of memory building the answer");
+        return 0;
+    }
+    api_reply_cjson(req, 200, root);
+    return 0;
+}
