@@ -239,7 +239,17 @@ def schema_takes_what_it_must(pg):
              [["0", "0"]], "deleting an execution deletes its journal and metadata rows")
 
 
+def help_lists_it():
+    p = subprocess.run([harness.BIN, "--help"], capture_output=True, text=True, timeout=30)
+    check(p.returncode == 0 and re.search(r"^  migrate \[--store URL\] +\S", p.stdout, re.M),
+          "`tarry --help` lists migrate", p.stdout)
+    p = subprocess.run([harness.BIN, "migrate", "--help"], capture_output=True, text=True, timeout=30)
+    check(p.returncode == 0 and p.stdout.startswith("usage: tarry migrate [--store URL]") and "TARRY_STORE" in p.stdout,
+          "`tarry migrate --help` shows its usage and TARRY_STORE, exit 0", p.stdout)
+
+
 def main():
+    help_lists_it()
     with pgcluster.PgCluster(settings={"log_connections": "on"}) as pg:
         db, latest = concurrent_first_migration(pg)
         newer_schema_refused(pg, latest)
