@@ -174,8 +174,14 @@ static int check_server(pg_db *db, char *err, size_t errlen)
     const char *encoding = PQparameterStatus(db->conn, "server_encoding");
 
     if (version < PG_MIN_SERVER_VERSION) {
-        error_with(db->secrets, err, errlen, "%s runs PostgreSQL %d.%d; tarry needs %d or newer", db->where,
-                   version / 10000, version % 10000, PG_MIN_SERVER_VERSION / 10000);
+        char shown[32];
+        /* PostgreSQL numbers 10 and later MMmmmm, older ones MMmmpp (9.6.24 is 90624). */
+        if (version >= 100000)
+            snprintf(shown, sizeof shown, "%d.%d", version / 10000, version % 10000);
+        else
+            snprintf(shown, sizeof shown, "%d.%d.%d", version / 10000, version / 100 % 100, version % 100);
+        error_with(db->secrets, err, errlen, "%s runs PostgreSQL %s; tarry needs %d or newer", db->where,
+                   shown, PG_MIN_SERVER_VERSION / 10000);
         return TARRY_ERANGE;
     }
     if (!encoding || strcmp(encoding, "UTF8") != 0) {
@@ -242,11 +248,6 @@ void pg_close(pg_db *db)
 const char *pg_where(const pg_db *db)
 {
     return db->where;
-}
-
-int pg_server_version(const pg_db *db)
-{
-    return PQserverVersion(db->conn);
 }
 
 /* ---- running SQL -------------------------------------------------------------------- */

@@ -55,7 +55,4 @@ void pg_close(pg_db *db);
 /* Where db is, for messages: `database "D" on HOST:PORT as user "U"`; valid until pg_close. */
 const char *pg_where(const pg_db *db);
 
-/* The server's version as PostgreSQL numbers it (150018 for 15.18). */
-int pg_server_version(const pg_db *db);
-
 #endif

@@ -301,12 +301,6 @@ static const pg_migration migrations[] = {
 
 #define MIGRATION_COUNT (sizeof migrations / sizeof migrations[0])
 
-const pg_migration *pg_schema_migrations(size_t *count)
-{
-    *count = MIGRATION_COUNT;
-    return migrations;
-}
-
 int pg_schema_latest(void)
 {
     return migrations[MIGRATION_COUNT - 1].version;
@@ -321,7 +315,7 @@ static const char schema_table[] = "CREATE TABLE IF NOT EXISTS tarry_schema (\n"
                                    "    applied_by_pid integer NOT NULL\n"
                                    ")";
 
-/* The version recorded in tarry_schema (which must exist), or 0. */
+/* The version recorded in tarry_schema (which exists: the caller made it), or 0. */
 static int version_read(pg_db *db, int *version, char *err, size_t errlen)
 {
     PGresult *r;
@@ -332,20 +326,6 @@ static int version_read(pg_db *db, int *version, char *err, size_t errlen)
     *version = atoi(PQgetvalue(r, 0, 0));
     PQclear(r);
     return 0;
-}
-
-int pg_schema_version(pg_db *db, int *version, char *err, size_t errlen)
-{
-    PGresult *r;
-    int rc, exists;
-
-    *version = 0;
-    if ((rc = pg_run(db, "looking for tarry_schema", "SELECT to_regclass('tarry_schema') IS NOT NULL",
-                     PGRES_TUPLES_OK, &r, err, errlen)) != 0)
-        return rc;
-    exists = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-    PQclear(r);
-    return exists ? version_read(db, version, err, errlen) : 0;
 }
 
 static void rollback(pg_db *db)

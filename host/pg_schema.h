@@ -32,9 +32,6 @@ typedef struct pg_migration {
     const char *sql;         /* statements run in the migration's transaction */
 } pg_migration;
 
-/* The migrations this binary knows, in order; *count gets how many. Static data. */
-const pg_migration *pg_schema_migrations(size_t *count);
-
 /* The highest version this binary knows. */
 int pg_schema_latest(void);
 
@@ -51,8 +48,5 @@ typedef void (*pg_schema_applied_cb)(void *user, const pg_migration *m);
  */
 int pg_schema_migrate(pg_db *db, pg_schema_applied_cb applied, void *user, int *version, char *err,
                       size_t errlen);
-
-/* The version db's schema is at, changing nothing: 0 when tarry_schema does not exist. */
-int pg_schema_version(pg_db *db, int *version, char *err, size_t errlen);
 
 #endif
