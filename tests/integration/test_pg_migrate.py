@@ -52,6 +52,9 @@ def migrate(*args, env_store=None, secrets=(SECRET,)):
         env["TARRY_STORE"] = env_store
     p = subprocess.run([harness.BIN, "migrate"] + list(args), capture_output=True, text=True, env=env,
                        stdin=subprocess.DEVNULL, timeout=120)
+    # Built with the tests' sanitizers, as the host is: a report fails the test (harness.Host.cli does alike).
+    if harness.Host._SANITIZER_HEAD.search(p.stderr):
+        raise harness.CheckFailed("FAILED: `tarry migrate %s` wrote a sanitizer report:\n%s" % (" ".join(args), p.stderr))
     for s in secrets:
         if s in p.stdout + p.stderr:
             raise harness.CheckFailed("FAILED: `tarry migrate %s` printed the password:\n%s%s"
@@ -94,6 +97,7 @@ def concurrent_first_migration(pg):
     outs = []
     for p in procs:
         out, err = p.communicate(timeout=120)
+        check(not harness.Host._SANITIZER_HEAD.search(err), "migrate %d wrote no sanitizer report" % p.pid, err)
         outs.append((p.pid, p.returncode, out, err))
     for pid, rc, out, err in outs:
         check_eq(rc, 0, "migrate %d (of 4 at once) exits 0 (stderr %r)" % (pid, err.strip()))
