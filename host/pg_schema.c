@@ -51,10 +51,15 @@
  *   execution: retention deletes an execution whole in one statement. A
  *   parent, a re-run's original or a child named in a journal is not a
  *   reference: either may be deleted first.
- * - Several hosts: `hosts` is who runs (heartbeat_at, left_at on a clean
- *   stop; the database's clock is the only one leases are measured by, so
- *   the hosts' clocks need not agree). An execution a host runs carries a
- *   lease: lease_owner, lease_expires_at, and lease_epoch, a fencing token.
+ * - Several hosts: `hosts` is who runs, one row per engine process under
+ *   the engine's own id (engine_host.c: 16 random hex digits, new at every
+ *   engine start, so an engine restarted after a crash is a new holder and
+ *   the dead one's late writes are told apart), with heartbeat_at, and
+ *   left_at on a clean stop; the database's clock is the only one leases are
+ *   measured by, so the hosts' clocks need not agree. attempts and crashes
+ *   name the host they ran on (no reference: old hosts' rows may go). An
+ *   execution a host runs carries a lease: lease_owner, lease_expires_at,
+ *   and lease_epoch, a fencing token.
  *   Each claim increments the epoch; a holder writes with "WHERE id = $1
  *   AND lease_epoch = $2", so once a lease expired and another host claimed
  *   the execution, the late writer's update matches no row and it learns it
@@ -91,6 +96,7 @@ static const char schema_v1[] =
     "    CHECK (VALUE ~ '^[0-7][0-9A-HJKMNP-TV-Z]{25}$');\n"
     "CREATE DOMAIN tarry_u32 AS bigint CHECK (VALUE BETWEEN 0 AND 4294967295);\n"
     "CREATE DOMAIN tarry_hash AS text COLLATE \"C\" CHECK (VALUE ~ '^[0-9a-f]{16}$');\n"
+    "CREATE DOMAIN tarry_host_id AS text COLLATE \"C\" CHECK (VALUE ~ '^[0-9a-f]{16}$');\n"
     "CREATE TYPE tarry_state AS ENUM ('scheduled', 'queued', 'running', 'waiting', 'succeeded',\n"
     "    'failed', 'cancelled', 'discarded', 'blocked');\n"
     "CREATE TYPE tarry_journal_kind AS ENUM ('call', 'step', 'sleep', 'now', 'patch');\n"
@@ -99,8 +105,8 @@ static const char schema_v1[] =
     "CREATE TYPE tarry_notify_state AS ENUM ('pending', 'delivered', 'failed');\n"
     /* ---- hosts and plugin versions ---- */
     "CREATE TABLE hosts (\n"
-    "    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
-    "    hostname text NOT NULL,\n"
+    "    id tarry_host_id PRIMARY KEY,\n"
+    "    hostname text,\n"
     "    pid integer NOT NULL CHECK (pid > 0),\n"
     "    address text,\n"
     "    workers integer NOT NULL CHECK (workers > 0),\n"
@@ -162,7 +168,7 @@ static const char schema_v1[] =
     "        WHEN state = 'waiting' THEN wake_at\n"
     "    END) STORED,\n"
     "    expires_at timestamptz,\n"
-    "    lease_owner bigint REFERENCES hosts (id),\n"
+    "    lease_owner tarry_host_id REFERENCES hosts (id),\n"
     "    lease_epoch bigint NOT NULL DEFAULT 0 CHECK (lease_epoch >= 0),\n"
     "    lease_expires_at timestamptz,\n"
     "    CHECK ((lease_owner IS NULL) = (lease_expires_at IS NULL)),\n"
@@ -217,7 +223,7 @@ static const char schema_v1[] =
     "    timed_out boolean NOT NULL DEFAULT false,\n"
     "    permanent boolean NOT NULL DEFAULT false,\n"
     "    error text,\n"
-    "    host_id bigint,\n"
+    "    host_id tarry_host_id,\n"
     "    PRIMARY KEY (exec_id, number)\n"
     ");\n"
     "CREATE TABLE logs (\n"
@@ -257,7 +263,7 @@ static const char schema_v1[] =
     "    function text NOT NULL REFERENCES function_crash_histories (function) ON DELETE CASCADE,\n"
     "    crashed_at timestamptz NOT NULL,\n"
     "    exec_id tarry_id NOT NULL,\n"
-    "    host_id bigint,\n"
+    "    host_id tarry_host_id,\n"
     "    PRIMARY KEY (function, crashed_at, exec_id)\n"
     ");\n"
     "CREATE TABLE cron_marks (\n"
@@ -278,7 +284,7 @@ static const char schema_v1[] =
     "    shown_url text NOT NULL,\n"
     "    body text NOT NULL,\n"
     "    last_error text,\n"
-    "    claimed_by bigint REFERENCES hosts (id),\n"
+    "    claimed_by tarry_host_id REFERENCES hosts (id),\n"
     "    claimed_until timestamptz,\n"
     "    PRIMARY KEY (exec_id, created_at, hook)\n"
     ");\n"

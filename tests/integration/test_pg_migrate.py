@@ -211,8 +211,8 @@ def schema_takes_what_it_must(pg):
     check_eq(pg.psql(db, "SELECT due_at IS NULL FROM executions WHERE id = '%s'" % eid), [["t"]],
              "a final one is due never")
 
-    pg.psql(db, "INSERT INTO hosts (hostname, pid, workers) VALUES ('a', 1, 4)")
-    pg.psql(db, "UPDATE executions SET lease_owner = 1, lease_epoch = lease_epoch + 1, "
+    pg.psql(db, "INSERT INTO hosts (id, hostname, pid, workers) VALUES ('c46c86ef0b87352f', 'a', 1, 4)")
+    pg.psql(db, "UPDATE executions SET lease_owner = 'c46c86ef0b87352f', lease_epoch = lease_epoch + 1, "
                 "lease_expires_at = now() + interval '30 seconds' WHERE id = '%s'" % eid)
     p = pg.psql(db, "UPDATE executions SET lease_epoch = 0 WHERE id = '%s'" % eid, check=False)
     check(p.returncode != 0 and "may not lower it" in p.stderr, "a lease epoch never goes back", p.stderr)
