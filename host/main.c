@@ -1,13 +1,25 @@
 /*
- * main.c - the `tarry` binary: `tarry serve` runs the host; every other
- * command is a client of its HTTP API.
+ * main.c - the `tarry` binary: the commands that run in this process
+ * (`serve` the host, `new` a plugin skeleton, `migrate` a PostgreSQL
+ * store's schema), and every other command a client of the host's HTTP API.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "migrate.h"
 #include "scaffold.h"
 #include "serve.h"
+
+/* Commands that need no host; each parses its own options (getopt_long) and has --help. */
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} local_commands[] = {
+    {"serve", serve_main},
+    {"new", scaffold_main},
+    {"migrate", migrate_main},
+};
 
 static void usage(FILE *out)
 {
@@ -15,6 +27,7 @@ static void usage(FILE *out)
     fprintf(out, "  %-40s %s\n", "serve [--plugins DIR] [--data DIR] ...",
             "run the host (tarry serve --help)");
     scaffold_usage(out);
+    migrate_usage(out);
     cli_usage(out);
 }
 
@@ -25,9 +38,8 @@ int main(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    if (!strcmp(argv[1], "serve"))
-        return serve_main(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "new"))
-        return scaffold_main(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof local_commands / sizeof local_commands[0]; i++)
+        if (!strcmp(argv[1], local_commands[i].name))
+            return local_commands[i].run(argc - 1, argv + 1);
     return cli_main(argc - 1, argv + 1);
 }
