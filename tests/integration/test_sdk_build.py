@@ -113,7 +113,9 @@ def main():
             shutil.copyfile(so, os.path.join(h.plugins_dir, "invoices.so"))
             h.start()
             eid = h.trigger_ok("invoice", {"customer": {"email": "pay@example.com"}, "amount_cents": 1250})
-            doc = h.wait_state(eid, ("waiting",), timeout=20)
+            # Waiting twice: on its child, then on the 2-day sleep (wake_at set): wait for the sleep.
+            doc = h.wait_for(eid, lambda d: d.get("state") == "waiting" and d.get("wake_at"),
+                             "the invoice sleeps 2 days", timeout=20)
             status, doc, _ = h.get("/v1/executions/%s?journal=true" % eid)
             kinds = [(e.get("kind"), e.get("name")) for e in doc.get("journal", [])]
             check_eq(kinds[:3], [("step", "charge"), ("call", "send_email"), ("sleep", "2 days")],
