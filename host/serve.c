@@ -60,7 +60,7 @@
 #include "serve_config.h"
 #include "status.h"
 #include "store.h"
-#include "store_folder.h"
+#include "store_lmdb_folder.h"
 
 #define EXIT_CONFIG 78
 #define DRAIN_TIMEOUT_MS 30000

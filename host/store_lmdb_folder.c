@@ -3,7 +3,7 @@
  *
  * May not: include lmdb.h (store.c passes the data file's descriptor).
  */
-#include "store_folder.h"
+#include "store_lmdb_folder.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -5,7 +5,7 @@
  *
  * May not: write, or walk a database.
  */
-#include "store_int.h"
+#include "store_lmdb_int.h"
 
 int store_usage_read(store_txn *t, store_usage *out)
 {

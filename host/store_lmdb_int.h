@@ -12,14 +12,14 @@
  * they expire, and their deletion). A new database gets an id below (and its
  * name in store.c's db_names), then its own file.
  */
-#ifndef TARRY_STORE_INT_H
-#define TARRY_STORE_INT_H
+#ifndef TARRY_STORE_LMDB_INT_H
+#define TARRY_STORE_LMDB_INT_H
 
 #include <lmdb.h>
 #include <pthread.h>
 
 #include "store.h"
-#include "store_folder.h"
+#include "store_lmdb_folder.h"
 
 enum {
     DB_EXEC,

@@ -20,8 +20,8 @@
  * libc only (store.c holds the LMDB side). Not thread-safe per folder, and
  * needs none: one host per folder (the lock in store.c).
  */
-#ifndef TARRY_STORE_FOLDER_H
-#define TARRY_STORE_FOLDER_H
+#ifndef TARRY_STORE_LMDB_FOLDER_H
+#define TARRY_STORE_LMDB_FOLDER_H
 
 #include <stdbool.h>
 #include <stddef.h>

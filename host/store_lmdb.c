@@ -12,7 +12,7 @@
  * transactions except the environment, its database handles and each
  * thread's reset read transactions.
  */
-#include "store_int.h"
+#include "store_lmdb_int.h"
 
 #include <errno.h>
 #include <lmdb.h>
@@ -32,7 +32,7 @@
 
 #include "exec_opts.h"
 #include "status.h"
-#include "store_folder.h"
+#include "store_lmdb_folder.h"
 
 #define RECORD_FORMAT                                                                                        \
     5 /* written; formats 3 (before log counts) and 4 (before execution control) are read                    \

@@ -18,7 +18,7 @@
  * May not: call into the engine, decide when or how much to delete (the
  * engine's engine_retention.c does), or delete an execution that is not final.
  */
-#include "store_int.h"
+#include "store_lmdb_int.h"
 
 #include <stdlib.h>
 #include <string.h>

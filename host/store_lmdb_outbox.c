@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "status.h"
-#include "store_int.h"
+#include "store_lmdb_int.h"
 
 #define NOTIFY_KEY 25 /* id(16) created(8) hook(1) */
 #define OUTBOX_KEY 33 /* due(8) + a notify key */

@@ -5,7 +5,7 @@
  *
  * May not: touch the execution records or their indexes (store.c).
  */
-#include "store_int.h"
+#include "store_lmdb_int.h"
 
 #include <stdlib.h>
 #include <string.h>
