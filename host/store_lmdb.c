@@ -1,12 +1,15 @@
 /*
- * store.c - LMDB schema, record encoding and transactions.
+ * store_lmdb.c - the LMDB store (store_impl.h): schema, record encoding,
+ * transactions, and the ops table that is its only way in.
  *
  * Over 800 lines because records, their indexes and the scans over them
  * are one concern: every index key is derived from the record encoding
  * here, and an index change is written in the same put as its record.
  * It reads in sections: opening, transactions, batches, string lists,
- * records, index keys, scans, the metadata index, filtered listing. The
- * other databases live in store_journal.c and store_keys.c (store_int.h).
+ * records, index keys, scans, the metadata index, filtered listing, the
+ * ops table. The other databases live in store_lmdb_journal.c,
+ * store_lmdb_keys.c, store_lmdb_retention.c and store_lmdb_outbox.c
+ * (store_lmdb_int.h, which also describes the databases).
  *
  * May not: call into the engine, know about HTTP, or keep anything across
  * transactions except the environment, its database handles and each
@@ -28,7 +31,6 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
 
 #include "exec_opts.h"
 #include "status.h"
@@ -41,14 +43,9 @@
 #define RECORD_FORMAT_V3 3
 #define STR_ABSENT 0xffffffffu
 
-static const char *const db_names[DB_COUNT] = {"exec", "by_state", "by_fn", "by_fn_state", "timers",
-                                               "logs", "journal",  "pins",  "fn_crashes",  "attempts",
-                                               "idem", "by_meta",  "cron",  "reruns",      "callers",
-                                               "notify", "outbox", "retention"};
-
-/* Per thread: the loop, the commit thread and every worker read the store,
- * and each reads the reason of its own last failure right after it. */
-static _Thread_local char last_error[768];
+static const char *const db_names[DB_COUNT] = {
+    "exec",     "by_state", "by_fn",   "by_fn_state", "timers", "logs",    "journal", "pins",   "fn_crashes",
+    "attempts", "idem",     "by_meta", "cron",        "reruns", "callers", "notify",  "outbox", "retention"};
 
 /*
  * Read transactions are reused per thread. Under MDB_NOTLS, beginning a
@@ -61,41 +58,35 @@ static _Thread_local char last_error[768];
 #define TXN_CACHE 2
 static _Thread_local struct {
     uint64_t epoch; /* the store these belong to; 0: none */
-    store_txn *idle[TXN_CACHE];
+    lmdb_txn *idle[TXN_CACHE];
     int count;
 } txn_cache;
 static atomic_uint_fast64_t store_epochs;
 
-int store_fail(store *st, int rc, const char *what)
+int lmdb_fail(lmdb_store *st, int rc, const char *what)
 {
+    char why[768];
+
     (void)st;
     if (rc == MDB_NOTFOUND)
         return TARRY_ENOTFOUND;
     if (rc == MDB_MAP_FULL) {
-        snprintf(last_error, sizeof last_error,
+        snprintf(why, sizeof why,
                  "the store's map is full (%s; raise --map-size: it costs nothing until used)", what);
+        store_set_error(why);
         return TARRY_EFULL;
     }
     if (rc == ENOSPC || rc == EDQUOT) {
-        snprintf(last_error, sizeof last_error, "no space left on the data disk (%s: %s)", what,
+        snprintf(why, sizeof why, "no space left on the data disk (%s: %s)", what,
                  rc == EDQUOT ? "disk quota exceeded" : "no space left on device");
+        store_set_error(why);
         return TARRY_EFULL;
     }
-    snprintf(last_error, sizeof last_error, "%s: %s", what, mdb_strerror(rc));
+    snprintf(why, sizeof why, "%s: %s", what, mdb_strerror(rc));
+    store_set_error(why);
     /* LMDB could not write a meta page: the environment refuses every
      * transaction from now on, until it is opened again. */
     return rc == MDB_PANIC ? TARRY_EBROKEN : TARRY_EIO;
-}
-
-void store_set_error(const char *msg)
-{
-    snprintf(last_error, sizeof last_error, "%s", msg);
-}
-
-const char *store_last_error(store *st)
-{
-    (void)st;
-    return last_error[0] ? last_error : "no error";
 }
 
 /*
@@ -104,7 +95,7 @@ const char *store_last_error(store *st)
  * locked here; the kernel drops the lock when the process dies, however it
  * dies, so a crash never leaves a stale lock.
  */
-static int lock_folder(store *st, const char *dir, char *err, size_t errlen)
+static int lock_folder(lmdb_store *st, const char *dir, char *err, size_t errlen)
 {
     char path[4096], pid[32];
     int n;
@@ -132,18 +123,18 @@ static int lock_folder(store *st, const char *dir, char *err, size_t errlen)
 }
 
 static int pin_put(sink *out, const char *hash, const exec_id *id);
-static int record_decode(store *st, const MDB_val *key, const MDB_val *val, exec_record *r);
+static int record_decode(lmdb_store *st, const MDB_val *key, const MDB_val *val, exec_record *r);
 
 /*
  * The `pins` index (hash, id) of every unfinished execution pinned to a
  * version, filled from the records of a store written before it existed.
  * Run once, inside the transaction that creates it. Returns an LMDB code.
  */
-static int pins_build(store *st, MDB_txn *txn)
+static int pins_build(lmdb_store *st, MDB_txn *txn)
 {
     static const exec_state unfinished[] = {EXEC_SCHEDULED, EXEC_QUEUED, EXEC_RUNNING, EXEC_WAITING,
                                             EXEC_BLOCKED};
-    store_txn t = {.st = st, .txn = txn, .write = true};
+    lmdb_txn t = {.base = {&st->base}, .st = st, .txn = txn, .write = true};
     sink out = {&t, NULL};
     int rc = 0;
 
@@ -182,9 +173,9 @@ static int pins_build(store *st, MDB_txn *txn)
 static int meta_index(sink *out, const exec_record *rec, bool del);
 
 /* A store from before the metadata index: index every execution's metadata, once. */
-static int meta_build(store *st, MDB_txn *txn)
+static int meta_build(lmdb_store *st, MDB_txn *txn)
 {
-    store_txn t = {.st = st, .txn = txn, .write = true};
+    lmdb_txn t = {.base = {&st->base}, .st = st, .txn = txn, .write = true};
     sink out = {&t, NULL};
     MDB_cursor *cur;
     MDB_val key, val;
@@ -210,13 +201,14 @@ static int meta_build(store *st, MDB_txn *txn)
 
 int store_open(store **out, const char *dir, uint64_t map_size, char *err, size_t errlen)
 {
-    store *st = calloc(1, sizeof *st);
+    lmdb_store *st = calloc(1, sizeof *st);
     MDB_txn *txn = NULL;
     bool defaulted = map_size == 0;
     int rc;
 
     if (!st)
         return TARRY_ENOMEM;
+    st->base.ops = &store_lmdb_ops;
     st->ids.dir_fd = st->ids.notify_fd = -1;
     if (errlen)
         err[0] = '\0';
@@ -314,7 +306,7 @@ int store_open(store **out, const char *dir, uint64_t map_size, char *err, size_
             goto fail;
         }
     }
-    *out = st;
+    *out = &st->base;
     return 0;
 fail:
     snprintf(err, errlen, "cannot open the LMDB store in %s: %s", dir, mdb_strerror(rc));
@@ -329,14 +321,15 @@ fail:
     return TARRY_EIO;
 }
 
-void store_close(store *st)
+void lmdb_close(store *base)
 {
+    lmdb_store *st = (lmdb_store *)base;
     if (!st)
         return;
     /* Every cached read transaction, whichever thread keeps it (threads
      * that read have stopped by now); their caches see the epoch change. */
     while (st->cached) {
-        store_txn *t = st->cached;
+        lmdb_txn *t = st->cached;
         st->cached = t->next_cached;
         mdb_txn_abort(t->txn);
         free(t);
@@ -351,44 +344,48 @@ void store_close(store *st)
     free(st);
 }
 
-int store_txn_begin(store *st, bool write, store_txn **out)
+int lmdb_txn_begin(store *base, bool write, store_txn **out)
 {
-    store_txn *t;
+    lmdb_store *st = (lmdb_store *)base;
+    lmdb_txn *t;
     int rc;
 
     if (!write && txn_cache.epoch == st->epoch && txn_cache.count > 0) {
         t = txn_cache.idle[--txn_cache.count];
         if ((rc = mdb_txn_renew(t->txn)) != 0) {
             txn_cache.idle[txn_cache.count++] = t; /* still reset; try again later */
-            return store_fail(st, rc, "beginning a transaction");
+            return lmdb_fail(st, rc, "beginning a transaction");
         }
         t->idle = false;
-        *out = t;
+        *out = &t->base;
         return 0;
     }
     if (!(t = calloc(1, sizeof *t)))
         return TARRY_ENOMEM;
+    t->base.st = &st->base;
     t->st = st;
     t->write = write;
     if ((rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, &t->txn)) != 0) {
         free(t);
-        return store_fail(st, rc, "beginning a transaction");
+        return lmdb_fail(st, rc, "beginning a transaction");
     }
-    *out = t;
+    *out = &t->base;
     return 0;
 }
 
-int store_txn_commit(store_txn *t)
+int lmdb_txn_commit(store_txn *txn)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     int rc = mdb_txn_commit(t->txn);
-    store *st = t->st;
+    lmdb_store *st = t->st;
     free(t);
-    return rc ? store_fail(st, rc, "committing") : 0;
+    return rc ? lmdb_fail(st, rc, "committing") : 0;
 }
 
-void store_txn_abort(store_txn *t)
+void lmdb_txn_abort(store_txn *txn)
 {
-    store *st;
+    lmdb_txn *t = (lmdb_txn *)txn;
+    lmdb_store *st;
 
     if (!t)
         return;
@@ -415,7 +412,7 @@ void store_txn_abort(store_txn *t)
         if (t->registered) {
             /* A cache is full (rare: more than TXN_CACHE nested reads): forget it. */
             pthread_mutex_lock(&st->cached_lock);
-            for (store_txn **p = &st->cached; *p; p = &(*p)->next_cached)
+            for (lmdb_txn **p = &st->cached; *p; p = &(*p)->next_cached)
                 if (*p == t) {
                     *p = t->next_cached;
                     break;
@@ -429,7 +426,7 @@ void store_txn_abort(store_txn *t)
 
 /* ---- write sinks ------------------------------------------------------------ */
 
-int batch_append(store_batch *b, int kind, int db, const void *k, size_t klen, size_t vlen, void **value)
+int lmdb_batch_append(lmdb_batch *b, int kind, int db, const void *k, size_t klen, size_t vlen, void **value)
 {
     size_t need = (sizeof(struct op_head) + klen + vlen + 7) & ~(size_t)7;
     struct op_head head = {(uint8_t)kind, (uint8_t)db, (uint16_t)klen, (uint32_t)vlen};
@@ -453,57 +450,65 @@ int batch_append(store_batch *b, int kind, int db, const void *k, size_t klen, s
 }
 
 /* Room for a `vlen`-byte value under key k; the caller fills *value. */
-int sink_reserve(sink *s, int db, const void *k, size_t klen, size_t vlen, void **value)
+int lmdb_sink_reserve(sink *s, int db, const void *k, size_t klen, size_t vlen, void **value)
 {
     if (s->batch)
-        return batch_append(s->batch, OP_PUT, db, k, klen, vlen, value);
+        return lmdb_batch_append(s->batch, OP_PUT, db, k, klen, vlen, value);
     MDB_val key = {klen, (void *)k}, val = {vlen, NULL};
     int rc = mdb_put(s->txn->txn, s->txn->st->db[db], &key, &val, MDB_RESERVE);
     if (rc)
-        return store_fail(s->txn->st, rc, "writing");
+        return lmdb_fail(s->txn->st, rc, "writing");
     *value = val.mv_data;
     return 0;
 }
 
-int sink_put_empty(sink *s, int db, const void *k, size_t klen)
+int lmdb_sink_put_empty(sink *s, int db, const void *k, size_t klen)
 {
     void *unused;
-    return sink_reserve(s, db, k, klen, 0, &unused);
+    return lmdb_sink_reserve(s, db, k, klen, 0, &unused);
 }
 
-int sink_del(sink *s, int db, const void *k, size_t klen)
+int lmdb_sink_del(sink *s, int db, const void *k, size_t klen)
 {
     if (s->batch)
-        return batch_append(s->batch, OP_DEL, db, k, klen, 0, NULL);
+        return lmdb_batch_append(s->batch, OP_DEL, db, k, klen, 0, NULL);
     MDB_val key = {klen, (void *)k};
     int rc = mdb_del(s->txn->txn, s->txn->st->db[db], &key, NULL);
-    return (rc && rc != MDB_NOTFOUND) ? store_fail(s->txn->st, rc, "deleting") : 0;
+    return (rc && rc != MDB_NOTFOUND) ? lmdb_fail(s->txn->st, rc, "deleting") : 0;
 }
 
-store_batch *store_batch_new(void)
+store_batch *lmdb_batch_new(store *st)
 {
-    return calloc(1, sizeof(store_batch));
+    lmdb_batch *b = calloc(1, sizeof *b);
+
+    if (!b)
+        return NULL;
+    b->base.ops = st->ops;
+    return &b->base;
 }
 
-void store_batch_free(store_batch *b)
+void lmdb_batch_free(store_batch *batch)
 {
+    lmdb_batch *b = (lmdb_batch *)batch;
     if (b)
         free(b->buf);
     free(b);
 }
 
-void store_batch_reset(store_batch *b)
+void lmdb_batch_reset(store_batch *batch)
 {
+    lmdb_batch *b = (lmdb_batch *)batch;
     b->len = 0;
 }
 
-bool store_batch_empty(const store_batch *b)
+bool lmdb_batch_empty(const store_batch *batch)
 {
+    const lmdb_batch *b = (const lmdb_batch *)batch;
     return b->len == 0;
 }
 
 /* Whether LMDB refuses every write transaction from now on (MDB_FATAL_ERROR: a failed meta page write). */
-static bool env_broken(store *st)
+static bool env_broken(lmdb_store *st)
 {
     MDB_txn *probe;
     int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &probe);
@@ -513,7 +518,7 @@ static bool env_broken(store *st)
 }
 
 /* Whether the data folder's file system has less room than a batch of `len` bytes could need. */
-static bool disk_nearly_full(store *st, size_t len)
+static bool disk_nearly_full(lmdb_store *st, size_t len)
 {
     struct statvfs fs;
     if (statvfs(st->dir, &fs) != 0)
@@ -521,23 +526,25 @@ static bool disk_nearly_full(store *st, size_t len)
     return (uint64_t)fs.f_bavail * fs.f_frsize < (uint64_t)len * 2 + (1u << 20);
 }
 
-int store_batch_commit(store *st, store_batch *b)
+int lmdb_batch_commit(store *base, store_batch *batch)
 {
+    lmdb_store *st = (lmdb_store *)base;
+    lmdb_batch *b = (lmdb_batch *)batch;
     MDB_txn *txn;
     size_t at = 0;
     char why[512];
     int rc;
 
     if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
-        return store_fail(st, rc, "beginning a write transaction");
+        return lmdb_fail(st, rc, "beginning a write transaction");
     while (at < b->len) {
         struct op_head head;
         memcpy(&head, b->buf + at, sizeof head);
         MDB_val key = {head.klen, b->buf + at + sizeof head};
         MDB_val val = {head.vlen, b->buf + at + sizeof head + head.klen};
         if (head.kind == OP_PURGE) {
-            /* Its own error text and code (store_retention.c); nothing of the batch is written. */
-            int trc = store_retention_purge_op(st, txn, &key, &val);
+            /* Its own error text and code (store_lmdb_retention.c); nothing of the batch is written. */
+            int trc = lmdb_retention_purge_op(st, txn, &key, &val);
             if (trc != 0) {
                 mdb_txn_abort(txn);
                 return trc;
@@ -557,19 +564,22 @@ int store_batch_commit(store *st, store_batch *b)
          * cannot tell whether the new meta page reached the disk, so this
          * batch may be in the store (and would be found by the next open).
          * Its callers must hear "unknown", not "not accepted". */
-        store_fail(st, rc, "committing a batch");
-        snprintf(last_error + strlen(last_error), sizeof last_error - strlen(last_error),
-                 "; the store cannot write any more, and whether this batch was written is unknown");
+        char broken[900];
+        lmdb_fail(st, rc, "committing a batch");
+        snprintf(broken, sizeof broken,
+                 "%s; the store cannot write any more, and whether this batch was written is unknown",
+                 store_last_error(base));
+        store_set_error(broken);
         return TARRY_EBROKEN;
     }
     if (rc == EIO && disk_nearly_full(st, b->len)) {
         /* LMDB says EIO for a write that came up short ("filesystem full?"
          * in its source): on a disk without room for this batch, that is a
          * full disk, which refuses new work rather than failing it. */
-        return store_fail(st, ENOSPC, "committing a batch (a write came up short)");
+        return lmdb_fail(st, ENOSPC, "committing a batch (a write came up short)");
     }
     if (rc)
-        return store_fail(st, rc, "committing a batch");
+        return lmdb_fail(st, rc, "committing a batch");
     /* Committed, but into the store that opened: if the folder is gone,
      * nobody will ever read it, and nothing may be acknowledged. (A folder
      * replaced under its name is found within a second: store_check_folder.) */
@@ -580,8 +590,9 @@ int store_batch_commit(store *st, store_batch *b)
     return 0;
 }
 
-int store_check_folder(store *st)
+int lmdb_check_folder(store *base)
 {
+    lmdb_store *st = (lmdb_store *)base;
     char why[512];
     if (store_folder_check(st->dir, &st->ids, why, sizeof why) == 0)
         return 0;
@@ -589,9 +600,13 @@ int store_check_folder(store *st)
     return TARRY_ELOST;
 }
 
-void store_mark_lost(store *st)
+void lmdb_mark_lost(store *base)
 {
-    store_folder_mark_lost(st->dir, last_error[0] ? last_error : "the store was lost");
+    lmdb_store *st = (lmdb_store *)base;
+    const char *why = store_last_error(base);
+
+    /* This thread's last failure says how the store was lost, if it failed at all. */
+    store_folder_mark_lost(st->dir, strcmp(why, "no error") != 0 ? why : "the store was lost");
 }
 
 /* ---- string lists -------------------------------------------------------------
@@ -599,7 +614,7 @@ void store_mark_lost(store *st)
  * (STR_ABSENT for NULL), its bytes and a NUL, so decoded strings point
  * straight into the map. */
 
-size_t strings_size(const char *const *strs, size_t *len, size_t n)
+size_t lmdb_strings_size(const char *const *strs, size_t *len, size_t n)
 {
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
@@ -609,7 +624,7 @@ size_t strings_size(const char *const *strs, size_t *len, size_t n)
     return total;
 }
 
-void strings_put(char *p, const char *const *strs, const size_t *len, size_t n)
+void lmdb_strings_put(char *p, const char *const *strs, const size_t *len, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         uint32_t size = strs[i] ? (uint32_t)len[i] : STR_ABSENT;
@@ -623,7 +638,7 @@ void strings_put(char *p, const char *const *strs, const size_t *len, size_t n)
 }
 
 /* 0, or -1 when the bytes in [p, end) are not n well-formed strings. */
-int strings_get(const char *p, const char *end, const char **strs, size_t n)
+int lmdb_strings_get(const char *p, const char *end, const char **strs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         uint32_t size;
@@ -707,9 +722,9 @@ static int record_encode(sink *out, const exec_record *r)
     int rc;
 
     record_strings(r, s);
-    total += strings_size(s, len, RECORD_STRINGS);
+    total += lmdb_strings_size(s, len, RECORD_STRINGS);
     /* Encode straight into the page (or the batch): no intermediate copy. */
-    if ((rc = sink_reserve(out, DB_EXEC, r->id.bytes, 16, total, &value)) != 0)
+    if ((rc = lmdb_sink_reserve(out, DB_EXEC, r->id.bytes, 16, total, &value)) != 0)
         return rc;
     memset(&head, 0, sizeof head);
     head.v3.format = RECORD_FORMAT;
@@ -739,11 +754,11 @@ static int record_encode(sink *out, const exec_record *r)
     head5.flags5 = r->cancel_requested ? RECORD_F5_CANCEL_REQUESTED : 0;
     head5.timeouts = r->timeouts;
     memcpy(value, &head5, sizeof head5);
-    strings_put((char *)value + sizeof head5, s, len, RECORD_STRINGS);
+    lmdb_strings_put((char *)value + sizeof head5, s, len, RECORD_STRINGS);
     return 0;
 }
 
-static int record_decode(store *st, const MDB_val *key, const MDB_val *val, exec_record *r)
+static int record_decode(lmdb_store *st, const MDB_val *key, const MDB_val *val, exec_record *r)
 {
     struct record_head_v5 head5;
     struct record_head head;
@@ -766,7 +781,7 @@ static int record_decode(store *st, const MDB_val *key, const MDB_val *val, exec
         head_size = sizeof head.v3;
     else
         goto corrupt;
-    if (val->mv_size < head_size || strings_get(p + head_size, end, s, nstrings) != 0)
+    if (val->mv_size < head_size || lmdb_strings_get(p + head_size, end, s, nstrings) != 0)
         goto corrupt;
     if (head_size == sizeof head5) {
         memcpy(&head5, p, sizeof head5);
@@ -814,7 +829,6 @@ corrupt:
 }
 
 /* ---- index keys ---------------------------------------------------------- */
-
 
 static size_t key_state(uint8_t *k, exec_state state, const exec_id *id)
 {
@@ -894,7 +908,7 @@ static size_t key_pin(uint8_t *k, const char *hash, const exec_id *id)
 static int pin_put(sink *out, const char *hash, const exec_id *id)
 {
     uint8_t k[PIN_HASH_LEN + 16];
-    return sink_put_empty(out, DB_PINS, k, key_pin(k, hash, id));
+    return lmdb_sink_put_empty(out, DB_PINS, k, key_pin(k, hash, id));
 }
 
 /* `pins` holds (hash, id) exactly while an execution is unfinished and pinned to `hash`. */
@@ -906,7 +920,7 @@ static int pins_update(sink *out, const exec_record *rec, const exec_record *pre
 
     if (was && now && memcmp(was, now, PIN_HASH_LEN) == 0)
         return 0;
-    if (was && (rc = sink_del(out, DB_PINS, k, key_pin(k, was, &rec->id))) != 0)
+    if (was && (rc = lmdb_sink_del(out, DB_PINS, k, key_pin(k, was, &rec->id))) != 0)
         return rc;
     return now ? pin_put(out, now, &rec->id) : 0;
 }
@@ -924,17 +938,18 @@ static int reruns_put(sink *out, const exec_record *rec)
         return 0;
     memcpy(k, rec->rerun_of.bytes, 16);
     memcpy(k + 16, rec->id.bytes, 16);
-    return sink_put_empty(out, DB_RERUNS, k, sizeof k);
+    return lmdb_sink_put_empty(out, DB_RERUNS, k, sizeof k);
 }
 
-int store_reruns_scan(store_txn *t, const exec_id *id, store_id_cb cb, void *user)
+int lmdb_reruns_scan(store_txn *txn, const exec_id *id, store_id_cb cb, void *user)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     MDB_cursor *cur;
     MDB_val key = {16, (void *)id->bytes}, val;
     int rc, out = 0;
 
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_RERUNS], &cur)) != 0)
-        return store_fail(t->st, rc, "opening a cursor");
+        return lmdb_fail(t->st, rc, "opening a cursor");
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         exec_id rerun;
@@ -948,7 +963,7 @@ int store_reruns_scan(store_txn *t, const exec_id *id, store_id_cb cb, void *use
     if (out)
         return out;
     if (rc != 0 && rc != MDB_NOTFOUND)
-        return store_fail(t->st, rc, "reading re-runs");
+        return lmdb_fail(t->st, rc, "reading re-runs");
     return 0;
 }
 
@@ -961,7 +976,7 @@ static int exec_put(sink *out, const exec_record *rec, const exec_record *prev)
         return TARRY_EINVAL;
     if ((rc = record_encode(out, rec)) != 0)
         return rc;
-    if (!prev && (rc = sink_put_empty(out, DB_BY_FN, k, key_fn(k, rec->function, &rec->id))) != 0)
+    if (!prev && (rc = lmdb_sink_put_empty(out, DB_BY_FN, k, key_fn(k, rec->function, &rec->id))) != 0)
         return rc;
     if (!prev && (rc = meta_index(out, rec, false)) != 0)
         return rc;
@@ -972,34 +987,37 @@ static int exec_put(sink *out, const exec_record *rec, const exec_record *prev)
     if (prev && prev->state == rec->state && timer_at(prev) == timer_at(rec))
         return 0;
     if (prev && prev->state != rec->state) {
-        if ((rc = sink_del(out, DB_BY_STATE, k, key_state(k, prev->state, &rec->id))) != 0 ||
-            (rc = sink_del(out, DB_BY_FN_STATE, k, key_fn_state(k, rec->function, prev->state, &rec->id))) !=
-                0)
+        if ((rc = lmdb_sink_del(out, DB_BY_STATE, k, key_state(k, prev->state, &rec->id))) != 0 ||
+            (rc = lmdb_sink_del(out, DB_BY_FN_STATE, k,
+                                key_fn_state(k, rec->function, prev->state, &rec->id))) != 0)
             return rc;
     }
     if (!prev || prev->state != rec->state) {
-        if ((rc = sink_put_empty(out, DB_BY_STATE, k, key_state(k, rec->state, &rec->id))) != 0 ||
-            (rc = sink_put_empty(out, DB_BY_FN_STATE, k,
-                                 key_fn_state(k, rec->function, rec->state, &rec->id))) != 0)
+        if ((rc = lmdb_sink_put_empty(out, DB_BY_STATE, k, key_state(k, rec->state, &rec->id))) != 0 ||
+            (rc = lmdb_sink_put_empty(out, DB_BY_FN_STATE, k,
+                                      key_fn_state(k, rec->function, rec->state, &rec->id))) != 0)
             return rc;
     }
     /* An execution with a timer is in `timers` at its due time, and nowhere else. */
     if (prev && timer_at(prev) &&
-        (rc = sink_del(out, DB_TIMERS, k, key_timer(k, timer_at(prev), &rec->id))) != 0)
+        (rc = lmdb_sink_del(out, DB_TIMERS, k, key_timer(k, timer_at(prev), &rec->id))) != 0)
         return rc;
-    if (timer_at(rec) && (rc = sink_put_empty(out, DB_TIMERS, k, key_timer(k, timer_at(rec), &rec->id))) != 0)
+    if (timer_at(rec) &&
+        (rc = lmdb_sink_put_empty(out, DB_TIMERS, k, key_timer(k, timer_at(rec), &rec->id))) != 0)
         return rc;
     return 0;
 }
 
-int store_exec_put(store_txn *t, const exec_record *rec, const exec_record *prev)
+int lmdb_exec_put(store_txn *txn, const exec_record *rec, const exec_record *prev)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     sink out = {t, NULL};
     return exec_put(&out, rec, prev);
 }
 
-int store_batch_exec_put(store_batch *b, const exec_record *rec, const exec_record *prev)
+int lmdb_batch_exec_put(store_batch *batch, const exec_record *rec, const exec_record *prev)
 {
+    lmdb_batch *b = (lmdb_batch *)batch;
     sink out = {NULL, b};
     return exec_put(&out, rec, prev);
 }
@@ -1007,9 +1025,9 @@ int store_batch_exec_put(store_batch *b, const exec_record *rec, const exec_reco
 /*
  * Everything exec_put derives from rec, out: its state, function and metadata rows,
  * its pin and timer (none once final, deleted all the same) and its row among its original's
- * re-runs, then the record itself. Its own re-runs, journal and the rest are store_retention.c's.
+ * re-runs, then the record itself. Its own re-runs, journal and the rest are store_lmdb_retention.c's.
  */
-int store_exec_unindex(sink *out, const exec_record *rec)
+int lmdb_exec_unindex(sink *out, const exec_record *rec)
 {
     uint8_t k[MAX_INDEX_KEY];
     const char *pin = pinned_to(rec);
@@ -1018,61 +1036,64 @@ int store_exec_unindex(sink *out, const exec_record *rec)
 
     if (strlen(rec->function) > 128)
         return TARRY_EINVAL;
-    if ((rc = sink_del(out, DB_BY_FN, k, key_fn(k, rec->function, &rec->id))) != 0 ||
-        (rc = sink_del(out, DB_BY_STATE, k, key_state(k, rec->state, &rec->id))) != 0 ||
-        (rc = sink_del(out, DB_BY_FN_STATE, k, key_fn_state(k, rec->function, rec->state, &rec->id))) != 0 ||
+    if ((rc = lmdb_sink_del(out, DB_BY_FN, k, key_fn(k, rec->function, &rec->id))) != 0 ||
+        (rc = lmdb_sink_del(out, DB_BY_STATE, k, key_state(k, rec->state, &rec->id))) != 0 ||
+        (rc = lmdb_sink_del(out, DB_BY_FN_STATE, k, key_fn_state(k, rec->function, rec->state, &rec->id))) !=
+            0 ||
         (rc = meta_index(out, rec, true)) != 0)
         return rc;
-    if (pin && (rc = sink_del(out, DB_PINS, k, key_pin(k, pin, &rec->id))) != 0)
+    if (pin && (rc = lmdb_sink_del(out, DB_PINS, k, key_pin(k, pin, &rec->id))) != 0)
         return rc;
-    if (timer_at(rec) && (rc = sink_del(out, DB_TIMERS, k, key_timer(k, timer_at(rec), &rec->id))) != 0)
+    if (timer_at(rec) && (rc = lmdb_sink_del(out, DB_TIMERS, k, key_timer(k, timer_at(rec), &rec->id))) != 0)
         return rc;
     if (memcmp(&rec->rerun_of, &none, sizeof none) != 0) {
         memcpy(k, rec->rerun_of.bytes, 16);
         memcpy(k + 16, rec->id.bytes, 16);
-        if ((rc = sink_del(out, DB_RERUNS, k, 32)) != 0)
+        if ((rc = lmdb_sink_del(out, DB_RERUNS, k, 32)) != 0)
             return rc;
     }
     /* Last: rec's strings may point into the record's own page (a decoded record). */
-    return sink_del(out, DB_EXEC, rec->id.bytes, 16);
+    return lmdb_sink_del(out, DB_EXEC, rec->id.bytes, 16);
 }
 
-int store_record_decode(const MDB_val *key, const MDB_val *val, exec_record *r)
+int lmdb_record_decode(const MDB_val *key, const MDB_val *val, exec_record *r)
 {
     return record_decode(NULL, key, val, r);
 }
 
-int store_exec_get(store_txn *t, const exec_id *id, exec_record *out)
+int lmdb_exec_get(store_txn *txn, const exec_id *id, exec_record *out)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     MDB_val key = {16, (void *)id->bytes}, val;
     int rc = mdb_get(t->txn, t->st->db[DB_EXEC], &key, &val);
     if (rc)
-        return store_fail(t->st, rc, "reading an execution");
+        return lmdb_fail(t->st, rc, "reading an execution");
     return record_decode(t->st, &key, &val, out);
 }
 
 /* Fetch the record an index key ends with (the last 16 bytes) and hand it on. */
-static int emit_indexed(store_txn *t, const MDB_val *ikey, store_exec_cb cb, void *user)
+static int emit_indexed(lmdb_txn *t, const MDB_val *ikey, store_exec_cb cb, void *user)
 {
     exec_record rec;
     exec_id id;
     int rc;
 
     memcpy(id.bytes, (const uint8_t *)ikey->mv_data + ikey->mv_size - 16, 16);
-    if ((rc = store_exec_get(t, &id, &rec)) != 0)
+    if ((rc = lmdb_exec_get(&t->base, &id, &rec)) != 0)
         return rc == TARRY_ENOTFOUND ? TARRY_EIO : rc; /* an index must never dangle */
     return cb(user, &rec);
 }
 
-int store_exec_ids_in_state(store_txn *t, exec_state state, store_id_cb cb, void *user)
+int lmdb_exec_ids_in_state(store_txn *txn, exec_state state, store_id_cb cb, void *user)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     MDB_cursor *cur;
     uint8_t prefix = (uint8_t)state;
     MDB_val key = {1, &prefix}, val;
     int rc, out = 0;
 
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_BY_STATE], &cur)) != 0)
-        return store_fail(t->st, rc, "opening a cursor");
+        return lmdb_fail(t->st, rc, "opening a cursor");
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         exec_id id;
@@ -1085,7 +1106,7 @@ int store_exec_ids_in_state(store_txn *t, exec_state state, store_id_cb cb, void
     mdb_cursor_close(cur);
     if (out)
         return out;
-    return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "scanning by state") : 0;
+    return (rc && rc != MDB_NOTFOUND) ? lmdb_fail(t->st, rc, "scanning by state") : 0;
 }
 
 struct scan_records {
@@ -1098,20 +1119,21 @@ static int record_of_id(void *user, const exec_id *id)
 {
     struct scan_records *s = user;
     exec_record rec;
-    int rc = store_exec_get(s->t, id, &rec);
+    int rc = lmdb_exec_get(s->t, id, &rec);
     if (rc != 0)
         return rc == TARRY_ENOTFOUND ? TARRY_EIO : rc; /* an index must never dangle */
     return s->cb(s->user, &rec);
 }
 
-int store_exec_scan_state(store_txn *t, exec_state state, store_exec_cb cb, void *user)
+int lmdb_exec_scan_state(store_txn *txn, exec_state state, store_exec_cb cb, void *user)
 {
-    struct scan_records s = {t, cb, user};
-    return store_exec_ids_in_state(t, state, record_of_id, &s);
+    struct scan_records s = {txn, cb, user};
+    return lmdb_exec_ids_in_state(txn, state, record_of_id, &s);
 }
 
-int store_pins_count(store_txn *t, const char *hash, uint64_t max, uint64_t *count)
+int lmdb_pins_count(store_txn *txn, const char *hash, uint64_t max, uint64_t *count)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     MDB_cursor *cur;
     uint8_t seek[PIN_HASH_LEN + 16];
     MDB_val key = {sizeof seek, seek}, val;
@@ -1123,7 +1145,7 @@ int store_pins_count(store_txn *t, const char *hash, uint64_t max, uint64_t *cou
     memcpy(seek, hash, PIN_HASH_LEN);
     memset(seek + PIN_HASH_LEN, 0, 16);
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_PINS], &cur)) != 0)
-        return store_fail(t->st, rc, "opening a cursor");
+        return lmdb_fail(t->st, rc, "opening a cursor");
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0 && *count < max;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         if (key.mv_size != sizeof seek || memcmp(key.mv_data, hash, PIN_HASH_LEN) != 0)
@@ -1131,18 +1153,19 @@ int store_pins_count(store_txn *t, const char *hash, uint64_t max, uint64_t *cou
         (*count)++;
     }
     mdb_cursor_close(cur);
-    return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "counting pinned executions") : 0;
+    return (rc && rc != MDB_NOTFOUND) ? lmdb_fail(t->st, rc, "counting pinned executions") : 0;
 }
 
-int store_pinned_versions(store_txn *t, store_hash_cb cb, void *user)
+int lmdb_pinned_versions(store_txn *txn, store_hash_cb cb, void *user)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     MDB_cursor *cur;
     uint8_t seek[PIN_HASH_LEN + 16];
     MDB_val key, val;
     int rc, out = 0;
 
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_PINS], &cur)) != 0)
-        return store_fail(t->st, rc, "opening a cursor");
+        return lmdb_fail(t->st, rc, "opening a cursor");
     rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
     while (rc == 0 && key.mv_size == sizeof seek) {
         char hash[PIN_HASH_LEN + 1];
@@ -1162,11 +1185,12 @@ int store_pinned_versions(store_txn *t, store_hash_cb cb, void *user)
     mdb_cursor_close(cur);
     if (out)
         return out;
-    return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "reading pinned versions") : 0;
+    return (rc && rc != MDB_NOTFOUND) ? lmdb_fail(t->st, rc, "reading pinned versions") : 0;
 }
 
-int store_exec_list(store_txn *t, const store_list_query *q, store_exec_cb cb, void *user, bool *more)
+int lmdb_exec_list(store_txn *txn, const store_list_query *q, store_exec_cb cb, void *user, bool *more)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     uint8_t prefix[MAX_INDEX_KEY], seek[MAX_INDEX_KEY];
     size_t plen = 0, n = 0;
     MDB_dbi dbi;
@@ -1201,7 +1225,7 @@ int store_exec_list(store_txn *t, const store_list_query *q, store_exec_cb cb, v
     else
         memset(seek + plen, 0xff, 16);
     if ((rc = mdb_cursor_open(t->txn, dbi, &cur)) != 0)
-        return store_fail(t->st, rc, "opening a cursor");
+        return lmdb_fail(t->st, rc, "opening a cursor");
     key.mv_size = plen + 16;
     key.mv_data = seek;
     rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
@@ -1226,34 +1250,36 @@ int store_exec_list(store_txn *t, const store_list_query *q, store_exec_cb cb, v
     mdb_cursor_close(cur);
     if (out)
         return out;
-    return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "listing executions") : 0;
+    return (rc && rc != MDB_NOTFOUND) ? lmdb_fail(t->st, rc, "listing executions") : 0;
 }
 
-int store_timer_first(store_txn *t, int64_t *due_ms, exec_id *id)
+int lmdb_timer_first(store_txn *txn, int64_t *due_ms, exec_id *id)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     MDB_cursor *cur;
     MDB_val key, val;
     int rc;
 
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_TIMERS], &cur)) != 0)
-        return store_fail(t->st, rc, "opening a cursor");
+        return lmdb_fail(t->st, rc, "opening a cursor");
     rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
     if (rc == 0 && key.mv_size == 24) {
         *due_ms = timer_due(key.mv_data);
         memcpy(id->bytes, (uint8_t *)key.mv_data + 8, 16);
     }
     mdb_cursor_close(cur);
-    return rc ? store_fail(t->st, rc, "reading timers") : 0;
+    return rc ? lmdb_fail(t->st, rc, "reading timers") : 0;
 }
 
-int store_timer_each(store_txn *t, store_timer_cb cb, void *user)
+int lmdb_timer_each(store_txn *txn, store_timer_cb cb, void *user)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     MDB_cursor *cur;
     MDB_val key, val;
     int rc, out = 0;
 
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_TIMERS], &cur)) != 0)
-        return store_fail(t->st, rc, "opening a cursor");
+        return lmdb_fail(t->st, rc, "opening a cursor");
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         exec_id id;
@@ -1266,17 +1292,18 @@ int store_timer_each(store_txn *t, store_timer_cb cb, void *user)
     mdb_cursor_close(cur);
     if (out)
         return out;
-    return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "scanning timers") : 0;
+    return (rc && rc != MDB_NOTFOUND) ? lmdb_fail(t->st, rc, "scanning timers") : 0;
 }
 
-int store_timer_scan_due(store_txn *t, int64_t now_ms, store_exec_cb cb, void *user)
+int lmdb_timer_scan_due(store_txn *txn, int64_t now_ms, store_exec_cb cb, void *user)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     MDB_cursor *cur;
     MDB_val key, val;
     int rc, out = 0;
 
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_TIMERS], &cur)) != 0)
-        return store_fail(t->st, rc, "opening a cursor");
+        return lmdb_fail(t->st, rc, "opening a cursor");
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         if (key.mv_size != 24 || timer_due(key.mv_data) > now_ms)
@@ -1287,7 +1314,7 @@ int store_timer_scan_due(store_txn *t, int64_t now_ms, store_exec_cb cb, void *u
     mdb_cursor_close(cur);
     if (out)
         return out;
-    return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "scanning timers") : 0;
+    return (rc && rc != MDB_NOTFOUND) ? lmdb_fail(t->st, rc, "scanning timers") : 0;
 }
 
 /* ---- the metadata index ----------------------------------------------------------
@@ -1334,8 +1361,8 @@ static int meta_index(sink *out, const exec_record *rec, bool del)
             continue;
         n = meta_prefix(k, item->string, item->valuestring);
         memcpy(k + n, rec->id.bytes, 16);
-        if ((rc = del ? sink_del(out, DB_BY_META, k, n + 16) : sink_put_empty(out, DB_BY_META, k, n + 16)) !=
-            0)
+        if ((rc = del ? lmdb_sink_del(out, DB_BY_META, k, n + 16)
+                      : lmdb_sink_put_empty(out, DB_BY_META, k, n + 16)) != 0)
             break;
     }
     cJSON_Delete(obj);
@@ -1360,13 +1387,13 @@ static void source_check(list_source *s, int rc)
 }
 
 /* Position s on its newest key below prefix + upper. */
-static int source_open(store_txn *t, int db, list_source *s, const uint8_t upper[16])
+static int source_open(lmdb_txn *t, int db, list_source *s, const uint8_t upper[16])
 {
     uint8_t seek[META_INDEX_MAX + 16];
     int rc;
 
     if ((rc = mdb_cursor_open(t->txn, t->st->db[db], &s->cur)) != 0)
-        return store_fail(t->st, rc, "opening a cursor");
+        return lmdb_fail(t->st, rc, "opening a cursor");
     s->exec = db == DB_EXEC;
     memcpy(seek, s->prefix, s->plen);
     memcpy(seek + s->plen, upper, 16);
@@ -1375,7 +1402,7 @@ static int source_open(store_txn *t, int db, list_source *s, const uint8_t upper
     rc = mdb_cursor_get(s->cur, &s->key, &s->val, MDB_SET_RANGE);
     rc = mdb_cursor_get(s->cur, &s->key, &s->val, rc == 0 ? MDB_PREV : MDB_LAST);
     if (rc && rc != MDB_NOTFOUND)
-        return store_fail(t->st, rc, "listing executions");
+        return lmdb_fail(t->st, rc, "listing executions");
     source_check(s, rc);
     return 0;
 }
@@ -1463,9 +1490,10 @@ static int query_sources(const store_query *q, list_source **out, size_t *count,
     return 0;
 }
 
-int store_exec_query(store_txn *t, const store_query *q, store_exec_cb cb, void *user, bool *more,
-                     exec_id *next)
+int lmdb_exec_query(store_txn *txn, const store_query *q, store_exec_cb cb, void *user, bool *more,
+                    exec_id *next)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     list_source *src = NULL;
     size_t count = 0, emitted = 0, examined = 0;
     uint8_t upper[16];
@@ -1514,7 +1542,7 @@ int store_exec_query(store_txn *t, const store_query *q, store_exec_cb cb, void 
         examined++;
         if (best->exec)
             rc = record_decode(t->st, &best->key, &best->val, &rec);
-        else if ((rc = store_exec_get(t, &id, &rec)) == TARRY_ENOTFOUND)
+        else if ((rc = lmdb_exec_get(&t->base, &id, &rec)) == TARRY_ENOTFOUND)
             rc = TARRY_EIO; /* an index must never dangle */
         if (rc != 0)
             goto done;
@@ -1531,7 +1559,7 @@ int store_exec_query(store_txn *t, const store_query *q, store_exec_cb cb, void 
         last = id;
         int r = mdb_cursor_get(best->cur, &best->key, &best->val, MDB_PREV);
         if (r && r != MDB_NOTFOUND) {
-            rc = store_fail(t->st, r, "listing executions");
+            rc = lmdb_fail(t->st, r, "listing executions");
             goto done;
         }
         source_check(best, r);
@@ -1544,8 +1572,9 @@ done:
     return rc;
 }
 
-int store_exec_count(store_txn *t, const char *function, exec_state state, uint64_t max, uint64_t *count)
+int lmdb_exec_count(store_txn *txn, const char *function, exec_state state, uint64_t max, uint64_t *count)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     uint8_t prefix[MAX_INDEX_KEY];
     size_t plen = 0;
     MDB_cursor *cur;
@@ -1563,7 +1592,7 @@ int store_exec_count(store_txn *t, const char *function, exec_state state, uint6
     }
     prefix[plen++] = (uint8_t)state;
     if ((rc = mdb_cursor_open(t->txn, t->st->db[db], &cur)) != 0)
-        return store_fail(t->st, rc, "opening a cursor");
+        return lmdb_fail(t->st, rc, "opening a cursor");
     key.mv_size = plen;
     key.mv_data = prefix;
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0 && *count < max;
@@ -1573,5 +1602,73 @@ int store_exec_count(store_txn *t, const char *function, exec_state state, uint6
         (*count)++;
     }
     mdb_cursor_close(cur);
-    return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "counting executions") : 0;
+    return (rc && rc != MDB_NOTFOUND) ? lmdb_fail(t->st, rc, "counting executions") : 0;
 }
+
+/* ---- the ops table: the only way into this implementation (store_impl.h) ---------------- */
+
+const struct store_ops store_lmdb_ops = {
+    .kind = "lmdb",
+    .close = lmdb_close,
+    .check_folder = lmdb_check_folder,
+    .mark_lost = lmdb_mark_lost,
+    .txn_begin = lmdb_txn_begin,
+    .txn_commit = lmdb_txn_commit,
+    .txn_abort = lmdb_txn_abort,
+    .exec_put = lmdb_exec_put,
+    .exec_get = lmdb_exec_get,
+    .batch_new = lmdb_batch_new,
+    .batch_free = lmdb_batch_free,
+    .batch_reset = lmdb_batch_reset,
+    .batch_empty = lmdb_batch_empty,
+    .batch_exec_put = lmdb_batch_exec_put,
+    .batch_commit = lmdb_batch_commit,
+    .exec_scan_state = lmdb_exec_scan_state,
+    .pinned_versions = lmdb_pinned_versions,
+    .pins_count = lmdb_pins_count,
+    .exec_ids_in_state = lmdb_exec_ids_in_state,
+    .exec_list = lmdb_exec_list,
+    .timer_first = lmdb_timer_first,
+    .timer_each = lmdb_timer_each,
+    .timer_scan_due = lmdb_timer_scan_due,
+    .log_put = lmdb_log_put,
+    .batch_log_put = lmdb_batch_log_put,
+    .log_scan = lmdb_log_scan,
+    .log_scan_from = lmdb_log_scan_from,
+    .reruns_scan = lmdb_reruns_scan,
+    .batch_caller_put = lmdb_batch_caller_put,
+    .caller_put = lmdb_caller_put,
+    .batch_caller_del = lmdb_batch_caller_del,
+    .callers_scan = lmdb_callers_scan,
+    .fn_crashes_put = lmdb_fn_crashes_put,
+    .batch_fn_crashes_put = lmdb_batch_fn_crashes_put,
+    .fn_crashes_scan = lmdb_fn_crashes_scan,
+    .batch_cron_put = lmdb_batch_cron_put,
+    .cron_put = lmdb_cron_put,
+    .cron_scan = lmdb_cron_scan,
+    .attempt_put = lmdb_attempt_put,
+    .batch_attempt_put = lmdb_batch_attempt_put,
+    .attempt_scan = lmdb_attempt_scan,
+    .journal_put = lmdb_journal_put,
+    .batch_journal_put = lmdb_batch_journal_put,
+    .batch_journal_del = lmdb_batch_journal_del,
+    .journal_get = lmdb_journal_get,
+    .journal_scan = lmdb_journal_scan,
+    .idem_get = lmdb_idem_get,
+    .batch_idem_put = lmdb_batch_idem_put,
+    .idem_expired = lmdb_idem_expired,
+    .batch_idem_del_raw = lmdb_batch_idem_del_raw,
+    .exec_query = lmdb_exec_query,
+    .exec_count = lmdb_exec_count,
+    .usage_read = lmdb_usage_read,
+    .batch_retention_put = lmdb_batch_retention_put,
+    .retention_first = lmdb_retention_first,
+    .retention_due = lmdb_retention_due,
+    .batch_exec_purge = lmdb_batch_exec_purge,
+    .retention_info_get = lmdb_retention_info_get,
+    .retention_build = lmdb_retention_build,
+    .batch_notify_put = lmdb_batch_notify_put,
+    .notify_scan = lmdb_notify_scan,
+    .outbox_scan = lmdb_outbox_scan,
+    .outbox_count = lmdb_outbox_count,
+};

@@ -1,7 +1,7 @@
 /*
- * store_folder.c - see store_folder.h.
+ * store_lmdb_folder.c - see store_lmdb_folder.h.
  *
- * May not: include lmdb.h (store.c passes the data file's descriptor).
+ * May not: include lmdb.h (store_lmdb.c passes the data file's descriptor).
  */
 #include "store_lmdb_folder.h"
 
