@@ -19,6 +19,7 @@
 #include "engine.h"
 #include "ids.h"
 #include "status.h"
+#include "store.h"
 
 #define CLUSTER_RUNNING_MAX 1000
 
@@ -67,8 +68,7 @@ int api_cluster_handle(api *a, http_req *req)
     cJSON *root = cJSON_CreateObject(), *hosts, *h;
 
     engine_get_stats(e, &stats);
-    /* The one store there is today; the store interface names its kind once there are two. */
-    cJSON_AddStringToObject(root, "store", "lmdb");
+    cJSON_AddStringToObject(root, "store", store_kind(engine_store(e)));
     hosts = cJSON_AddArrayToObject(root, "hosts");
     if (!(h = cJSON_CreateObject()) || !hosts) {
         cJSON_Delete(h);

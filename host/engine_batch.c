@@ -424,7 +424,7 @@ static void entry_committed(engine *e, commit_entry *ce)
     bool ended = engine_final_ending(ce->state) && x->committed_state != ce->state;
 
     if (x->committed_state == EXEC_SCHEDULED || ce->state == EXEC_SCHEDULED || ce->wake_at ||
-        (x->rec.discard_at && ce->attempts == 0)) /* an unstarted one's discard timer (store.c) */
+        (x->rec.discard_at && ce->attempts == 0)) /* an unstarted one's discard timer (store_lmdb.c, timer_at) */
         e->timers_changed = true;
     x->committed_state = ce->state;
     engine_idem_forget(e, x); /* its key is in the store now */

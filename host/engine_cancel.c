@@ -35,7 +35,7 @@
  * attempt by then is discarded with the reason. It is decided at dispatch
  * (engine_start_refused) and by its timer: the store's `timers` index holds
  * an unstarted scheduled execution at min(scheduled_at, discard_at) and an
- * unstarted queued one at discard_at (store.c, timer_at), so one waiting
+ * unstarted queued one at discard_at (the store's timer index: store_lmdb.c timer_at), so one waiting
  * behind busy workers, in the ready queue or in the backlog, is discarded
  * when the time passes, not when a worker frees up (engine_timers.c).
  *

@@ -94,7 +94,7 @@ typedef struct exec {
     char written_hash[PLUGIN_HASH_LEN + 1], committed_hash[PLUGIN_HASH_LEN + 1]; /* pinned version, "" none */
     int64_t written_scheduled_at, committed_scheduled_at;
     int64_t written_wake_at, committed_wake_at;
-    uint32_t written_attempts, committed_attempts; /* an unstarted one's discard timer (store.c) */
+    uint32_t written_attempts, committed_attempts; /* an unstarted one's discard timer (store_lmdb.c timer_at) */
     const plugin_fn *fn;
     bool deferred;              /* acknowledged to nobody yet: written only once final (see the top) */
     bool careful;               /* recovered after a crash: dispatched only once `running` is durable */

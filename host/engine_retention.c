@@ -15,7 +15,7 @@
  *
  * What: the commit thread expands each purge into the deletes of the
  * execution and everything of it, in the batch's transaction
- * (store_retention.c). Never one in memory (`active`: not final in the
+ * (store_lmdb_retention.c, store_pg_retention.c). Never one in memory (`active`: not final in the
  * store yet, or its end not committed), nor one whose unfinished child
  * will still write into its journal (the store keeps it, and its row moves
  * RETENTION_POSTPONE_MS on).

@@ -116,7 +116,7 @@ static int first_not_loaded(void *user, int64_t due_ms, const exec_id *id)
 {
     struct next_timer *nt = user;
     const exec *x = idmap_get(&nt->e->active, id);
-    /* A queued one in the ready queue is held there only by its discard_after (store.c): its
+    /* A queued one in the ready queue is held there only by its discard_after (store_lmdb.c timer_at): its
      * timer must fire while it waits. */
     bool waits_for_discard = x && x->in_ready && x->rec.discard_at == due_ms;
     if (x && !waits_for_discard && ++nt->skipped < 2 * TIMER_BATCH)
