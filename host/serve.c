@@ -286,7 +286,7 @@ static int run_engine(const serve_config *cfg)
     deathnote_mark_store_opened();
     /* The engine's first line after the memory limit's: which store, and where (never a password). */
     hlog(HLOG_INFO, "opened the %s store: %s", store_kind(st), store_where(st));
-    if (err[0])
+    if (!cfg->store_url && err[0]) /* LMDB's map shrunk to fit */
         hlog(HLOG_WARN, "%s (--map-size sets it)", err);
     {
         char store_dir[4096];
