@@ -59,7 +59,11 @@ def pg_cluster():
     if _pg is None:
         import pgcluster  # here, not at the top: pgcluster imports this module
 
-        _pg = pgcluster.PgCluster()
+        # fsync off: a commit reaches the server's kernel, not its disk. No test crashes the
+        # machine, and a killed host (or server) loses nothing the kernel has, so what the tests
+        # check holds; they just do not queue behind a shared disk's flushes. scripts/bench and
+        # users keep PostgreSQL's defaults.
+        _pg = pgcluster.PgCluster(settings={"fsync": "off"})
     return _pg
 
 
@@ -254,10 +258,12 @@ class Host:
     pairs, copied into the host's plugins folder before it starts.
     lmdb_only: the test is about LMDB's files (it reads or breaks the data
     folder's store): the host keeps LMDB also when TARRY_TEST_STORE=postgres.
+    store_url: a PostgreSQL store of the test's own (tests of --store itself), passed as
+    --store, or as TARRY_STORE when store_env is true.
     """
 
     def __init__(self, plugins=(), workers=2, start=True, startup_timeout=15.0, extra_env=None, crashes_expected=False,
-                 lmdb_only=False):
+                 lmdb_only=False, store_url=None, store_env=False):
         if not BIN or not os.access(BIN, os.X_OK):
             raise RuntimeError("TARRY_BIN is not an executable: %r" % (BIN,))
         self.workers = workers
@@ -285,9 +291,9 @@ class Host:
         self.starts = 0
         self.kills = 0
         # The store: LMDB in data_dir, or a database of its own for this Host's life (restarts too).
-        self.store = "lmdb" if lmdb_only else STORE
-        self.store_db = self.store_url = None
-        if self.store == "postgres":
+        self.store = "lmdb" if lmdb_only else "postgres" if store_url else STORE
+        self.store_db, self.store_url, self.store_env = None, store_url, store_env
+        if self.store == "postgres" and not store_url:
             self.store_db, self.store_url = new_pg_store()
         if start:
             self.start()
@@ -343,7 +349,9 @@ class Host:
             "--listen", "127.0.0.1:%d" % port,
             "--workers", str(self.workers),
         ]
-        if self.store_url:
+        if self.store_url and self.store_env:
+            env["TARRY_STORE"] = self.store_url
+        elif self.store_url:
             argv += ["--store", self.store_url]
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=self.log_file, stderr=self.log_file,
