@@ -6,8 +6,8 @@
  * than a pipeline window), how failures map to codes, and a pooled
  * connection the server ended.
  *
- * The server: TARRY_TEST_PG_URL names a database; without it the program
- * runs itself through tests/unit/pg_run.py, which starts a private one.
+ * The server is the CTest fixture pg_unit's (tests/unit/pg_fixture.py);
+ * each case opens a store on a fresh database of its own (pg_testdb.h).
  * The store's conformance to store.h is tests/unit/test_store.c's, run on
  * both stores; this file tests what only the PostgreSQL store has.
  */
@@ -23,11 +23,13 @@
 #include <cmocka.h>
 
 #include "ids.h"
+#include "pg_testdb.h"
 #include "pg_schema.h"
 #include "status.h"
 #include "store_pg_int.h"
 
-static const char *url;
+static pg_testdb testdb; /* the running case's database */
+static const char *url = testdb.url;
 
 static store *open_store(void)
 {
@@ -173,7 +175,7 @@ static void one_host_per_database(void **state)
     assert_int_equal(store_pg_open(&second, url, err, sizeof err), TARRY_EEXIST);
     assert_null(second);
     if (!strstr(err, "another tarry host uses this database") || !strstr(err, "backend pid") ||
-        !strstr(err, "database \"unit\""))
+        !strstr(err, testdb.name))
         fail_msg("the refusal does not say who holds the database: %s", err);
     pgs_close(*state);
     /* The lock ends with the session that held it. */
@@ -413,7 +415,7 @@ static void batch_is_all_or_nothing(void **state)
     exec_record good = record("f", EXEC_QUEUED), bad = record("f", EXEC_QUEUED),
                 after = record("f", EXEC_QUEUED);
     store_batch *b = pgs_batch_new(st);
-    char id[ID_TEXT_LEN + 1], want[80];
+    char id[ID_TEXT_LEN + 1], want[160];
 
     bad.plugin_hash = "not a hash";
     assert_true(pgs_batch_empty(b));
@@ -423,7 +425,7 @@ static void batch_is_all_or_nothing(void **state)
     assert_false(pgs_batch_empty(b));
     assert_int_equal(pgs_batch_commit(st, b), TARRY_EIO);
     id_format(&bad.id, id);
-    snprintf(want, sizeof want, "writing execution %s on database \"unit\"", id);
+    snprintf(want, sizeof want, "writing execution %s on database \"%s\"", id, testdb.name);
     if (!strstr(store_last_error(st), want) || !strstr(store_last_error(st), "tarry_hash"))
         fail_msg("the reason should name the statement that failed: %s", store_last_error(st));
     assert_false(stored(st, &good.id));
@@ -532,6 +534,8 @@ static void ended_sessions_leave_the_pool(void **state)
 
 static int setup(void **state)
 {
+    if (pg_testdb_create(&testdb) != 0)
+        return -1;
     *state = open_store();
     return 0;
 }
@@ -539,7 +543,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     pgs_close(*state);
-    return 0;
+    return pg_testdb_drop(&testdb);
 }
 
 static void usage_counts(void **state)
@@ -561,7 +565,7 @@ static void usage_counts(void **state)
     assert_int_equal(after.timers, before.timers + 1);
 }
 
-int main(int argc, char **argv)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(opens_migrated, setup, teardown),
@@ -582,13 +586,6 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(usage_counts, setup, teardown),
     };
 
-    (void)argc;
-    if (!(url = getenv("TARRY_TEST_PG_URL"))) {
-        /* No server given: run under a private one. */
-        execlp("python3", "python3", TARRY_SRC_DIR "/tests/unit/pg_run.py", argv[0], (char *)NULL);
-        perror("python3");
-        return 1;
-    }
     /* A zone with daylight saving time: times must not move with the session's zone. */
     setenv("PGTZ", "America/New_York", 1);
     return cmocka_run_group_tests(tests, NULL, NULL);
