@@ -449,6 +449,7 @@ typedef struct pipeline {
     size_t sent, answered;
     int failed;           /* a query's error (its code; the reason is set): the server rolls back */
     bool lost;            /* the connection broke (the reason is set) */
+    bool ended_before;    /* ... with the server's own error for a query before COMMIT */
     bool commit_answered; /* COMMIT's own answer was read: the batch is written */
 } pipeline;
 
@@ -461,10 +462,19 @@ static const char *query_what(const pipeline *p, size_t k)
     return p->b->arena + p->b->stmts[k - 1].what;
 }
 
+/*
+ * The connection broke while query k was sent or awaited (r: what libpq made of it). The server
+ * runs a pipeline's queries in order and sends their answers in order, so an error of its own
+ * (one with a SQLSTATE: "terminating connection due to administrator command") for a query
+ * before COMMIT means it ended the session there, and never ran the COMMIT. Without one (the
+ * stream just ended) it may have committed everything before the answers were lost.
+ */
 static void pipeline_lost(pipeline *p, size_t k, const PGresult *r)
 {
-    if (!p->failed && !p->lost)
+    if (!p->failed && !p->lost) {
         pgs_fail(p->db, query_what(p, k), r);
+        p->ended_before = r && k <= p->b->nstmts && PQresultErrorField(r, PG_DIAG_SQLSTATE) != NULL;
+    }
     p->lost = true;
 }
 
@@ -572,7 +582,7 @@ int pgs_batch_commit(store *sb, store_batch *bb)
     free(p.values);
     if (p.failed)
         rc = p.failed;
-    else if (p.lost && p.sent == b->nstmts + 2 && !p.commit_answered) {
+    else if (p.lost && p.sent == b->nstmts + 2 && !p.commit_answered && !p.ended_before) {
         /* COMMIT went out and its answer never came: the server may have committed. The callers
          * must hear "unknown", not "not accepted" (TARRY_EBROKEN: the engine starts again and reads
          * what is there), as when LMDB loses its meta page write. */
@@ -584,7 +594,7 @@ int pgs_batch_commit(store *sb, store_batch *bb)
         store_set_error(reason);
         rc = TARRY_EBROKEN;
     } else if (p.lost)
-        rc = TARRY_EIO; /* before COMMIT: the server rolls back what it got */
+        rc = TARRY_EIO; /* the server ended it before COMMIT: it rolls back what it got */
     else if (!p.commit_answered) {
         set_error(p.db, "committing a batch", "COMMIT was not answered");
         rc = TARRY_EIO;
