@@ -418,6 +418,23 @@ static void read_transactions_are_snapshots(void **state)
     pgs_batch_free(b);
 }
 
+/* The snapshot is the store's at begin, not at the first read (as LMDB's). */
+static void snapshot_taken_at_begin(void **state)
+{
+    store *st = *state;
+    exec_record r = record("f", EXEC_QUEUED), got;
+    store_batch *b = pgs_batch_new(st);
+    store_txn *t;
+
+    assert_int_equal(pgs_txn_begin(st, false, &t), 0);
+    assert_int_equal(pgs_batch_exec_put(b, &r, NULL), 0);
+    assert_int_equal(pgs_batch_commit(st, b), 0);
+    assert_int_equal(pgs_exec_get(t, &r.id, &got), TARRY_ENOTFOUND);
+    pgs_txn_abort(t);
+    assert_true(stored(st, &r.id));
+    pgs_batch_free(b);
+}
+
 static void read_transactions_refuse_writes(void **state)
 {
     store *st = *state;
@@ -645,6 +662,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(function_name_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(metadata_rows_with_a_new_record, setup, teardown),
         cmocka_unit_test_setup_teardown(read_transactions_are_snapshots, setup, teardown),
+        cmocka_unit_test_setup_teardown(snapshot_taken_at_begin, setup, teardown),
         cmocka_unit_test_setup_teardown(read_transactions_refuse_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(a_failed_statement_fails_the_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(batch_is_all_or_nothing, setup, teardown),
