@@ -65,7 +65,7 @@ static int no_memory(const char *what)
  * inclusive lower id, $3 the page's rows; $4, $5 the sources), then read those records. */
 #define PAGE_OF(ids)                                                                                         \
     "SELECT " PGS_EXEC_COLS " FROM (" ids ") AS page JOIN executions USING (id) ORDER BY id DESC"
-#define ID_RANGE "id < $1::text AND id >= $2::text ORDER BY id DESC LIMIT $3"
+#define ID_RANGE "id < $1::text AND id >= $2::text"
 
 /* ---- by state ------------------------------------------------------------------------ */
 
@@ -385,19 +385,29 @@ typedef struct query_walk {
     char *functions, *states; /* cJSON-printed, or NULL */
 } query_walk;
 
-static const char walk_all[] = PAGE_OF("SELECT id FROM executions WHERE " ID_RANGE);
+/* Each range is the range of its index's keys, as LMDB's is of its keys' (prefix, id): a row
+ * comparison from (prefix, $2) to (prefix, $1), ordered by the whole key. Written so, the range
+ * can only be read from that index; with "function = f.name AND id < $1", the planner may walk
+ * the primary key instead and filter by function, reading every row for a rare one. */
+static const char walk_all[] =
+    PAGE_OF("SELECT id FROM executions WHERE " ID_RANGE " ORDER BY id DESC LIMIT $3");
 static const char walk_states[] =
     PAGE_OF("SELECT r.id FROM jsonb_array_elements_text($4::jsonb) AS s (label), LATERAL"
-            " (SELECT id FROM executions WHERE state = s.label::tarry_state AND " ID_RANGE
-            ") AS r ORDER BY r.id DESC LIMIT $3");
-static const char walk_functions[] = PAGE_OF(
-    "SELECT r.id FROM jsonb_array_elements_text($4::jsonb) AS f (name), LATERAL"
-    " (SELECT id FROM executions WHERE function = f.name AND " ID_RANGE ") AS r ORDER BY r.id DESC LIMIT $3");
-static const char walk_function_states[] = PAGE_OF(
-    "SELECT r.id FROM jsonb_array_elements_text($4::jsonb) AS f (name),"
-    " jsonb_array_elements_text($5::jsonb) AS s (label), LATERAL"
-    " (SELECT id FROM executions WHERE function = f.name AND state = s.label::tarry_state AND " ID_RANGE
-    ") AS r ORDER BY r.id DESC LIMIT $3");
+            " (SELECT state, id FROM executions WHERE (state, id) < (s.label::tarry_state, $1::text)"
+            " AND (state, id) >= (s.label::tarry_state, $2::text)"
+            " ORDER BY state DESC, id DESC LIMIT $3) AS r ORDER BY r.id DESC LIMIT $3");
+static const char walk_functions[] =
+    PAGE_OF("SELECT r.id FROM jsonb_array_elements_text($4::jsonb) AS f (name), LATERAL"
+            " (SELECT function, id FROM executions WHERE (function, id) < (f.name, $1::text)"
+            " AND (function, id) >= (f.name, $2::text)"
+            " ORDER BY function DESC, id DESC LIMIT $3) AS r ORDER BY r.id DESC LIMIT $3");
+static const char walk_function_states[] =
+    PAGE_OF("SELECT r.id FROM jsonb_array_elements_text($4::jsonb) AS f (name),"
+            " jsonb_array_elements_text($5::jsonb) AS s (label), LATERAL"
+            " (SELECT function, state, id FROM executions"
+            " WHERE (function, state, id) < (f.name, s.label::tarry_state, $1::text)"
+            " AND (function, state, id) >= (f.name, s.label::tarry_state, $2::text)"
+            " ORDER BY function DESC, state DESC, id DESC LIMIT $3) AS r ORDER BY r.id DESC LIMIT $3");
 static const char walk_meta[] =
     PAGE_OF("SELECT exec_id AS id FROM execution_metadata WHERE key = $4 AND value = $5"
             " AND exec_id < $1::text AND exec_id >= $2::text ORDER BY exec_id DESC LIMIT $3");
