@@ -25,7 +25,6 @@
 #include "pg_testdb.h"
 #include "status.h"
 #include "store.h"
-#include "store_pg_int.h"
 
 #define EXECUTIONS 700
 #define T0 1700000000000LL /* the first execution's creation, Unix ms */
@@ -34,50 +33,6 @@ static const char *const functions[] = {"f0", "f1", "f2", "f3"};
 static const char rare[] = "rare";
 static const char odd[] = "q'x,\"y\\z"; /* survives the JSON array of sources */
 static const char *const hashes[] = {"00000000000000aa", "00000000000000bb", "00000000000000cc"};
-
-/* The calls compared, of each store: LMDB's public ones, and PostgreSQL's own (store_pg_int.h). */
-typedef struct impl {
-    const char *kind;
-    int (*txn_begin)(store *st, bool write, store_txn **out);
-    int (*txn_commit)(store_txn *txn);
-    void (*txn_abort)(store_txn *txn);
-    int (*exec_put)(store_txn *txn, const exec_record *rec, const exec_record *prev);
-    int (*exec_scan_state)(store_txn *txn, exec_state state, store_exec_cb cb, void *user);
-    int (*pinned_versions)(store_txn *txn, store_hash_cb cb, void *user);
-    int (*pins_count)(store_txn *txn, const char *hash, uint64_t max, uint64_t *count);
-    int (*exec_ids_in_state)(store_txn *txn, exec_state state, store_id_cb cb, void *user);
-    int (*exec_list)(store_txn *txn, const store_list_query *q, store_exec_cb cb, void *user, bool *more);
-    int (*timer_first)(store_txn *txn, int64_t *due_ms, exec_id *id);
-    int (*timer_each)(store_txn *txn, store_timer_cb cb, void *user);
-    int (*timer_scan_due)(store_txn *txn, int64_t now_ms, store_exec_cb cb, void *user);
-    int (*exec_query)(store_txn *txn, const store_query *q, store_exec_cb cb, void *user, bool *more,
-                      exec_id *next);
-    int (*exec_count)(store_txn *txn, const char *function, exec_state state, uint64_t max, uint64_t *count);
-    int (*reruns_scan)(store_txn *txn, const exec_id *id, store_id_cb cb, void *user);
-} impl;
-
-static const impl lmdb = {"lmdb",
-                          store_txn_begin,
-                          store_txn_commit,
-                          store_txn_abort,
-                          store_exec_put,
-                          store_exec_scan_state,
-                          store_pinned_versions,
-                          store_pins_count,
-                          store_exec_ids_in_state,
-                          store_exec_list,
-                          store_timer_first,
-                          store_timer_each,
-                          store_timer_scan_due,
-                          store_exec_query,
-                          store_exec_count,
-                          store_reruns_scan};
-static const impl postgres = {
-    "postgres",          pgs_txn_begin,       pgs_txn_commit,     pgs_txn_abort,         pgs_exec_put,
-    pgs_exec_scan_state, pgs_pinned_versions, pgs_pins_count,     pgs_exec_ids_in_state, pgs_exec_list,
-    pgs_timer_first,     pgs_timer_each,      pgs_timer_scan_due, pgs_exec_query,        pgs_exec_count,
-    pgs_reruns_scan};
-static const impl *on; /* the store the reads run on */
 
 typedef struct stores {
     store *lmdb, *pg;
@@ -146,20 +101,20 @@ static void record_at(int i, exec_record *r, char *meta, size_t metalen, char *e
         r->rerun_of = id_at(9);
 }
 
-static void fill(const impl *I, store *st)
+static void fill(store *st)
 {
     store_txn *t;
 
-    assert_int_equal(I->txn_begin(st, true, &t), 0);
+    assert_int_equal(store_txn_begin(st, true, &t), 0);
     for (int i = 0; i < EXECUTIONS; i++) {
         char meta[128], error[128];
         exec_record r;
         record_at(i, &r, meta, sizeof meta, error, sizeof error);
-        if (I->exec_put(t, &r, NULL) != 0)
-            fail_msg("writing execution %d into %s: %s", i, I->kind, store_last_error(st));
+        if (store_exec_put(t, &r, NULL) != 0)
+            fail_msg("writing execution %d into %s: %s", i, store_kind(st), store_last_error(st));
     }
-    if (I->txn_commit(t) != 0)
-        fail_msg("committing into %s: %s", I->kind, store_last_error(st));
+    if (store_txn_commit(t) != 0)
+        fail_msg("committing into %s: %s", store_kind(st), store_last_error(st));
 }
 
 static int setup(void **state)
@@ -173,10 +128,10 @@ static int setup(void **state)
     if (store_open(&s->lmdb, s->dir, STORE_MIN_MAP_SIZE * 64, err, sizeof err) != 0)
         fail_msg("%s", err);
     assert_int_equal(pg_testdb_create(&s->db), 0);
-    if (store_pg_open(&s->pg, s->db.url, err, sizeof err) != 0)
+    if (store_open_url(&s->pg, s->db.url, 0, err, sizeof err) != 0)
         fail_msg("%s", err);
-    fill(&lmdb, s->lmdb);
-    fill(&postgres, s->pg);
+    fill(s->lmdb);
+    fill(s->pg);
     *state = s;
     return 0;
 }
@@ -187,7 +142,7 @@ static int teardown(void **state)
     char cmd[128];
 
     store_close(s->lmdb);
-    pgs_close(s->pg);
+    store_close(s->pg);
     assert_int_equal(pg_testdb_drop(&s->db), 0);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);
     assert_int_equal(system(cmd), 0);
@@ -252,26 +207,25 @@ static int saw_timer(void *user, int64_t due_ms, const exec_id *id)
 
 typedef void (*reads_fn)(store_txn *t, FILE *out);
 
-static store_txn *read_txn(const impl *I, store *st)
+static store_txn *read_txn(store *st)
 {
     store_txn *t;
-    if (I->txn_begin(st, false, &t) != 0)
-        fail_msg("a read transaction on %s: %s", I->kind, store_last_error(st));
+    if (store_txn_begin(st, false, &t) != 0)
+        fail_msg("a read transaction on %s: %s", store_kind(st), store_last_error(st));
     return t;
 }
 
 /* Run reads on a read transaction of st; what they saw, as text (the caller frees it). */
-static char *transcript(const impl *I, store *st, reads_fn reads)
+static char *transcript(store *st, reads_fn reads)
 {
-    store_txn *t = read_txn(I, st);
+    store_txn *t = read_txn(st);
     char *text = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
 
     assert_non_null(out);
-    on = I;
     reads(t, out);
-    I->txn_abort(t);
+    store_txn_abort(t);
     fclose(out);
     return text;
 }
@@ -279,7 +233,7 @@ static char *transcript(const impl *I, store *st, reads_fn reads)
 /* The same reads on both stores must see the same: the first line that differs fails the test. */
 static void same_on_both(stores *s, reads_fn reads, const char *what)
 {
-    char *want = transcript(&lmdb, s->lmdb, reads), *got = transcript(&postgres, s->pg, reads);
+    char *want = transcript(s->lmdb, reads), *got = transcript(s->pg, reads);
     const char *w = want, *g = got;
     int line = 1;
 
@@ -314,15 +268,15 @@ static void reads_by_state(store_txn *t, FILE *out)
     for (int st = EXEC_NONE; st <= EXEC_STATE_COUNT; st++) {
         seen s = {out, 0, 0};
         fprintf(out, "state %d\n", st);
-        returned(out, "scan_state", on->exec_scan_state(t, (exec_state)st, saw_record, &s));
-        returned(out, "ids_in_state", on->exec_ids_in_state(t, (exec_state)st, saw_id, &s));
+        returned(out, "scan_state", store_exec_scan_state(t, (exec_state)st, saw_record, &s));
+        returned(out, "ids_in_state", store_exec_ids_in_state(t, (exec_state)st, saw_id, &s));
     }
     /* A callback's non-zero return stops the scan and is returned: also past the first page. */
     for (int stop = 1; stop <= 300; stop += 299) {
         seen s = {out, stop, 0};
-        returned(out, "scan_state stopped", on->exec_scan_state(t, EXEC_SUCCEEDED, saw_record, &s));
+        returned(out, "scan_state stopped", store_exec_scan_state(t, EXEC_SUCCEEDED, saw_record, &s));
         s.calls = 0;
-        returned(out, "ids_in_state stopped", on->exec_ids_in_state(t, EXEC_SUCCEEDED, saw_id, &s));
+        returned(out, "ids_in_state stopped", store_exec_ids_in_state(t, EXEC_SUCCEEDED, saw_id, &s));
     }
 }
 
@@ -335,7 +289,7 @@ static void reads_counts(store_txn *t, FILE *out)
         for (int st = EXEC_NONE; st <= EXEC_STATE_COUNT; st++)
             for (size_t m = 0; m < sizeof maxes / sizeof maxes[0]; m++) {
                 uint64_t count = 99;
-                int rc = on->exec_count(t, fns[f], (exec_state)st, maxes[m], &count);
+                int rc = store_exec_count(t, fns[f], (exec_state)st, maxes[m], &count);
                 fprintf(out, "count %s %d %llu: %d %llu\n", fns[f] ? fns[f] : "*", st,
                         (unsigned long long)maxes[m], rc, (unsigned long long)count);
             }
@@ -347,12 +301,12 @@ static void reads_pins(store_txn *t, FILE *out)
     static const uint64_t maxes[] = {0, 1, 7, UINT64_MAX};
     seen s = {out, 0, 0}, stop = {out, 2, 0};
 
-    returned(out, "pinned_versions", on->pinned_versions(t, saw_hash, &s));
-    returned(out, "pinned_versions stopped", on->pinned_versions(t, saw_hash, &stop));
+    returned(out, "pinned_versions", store_pinned_versions(t, saw_hash, &s));
+    returned(out, "pinned_versions stopped", store_pinned_versions(t, saw_hash, &stop));
     for (size_t h = 0; h < sizeof asked / sizeof asked[0]; h++)
         for (size_t m = 0; m < sizeof maxes / sizeof maxes[0]; m++) {
             uint64_t count = 99;
-            int rc = on->pins_count(t, asked[h], maxes[m], &count);
+            int rc = store_pins_count(t, asked[h], maxes[m], &count);
             fprintf(out, "pins %s %llu: %d %llu\n", asked[h], (unsigned long long)maxes[m], rc,
                     (unsigned long long)count);
         }
@@ -365,19 +319,19 @@ static void reads_timers(store_txn *t, FILE *out)
     exec_id id = {{0}};
     seen s = {out, 0, 0}, stop = {out, 70, 0};
 
-    returned(out, "timer_first", on->timer_first(t, &due, &id));
+    returned(out, "timer_first", store_timer_first(t, &due, &id));
     fprintf(out, "%lld ", (long long)due);
     put_id(out, &id);
     fputc('\n', out);
-    returned(out, "timer_each", on->timer_each(t, saw_timer, &s));
-    returned(out, "timer_each stopped", on->timer_each(t, saw_timer, &stop));
+    returned(out, "timer_each", store_timer_each(t, saw_timer, &s));
+    returned(out, "timer_each stopped", store_timer_each(t, saw_timer, &stop));
     for (size_t n = 0; n < sizeof nows / sizeof nows[0]; n++) {
         seen d = {out, 0, 0};
         fprintf(out, "due by %lld\n", (long long)nows[n]);
-        returned(out, "timer_scan_due", on->timer_scan_due(t, nows[n], saw_record, &d));
+        returned(out, "timer_scan_due", store_timer_scan_due(t, nows[n], saw_record, &d));
     }
     stop.calls = 0;
-    returned(out, "timer_scan_due stopped", on->timer_scan_due(t, INT64_MAX, saw_record, &stop));
+    returned(out, "timer_scan_due stopped", store_timer_scan_due(t, INT64_MAX, saw_record, &stop));
 }
 
 static void reads_reruns(store_txn *t, FILE *out)
@@ -388,9 +342,9 @@ static void reads_reruns(store_txn *t, FILE *out)
 
     for (size_t i = 0; i < sizeof asked / sizeof asked[0]; i++) {
         seen s = {out, 0, 0};
-        returned(out, "reruns", on->reruns_scan(t, asked[i], saw_id, &s));
+        returned(out, "reruns", store_reruns_scan(t, asked[i], saw_id, &s));
     }
-    returned(out, "reruns stopped", on->reruns_scan(t, &five, saw_id, &stop));
+    returned(out, "reruns stopped", store_reruns_scan(t, &five, saw_id, &stop));
 }
 
 static void reads_list(store_txn *t, FILE *out)
@@ -410,7 +364,7 @@ static void reads_list(store_txn *t, FILE *out)
                     bool more = false;
                     int rc;
                     fprintf(out, "list %s %d %zu %zu\n", fns[f] ? fns[f] : "*", states[st], b, limits[l]);
-                    rc = on->exec_list(t, &q, saw_record, &s, &more);
+                    rc = store_exec_list(t, &q, saw_record, &s, &more);
                     fprintf(out, "-> %d more %d\n", rc, more);
                 }
 }
@@ -427,7 +381,7 @@ static void query_pages(store_txn *t, FILE *out, store_query q)
         seen s = {out, 0, 0};
         exec_id next = {{0}};
         bool more = false;
-        int rc = on->exec_query(t, &q, saw_record, &s, &more, &next);
+        int rc = store_exec_query(t, &q, saw_record, &s, &more, &next);
         fprintf(out, "page %d -> %d more %d next ", page, rc, more);
         put_id(out, &next);
         fputc('\n', out);
@@ -488,7 +442,7 @@ static void reads_query(store_txn *t, FILE *out)
         seen s = {out, 300, 0};
         bool more = false;
         exec_id next = {{0}};
-        returned(out, "query stopped", on->exec_query(t, &q, saw_record, &s, &more, &next));
+        returned(out, "query stopped", store_exec_query(t, &q, saw_record, &s, &more, &next));
     }
 }
 
@@ -548,16 +502,14 @@ static int count_timer(void *user, int64_t due_ms, const exec_id *id)
 static void data_set_shape(void **state)
 {
     stores *s = *state;
-    store_txn *t;
+    store_txn *t = read_txn(s->pg);
     uint64_t succeeded = 0, rare_count = 0;
     int timers = 0;
 
-    on = &postgres;
-    t = read_txn(on, s->pg);
-    assert_int_equal(on->exec_count(t, NULL, EXEC_SUCCEEDED, UINT64_MAX, &succeeded), 0);
-    assert_int_equal(on->exec_count(t, rare, EXEC_SUCCEEDED, UINT64_MAX, &rare_count), 0);
-    assert_int_equal(on->timer_each(t, count_timer, &timers), 0);
-    on->txn_abort(t);
+    assert_int_equal(store_exec_count(t, NULL, EXEC_SUCCEEDED, UINT64_MAX, &succeeded), 0);
+    assert_int_equal(store_exec_count(t, rare, EXEC_SUCCEEDED, UINT64_MAX, &rare_count), 0);
+    assert_int_equal(store_timer_each(t, count_timer, &timers), 0);
+    store_txn_abort(t);
     assert_true(succeeded > 64 + 256); /* a scan of them reads three pages */
     assert_true(rare_count > 0);
     assert_true(timers > 64); /* two pages */
