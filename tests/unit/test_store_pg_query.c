@@ -51,7 +51,7 @@ static exec_id id_at(int i)
         id.bytes[b] = (uint8_t)((uint64_t)ms >> (40 - 8 * b));
     id.bytes[6] = (uint8_t)i; /* the second of a pair sorts after the first, as id_new makes them */
     for (int b = 7; b < 16; b++)
-        id.bytes[b] = (uint8_t)(mix >> (8 * (b - 7)));
+        id.bytes[b] = (uint8_t)(mix >> (7 * (b - 7)));
     return id;
 }
 
