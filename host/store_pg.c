@@ -638,20 +638,10 @@ int pgs_usage_read(store_txn *txn, store_usage *out)
  * the check store_impl.h's "a member is never NULL" wants.
  */
 #define PGS_WEAK __attribute__((weak))
-PGS_WEAK int pgs_exec_scan_state(store_txn *txn, exec_state state, store_exec_cb cb, void *user);
-PGS_WEAK int pgs_pinned_versions(store_txn *txn, store_hash_cb cb, void *user);
-PGS_WEAK int pgs_pins_count(store_txn *txn, const char *hash, uint64_t max, uint64_t *count);
-PGS_WEAK int pgs_exec_ids_in_state(store_txn *txn, exec_state state, store_id_cb cb, void *user);
-PGS_WEAK int pgs_exec_list(store_txn *txn, const store_list_query *q, store_exec_cb cb, void *user,
-                           bool *more);
-PGS_WEAK int pgs_timer_first(store_txn *txn, int64_t *due_ms, exec_id *id);
-PGS_WEAK int pgs_timer_each(store_txn *txn, store_timer_cb cb, void *user);
-PGS_WEAK int pgs_timer_scan_due(store_txn *txn, int64_t now_ms, store_exec_cb cb, void *user);
 PGS_WEAK int pgs_log_put(store_txn *txn, const exec_id *id, const store_log_line *line);
 PGS_WEAK int pgs_batch_log_put(store_batch *b, const exec_id *id, const store_log_line *line);
 PGS_WEAK int pgs_log_scan(store_txn *txn, const exec_id *id, store_log_cb cb, void *user);
 PGS_WEAK int pgs_log_scan_from(store_txn *txn, const exec_id *id, uint32_t from, store_log_cb cb, void *user);
-PGS_WEAK int pgs_reruns_scan(store_txn *txn, const exec_id *id, store_id_cb cb, void *user);
 PGS_WEAK int pgs_batch_caller_put(store_batch *b, const exec_id *child, const store_caller *c);
 PGS_WEAK int pgs_caller_put(store_txn *txn, const exec_id *child, const store_caller *c);
 PGS_WEAK int pgs_batch_caller_del(store_batch *b, const exec_id *child, const exec_id *parent, uint32_t seq);
@@ -676,10 +666,6 @@ PGS_WEAK int pgs_batch_idem_put(store_batch *b, const char *function, const char
 PGS_WEAK int pgs_idem_expired(store_txn *txn, int64_t now_ms, store_idem_pos *pos, size_t max,
                               store_idem_expired_cb cb, void *user);
 PGS_WEAK int pgs_batch_idem_del_raw(store_batch *b, const void *key, size_t len);
-PGS_WEAK int pgs_exec_query(store_txn *txn, const store_query *q, store_exec_cb cb, void *user, bool *more,
-                            exec_id *next);
-PGS_WEAK int pgs_exec_count(store_txn *txn, const char *function, exec_state state, uint64_t max,
-                            uint64_t *count);
 PGS_WEAK int pgs_batch_retention_put(store_batch *b, int64_t expire_at, const exec_id *id);
 PGS_WEAK int pgs_retention_first(store_txn *txn, int64_t *expire_at, exec_id *id);
 PGS_WEAK int pgs_retention_due(store_txn *txn, int64_t now_ms, store_retention_cb cb, void *user);

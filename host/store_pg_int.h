@@ -190,6 +190,18 @@ int pgs_batch_exec_put(store_batch *b, const exec_record *rec, const exec_record
  * Each helper adds its own section below, with store.h's signatures and the pgs_ prefix. */
 
 /* pgexec (store_pg_query.c): */
+int pgs_exec_scan_state(store_txn *txn, exec_state state, store_exec_cb cb, void *user);
+int pgs_pinned_versions(store_txn *txn, store_hash_cb cb, void *user);
+int pgs_pins_count(store_txn *txn, const char *hash, uint64_t max, uint64_t *count);
+int pgs_exec_ids_in_state(store_txn *txn, exec_state state, store_id_cb cb, void *user);
+int pgs_exec_list(store_txn *txn, const store_list_query *q, store_exec_cb cb, void *user, bool *more);
+int pgs_timer_first(store_txn *txn, int64_t *due_ms, exec_id *id);
+int pgs_timer_each(store_txn *txn, store_timer_cb cb, void *user);
+int pgs_timer_scan_due(store_txn *txn, int64_t now_ms, store_exec_cb cb, void *user);
+int pgs_exec_query(store_txn *txn, const store_query *q, store_exec_cb cb, void *user, bool *more,
+                   exec_id *next);
+int pgs_exec_count(store_txn *txn, const char *function, exec_state state, uint64_t max, uint64_t *count);
+int pgs_reruns_scan(store_txn *txn, const exec_id *id, store_id_cb cb, void *user);
 
 /* pgjournal (store_pg_journal.c, store_pg_keys.c): */
 
