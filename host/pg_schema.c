@@ -230,12 +230,13 @@ static const char schema_v1[] =
     "    PRIMARY KEY (exec_id, seq)\n"
     ");\n"
     /* ---- keys, shared children, re-runs' originals live on executions ---- */
+    /* store_idem_key()'s stored form, function and sha256(key), so a sweep deletes by it */
     "CREATE TABLE idempotency_keys (\n"
-    "    function text NOT NULL,\n"
-    "    key text NOT NULL,\n"
+    "    function text COLLATE \"C\" NOT NULL,\n"
+    "    key_hash bytea NOT NULL CHECK (octet_length(key_hash) = 32),\n"
     "    exec_id tarry_id NOT NULL REFERENCES executions (id) ON DELETE CASCADE,\n"
     "    expires_at timestamptz NOT NULL,\n"
-    "    PRIMARY KEY (function, key)\n"
+    "    PRIMARY KEY (function, key_hash)\n"
     ");\n"
     "CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);\n"
     "CREATE INDEX idempotency_keys_exec ON idempotency_keys (exec_id);\n"
