@@ -99,6 +99,21 @@ static int function_name_ok(const char *function)
     return n > 0 && n <= FN_KEY_MAX;
 }
 
+/* The schema's tarry_hash (a plugin version, plugins.h): refused here, naming it, rather than
+ * by the server at commit, where it would fail the whole batch. */
+static int plugin_hash_ok(const char *function, const char *hash)
+{
+    char msg[200];
+    size_t n = strspn(hash, "0123456789abcdef");
+
+    if (n == 16 && hash[16] == '\0')
+        return 0;
+    snprintf(msg, sizeof msg, "crash history of %.128s: \"%.23s\" is no plugin version (16 hex digits)",
+             function, hash);
+    store_set_error(msg);
+    return TARRY_EINVAL;
+}
+
 static const char fn_crashes_forget_sql[] = "DELETE FROM function_crash_histories WHERE function = $1";
 static const char fn_crashes_history_sql[] =
     "INSERT INTO function_crash_histories (function, plugin_hash, quarantined_at, reason)\n"
@@ -128,6 +143,8 @@ static int fn_crashes_put(pgs_sink *out, const char *function, const store_fn_cr
         return TARRY_EINVAL;
     if (!c->hash[0]) /* nothing to remember: the crashes go with their history (ON DELETE CASCADE) */
         return pgs_write(out, "forgetting a function's crashes", fn_crashes_forget_sql, 1, forget);
+    if ((rc = plugin_hash_ok(function, c->hash)) != 0)
+        return rc;
     ats[at_len++] = '{';
     ids[id_len++] = '{';
     for (uint32_t i = 0; i < count; i++) {
