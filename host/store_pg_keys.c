@@ -103,7 +103,7 @@ static int function_name_ok(const char *function)
  * by the server at commit, where it would fail the whole batch. */
 static int plugin_hash_ok(const char *function, const char *hash)
 {
-    char msg[200];
+    char msg[256];
     size_t n = strspn(hash, "0123456789abcdef");
 
     if (n == 16 && hash[16] == '\0')
