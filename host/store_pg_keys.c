@@ -204,7 +204,7 @@ int pgs_fn_crashes_scan(store_txn *txn, store_fn_crashes_cb cb, void *user)
         c.quarantined_at = pgs_i64(r, i, 2);
         c.reason = pgs_str(r, i, 3) ? pgs_str(r, i, 3) : ""; /* as LMDB reads a history without one */
         for (; i < rows && strcmp(pgs_str(r, i, 0), function) == 0; i++) {
-            if (PQgetisnull(r, i, 4) || c.count == STORE_FN_CRASHES_KEPT)
+            if (PQgetisnull(r, i, 5) || c.count == STORE_FN_CRASHES_KEPT) /* no crash: tarry_ms gave 0 */
                 continue;
             c.at[c.count] = pgs_i64(r, i, 4);
             if (pgs_idget(r, i, 5, &c.ids[c.count]) != 0) {
