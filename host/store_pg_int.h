@@ -32,26 +32,7 @@
 
 #include "pg_int.h"
 #include "record.h"
-#include "store.h"
-
-#if defined(__has_include) && __has_include("store_impl.h")
 #include "store_impl.h"
-#define PGS_HAVE_STORE_IMPL 1
-#else
-/* Until the store interface (store_impl.h) lands: its three headers, as it declares them. */
-#define PGS_HAVE_STORE_IMPL 0
-struct store_ops;
-struct store {
-    const struct store_ops *ops;
-};
-struct store_txn {
-    store *st;
-};
-struct store_batch {
-    const struct store_ops *ops;
-};
-void store_set_error(const char *msg);
-#endif
 
 /* The session advisory lock the one host of a database holds ("tarry_ho" in ASCII; pg_schema.h's
  * PG_SCHEMA_LOCK_KEY is "tarry_sc"). Several hosts per database come with leases. */

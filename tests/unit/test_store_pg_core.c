@@ -155,6 +155,46 @@ static int64_t select_int(store *st, const char *sql, int n, const char *const *
     return v;
 }
 
+/* ---- through the interface (store.h) -------------------------------------------------------- */
+
+static void opened_by_url(void **state)
+{
+    store *st = NULL, *lmdb = NULL;
+    exec_record r = record("f", EXEC_QUEUED), got;
+    store_batch *b, *other;
+    store_txn *t;
+    char err[1024] = "", dir[] = "/tmp/tarry-pg-core-XXXXXX";
+
+    /* The fixture's store holds the host lock: this case opens its own by URL. */
+    pgs_close(*state);
+    *state = NULL;
+    if (store_open_url(&st, url, 0, err, sizeof err) != 0)
+        fail_msg("store_open_url: %s", err);
+    *state = st;
+    assert_string_equal(store_kind(st), "postgres");
+    assert_int_equal(store_check_folder(st), 0);
+    assert_non_null(b = store_batch_new(st));
+    assert_int_equal(store_batch_exec_put(b, &r, NULL), 0);
+    /* A batch belongs to the kind of store that made it. */
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(store_open(&lmdb, dir, 0, err, sizeof err), 0);
+    assert_non_null(other = store_batch_new(lmdb));
+    assert_int_equal(store_batch_commit(st, other), TARRY_EINVAL);
+    store_batch_free(other);
+    store_close(lmdb);
+    assert_int_equal(store_batch_commit(st, b), 0);
+    store_batch_free(b);
+    assert_int_equal(store_txn_begin(st, false, &t), 0);
+    assert_int_equal(store_exec_get(t, &r.id, &got), 0);
+    assert_record_equal(&got, &r);
+    store_txn_abort(t);
+    {
+        char cmd[sizeof dir + 16];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+    }
+}
+
 /* ---- opening ------------------------------------------------------------------------------- */
 
 static void opens_migrated(void **state)
@@ -542,7 +582,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    pgs_close(*state);
+    store_close(*state);
     return pg_testdb_drop(&testdb);
 }
 
@@ -569,6 +609,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(opens_migrated, setup, teardown),
+        cmocka_unit_test_setup_teardown(opened_by_url, setup, teardown),
         cmocka_unit_test_setup_teardown(one_host_per_database, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_url_names_the_reason, setup, teardown),
         cmocka_unit_test_setup_teardown(record_round_trip, setup, teardown),
