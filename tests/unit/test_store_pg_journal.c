@@ -25,47 +25,13 @@
 #include "record.h"
 #include "status.h"
 #include "store.h"
-
-/* Until the store interface (store_impl.h) dispatches to PostgreSQL: straight to the implementation. */
 #include "store_pg_int.h"
-#define store_txn_begin pgs_txn_begin
-#define store_txn_commit pgs_txn_commit
-#define store_txn_abort pgs_txn_abort
-#define store_exec_put pgs_exec_put
-#define store_batch_exec_put pgs_batch_exec_put
-#define store_batch_new pgs_batch_new
-#define store_batch_free pgs_batch_free
-#define store_batch_empty pgs_batch_empty
-#define store_batch_commit pgs_batch_commit
-#define store_close pgs_close
-#define store_log_put pgs_log_put
-#define store_batch_log_put pgs_batch_log_put
-#define store_log_scan pgs_log_scan
-#define store_log_scan_from pgs_log_scan_from
-#define store_attempt_put pgs_attempt_put
-#define store_batch_attempt_put pgs_batch_attempt_put
-#define store_attempt_scan pgs_attempt_scan
-#define store_journal_put pgs_journal_put
-#define store_batch_journal_put pgs_batch_journal_put
-#define store_batch_journal_del pgs_batch_journal_del
-#define store_journal_get pgs_journal_get
-#define store_journal_scan pgs_journal_scan
-#define store_batch_caller_put pgs_batch_caller_put
-#define store_caller_put pgs_caller_put
-#define store_batch_caller_del pgs_batch_caller_del
-#define store_callers_scan pgs_callers_scan
-#define store_fn_crashes_put pgs_fn_crashes_put
-#define store_batch_fn_crashes_put pgs_batch_fn_crashes_put
-#define store_fn_crashes_scan pgs_fn_crashes_scan
-#define store_batch_cron_put pgs_batch_cron_put
-#define store_cron_put pgs_cron_put
-#define store_cron_scan pgs_cron_scan
-#define store_idem_get pgs_idem_get
-#define store_batch_idem_put pgs_batch_idem_put
-#define store_idem_expired pgs_idem_expired
-#define store_batch_idem_del_raw pgs_batch_idem_del_raw
-#define store_open_url(out, url, map_size, err, errlen) store_pg_open(out, url, err, errlen)
-#define store_kind(st) "postgres"
+
+/* store_pg.c's ops table names the parts not merged yet weakly (its scaffolding), and a weak
+ * reference pulls no object out of the tarry_core archive: these strong ones link this test's two
+ * files in. Delete them with that scaffolding. */
+int (*const pgjournal_linked)(store_txn *, const exec_id *, const journal_entry *) = pgs_journal_put;
+int (*const pgkeys_linked)(store_txn *, const char *, const char *, store_idem *) = pgs_idem_get;
 
 typedef struct fixture {
     pg_testdb db;
