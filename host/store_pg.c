@@ -256,8 +256,10 @@ int pgs_txn_begin(store *sb, bool write, store_txn **out)
         free(t);
         return rc;
     }
-    r = PQexec(t->db->conn, write ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+    /* A read's snapshot is taken now, as LMDB's is at begin: REPEATABLE READ takes it at the
+     * first statement, so one goes with BEGIN (one message, no round trip of its own). */
+    r = PQexec(t->db->conn, write ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1");
+    if (!r || PQresultStatus(r) != (write ? PGRES_COMMAND_OK : PGRES_TUPLES_OK)) {
         rc = pgs_fail(t->db, "beginning a transaction", r);
         PQclear(r);
         pool_put(st, t->db);
@@ -449,6 +451,7 @@ typedef struct pipeline {
     size_t sent, answered;
     int failed;           /* a query's error (its code; the reason is set): the server rolls back */
     bool lost;            /* the connection broke (the reason is set) */
+    bool ended_before;    /* ... with the server's own error for a query before COMMIT */
     bool commit_answered; /* COMMIT's own answer was read: the batch is written */
 } pipeline;
 
@@ -461,10 +464,19 @@ static const char *query_what(const pipeline *p, size_t k)
     return p->b->arena + p->b->stmts[k - 1].what;
 }
 
+/*
+ * The connection broke while query k was sent or awaited (r: what libpq made of it). The server
+ * runs a pipeline's queries in order and sends their answers in order, so an error of its own
+ * (one with a SQLSTATE: "terminating connection due to administrator command") for a query
+ * before COMMIT means it ended the session there, and never ran the COMMIT. Without one (the
+ * stream just ended) it may have committed everything before the answers were lost.
+ */
 static void pipeline_lost(pipeline *p, size_t k, const PGresult *r)
 {
-    if (!p->failed && !p->lost)
+    if (!p->failed && !p->lost) {
         pgs_fail(p->db, query_what(p, k), r);
+        p->ended_before = r && k <= p->b->nstmts && PQresultErrorField(r, PG_DIAG_SQLSTATE) != NULL;
+    }
     p->lost = true;
 }
 
@@ -572,7 +584,7 @@ int pgs_batch_commit(store *sb, store_batch *bb)
     free(p.values);
     if (p.failed)
         rc = p.failed;
-    else if (p.lost && p.sent == b->nstmts + 2 && !p.commit_answered) {
+    else if (p.lost && p.sent == b->nstmts + 2 && !p.commit_answered && !p.ended_before) {
         /* COMMIT went out and its answer never came: the server may have committed. The callers
          * must hear "unknown", not "not accepted" (TARRY_EBROKEN: the engine starts again and reads
          * what is there), as when LMDB loses its meta page write. */
@@ -584,7 +596,7 @@ int pgs_batch_commit(store *sb, store_batch *bb)
         store_set_error(reason);
         rc = TARRY_EBROKEN;
     } else if (p.lost)
-        rc = TARRY_EIO; /* before COMMIT: the server rolls back what it got */
+        rc = TARRY_EIO; /* the server ended it before COMMIT: it rolls back what it got */
     else if (!p.commit_answered) {
         set_error(p.db, "committing a batch", "COMMIT was not answered");
         rc = TARRY_EIO;
@@ -617,11 +629,13 @@ int pgs_usage_read(store_txn *txn, store_usage *out)
 
 /*
  * SCAFFOLDING, until every part of the store is merged: the other files' functions (each file's
- * helper adds its section to store_pg_int.h) are declared weak, so a branch with some of the
- * parts links, with NULL members for the missing ones. Once store_pg_query.c, store_pg_journal.c,
- * store_pg_keys.c, store_pg_outbox.c and store_pg_retention.c are all in, delete this block: a
- * missing function is then a link error, which is the check store_impl.h's "a member is never
- * NULL" wants.
+ * helper adds its section to store_pg_int.h) are declared weak, so a branch with only some of
+ * the parts links. A weak reference does not pull its definition out of a static archive
+ * (tarry_core), so a member declared weak here stays NULL even when its file is built: each
+ * part deletes its own lines below when it lands (store_pg_query.c's did), and once all of
+ * store_pg_query.c, store_pg_journal.c, store_pg_keys.c, store_pg_outbox.c and
+ * store_pg_retention.c are in, this whole block goes; a missing function is then a link error,
+ * the check store_impl.h's "a member is never NULL" wants.
  */
 #define PGS_WEAK __attribute__((weak))
 PGS_WEAK int pgs_exec_scan_state(store_txn *txn, exec_state state, store_exec_cb cb, void *user);
