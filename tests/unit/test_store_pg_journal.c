@@ -28,13 +28,6 @@
 #include "record.h"
 #include "status.h"
 #include "store.h"
-#include "store_pg_int.h"
-
-/* store_pg.c's ops table names the parts not merged yet weakly (its scaffolding), and a weak
- * reference pulls no object out of the tarry_core archive: these strong ones link this test's two
- * files in. Delete them with that scaffolding. */
-int (*const pgjournal_linked)(store_txn *, const exec_id *, const journal_entry *) = pgs_journal_put;
-int (*const pgkeys_linked)(store_txn *, const char *, const char *, store_idem *) = pgs_idem_get;
 
 typedef struct fixture {
     pg_testdb db;
