@@ -638,34 +638,6 @@ int pgs_usage_read(store_txn *txn, store_usage *out)
  * the check store_impl.h's "a member is never NULL" wants.
  */
 #define PGS_WEAK __attribute__((weak))
-PGS_WEAK int pgs_log_put(store_txn *txn, const exec_id *id, const store_log_line *line);
-PGS_WEAK int pgs_batch_log_put(store_batch *b, const exec_id *id, const store_log_line *line);
-PGS_WEAK int pgs_log_scan(store_txn *txn, const exec_id *id, store_log_cb cb, void *user);
-PGS_WEAK int pgs_log_scan_from(store_txn *txn, const exec_id *id, uint32_t from, store_log_cb cb, void *user);
-PGS_WEAK int pgs_batch_caller_put(store_batch *b, const exec_id *child, const store_caller *c);
-PGS_WEAK int pgs_caller_put(store_txn *txn, const exec_id *child, const store_caller *c);
-PGS_WEAK int pgs_batch_caller_del(store_batch *b, const exec_id *child, const exec_id *parent, uint32_t seq);
-PGS_WEAK int pgs_callers_scan(store_txn *txn, const exec_id *child, store_caller_cb cb, void *user);
-PGS_WEAK int pgs_fn_crashes_put(store_txn *txn, const char *function, const store_fn_crashes *c);
-PGS_WEAK int pgs_batch_fn_crashes_put(store_batch *b, const char *function, const store_fn_crashes *c);
-PGS_WEAK int pgs_fn_crashes_scan(store_txn *txn, store_fn_crashes_cb cb, void *user);
-PGS_WEAK int pgs_batch_cron_put(store_batch *b, const char *function, int64_t covered_until,
-                                const char *expr);
-PGS_WEAK int pgs_cron_put(store_txn *txn, const char *function, int64_t covered_until, const char *expr);
-PGS_WEAK int pgs_cron_scan(store_txn *txn, store_cron_cb cb, void *user);
-PGS_WEAK int pgs_attempt_put(store_txn *txn, const exec_id *id, const store_attempt *a);
-PGS_WEAK int pgs_batch_attempt_put(store_batch *b, const exec_id *id, const store_attempt *a);
-PGS_WEAK int pgs_attempt_scan(store_txn *txn, const exec_id *id, store_attempt_cb cb, void *user);
-PGS_WEAK int pgs_journal_put(store_txn *txn, const exec_id *id, const journal_entry *entry);
-PGS_WEAK int pgs_batch_journal_put(store_batch *b, const exec_id *id, const journal_entry *entry);
-PGS_WEAK int pgs_batch_journal_del(store_batch *b, const exec_id *id, uint32_t seq);
-PGS_WEAK int pgs_journal_get(store_txn *txn, const exec_id *id, uint32_t seq, journal_entry *out);
-PGS_WEAK int pgs_journal_scan(store_txn *txn, const exec_id *id, store_journal_cb cb, void *user);
-PGS_WEAK int pgs_idem_get(store_txn *txn, const char *function, const char *key, store_idem *out);
-PGS_WEAK int pgs_batch_idem_put(store_batch *b, const char *function, const char *key, const store_idem *v);
-PGS_WEAK int pgs_idem_expired(store_txn *txn, int64_t now_ms, store_idem_pos *pos, size_t max,
-                              store_idem_expired_cb cb, void *user);
-PGS_WEAK int pgs_batch_idem_del_raw(store_batch *b, const void *key, size_t len);
 PGS_WEAK int pgs_batch_retention_put(store_batch *b, int64_t expire_at, const exec_id *id);
 PGS_WEAK int pgs_retention_first(store_txn *txn, int64_t *expire_at, exec_id *id);
 PGS_WEAK int pgs_retention_due(store_txn *txn, int64_t now_ms, store_retention_cb cb, void *user);

@@ -204,6 +204,33 @@ int pgs_exec_count(store_txn *txn, const char *function, exec_state state, uint6
 int pgs_reruns_scan(store_txn *txn, const exec_id *id, store_id_cb cb, void *user);
 
 /* pgjournal (store_pg_journal.c, store_pg_keys.c): */
+int pgs_log_put(store_txn *txn, const exec_id *id, const store_log_line *line);
+int pgs_batch_log_put(store_batch *b, const exec_id *id, const store_log_line *line);
+int pgs_log_scan(store_txn *txn, const exec_id *id, store_log_cb cb, void *user);
+int pgs_log_scan_from(store_txn *txn, const exec_id *id, uint32_t from, store_log_cb cb, void *user);
+int pgs_attempt_put(store_txn *txn, const exec_id *id, const store_attempt *a);
+int pgs_batch_attempt_put(store_batch *b, const exec_id *id, const store_attempt *a);
+int pgs_attempt_scan(store_txn *txn, const exec_id *id, store_attempt_cb cb, void *user);
+int pgs_journal_put(store_txn *txn, const exec_id *id, const journal_entry *entry);
+int pgs_batch_journal_put(store_batch *b, const exec_id *id, const journal_entry *entry);
+int pgs_batch_journal_del(store_batch *b, const exec_id *id, uint32_t seq);
+int pgs_journal_get(store_txn *txn, const exec_id *id, uint32_t seq, journal_entry *out);
+int pgs_journal_scan(store_txn *txn, const exec_id *id, store_journal_cb cb, void *user);
+int pgs_batch_caller_put(store_batch *b, const exec_id *child, const store_caller *c);
+int pgs_caller_put(store_txn *txn, const exec_id *child, const store_caller *c);
+int pgs_batch_caller_del(store_batch *b, const exec_id *child, const exec_id *parent, uint32_t seq);
+int pgs_callers_scan(store_txn *txn, const exec_id *child, store_caller_cb cb, void *user);
+int pgs_fn_crashes_put(store_txn *txn, const char *function, const store_fn_crashes *c);
+int pgs_batch_fn_crashes_put(store_batch *b, const char *function, const store_fn_crashes *c);
+int pgs_fn_crashes_scan(store_txn *txn, store_fn_crashes_cb cb, void *user);
+int pgs_batch_cron_put(store_batch *b, const char *function, int64_t covered_until, const char *expr);
+int pgs_cron_put(store_txn *txn, const char *function, int64_t covered_until, const char *expr);
+int pgs_cron_scan(store_txn *txn, store_cron_cb cb, void *user);
+int pgs_idem_get(store_txn *txn, const char *function, const char *key, store_idem *out);
+int pgs_batch_idem_put(store_batch *b, const char *function, const char *key, const store_idem *v);
+int pgs_idem_expired(store_txn *txn, int64_t now_ms, store_idem_pos *pos, size_t max,
+                     store_idem_expired_cb cb, void *user);
+int pgs_batch_idem_del_raw(store_batch *b, const void *key, size_t len);
 
 /* pgrest (store_pg_outbox.c, store_pg_retention.c): */
 
