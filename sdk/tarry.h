@@ -190,6 +190,7 @@ static inline int tarry_set_result(tarry_ctx *ctx, const char *json)
 /*
  * Set the function's error message (printf-style; the host copies it) and
  * return TARRY_FAILED, so a function can `return tarry_set_error(ctx, ...)`.
+ * The message is kept as text: cut to 16 KiB, a byte that is not UTF-8 stored as '?'.
  */
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))

@@ -128,10 +128,13 @@ static int log_admit(tarry_ctx *ctx, uint32_t *pos, uint32_t *ordinal)
     return LOG_KEEP;
 }
 
-/* Cut `text` (len bytes) to the line limit at a character boundary; make what is not UTF-8 '?'. */
-static void log_clean(const jcore_run *run, char *text, size_t len)
+/*
+ * Cut `text` (len bytes) to `max` bytes at a character boundary and make what is not UTF-8 '?'.
+ * Log lines and error messages are plugin text the host stores, shows as JSON and (on
+ * PostgreSQL) writes into UTF8 text columns, where one invalid byte would fail a whole commit.
+ */
+static void text_clean(char *text, size_t len, size_t max)
 {
-    size_t max = run->log_line_max ? run->log_line_max : JCORE_LOG_LINE_MAX;
     unsigned char *s = (unsigned char *)text;
 
     if (len > max) {
@@ -148,6 +151,12 @@ static void log_clean(const jcore_run *run, char *text, size_t len)
         }
         i += n;
     }
+}
+
+/* Cut a log line to the run's line limit; make what is not UTF-8 '?'. */
+static void log_clean(const jcore_run *run, char *text, size_t len)
+{
+    text_clean(text, len, run->log_line_max ? run->log_line_max : JCORE_LOG_LINE_MAX);
 }
 
 /* Keep `text` (owned, cleaned) as the next new line at (p, i). 0 or TARRY_ENOMEM (text freed). */
@@ -338,6 +347,8 @@ static int ctx_set_errorv(tarry_ctx *ctx, const char *fmt, va_list ap)
     }
     if (!msg)
         msg = strdup("failed (tarry_set_error called without a message)");
+    else
+        text_clean(msg, (size_t)len, JCORE_ERROR_MAX);
     free(*slot);
     *slot = msg;
     return TARRY_FAILED;

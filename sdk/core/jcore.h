@@ -40,6 +40,7 @@
 #define JCORE_LOG_LINE_MAX 4096     /* default: longer log lines are cut (jcore_run.log_line_max) */
 #define JCORE_LOG_LINES_MAX 10000   /* default: lines kept per execution (jcore_run.log_max_lines) */
 #define JCORE_RESULT_MAX (1u << 20) /* a result over 1 MiB is refused */
+#define JCORE_ERROR_MAX 16384      /* an error message is cut to this many bytes */
 
 /* The values are the host's on-disk values (record.h): never renumber. */
 typedef enum jcore_kind {

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "json_strict.h"
+
 int jcore_name_valid(const char *name)
 {
     size_t n;
@@ -22,6 +24,23 @@ int jcore_name_valid(const char *name)
             return 0;
     }
     return 1;
+}
+
+/* A version is shown and stored as text (JSON, PostgreSQL's UTF8 columns): printable UTF-8,
+ * at most JCORE_NAME_MAX bytes; NULL or "" is no version. */
+static bool version_valid(const char *v)
+{
+    size_t len = v ? strlen(v) : 0;
+
+    if (len > JCORE_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < len;) {
+        size_t n = json_strict_utf8_len((const unsigned char *)v + i, len - i);
+        if (!n || (n == 1 && ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)))
+            return false;
+        i += n;
+    }
+    return true;
 }
 
 #if defined(__GNUC__)
@@ -79,6 +98,12 @@ int jcore_plugin_check(const tarry_plugin_def *def, jcore_plugin_info *info, cha
                       "invalid plugin name \"%s\" (want [A-Za-z_][A-Za-z0-9_.-]*, at most %d bytes)",
                       def->name ? def->name : "(null)", JCORE_NAME_MAX);
     info->name = def->name;
+    if (!version_valid(def->version)) {
+        info->version = ""; /* shown next to the refusal: never the invalid bytes */
+        return refuse(err, errlen,
+                      "plugin \"%s\" has an invalid version (want printable UTF-8, at most %d bytes)",
+                      def->name, JCORE_NAME_MAX);
+    }
     info->version = def->version ? def->version : "";
     /* Read header_revision only if the plugin's descriptor has it. */
     info->header_revision =

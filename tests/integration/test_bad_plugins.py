@@ -23,12 +23,13 @@ BAD = {
     "missing_symbol.so": ("undefined symbol", "tarry_test_symbol_nobody_defines"),
     "zz_conflict.so": ("noop", "testfns.so"),
     "bad_name.so": ("has space",),
+    "bad_version.so": ("bad_version", "invalid version"),
 }
-REFUSED_FUNCTIONS = ("future_fn", "orphan_fn", "twice", "needs_symbol", "has space")
+REFUSED_FUNCTIONS = ("future_fn", "orphan_fn", "twice", "needs_symbol", "has space", "bad_version_fn")
 
 
 def main():
-    plugins = ["testfns", "bad_abi", "no_descriptor", "dup_names", "missing_symbol", ("conflict", "zz_conflict.so"), "bad_name"]
+    plugins = ["testfns", "bad_abi", "no_descriptor", "dup_names", "missing_symbol", ("conflict", "zz_conflict.so"), "bad_name", "bad_version"]
     with harness.Host(plugins=plugins, workers=2) as h:
         status, doc, _ = h.get("/v1/plugins")
         check_eq(status, 200, "GET /v1/plugins")

@@ -41,6 +41,12 @@ def main():
         check_eq(doc.get("error"), "tarry_set_result: invalid JSON: user.name: invalid UTF-8 (byte 0xE9) in a string (byte 22)", "the error names the value")
         check_eq(doc.get("result"), None, "the invalid result is not stored")
 
+        # An error with invalid UTF-8 is kept as text with '?' for the bad bytes (one stored byte
+        # that is not UTF-8 would break every JSON answer holding it, and a PostgreSQL commit).
+        status, doc = h.trigger("bad_utf8_error", None, wait="5s")
+        check_eq((status, doc.get("state")), (200, "failed"), "bad_utf8_error fails")
+        check_eq(doc.get("error"), "no user Ren? (??)", "the error keeps its text, each bad byte a '?'")
+
         status, doc = h.trigger("log_lines", None, wait="5s")
         check_eq(doc.get("state"), "succeeded", "log_lines succeeds")
         status, logs, _ = h.get("/v1/executions/%s/logs" % doc["id"])

@@ -17,6 +17,8 @@
  *               the code it got) when the host accepted it.
  *   bad_utf8_result  sets a result with invalid UTF-8 and returns TARRY_OK:
  *               the host must fail the attempt anyway.
+ *   bad_utf8_error  fails with an error holding invalid UTF-8: the host stores it with '?'
+ *               in place of the bad bytes (JSON answers, PostgreSQL's UTF8 columns).
  *   crash       raise(SIGSEGV): kills the engine process that runs it.
  *   slow        args {"ms": N}: sleeps N milliseconds, returns {"slept_ms": N}; cancelled
  *               (tarry_is_cancelled), it returns at once, failed: a test holds a worker with
@@ -114,6 +116,13 @@ static tarry_status bad_utf8_result(tarry_ctx *ctx, const char *args_json)
     return TARRY_OK;
 }
 
+/* An error with a Latin-1 'é' and a cut 3-byte character: the host keeps the text, bytes '?'. */
+static tarry_status bad_utf8_error(tarry_ctx *ctx, const char *args_json)
+{
+    (void)args_json;
+    return tarry_set_error(ctx, "no user Ren\xe9 (\xe2\x82)");
+}
+
 static tarry_status crash(tarry_ctx *ctx, const char *args_json)
 {
     (void)ctx;
@@ -153,5 +162,6 @@ static tarry_status slow(tarry_ctx *ctx, const char *args_json)
 TARRY_PLUGIN("testfns", "1.0.0", TARRY_FUNCTION("noop", noop), TARRY_FUNCTION("record", record),
              TARRY_FUNCTION("fail", fail), TARRY_FUNCTION("echo", echo),
              TARRY_FUNCTION("log_lines", log_lines), TARRY_FUNCTION("bad_result", bad_result),
-             TARRY_FUNCTION("bad_utf8_result", bad_utf8_result), TARRY_FUNCTION("crash", crash),
+             TARRY_FUNCTION("bad_utf8_result", bad_utf8_result),
+             TARRY_FUNCTION("bad_utf8_error", bad_utf8_error), TARRY_FUNCTION("crash", crash),
              TARRY_FUNCTION("slow", slow));
