@@ -338,6 +338,14 @@ int pgs_query(struct pg_txn *t, const char *what, const char *sql, int n, const 
     return 0;
 }
 
+void pgs_release(struct pg_txn *t, PGresult *r)
+{
+    if (t->nheld && t->held[t->nheld - 1] == r) {
+        t->nheld--;
+        PQclear(r);
+    }
+}
+
 /* ---- batches ------------------------------------------------------------------------------- */
 
 store_batch *pgs_batch_new(store *sb)

@@ -89,6 +89,11 @@ struct pg_batch {
 int pgs_query(struct pg_txn *t, const char *what, const char *sql, int n, const char *const *params,
               PGresult **res);
 
+/* Give back r, the last result pgs_query held in t, before t ends: for a scan that hands out
+ * only copied values (ids, times), so a long one (a million queued ids at recovery) holds one
+ * page at a time instead of all of them. r that is not the last one held stays held. */
+void pgs_release(struct pg_txn *t, PGresult *r);
+
 /*
  * The TARRY_E* code for a failed result (r; NULL: the connection's own error) on db, with the
  * reason set as "WHAT on WHERE: message": SQLSTATE class 53 (insufficient resources, 53100 a
