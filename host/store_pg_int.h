@@ -1,0 +1,214 @@
+/*
+ * store_pg_int.h - what the PostgreSQL store's files share: the store, its
+ * transactions and batches, running a statement with errors that name the
+ * step and the database, writing through a sink (a write transaction or a
+ * batch), parameters as text and columns read back, and the execution
+ * record's codec. Only store_pg*.c include it (it includes libpq-fe.h).
+ *
+ * The room is one implementation of store_impl.h in several files, each a
+ * group of tables: store_pg.c (opening, the connection pool, transactions,
+ * batches and their commit, errors, the ops table), store_pg_exec.c (the
+ * record and its metadata rows), store_pg_query.c (scans and listings of
+ * executions), store_pg_journal.c (journal, attempts, logs), store_pg_keys.c
+ * (callers, crash histories, cron marks, idempotency keys),
+ * store_pg_outbox.c (notifications) and store_pg_retention.c (retention).
+ *
+ * Rules every file keeps: statements use $n parameters (never a value
+ * pasted into SQL), their texts are static literals next to the function
+ * that runs them; ids are tarry_id text (id_format), every time column is
+ * written as tarry_ts($n) and read as tarry_ms(col) (migration 1 defines
+ * both: ms <-> timestamptz, 0 <-> NULL, exact to the millisecond); JSON and
+ * texts are text, byte for byte; ids sort as text in the "C" collation,
+ * which is LMDB's byte order, so every ORDER BY id matches LMDB's order.
+ * A callback's non-zero return stops a scan and is returned, as in LMDB.
+ */
+#ifndef TARRY_STORE_PG_INT_H
+#define TARRY_STORE_PG_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pg_int.h"
+#include "record.h"
+#include "store.h"
+
+#if defined(__has_include) && __has_include("store_impl.h")
+#include "store_impl.h"
+#define PGS_HAVE_STORE_IMPL 1
+#else
+/* Until the store interface (store_impl.h) lands: its three headers, as it declares them. */
+#define PGS_HAVE_STORE_IMPL 0
+struct store_ops;
+struct store {
+    const struct store_ops *ops;
+};
+struct store_txn {
+    store *st;
+};
+struct store_batch {
+    const struct store_ops *ops;
+};
+void store_set_error(const char *msg);
+#endif
+
+/* The session advisory lock the one host of a database holds ("tarry_ho" in ASCII; pg_schema.h's
+ * PG_SCHEMA_LOCK_KEY is "tarry_sc"). Several hosts per database come with leases. */
+#define PGS_HOST_LOCK_KEY "8386109817128708207"
+
+struct pg_store {
+    struct store base; /* first member */
+    char *url;
+    char where[512];      /* pg_where() of the first connection, for messages */
+    pthread_mutex_t lock; /* guards the pool */
+    pg_db **idle;         /* connections not in a transaction */
+    size_t nidle, idle_cap;
+    pg_db *holder; /* holds the session advisory lock: one host per database for now */
+};
+
+struct pg_txn {
+    struct store_txn base; /* first member */
+    pg_db *db;             /* from the pool for the transaction's life */
+    bool write;
+    PGresult **held; /* results whose values callers borrow until the txn ends */
+    size_t nheld, held_cap;
+};
+
+/* One statement of a batch: its SQL by pointer, its step name and parameters in the arena. */
+struct pgs_stmt {
+    const char *sql; /* a string literal */
+    size_t what;     /* arena offset of the step's name */
+    size_t param0;   /* index of its first parameter in pg_batch.params */
+    int n;           /* parameters */
+};
+
+#define PGS_PARAM_NULL SIZE_MAX /* a parameter that is SQL NULL (in pg_batch.params) */
+
+struct pg_batch {
+    struct store_batch base; /* first member */
+    struct pg_store *st;
+    /* statements appended in order, each a static SQL text, its parameter count and its
+     * parameters' bytes (NULL kept as NULL), in one growing arena */
+    struct pgs_stmt *stmts;
+    size_t nstmts, stmts_cap;
+    size_t *params; /* arena offsets of NUL-terminated values, or PGS_PARAM_NULL */
+    size_t nparams, params_cap;
+    char *arena;
+    size_t arena_len, arena_cap;
+};
+
+/*
+ * Run one statement with text parameters ($1..$n, NULL = SQL NULL) in t. The result is kept
+ * until t ends (strings from PQgetvalue stay valid that long); *res may be NULL to drop it.
+ * 0, or TARRY_EIO / TARRY_EFULL / TARRY_EBROKEN with the reason set (store_set_error):
+ * "WHAT on WHERE: server message". `what` names the step ("reading execution ID"). A failed
+ * statement leaves the transaction aborted: every later statement in it fails too.
+ */
+int pgs_query(struct pg_txn *t, const char *what, const char *sql, int n, const char *const *params,
+              PGresult **res);
+
+/*
+ * The TARRY_E* code for a failed result (r; NULL: the connection's own error) on db, with the
+ * reason set as "WHAT on WHERE: message": SQLSTATE class 53 (insufficient resources, 53100 a
+ * full disk) is TARRY_EFULL; everything else, a lost connection (class 08) included, TARRY_EIO.
+ */
+int pgs_fail(pg_db *db, const char *what, const PGresult *r);
+
+/* Where a write goes: a write transaction (tests and tools: store_txn_begin(st, true, ...)) or a
+ * batch. Writes are written once, through a sink, so both paths run the same SQL. */
+typedef struct pgs_sink {
+    struct pg_txn *txn;
+    struct pg_batch *batch;
+} pgs_sink;
+
+static inline pgs_sink pgs_to_txn(store_txn *t)
+{
+    pgs_sink s = {(struct pg_txn *)t, NULL};
+    return s;
+}
+
+static inline pgs_sink pgs_to_batch(store_batch *b)
+{
+    pgs_sink s = {NULL, (struct pg_batch *)b};
+    return s;
+}
+
+/* Append (batch: what and params copied now, run at commit) or run (txn) one statement. 0,
+ * TARRY_ENOMEM, or pgs_query's errors. `sql` must be a string literal (it is kept by pointer). */
+int pgs_write(pgs_sink *s, const char *what, const char *sql, int n, const char *const *params);
+
+/* Parameters as text, into caller buffers (no allocation). */
+typedef struct pgs_buf {
+    char s[40];
+} pgs_buf;
+const char *pgs_int(pgs_buf *b, int64_t v);            /* decimal */
+const char *pgs_ms(pgs_buf *b, int64_t ms);            /* decimal ms, or NULL for 0 ("not yet") */
+const char *pgs_idtext(pgs_buf *b, const exec_id *id); /* 26-char text; NULL for the all-zero id */
+const char *pgs_bool(bool v);                          /* "t" / "f" */
+const char *pgs_state(exec_state s);                   /* the tarry_state enum label */
+
+/* Reading columns of a held result. */
+const char *pgs_str(const PGresult *r, int row, int col); /* NULL for SQL NULL */
+int64_t pgs_i64(const PGresult *r, int row, int col);     /* 0 for NULL */
+bool pgs_b(const PGresult *r, int row, int col);          /* false for NULL */
+int pgs_idget(const PGresult *r, int row, int col,
+              exec_id *out);                                   /* all-zero for NULL; TARRY_EIO if malformed */
+exec_state pgs_state_get(const PGresult *r, int row, int col); /* EXEC_NONE for NULL or unknown */
+
+/*
+ * Every time column is read as tarry_ms(col) and written as tarry_ts($n): SQL functions of
+ * migration 1: tarry_ts(bigint) -> timestamptz, NULL for 0 or NULL, 'infinity' for INT64_MAX
+ * (and beyond the type's range); tarry_ms(timestamptz) -> bigint ms, 0 for NULL, INT64_MAX for
+ * 'infinity'; exact to the millisecond (negative times included), IMMUTABLE.
+ */
+
+/* ---- the record (store_pg_exec.c) ---- */
+
+/* The select list of an execution, columns of `t` ("e." for an alias e, "" for none), in the
+ * order pgs_exec_decode reads them; a string literal, so it joins other literals:
+ * "SELECT " PGS_EXEC_COLS_OF("e.") " FROM executions e WHERE ...". Extra columns go after it. */
+#define PGS_EXEC_COLS_OF(t)                                                                                  \
+    t "id, " t "function, " t "state, " t "args, " t "metadata, " t "result, " t "error, " t                 \
+      "idempotency_key, " t "parent_id, " t "parent_seq, " t "detached, " t "rerun_of, " t "plugin_name, " t \
+      "plugin_version, " t "plugin_hash, " t "attempts, " t "crashes, " t "timeouts, " t "suspect, " t       \
+      "resume, " t "cancel_requested, tarry_ms(" t "created_at), tarry_ms(" t "scheduled_at), tarry_ms(" t   \
+      "started_at), tarry_ms(" t "finished_at), tarry_ms(" t "next_attempt_at), tarry_ms(" t                 \
+      "discard_at), tarry_ms(" t "wake_at), " t "wake_seq, " t "log_count, " t "log_mark_pos, " t            \
+      "log_mark_count, " t "log_dropped"
+#define PGS_EXEC_COLS PGS_EXEC_COLS_OF("")
+#define PGS_EXEC_NCOLS 33 /* the columns PGS_EXEC_COLS selects: extra columns start here */
+
+extern const char pgs_exec_cols[]; /* PGS_EXEC_COLS */
+/* Row `row` of r (PGS_EXEC_COLS from column 0) into out; strings borrow from r. 0 or TARRY_EIO. */
+int pgs_exec_decode(const PGresult *r, int row, exec_record *out);
+
+/* ---- pgcore: store_pg.c and store_pg_exec.c, reached through the ops table ---- */
+
+int store_pg_open(store **out, const char *url, char *err, size_t errlen);
+void pgs_close(store *st);
+int pgs_check_folder(store *st); /* 0: a database has no folder to lose */
+void pgs_mark_lost(store *st);   /* nothing */
+int pgs_txn_begin(store *st, bool write, store_txn **out);
+int pgs_txn_commit(store_txn *txn);
+void pgs_txn_abort(store_txn *txn);
+store_batch *pgs_batch_new(store *st);
+void pgs_batch_free(store_batch *b);
+void pgs_batch_reset(store_batch *b);
+bool pgs_batch_empty(const store_batch *b);
+int pgs_batch_commit(store *st, store_batch *b);
+int pgs_usage_read(store_txn *txn, store_usage *out);
+int pgs_exec_put(store_txn *txn, const exec_record *rec, const exec_record *prev);
+int pgs_exec_get(store_txn *txn, const exec_id *id, exec_record *out);
+int pgs_batch_exec_put(store_batch *b, const exec_record *rec, const exec_record *prev);
+
+/* ---- functions each other file implements, reached through store_pg.c's ops table ----
+ * Each helper adds its own section below, with store.h's signatures and the pgs_ prefix. */
+
+/* pgexec (store_pg_query.c): */
+
+/* pgjournal (store_pg_journal.c, store_pg_keys.c): */
+
+/* pgrest (store_pg_outbox.c, store_pg_retention.c): */
+
+#endif
