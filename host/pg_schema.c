@@ -18,6 +18,15 @@
  *   case, in the "C" collation. Its alphabet is in ASCII order and its length
  *   fixed, so text order is byte order is creation order, as LMDB's binary
  *   keys sort, and an operator can paste an id from the API into SQL.
+ * - Times cross the wire as the C side's Unix milliseconds (0 is "not yet"):
+ *   tarry_ts(ms) makes the column's timestamptz (NULL for 0, 'infinity' for
+ *   INT64_MAX and anything past the type's range, '-infinity' for INT64_MIN),
+ *   tarry_ms(t) reads it back, exact to the millisecond. They are IMMUTABLE
+ *   though timestamptz + interval is only STABLE: the interval added has no
+ *   day or month part, so no time zone is consulted, and the planner may fold
+ *   tarry_ts($1) into a constant an index is searched with. The hours and
+ *   the seconds are added apart: make_interval keeps hours as integers and a
+ *   whole interval in one float would round past year 2255.
  * - args, result, metadata, step values and log lines are text, not jsonb:
  *   the API promises the bytes back as they came (jsonb reorders keys,
  *   drops duplicates and rewrites numbers), and the host checks JSON itself
@@ -97,6 +106,20 @@ static const char schema_v1[] =
     "CREATE TYPE tarry_journal_status AS ENUM ('pending', 'succeeded', 'failed', 'cancelled');\n"
     "CREATE TYPE tarry_log_level AS ENUM ('debug', 'info', 'warn', 'error');\n"
     "CREATE TYPE tarry_notify_state AS ENUM ('pending', 'delivered', 'failed');\n"
+    /* ---- times: the C side's Unix ms (0: "not yet") <-> timestamptz (NULL) ---- */
+    "CREATE FUNCTION tarry_ts(ms bigint) RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$\n"
+    "    SELECT CASE WHEN ms IS NULL OR ms = 0 THEN NULL\n"
+    "        WHEN ms >= 7000000000000000 THEN 'infinity'::timestamptz\n"
+    "        WHEN ms <= -200000000000000 THEN '-infinity'::timestamptz\n"
+    "        ELSE timestamptz '1970-01-01 00:00:00+00'\n"
+    "            + make_interval(hours => (ms / 3600000)::integer, secs => (ms % 3600000) / 1000.0) END\n"
+    "$$;\n"
+    "CREATE FUNCTION tarry_ms(t timestamptz) RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$\n"
+    "    SELECT CASE WHEN t IS NULL THEN 0::bigint\n"
+    "        WHEN t = 'infinity' THEN 9223372036854775807::bigint\n"
+    "        WHEN t = '-infinity' THEN (-9223372036854775807 - 1)::bigint\n"
+    "        ELSE floor(round(extract(epoch FROM t) * 1000000) / 1000)::bigint END\n"
+    "$$;\n"
     /* ---- hosts and plugin versions ---- */
     "CREATE TABLE hosts (\n"
     "    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
@@ -124,7 +147,7 @@ static const char schema_v1[] =
     "    id tarry_id PRIMARY KEY,\n"
     "    function text NOT NULL CHECK (octet_length(function) BETWEEN 1 AND 128),\n"
     "    state tarry_state NOT NULL,\n"
-    "    args text NOT NULL,\n"
+    "    args text,\n"
     "    metadata text,\n"
     "    result text,\n"
     "    error text,\n"

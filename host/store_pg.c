@@ -1,0 +1,624 @@
+/*
+ * store_pg.c - the PostgreSQL store (store_impl.h): opening a database
+ * (connect, migrate, take the one-host lock), the connection pool,
+ * transactions, batches and their commit in one pipelined transaction, how
+ * a failure maps to a TARRY_E* code, and the ops table every store_pg*.c
+ * function is reached through (store_pg_int.h says which file has which).
+ *
+ * Transactions: a read transaction is REPEATABLE READ, READ ONLY on a
+ * pooled connection, a snapshot as an LMDB read transaction is; any thread
+ * may hold one (the pool is locked, a connection is one thread's for the
+ * transaction's life). A write transaction (tests and tools) is a plain
+ * BEGIN. A batch commits on the commit thread as one transaction: BEGIN,
+ * its statements and COMMIT sent in libpq's pipeline mode, so a batch costs
+ * one round trip per PGS_PIPELINE_WINDOW statements, not one per statement;
+ * nothing is acknowledged before COMMIT's answer is read.
+ *
+ * One host per database for now: the store holds a session advisory lock
+ * (PGS_HOST_LOCK_KEY) on a connection of its own for its life, so a second
+ * host is refused at open as a second LMDB host is by the folder lock. The
+ * server drops the lock when that session ends, however the host dies.
+ *
+ * May not: pass a value in SQL text (parameters only), print, or keep
+ * anything across transactions but idle connections.
+ */
+#include "store_pg_int.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg_schema.h"
+#include "status.h"
+
+#define PGS_POOL_IDLE_MAX 32    /* idle connections kept; more are closed when they come back */
+#define PGS_PIPELINE_WINDOW 256 /* statements sent before their answers are read (see batch_send) */
+
+/* ---- errors -------------------------------------------------------------------------------- */
+
+static void set_error(pg_db *db, const char *what, const char *msg)
+{
+    char reason[768];
+
+    pg_error(db, what, msg, reason, sizeof reason);
+    store_set_error(reason);
+}
+
+int pgs_fail(pg_db *db, const char *what, const PGresult *r)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = r ? PQresultErrorMessage(r) : NULL;
+
+    if (!msg || !*msg)
+        msg = PQerrorMessage(db->conn);
+    set_error(db, what, msg);
+    /* Class 53, insufficient resources: a full disk (53100), out of memory or connections on the
+     * server. Like a full LMDB map, it refuses new work and nothing was written. */
+    if (state && strncmp(state, "53", 2) == 0)
+        return TARRY_EFULL;
+    return TARRY_EIO;
+}
+
+/* ---- the pool ------------------------------------------------------------------------------ */
+
+/*
+ * Whether an idle connection may be used. The server says nothing to an idle session it keeps
+ * (no LISTEN here), so anything readable is its goodbye: the session was ended, or the server
+ * restarted (a FATAL message, then the end of the stream). Such a connection is closed before any
+ * work is sent into it: a batch could not tell its failure from a COMMIT lost on the way.
+ */
+static bool idle_alive(pg_db *db)
+{
+    struct pollfd p = {.fd = PQsocket(db->conn), .events = POLLIN};
+
+    return PQstatus(db->conn) == CONNECTION_OK && p.fd >= 0 && poll(&p, 1, 0) == 0;
+}
+
+/* Notices (a statement's NOTICE, a server's WARNING) are no error and nothing a host prints. */
+static void notice_ignore(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+static int pool_get(struct pg_store *st, pg_db **out)
+{
+    char err[768];
+    int rc;
+
+    for (;;) {
+        pg_db *db = NULL;
+        pthread_mutex_lock(&st->lock);
+        if (st->nidle)
+            db = st->idle[--st->nidle];
+        pthread_mutex_unlock(&st->lock);
+        if (!db)
+            break;
+        if (idle_alive(db)) {
+            *out = db;
+            return 0;
+        }
+        pg_close(db);
+    }
+    if ((rc = pg_connect(st->url, out, err, sizeof err)) != 0) {
+        store_set_error(err);
+        return rc == TARRY_ENOMEM ? rc : TARRY_EIO;
+    }
+    PQsetNoticeProcessor((*out)->conn, notice_ignore, NULL);
+    return 0;
+}
+
+/* Back to the pool, unless it broke or is still inside a transaction: then it is closed. */
+static void pool_put(struct pg_store *st, pg_db *db)
+{
+    bool kept = false;
+
+    if (PQstatus(db->conn) == CONNECTION_OK && PQtransactionStatus(db->conn) == PQTRANS_IDLE) {
+        pthread_mutex_lock(&st->lock);
+        if (st->nidle == st->idle_cap && st->idle_cap < PGS_POOL_IDLE_MAX) {
+            size_t cap = st->idle_cap ? st->idle_cap * 2 : 4;
+            pg_db **grown = realloc(st->idle, cap * sizeof *grown);
+            if (grown) {
+                st->idle = grown;
+                st->idle_cap = cap;
+            }
+        }
+        if (st->nidle < st->idle_cap) {
+            st->idle[st->nidle++] = db;
+            kept = true;
+        }
+        pthread_mutex_unlock(&st->lock);
+    }
+    if (!kept)
+        pg_close(db);
+}
+
+/* ---- opening ------------------------------------------------------------------------------- */
+
+/* Who holds the host lock, for the message: "backend pid N (application A, from ADDR, since T)". */
+static void lock_holder(pg_db *db, char *who, size_t len)
+{
+    /* The key's high and low 32 bits, as pg_locks shows a bigint advisory key. */
+    static const char sql[] =
+        "SELECT a.pid, coalesce(nullif(a.application_name, ''), '?'), coalesce(host(a.client_addr), "
+        "'a local socket'), to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+        "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+        "AND l.classid::bigint = (" PGS_HOST_LOCK_KEY "::bigint >> 32) "
+        "AND l.objid::bigint = (" PGS_HOST_LOCK_KEY "::bigint & 4294967295)";
+    PGresult *r = PQexec(db->conn, sql);
+
+    if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
+        snprintf(who, len, "backend pid %s (application %s, from %s, since %s)", PQgetvalue(r, 0, 0),
+                 PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3));
+    else
+        snprintf(who, len, "a session this role cannot see");
+    PQclear(r);
+}
+
+static int host_lock(pg_db *db, char *err, size_t errlen)
+{
+    PGresult *r;
+    char who[256], why[512];
+    int rc = pg_run(db, "taking the host lock", "SELECT pg_try_advisory_lock(" PGS_HOST_LOCK_KEY ")",
+                    PGRES_TUPLES_OK, &r, err, errlen);
+    bool got;
+
+    if (rc)
+        return rc;
+    got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (got)
+        return 0;
+    lock_holder(db, who, sizeof who);
+    snprintf(why, sizeof why,
+             "another tarry host uses this database: %s holds its host lock; one host per database "
+             "until several hosts share one with leases",
+             who);
+    pg_error(db, "opening the store", why, err, errlen);
+    return TARRY_EEXIST;
+}
+
+#if PGS_HAVE_STORE_IMPL
+static const struct store_ops pgs_ops;
+#endif
+
+int store_pg_open(store **out, const char *url, char *err, size_t errlen)
+{
+    struct pg_store *st;
+    int rc, version;
+
+    *out = NULL;
+    if (errlen)
+        err[0] = '\0';
+    if (!(st = calloc(1, sizeof *st)) || !(st->url = strdup(url))) {
+        free(st);
+        snprintf(err, errlen, "out of memory opening the PostgreSQL store");
+        return TARRY_ENOMEM;
+    }
+#if PGS_HAVE_STORE_IMPL
+    st->base.ops = &pgs_ops;
+#endif
+    pthread_mutex_init(&st->lock, NULL);
+    /* The first connection migrates, then keeps the host lock: it is never pooled. */
+    if ((rc = pg_connect(url, &st->holder, err, errlen)) == 0)
+        PQsetNoticeProcessor(st->holder->conn, notice_ignore, NULL);
+    if (rc != 0 || (rc = pg_schema_migrate(st->holder, NULL, NULL, &version, err, errlen)) != 0 ||
+        (rc = host_lock(st->holder, err, errlen)) != 0)
+        goto fail;
+    snprintf(st->where, sizeof st->where, "%s", pg_where(st->holder));
+    *out = &st->base;
+    return 0;
+fail:
+    pgs_close(&st->base);
+    return rc;
+}
+
+void pgs_close(store *sb)
+{
+    struct pg_store *st = (struct pg_store *)sb;
+
+    if (!st)
+        return;
+    for (size_t i = 0; i < st->nidle; i++)
+        pg_close(st->idle[i]);
+    free(st->idle);
+    pg_close(st->holder); /* ends its session: the server drops the host lock */
+    pthread_mutex_destroy(&st->lock);
+    free(st->url);
+    free(st);
+}
+
+/* A database has no folder to be deleted or replaced under a running host. */
+int pgs_check_folder(store *st)
+{
+    (void)st;
+    return 0;
+}
+
+void pgs_mark_lost(store *st)
+{
+    (void)st;
+}
+
+/* ---- transactions -------------------------------------------------------------------------- */
+
+int pgs_txn_begin(store *sb, bool write, store_txn **out)
+{
+    struct pg_store *st = (struct pg_store *)sb;
+    struct pg_txn *t = calloc(1, sizeof *t);
+    PGresult *r;
+    int rc;
+
+    *out = NULL;
+    if (!t)
+        return TARRY_ENOMEM;
+    t->base.st = sb;
+    t->write = write;
+    if ((rc = pool_get(st, &t->db)) != 0) {
+        free(t);
+        return rc;
+    }
+    r = PQexec(t->db->conn, write ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        rc = pgs_fail(t->db, "beginning a transaction", r);
+        PQclear(r);
+        pool_put(st, t->db);
+        free(t);
+        return rc;
+    }
+    PQclear(r);
+    *out = &t->base;
+    return 0;
+}
+
+/* End t with COMMIT or ROLLBACK, its results freed and its connection back in the pool. */
+static int txn_end(struct pg_txn *t, bool commit)
+{
+    struct pg_store *st = (struct pg_store *)t->base.st;
+    PGresult *r = PQexec(t->db->conn, commit ? "COMMIT" : "ROLLBACK");
+    int rc = 0;
+
+    if (commit) {
+        /* COMMIT of a transaction a failed statement aborted answers "ROLLBACK", not an error. */
+        if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
+            rc = pgs_fail(t->db, "committing", r);
+        else if (strcmp(PQcmdStatus(r), "COMMIT") != 0) {
+            set_error(t->db, "committing", "a statement of the transaction failed: it was rolled back");
+            rc = TARRY_EIO;
+        }
+    }
+    PQclear(r);
+    for (size_t i = 0; i < t->nheld; i++)
+        PQclear(t->held[i]);
+    free(t->held);
+    pool_put(st, t->db);
+    free(t);
+    return rc;
+}
+
+int pgs_txn_commit(store_txn *txn)
+{
+    return txn_end((struct pg_txn *)txn, true);
+}
+
+void pgs_txn_abort(store_txn *txn)
+{
+    if (txn)
+        txn_end((struct pg_txn *)txn, false);
+}
+
+int pgs_query(struct pg_txn *t, const char *what, const char *sql, int n, const char *const *params,
+              PGresult **res)
+{
+    PGresult *r = PQexecParams(t->db->conn, sql, n, NULL, params, NULL, NULL, 0);
+    ExecStatusType status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    int rc;
+
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+        rc = pgs_fail(t->db, what, r);
+        PQclear(r);
+        return rc;
+    }
+    if (!res) {
+        PQclear(r);
+        return 0;
+    }
+    if (t->nheld == t->held_cap) {
+        size_t cap = t->held_cap ? t->held_cap * 2 : 8;
+        PGresult **grown = realloc(t->held, cap * sizeof *grown);
+        if (!grown) {
+            PQclear(r);
+            return TARRY_ENOMEM;
+        }
+        t->held = grown;
+        t->held_cap = cap;
+    }
+    t->held[t->nheld++] = r;
+    *res = r;
+    return 0;
+}
+
+/* ---- batches ------------------------------------------------------------------------------- */
+
+store_batch *pgs_batch_new(store *sb)
+{
+    struct pg_batch *b = calloc(1, sizeof *b);
+
+    if (!b)
+        return NULL;
+    b->base.ops = sb->ops;
+    b->st = (struct pg_store *)sb;
+    return &b->base;
+}
+
+void pgs_batch_free(store_batch *bb)
+{
+    struct pg_batch *b = (struct pg_batch *)bb;
+
+    if (!b)
+        return;
+    free(b->stmts);
+    free(b->params);
+    free(b->arena);
+    free(b);
+}
+
+void pgs_batch_reset(store_batch *bb)
+{
+    struct pg_batch *b = (struct pg_batch *)bb;
+
+    b->nstmts = b->nparams = b->arena_len = 0;
+}
+
+bool pgs_batch_empty(const store_batch *bb)
+{
+    const struct pg_batch *b = (const struct pg_batch *)bb;
+
+    return b->nstmts == 0;
+}
+
+/* Room for `more` items of `size` bytes in *items (holding n of cap). */
+static int grow(void **items, size_t *cap, size_t n, size_t more, size_t size)
+{
+    size_t want = *cap ? *cap : 16;
+    void *grown;
+
+    if (n + more <= *cap)
+        return 0;
+    while (want < n + more)
+        want *= 2;
+    if (!(grown = realloc(*items, want * size)))
+        return TARRY_ENOMEM;
+    *items = grown;
+    *cap = want;
+    return 0;
+}
+
+static int arena_add(struct pg_batch *b, const char *s, size_t *at)
+{
+    size_t len = strlen(s) + 1;
+    int rc = grow((void **)&b->arena, &b->arena_cap, b->arena_len, len, 1);
+
+    if (rc)
+        return rc;
+    memcpy(b->arena + b->arena_len, s, len);
+    *at = b->arena_len;
+    b->arena_len += len;
+    return 0;
+}
+
+static int batch_append(struct pg_batch *b, const char *what, const char *sql, int n,
+                        const char *const *params)
+{
+    size_t nstmts = b->nstmts, nparams = b->nparams, arena_len = b->arena_len;
+    struct pgs_stmt stmt = {sql, 0, b->nparams, n};
+    int rc;
+
+    if ((rc = grow((void **)&b->stmts, &b->stmts_cap, b->nstmts, 1, sizeof *b->stmts)) != 0 ||
+        (rc = grow((void **)&b->params, &b->params_cap, b->nparams, (size_t)n, sizeof *b->params)) != 0 ||
+        (rc = arena_add(b, what, &stmt.what)) != 0)
+        goto fail;
+    for (int i = 0; i < n; i++) {
+        size_t at = PGS_PARAM_NULL;
+        if (params[i] && (rc = arena_add(b, params[i], &at)) != 0)
+            goto fail;
+        b->params[b->nparams++] = at;
+    }
+    b->stmts[b->nstmts++] = stmt;
+    return 0;
+fail: /* the batch stays as it was before the call */
+    b->nstmts = nstmts;
+    b->nparams = nparams;
+    b->arena_len = arena_len;
+    return rc;
+}
+
+int pgs_write(pgs_sink *s, const char *what, const char *sql, int n, const char *const *params)
+{
+    if (s->batch)
+        return batch_append(s->batch, what, sql, n, params);
+    return pgs_query(s->txn, what, sql, n, params, NULL);
+}
+
+/*
+ * A batch's pipeline: what has been sent and what has been answered. Query k of the pipeline is
+ * BEGIN (k = 0), statement k - 1, or COMMIT (k = nstmts + 1).
+ */
+typedef struct pipeline {
+    pg_db *db;
+    struct pg_batch *b;
+    const char **values; /* one statement's parameters, as libpq takes them */
+    size_t sent, answered;
+    int failed;           /* a query's error (its code; the reason is set): the server rolls back */
+    bool lost;            /* the connection broke (the reason is set) */
+    bool commit_answered; /* COMMIT's own answer was read: the batch is written */
+} pipeline;
+
+static const char *query_what(const pipeline *p, size_t k)
+{
+    if (k == 0)
+        return "beginning a batch";
+    if (k > p->b->nstmts)
+        return "committing a batch";
+    return p->b->arena + p->b->stmts[k - 1].what;
+}
+
+static void pipeline_lost(pipeline *p, size_t k, const PGresult *r)
+{
+    if (!p->failed && !p->lost)
+        pgs_fail(p->db, query_what(p, k), r);
+    p->lost = true;
+}
+
+/* Read the answers of every query sent so far. */
+static void pipeline_read(pipeline *p)
+{
+    while (p->answered < p->sent && !p->lost) {
+        size_t k = p->answered;
+        PGresult *r = PQgetResult(p->db->conn);
+        ExecStatusType status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+
+        if (!r || PQstatus(p->db->conn) != CONNECTION_OK) {
+            pipeline_lost(p, k, r);
+            PQclear(r);
+            return;
+        }
+        if (status == PGRES_FATAL_ERROR && !p->failed)
+            p->failed = pgs_fail(p->db, query_what(p, k), r);
+        else if (status == PGRES_COMMAND_OK && k == p->b->nstmts + 1)
+            p->commit_answered = true;
+        PQclear(r);
+        /* Each query's results end with a NULL (pipeline mode). */
+        while ((r = PQgetResult(p->db->conn)) != NULL)
+            PQclear(r);
+        p->answered++;
+    }
+}
+
+static void pipeline_send(pipeline *p, const char *sql, int n, const char *const *values)
+{
+    if (p->lost)
+        return;
+    if (!PQsendQueryParams(p->db->conn, sql, n, NULL, values, NULL, NULL, 0)) {
+        pipeline_lost(p, p->sent, NULL);
+        return;
+    }
+    p->sent++;
+}
+
+/*
+ * Send every statement of the batch between BEGIN and COMMIT, and the sync that ends the
+ * pipeline, reading answers every PGS_PIPELINE_WINDOW statements: the server answers as it goes,
+ * and a client that only wrote would deadlock with a server blocked writing answers nobody
+ * reads. A window's answers are a few KiB, far below what a socket buffers, and one round trip
+ * per window is all a large batch waits for.
+ */
+static void pipeline_run(pipeline *p)
+{
+    struct pg_batch *b = p->b;
+    PGresult *r;
+
+    pipeline_send(p, "BEGIN", 0, NULL);
+    for (size_t i = 0; i < b->nstmts && !p->lost; i++) {
+        const struct pgs_stmt *s = &b->stmts[i];
+        for (int j = 0; j < s->n; j++) {
+            size_t at = b->params[s->param0 + (size_t)j];
+            p->values[j] = at == PGS_PARAM_NULL ? NULL : b->arena + at;
+        }
+        pipeline_send(p, s->sql, s->n, p->values);
+        if ((i + 1) % PGS_PIPELINE_WINDOW == 0 && !p->lost) {
+            if (!PQsendFlushRequest(p->db->conn) || PQflush(p->db->conn) != 0)
+                pipeline_lost(p, i + 1, NULL);
+            pipeline_read(p);
+        }
+    }
+    pipeline_send(p, "COMMIT", 0, NULL);
+    if (!p->lost && !PQpipelineSync(p->db->conn))
+        pipeline_lost(p, b->nstmts + 1, NULL);
+    pipeline_read(p);
+    if (p->lost)
+        return;
+    /* The sync's own answer closes the pipeline. */
+    r = PQgetResult(p->db->conn);
+    if (!r || PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+        pipeline_lost(p, b->nstmts + 1, r);
+    PQclear(r);
+    if (!p->lost && !PQexitPipelineMode(p->db->conn))
+        pipeline_lost(p, b->nstmts + 1, NULL);
+}
+
+int pgs_batch_commit(store *sb, store_batch *bb)
+{
+    struct pg_store *st = (struct pg_store *)sb;
+    struct pg_batch *b = (struct pg_batch *)bb;
+    pipeline p = {.b = b};
+    int most = 1, rc;
+
+    if (b->nstmts == 0)
+        return 0;
+    for (size_t i = 0; i < b->nstmts; i++)
+        if (b->stmts[i].n > most)
+            most = b->stmts[i].n;
+    if (!(p.values = malloc((size_t)most * sizeof *p.values))) {
+        store_set_error("out of memory committing a batch");
+        return TARRY_ENOMEM;
+    }
+    if ((rc = pool_get(st, &p.db)) != 0) {
+        free(p.values);
+        return rc;
+    }
+    if (!PQenterPipelineMode(p.db->conn))
+        pipeline_lost(&p, 0, NULL);
+    else
+        pipeline_run(&p);
+    free(p.values);
+    if (p.failed)
+        rc = p.failed;
+    else if (p.lost && p.sent == b->nstmts + 2 && !p.commit_answered) {
+        /* COMMIT went out and its answer never came: the server may have committed. The callers
+         * must hear "unknown", not "not accepted" (TARRY_EBROKEN: the engine starts again and reads
+         * what is there), as when LMDB loses its meta page write. */
+        char reason[1024];
+        snprintf(reason, sizeof reason,
+                 "%s; the connection was lost after COMMIT was sent: whether this batch was written is "
+                 "unknown",
+                 store_last_error(sb));
+        store_set_error(reason);
+        rc = TARRY_EBROKEN;
+    } else if (p.lost)
+        rc = TARRY_EIO; /* before COMMIT: the server rolls back what it got */
+    else if (!p.commit_answered) {
+        set_error(p.db, "committing a batch", "COMMIT was not answered");
+        rc = TARRY_EIO;
+    }
+    if (!p.lost && PQtransactionStatus(p.db->conn) != PQTRANS_IDLE)
+        PQclear(PQexec(p.db->conn, "ROLLBACK")); /* a failed statement left the transaction open */
+    pool_put(st, p.db);
+    return rc;
+}
+
+/* ---- usage --------------------------------------------------------------------------------- */
+
+int pgs_usage_read(store_txn *txn, store_usage *out)
+{
+    static const char sql[] = "SELECT pg_database_size(current_database()), "
+                              "(SELECT count(*) FROM executions WHERE due_at IS NOT NULL)";
+    PGresult *r;
+    int rc = pgs_query((struct pg_txn *)txn, "reading the store's usage", sql, 0, NULL, &r);
+
+    if (rc)
+        return rc;
+    memset(out, 0, sizeof *out);
+    out->used_bytes = (uint64_t)pgs_i64(r, 0, 0);
+    out->map_bytes = 0; /* no map: the database grows as its disk allows */
+    out->timers = (uint64_t)pgs_i64(r, 0, 1);
+    return 0;
+}
+
+/* ---- the ops table ------------------------------------------------------------------------- */
+
+#if PGS_HAVE_STORE_IMPL
+/* ops table: below once store_impl.h lands */
+#endif

@@ -1,0 +1,592 @@
+/*
+ * test_store_pg_core.c - the PostgreSQL store's core against a real server:
+ * opening (migration, the one-host lock), transactions as snapshots, the
+ * record codec (every field, NULLs, the extremes of times and counters),
+ * batches committed in one pipelined transaction (all or nothing, larger
+ * than a pipeline window), how failures map to codes, and a pooled
+ * connection the server ended.
+ *
+ * The server is the CTest fixture pg_unit's (tests/unit/pg_fixture.py);
+ * each case opens a store on a fresh database of its own (pg_testdb.h).
+ * The store's conformance to store.h is tests/unit/test_store.c's, run on
+ * both stores; this file tests what only the PostgreSQL store has.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ids.h"
+#include "pg_testdb.h"
+#include "pg_schema.h"
+#include "status.h"
+#include "store_pg_int.h"
+
+static pg_testdb testdb; /* the running case's database */
+static const char *url = testdb.url;
+
+static store *open_store(void)
+{
+    char err[1024] = "";
+    store *st = NULL;
+    int rc = store_pg_open(&st, url, err, sizeof err);
+
+    if (rc != 0)
+        fail_msg("store_pg_open: %d: %s", rc, err);
+    return st;
+}
+
+static exec_record record(const char *function, exec_state state)
+{
+    exec_record r;
+
+    memset(&r, 0, sizeof r);
+    id_new(&r.id);
+    r.state = state;
+    r.function = function;
+    r.args = "{}";
+    r.created_at = id_time_ms(&r.id);
+    r.plugin_name = "examples";
+    r.plugin_version = "0.1.0";
+    return r;
+}
+
+static void put_direct(store *st, const exec_record *rec, const exec_record *prev)
+{
+    store_txn *t;
+
+    assert_int_equal(pgs_txn_begin(st, true, &t), 0);
+    if (pgs_exec_put(t, rec, prev) != 0)
+        fail_msg("exec_put: %s", store_last_error(st));
+    assert_int_equal(pgs_txn_commit(t), 0);
+}
+
+static void assert_str(const char *got, const char *want, const char *field)
+{
+    if (!want && got)
+        fail_msg("%s: want NULL, got \"%s\"", field, got);
+    if (want && !got)
+        fail_msg("%s: want \"%s\", got NULL", field, want);
+    if (want && strcmp(got, want) != 0)
+        fail_msg("%s: want \"%s\", got \"%s\"", field, want, got);
+}
+
+static void assert_record_equal(const exec_record *got, const exec_record *want)
+{
+    assert_memory_equal(&got->id, &want->id, sizeof got->id);
+    assert_memory_equal(&got->parent_id, &want->parent_id, sizeof got->parent_id);
+    assert_memory_equal(&got->rerun_of, &want->rerun_of, sizeof got->rerun_of);
+    assert_int_equal(got->state, want->state);
+    assert_int_equal(got->attempts, want->attempts);
+    assert_int_equal(got->crashes, want->crashes);
+    assert_int_equal(got->timeouts, want->timeouts);
+    assert_int_equal(got->suspect, want->suspect);
+    assert_int_equal(got->detached, want->detached);
+    assert_int_equal(got->resume, want->resume);
+    assert_int_equal(got->cancel_requested, want->cancel_requested);
+    assert_int_equal(got->created_at, want->created_at);
+    assert_int_equal(got->scheduled_at, want->scheduled_at);
+    assert_int_equal(got->started_at, want->started_at);
+    assert_int_equal(got->finished_at, want->finished_at);
+    assert_int_equal(got->next_attempt_at, want->next_attempt_at);
+    assert_int_equal(got->discard_at, want->discard_at);
+    assert_int_equal(got->wake_at, want->wake_at);
+    assert_int_equal(got->wake_seq, want->wake_seq);
+    assert_int_equal(got->parent_seq, want->parent_seq);
+    assert_int_equal(got->log_count, want->log_count);
+    assert_int_equal(got->log_mark_pos, want->log_mark_pos);
+    assert_int_equal(got->log_mark_count, want->log_mark_count);
+    assert_int_equal(got->log_dropped, want->log_dropped);
+    assert_str(got->function, want->function, "function");
+    assert_str(got->args, want->args, "args");
+    assert_str(got->metadata, want->metadata, "metadata");
+    assert_str(got->result, want->result, "result");
+    assert_str(got->error, want->error, "error");
+    assert_str(got->plugin_name, want->plugin_name, "plugin_name");
+    assert_str(got->plugin_version, want->plugin_version, "plugin_version");
+    assert_str(got->plugin_hash, want->plugin_hash, "plugin_hash");
+    assert_str(got->idempotency_key, want->idempotency_key, "idempotency_key");
+}
+
+static void assert_stored(store *st, const exec_record *want)
+{
+    store_txn *t;
+    exec_record got;
+
+    assert_int_equal(pgs_txn_begin(st, false, &t), 0);
+    if (pgs_exec_get(t, &want->id, &got) != 0)
+        fail_msg("exec_get: %s", store_last_error(st));
+    assert_record_equal(&got, want);
+    pgs_txn_abort(t);
+}
+
+static bool stored(store *st, const exec_id *id)
+{
+    store_txn *t;
+    exec_record got;
+    int rc;
+
+    assert_int_equal(pgs_txn_begin(st, false, &t), 0);
+    rc = pgs_exec_get(t, id, &got);
+    pgs_txn_abort(t);
+    if (rc != 0 && rc != TARRY_ENOTFOUND)
+        fail_msg("exec_get: %d: %s", rc, store_last_error(st));
+    return rc == 0;
+}
+
+/* One integer a statement selects, in a read transaction of st. */
+static int64_t select_int(store *st, const char *sql, int n, const char *const *params)
+{
+    store_txn *t;
+    PGresult *r;
+    int64_t v;
+
+    assert_int_equal(pgs_txn_begin(st, false, &t), 0);
+    if (pgs_query((struct pg_txn *)t, "a test's query", sql, n, params, &r) != 0)
+        fail_msg("%s: %s", sql, store_last_error(st));
+    v = pgs_i64(r, 0, 0);
+    pgs_txn_abort(t);
+    return v;
+}
+
+/* ---- opening ------------------------------------------------------------------------------- */
+
+static void opens_migrated(void **state)
+{
+    store *st = *state;
+    char latest[16];
+
+    snprintf(latest, sizeof latest, "%d", pg_schema_latest());
+    assert_int_equal(select_int(st, "SELECT max(version) FROM tarry_schema", 0, NULL), pg_schema_latest());
+    assert_int_equal(pgs_check_folder(st), 0);
+}
+
+static void one_host_per_database(void **state)
+{
+    store *second = NULL;
+    char err[1024] = "";
+
+    assert_int_equal(store_pg_open(&second, url, err, sizeof err), TARRY_EEXIST);
+    assert_null(second);
+    if (!strstr(err, "another tarry host uses this database") || !strstr(err, "backend pid") ||
+        !strstr(err, testdb.name))
+        fail_msg("the refusal does not say who holds the database: %s", err);
+    pgs_close(*state);
+    /* The lock ends with the session that held it. */
+    *state = open_store();
+}
+
+static void bad_url_names_the_reason(void **state)
+{
+    char err[1024] = "";
+    store *st = NULL;
+
+    (void)state;
+    assert_int_equal(
+        store_pg_open(&st, "postgresql://tarry:hunter2@/nosuchdb?host=/nonexistent/sock", err, sizeof err),
+        TARRY_EIO);
+    assert_null(st);
+    if (!strstr(err, "nosuchdb") || strstr(err, "hunter2"))
+        fail_msg("the error should name the database and hide the password: %s", err);
+}
+
+/* ---- the record ---------------------------------------------------------------------------- */
+
+static void record_round_trip(void **state)
+{
+    store *st = *state;
+    exec_record full = record("charge_card", EXEC_WAITING), sparse = record("f", EXEC_QUEUED),
+                empty = record("g", EXEC_QUEUED), prev;
+
+    id_new(&full.parent_id);
+    id_new(&full.rerun_of);
+    full.attempts = 4294967295u;
+    full.crashes = 0x12345678u;
+    full.timeouts = 7;
+    full.suspect = full.detached = full.resume = full.cancel_requested = true;
+    full.created_at = 1700000000123LL;
+    full.scheduled_at = -1;
+    full.started_at = INT64_MAX;
+    full.finished_at = INT64_MIN;
+    full.next_attempt_at = 4102444800001LL; /* 2100 */
+    full.discard_at = 1;
+    full.wake_at = 1711846800999LL; /* a DST change in Europe */
+    full.wake_seq = 3;
+    full.parent_seq = 4294967295u;
+    full.log_count = 12;
+    full.log_mark_pos = 5;
+    full.log_mark_count = 2;
+    full.log_dropped = 4294967295u;
+    full.args = "{\"amount\":1200,\"currency\":\"EUR\",\"note\":\"caf\xc3\xa9\", \"x\" : [1.50, 2e3]}";
+    full.metadata = "{\"trace\":\"abc\",\"team\":\"billing\"}";
+    full.result = "[1,2,3]";
+    full.error = "card declined\nline two\ttab 'quoted' \\ back";
+    full.plugin_name = "payments";
+    full.plugin_version = "2.3.4-rc.1";
+    full.plugin_hash = "0123456789abcdef";
+    full.idempotency_key = "order-42";
+    put_direct(st, &full, NULL);
+
+    sparse.args = NULL;
+    sparse.plugin_name = NULL;
+    sparse.plugin_version = NULL;
+    put_direct(st, &sparse, NULL);
+
+    empty.args = empty.metadata = empty.result = empty.error = "";
+    empty.plugin_name = empty.plugin_version = empty.idempotency_key = "";
+    put_direct(st, &empty, NULL);
+
+    assert_stored(st, &full);
+    assert_stored(st, &sparse);
+    assert_stored(st, &empty);
+
+    /* A later write replaces every field. */
+    prev = full;
+    full.metadata = full.result = full.error = full.plugin_hash = full.idempotency_key = NULL;
+    full.attempts = 0;
+    full.suspect = full.detached = full.resume = full.cancel_requested = false;
+    full.started_at = full.finished_at = full.scheduled_at = 0;
+    memset(&full.parent_id, 0, sizeof full.parent_id);
+    memset(&full.rerun_of, 0, sizeof full.rerun_of);
+    full.state = EXEC_RUNNING;
+    put_direct(st, &full, &prev);
+    assert_stored(st, &full);
+}
+
+static void times_are_timestamps(void **state)
+{
+    store *st = *state;
+    exec_record r = record("f", EXEC_SCHEDULED);
+    char id[ID_TEXT_LEN + 1];
+    const char *params[1] = {id};
+
+    r.scheduled_at = 1700000000123LL;
+    put_direct(st, &r, NULL);
+    id_format(&r.id, id);
+    /* An operator reads real times (the column is timestamptz at the millisecond), and the timer
+     * index the database computes holds the record's due time. */
+    assert_int_equal(select_int(st,
+                                "SELECT (scheduled_at = timestamptz '2023-11-14 22:13:20.123+00')::int "
+                                "FROM executions WHERE id = $1",
+                                1, params),
+                     1);
+    assert_int_equal(select_int(st, "SELECT tarry_ms(due_at) FROM executions WHERE id = $1", 1, params),
+                     1700000000123LL);
+}
+
+static void missing_is_not_found(void **state)
+{
+    store *st = *state;
+    exec_id missing, zero;
+    exec_record out;
+    store_txn *t;
+
+    id_new(&missing);
+    memset(&zero, 0, sizeof zero);
+    assert_int_equal(pgs_txn_begin(st, false, &t), 0);
+    assert_int_equal(pgs_exec_get(t, &missing, &out), TARRY_ENOTFOUND);
+    assert_int_equal(pgs_exec_get(t, &zero, &out), TARRY_ENOTFOUND);
+    assert_int_equal(pgs_txn_commit(t), 0); /* committing a read transaction ends it too */
+}
+
+static void function_name_limit(void **state)
+{
+    store *st = *state;
+    char longest[129], too_long[130];
+    exec_record ok, bad;
+    store_batch *b = pgs_batch_new(st);
+    store_txn *t;
+
+    memset(longest, 'f', 128);
+    longest[128] = '\0';
+    memset(too_long, 'f', 129);
+    too_long[129] = '\0';
+    ok = record(longest, EXEC_QUEUED);
+    bad = record(too_long, EXEC_QUEUED);
+    assert_int_equal(pgs_txn_begin(st, true, &t), 0);
+    assert_int_equal(pgs_exec_put(t, &bad, NULL), TARRY_EINVAL);
+    assert_int_equal(pgs_exec_put(t, &ok, NULL), 0);
+    assert_int_equal(pgs_txn_commit(t), 0);
+    assert_int_equal(pgs_batch_exec_put(b, &bad, NULL), TARRY_EINVAL);
+    assert_true(pgs_batch_empty(b));
+    pgs_batch_free(b);
+    assert_stored(st, &ok);
+}
+
+static void metadata_rows_with_a_new_record(void **state)
+{
+    store *st = *state;
+    exec_record r = record("f", EXEC_QUEUED), prev;
+    char id[ID_TEXT_LEN + 1];
+    const char *params[1] = {id};
+    static const char count[] = "SELECT count(*) FROM execution_metadata WHERE exec_id = $1";
+
+    r.metadata = "{\"team\":\"billing\",\"n\":5,\"tenant\":\"acme \xc3\xa9\"}";
+    put_direct(st, &r, NULL);
+    id_format(&r.id, id);
+    /* String values are pairs; the number is no pair (as LMDB's by_meta). */
+    assert_int_equal(select_int(st, count, 1, params), 2);
+    assert_int_equal(select_int(st,
+                                "SELECT count(*) FROM execution_metadata WHERE exec_id = $1 AND "
+                                "key = 'tenant' AND value = 'acme \xc3\xa9'",
+                                1, params),
+                     1);
+    prev = r;
+    r.state = EXEC_RUNNING;
+    put_direct(st, &r, &prev); /* not new: the rows stay as they are */
+    assert_int_equal(select_int(st, count, 1, params), 2);
+    r.metadata = "not json";
+    r.id.bytes[15] ^= 1;
+    id_format(&r.id, id);
+    put_direct(st, &r, NULL);
+    assert_int_equal(select_int(st, count, 1, params), 0);
+}
+
+/* ---- transactions -------------------------------------------------------------------------- */
+
+static void read_transactions_are_snapshots(void **state)
+{
+    store *st = *state;
+    exec_record r = record("f", EXEC_QUEUED), prev, got;
+    store_batch *b = pgs_batch_new(st);
+    store_txn *before, *after;
+
+    put_direct(st, &r, NULL);
+    assert_int_equal(pgs_txn_begin(st, false, &before), 0);
+    assert_int_equal(pgs_exec_get(before, &r.id, &got), 0);
+    prev = r;
+    r.state = EXEC_SUCCEEDED;
+    r.result = "\"done\"";
+    assert_int_equal(pgs_batch_exec_put(b, &r, &prev), 0);
+    assert_int_equal(pgs_batch_commit(st, b), 0);
+    /* Read again in the older transaction: still what it first saw, strings still valid. */
+    assert_int_equal(pgs_exec_get(before, &r.id, &got), 0);
+    assert_int_equal(got.state, EXEC_QUEUED);
+    assert_null(got.result);
+    assert_int_equal(pgs_txn_begin(st, false, &after), 0);
+    assert_int_equal(pgs_exec_get(after, &r.id, &got), 0);
+    assert_int_equal(got.state, EXEC_SUCCEEDED);
+    assert_string_equal(got.result, "\"done\"");
+    pgs_txn_abort(after);
+    pgs_txn_abort(before);
+    pgs_batch_free(b);
+}
+
+static void read_transactions_refuse_writes(void **state)
+{
+    store *st = *state;
+    exec_record r = record("f", EXEC_QUEUED);
+    store_txn *t;
+
+    assert_int_equal(pgs_txn_begin(st, false, &t), 0);
+    assert_int_equal(pgs_exec_put(t, &r, NULL), TARRY_EIO);
+    if (!strstr(store_last_error(st), "read-only transaction") ||
+        !strstr(store_last_error(st), "writing execution"))
+        fail_msg("the reason should name the step and the cause: %s", store_last_error(st));
+    pgs_txn_abort(t);
+    assert_false(stored(st, &r.id));
+}
+
+static void a_failed_statement_fails_the_commit(void **state)
+{
+    store *st = *state;
+    exec_record good = record("f", EXEC_QUEUED), bad = record("f", EXEC_QUEUED);
+    store_txn *t;
+
+    bad.plugin_hash = "not a hash"; /* the schema's tarry_hash refuses it */
+    assert_int_equal(pgs_txn_begin(st, true, &t), 0);
+    assert_int_equal(pgs_exec_put(t, &good, NULL), 0);
+    assert_int_equal(pgs_exec_put(t, &bad, NULL), TARRY_EIO);
+    assert_int_equal(pgs_txn_commit(t), TARRY_EIO);
+    assert_false(stored(st, &good.id));
+}
+
+/* ---- batches ------------------------------------------------------------------------------- */
+
+static void batch_is_all_or_nothing(void **state)
+{
+    store *st = *state;
+    exec_record good = record("f", EXEC_QUEUED), bad = record("f", EXEC_QUEUED),
+                after = record("f", EXEC_QUEUED);
+    store_batch *b = pgs_batch_new(st);
+    char id[ID_TEXT_LEN + 1], want[160];
+
+    bad.plugin_hash = "not a hash";
+    assert_true(pgs_batch_empty(b));
+    assert_int_equal(pgs_batch_exec_put(b, &good, NULL), 0);
+    assert_int_equal(pgs_batch_exec_put(b, &bad, NULL), 0); /* checked by the server, at commit */
+    assert_int_equal(pgs_batch_exec_put(b, &after, NULL), 0);
+    assert_false(pgs_batch_empty(b));
+    assert_int_equal(pgs_batch_commit(st, b), TARRY_EIO);
+    id_format(&bad.id, id);
+    snprintf(want, sizeof want, "writing execution %s on database \"%s\"", id, testdb.name);
+    if (!strstr(store_last_error(st), want) || !strstr(store_last_error(st), "tarry_hash"))
+        fail_msg("the reason should name the statement that failed: %s", store_last_error(st));
+    assert_false(stored(st, &good.id));
+    assert_false(stored(st, &after.id));
+    /* The connection went back clean: the next batch on it commits. */
+    pgs_batch_reset(b);
+    assert_true(pgs_batch_empty(b));
+    assert_int_equal(pgs_batch_exec_put(b, &good, NULL), 0);
+    assert_int_equal(pgs_batch_commit(st, b), 0);
+    assert_stored(st, &good);
+    assert_int_equal(pgs_batch_commit(st, b), 0); /* the same again: an upsert */
+    pgs_batch_reset(b);
+    assert_int_equal(pgs_batch_commit(st, b), 0); /* empty: nothing to do */
+    pgs_batch_free(b);
+}
+
+/* More statements than a pipeline window, each with metadata rows, in one transaction. */
+static void large_batch(void **state)
+{
+    enum { N = 700 };
+    store *st = *state;
+    store_batch *b = pgs_batch_new(st);
+    static exec_record recs[N];
+    char big[20000];
+
+    memset(big, 'x', sizeof big - 1);
+    big[0] = '"';
+    big[sizeof big - 2] = '"';
+    big[sizeof big - 1] = '\0';
+    for (int i = 0; i < N; i++) {
+        recs[i] = record("bulk", EXEC_QUEUED);
+        recs[i].metadata = "{\"batch\":\"large\"}";
+        recs[i].args = i % 50 == 0 ? big : "{}"; /* some large parameters too */
+        assert_int_equal(pgs_batch_exec_put(b, &recs[i], NULL), 0);
+    }
+    assert_int_equal(pgs_batch_commit(st, b), 0);
+    assert_int_equal(select_int(st, "SELECT count(*) FROM executions WHERE function = 'bulk'", 0, NULL), N);
+    assert_int_equal(
+        select_int(st, "SELECT count(*) FROM execution_metadata WHERE key = 'batch' AND value = 'large'", 0,
+                   NULL),
+        N);
+    assert_stored(st, &recs[0]);
+    assert_stored(st, &recs[N - 1]);
+    pgs_batch_free(b);
+}
+
+/* A batch statement that fails with SQLSTATE class 53 (a full disk is 53100) is TARRY_EFULL. */
+static void full_disk_is_full(void **state)
+{
+    store *st = *state;
+    exec_record r = record("f", EXEC_QUEUED);
+    struct pg_batch *b = (struct pg_batch *)pgs_batch_new(st);
+    pgs_sink out = pgs_to_batch(&b->base);
+
+    assert_int_equal(pgs_batch_exec_put(&b->base, &r, NULL), 0);
+    assert_int_equal(pgs_write(&out, "extending a table",
+                               "DO $$BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' "
+                               "USING ERRCODE = 'disk_full'; END$$",
+                               0, NULL),
+                     0);
+    assert_int_equal(pgs_batch_commit(st, &b->base), TARRY_EFULL);
+    if (!strstr(store_last_error(st), "extending a table") || !strstr(store_last_error(st), "No space left"))
+        fail_msg("the reason should name the step and the server's message: %s", store_last_error(st));
+    assert_false(stored(st, &r.id));
+    pgs_batch_free(&b->base);
+}
+
+/* ---- the pool ------------------------------------------------------------------------------ */
+
+/* A pooled connection whose session the server ended is not handed out again. */
+static void ended_sessions_leave_the_pool(void **state)
+{
+    store *st = *state;
+    store_txn *t;
+    exec_record r = record("f", EXEC_QUEUED);
+    store_batch *b = pgs_batch_new(st);
+    char pid[32];
+    const char *params[1] = {pid};
+    PGresult *res;
+
+    assert_int_equal(pgs_txn_begin(st, false, &t), 0);
+    assert_int_equal(
+        pgs_query((struct pg_txn *)t, "reading the backend", "SELECT pg_backend_pid()", 0, NULL, &res), 0);
+    snprintf(pid, sizeof pid, "%s", pgs_str(res, 0, 0));
+    pgs_txn_abort(t); /* idle in the pool now */
+    /* End it from another session of the same role (any connection: a read transaction of a
+     * second store would be refused the host lock, so a raw one). */
+    {
+        pg_db *db;
+        char err[512];
+        assert_int_equal(pg_connect(url, &db, err, sizeof err), 0);
+        /* With a timeout, it answers once the backend has ended: its socket is closed. */
+        assert_int_equal(pg_run_params(db, "ending a session", "SELECT pg_terminate_backend($1::int, 60000)",
+                                       1, params, PGRES_TUPLES_OK, &res, err, sizeof err),
+                         0);
+        assert_string_equal(PQgetvalue(res, 0, 0), "t");
+        PQclear(res);
+        pg_close(db);
+    }
+    assert_int_equal(pgs_batch_exec_put(b, &r, NULL), 0);
+    if (pgs_batch_commit(st, b) != 0)
+        fail_msg("the batch after an ended session: %s", store_last_error(st));
+    assert_stored(st, &r);
+    pgs_batch_free(b);
+}
+
+static int setup(void **state)
+{
+    if (pg_testdb_create(&testdb) != 0)
+        return -1;
+    *state = open_store();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    pgs_close(*state);
+    return pg_testdb_drop(&testdb);
+}
+
+static void usage_counts(void **state)
+{
+    store *st = *state;
+    exec_record r = record("f", EXEC_SCHEDULED);
+    store_usage before, after;
+    store_txn *t;
+
+    assert_int_equal(pgs_txn_begin(st, false, &t), 0);
+    assert_int_equal(pgs_usage_read(t, &before), 0);
+    pgs_txn_abort(t);
+    r.scheduled_at = r.created_at + 60000;
+    put_direct(st, &r, NULL);
+    assert_int_equal(pgs_txn_begin(st, false, &t), 0);
+    assert_int_equal(pgs_usage_read(t, &after), 0);
+    pgs_txn_abort(t);
+    assert_true(after.used_bytes > 0);
+    assert_int_equal(after.timers, before.timers + 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(opens_migrated, setup, teardown),
+        cmocka_unit_test_setup_teardown(one_host_per_database, setup, teardown),
+        cmocka_unit_test_setup_teardown(bad_url_names_the_reason, setup, teardown),
+        cmocka_unit_test_setup_teardown(record_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(times_are_timestamps, setup, teardown),
+        cmocka_unit_test_setup_teardown(missing_is_not_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(function_name_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(metadata_rows_with_a_new_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(read_transactions_are_snapshots, setup, teardown),
+        cmocka_unit_test_setup_teardown(read_transactions_refuse_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_failed_statement_fails_the_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(batch_is_all_or_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(large_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(full_disk_is_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(ended_sessions_leave_the_pool, setup, teardown),
+        cmocka_unit_test_setup_teardown(usage_counts, setup, teardown),
+    };
+
+    /* A zone with daylight saving time: times must not move with the session's zone. */
+    setenv("PGTZ", "America/New_York", 1);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
