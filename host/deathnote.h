@@ -94,7 +94,7 @@ void deathnote_declare_exit(int code);
 /*
  * An engine of this supervisor opened the store: engines forked after it
  * must find it (a restart never creates a new, empty store in a folder
- * deleted under the host before the loss was noticed; store_folder.h).
+ * deleted under the host before the loss was noticed; store_lmdb_folder.h).
  */
 void deathnote_mark_store_opened(void);
 bool deathnote_store_was_opened(void);

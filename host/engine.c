@@ -182,7 +182,7 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
         return TARRY_ENOMEM;
     if (engine_metrics_init(e) != 0)
         return TARRY_ENOMEM;
-    if (!(e->batch = store_batch_new()) ||
+    if (!(e->batch = store_batch_new(st)) ||
         committer_start(&e->committer, loop, st, engine_on_committed, e) != 0) {
         hlog(HLOG_ERROR, "cannot start the commit thread");
         return TARRY_ENOMEM;

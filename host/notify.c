@@ -525,7 +525,7 @@ int notify_start(notifier **out, uv_loop_t *loop, store *st, const notify_config
              scale, scale);
     }
     len = (cfg->public_url ? strlen(cfg->public_url) : strlen(listen_addr) + 7) + 1;
-    if (!(n->link_base = malloc(len)) || !(n->batch = store_batch_new())) {
+    if (!(n->link_base = malloc(len)) || !(n->batch = store_batch_new(st))) {
         free(n->link_base);
         free(n);
         return TARRY_ENOMEM;

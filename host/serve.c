@@ -22,7 +22,7 @@
  *
  * Exit statuses: 0 after a graceful stop, 78 (EX_CONFIG) when the host
  * cannot start for a reason a restart will not fix (port in use, data
- * folder in use, unreadable store, a store that was lost: store_folder.h;
+ * folder in use, unreadable store, a store that was lost: store_lmdb_folder.h;
  * the engine also exits 78 when its data folder goes away while it runs),
  * 2 for a bad command line, 1 otherwise.
  *
@@ -60,7 +60,7 @@
 #include "serve_config.h"
 #include "status.h"
 #include "store.h"
-#include "store_folder.h"
+#include "store_lmdb_folder.h"
 
 #define EXIT_CONFIG 78
 #define DRAIN_TIMEOUT_MS 30000

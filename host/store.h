@@ -1,48 +1,46 @@
 /*
- * store.h - tarry's durable state in one LMDB environment.
+ * store.h - tarry's durable state, as the engine sees it: one interface,
+ * two implementations behind it (store_impl.h): LMDB in the data folder
+ * (store_lmdb*.c, the default) and PostgreSQL (store_pg*.c). The engine
+ * does not know which it talks to; store_kind() says, for logs and
+ * /v1/cluster.
  *
- * The only room that includes lmdb.h. Everything is keyed by binary,
- * sortable keys; execution ids are time-ordered, so id order is creation
- * order. Named databases:
- *   exec         id -> encoded exec_record
- *   by_state     state(1) id -> ""                (queues, recovery, listing)
- *   by_fn        function NUL id -> ""            (listing by function)
- *   by_fn_state  function NUL state(1) id -> ""   (listing by function+state)
- *   timers       due_ms(8, big-endian) id -> ""   (delayed starts, durable sleeps, and the discard_after
- *                                               of unstarted executions, by due time: store.c timer_at)
- *   logs         id seq(4, big-endian) -> time(8) level(1) text NUL attempt(4)
- *                (attempt absent in lines from before it was kept: read as 0)
- *   journal      id seq(4, big-endian) -> encoded journal_entry (durable commands)
- *   pins         hash(16) id -> ""            (unfinished executions by the plugin version they are
- *                                              pinned to: which versions must stay loaded)
- *   fn_crashes   function -> crash history    (executions of it that crashed the host, and whether
- *                                              it is quarantined: engine_quarantine.c)
- *   attempts     id number(4, big-endian) -> one attempt (start, end, outcome, error)
- *   idem         idempotency keys             (per function)
- *   by_meta      metadata index               (listing by metadata key=value)
- *   cron         function -> the last due time its schedule fired
- *   reruns       original id, re-run id -> "" (an execution's re-runs)
- *   callers      child id, parent id, seq(4, big-endian) -> flags (calls of other parents that
- *                                              share the child by its idempotency key)
- *   retention    expire_at(8, big-endian) id -> ""  (final executions by when retention deletes
- *                                              them), and one "~meta" row (store_retention.c)
- * The indexes are kept by store_exec_put, so callers cannot forget one.
+ * What every implementation promises:
  *
- * Threads: reads happen on the loop thread and on workers (a pass reads its
- * journal there), each in its own read transaction; batches commit on the
- * engine's commit thread, with full fsync (LMDB's default durability).
+ * Records and rows: an execution record and the rows derived from it (by
+ * state, by function, timers, pins, metadata, re-runs) are written by
+ * store_exec_put / store_batch_exec_put together, so an index never
+ * disagrees with its record; the other rows are an execution's journal,
+ * attempts and log lines, and the side tables below (callers, crash
+ * histories, cron marks, idempotency keys, retention, notifications).
  *
- * Size: the map is set once at open and never resized (LMDB forbids a
- * resize while any transaction is open, and workers read at any time). It
- * is address space, not memory or disk: the default is far larger than any
- * store will be. A write that does not fit in the map or on the disk fails
- * with TARRY_EFULL and changes nothing; reads go on working.
+ * Transactions: a read transaction (store_txn_begin(st, false, ...)) is a
+ * consistent snapshot of the store as of its beginning, unaffected by
+ * commits made while it is open. It may be used on any one thread at a
+ * time (the loop thread, the commit thread and every worker read, each in
+ * its own), and several may be open at once on one thread, also beside a
+ * write. The write path is a batch; a write transaction exists for tests
+ * and tools.
  *
- * Errors: store_last_error() is per thread: the reason of the calling
- * thread's last failure.
+ * Batches: a batch is built on one thread and committed on another, and
+ * belongs to the store that made it (store_batch_new). Building copies
+ * everything it is given into the batch right away, so the caller may
+ * change or free its records immediately. One batch is one atomic, durable
+ * transaction: store_batch_commit returns 0 only once all of it is on disk
+ * (or in the database); on failure none of it is written (TARRY_EBROKEN
+ * excepted: see there).
  *
- * Lifetimes: records read in a transaction point into the LMDB map and are
- * valid until that transaction ends.
+ * Errors: functions return 0 or a negative TARRY_E* code (status.h):
+ * TARRY_ENOTFOUND for a missing row, TARRY_EINVAL for an argument out of
+ * range, TARRY_ENOMEM, TARRY_EFULL (no room: nothing written, reads go on),
+ * TARRY_EIO (the storage failed), TARRY_EBROKEN (the store must be opened
+ * again), TARRY_ELOST (the store is gone from under the host). A scan whose
+ * callback returns non-zero stops and returns that value. The reason of
+ * the calling thread's last failure is store_last_error(): per thread.
+ *
+ * Lifetimes: strings and records read in a transaction are borrowed from
+ * it and valid until that transaction ends (commit or abort); nothing read
+ * is to be freed by the caller. Strings handed to a put are copied.
  */
 #ifndef TARRY_STORE_H
 #define TARRY_STORE_H
@@ -60,28 +58,47 @@ typedef struct store_txn store_txn;
 #define STORE_FALLBACK_MIN_MAP_SIZE (1ull << 30) /* the default shrinks to fit, down to this */
 #define STORE_MIN_MAP_SIZE (1ull << 20)
 
-/* Open (creating if needed) the environment in `dir` (created if missing),
- * with a map of `map_size` bytes (0: STORE_DEFAULT_MAP_SIZE, or the largest
- * power of two below it that the process can map, with a note in err).
- * Returns 0, or a negative code (TARRY_EINVAL for a map size out of range,
- * TARRY_EEXIST when another host holds the folder, TARRY_ELOST when the
- * folder held a store whose data file is gone: store_folder.h) with the
- * reason in err. */
+/*
+ * Open the store `url` names:
+ *   lmdb:DIR, or a plain path DIR      the LMDB store in folder DIR (store_open, with map_size)
+ *   postgres://... or postgresql://...  the PostgreSQL store (libpq's URL; map_size is not used)
+ * A path with a colon in its first part reads as a scheme: write it lmdb:DIR or ./DIR. Returns 0,
+ * TARRY_EINVAL for another scheme or a malformed form (err names the scheme, never the rest of
+ * the URL, which may hold a password), or what the implementation's opener returns, with the
+ * reason in err.
+ */
+int store_open_url(store **out, const char *url, uint64_t map_size, char *err, size_t errlen);
+
+/* The LMDB store: open (creating if needed) the environment in `dir`
+ * (created if missing), with a map of `map_size` bytes (0:
+ * STORE_DEFAULT_MAP_SIZE, or the largest power of two below it that the
+ * process can map, with a note in err). Returns 0, or a negative code
+ * (TARRY_EINVAL for a map size out of range, TARRY_EEXIST when another host
+ * holds the folder, TARRY_ELOST when the folder held a store whose data
+ * file is gone: store_lmdb_folder.h) with the reason in err. */
 int store_open(store **out, const char *dir, uint64_t map_size, char *err, size_t errlen);
+/* Close the store and free it (NULL: nothing). Its transactions must have ended; a batch of it may
+ * outlive it, to be freed. */
 void store_close(store *st);
 
-/* 0 while the data folder, its data file and its lock file are the ones the
- * store opened; TARRY_ELOST (reason: store_last_error) when one was deleted
- * or replaced. Any thread. store_batch_commit checks it after every commit. */
+/* Which implementation st is: "lmdb" or "postgres" (a static string). */
+const char *store_kind(store *st);
+
+/* 0 while the store is the one that was opened (LMDB: the data folder, its
+ * data file and its lock file); TARRY_ELOST (reason: store_last_error) when
+ * it was deleted or replaced. Any thread. store_batch_commit checks it
+ * after every commit. */
 int store_check_folder(store *st);
-/* The store is lost: leave a marker in its folder so no start creates a new
- * store there without --init (store_folder.h). */
+/* The store is lost: make sure no start quietly creates a new, empty one in
+ * its place (LMDB: a marker in its folder, so only --init may:
+ * store_lmdb_folder.h). */
 void store_mark_lost(store *st);
 
 /*
- * Read transactions (write == false) are for the loop thread. The only write
- * path is a batch (below); store_txn_begin(st, true, ...) exists for tests
- * and tools.
+ * Read transactions (write == false): a snapshot, on any one thread at a time
+ * (above). The only write path is a batch (below); store_txn_begin(st, true,
+ * ...) exists for tests and tools. End every transaction with commit or
+ * abort (a read is ended with store_txn_abort; NULL: nothing).
  */
 int store_txn_begin(store *st, bool write, store_txn **out);
 /* Commit (durable when it returns 0) and free the transaction. On failure the
@@ -89,7 +106,8 @@ int store_txn_begin(store *st, bool write, store_txn **out);
 int store_txn_commit(store_txn *txn);
 void store_txn_abort(store_txn *txn);
 
-/* A readable reason for the calling thread's last store failure (LMDB's message). */
+/* A readable reason for the calling thread's last store failure ("no error" when none); valid
+ * until the thread's next store call. */
 const char *store_last_error(store *st);
 
 /*
@@ -110,12 +128,15 @@ int store_exec_get(store_txn *txn, const exec_id *id, exec_record *out);
  * A batch is built on one thread and committed on another: building encodes
  * every record and index change into the batch's own memory right away, so
  * the caller may change or free its records immediately, and committing
- * touches nothing but the batch. One batch is one write transaction.
+ * touches nothing but the batch and the store. One batch is one write
+ * transaction.
  */
 typedef struct store_batch store_batch;
 
-store_batch *store_batch_new(void);
-void store_batch_free(store_batch *b);
+/* A new, empty batch for st (committed with store_batch_commit(st, ...) only); NULL when out of
+ * memory. */
+store_batch *store_batch_new(store *st);
+void store_batch_free(store_batch *b); /* NULL: nothing */
 /* Forget the contents, keep the memory, for the next batch. */
 void store_batch_reset(store_batch *b);
 bool store_batch_empty(const store_batch *b);
@@ -125,14 +146,15 @@ bool store_batch_empty(const store_batch *b);
 int store_batch_exec_put(store_batch *b, const exec_record *rec, const exec_record *prev);
 
 /*
- * Apply the batch in one write transaction and commit it with fsync. Safe
- * on any thread while other threads read. Returns 0 or a negative code:
- * TARRY_EFULL when the map or the disk is full (nothing was written),
- * TARRY_EIO when the disk failed (nothing was written), TARRY_EBROKEN when
- * LMDB can no longer write (the store must be opened again; if this commit
- * broke it, whether the batch is on the disk is unknown), TARRY_ELOST when
- * it committed into a data folder that was deleted or replaced meanwhile
- * (store_check_folder: nobody will read it).
+ * Apply the batch in one write transaction and commit it durably (LMDB:
+ * fsync). Safe on any thread while other threads read. Returns 0 or a
+ * negative code: TARRY_EFULL when the store or the disk is full (nothing
+ * was written), TARRY_EIO when the storage failed (nothing was written),
+ * TARRY_EBROKEN when the store can no longer write (it must be opened
+ * again; if this commit broke it, whether the batch was written is
+ * unknown), TARRY_ELOST when it committed into a store that was deleted or
+ * replaced meanwhile (store_check_folder: nobody will read it),
+ * TARRY_EINVAL for a batch another store made.
  */
 int store_batch_commit(store *st, store_batch *b);
 
@@ -293,7 +315,7 @@ int store_journal_get(store_txn *txn, const exec_id *id, uint32_t seq, journal_e
 typedef int (*store_journal_cb)(void *user, const journal_entry *entry);
 int store_journal_scan(store_txn *txn, const exec_id *id, store_journal_cb cb, void *user);
 
-/* ---- idempotency keys (idem: function NUL sha256(key) -> id, expiry) ---------------- */
+/* ---- idempotency keys: (function, sha256(key)) -> id, expiry ------------------------------ */
 
 typedef struct store_idem {
     exec_id id;         /* the execution the key made */
@@ -361,19 +383,18 @@ int store_exec_query(store_txn *txn, const store_query *q, store_exec_cb cb, voi
 /* How many executions (of `function`, or of all when NULL) are in `state`, counted up to `max`. */
 int store_exec_count(store_txn *txn, const char *function, exec_state state, uint64_t max, uint64_t *count);
 
-/* ---- usage (store_usage.c) ----------------------------------------------------- */
+/* ---- usage (for /metrics) ----------------------------------------------------------- */
 
 typedef struct store_usage {
-    uint64_t used_bytes; /* pages in use up to the highest one (what the data file needs) */
-    uint64_t map_bytes;  /* the map's size: how large the store may grow */
+    uint64_t used_bytes; /* the store's size on disk (LMDB: pages up to the highest in use) */
+    uint64_t map_bytes;  /* how large the store may grow (LMDB: the map's size) */
     uint64_t timers;     /* entries in the timers index: delayed starts, retry waits, sleeps, discard times */
 } store_usage;
 
-/* Read in txn (any transaction): 0 or a negative code. O(1). */
+/* Read in txn (any transaction): 0 or a negative code. Cheap whatever the store holds: no scan. */
 int store_usage_read(store_txn *txn, store_usage *out);
-/* ---- retention (store_retention.c): final executions by when they are deleted ---------------- */
 
-#define STORE_RETENTION_ROW 24 /* expire_at(8, big-endian) id(16) */
+/* ---- retention: final executions by when they are deleted -------------------------------------- */
 
 typedef struct store_retention_info {
     int64_t purged_before; /* the latest finished_at of an execution deleted so far; 0: none yet */
@@ -389,8 +410,8 @@ typedef int (*store_retention_cb)(void *user, int64_t expire_at, const exec_id *
 /* Rows due by now_ms, earliest first, until cb returns non-zero (returned; 1 stops quietly). */
 int store_retention_due(store_txn *txn, int64_t now_ms, store_retention_cb cb, void *user);
 /*
- * Delete execution `id` (row expire_at) and everything of it, on the commit thread, in the
- * batch's transaction: its record and index rows, journal, attempts, logs, re-runs, callers
+ * Delete execution `id` (row expire_at) and everything of it, when the batch commits, in its
+ * transaction: its record and index rows, journal, attempts, logs, re-runs, callers
  * and the idempotency key that names it. One that still has an unfinished child (whose end
  * would write into its journal) is kept, its row moved to postpone_to.
  */

@@ -1,16 +1,13 @@
 /*
  * store_outbox.h - failure notifications in the store: one row per webhook
- * and failure (what to send, where, and how its delivery went), and the
- * outbox, the pending ones by the time they are due (notify.h sends them).
- *
- * Databases (store_int.h):
- *   notify  id(16) created_ms(8, big-endian) hook(1) -> a notification (below)
- *           (an execution's rows are adjacent: GET one execution lists them cheaply)
- *   outbox  due_ms(8, big-endian) id(16) created_ms(8) hook(1) -> ""
- *           (pending rows only, earliest first: the sender reads what is due in order)
- * A row's put moves its outbox entry from the due time it had (prev_due) to
- * its new one, or removes it once the row is delivered or failed, so the two
- * cannot disagree.
+ * and failure (what to send, where, and how its delivery went), identified
+ * by (execution, created_at, hook), and the outbox, the pending ones by the
+ * time they are due (notify.h sends them). An execution's rows are read
+ * together (GET one execution lists them cheaply); the outbox is read in
+ * due order. A row's put moves its outbox entry from the due time it had
+ * (prev_due) to its new one, or removes it once the row is delivered or
+ * failed, so the two cannot disagree. Retention's purge of an execution
+ * deletes its rows and their outbox entries with it.
  *
  * Threads: like every store call (store.h); rows are written through
  * batches only (the engine's, or the notifier's own committer).

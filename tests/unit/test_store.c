@@ -1,6 +1,10 @@
 /*
- * test_store.c - the store room against a real LMDB environment, each test
- * in its own fresh folder under /tmp that is removed afterwards.
+ * test_store.c - the store room through its interface (store.h), against a
+ * real LMDB environment, each test in its own fresh folder under /tmp that
+ * is removed afterwards. Every store is opened by open_test_store, so the
+ * tests in main's first group hold for any implementation; the second group
+ * is LMDB-only (it uses lmdb.h, the data folder or the map), and the third
+ * is store_open_url's schemes and errors.
  *
  * Covered: opening (the folder is created, errors name the folder); every
  * record field round trips (NULL strings too); every index (by_state, by_fn,
@@ -29,6 +33,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -40,6 +45,20 @@
 #include "store.h"
 
 /* ---- fixture: a fresh folder and a store in it, per test ---------------- */
+
+/*
+ * Every store these tests open comes from here (the LMDB-only tests at the end excepted), so
+ * the same tests can run against another implementation of the store: `dir` names a store
+ * that is empty the first time and the same store when opened again. Today: LMDB in that
+ * folder, opened by URL.
+ */
+static int open_test_store(store **out, const char *dir, char *err, size_t errlen)
+{
+    char url[256];
+
+    snprintf(url, sizeof url, "lmdb:%s", dir);
+    return store_open_url(out, url, 0, err, errlen);
+}
 
 typedef struct fixture {
     char dir[64];   /* from mkdtemp; removed with everything in it */
@@ -72,8 +91,8 @@ static int setup(void **state)
         return -1;
     }
     snprintf(f->path, sizeof f->path, "%s/data", f->dir);
-    if (store_open(&f->st, f->path, 0, err, sizeof err) != 0) {
-        fprintf(stderr, "store_open(%s): %s\n", f->path, err);
+    if (open_test_store(&f->st, f->path, err, sizeof err) != 0) {
+        fprintf(stderr, "open_test_store(%s): %s\n", f->path, err);
         nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
         free(f);
         return -1;
@@ -685,7 +704,7 @@ static void test_function_name_limit(void **state)
     fixture *f = *state;
     char longest[129], too_long[130];
     exec_record ok, bad;
-    store_batch *b = store_batch_new();
+    store_batch *b = store_batch_new(f->st);
     store_txn *t;
     seen s;
 
@@ -987,7 +1006,7 @@ static void test_retention(void **state)
     store_log_line line = {0, 1, TARRY_LOG_INFO, "hello", 0};
     store_attempt a = {.number = 1, .outcome = EXEC_SUCCEEDED};
     store_retention_info info;
-    store_batch *b = store_batch_new();
+    store_batch *b = store_batch_new(f->st);
     store_txn *t;
     int64_t at;
     exec_id first;
@@ -1152,7 +1171,7 @@ static void test_list_filters_against_model(void **state)
     exec_state states[] = {EXEC_NONE, EXEC_SCHEDULED, EXEC_QUEUED, EXEC_RUNNING, EXEC_SUCCEEDED, EXEC_FAILED};
     size_t limits[] = {1, 7, 10, 1000};
     uint64_t rng = 0x243f6a8885a308d3ull;
-    store_batch *b = store_batch_new();
+    store_batch *b = store_batch_new(f->st);
     store_txn *t;
 
     for (int i = 0; i < MODEL_SIZE; i++) {
@@ -1373,12 +1392,12 @@ static void test_batch_matches_direct(void **state)
     char other_path[192], err[256] = "";
     exec_id ids[SCENARIO_IDS];
     writer direct = {f->st, NULL, NULL};
-    writer batched = {NULL, NULL, store_batch_new()};
+    writer batched = {NULL, NULL, NULL};
     char *want, *got;
 
-    assert_non_null(batched.batch);
     snprintf(other_path, sizeof other_path, "%s/batched", f->dir);
-    assert_int_equal(store_open(&batched.st, other_path, 0, err, sizeof err), 0);
+    assert_int_equal(open_test_store(&batched.st, other_path, err, sizeof err), 0);
+    assert_non_null(batched.batch = store_batch_new(batched.st));
     for (int i = 0; i < SCENARIO_IDS; i++)
         id_new(&ids[i]);
 
@@ -1408,7 +1427,7 @@ static void test_batch_matches_direct(void **state)
 static void test_batch_owns_its_copies(void **state)
 {
     fixture *f = *state;
-    store_batch *b = store_batch_new();
+    store_batch *b = store_batch_new(f->st);
     exec_record *rec = malloc(sizeof *rec);
     exec_record want = new_record("owned_function", EXEC_SCHEDULED);
     char *strings[8];
@@ -1462,7 +1481,7 @@ static void test_batch_owns_its_copies(void **state)
 static void test_batch_reset_and_empty(void **state)
 {
     fixture *f = *state;
-    store_batch *b = store_batch_new();
+    store_batch *b = store_batch_new(f->st);
     exec_record dropped = new_record("f", EXEC_QUEUED);
     exec_record kept = new_record("f", EXEC_QUEUED);
     store_log_line line = {0, 0, 0, "dropped", 0};
@@ -1499,7 +1518,7 @@ static void test_batch_reset_and_empty(void **state)
 static void test_batches_apply_in_order(void **state)
 {
     fixture *f = *state;
-    store_batch *first = store_batch_new(), *second = store_batch_new();
+    store_batch *first = store_batch_new(f->st), *second = store_batch_new(f->st);
     exec_record x = new_record("order", EXEC_SCHEDULED), y = new_record("order", EXEC_QUEUED);
     exec_record as_first, prev;
     static const exec_state path[] = {EXEC_RUNNING, EXEC_WAITING, EXEC_RUNNING, EXEC_SUCCEEDED};
@@ -1543,7 +1562,7 @@ static void test_durable_across_reopen(void **state)
 {
     fixture *f = *state;
     exec_id ids[SCENARIO_IDS];
-    writer w = {f->st, NULL, store_batch_new()};
+    writer w = {f->st, NULL, store_batch_new(f->st)};
     exec_record direct = new_record("send", EXEC_SCHEDULED);
     char err[256] = "", *before, *after;
 
@@ -1558,7 +1577,7 @@ static void test_durable_across_reopen(void **state)
 
     store_close(f->st);
     f->st = NULL;
-    assert_int_equal(store_open(&f->st, f->path, 0, err, sizeof err), 0);
+    assert_int_equal(open_test_store(&f->st, f->path, err, sizeof err), 0);
     after = store_dump(f->st, scenario_functions, 4);
     assert_string_equal(after, before);
     assert_non_null(strstr(after, "@42\n"));
@@ -1821,7 +1840,7 @@ static void test_full_map_refuses_and_keeps_serving(void **state)
 {
     fixture *f = *state;
     char *args = f->big = big_args();
-    store_batch *b = f->batch = store_batch_new();
+    store_batch *b = f->batch = store_batch_new(f->st);
     exec_record small = new_record("small", EXEC_SCHEDULED);
 
     small.scheduled_at = 1234;
@@ -1885,7 +1904,7 @@ static void *fail_and_read_back(void *arg)
         if (t)
             store_txn_abort(t);
     } else {
-        store_batch *b = store_batch_new();
+        store_batch *b = store_batch_new(et->f->st);
         for (int i = 0; b && i < 20; i++) {
             r = new_record("big", EXEC_QUEUED);
             r.args = et->args;
@@ -1903,7 +1922,7 @@ static void test_last_error_is_per_thread(void **state)
 {
     fixture *f = *state;
     char *args = f->big = big_args();
-    store_batch *b = f->batch = store_batch_new();
+    store_batch *b = f->batch = store_batch_new(f->st);
     pthread_barrier_t both;
     error_thread t[2];
     pthread_t th[2];
@@ -1960,7 +1979,7 @@ static void test_commit_on_thread_while_reading(void **state)
 {
     fixture *f = *state;
     exec_record x = new_record("threaded", EXEC_QUEUED), then, again, prev;
-    commit_job job = {f->st, store_batch_new(), -1};
+    commit_job job = {f->st, store_batch_new(f->st), -1};
     store_log_line line = {0, 1, 0, "from the commit thread", 0};
     store_txn *reader;
     pthread_t thread;
@@ -2010,7 +2029,7 @@ typedef struct flip_job {
 static void *flip_on_thread(void *arg)
 {
     flip_job *job = arg;
-    store_batch *b = store_batch_new();
+    store_batch *b = store_batch_new(job->st);
 
     job->rc = b ? 0 : TARRY_ENOMEM;
     for (int i = 0; i < job->commits && job->rc == 0; i++) {
@@ -2120,7 +2139,7 @@ static void test_fn_crashes_across_reopen(void **state)
 {
     fixture *f = *state;
     store_fn_crashes c;
-    store_batch *b = store_batch_new();
+    store_batch *b = store_batch_new(f->st);
     struct crash_seen seen = {""};
     store_txn *txn;
     char err[256] = "";
@@ -2147,7 +2166,7 @@ static void test_fn_crashes_across_reopen(void **state)
 
     store_close(f->st);
     f->st = NULL;
-    assert_int_equal(store_open(&f->st, f->path, 0, err, sizeof err), 0);
+    assert_int_equal(open_test_store(&f->st, f->path, err, sizeof err), 0);
     assert_int_equal(store_txn_begin(f->st, false, &txn), 0);
     assert_int_equal(store_fn_crashes_scan(txn, crash_history_seen, &seen), 0);
     store_txn_abort(txn);
@@ -2220,7 +2239,7 @@ static void test_attempts(void **state)
     store_attempt three = {3, 50, 60, EXEC_SUCCEEDED, false, false, false, NULL};
     store_attempt other = {1, 1, 2, EXEC_FAILED, false, false, true, "bad card"};
     struct attempts_seen seen = {""};
-    store_batch *batch = store_batch_new();
+    store_batch *batch = store_batch_new(f->st);
     store_txn *txn;
 
     assert_non_null(batch);
@@ -2265,7 +2284,7 @@ static int collect_id(void *user, const exec_record *rec)
 static void test_query_by_metadata_reads_the_index(void **state)
 {
     fixture *f = *state;
-    store_batch *b = f->batch = store_batch_new();
+    store_batch *b = f->batch = store_batch_new(f->st);
     exec_id want[3], got[8];
     char long_a[700], long_b[700], meta_a[1500], meta_b[1500];
     store_txn *t;
@@ -2342,7 +2361,7 @@ static int note_expired(void *user, const void *key, size_t len)
 static void test_idem_keys(void **state)
 {
     fixture *f = *state;
-    store_batch *b = f->batch = store_batch_new();
+    store_batch *b = f->batch = store_batch_new(f->st);
     store_idem v = {{{0}}, 1000}, got;
     store_idem_pos pos = {{0}, 0};
     store_txn *t;
@@ -2413,7 +2432,7 @@ static int add_caller(void *user, const store_caller *c)
 static void test_callers(void **state)
 {
     fixture *f = *state;
-    store_batch *b = f->batch = store_batch_new();
+    store_batch *b = f->batch = store_batch_new(f->st);
     exec_id child, other, p1, p2;
     store_caller a = {{{0}}, 7, false}, c = {{{0}}, 0x01020304, false}, d = {{{0}}, 3, true};
     char err[256] = "";
@@ -2438,7 +2457,7 @@ static void test_callers(void **state)
 
     store_close(f->st);
     f->st = NULL;
-    assert_int_equal(store_open(&f->st, f->path, 0, err, sizeof err), 0);
+    assert_int_equal(open_test_store(&f->st, f->path, err, sizeof err), 0);
     memset(&got, 0, sizeof got);
     assert_int_equal(store_txn_begin(f->st, false, &t), 0);
     assert_int_equal(store_callers_scan(t, &child, add_caller, &got), 0);
@@ -2467,13 +2486,107 @@ static void test_callers(void **state)
     store_txn_abort(t);
 }
 
+/* ---- store_open_url (store.c) ------------------------------------------------------ */
+
+/* lmdb:DIR and a plain DIR open the same LMDB store; its kind says so. */
+static void test_open_url_lmdb_forms(void **state)
+{
+    fixture *f = *state;
+    exec_record rec = new_record("by_url", EXEC_QUEUED);
+    char dir[192], url[256], err[256] = "", cwd[4096];
+    exec_record got;
+    store *st = NULL;
+    store_txn *t;
+
+    assert_string_equal(store_kind(f->st), "lmdb");
+    snprintf(dir, sizeof dir, "%s/by-url", f->dir);
+    snprintf(url, sizeof url, "lmdb:%s", dir);
+    assert_int_equal(store_open_url(&st, url, 0, err, sizeof err), 0);
+    assert_string_equal(store_kind(st), "lmdb");
+    put_direct(st, &rec, NULL);
+    store_close(st);
+    st = NULL;
+
+    /* The plain path is the same folder: the record is there. */
+    assert_int_equal(store_open_url(&st, dir, 0, err, sizeof err), 0);
+    assert_int_equal(store_txn_begin(st, false, &t), 0);
+    assert_int_equal(store_exec_get(t, &rec.id, &got), 0);
+    assert_string_equal(got.function, "by_url");
+    store_txn_abort(t);
+    store_close(st);
+    st = NULL;
+
+    /* A relative path with a dot first is a path, not a scheme. */
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(f->dir), 0);
+    int rc = store_open_url(&st, "./by-url", 0, err, sizeof err);
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(rc, 0);
+    assert_string_equal(store_kind(st), "lmdb");
+    store_close(st);
+    st = NULL;
+
+    /* The map size reaches the LMDB opener. */
+    err[0] = '\0';
+    assert_int_equal(store_open_url(&st, url, 4096, err, sizeof err), TARRY_EINVAL);
+    assert_null(st);
+    assert_non_null(strstr(err, "map size 4096 bytes"));
+}
+
+static void expect_refused(const char *url, int rc, const char *says)
+{
+    char err[512] = "";
+    store *st = NULL;
+
+    assert_int_equal(store_open_url(&st, url, 0, err, sizeof err), rc);
+    assert_null(st);
+    if (!strstr(err, says))
+        fail_msg("store_open_url(\"%s\") says \"%s\", not \"%s\"", url ? url : "NULL", err, says);
+    if (strstr(err, "hunter2"))
+        fail_msg("store_open_url(\"%s\") shows the password: \"%s\"", url, err);
+}
+
+/* Every refusal names what is wrong and what is accepted, and never the password. */
+static void test_open_url_refusals(void **state)
+{
+    char err[512] = "";
+    store *st = NULL;
+
+    (void)state;
+    expect_refused("", TARRY_EINVAL, "use lmdb:DIR");
+    expect_refused(NULL, TARRY_EINVAL, "use lmdb:DIR");
+    expect_refused("mysql://root:hunter2@db/tarry", TARRY_EINVAL,
+                   "store scheme \"mysql\" is not one tarry knows");
+    expect_refused("mysql://root:hunter2@db/tarry", TARRY_EINVAL, "postgres://USER@HOST/DB");
+    expect_refused("LMDB:./data", TARRY_EINVAL, "store scheme \"LMDB\""); /* schemes as libpq takes them */
+    expect_refused("data:2026", TARRY_EINVAL, "use lmdb:DIR");            /* a colon: write lmdb:data:2026 */
+    expect_refused("lmdb:", TARRY_EINVAL, "names no folder");
+    expect_refused("lmdb://host/data", TARRY_EINVAL, "written lmdb:DIR without \"//\"");
+    expect_refused("postgres:tarry", TARRY_EINVAL, "a PostgreSQL store is a URL");
+    expect_refused("postgresql:user=hunter2", TARRY_EINVAL, "a PostgreSQL store is a URL");
+
+    /* Both PostgreSQL schemes reach its opener, which fails here (nothing listens on port 1, or
+     * the implementation is not built) without showing the password. */
+    for (int i = 0; i < 2; i++) {
+        const char *url = i ? "postgresql://tarry:hunter2@127.0.0.1:1/none?connect_timeout=2"
+                            : "postgres://tarry:hunter2@127.0.0.1:1/none?connect_timeout=2";
+        err[0] = '\0';
+        assert_true(store_open_url(&st, url, 0, err, sizeof err) < 0);
+        assert_null(st);
+        assert_true(err[0] != '\0');
+        if (strstr(err, "hunter2"))
+            fail_msg("store_open_url(\"%s\") shows the password: \"%s\"", url, err);
+        if (strstr(err, "scheme"))
+            fail_msg("store_open_url(\"%s\") did not take it for PostgreSQL: \"%s\"", url, err);
+    }
+}
+
 #define STORE_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
 {
+    /* Any implementation of the store. */
     const struct CMUnitTest tests[] = {
-        STORE_TEST(test_open_creates_folder),
-        STORE_TEST(test_open_errors_name_the_folder),
         STORE_TEST(test_record_round_trip),
         STORE_TEST(test_missing_id_is_not_found),
         STORE_TEST(test_function_name_limit),
@@ -2491,14 +2604,7 @@ int main(void)
         STORE_TEST(test_batch_reset_and_empty),
         STORE_TEST(test_batches_apply_in_order),
         STORE_TEST(test_durable_across_reopen),
-        STORE_TEST(test_default_map_costs_no_disk),
-        STORE_TEST(test_map_size_out_of_range),
-        STORE_TEST(test_full_map_refuses_and_keeps_serving),
         STORE_TEST(test_pins_follow_records),
-        STORE_TEST(test_pins_built_for_an_older_store),
-        STORE_TEST(test_log_attempts_and_older_lines),
-        STORE_TEST(test_meta_built_for_an_older_store),
-        STORE_TEST(test_last_error_is_per_thread),
         STORE_TEST(test_commit_on_thread_while_reading),
         STORE_TEST(test_commits_on_thread_during_reads),
         STORE_TEST(test_write_while_reading_same_thread),
@@ -2510,5 +2616,25 @@ int main(void)
         STORE_TEST(test_idem_keys),
         STORE_TEST(test_callers),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* LMDB-only: the data folder, the map, and stores written by older builds (lmdb.h). */
+    const struct CMUnitTest lmdb_tests[] = {
+        STORE_TEST(test_open_creates_folder),
+        STORE_TEST(test_open_errors_name_the_folder),
+        STORE_TEST(test_default_map_costs_no_disk),
+        STORE_TEST(test_map_size_out_of_range),
+        STORE_TEST(test_full_map_refuses_and_keeps_serving),
+        STORE_TEST(test_last_error_is_per_thread),
+        STORE_TEST(test_pins_built_for_an_older_store),
+        STORE_TEST(test_log_attempts_and_older_lines),
+        STORE_TEST(test_meta_built_for_an_older_store),
+    };
+    /* Which implementation a URL opens (store.c). */
+    const struct CMUnitTest url_tests[] = {
+        STORE_TEST(test_open_url_lmdb_forms),
+        STORE_TEST(test_open_url_refusals),
+    };
+    int failed = cmocka_run_group_tests_name("store", tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("store.lmdb", lmdb_tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("store.url", url_tests, NULL, NULL);
+    return failed;
 }

@@ -1,11 +1,16 @@
 /*
- * store_outbox.c - failure notifications and their outbox (store_outbox.h).
+ * store_lmdb_outbox.c - failure notifications and their outbox in LMDB (store_outbox.h).
  *
+ * Databases (store_lmdb_int.h):
+ *   notify  id(16) created_ms(8, big-endian) hook(1) -> a notification
+ *           (an execution's rows are adjacent: GET one execution lists them cheaply)
+ *   outbox  due_ms(8, big-endian) id(16) created_ms(8) hook(1) -> ""
+ *           (pending rows only, earliest first: the sender reads what is due in order)
  * A row's value: a fixed head (state, attempts, due and delivered times),
  * then its four strings (url, shown url, body, last error) in the store's
- * string-list encoding (store_int.h). Native byte order, as records.
+ * string-list encoding (store_lmdb_int.h). Native byte order, as records.
  *
- * May not: touch the execution records or their indexes (store.c); decide
+ * May not: touch the execution records or their indexes (store_lmdb.c); decide
  * anything about delivery (notify.c does).
  */
 #include "store_outbox.h"
@@ -13,7 +18,7 @@
 #include <string.h>
 
 #include "status.h"
-#include "store_int.h"
+#include "store_lmdb_int.h"
 
 #define NOTIFY_KEY 25 /* id(16) created(8) hook(1) */
 #define OUTBOX_KEY 33 /* due(8) + a notify key */
@@ -23,19 +28,6 @@ struct notify_head {
     uint32_t attempts;
     int64_t due_at, delivered_at;
 };
-
-const char *store_notify_state_name(store_notify_state s)
-{
-    switch (s) {
-    case STORE_NOTIFY_PENDING:
-        return "pending";
-    case STORE_NOTIFY_DELIVERED:
-        return "delivered";
-    case STORE_NOTIFY_FAILED:
-        return "failed";
-    }
-    return "unknown";
-}
 
 static void key_notify(uint8_t k[NOTIFY_KEY], const store_notify *n)
 {
@@ -50,11 +42,12 @@ static void key_outbox(uint8_t k[OUTBOX_KEY], int64_t due, const store_notify *n
     key_notify(k + 8, n);
 }
 
-int store_batch_notify_put(store_batch *b, const store_notify *n, int64_t prev_due)
+int lmdb_batch_notify_put(store_batch *batch, const store_notify *n, int64_t prev_due)
 {
+    lmdb_batch *b = (lmdb_batch *)batch;
     sink out = {NULL, b};
     const char *strs[4] = {n->url, n->shown_url, n->body, n->last_error};
-    size_t len[4], size = strings_size(strs, len, 4);
+    size_t len[4], size = lmdb_strings_size(strs, len, 4);
     uint8_t k[NOTIFY_KEY], ok[OUTBOX_KEY];
     struct notify_head head;
     void *value;
@@ -62,7 +55,7 @@ int store_batch_notify_put(store_batch *b, const store_notify *n, int64_t prev_d
 
     if (prev_due) {
         key_outbox(ok, prev_due, n);
-        if ((rc = sink_del(&out, DB_OUTBOX, ok, sizeof ok)) != 0)
+        if ((rc = lmdb_sink_del(&out, DB_OUTBOX, ok, sizeof ok)) != 0)
             return rc;
     }
     memset(&head, 0, sizeof head);
@@ -72,13 +65,13 @@ int store_batch_notify_put(store_batch *b, const store_notify *n, int64_t prev_d
     head.due_at = n->due_at;
     head.delivered_at = n->delivered_at;
     key_notify(k, n);
-    if ((rc = sink_reserve(&out, DB_NOTIFY, k, sizeof k, sizeof head + size, &value)) != 0)
+    if ((rc = lmdb_sink_reserve(&out, DB_NOTIFY, k, sizeof k, sizeof head + size, &value)) != 0)
         return rc;
     memcpy(value, &head, sizeof head);
-    strings_put((char *)value + sizeof head, strs, len, 4);
+    lmdb_strings_put((char *)value + sizeof head, strs, len, 4);
     if (n->state == STORE_NOTIFY_PENDING) {
         key_outbox(ok, n->due_at, n);
-        return sink_put_empty(&out, DB_OUTBOX, ok, sizeof ok);
+        return lmdb_sink_put_empty(&out, DB_OUTBOX, ok, sizeof ok);
     }
     return 0;
 }
@@ -92,8 +85,8 @@ static int notify_decode(const uint8_t *k, const MDB_val *val, store_notify *n)
     if (val->mv_size < sizeof head)
         return -1;
     memcpy(&head, val->mv_data, sizeof head);
-    if (strings_get((const char *)val->mv_data + sizeof head, (const char *)val->mv_data + val->mv_size, strs,
-                    4) != 0 ||
+    if (lmdb_strings_get((const char *)val->mv_data + sizeof head, (const char *)val->mv_data + val->mv_size,
+                         strs, 4) != 0 ||
         !strs[0] || !strs[1] || !strs[2])
         return -1;
     memset(n, 0, sizeof *n);
@@ -111,14 +104,15 @@ static int notify_decode(const uint8_t *k, const MDB_val *val, store_notify *n)
     return 0;
 }
 
-int store_notify_scan(store_txn *t, const exec_id *id, store_notify_cb cb, void *user)
+int lmdb_notify_scan(store_txn *txn, const exec_id *id, store_notify_cb cb, void *user)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     MDB_cursor *cur;
     MDB_val key = {16, (void *)id->bytes}, val;
     int rc, out = 0;
 
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_NOTIFY], &cur)) != 0)
-        return store_fail(t->st, rc, "opening a cursor");
+        return lmdb_fail(t->st, rc, "opening a cursor");
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         store_notify n;
@@ -134,17 +128,18 @@ int store_notify_scan(store_txn *t, const exec_id *id, store_notify_cb cb, void 
     mdb_cursor_close(cur);
     if (out)
         return out;
-    return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "reading notifications") : 0;
+    return (rc && rc != MDB_NOTFOUND) ? lmdb_fail(t->st, rc, "reading notifications") : 0;
 }
 
-int store_outbox_scan(store_txn *t, store_notify_cb cb, void *user)
+int lmdb_outbox_scan(store_txn *txn, store_notify_cb cb, void *user)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     MDB_cursor *cur;
     MDB_val key, val;
     int rc, out = 0;
 
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_OUTBOX], &cur)) != 0)
-        return store_fail(t->st, rc, "opening a cursor");
+        return lmdb_fail(t->st, rc, "opening a cursor");
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         MDB_val nkey, nval;
@@ -169,10 +164,10 @@ int store_outbox_scan(store_txn *t, store_notify_cb cb, void *user)
     mdb_cursor_close(cur);
     if (out)
         return out;
-    return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "reading the notification outbox") : 0;
+    return (rc && rc != MDB_NOTFOUND) ? lmdb_fail(t->st, rc, "reading the notification outbox") : 0;
 }
 
-int store_notify_purge(store *st, MDB_txn *txn, const exec_id *id)
+int lmdb_notify_purge(lmdb_store *st, MDB_txn *txn, const exec_id *id)
 {
     MDB_cursor *cur;
     MDB_val key = {16, (void *)id->bytes}, val;
@@ -204,12 +199,13 @@ int store_notify_purge(store *st, MDB_txn *txn, const exec_id *id)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-int store_outbox_count(store_txn *t, uint64_t *count)
+int lmdb_outbox_count(store_txn *txn, uint64_t *count)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     MDB_stat s;
     int rc = mdb_stat(t->txn, t->st->db[DB_OUTBOX], &s);
     if (rc != 0)
-        return store_fail(t->st, rc, "counting the notification outbox");
+        return lmdb_fail(t->st, rc, "counting the notification outbox");
     *count = s.ms_entries;
     return 0;
 }

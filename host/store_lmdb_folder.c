@@ -1,9 +1,9 @@
 /*
- * store_folder.c - see store_folder.h.
+ * store_lmdb_folder.c - see store_lmdb_folder.h.
  *
- * May not: include lmdb.h (store.c passes the data file's descriptor).
+ * May not: include lmdb.h (store_lmdb.c passes the data file's descriptor).
  */
-#include "store_folder.h"
+#include "store_lmdb_folder.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -1,5 +1,5 @@
 /*
- * store_retention.c - final executions by when retention deletes them, and
+ * store_lmdb_retention.c - final executions by when retention deletes them, and
  * the deletion itself.
  *
  * retention: expire_at(8, big-endian) id(16) -> "", one row per final
@@ -18,7 +18,7 @@
  * May not: call into the engine, decide when or how much to delete (the
  * engine's engine_retention.c does), or delete an execution that is not final.
  */
-#include "store_int.h"
+#include "store_lmdb_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +26,7 @@
 #include "status.h"
 
 #define META_KEY "~meta"
+#define STORE_RETENTION_ROW 24 /* expire_at(8, big-endian) id(16) */
 
 struct retention_meta {
     int64_t purged_before;
@@ -39,29 +40,31 @@ static void row_key(uint8_t k[STORE_RETENTION_ROW], int64_t expire_at, const exe
     memcpy(k + 8, id->bytes, 16);
 }
 
-int store_batch_retention_put(store_batch *b, int64_t expire_at, const exec_id *id)
+int lmdb_batch_retention_put(store_batch *batch, int64_t expire_at, const exec_id *id)
 {
+    lmdb_batch *b = (lmdb_batch *)batch;
     sink out = {NULL, b};
     uint8_t k[STORE_RETENTION_ROW];
 
     row_key(k, expire_at, id);
-    return sink_put_empty(&out, DB_RETENTION, k, sizeof k);
+    return lmdb_sink_put_empty(&out, DB_RETENTION, k, sizeof k);
 }
 
-int store_batch_exec_purge(store_batch *b, int64_t expire_at, const exec_id *id, int64_t postpone_to)
+int lmdb_batch_exec_purge(store_batch *batch, int64_t expire_at, const exec_id *id, int64_t postpone_to)
 {
+    lmdb_batch *b = (lmdb_batch *)batch;
     uint8_t k[STORE_RETENTION_ROW];
     void *value;
     int rc;
 
     row_key(k, expire_at, id);
-    if ((rc = batch_append(b, OP_PURGE, DB_RETENTION, k, sizeof k, sizeof postpone_to, &value)) != 0)
+    if ((rc = lmdb_batch_append(b, OP_PURGE, DB_RETENTION, k, sizeof k, sizeof postpone_to, &value)) != 0)
         return rc;
     memcpy(value, &postpone_to, sizeof postpone_to);
     return 0;
 }
 
-static int meta_read(MDB_txn *txn, store *st, struct retention_meta *m)
+static int meta_read(MDB_txn *txn, lmdb_store *st, struct retention_meta *m)
 {
     MDB_val key = {sizeof META_KEY - 1, (void *)META_KEY}, val;
     int rc = mdb_get(txn, st->db[DB_RETENTION], &key, &val);
@@ -70,7 +73,7 @@ static int meta_read(MDB_txn *txn, store *st, struct retention_meta *m)
     if (rc == MDB_NOTFOUND)
         return 0;
     if (rc != 0)
-        return store_fail(st, rc, "reading retention");
+        return lmdb_fail(st, rc, "reading retention");
     if (val.mv_size != sizeof *m) {
         store_set_error("corrupt retention meta row");
         return TARRY_EIO;
@@ -79,15 +82,16 @@ static int meta_read(MDB_txn *txn, store *st, struct retention_meta *m)
     return 0;
 }
 
-static int meta_write(MDB_txn *txn, store *st, const struct retention_meta *m)
+static int meta_write(MDB_txn *txn, lmdb_store *st, const struct retention_meta *m)
 {
     MDB_val key = {sizeof META_KEY - 1, (void *)META_KEY}, val = {sizeof *m, (void *)m};
     int rc = mdb_put(txn, st->db[DB_RETENTION], &key, &val, 0);
-    return rc ? store_fail(st, rc, "writing retention") : 0;
+    return rc ? lmdb_fail(st, rc, "writing retention") : 0;
 }
 
-int store_retention_info_get(store_txn *t, store_retention_info *out)
+int lmdb_retention_info_get(store_txn *txn, store_retention_info *out)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     struct retention_meta m;
     int rc = meta_read(t->txn, t->st, &m);
 
@@ -100,14 +104,15 @@ int store_retention_info_get(store_txn *t, store_retention_info *out)
     return 0;
 }
 
-int store_retention_due(store_txn *t, int64_t now_ms, store_retention_cb cb, void *user)
+int lmdb_retention_due(store_txn *txn, int64_t now_ms, store_retention_cb cb, void *user)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     MDB_cursor *cur;
     MDB_val key, val;
     int rc, out = 0;
 
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_RETENTION], &cur)) != 0)
-        return store_fail(t->st, rc, "opening a cursor");
+        return lmdb_fail(t->st, rc, "opening a cursor");
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         exec_id id;
@@ -123,7 +128,7 @@ int store_retention_due(store_txn *t, int64_t now_ms, store_retention_cb cb, voi
     mdb_cursor_close(cur);
     if (out)
         return out > 0 ? 0 : out;
-    return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "reading retention") : 0;
+    return (rc && rc != MDB_NOTFOUND) ? lmdb_fail(t->st, rc, "reading retention") : 0;
 }
 
 static int first_cb(void *user, int64_t expire_at, const exec_id *id)
@@ -139,14 +144,14 @@ static int first_cb(void *user, int64_t expire_at, const exec_id *id)
     return 1;
 }
 
-int store_retention_first(store_txn *t, int64_t *expire_at, exec_id *id)
+int lmdb_retention_first(store_txn *txn, int64_t *expire_at, exec_id *id)
 {
     struct {
         int64_t at;
         exec_id id;
         bool found;
     } f = {0};
-    int rc = store_retention_due(t, INT64_MAX, first_cb, &f);
+    int rc = lmdb_retention_due(txn, INT64_MAX, first_cb, &f);
 
     if (rc != 0)
         return rc;
@@ -158,7 +163,7 @@ int store_retention_first(store_txn *t, int64_t *expire_at, exec_id *id)
 }
 
 /* Delete every key of `db` that starts with the 16 bytes of id. An LMDB code. */
-static int del_prefixed(store *st, MDB_txn *txn, int db, const exec_id *id)
+static int del_prefixed(lmdb_store *st, MDB_txn *txn, int db, const exec_id *id)
 {
     MDB_cursor *cur;
     MDB_val key = {16, (void *)id->bytes}, val;
@@ -193,7 +198,7 @@ static int child_live(void *user, const journal_entry *j)
 
     if (memcmp(&j->child, &none, sizeof none) == 0)
         return 0;
-    if ((rc = store_exec_get(c->t, &j->child, &child)) == TARRY_ENOTFOUND)
+    if ((rc = lmdb_exec_get(c->t, &j->child, &child)) == TARRY_ENOTFOUND)
         return 0;
     if (rc != 0)
         return rc;
@@ -205,7 +210,7 @@ static int child_live(void *user, const journal_entry *j)
 }
 
 /* The idempotency key of rec, if it still names rec. */
-static int del_idem(store *st, MDB_txn *txn, const exec_record *rec)
+static int del_idem(lmdb_store *st, MDB_txn *txn, const exec_record *rec)
 {
     uint8_t k[STORE_IDEM_KEY_MAX];
     MDB_val key, val;
@@ -221,11 +226,11 @@ static int del_idem(store *st, MDB_txn *txn, const exec_record *rec)
     return mdb_del(txn, st->db[DB_IDEM], &key, NULL);
 }
 
-int store_retention_purge_op(store *st, MDB_txn *txn, const MDB_val *key, const MDB_val *val)
+int lmdb_retention_purge_op(lmdb_store *st, MDB_txn *txn, const MDB_val *key, const MDB_val *val)
 {
-    store_txn t = {.st = st, .txn = txn, .write = true};
+    lmdb_txn t = {.base = {&st->base}, .st = st, .txn = txn, .write = true};
     sink out = {&t, NULL};
-    struct live_child lc = {&t, false};
+    struct live_child lc = {&t.base, false};
     struct retention_meta m;
     exec_record rec;
     exec_id id;
@@ -238,22 +243,22 @@ int store_retention_purge_op(store *st, MDB_txn *txn, const MDB_val *key, const 
     }
     memcpy(id.bytes, (const uint8_t *)key->mv_data + 8, 16);
     memcpy(&postpone_to, val->mv_data, sizeof postpone_to);
-    if ((rc = sink_del(&out, DB_RETENTION, key->mv_data, key->mv_size)) != 0)
+    if ((rc = lmdb_sink_del(&out, DB_RETENTION, key->mv_data, key->mv_size)) != 0)
         return rc;
-    if ((rc = store_exec_get(&t, &id, &rec)) == TARRY_ENOTFOUND)
+    if ((rc = lmdb_exec_get(&t.base, &id, &rec)) == TARRY_ENOTFOUND)
         return 0; /* gone already: the row was all that was left */
     if (rc != 0)
         return rc;
     if (!exec_state_final(rec.state))
         return 0; /* never: a final execution stays final (a re-run is a new one) */
-    if ((rc = store_journal_scan(&t, &id, child_live, &lc)) < 0)
+    if ((rc = lmdb_journal_scan(&t.base, &id, child_live, &lc)) < 0)
         return rc; /* 1: child_live stopped at a live child */
     if (lc.live) {
         /* A detached child (or one a failed parent left running) writes its outcome into this
          * journal when it ends: keep the parent until then, or that row would outlive it. */
         uint8_t k[STORE_RETENTION_ROW];
         row_key(k, postpone_to, &id);
-        return sink_put_empty(&out, DB_RETENTION, k, sizeof k);
+        return lmdb_sink_put_empty(&out, DB_RETENTION, k, sizeof k);
     }
     if ((rc = meta_read(txn, st, &m)) != 0)
         return rc;
@@ -265,15 +270,15 @@ int store_retention_purge_op(store *st, MDB_txn *txn, const MDB_val *key, const 
         (rc = del_prefixed(st, txn, DB_ATTEMPTS, &id)) != 0 ||
         (rc = del_prefixed(st, txn, DB_LOGS, &id)) != 0 ||
         (rc = del_prefixed(st, txn, DB_CALLERS, &id)) != 0 ||
-        (rc = del_prefixed(st, txn, DB_RERUNS, &id)) != 0 || (rc = store_notify_purge(st, txn, &id)) != 0)
-        return store_fail(st, rc, "deleting an expired execution");
-    if ((rc = store_exec_unindex(&out, &rec)) != 0)
+        (rc = del_prefixed(st, txn, DB_RERUNS, &id)) != 0 || (rc = lmdb_notify_purge(st, txn, &id)) != 0)
+        return lmdb_fail(st, rc, "deleting an expired execution");
+    if ((rc = lmdb_exec_unindex(&out, &rec)) != 0)
         return rc;
     return meta_write(txn, st, &m);
 }
 
 struct build {
-    store_txn *t;
+    lmdb_txn *t;
     sink *out;
     store_retention_of_cb retention_of;
     void *user;
@@ -288,33 +293,36 @@ static int build_one(void *user, const exec_record *rec)
     if (ms <= 0)
         return 0; /* kept forever */
     row_key(k, rec->finished_at + ms, &rec->id);
-    return sink_put_empty(b->out, DB_RETENTION, k, sizeof k);
+    return lmdb_sink_put_empty(b->out, DB_RETENTION, k, sizeof k);
 }
 
-int store_retention_build(store *st, store_retention_of_cb retention_of, void *user)
+int lmdb_retention_build(store *base, store_retention_of_cb retention_of, void *user)
 {
+    lmdb_store *st = (lmdb_store *)base;
     static const exec_state final[] = {EXEC_SUCCEEDED, EXEC_FAILED, EXEC_CANCELLED, EXEC_DISCARDED};
     struct retention_meta m;
-    store_txn *t;
+    store_txn *txn;
+    lmdb_txn *t;
     sink out;
     int rc;
 
-    if ((rc = store_txn_begin(st, true, &t)) != 0)
+    if ((rc = lmdb_txn_begin(base, true, &txn)) != 0)
         return rc;
+    t = (lmdb_txn *)txn;
     out = (sink){t, NULL};
     if ((rc = meta_read(t->txn, st, &m)) != 0 || m.built) {
-        store_txn_abort(t);
+        lmdb_txn_abort(txn);
         return rc;
     }
     struct build b = {t, &out, retention_of, user};
     for (size_t i = 0; rc == 0 && i < sizeof final / sizeof final[0]; i++)
-        rc = store_exec_scan_state(t, final[i], build_one, &b);
+        rc = lmdb_exec_scan_state(txn, final[i], build_one, &b);
     m.built = 1;
     if (rc == 0)
         rc = meta_write(t->txn, st, &m);
     if (rc != 0) {
-        store_txn_abort(t);
+        lmdb_txn_abort(txn);
         return rc;
     }
-    return store_txn_commit(t);
+    return lmdb_txn_commit(txn);
 }

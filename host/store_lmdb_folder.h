@@ -1,5 +1,5 @@
 /*
- * store_folder.h - the data folder's identity: is the store still there,
+ * store_lmdb_folder.h - the data folder's identity: is the store still there,
  * and may a store be created here?
  *
  * Two ways to lose every acknowledged execution without a word, both closed
@@ -17,11 +17,11 @@
  *     quietly begin anew there. A folder that never held a store (missing,
  *     or without the marker) is first use: the store is created.
  *
- * libc only (store.c holds the LMDB side). Not thread-safe per folder, and
- * needs none: one host per folder (the lock in store.c).
+ * libc only (store_lmdb.c holds the LMDB side). Not thread-safe per folder, and
+ * needs none: one host per folder (the lock in store_lmdb.c).
  */
-#ifndef TARRY_STORE_FOLDER_H
-#define TARRY_STORE_FOLDER_H
+#ifndef TARRY_STORE_LMDB_FOLDER_H
+#define TARRY_STORE_LMDB_FOLDER_H
 
 #include <stdbool.h>
 #include <stddef.h>

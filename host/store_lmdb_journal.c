@@ -1,11 +1,11 @@
 /*
- * store_journal.c - what an execution writes as it runs, each keyed by its
+ * store_lmdb_journal.c - what an execution writes as it runs, each keyed by its
  * id so the rows of one execution are adjacent and in order: its journal,
  * its attempts and its log lines.
  *
- * May not: touch the execution records or their indexes (store.c).
+ * May not: touch the execution records or their indexes (store_lmdb.c).
  */
-#include "store_int.h"
+#include "store_lmdb_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +37,7 @@ static int log_put(sink *out, const exec_id *id, const store_log_line *line)
     int rc;
 
     key_log(k, id, line->seq);
-    if ((rc = sink_reserve(out, DB_LOGS, k, 20, 9 + n + 4, &value)) != 0)
+    if ((rc = lmdb_sink_reserve(out, DB_LOGS, k, 20, 9 + n + 4, &value)) != 0)
         return rc;
     memcpy(value, &line->time_ms, 8);
     ((uint8_t *)value)[8] = (uint8_t)line->level;
@@ -46,25 +46,28 @@ static int log_put(sink *out, const exec_id *id, const store_log_line *line)
     return 0;
 }
 
-int store_log_put(store_txn *t, const exec_id *id, const store_log_line *line)
+int lmdb_log_put(store_txn *txn, const exec_id *id, const store_log_line *line)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     sink out = {t, NULL};
     return log_put(&out, id, line);
 }
 
-int store_batch_log_put(store_batch *b, const exec_id *id, const store_log_line *line)
+int lmdb_batch_log_put(store_batch *batch, const exec_id *id, const store_log_line *line)
 {
+    lmdb_batch *b = (lmdb_batch *)batch;
     sink out = {NULL, b};
     return log_put(&out, id, line);
 }
 
-int store_log_scan(store_txn *t, const exec_id *id, store_log_cb cb, void *user)
+int lmdb_log_scan(store_txn *txn, const exec_id *id, store_log_cb cb, void *user)
 {
-    return store_log_scan_from(t, id, 0, cb, user);
+    return lmdb_log_scan_from(txn, id, 0, cb, user);
 }
 
-int store_log_scan_from(store_txn *t, const exec_id *id, uint32_t from, store_log_cb cb, void *user)
+int lmdb_log_scan_from(store_txn *txn, const exec_id *id, uint32_t from, store_log_cb cb, void *user)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     uint8_t k[20];
     MDB_cursor *cur;
     MDB_val key = {20, k}, val;
@@ -72,7 +75,7 @@ int store_log_scan_from(store_txn *t, const exec_id *id, uint32_t from, store_lo
 
     key_log(k, id, from);
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_LOGS], &cur)) != 0)
-        return store_fail(t->st, rc, "opening a cursor");
+        return lmdb_fail(t->st, rc, "opening a cursor");
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         const uint8_t *kb = key.mv_data;
@@ -98,7 +101,7 @@ int store_log_scan_from(store_txn *t, const exec_id *id, uint32_t from, store_lo
     mdb_cursor_close(cur);
     if (out)
         return out;
-    return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "reading logs") : 0;
+    return (rc && rc != MDB_NOTFOUND) ? lmdb_fail(t->st, rc, "reading logs") : 0;
 }
 
 /* ---- attempts ----------------------------------------------------------------
@@ -118,13 +121,13 @@ static int attempt_put(sink *out, const exec_id *id, const store_attempt *a)
 {
     struct attempt_head head;
     const char *s[1] = {a->error};
-    size_t len[1], total = sizeof head + strings_size(s, len, 1);
+    size_t len[1], total = sizeof head + lmdb_strings_size(s, len, 1);
     uint8_t k[20];
     void *value;
     int rc;
 
     key_log(k, id, a->number);
-    if ((rc = sink_reserve(out, DB_ATTEMPTS, k, 20, total, &value)) != 0)
+    if ((rc = lmdb_sink_reserve(out, DB_ATTEMPTS, k, 20, total, &value)) != 0)
         return rc;
     memset(&head, 0, sizeof head);
     head.started_at = a->started_at;
@@ -133,24 +136,27 @@ static int attempt_put(sink *out, const exec_id *id, const store_attempt *a)
     head.flags = (uint8_t)((a->crashed ? ATTEMPT_F_CRASHED : 0) | (a->timed_out ? ATTEMPT_F_TIMED_OUT : 0) |
                            (a->permanent ? ATTEMPT_F_PERMANENT : 0));
     memcpy(value, &head, sizeof head);
-    strings_put((char *)value + sizeof head, s, len, 1);
+    lmdb_strings_put((char *)value + sizeof head, s, len, 1);
     return 0;
 }
 
-int store_attempt_put(store_txn *t, const exec_id *id, const store_attempt *a)
+int lmdb_attempt_put(store_txn *txn, const exec_id *id, const store_attempt *a)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     sink out = {t, NULL};
     return attempt_put(&out, id, a);
 }
 
-int store_batch_attempt_put(store_batch *b, const exec_id *id, const store_attempt *a)
+int lmdb_batch_attempt_put(store_batch *batch, const exec_id *id, const store_attempt *a)
 {
+    lmdb_batch *b = (lmdb_batch *)batch;
     sink out = {NULL, b};
     return attempt_put(&out, id, a);
 }
 
-int store_attempt_scan(store_txn *t, const exec_id *id, store_attempt_cb cb, void *user)
+int lmdb_attempt_scan(store_txn *txn, const exec_id *id, store_attempt_cb cb, void *user)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     uint8_t k[20];
     MDB_cursor *cur;
     MDB_val key = {20, k}, val;
@@ -158,7 +164,7 @@ int store_attempt_scan(store_txn *t, const exec_id *id, store_attempt_cb cb, voi
 
     key_log(k, id, 0);
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_ATTEMPTS], &cur)) != 0)
-        return store_fail(t->st, rc, "opening a cursor");
+        return lmdb_fail(t->st, rc, "opening a cursor");
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         const uint8_t *kb = key.mv_data;
@@ -168,7 +174,7 @@ int store_attempt_scan(store_txn *t, const exec_id *id, store_attempt_cb cb, voi
         const char *s[1];
         if (key.mv_size != 20 || memcmp(kb, id->bytes, 16) != 0)
             break;
-        if (val.mv_size < sizeof head || strings_get(v + sizeof head, v + val.mv_size, s, 1) != 0) {
+        if (val.mv_size < sizeof head || lmdb_strings_get(v + sizeof head, v + val.mv_size, s, 1) != 0) {
             rc = MDB_CORRUPTED;
             break;
         }
@@ -189,7 +195,7 @@ int store_attempt_scan(store_txn *t, const exec_id *id, store_attempt_cb cb, voi
     if (out)
         return out;
     if (rc != 0 && rc != MDB_NOTFOUND)
-        return store_fail(t->st, rc, "reading attempts");
+        return lmdb_fail(t->st, rc, "reading attempts");
     return 0;
 }
 
@@ -211,9 +217,9 @@ static int journal_put(sink *out, const exec_id *id, const journal_entry *e)
     void *value;
     int rc;
 
-    total += strings_size(strs, len, 3);
+    total += lmdb_strings_size(strs, len, 3);
     key_log(k, id, e->seq);
-    if ((rc = sink_reserve(out, DB_JOURNAL, k, 20, total, &value)) != 0)
+    if ((rc = lmdb_sink_reserve(out, DB_JOURNAL, k, 20, total, &value)) != 0)
         return rc;
     memset(&head, 0, sizeof head);
     head.kind = (uint8_t)e->kind;
@@ -224,28 +230,31 @@ static int journal_put(sink *out, const exec_id *id, const journal_entry *e)
     head.wake_at = e->wake_at;
     memcpy(head.child, e->child.bytes, 16);
     memcpy(value, &head, sizeof head);
-    strings_put((char *)value + sizeof head, strs, len, 3);
+    lmdb_strings_put((char *)value + sizeof head, strs, len, 3);
     return 0;
 }
 
-int store_journal_put(store_txn *t, const exec_id *id, const journal_entry *e)
+int lmdb_journal_put(store_txn *txn, const exec_id *id, const journal_entry *e)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     sink out = {t, NULL};
     return journal_put(&out, id, e);
 }
 
-int store_batch_journal_put(store_batch *b, const exec_id *id, const journal_entry *e)
+int lmdb_batch_journal_put(store_batch *batch, const exec_id *id, const journal_entry *e)
 {
+    lmdb_batch *b = (lmdb_batch *)batch;
     sink out = {NULL, b};
     return journal_put(&out, id, e);
 }
 
-int store_batch_journal_del(store_batch *b, const exec_id *id, uint32_t seq)
+int lmdb_batch_journal_del(store_batch *batch, const exec_id *id, uint32_t seq)
 {
+    lmdb_batch *b = (lmdb_batch *)batch;
     sink out = {NULL, b};
     uint8_t k[20];
     key_log(k, id, seq);
-    return sink_del(&out, DB_JOURNAL, k, sizeof k);
+    return lmdb_sink_del(&out, DB_JOURNAL, k, sizeof k);
 }
 
 static int journal_decode(const MDB_val *key, const MDB_val *val, journal_entry *e)
@@ -258,7 +267,7 @@ static int journal_decode(const MDB_val *key, const MDB_val *val, journal_entry 
     if (val->mv_size < sizeof head)
         return TARRY_EIO;
     memcpy(&head, p, sizeof head);
-    if (strings_get(p + sizeof head, end, strs, 3) != 0)
+    if (lmdb_strings_get(p + sizeof head, end, strs, 3) != 0)
         return TARRY_EIO;
     memset(e, 0, sizeof *e);
     e->seq = (uint32_t)kb[16] << 24 | (uint32_t)kb[17] << 16 | (uint32_t)kb[18] << 8 | kb[19];
@@ -275,20 +284,22 @@ static int journal_decode(const MDB_val *key, const MDB_val *val, journal_entry 
     return 0;
 }
 
-int store_journal_get(store_txn *t, const exec_id *id, uint32_t seq, journal_entry *out)
+int lmdb_journal_get(store_txn *txn, const exec_id *id, uint32_t seq, journal_entry *out)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     uint8_t k[20];
     MDB_val key = {20, k}, val;
     int rc;
 
     key_log(k, id, seq);
     if ((rc = mdb_get(t->txn, t->st->db[DB_JOURNAL], &key, &val)) != 0)
-        return store_fail(t->st, rc, "reading a journal entry");
+        return lmdb_fail(t->st, rc, "reading a journal entry");
     return journal_decode(&key, &val, out);
 }
 
-int store_journal_scan(store_txn *t, const exec_id *id, store_journal_cb cb, void *user)
+int lmdb_journal_scan(store_txn *txn, const exec_id *id, store_journal_cb cb, void *user)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     uint8_t k[20];
     MDB_cursor *cur;
     MDB_val key = {20, k}, val;
@@ -296,7 +307,7 @@ int store_journal_scan(store_txn *t, const exec_id *id, store_journal_cb cb, voi
 
     key_log(k, id, 0);
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_JOURNAL], &cur)) != 0)
-        return store_fail(t->st, rc, "opening a cursor");
+        return lmdb_fail(t->st, rc, "opening a cursor");
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         journal_entry e;
@@ -313,5 +324,5 @@ int store_journal_scan(store_txn *t, const exec_id *id, store_journal_cb cb, voi
     mdb_cursor_close(cur);
     if (out)
         return out;
-    return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "reading a journal") : 0;
+    return (rc && rc != MDB_NOTFOUND) ? lmdb_fail(t->st, rc, "reading a journal") : 0;
 }

@@ -1,17 +1,16 @@
 /*
- * store_keys.c - the store's side tables keyed by something other than an
+ * store_lmdb_keys.c - the store's side tables keyed by something other than an
  * execution's own rows: the callers that share a child by idempotency key,
  * the idempotency keys themselves, functions' crash histories and cron marks.
  *
- * May not: touch the execution records or their indexes (store.c).
+ * May not: touch the execution records or their indexes (store_lmdb.c).
  */
-#include "store_int.h"
+#include "store_lmdb_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "status.h"
-#include <openssl/evp.h>
 
 /* ---- callers ----------------------------------------------------------------
  * Key: child(16) parent(16) seq(4, big-endian) -> flags(1): the parents whose
@@ -35,41 +34,45 @@ static int caller_put(sink *out, const exec_id *child, const store_caller *c)
     int rc;
 
     key_caller(k, child, &c->parent, c->seq);
-    if ((rc = sink_reserve(out, DB_CALLERS, k, sizeof k, 1, &value)) != 0)
+    if ((rc = lmdb_sink_reserve(out, DB_CALLERS, k, sizeof k, 1, &value)) != 0)
         return rc;
     *(uint8_t *)value = c->detached ? 1 : 0;
     return 0;
 }
 
-int store_batch_caller_put(store_batch *b, const exec_id *child, const store_caller *c)
+int lmdb_batch_caller_put(store_batch *batch, const exec_id *child, const store_caller *c)
 {
+    lmdb_batch *b = (lmdb_batch *)batch;
     sink out = {NULL, b};
     return caller_put(&out, child, c);
 }
 
-int store_caller_put(store_txn *t, const exec_id *child, const store_caller *c)
+int lmdb_caller_put(store_txn *txn, const exec_id *child, const store_caller *c)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     sink out = {t, NULL};
     return caller_put(&out, child, c);
 }
 
-int store_batch_caller_del(store_batch *b, const exec_id *child, const exec_id *parent, uint32_t seq)
+int lmdb_batch_caller_del(store_batch *batch, const exec_id *child, const exec_id *parent, uint32_t seq)
 {
+    lmdb_batch *b = (lmdb_batch *)batch;
     sink out = {NULL, b};
     uint8_t k[36];
 
     key_caller(k, child, parent, seq);
-    return sink_del(&out, DB_CALLERS, k, sizeof k);
+    return lmdb_sink_del(&out, DB_CALLERS, k, sizeof k);
 }
 
-int store_callers_scan(store_txn *t, const exec_id *child, store_caller_cb cb, void *user)
+int lmdb_callers_scan(store_txn *txn, const exec_id *child, store_caller_cb cb, void *user)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     MDB_cursor *cur;
     MDB_val key = {16, (void *)child->bytes}, val;
     int rc, out = 0;
 
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_CALLERS], &cur)) != 0)
-        return store_fail(t->st, rc, "opening a cursor");
+        return lmdb_fail(t->st, rc, "opening a cursor");
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         const uint8_t *k = key.mv_data;
@@ -89,7 +92,7 @@ int store_callers_scan(store_txn *t, const exec_id *child, store_caller_cb cb, v
     mdb_cursor_close(cur);
     if (out)
         return out;
-    return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "reading callers") : 0;
+    return (rc && rc != MDB_NOTFOUND) ? lmdb_fail(t->st, rc, "reading callers") : 0;
 }
 
 /* ---- functions' crash histories ---------------------------------------------
@@ -115,7 +118,7 @@ static int fn_crashes_put(sink *out, const char *function, const store_fn_crashe
     if (flen == 0 || flen > MAX_INDEX_KEY - 20)
         return TARRY_EINVAL;
     if (!c->hash[0]) /* nothing to remember */
-        return sink_del(out, DB_FN_CRASHES, function, flen);
+        return lmdb_sink_del(out, DB_FN_CRASHES, function, flen);
     memset(&head, 0, sizeof head);
     head.count = c->count > STORE_FN_CRASHES_KEPT ? STORE_FN_CRASHES_KEPT : c->count;
     for (uint32_t i = 0; i < head.count; i++) {
@@ -123,7 +126,7 @@ static int fn_crashes_put(sink *out, const char *function, const store_fn_crashe
         memcpy(head.ids[i], c->ids[i].bytes, 16);
     }
     head.quarantined_at = c->quarantined_at;
-    if ((rc = sink_reserve(out, DB_FN_CRASHES, function, flen, sizeof head + hlen + rlen, &value)) != 0)
+    if ((rc = lmdb_sink_reserve(out, DB_FN_CRASHES, function, flen, sizeof head + hlen + rlen, &value)) != 0)
         return rc;
     memcpy(value, &head, sizeof head);
     memcpy((char *)value + sizeof head, c->hash, hlen);
@@ -131,26 +134,29 @@ static int fn_crashes_put(sink *out, const char *function, const store_fn_crashe
     return 0;
 }
 
-int store_batch_fn_crashes_put(store_batch *b, const char *function, const store_fn_crashes *c)
+int lmdb_batch_fn_crashes_put(store_batch *batch, const char *function, const store_fn_crashes *c)
 {
+    lmdb_batch *b = (lmdb_batch *)batch;
     sink out = {NULL, b};
     return fn_crashes_put(&out, function, c);
 }
 
-int store_fn_crashes_put(store_txn *t, const char *function, const store_fn_crashes *c)
+int lmdb_fn_crashes_put(store_txn *txn, const char *function, const store_fn_crashes *c)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     sink out = {t, NULL};
     return fn_crashes_put(&out, function, c);
 }
 
-int store_fn_crashes_scan(store_txn *t, store_fn_crashes_cb cb, void *user)
+int lmdb_fn_crashes_scan(store_txn *txn, store_fn_crashes_cb cb, void *user)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     MDB_cursor *cur;
     MDB_val key, val;
     int rc, out = 0;
 
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_FN_CRASHES], &cur)) != 0)
-        return store_fail(t->st, rc, "opening a cursor");
+        return lmdb_fail(t->st, rc, "opening a cursor");
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         struct fn_crashes_head head;
@@ -186,7 +192,7 @@ int store_fn_crashes_scan(store_txn *t, store_fn_crashes_cb cb, void *user)
     mdb_cursor_close(cur);
     if (out)
         return out;
-    return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "reading crash histories") : 0;
+    return (rc && rc != MDB_NOTFOUND) ? lmdb_fail(t->st, rc, "reading crash histories") : 0;
 }
 
 /* ---- cron marks --------------------------------------------------------------
@@ -200,33 +206,36 @@ static int cron_put(sink *out, const char *function, int64_t covered_until, cons
 
     if (flen == 0 || flen > MAX_INDEX_KEY - 20)
         return TARRY_EINVAL;
-    if ((rc = sink_reserve(out, DB_CRON, function, flen, sizeof covered_until + elen, &value)) != 0)
+    if ((rc = lmdb_sink_reserve(out, DB_CRON, function, flen, sizeof covered_until + elen, &value)) != 0)
         return rc;
     memcpy(value, &covered_until, sizeof covered_until);
     memcpy((char *)value + sizeof covered_until, expr, elen);
     return 0;
 }
 
-int store_batch_cron_put(store_batch *b, const char *function, int64_t covered_until, const char *expr)
+int lmdb_batch_cron_put(store_batch *batch, const char *function, int64_t covered_until, const char *expr)
 {
+    lmdb_batch *b = (lmdb_batch *)batch;
     sink out = {NULL, b};
     return cron_put(&out, function, covered_until, expr);
 }
 
-int store_cron_put(store_txn *t, const char *function, int64_t covered_until, const char *expr)
+int lmdb_cron_put(store_txn *txn, const char *function, int64_t covered_until, const char *expr)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     sink out = {t, NULL};
     return cron_put(&out, function, covered_until, expr);
 }
 
-int store_cron_scan(store_txn *t, store_cron_cb cb, void *user)
+int lmdb_cron_scan(store_txn *txn, store_cron_cb cb, void *user)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     MDB_cursor *cur;
     MDB_val key, val;
     int rc, out = 0;
 
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_CRON], &cur)) != 0)
-        return store_fail(t->st, rc, "opening a cursor");
+        return lmdb_fail(t->st, rc, "opening a cursor");
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         char function[MAX_INDEX_KEY];
@@ -246,12 +255,12 @@ int store_cron_scan(store_txn *t, store_cron_cb cb, void *user)
     mdb_cursor_close(cur);
     if (out)
         return out;
-    return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "reading cron marks") : 0;
+    return (rc && rc != MDB_NOTFOUND) ? lmdb_fail(t->st, rc, "reading cron marks") : 0;
 }
 
 /* ---- idempotency keys ----------------------------------------------------------
  *
- * idem: function NUL sha256(key) -> id(16) expires_at(8, big-endian). The key
+ * idem: store_idem_key (function NUL sha256(key), store.c) -> id(16) expires_at(8, big-endian). The key
  * is hashed because a key of 256 characters (up to 1 KiB of UTF-8) and a
  * function name do not fit LMDB's 511-byte keys; a hash of 256 bits does not
  * collide in practice, and the arguments check reads the execution itself.
@@ -259,32 +268,19 @@ int store_cron_scan(store_txn *t, store_cron_cb cb, void *user)
 
 #define IDEM_VALUE_LEN 24
 
-static size_t key_idem(uint8_t *k, const char *fn, const char *key)
+int lmdb_idem_get(store_txn *txn, const char *function, const char *key, store_idem *out)
 {
-    size_t n = strlen(fn) + 1;
-    unsigned int len = 0;
-    memcpy(k, fn, n);
-    EVP_Digest(key, strlen(key), k + n, &len, EVP_sha256(), NULL);
-    return n + 32;
-}
-
-size_t store_idem_key(const char *function, const char *key, uint8_t out[STORE_IDEM_KEY_MAX])
-{
-    return strlen(function) > 128 ? 0 : key_idem(out, function, key);
-}
-
-int store_idem_get(store_txn *t, const char *function, const char *key, store_idem *out)
-{
+    lmdb_txn *t = (lmdb_txn *)txn;
     uint8_t k[MAX_INDEX_KEY];
     MDB_val mk, val;
     int rc;
 
     if (strlen(function) > 128)
         return TARRY_ENOTFOUND;
-    mk.mv_size = key_idem(k, function, key);
+    mk.mv_size = store_idem_key(function, key, k);
     mk.mv_data = k;
     if ((rc = mdb_get(t->txn, t->st->db[DB_IDEM], &mk, &val)) != 0)
-        return store_fail(t->st, rc, "reading an idempotency key");
+        return lmdb_fail(t->st, rc, "reading an idempotency key");
     if (val.mv_size != IDEM_VALUE_LEN) {
         store_set_error("corrupt idempotency key");
         return TARRY_EIO;
@@ -294,15 +290,17 @@ int store_idem_get(store_txn *t, const char *function, const char *key, store_id
     return 0;
 }
 
-int store_batch_idem_put(store_batch *b, const char *function, const char *key, const store_idem *v)
+int lmdb_batch_idem_put(store_batch *batch, const char *function, const char *key, const store_idem *v)
 {
+    lmdb_batch *b = (lmdb_batch *)batch;
     uint8_t k[MAX_INDEX_KEY], *value;
     void *p;
     int rc;
 
     if (strlen(function) > 128)
         return TARRY_EINVAL;
-    if ((rc = batch_append(b, OP_PUT, DB_IDEM, k, key_idem(k, function, key), IDEM_VALUE_LEN, &p)) != 0)
+    if ((rc = lmdb_batch_append(b, OP_PUT, DB_IDEM, k, store_idem_key(function, key, k), IDEM_VALUE_LEN,
+                                &p)) != 0)
         return rc;
     value = p;
     memcpy(value, v->id.bytes, 16);
@@ -310,16 +308,17 @@ int store_batch_idem_put(store_batch *b, const char *function, const char *key, 
     return 0;
 }
 
-int store_idem_expired(store_txn *t, int64_t now_ms, store_idem_pos *pos, size_t max,
-                       store_idem_expired_cb cb, void *user)
+int lmdb_idem_expired(store_txn *txn, int64_t now_ms, store_idem_pos *pos, size_t max,
+                      store_idem_expired_cb cb, void *user)
 {
+    lmdb_txn *t = (lmdb_txn *)txn;
     MDB_cursor *cur;
     MDB_val key, val;
     size_t seen = 0;
     int rc, out = 0;
 
     if ((rc = mdb_cursor_open(t->txn, t->st->db[DB_IDEM], &cur)) != 0)
-        return store_fail(t->st, rc, "opening a cursor");
+        return lmdb_fail(t->st, rc, "opening a cursor");
     if (pos->len) {
         key.mv_size = pos->len;
         key.mv_data = pos->key;
@@ -342,10 +341,11 @@ int store_idem_expired(store_txn *t, int64_t now_ms, store_idem_pos *pos, size_t
     mdb_cursor_close(cur);
     if (out)
         return out;
-    return (rc && rc != MDB_NOTFOUND) ? store_fail(t->st, rc, "sweeping idempotency keys") : 0;
+    return (rc && rc != MDB_NOTFOUND) ? lmdb_fail(t->st, rc, "sweeping idempotency keys") : 0;
 }
 
-int store_batch_idem_del_raw(store_batch *b, const void *key, size_t len)
+int lmdb_batch_idem_del_raw(store_batch *batch, const void *key, size_t len)
 {
-    return batch_append(b, OP_DEL, DB_IDEM, key, len, 0, NULL);
+    lmdb_batch *b = (lmdb_batch *)batch;
+    return lmdb_batch_append(b, OP_DEL, DB_IDEM, key, len, 0, NULL);
 }
