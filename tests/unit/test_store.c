@@ -213,6 +213,15 @@ static void put_direct(store *st, const exec_record *rec, const exec_record *pre
     assert_int_equal(store_txn_commit(t), 0);
 }
 
+/* An execution with this id: rows that belong to an execution (its logs, attempts, key,
+ * callers) need one in PostgreSQL, which checks that they do; LMDB does not. */
+static void put_execution(store *st, const exec_id *id)
+{
+    exec_record r = record_with_id(id, "owner", EXEC_RUNNING);
+
+    put_direct(st, &r, NULL);
+}
+
 /* Write rec in its new state, moving its indexes from the old one. */
 static void move_direct(store *st, exec_record *rec, exec_state state)
 {
@@ -1330,6 +1339,9 @@ static void test_logs(void **state)
     id_new(&a);
     id_new(&b);
     id_new(&c);
+    put_execution(f->st, &a);
+    put_execution(f->st, &b);
+    put_execution(f->st, &c);
     assert_int_equal(store_txn_begin(f->st, true, &t), 0);
     for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++) {
         char text[32];
@@ -2299,6 +2311,8 @@ static void test_attempts(void **state)
     store_txn *txn;
 
     assert_non_null(batch);
+    put_direct(f->st, &a, NULL);
+    put_direct(f->st, &b, NULL);
     assert_int_equal(store_batch_attempt_put(batch, &a.id, &three), 0);
     assert_int_equal(store_batch_attempt_put(batch, &a.id, &one), 0);
     assert_int_equal(store_batch_attempt_put(batch, &b.id, &other), 0);
@@ -2424,6 +2438,7 @@ static void test_idem_keys(void **state)
     int expired = 0;
 
     id_new(&v.id);
+    put_execution(f->st, &v.id);
     assert_int_equal(store_batch_idem_put(b, "fn", "order-42", &v), 0);
     v.expires_at = 5000;
     assert_int_equal(store_batch_idem_put(b, "other", "order-42", &v), 0);
@@ -2497,6 +2512,8 @@ static void test_callers(void **state)
 
     id_new(&child);
     id_new(&other);
+    put_execution(f->st, &child);
+    put_execution(f->st, &other);
     id_new(&p1);
     id_new(&p2);
     a.parent = p1;
