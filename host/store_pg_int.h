@@ -32,26 +32,7 @@
 
 #include "pg_int.h"
 #include "record.h"
-#include "store.h"
-
-#if defined(__has_include) && __has_include("store_impl.h")
 #include "store_impl.h"
-#define PGS_HAVE_STORE_IMPL 1
-#else
-/* Until the store interface (store_impl.h) lands: its three headers, as it declares them. */
-#define PGS_HAVE_STORE_IMPL 0
-struct store_ops;
-struct store {
-    const struct store_ops *ops;
-};
-struct store_txn {
-    store *st;
-};
-struct store_batch {
-    const struct store_ops *ops;
-};
-void store_set_error(const char *msg);
-#endif
 
 /* The session advisory lock the one host of a database holds ("tarry_ho" in ASCII; pg_schema.h's
  * PG_SCHEMA_LOCK_KEY is "tarry_sc"). Several hosts per database come with leases. */
@@ -101,7 +82,7 @@ struct pg_batch {
 /*
  * Run one statement with text parameters ($1..$n, NULL = SQL NULL) in t. The result is kept
  * until t ends (strings from PQgetvalue stay valid that long); *res may be NULL to drop it.
- * 0, or TARRY_EIO / TARRY_EFULL / TARRY_EBROKEN with the reason set (store_set_error):
+ * 0, or TARRY_EIO / TARRY_EFULL (pgs_fail) / TARRY_ENOMEM with the reason set (store_set_error):
  * "WHAT on WHERE: server message". `what` names the step ("reading execution ID"). A failed
  * statement leaves the transaction aborted: every later statement in it fails too.
  */
@@ -196,6 +177,9 @@ store_batch *pgs_batch_new(store *st);
 void pgs_batch_free(store_batch *b);
 void pgs_batch_reset(store_batch *b);
 bool pgs_batch_empty(const store_batch *b);
+/* One transaction, pipelined. 0; a statement's failure (pgs_fail's code, the reason naming that
+ * statement's step; nothing written); TARRY_EIO when the connection broke before COMMIT went out
+ * (nothing written); TARRY_EBROKEN when it broke after: whether the batch is written is unknown. */
 int pgs_batch_commit(store *st, store_batch *b);
 int pgs_usage_read(store_txn *txn, store_usage *out);
 int pgs_exec_put(store_txn *txn, const exec_record *rec, const exec_record *prev);

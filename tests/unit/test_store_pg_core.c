@@ -155,6 +155,46 @@ static int64_t select_int(store *st, const char *sql, int n, const char *const *
     return v;
 }
 
+/* ---- through the interface (store.h) -------------------------------------------------------- */
+
+static void opened_by_url(void **state)
+{
+    store *st = NULL, *lmdb = NULL;
+    exec_record r = record("f", EXEC_QUEUED), got;
+    store_batch *b, *other;
+    store_txn *t;
+    char err[1024] = "", dir[] = "/tmp/tarry-pg-core-XXXXXX";
+
+    /* The fixture's store holds the host lock: this case opens its own by URL. */
+    pgs_close(*state);
+    *state = NULL;
+    if (store_open_url(&st, url, 0, err, sizeof err) != 0)
+        fail_msg("store_open_url: %s", err);
+    *state = st;
+    assert_string_equal(store_kind(st), "postgres");
+    assert_int_equal(store_check_folder(st), 0);
+    assert_non_null(b = store_batch_new(st));
+    assert_int_equal(store_batch_exec_put(b, &r, NULL), 0);
+    /* A batch belongs to the kind of store that made it. */
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(store_open(&lmdb, dir, 0, err, sizeof err), 0);
+    assert_non_null(other = store_batch_new(lmdb));
+    assert_int_equal(store_batch_commit(st, other), TARRY_EINVAL);
+    store_batch_free(other);
+    store_close(lmdb);
+    assert_int_equal(store_batch_commit(st, b), 0);
+    store_batch_free(b);
+    assert_int_equal(store_txn_begin(st, false, &t), 0);
+    assert_int_equal(store_exec_get(t, &r.id, &got), 0);
+    assert_record_equal(&got, &r);
+    store_txn_abort(t);
+    {
+        char cmd[sizeof dir + 16];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+    }
+}
+
 /* ---- opening ------------------------------------------------------------------------------- */
 
 static void opens_migrated(void **state)
@@ -378,6 +418,23 @@ static void read_transactions_are_snapshots(void **state)
     pgs_batch_free(b);
 }
 
+/* The snapshot is the store's at begin, not at the first read (as LMDB's). */
+static void snapshot_taken_at_begin(void **state)
+{
+    store *st = *state;
+    exec_record r = record("f", EXEC_QUEUED), got;
+    store_batch *b = pgs_batch_new(st);
+    store_txn *t;
+
+    assert_int_equal(pgs_txn_begin(st, false, &t), 0);
+    assert_int_equal(pgs_batch_exec_put(b, &r, NULL), 0);
+    assert_int_equal(pgs_batch_commit(st, b), 0);
+    assert_int_equal(pgs_exec_get(t, &r.id, &got), TARRY_ENOTFOUND);
+    pgs_txn_abort(t);
+    assert_true(stored(st, &r.id));
+    pgs_batch_free(b);
+}
+
 static void read_transactions_refuse_writes(void **state)
 {
     store *st = *state;
@@ -493,6 +550,33 @@ static void full_disk_is_full(void **state)
     pgs_batch_free(&b->base);
 }
 
+/* The server ends the session in the middle of a batch: nothing is written, and it says so. */
+static void session_ended_in_a_batch(void **state)
+{
+    store *st = *state;
+    exec_record r = record("f", EXEC_QUEUED), after = record("f", EXEC_QUEUED);
+    struct pg_batch *b = (struct pg_batch *)pgs_batch_new(st);
+    pgs_sink out = pgs_to_batch(&b->base);
+
+    assert_int_equal(pgs_batch_exec_put(&b->base, &r, NULL), 0);
+    assert_int_equal(
+        pgs_write(&out, "ending the session", "SELECT pg_terminate_backend(pg_backend_pid())", 0, NULL), 0);
+    assert_int_equal(pgs_batch_exec_put(&b->base, &after, NULL), 0);
+    /* Not TARRY_EBROKEN: the server's own FATAL came for a statement before COMMIT. */
+    assert_int_equal(pgs_batch_commit(st, &b->base), TARRY_EIO);
+    if (!strstr(store_last_error(st), "ending the session") ||
+        !strstr(store_last_error(st), "terminating connection"))
+        fail_msg("the reason should name the step and the server's message: %s", store_last_error(st));
+    assert_false(stored(st, &r.id));
+    assert_false(stored(st, &after.id));
+    /* The broken connection was not pooled: the same batch, without the ending, commits. */
+    pgs_batch_reset(&b->base);
+    assert_int_equal(pgs_batch_exec_put(&b->base, &r, NULL), 0);
+    assert_int_equal(pgs_batch_commit(st, &b->base), 0);
+    assert_true(stored(st, &r.id));
+    pgs_batch_free(&b->base);
+}
+
 /* ---- the pool ------------------------------------------------------------------------------ */
 
 /* A pooled connection whose session the server ended is not handed out again. */
@@ -542,7 +626,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    pgs_close(*state);
+    store_close(*state);
     return pg_testdb_drop(&testdb);
 }
 
@@ -569,6 +653,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(opens_migrated, setup, teardown),
+        cmocka_unit_test_setup_teardown(opened_by_url, setup, teardown),
         cmocka_unit_test_setup_teardown(one_host_per_database, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_url_names_the_reason, setup, teardown),
         cmocka_unit_test_setup_teardown(record_round_trip, setup, teardown),
@@ -577,11 +662,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(function_name_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(metadata_rows_with_a_new_record, setup, teardown),
         cmocka_unit_test_setup_teardown(read_transactions_are_snapshots, setup, teardown),
+        cmocka_unit_test_setup_teardown(snapshot_taken_at_begin, setup, teardown),
         cmocka_unit_test_setup_teardown(read_transactions_refuse_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(a_failed_statement_fails_the_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(batch_is_all_or_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(large_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(full_disk_is_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(session_ended_in_a_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(ended_sessions_leave_the_pool, setup, teardown),
         cmocka_unit_test_setup_teardown(usage_counts, setup, teardown),
     };
