@@ -8,8 +8,8 @@
  * stops where its callback says; callbacks stop scans.
  *
  * The server is the CTest fixture pg_unit's (tests/unit/pg_fixture.py); each case opens a
- * store on a fresh database of its own (pg_testdb.h). The same behaviour on both stores is
- * tests/unit/test_store.c's; this file reaches the functions directly (pgs_*).
+ * store on a fresh database of its own (pg_testdb.h), through the store's interface (the raw SQL
+ * writes rows of other parts' tables). What both stores share is tests/unit/test_store.c's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,7 +24,9 @@
 #include "ids.h"
 #include "pg_testdb.h"
 #include "status.h"
-#include "store_pg_int.h"
+#include "store.h"
+#include "store_outbox.h"
+#include "store_pg_int.h" /* pgs_query: rows of other parts' tables, as SQL */
 
 static pg_testdb testdb; /* the running case's database */
 
@@ -35,8 +37,8 @@ static int setup(void **state)
 
     if (pg_testdb_create(&testdb) != 0)
         return -1;
-    if (store_pg_open(&st, testdb.url, err, sizeof err) != 0) {
-        fprintf(stderr, "store_pg_open: %s\n", err);
+    if (store_open_url(&st, testdb.url, 0, err, sizeof err) != 0) {
+        fprintf(stderr, "store_open_url: %s\n", err);
         pg_testdb_drop(&testdb);
         return -1;
     }
@@ -46,7 +48,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    pgs_close(*state);
+    store_close(*state);
     return pg_testdb_drop(&testdb);
 }
 
@@ -69,10 +71,10 @@ static void put_direct(store *st, const exec_record *rec)
 {
     store_txn *t;
 
-    assert_int_equal(pgs_txn_begin(st, true, &t), 0);
-    if (pgs_exec_put(t, rec, NULL) != 0)
+    assert_int_equal(store_txn_begin(st, true, &t), 0);
+    if (store_exec_put(t, rec, NULL) != 0)
         fail_msg("exec_put: %s", store_last_error(st));
-    assert_int_equal(pgs_txn_commit(t), 0);
+    assert_int_equal(store_txn_commit(t), 0);
 }
 
 /* One statement in a write transaction: rows of other helpers' tables, written as SQL. */
@@ -80,10 +82,10 @@ static void sql_direct(store *st, const char *sql, int n, const char *const *par
 {
     store_txn *t;
 
-    assert_int_equal(pgs_txn_begin(st, true, &t), 0);
+    assert_int_equal(store_txn_begin(st, true, &t), 0);
     if (pgs_query((struct pg_txn *)t, "a test's write", sql, n, params, NULL) != 0)
         fail_msg("%s", store_last_error(st));
-    assert_int_equal(pgs_txn_commit(t), 0);
+    assert_int_equal(store_txn_commit(t), 0);
 }
 
 static int64_t sql_count(store *st, const char *sql, const exec_id *id)
@@ -95,19 +97,19 @@ static int64_t sql_count(store *st, const char *sql, const exec_id *id)
     int64_t n;
 
     id_format(id, text);
-    assert_int_equal(pgs_txn_begin(st, false, &t), 0);
+    assert_int_equal(store_txn_begin(st, false, &t), 0);
     if (pgs_query((struct pg_txn *)t, "a test's count", sql, 1, params, &r) != 0)
         fail_msg("%s", store_last_error(st));
     n = pgs_i64(r, 0, 0);
-    pgs_txn_abort(t);
+    store_txn_abort(t);
     return n;
 }
 
 static void commit(store *st, store_batch *b)
 {
-    if (pgs_batch_commit(st, b) != 0)
+    if (store_batch_commit(st, b) != 0)
         fail_msg("batch commit: %s", store_last_error(st));
-    pgs_batch_free(b);
+    store_batch_free(b);
 }
 
 /* ---- notifications and the outbox ---- */
@@ -146,9 +148,9 @@ static store_notify notify_row(const exec_id *id, int64_t created_at, uint8_t ho
 
 static void notify_put(store *st, const store_notify *n, int64_t prev_due)
 {
-    store_batch *b = pgs_batch_new(st);
+    store_batch *b = store_batch_new(st);
 
-    assert_int_equal(pgs_batch_notify_put(b, n, prev_due), 0);
+    assert_int_equal(store_batch_notify_put(b, n, prev_due), 0);
     commit(st, b);
 }
 
@@ -157,9 +159,9 @@ static notify_seen notify_read(store *st, const exec_id *id)
     notify_seen s = {0};
     store_txn *t;
 
-    assert_int_equal(pgs_txn_begin(st, false, &t), 0);
-    assert_int_equal(pgs_notify_scan(t, id, collect_notify, &s), 0);
-    pgs_txn_abort(t);
+    assert_int_equal(store_txn_begin(st, false, &t), 0);
+    assert_int_equal(store_notify_scan(t, id, collect_notify, &s), 0);
+    store_txn_abort(t);
     return s;
 }
 
@@ -168,10 +170,10 @@ static notify_seen outbox_read(store *st, int stop_after, int *rc, uint64_t *cou
     notify_seen s = {.stop_after = stop_after};
     store_txn *t;
 
-    assert_int_equal(pgs_txn_begin(st, false, &t), 0);
-    *rc = pgs_outbox_scan(t, collect_notify, &s);
-    assert_int_equal(pgs_outbox_count(t, count), 0);
-    pgs_txn_abort(t);
+    assert_int_equal(store_txn_begin(st, false, &t), 0);
+    *rc = store_outbox_scan(t, collect_notify, &s);
+    assert_int_equal(store_outbox_count(t, count), 0);
+    store_txn_abort(t);
     return s;
 }
 
@@ -280,9 +282,9 @@ static int due_read(store *st, int64_t now, due_seen *d)
     store_txn *t;
     int rc;
 
-    assert_int_equal(pgs_txn_begin(st, false, &t), 0);
-    rc = pgs_retention_due(t, now, collect_due, d);
-    pgs_txn_abort(t);
+    assert_int_equal(store_txn_begin(st, false, &t), 0);
+    rc = store_retention_due(t, now, collect_due, d);
+    store_txn_abort(t);
     return rc;
 }
 
@@ -291,9 +293,9 @@ static store_retention_info info_read(store *st)
     store_retention_info info;
     store_txn *t;
 
-    assert_int_equal(pgs_txn_begin(st, false, &t), 0);
-    assert_int_equal(pgs_retention_info_get(t, &info), 0);
-    pgs_txn_abort(t);
+    assert_int_equal(store_txn_begin(st, false, &t), 0);
+    assert_int_equal(store_retention_info_get(t, &info), 0);
+    store_txn_abort(t);
     return info;
 }
 
@@ -333,11 +335,11 @@ static void retention_build_and_purge(void **state)
 
     /* Nothing to find before the build; the build writes the rows of final executions (not
      * "forever"), once: one made final after it keeps what its own batch wrote. */
-    assert_int_equal(pgs_txn_begin(st, false, &t), 0);
-    assert_int_equal(pgs_retention_first(t, &at, &first), TARRY_ENOTFOUND);
-    pgs_txn_abort(t);
+    assert_int_equal(store_txn_begin(st, false, &t), 0);
+    assert_int_equal(store_retention_first(t, &at, &first), TARRY_ENOTFOUND);
+    store_txn_abort(t);
     assert_false(info_read(st).built);
-    assert_int_equal(pgs_retention_build(st, retention_10s, NULL), 0);
+    assert_int_equal(store_retention_build(st, retention_10s, NULL), 0);
     assert_true(info_read(st).built);
     assert_int_equal(due_read(st, INT64_MAX, &d), 0);
     assert_int_equal(d.count, 2); /* done, parent */
@@ -346,28 +348,28 @@ static void retention_build_and_purge(void **state)
     assert_int_equal(d.at[1], 12000);
     later.finished_at = 700;
     put_direct(st, &later);
-    assert_int_equal(pgs_retention_build(st, retention_10s, NULL), 0); /* a no-op now */
+    assert_int_equal(store_retention_build(st, retention_10s, NULL), 0); /* a no-op now */
     memset(&d, 0, sizeof d);
     assert_int_equal(due_read(st, INT64_MAX, &d), 0);
     assert_int_equal(d.count, 2);
-    b = pgs_batch_new(st);
-    assert_int_equal(pgs_batch_retention_put(b, 5000, &later.id), 0);
+    b = store_batch_new(st);
+    assert_int_equal(store_batch_retention_put(b, 5000, &later.id), 0);
     commit(st, b);
-    assert_int_equal(pgs_txn_begin(st, false, &t), 0);
-    assert_int_equal(pgs_retention_first(t, &at, &first), 0);
+    assert_int_equal(store_txn_begin(st, false, &t), 0);
+    assert_int_equal(store_retention_first(t, &at, &first), 0);
     assert_int_equal(at, 5000);
     assert_memory_equal(first.bytes, later.id.bytes, 16);
-    pgs_txn_abort(t);
+    store_txn_abort(t);
     memset(&d, 0, sizeof d);
     assert_int_equal(due_read(st, 11000, &d), 0); /* at or before now only */
     assert_int_equal(d.count, 2);
 
     /* Purge: done goes with its journal, logs and notifications; parent stays (its child is
      * waiting), its row moved to 99000; an id that is gone is nothing to do. */
-    b = pgs_batch_new(st);
-    assert_int_equal(pgs_batch_exec_purge(b, 11000, &done.id, 99000), 0);
-    assert_int_equal(pgs_batch_exec_purge(b, 12000, &parent.id, 99000), 0);
-    assert_int_equal(pgs_batch_exec_purge(b, 11000, &done.id, 99000), 0);
+    b = store_batch_new(st);
+    assert_int_equal(store_batch_exec_purge(b, 11000, &done.id, 99000), 0);
+    assert_int_equal(store_batch_exec_purge(b, 12000, &parent.id, 99000), 0);
+    assert_int_equal(store_batch_exec_purge(b, 11000, &done.id, 99000), 0);
     commit(st, b);
     assert_int_equal(sql_count(st, "SELECT count(*) FROM executions WHERE id = $1", &done.id), 0);
     assert_int_equal(sql_count(st, "SELECT count(*) FROM journal WHERE exec_id = $1", &done.id), 0);
@@ -387,9 +389,9 @@ static void retention_build_and_purge(void **state)
     kid.state = EXEC_SUCCEEDED;
     kid.finished_at = 90000;
     put_direct(st, &kid);
-    b = pgs_batch_new(st);
-    assert_int_equal(pgs_batch_exec_purge(b, 99000, &parent.id, 199000), 0);
-    assert_int_equal(pgs_batch_exec_purge(b, 5000, &later.id, 199000), 0);
+    b = store_batch_new(st);
+    assert_int_equal(store_batch_exec_purge(b, 99000, &parent.id, 199000), 0);
+    assert_int_equal(store_batch_exec_purge(b, 5000, &later.id, 199000), 0);
     commit(st, b);
     info = info_read(st);
     assert_int_equal(info.deleted, 3);
@@ -417,9 +419,9 @@ static void purge_sees_its_batch(void **state)
     id_format(&kid.id, kid_id);
     sql_direct(st, journal, 2, (const char *const[]){parent_id, kid_id});
     kid.state = EXEC_FAILED;
-    b = pgs_batch_new(st);
-    assert_int_equal(pgs_batch_exec_put(b, &kid, NULL), 0);
-    assert_int_equal(pgs_batch_exec_purge(b, 100, &parent.id, 5000), 0);
+    b = store_batch_new(st);
+    assert_int_equal(store_batch_exec_put(b, &kid, NULL), 0);
+    assert_int_equal(store_batch_exec_purge(b, 100, &parent.id, 5000), 0);
     commit(st, b);
     assert_int_equal(sql_count(st, "SELECT count(*) FROM executions WHERE id = $1", &parent.id), 0);
 }
@@ -430,14 +432,14 @@ static void due_scan_pages(void **state)
 {
     enum { ROWS = 600 };
     store *st = *state;
-    store_batch *b = pgs_batch_new(st);
+    store_batch *b = store_batch_new(st);
     static due_seen d;
 
     for (int i = 0; i < ROWS; i++) {
         exec_record r = record("tick", EXEC_SUCCEEDED);
         r.finished_at = 1;
-        assert_int_equal(pgs_batch_exec_put(b, &r, NULL), 0);
-        assert_int_equal(pgs_batch_retention_put(b, 1000 + (i % 7) * 100, &r.id), 0);
+        assert_int_equal(store_batch_exec_put(b, &r, NULL), 0);
+        assert_int_equal(store_batch_retention_put(b, 1000 + (i % 7) * 100, &r.id), 0);
     }
     commit(st, b);
     memset(&d, 0, sizeof d);
