@@ -4,7 +4,8 @@
  * A notification is a row of `notifications`, keyed as LMDB keys it (execution, created_at,
  * hook). The outbox is no table of its own: it is the partial index notifications_outbox over
  * the pending rows by due time, so a row and its outbox entry cannot disagree and a put needs
- * no prev_due (LMDB moves its outbox key by it). The claim columns (claimed_by, claimed_until)
+ * no prev_due (LMDB moves its outbox key by it). A row is written only while its execution
+ * exists (retention deletes both together). The claim columns (claimed_by, claimed_until)
  * are for several hosts and stay NULL here.
  *
  * May not: touch the execution records (store_pg_exec.c); decide anything about delivery
@@ -47,10 +48,17 @@ static int notify_state_get(const char *label, store_notify_state *out)
 
 int pgs_batch_notify_put(store_batch *b, const store_notify *n, int64_t prev_due)
 {
+    /*
+     * Only while its execution exists: the notifier records a delivery in a batch of its own,
+     * and retention may have deleted the execution (and its rows) meanwhile. LMDB then writes
+     * a row nobody reads; a reference here would fail the notifier's whole batch, every time.
+     */
     static const char sql[] =
         "INSERT INTO notifications (exec_id, created_at, hook, state, attempts, due_at, delivered_at, url, "
-        "shown_url, body, last_error) VALUES ($1, tarry_ts($2), $3, $4, $5, tarry_ts($6), tarry_ts($7), $8, "
-        "$9, $10, $11) "
+        "shown_url, body, last_error) "
+        "SELECT $1::tarry_id, tarry_ts($2), $3::smallint, $4::tarry_notify_state, $5::bigint, tarry_ts($6), "
+        "tarry_ts($7), $8::text, $9::text, $10::text, $11::text "
+        "WHERE EXISTS (SELECT 1 FROM executions WHERE id = $1::tarry_id) "
         "ON CONFLICT (exec_id, created_at, hook) DO UPDATE SET state = EXCLUDED.state, attempts = "
         "EXCLUDED.attempts, due_at = EXCLUDED.due_at, delivered_at = EXCLUDED.delivered_at, url = "
         "EXCLUDED.url, shown_url = EXCLUDED.shown_url, body = EXCLUDED.body, last_error = "

@@ -1,11 +1,12 @@
 /*
  * test_store_pg_rest.c - the PostgreSQL store's notifications, outbox and retention
  * (store_pg_outbox.c, store_pg_retention.c) against a real server: rows round trip with every
- * field; the outbox is the pending rows by due time and follows a row's state and due time;
- * retention's build runs once and skips "forever"; a purge deletes an execution with
- * everything of it (journal, logs, notifications, its key) or, while a child named in its
- * journal has not ended, moves its row on; a due scan pages past its page size in order and
- * stops where its callback says; callbacks stop scans.
+ * field; the outbox is the pending rows by due time and follows a row's state and due time; a
+ * row of an execution retention deleted is not written again; retention's build runs once and
+ * skips "forever"; a purge deletes an execution with its rows (journal, logs, notifications)
+ * or, while a child named in its journal has not ended, moves its row on, and sees the writes
+ * before it in its batch; a due scan pages past its page size in order and stops where its
+ * callback says.
  *
  * The server is the CTest fixture pg_unit's (tests/unit/pg_fixture.py); each case opens a
  * store on a fresh database of its own (pg_testdb.h), through the store's interface (the raw SQL
@@ -464,10 +465,41 @@ static void due_scan_pages(void **state)
     assert_int_equal(d.count, 270);
 }
 
+/* The notifier records a delivery in a batch of its own: when retention deleted the execution
+ * meanwhile, the row is not written again, and the rest of that batch commits. */
+static void notification_of_a_deleted_execution(void **state)
+{
+    store *st = *state;
+    exec_record gone = record("tick", EXEC_FAILED), kept = record("tick", EXEC_FAILED);
+    store_notify late = notify_row(&gone.id, 100, 0, 500), other = notify_row(&kept.id, 100, 0, 600);
+    store_batch *b;
+    uint64_t count;
+    int rc;
+
+    gone.finished_at = 10;
+    put_direct(st, &gone);
+    put_direct(st, &kept);
+    notify_put(st, &late, 0);
+    b = store_batch_new(st);
+    assert_int_equal(store_batch_exec_purge(b, 100, &gone.id, 5000), 0);
+    commit(st, b);
+    late.state = STORE_NOTIFY_DELIVERED;
+    late.delivered_at = 700;
+    b = store_batch_new(st);
+    assert_int_equal(store_batch_notify_put(b, &late, 500), 0);
+    assert_int_equal(store_batch_notify_put(b, &other, 0), 0);
+    commit(st, b);
+    assert_int_equal(notify_read(st, &gone.id).count, 0);
+    assert_int_equal(notify_read(st, &kept.id).count, 1);
+    outbox_read(st, 0, &rc, &count);
+    assert_int_equal(count, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(notifications_and_outbox, setup, teardown),
+        cmocka_unit_test_setup_teardown(notification_of_a_deleted_execution, setup, teardown),
         cmocka_unit_test_setup_teardown(retention_build_and_purge, setup, teardown),
         cmocka_unit_test_setup_teardown(purge_sees_its_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(due_scan_pages, setup, teardown),
