@@ -1346,11 +1346,11 @@ static void test_logs(void **state)
     assert_int_equal(store_txn_begin(f->st, true, &t), 0);
     for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++) {
         char text[32];
-        store_log_line line = {seqs[i], -5 + (int64_t)i, (int)(i * 50), text, 0};
+        store_log_line line = {seqs[i], -6 + (int64_t)i, (int)(i % 4), text, 0}; /* any time but 0, any level */
         snprintf(text, sizeof text, "a%u", seqs[i]);
         assert_int_equal(store_log_put(t, &a, &line), 0);
         snprintf(text, sizeof text, "b%u", seqs[i]);
-        line.level = 255;
+        line.level = TARRY_LOG_ERROR;
         assert_int_equal(store_log_put(t, &b, &line), 0);
     }
     store_log_line only = {7, INT64_MAX, 0, "", 0};
@@ -1368,14 +1368,14 @@ static void test_logs(void **state)
         snprintf(want, sizeof want, "a%u", sorted[i]);
         assert_int_equal(l.lines[i].seq, sorted[i]);
         assert_string_equal(l.texts[i], want);
-        assert_int_equal(l.lines[i].time_ms, -5 + (int64_t)put_at);
-        assert_int_equal(l.lines[i].level, (int)(put_at * 50));
+        assert_int_equal(l.lines[i].time_ms, -6 + (int64_t)put_at);
+        assert_int_equal(l.lines[i].level, (int)(put_at % 4));
     }
     scan_logs(f->st, &b, &l);
     assert_int_equal(l.n, 6);
     for (size_t i = 0; i < 6; i++) {
         assert_int_equal(l.texts[i][0], 'b');
-        assert_int_equal(l.lines[i].level, 255);
+        assert_int_equal(l.lines[i].level, TARRY_LOG_ERROR);
     }
     scan_logs(f->st, &c, &l);
     assert_int_equal(l.n, 1);
@@ -1431,7 +1431,7 @@ static void test_callbacks_stop_scans(void **state)
             first = r;
     }
     for (uint32_t i = 0; i < 4; i++) {
-        store_log_line line = {i, 0, 0, "x", 0};
+        store_log_line line = {i, 1, 0, "x", 0};
         assert_int_equal(store_log_put(t, &first.id, &line), 0);
     }
     assert_int_equal(store_txn_commit(t), 0);
@@ -2103,7 +2103,7 @@ static void *flip_on_thread(void *arg)
     job->rc = b ? 0 : TARRY_ENOMEM;
     for (int i = 0; i < job->commits && job->rc == 0; i++) {
         exec_record prev = job->rec;
-        store_log_line line = {(uint32_t)i, i, 0, "flip", 0};
+        store_log_line line = {(uint32_t)i, i + 1, 0, "flip", 0};
         job->rec.state = prev.state == EXEC_QUEUED ? EXEC_RUNNING : EXEC_QUEUED;
         job->rec.attempts++;
         store_batch_reset(b);
@@ -2218,8 +2218,10 @@ static void test_fn_crashes_across_reopen(void **state)
     c.count = 2;
     c.at[0] = 1000;
     c.at[1] = 900;
+    c.at[2] = 800; /* read only once count is 3 */
     id_new(&c.ids[0]);
     id_new(&c.ids[1]);
+    id_new(&c.ids[2]);
     c.quarantined_at = 0;
     c.reason = "";
     assert_non_null(b);
