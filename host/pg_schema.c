@@ -323,7 +323,9 @@ static const char schema_v1[] =
     "CREATE TABLE retention (\n"
     "    only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),\n"
     "    purged_before timestamptz,\n"
-    "    deleted bigint NOT NULL DEFAULT 0 CHECK (deleted >= 0)\n"
+    "    deleted bigint NOT NULL DEFAULT 0 CHECK (deleted >= 0),\n"
+    /* store_retention_build's mark: final executions written without expires_at have it now */
+    "    built boolean NOT NULL DEFAULT false\n"
     ");\n"
     "INSERT INTO retention DEFAULT VALUES;\n";
 

@@ -215,8 +215,8 @@ int store_timer_scan_due(store_txn *txn, int64_t now_ms, store_exec_cb cb, void 
 /* One line of an execution's log. `seq` orders lines within an execution. */
 typedef struct store_log_line {
     uint32_t seq;
-    int64_t time_ms;
-    int level;
+    int64_t time_ms; /* Unix ms, never 0 (PostgreSQL keeps it as a timestamptz, 0 as none) */
+    int level;       /* a TARRY_LOG_* level (0 to 3: PostgreSQL keeps it as an enum) */
     const char *text; /* NUL-terminated; borrows from the txn when read */
     uint32_t attempt; /* the attempt that logged it, from 1; 0: written before attempts were kept */
 } store_log_line;

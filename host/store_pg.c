@@ -339,6 +339,14 @@ int pgs_query(struct pg_txn *t, const char *what, const char *sql, int n, const 
     return 0;
 }
 
+void pgs_release(struct pg_txn *t, PGresult *r)
+{
+    if (t->nheld && t->held[t->nheld - 1] == r) {
+        t->nheld--;
+        PQclear(r);
+    }
+}
+
 /* ---- batches ------------------------------------------------------------------------------- */
 
 store_batch *pgs_batch_new(store *sb)
@@ -628,27 +636,7 @@ int pgs_usage_read(store_txn *txn, store_usage *out)
 
 /* ---- the ops table ------------------------------------------------------------------------- */
 
-/*
- * SCAFFOLDING, until every part of the store is merged: the other files' functions (each file's
- * helper adds its section to store_pg_int.h) are declared weak, so a branch with only some of
- * the parts links. A weak reference does not pull its definition out of a static archive
- * (tarry_core), so a member declared weak here stays NULL even when its file is built: each
- * part deletes its own lines below when it lands (store_pg_query.c's did), and once all of
- * store_pg_query.c, store_pg_journal.c, store_pg_keys.c, store_pg_outbox.c and
- * store_pg_retention.c are in, this whole block goes; a missing function is then a link error,
- * the check store_impl.h's "a member is never NULL" wants.
- */
-#define PGS_WEAK __attribute__((weak))
-PGS_WEAK int pgs_batch_retention_put(store_batch *b, int64_t expire_at, const exec_id *id);
-PGS_WEAK int pgs_retention_first(store_txn *txn, int64_t *expire_at, exec_id *id);
-PGS_WEAK int pgs_retention_due(store_txn *txn, int64_t now_ms, store_retention_cb cb, void *user);
-PGS_WEAK int pgs_batch_exec_purge(store_batch *b, int64_t expire_at, const exec_id *id, int64_t postpone_to);
-PGS_WEAK int pgs_retention_info_get(store_txn *txn, store_retention_info *out);
-PGS_WEAK int pgs_retention_build(store *st, store_retention_of_cb retention_of, void *user);
-PGS_WEAK int pgs_batch_notify_put(store_batch *b, const store_notify *n, int64_t prev_due);
-PGS_WEAK int pgs_notify_scan(store_txn *txn, const exec_id *id, store_notify_cb cb, void *user);
-PGS_WEAK int pgs_outbox_scan(store_txn *txn, store_notify_cb cb, void *user);
-PGS_WEAK int pgs_outbox_count(store_txn *txn, uint64_t *count);
+/* Every member is set: a part of the store that is missing is a link error, not a NULL. */
 
 static const struct store_ops pgs_ops = {
     .kind = "postgres",

@@ -89,6 +89,11 @@ struct pg_batch {
 int pgs_query(struct pg_txn *t, const char *what, const char *sql, int n, const char *const *params,
               PGresult **res);
 
+/* Give back r, the last result pgs_query held in t, before t ends: for a scan that hands out
+ * only copied values (ids, times), so a long one (a million queued ids at recovery) holds one
+ * page at a time instead of all of them. r that is not the last one held stays held. */
+void pgs_release(struct pg_txn *t, PGresult *r);
+
 /*
  * The TARRY_E* code for a failed result (r; NULL: the connection's own error) on db, with the
  * reason set as "WHAT on WHERE: message": SQLSTATE class 53 (insufficient resources, 53100 a
@@ -233,5 +238,16 @@ int pgs_idem_expired(store_txn *txn, int64_t now_ms, store_idem_pos *pos, size_t
 int pgs_batch_idem_del_raw(store_batch *b, const void *key, size_t len);
 
 /* pgrest (store_pg_outbox.c, store_pg_retention.c): */
+#include "store_outbox.h" /* notifications' and retention's types */
+int pgs_batch_notify_put(store_batch *b, const store_notify *n, int64_t prev_due);
+int pgs_notify_scan(store_txn *txn, const exec_id *id, store_notify_cb cb, void *user);
+int pgs_outbox_scan(store_txn *txn, store_notify_cb cb, void *user);
+int pgs_outbox_count(store_txn *txn, uint64_t *count);
+int pgs_batch_retention_put(store_batch *b, int64_t expire_at, const exec_id *id);
+int pgs_retention_first(store_txn *txn, int64_t *expire_at, exec_id *id);
+int pgs_retention_due(store_txn *txn, int64_t now_ms, store_retention_cb cb, void *user);
+int pgs_batch_exec_purge(store_batch *b, int64_t expire_at, const exec_id *id, int64_t postpone_to);
+int pgs_retention_info_get(store_txn *txn, store_retention_info *out);
+int pgs_retention_build(store *st, store_retention_of_cb retention_of, void *user);
 
 #endif

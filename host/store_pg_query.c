@@ -11,8 +11,9 @@
  * Ranges that may be long are read in pages, each "after the last row read"
  * (a keyset, never an OFFSET), the first small and the next ones growing: a
  * callback that stops early, or a short list, costs one short query and a
- * long scan a few round trips. Every page's result stays held by the
- * transaction, because the records handed out borrow from it until it ends.
+ * long scan a few round trips. A page of records stays held by the
+ * transaction, because the records handed out borrow from it until it ends;
+ * a page of ids or times is given back once handed out (pgs_release).
  *
  * Where LMDB merges several index ranges newest first (store_exec_query's
  * function x state sources), one statement does: a LATERAL top-k of each
@@ -122,11 +123,12 @@ int pgs_exec_ids_in_state(store_txn *txn, exec_state state, store_id_cb cb, void
         for (int i = 0; i < rows; i++) {
             exec_id id;
             if ((rc = pgs_idget(r, i, 0, &id)) != 0 || (rc = cb(user, &id)) != 0)
-                return rc;
+                break;
             id_format(&id, after);
         }
-        if ((size_t)rows < page)
-            return 0;
+        pgs_release(t, r); /* ids are copies: one page at a time */
+        if (rc != 0 || (size_t)rows < page)
+            return rc;
         page = page_grow(page);
     }
 }
@@ -264,11 +266,12 @@ int pgs_timer_each(store_txn *txn, store_timer_cb cb, void *user)
             exec_id id;
             due_ms = pgs_i64(r, i, 0);
             if ((rc = pgs_idget(r, i, 1, &id)) != 0 || (rc = cb(user, due_ms, &id)) != 0)
-                return rc;
+                break;
             id_format(&id, after);
         }
-        if ((size_t)rows < page)
-            return 0;
+        pgs_release(t, r); /* times and ids are copies: one page at a time */
+        if (rc != 0 || (size_t)rows < page)
+            return rc;
         due = pgs_int(&due_text, due_ms);
         page = page_grow(page);
     }
