@@ -180,6 +180,51 @@ static int host_lock(pg_db *db, char *err, size_t errlen)
     return TARRY_EEXIST;
 }
 
+/*
+ * With the host lock taken, wait for the transactions an earlier host left running to end. A host
+ * killed with -9 drops its lock at once (its lock session's socket closes), but a batch it had
+ * sent whole goes on in its own backend and may COMMIT after that: read before it, the store
+ * would show an execution as running that the late commit makes final, and recovery would write
+ * it back to queued over its outcome. So the open waits, up to PGS_SETTLE_MS, until no other
+ * session of this database with this application_name is in a statement or a transaction.
+ * (Several hosts fence such late writes with lease epochs instead.)
+ */
+#define PGS_SETTLE_MS 60000
+
+static int earlier_host_settled(pg_db *db, char *err, size_t errlen)
+{
+    static const char sql[] =
+        "SELECT count(*), min(pid) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
+        "AND application_name = current_setting('application_name') "
+        "AND state IS DISTINCT FROM 'idle'";
+    char why[256];
+
+    for (int waited = 0;; waited += 20) {
+        PGresult *r;
+        int rc =
+            pg_run(db, "waiting for an earlier host's transactions", sql, PGRES_TUPLES_OK, &r, err, errlen);
+        long busy, pid;
+
+        if (rc)
+            return rc;
+        busy = atol(PQgetvalue(r, 0, 0));
+        pid = atol(PQgetvalue(r, 0, 1));
+        PQclear(r);
+        if (busy == 0)
+            return 0;
+        if (waited >= PGS_SETTLE_MS) {
+            snprintf(why, sizeof why,
+                     "an earlier host's transaction (backend pid %ld) is still running after %d s; not "
+                     "starting over it (pg_terminate_backend(%ld) ends it)",
+                     pid, PGS_SETTLE_MS / 1000, pid);
+            pg_error(db, "opening the store", why, err, errlen);
+            return TARRY_EEXIST;
+        }
+        poll(NULL, 0, 20);
+    }
+}
+
 static const struct store_ops pgs_ops;
 
 int store_pg_open(store **out, const char *url, char *err, size_t errlen)
@@ -201,7 +246,8 @@ int store_pg_open(store **out, const char *url, char *err, size_t errlen)
     if ((rc = pg_connect(url, &st->holder, err, errlen)) == 0)
         PQsetNoticeProcessor(st->holder->conn, notice_ignore, NULL);
     if (rc != 0 || (rc = pg_schema_migrate(st->holder, NULL, NULL, &version, err, errlen)) != 0 ||
-        (rc = host_lock(st->holder, err, errlen)) != 0)
+        (rc = host_lock(st->holder, err, errlen)) != 0 ||
+        (rc = earlier_host_settled(st->holder, err, errlen)) != 0)
         goto fail;
     snprintf(st->where, sizeof st->where, "%s", pg_where(st->holder));
     st->base.where = st->where;

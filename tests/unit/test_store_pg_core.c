@@ -11,6 +11,7 @@
  * The store's conformance to store.h is tests/unit/test_store.c's, run on
  * both stores; this file tests what only the PostgreSQL store has.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -616,6 +617,56 @@ static void ended_sessions_leave_the_pool(void **state)
     pgs_batch_free(b);
 }
 
+/* A session of a host killed with -9 whose last batch is still open: it commits after a while. */
+struct late_commit {
+    pg_db *db;
+    int rc;
+};
+
+static void *commit_later(void *arg)
+{
+    struct late_commit *lc = arg;
+    char err[512];
+
+    usleep(500 * 1000);
+    lc->rc = pg_run(lc->db, "committing late", "COMMIT", PGRES_COMMAND_OK, NULL, err, sizeof err);
+    return NULL;
+}
+
+/*
+ * The host lock goes with the dead host's lock session at once, but a batch it had sent may
+ * still COMMIT in its own backend: the next open waits for it, so what it reads is final.
+ */
+static void open_waits_for_a_dead_hosts_late_commit(void **state)
+{
+    exec_record r = record("f", EXEC_QUEUED), got;
+    struct late_commit lc = {NULL, -1};
+    char err[1024], idtext[ID_TEXT_LEN + 1];
+    const char *params[1] = {idtext};
+    pthread_t thread;
+    store_txn *t;
+    store *st;
+
+    put_direct(*state, &r, NULL);
+    pgs_close(*state); /* the host is gone: its lock with it */
+    *state = NULL;
+    id_format(&r.id, idtext);
+    if (pg_connect(url, &lc.db, err, sizeof err) != 0 ||
+        pg_run(lc.db, "beginning", "BEGIN", PGRES_COMMAND_OK, NULL, err, sizeof err) != 0 ||
+        pg_run_params(lc.db, "finishing it", "UPDATE executions SET state = 'succeeded' WHERE id = $1", 1,
+                      params, PGRES_COMMAND_OK, NULL, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(pthread_create(&thread, NULL, commit_later, &lc), 0);
+    *state = st = open_store();
+    assert_int_equal(pgs_txn_begin(st, false, &t), 0);
+    assert_int_equal(pgs_exec_get(t, &r.id, &got), 0);
+    assert_int_equal(got.state, EXEC_SUCCEEDED); /* not read before the late commit */
+    pgs_txn_abort(t);
+    pthread_join(thread, NULL);
+    assert_int_equal(lc.rc, 0);
+    pg_close(lc.db);
+}
+
 static int setup(void **state)
 {
     if (pg_testdb_create(&testdb) != 0)
@@ -655,6 +706,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(opens_migrated, setup, teardown),
         cmocka_unit_test_setup_teardown(opened_by_url, setup, teardown),
         cmocka_unit_test_setup_teardown(one_host_per_database, setup, teardown),
+        cmocka_unit_test_setup_teardown(open_waits_for_a_dead_hosts_late_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_url_names_the_reason, setup, teardown),
         cmocka_unit_test_setup_teardown(record_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(times_are_timestamps, setup, teardown),
