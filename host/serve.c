@@ -6,7 +6,14 @@
  * kills it. The supervisor (the process the user started) forks the engine,
  * restarts it at once when it dies (with a growing pause if it keeps dying
  * right after starting), and forwards SIGTERM/SIGINT/SIGHUP. The engine
- * recovers from LMDB as after any crash. If the supervisor itself is killed
+ * recovers from the store as after any crash.
+ *
+ * The store: LMDB in the data folder (the default), or PostgreSQL
+ * (--store postgres://...), opened by the engine. The data folder is the
+ * host's either way: its lock (one host per folder), tarry.addr and the
+ * plugin version copies under plugins/. The steps about LMDB's files (the
+ * data file gone at a restart, --init's marker, the map and its room in
+ * the memory limit) are taken for LMDB only. If the supervisor itself is killed
  * (even with -9), the kernel kills the engine too (PR_SET_PDEATHSIG), so a
  * restarted host never finds a stale engine holding its port or store.
  *
@@ -40,8 +47,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -175,6 +184,44 @@ static void addr_file_remove(const char *data_dir)
     unlink(path);
 }
 
+/*
+ * A host with a PostgreSQL store still has a folder of its own (tarry.addr, the plugin copies in
+ * plugins/), and one host per folder, as with LMDB: create it and take STORE_LOCK_FILE there, the
+ * file and the lock the LMDB store takes (store_lmdb.c), so a second host on the folder is refused
+ * alike and a script waiting for the lock (the test harness) needs to know no store kind. The
+ * kernel drops the lock when the engine dies. Returns the locked descriptor, or -1 with err.
+ */
+static int data_folder_lock(const char *dir, char *err, size_t errlen)
+{
+    char path[4096], pid[32];
+    int fd, n;
+
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create data folder %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, STORE_LOCK_FILE);
+    if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+        snprintf(err, errlen, "cannot open %.400s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        n = (int)pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        snprintf(err, errlen,
+                 "data folder %s is in use by another tarry host (pid %s); one host per data folder", dir,
+                 pid[0] ? pid : "unknown");
+        close(fd);
+        return -1;
+    }
+    n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+        /* The pid is only for the message above; the lock is what matters. */
+    }
+    return fd;
+}
+
 static int run_engine(const serve_config *cfg)
 {
     char err[512], workers[16], addr[HTTP_ADDR_MAX];
@@ -183,7 +230,7 @@ static int run_engine(const serve_config *cfg)
     plugins *pl = NULL;
     api *a = NULL;
     notifier *notifier = NULL;
-    int rc, status = EXIT_CONFIG, fd = cfg->listen_fd;
+    int rc, status = EXIT_CONFIG, fd = cfg->listen_fd, data_lock = -1;
     bool addr_written = false;
 
     memset(&ep, 0, sizeof ep);
@@ -195,13 +242,17 @@ static int run_engine(const serve_config *cfg)
      * stored version) never wait behind long-running functions. */
     snprintf(workers, sizeof workers, "%d", cfg->workers * 2 + 2);
     setenv("UV_THREADPOOL_SIZE", workers, 1);
-    /* Before the store maps its (sparse) map, which the limit does not count. */
-    if (memlimit_apply(cfg->memory_limit, cfg->map_size ? cfg->map_size : STORE_DEFAULT_MAP_SIZE) != 0)
+    /* Before the store maps its (sparse) map, which the limit does not count. Only LMDB maps one:
+     * a PostgreSQL store's data lives in the server, so nothing is added for it. */
+    if (memlimit_apply(cfg->memory_limit, cfg->store_url  ? 0
+                                          : cfg->map_size ? cfg->map_size
+                                                          : STORE_DEFAULT_MAP_SIZE) != 0)
         return EXIT_CONFIG;
 
-    if (deathnote_store_was_opened()) {
+    if (!cfg->store_url && deathnote_store_was_opened()) {
         /* A restart: the store an earlier engine of this host used must still be there. A folder
-         * deleted just before that engine died (before it noticed) is a loss, not a first start. */
+         * deleted just before that engine died (before it noticed) is a loss, not a first start.
+         * LMDB only: a database cannot vanish with a folder (its server refuses, or answers). */
         char data_file[4096];
         snprintf(data_file, sizeof data_file, "%s/%s", cfg->data_dir, STORE_DATA_FILE);
         if (access(data_file, F_OK) != 0) {
@@ -214,12 +265,28 @@ static int run_engine(const serve_config *cfg)
             return EXIT_CONFIG;
         }
     }
-    if ((rc = store_open(&st, cfg->data_dir, cfg->map_size, err, sizeof err)) != 0) {
+    if (cfg->store_url) {
+        /* The host's folder is still one host's (the LMDB store's lock does that when it is the
+         * store): taken before the database's lock, so two hosts on one folder are told so. */
+        if ((data_lock = data_folder_lock(cfg->data_dir, err, sizeof err)) < 0) {
+            hlog(HLOG_ERROR, "%s", err);
+            return EXIT_CONFIG;
+        }
+        /* The open migrates a new or older database's schema (pg_schema.h) before anything else. */
+        rc = store_open_url(&st, cfg->store_url, 0, err, sizeof err);
+    } else {
+        rc = store_open(&st, cfg->data_dir, cfg->map_size, err, sizeof err);
+    }
+    if (rc != 0) {
         hlog(HLOG_ERROR, "%s", err);
+        if (data_lock >= 0)
+            close(data_lock);
         return EXIT_CONFIG;
     }
     deathnote_mark_store_opened();
-    if (err[0])
+    /* The engine's first line after the memory limit's: which store, and where (never a password). */
+    hlog(HLOG_INFO, "opened the %s store: %s", store_kind(st), store_where(st));
+    if (!cfg->store_url && err[0]) /* LMDB's map shrunk to fit */
         hlog(HLOG_WARN, "%s (--map-size sets it)", err);
     {
         char store_dir[4096];
@@ -283,8 +350,8 @@ static int run_engine(const serve_config *cfg)
                  cfg->plugins_dir, WATCH_SETTLE_MS);
     }
     addr_written = addr_file_write(cfg->data_dir, addr) == 0;
-    hlog(HLOG_INFO, "serving http://%s (data %s, plugins %s, %d workers)", addr, cfg->data_dir,
-         cfg->plugins_dir, cfg->workers);
+    hlog(HLOG_INFO, "serving http://%s (store %s, data %s, plugins %s, %d workers)", addr, store_kind(st),
+         cfg->data_dir, cfg->plugins_dir, cfg->workers);
     uv_run(&ep.loop, UV_RUN_DEFAULT);
     status = 0;
     /* A clean stop: nobody serves that address any more. */
@@ -327,6 +394,8 @@ out:
     notify_stop(notifier); /* a failed start: joins its threads before the store closes */
     api_free(a);
     store_close(st);
+    if (data_lock >= 0)
+        close(data_lock);
     if (status != 0 && rc == TARRY_ENOMEM)
         hlog(HLOG_ERROR, "out of memory while starting");
     return status;
@@ -528,7 +597,13 @@ int serve_main(int argc, char **argv)
                 cfg.listen);
         return 2;
     }
-    if (cfg.init && init_store_folder(&cfg) != 0)
+    /* --init and --map-size are about an LMDB store's folder and map: a database has neither. */
+    if (cfg.store_url && cfg.init)
+        hlog(HLOG_WARN, "--init: a PostgreSQL store needs none (a database is never replaced by a start); "
+                        "ignored");
+    if (cfg.store_url && cfg.map_size)
+        hlog(HLOG_WARN, "--map-size: a PostgreSQL store has no map; ignored");
+    if (!cfg.store_url && cfg.init && init_store_folder(&cfg) != 0)
         return EXIT_CONFIG;
     return cfg.supervise ? supervise(&cfg) : run_engine(&cfg);
 }

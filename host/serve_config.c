@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bytesize.h"
@@ -27,19 +28,24 @@ static void usage(FILE *out)
 {
     fprintf(
         out,
-        "usage: tarry serve [--plugins DIR] [--data DIR] [--listen ADDR:PORT] [--workers N] [--map-size "
-        "SIZE]\n"
-        "                   [--queue-window N] [--log-max-lines N] [--log-line-max SIZE]\n"
+        "usage: tarry serve [--plugins DIR] [--data DIR] [--store URL] [--listen ADDR:PORT] [--workers N]\n"
+        "                   [--map-size SIZE]"
+        " [--queue-window N] [--log-max-lines N] [--log-line-max SIZE]\n"
         "                   [--memory-limit SIZE] [--stuck-after D] [--poison-crashes N]\n"
-        "                   [--quarantine-crashes N] [--quarantine-window D] [--idempotency-ttl D] [--log-format F] [--retention D] [--watch] "
+        "                   [--quarantine-crashes N] [--quarantine-window D] [--idempotency-ttl D] "
+        "[--log-format F] [--retention D] [--watch] "
         "[--no-supervisor] "
         "[--init]\n"
         "  --plugins DIR       plugin .so files (env TARRY_PLUGINS, default ./plugins)\n"
-        "  --data DIR          the LMDB store (env TARRY_DATA, default ./tarry-data)\n"
+        "  --data DIR          the host's folder and its LMDB store (env TARRY_DATA, default ./tarry-data)\n"
+        "  --store URL         where executions live (env TARRY_STORE): lmdb:DIR (the same as --data DIR,\n"
+        "                      the default) or postgres://USER@HOST/DB (a libpq URI; --data then keeps\n"
+        "                      only the host's lock, tarry.addr and plugin copies). Keep a password in\n"
+        "                      TARRY_STORE, PGPASSWORD or ~/.pgpass, not on the command line\n"
         "  --listen ADDR:PORT  the HTTP API (env TARRY_LISTEN, default 127.0.0.1:7373); port 0 picks a free\n"
         "                      one, written to DATA/tarry.addr\n"
         "  --workers N         threads running functions (env TARRY_WORKERS, default 4 per core, 4..64)\n"
-        "  --map-size SIZE     the most the store can ever hold: address space, not memory or disk\n"
+        "  --map-size SIZE     the most the LMDB store can ever hold: address space, not memory or disk\n"
         "                      (env TARRY_MAP_SIZE, default 1TiB, e.g. 64GiB); a full store refuses new "
         "work\n"
         "  --queue-window N    queued executions kept in memory; the rest wait in the store and are paged\n"
@@ -88,11 +94,64 @@ static void usage(FILE *out)
         "                      http://LISTEN)\n");
 }
 
+/* Where --data and --store came from ("--data", "TARRY_DATA"; "" not given), for resolve_store's
+ * message: parsing state, reset by each serve_config_parse. */
+static struct {
+    char data[64], store[64];
+} origin;
+
 static int default_workers(void)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     long n = (cores > 0 ? cores : 1) * 4;
     return (int)(n < 4 ? 4 : n > 64 ? 64 : n);
+}
+
+/* Whether a and b name one folder: as written (a trailing slash aside), or the same directory. */
+static bool same_folder(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    struct stat sa, sb;
+
+    while (na > 1 && a[na - 1] == '/')
+        na--;
+    while (nb > 1 && b[nb - 1] == '/')
+        nb--;
+    if (na == nb && strncmp(a, b, na) == 0)
+        return true;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/*
+ * --store, checked: a PostgreSQL URL stays in store_url; an LMDB one (lmdb:DIR, or a folder) is the
+ * same as --data DIR, so it becomes data_dir and store_url NULL. Given both, a flag wins over a
+ * variable; two flags (or two variables) naming different folders are an error.
+ */
+static int resolve_store(serve_config *cfg)
+{
+    const char *dir;
+    char err[300];
+    bool store_flag = strncmp(origin.store, "--", 2) == 0, data_flag = strncmp(origin.data, "--", 2) == 0;
+
+    if (!cfg->store_url)
+        return 0;
+    if (store_url_check(cfg->store_url, &dir, err, sizeof err) != 0) {
+        fprintf(stderr, "tarry serve: %s: %s\n", origin.store, err);
+        return -1;
+    }
+    if (!dir)
+        return 0;
+    if (origin.data[0] && data_flag == store_flag && !same_folder(dir, cfg->data_dir)) {
+        fprintf(stderr,
+                "tarry serve: %s names the LMDB store in %s and %s the folder %s: give one of them "
+                "(--store lmdb:DIR is --data DIR)\n",
+                origin.store, dir, origin.data, cfg->data_dir);
+        return -1;
+    }
+    if (!origin.data[0] || store_flag || !data_flag)
+        cfg->data_dir = dir;
+    cfg->store_url = NULL;
+    return 0;
 }
 
 /* A whole number in [min, max] for `what` (an option or its variable), or -1 with the reason printed. */
@@ -141,6 +200,7 @@ static int parse_seconds(const char *what, const char *text, int64_t *out_ms)
 enum {
     OPT_PLUGINS = 1,
     OPT_DATA,
+    OPT_STORE,
     OPT_LISTEN,
     OPT_WORKERS,
     OPT_MAP_SIZE,
@@ -191,6 +251,11 @@ static int apply_setting(serve_config *cfg, int opt, const char *what, const cha
         return 0;
     case OPT_DATA:
         cfg->data_dir = value;
+        snprintf(origin.data, sizeof origin.data, "%s", what);
+        return 0;
+    case OPT_STORE:
+        cfg->store_url = value;
+        snprintf(origin.store, sizeof origin.store, "%s", what);
         return 0;
     case OPT_LISTEN:
         cfg->listen = value;
@@ -284,6 +349,7 @@ int serve_config_parse(int argc, char **argv, serve_config *cfg)
     static const struct option options[] = {
         {"plugins", required_argument, NULL, OPT_PLUGINS},
         {"data", required_argument, NULL, OPT_DATA},
+        {"store", required_argument, NULL, OPT_STORE},
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"workers", required_argument, NULL, OPT_WORKERS},
         {"map-size", required_argument, NULL, OPT_MAP_SIZE},
@@ -322,6 +388,7 @@ int serve_config_parse(int argc, char **argv, serve_config *cfg)
         int opt;
     } from_env[] = {{"TARRY_PLUGINS", OPT_PLUGINS},
                     {"TARRY_DATA", OPT_DATA},
+                    {"TARRY_STORE", OPT_STORE},
                     {"TARRY_LISTEN", OPT_LISTEN},
                     {"TARRY_WORKERS", OPT_WORKERS},
                     {"TARRY_MAP_SIZE", OPT_MAP_SIZE},
@@ -353,6 +420,7 @@ int serve_config_parse(int argc, char **argv, serve_config *cfg)
     int opt;
 
     memset(cfg, 0, sizeof *cfg);
+    memset(&origin, 0, sizeof origin);
     cfg->plugins_dir = "./plugins";
     cfg->data_dir = "./tarry-data";
     cfg->listen = "127.0.0.1:7373";
@@ -407,5 +475,5 @@ int serve_config_parse(int argc, char **argv, serve_config *cfg)
         usage(stderr);
         return -1;
     }
-    return 0;
+    return resolve_store(cfg);
 }

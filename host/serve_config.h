@@ -25,11 +25,12 @@
 
 typedef struct serve_config {
     const char *plugins_dir;
-    const char *data_dir;
+    const char *data_dir;  /* the host's own folder: its lock, tarry.addr, plugins/; LMDB: the store */
+    const char *store_url; /* NULL: the LMDB store in data_dir; else a postgres:// URL (--store) */
     const char *listen;
     int listen_fd; /* the supervisor's listening socket, or -1: the engine binds `listen` itself */
     int workers;
-    uint64_t map_size;      /* 0: the store's default */
+    uint64_t map_size;      /* 0: the store's default (LMDB only) */
     size_t queue_window;    /* 0: the engine's default */
     uint32_t log_max_lines; /* 0: the engine's default (10,000 lines per execution) */
     size_t log_line_max;    /* 0: the engine's default (4 KiB per line) */

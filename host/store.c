@@ -40,6 +40,11 @@ const char *store_kind(store *st)
     return st->ops->kind;
 }
 
+const char *store_where(store *st)
+{
+    return st->where ? st->where : "(an unnamed store)";
+}
+
 /* ---- opening by URL --------------------------------------------------------- */
 
 #define STORE_FORMS "lmdb:DIR (or a folder's path) or postgres://USER@HOST/DB (or postgresql://)"
@@ -62,18 +67,21 @@ static size_t scheme_len(const char *url)
     return url[n] == ':' ? n : 0;
 }
 
-int store_open_url(store **out, const char *url, uint64_t map_size, char *err, size_t errlen)
+int store_url_check(const char *url, const char **lmdb_dir, char *err, size_t errlen)
 {
     size_t scheme;
 
     if (errlen)
         err[0] = '\0';
+    *lmdb_dir = NULL;
     if (!url || !url[0]) {
         snprintf(err, errlen, "no store given: use " STORE_FORMS);
         return TARRY_EINVAL;
     }
-    if ((scheme = scheme_len(url)) == 0)
-        return store_open(out, url, map_size, err, errlen);
+    if ((scheme = scheme_len(url)) == 0) {
+        *lmdb_dir = url;
+        return 0;
+    }
     /* Schemes are matched as written: libpq takes only lower-case postgres:// and postgresql://. */
     if (scheme == 4 && strncmp(url, "lmdb", 4) == 0) {
         const char *dir = url + 5;
@@ -89,7 +97,8 @@ int store_open_url(store **out, const char *url, uint64_t map_size, char *err, s
                      url);
             return TARRY_EINVAL;
         }
-        return store_open(out, dir, map_size, err, errlen);
+        *lmdb_dir = dir;
+        return 0;
     }
     if ((scheme == 8 && strncmp(url, "postgres", 8) == 0) ||
         (scheme == 10 && strncmp(url, "postgresql", 10) == 0)) {
@@ -98,12 +107,22 @@ int store_open_url(store **out, const char *url, uint64_t map_size, char *err, s
                      (int)scheme, url);
             return TARRY_EINVAL;
         }
-        return store_pg_open(out, url, err, errlen);
+        return 0;
     }
     /* Only the scheme is named: the rest may hold a password. */
     snprintf(err, errlen, "store scheme \"%.*s\" is not one tarry knows: use " STORE_FORMS,
              (int)(scheme > 32 ? 32 : scheme), url);
     return TARRY_EINVAL;
+}
+
+int store_open_url(store **out, const char *url, uint64_t map_size, char *err, size_t errlen)
+{
+    const char *dir;
+    int rc;
+
+    if ((rc = store_url_check(url, &dir, err, errlen)) != 0)
+        return rc;
+    return dir ? store_open(out, dir, map_size, err, errlen) : store_pg_open(out, url, err, errlen);
 }
 
 /* ---- common to every implementation ------------------------------------------- */

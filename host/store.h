@@ -69,6 +69,13 @@ typedef struct store_txn store_txn;
  */
 int store_open_url(store **out, const char *url, uint64_t map_size, char *err, size_t errlen);
 
+/*
+ * Check the form of store URL `url` without opening anything (a host's configuration, before it
+ * starts). Returns 0 with *lmdb_dir the folder an LMDB URL names (pointing into url) or NULL for
+ * a PostgreSQL URL; or TARRY_EINVAL with the reason in err, as store_open_url gives it.
+ */
+int store_url_check(const char *url, const char **lmdb_dir, char *err, size_t errlen);
+
 /* The LMDB store: open (creating if needed) the environment in `dir`
  * (created if missing), with a map of `map_size` bytes (0:
  * STORE_DEFAULT_MAP_SIZE, or the largest power of two below it that the
@@ -83,6 +90,9 @@ void store_close(store *st);
 
 /* Which implementation st is: "lmdb" or "postgres" (a static string). */
 const char *store_kind(store *st);
+/* Where st is, for logs: the LMDB store's folder, or the PostgreSQL store's database without the
+ * password (pg_where(): `database "D" on HOST:PORT as user "U"`); valid while st is open. */
+const char *store_where(store *st);
 
 /* 0 while the store is the one that was opened (LMDB: the data folder, its
  * data file and its lock file); TARRY_ELOST (reason: store_last_error) when

@@ -14,7 +14,7 @@
  * store_outbox.h with the same parameters and the same documented
  * semantics, named as the function without its `store_` prefix. The
  * functions common to every implementation are store.c's: store_open_url,
- * store_kind, store_idem_key, store_notify_state_name, store_last_error and
+ * store_url_check, store_kind, store_where, store_idem_key, store_notify_state_name, store_last_error and
  * store_set_error. Each implementation provides its opener (store_open for
  * LMDB, store_pg_open) and its ops table; an implementation reports a
  * failure's reason with store_set_error on the failing thread.
@@ -30,9 +30,11 @@
 #include "store.h"
 #include "store_outbox.h"
 
-/* First member of every implementation's store. */
+/* First member of every implementation's store. `where` is set by the opener (store_where); a
+ * string the implementation keeps for the store's life. */
 struct store {
     const struct store_ops *ops;
+    const char *where;
 };
 
 /* First member of every implementation's transaction. */

@@ -230,6 +230,7 @@ int store_open(store **out, const char *dir, uint64_t map_size, char *err, size_
         free(st);
         return TARRY_ENOMEM;
     }
+    st->base.where = st->dir;
     pthread_mutex_init(&st->cached_lock, NULL);
     if ((rc = lock_folder(st, dir, err, errlen)) != 0) {
         free(st->dir);

@@ -204,6 +204,7 @@ int store_pg_open(store **out, const char *url, char *err, size_t errlen)
         (rc = host_lock(st->holder, err, errlen)) != 0)
         goto fail;
     snprintf(st->where, sizeof st->where, "%s", pg_where(st->holder));
+    st->base.where = st->where;
     *out = &st->base;
     return 0;
 fail:

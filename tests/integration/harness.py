@@ -8,7 +8,13 @@ together, as a power cut would. Everything is removed on exit, also when the
 test fails (set TARRY_KEEP=1 to keep the folder for a post-mortem).
 
 Environment (set by CTest): TARRY_BIN (the tarry binary), TARRY_BUILD (the
-build folder, for plugins), TARRY_SRC (the source tree).
+build folder, for plugins), TARRY_SRC (the source tree), and TARRY_TEST_STORE:
+"lmdb" (the default) or "postgres". With postgres, every Host keeps its
+executions in PostgreSQL: one private server per test process (pgcluster.py,
+started with the first such Host), a fresh database per Host, passed as
+`--store URL`; a restarted Host keeps its database as it keeps its data
+folder. A Host made with lmdb_only=True (a test about LMDB's files, the data
+folder, a full disk) keeps LMDB either way.
 
 Function names are global in a host, and examples and testfns both export
 `noop`: never load those two into one host.
@@ -37,6 +43,37 @@ BUILD = os.environ.get("TARRY_BUILD", "")
 SRC = os.environ.get("TARRY_SRC", "")
 
 FINAL_STATES = ("succeeded", "failed", "cancelled", "discarded")
+
+STORE = os.environ.get("TARRY_TEST_STORE") or "lmdb"
+if STORE not in ("lmdb", "postgres"):
+    raise RuntimeError("TARRY_TEST_STORE is lmdb or postgres, not %r" % STORE)
+
+_pg = None  # this test process's PostgreSQL (pg_cluster()), started by the first Host that needs it
+_pg_databases = 0
+
+
+def pg_cluster():
+    """The test process's private PostgreSQL server (pgcluster.PgCluster), started on first use;
+    harness.run()'s cleanup stops it and removes its folder."""
+    global _pg
+    if _pg is None:
+        import pgcluster  # here, not at the top: pgcluster imports this module
+
+        # fsync off: a commit reaches the server's kernel, not its disk. No test crashes the
+        # machine, and a killed host (or server) loses nothing the kernel has, so what the tests
+        # check holds; they just do not queue behind a shared disk's flushes. scripts/bench and
+        # users keep PostgreSQL's defaults.
+        _pg = pgcluster.PgCluster(settings={"fsync": "off"})
+    return _pg
+
+
+def new_pg_store():
+    """A fresh database on the test's PostgreSQL server: (its name, its URL for --store)."""
+    global _pg_databases
+    pg = pg_cluster()
+    _pg_databases += 1
+    name = pg.create_database("host%d" % _pg_databases)
+    return name, pg.url(name)
 
 
 class CheckFailed(AssertionError):
@@ -219,9 +256,14 @@ class Host:
 
     plugins: names (e.g. "examples", "testfns") or (name, installed_file_name)
     pairs, copied into the host's plugins folder before it starts.
+    lmdb_only: the test is about LMDB's files (it reads or breaks the data
+    folder's store): the host keeps LMDB also when TARRY_TEST_STORE=postgres.
+    store_url: a PostgreSQL store of the test's own (tests of --store itself), passed as
+    --store, or as TARRY_STORE when store_env is true.
     """
 
-    def __init__(self, plugins=(), workers=2, start=True, startup_timeout=15.0, extra_env=None, crashes_expected=False):
+    def __init__(self, plugins=(), workers=2, start=True, startup_timeout=15.0, extra_env=None, crashes_expected=False,
+                 lmdb_only=False, store_url=None, store_env=False):
         if not BIN or not os.access(BIN, os.X_OK):
             raise RuntimeError("TARRY_BIN is not an executable: %r" % (BIN,))
         self.workers = workers
@@ -248,6 +290,11 @@ class Host:
         self.log_file = None
         self.starts = 0
         self.kills = 0
+        # The store: LMDB in data_dir, or a database of its own for this Host's life (restarts too).
+        self.store = "lmdb" if lmdb_only else "postgres" if store_url else STORE
+        self.store_db, self.store_url, self.store_env = None, store_url, store_env
+        if self.store == "postgres" and not store_url:
+            self.store_db, self.store_url = new_pg_store()
         if start:
             self.start()
 
@@ -302,6 +349,10 @@ class Host:
             "--listen", "127.0.0.1:%d" % port,
             "--workers", str(self.workers),
         ]
+        if self.store_url and self.store_env:
+            env["TARRY_STORE"] = self.store_url
+        elif self.store_url:
+            argv += ["--store", self.store_url]
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=self.log_file, stderr=self.log_file,
             env=env, start_new_session=True, preexec_fn=_die_with_parent,
@@ -764,7 +815,8 @@ def _die_with_parent():
 
 
 def _cleanup_all():
-    for h in list(_live_hosts):
+    # Hosts first, then what they use (the PostgreSQL server), so no host sees its database go.
+    for h in sorted(_live_hosts, key=lambda h: not isinstance(h, Host)):
         try:
             h.cleanup()
         except Exception:

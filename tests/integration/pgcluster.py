@@ -25,6 +25,7 @@ test and woken when the test's end of a pipe closes, stops the server and remove
 TARRY_KEEP=1 keeps the folder (stopped) for a post-mortem.
 """
 
+import fcntl
 import glob
 import os
 import pwd
@@ -43,6 +44,7 @@ ADMIN = "postgres"  # the cluster's superuser
 ROLE = "tarry"  # the role tests connect as
 SERVER_USER = "postgres"  # the system user that runs the server when the test runs as root
 SOCKET_PATH_MAX = 107  # sun_path holds 108 bytes with the NUL
+INITDB_ARGS = ["-U", ADMIN, "--auth-local=trust", "--auth-host=reject", "-E", "UTF8", "--locale=C", "--no-sync"]
 
 
 def server_bindir():
@@ -150,8 +152,8 @@ class PgCluster:
             os.close(read_fd)
 
     def _initdb(self):
-        self._run_server("initdb", "-D", self.data, "-U", ADMIN, "--auth-local=trust", "--auth-host=reject",
-                         "-E", "UTF8", "--locale=C", "--no-sync", what="initdb")
+        if not self._copy_initdb_cache():
+            self._run_server("initdb", "-D", self.data, *INITDB_ARGS, what="initdb")
         settings = {"listen_addresses": "", "unix_socket_directories": self.sock, "port": self.port}
         settings.update(self.settings)
         lines = ["\n# tarry's test cluster (tests/integration/pgcluster.py)\n"]
@@ -162,6 +164,31 @@ class PgCluster:
         conf = os.path.join(self.data, "postgresql.conf")
         with open(conf, "a") as f:
             f.writelines(lines)
+
+    def _copy_initdb_cache(self):
+        """Copy the build's initdb'd folder (made once per build folder and PostgreSQL, under
+        TARRY_BUILD/pg-initdb/) into self.data; False (initdb it is) without a build folder. Under
+        load initdb takes seconds, most of a test's PostgreSQL start, and a copy a fraction of it;
+        what it makes depends only on the server's programs and INITDB_ARGS."""
+        if not harness.BUILD or not os.path.isdir(harness.BUILD):
+            return False
+        top = os.path.join(harness.BUILD, "pg-initdb")
+        cache = os.path.join(top, re.sub(r"[^A-Za-z0-9]+", "_", self.bindir).strip("_"))
+        os.makedirs(top, exist_ok=True)
+        if self.as_server:
+            shutil.chown(top, SERVER_USER, SERVER_USER)
+        with open(cache + ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one test makes it; the others wait, then copy
+            if not os.path.isdir(cache):
+                tmp = "%s.tmp%d" % (cache, os.getpid())
+                shutil.rmtree(tmp, ignore_errors=True)
+                self._run_server("initdb", "-D", tmp, *INITDB_ARGS, what="initdb (the build's copy)")
+                os.rename(tmp, cache)
+        p = subprocess.run(self.as_server + ["cp", "-a", cache, self.data], capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL, timeout=120)
+        if p.returncode != 0:
+            raise RuntimeError("copying %s to %s failed: %s" % (cache, self.data, p.stderr.strip()))
+        return True
 
     def start(self):
         """Start the server and wait until it accepts connections; the first start makes the role."""

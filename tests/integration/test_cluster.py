@@ -2,7 +2,7 @@
 
 With --workers 2 and the spin plugin (a function that holds its worker until a
 file exists):
-  - an idle host lists itself: store lmdb, one host, self, a 16-hex-digit id,
+  - an idle host lists itself: its store (lmdb, or postgres under TARRY_TEST_STORE), one host, self, a 16-hex-digit id,
     the engine's pid and the address it serves, 2 workers, none busy;
   - a spinning execution shows under running with its id, function and
     attempt, and busy counts it; `tarry cluster` prints the host row and exits
@@ -32,7 +32,7 @@ TOKEN = "cluster-token-0123456789"
 def cluster(h, headers=None):
     status, doc, _ = h.client.call("GET", "/v1/cluster", headers=headers)
     check_eq(status, 200, "GET /v1/cluster")
-    check_eq(doc.get("store"), "lmdb", "the store is LMDB")
+    check_eq(doc.get("store"), h.store, "the store is the one the host was given")
     check(isinstance(doc.get("hosts"), list) and len(doc["hosts"]) == 1, "one host is listed", doc)
     return doc["hosts"][0]
 

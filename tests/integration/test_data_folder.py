@@ -71,7 +71,7 @@ def init_start(h, what, want_ids):
 
 
 def deleted_under_load():
-    with harness.Host(plugins=["testfns"]) as h:
+    with harness.Host(plugins=["testfns"], lmdb_only=True) as h:
         before = [h.trigger_ok("echo", {"n": i}) for i in range(20)]
         for eid in before:
             h.wait_final(eid)
@@ -103,7 +103,7 @@ def deleted_under_load():
 
 
 def deleted_while_idle():
-    with harness.Host(plugins=["testfns"]) as h:
+    with harness.Host(plugins=["testfns"], lmdb_only=True) as h:
         h.wait_final(h.trigger_ok("echo", {"n": 1}))
         shutil.rmtree(h.data_dir)
         code = h.proc.wait(timeout=30)
@@ -112,7 +112,7 @@ def deleted_while_idle():
 
 
 def deleted_then_engine_killed():
-    with harness.Host(plugins=["testfns"]) as h:
+    with harness.Host(plugins=["testfns"], lmdb_only=True) as h:
         h.wait_final(h.trigger_ok("echo", {"n": 1}))
         engine = [p for p in h.pids() if p != h.proc.pid]
         check(len(engine) >= 1, "the engine runs in its own process", h.pids())
@@ -128,7 +128,7 @@ def deleted_then_engine_killed():
 
 
 def data_file_gone_while_stopped():
-    with harness.Host(plugins=["testfns"]) as h:
+    with harness.Host(plugins=["testfns"], lmdb_only=True) as h:
         kept = h.trigger_ok("echo", {"n": 1})
         h.wait_final(kept)
         check(os.path.exists(os.path.join(h.data_dir, "tarry.store")), "the first start leaves its marker")
@@ -143,7 +143,7 @@ def data_file_gone_while_stopped():
 
 
 def first_start_needs_no_flag():
-    with harness.Host(plugins=["testfns"], start=False) as h:
+    with harness.Host(plugins=["testfns"], lmdb_only=True, start=False) as h:
         check(not os.path.exists(h.data_dir), "the data folder does not exist yet")
         h.start()
         h.wait_final(h.trigger_ok("echo", {"n": 1}))
@@ -159,7 +159,7 @@ def main():
 
 
 def one_host_per_folder():
-    with harness.Host(plugins=["testfns"]) as h:
+    with harness.Host(plugins=["testfns"], lmdb_only=True) as h:
         eid = h.trigger_ok("slow", {"ms": 300})
         argv = [harness.BIN, "serve", "--plugins", h.plugins_dir, "--data", h.data_dir,
                 "--listen", "127.0.0.1:%d" % harness.free_port()]

@@ -37,7 +37,7 @@ def main():
     if not ok:
         print("SKIPPED: no ext4 loop device to fail here (%s); test_disk_full covers the same path with ENOSPC" % why)
         return
-    with harness.Host(plugins=["testfns"], start=False) as h:
+    with harness.Host(plugins=["testfns"], lmdb_only=True, start=False) as h:
         with diskfault.ext4_loop(h.data_dir) as disk:
             h.start()
             done = [h.trigger_ok("echo", {"n": i}) for i in range(20)]

@@ -48,7 +48,7 @@ def main():
     if not diskfault.can_mount():
         print("SKIPPED: cannot mount a tmpfs here (not root)")
         return
-    with harness.Host(plugins=["testfns"], start=False) as h:
+    with harness.Host(plugins=["testfns"], lmdb_only=True, start=False) as h:
         with diskfault.tmpfs(h.data_dir, "4m"):
             ballast = os.path.join(h.data_dir, "ballast")
             with open(ballast, "wb") as f:

@@ -156,18 +156,23 @@ def main():
                 raise harness.CheckFailed("PATCH schedule of %s: got %s %r" % (e["id"], status, doc))
             return status
 
+        # Fails only when nothing became final for 60 s: how fast 3,000 wake-ups commit depends
+        # on the store (PostgreSQL's commits are slower than LMDB's) and on the machine's load.
         deadline = time.monotonic() + 60
-        woken = 0
+        woken, fewest = 0, None
         while True:
             left = unfinished()
             if not left:
                 break
+            if fewest is None or len(left) < fewest:
+                fewest, deadline = len(left), time.monotonic() + 60
+            elif time.monotonic() > deadline:
+                raise harness.CheckFailed("FAILED: %d executions are not final, none became final in 60 s: %r"
+                                          % (len(left), left[:3]))
             check(not [e for e in left if e["state"] == "blocked"], "no execution is blocked",
                   [e for e in left if e["state"] == "blocked"][:3])
             due = [e for e in left if e["state"] == "scheduled" or (e["state"] == "waiting" and e.get("wake_at"))]
             woken += sum(1 for s in pool.map(wake, due) if s == 200)
-            if time.monotonic() > deadline:
-                raise harness.CheckFailed("FAILED: %d executions are not final after 60 s: %r" % (len(left), left[:3]))
             time.sleep(0.2)
         print("   moved %d timers and schedules to now; everything is final" % woken, flush=True)
 

@@ -102,7 +102,7 @@ def counts(h, fn):
 
 def main():
     env = {"TARRY_RETENTION": "3s"}
-    with harness.Host(plugins=["retain"], workers=4, extra_env=env) as h:
+    with harness.Host(plugins=["retain"], workers=4, lmdb_only=True, extra_env=env) as h:
         status, doc, _ = h.get("/v1/functions")
         check_eq(status, 200, "GET /v1/functions")
         ret = {f["name"]: f["options"]["retention"] for f in doc["data"]}
@@ -178,7 +178,7 @@ def main():
 
     # ---- kill -9 while deleting: whole or gone, never half ---------------------------------------
     n = int(os.environ.get("TARRY_TEST_RETENTION_KILL_N", "3000"))
-    with harness.Host(plugins=["retain"], workers=4, extra_env={"TARRY_RETENTION": "2s"}) as h:
+    with harness.Host(plugins=["retain"], workers=4, lmdb_only=True, extra_env={"TARRY_RETENTION": "2s"}) as h:
         ids = [h.trigger_ok("ret_parent", {"i": i}) for i in range(n // 2)]
         h.all_when_final(120)
         total = n // 2 * 2  # each parent has a child
@@ -199,7 +199,7 @@ def main():
 
     # ---- bounded size: two waves, each deleted -------------------------------------------------
     wave = int(os.environ.get("TARRY_TEST_RETENTION_WAVE", "2500"))
-    with harness.Host(plugins=["retain"], workers=4, extra_env={"TARRY_RETENTION": "1s"}) as h:
+    with harness.Host(plugins=["retain"], workers=4, lmdb_only=True, extra_env={"TARRY_RETENTION": "1s"}) as h:
         sizes = []
         for w in range(3):
             for i in range(wave):

@@ -61,7 +61,7 @@ def all_stored(h):
 
 
 def map_full():
-    with harness.Host(plugins=["testfns"], extra_env={"TARRY_MAP_SIZE": "4MiB"}) as h:
+    with harness.Host(plugins=["testfns"], lmdb_only=True, extra_env={"TARRY_MAP_SIZE": "4MiB"}) as h:
         accepted = fill(h, "map full")
         still_serving(h, "map full", accepted[0])
         time.sleep(1.2)  # past the refusal window: the store is tried again, and refuses again
@@ -100,7 +100,7 @@ def disk_full():
     if not can_mount():
         print("disk full: SKIPPED (cannot mount a tmpfs here: not root)")
         return
-    with harness.Host(plugins=["testfns"], start=False) as h:
+    with harness.Host(plugins=["testfns"], lmdb_only=True, start=False) as h:
         os.makedirs(h.data_dir)
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", h.data_dir], check=True)
         try:

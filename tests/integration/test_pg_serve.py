@@ -1,0 +1,151 @@
+"""`tarry serve --store`: a host on a PostgreSQL store (a private cluster: pgcluster.py), and the
+forms --store takes.
+
+  - a host given a password-bearing URL in TARRY_STORE opens the database (migrating its
+    schema), logs which store it opened (database, server, user; never the password), and
+    GET /v1/cluster says postgres; its data folder holds the lock, tarry.addr and the plugin
+    copies, and no LMDB file; an execution it ran is a row in the database;
+  - a second host on the same database (another data folder) exits 78, saying another host
+    uses it, without the password;
+  - the host stopped and started again finds what it stored; after kill -9 a delayed
+    execution it acknowledged still runs, once;
+  - a --store flag wins over TARRY_STORE: the executions go to the flag's database;
+  - --store lmdb:DIR is --data DIR; with a different --data it is a bad command line (exit 2)
+    naming both; an unknown scheme is refused naming the scheme and not the rest; an
+    unreachable database is exit 78 without the password.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
+import harness
+import pgcluster
+from harness import check, check_eq
+
+SECRET = "pw-Serve-s3cret"
+
+
+def serve(*args, env=None, timeout=60):
+    """Run `tarry serve ARGS` to its end (a refusal); the CompletedProcess."""
+    return subprocess.run([harness.BIN, "serve"] + list(args), capture_output=True, text=True,
+                          env=dict(os.environ, **(env or {})), stdin=subprocess.DEVNULL, timeout=timeout)
+
+
+def count_rows(pg, db, sql):
+    return int(pg.psql(db, sql)[0][0])
+
+
+def host_on_postgres(pg):
+    url = pg.url(pg.create_database("one"), password=SECRET)
+    with harness.Host(plugins=["testfns"], store_url=url, store_env=True) as h:
+        log = h.log_text()
+        check('opened the postgres store: database "one" on ' in log and 'as user "tarry"' in log,
+              "the host says which store it opened: the database, its server and the user", h.log_tail())
+        check("(store postgres, data %s" % h.data_dir in log, "the serving line names the store kind")
+        check(SECRET not in log, "and never the password")
+        status, doc, _ = h.client.get("/v1/cluster")
+        check_eq((status, doc.get("store")), (200, "postgres"), "GET /v1/cluster: the store is postgres")
+        check(count_rows(pg, "one", "SELECT count(*) FROM tarry_schema") >= 1, "the open migrated the schema")
+        present = sorted(os.listdir(h.data_dir))
+        check("tarry.lock" in present and "tarry.addr" in present and "plugins" in present,
+              "the data folder holds the host's lock, tarry.addr and the plugin copies", present)
+        check(not {"data.mdb", "lock.mdb", "tarry.store"} & set(present), "and no LMDB store", present)
+
+        status, doc = h.trigger("echo", {"n": 1}, wait="30s")
+        check_eq((status, doc.get("state")), (200, "succeeded"), "an execution runs on the PostgreSQL store")
+        done = doc["id"]
+        check_eq(count_rows(pg, "one", "SELECT count(*) FROM executions WHERE state = 'succeeded'"), 1,
+                 "it is a row in the database")
+
+        # A second host on the same database: refused by the store's one-host lock.
+        other = tempfile.mkdtemp(prefix="tarry-it-")
+        try:
+            p = serve("--data", os.path.join(other, "data"), "--plugins", h.plugins_dir, "--listen",
+                      "127.0.0.1:0", env={"TARRY_STORE": url})
+            check_eq(p.returncode, 78, "a second host on the same database exits 78")
+            check("another tarry host uses this database" in p.stderr, "saying another host uses it", p.stderr)
+            check(SECRET not in p.stderr, "without the password", p.stderr)
+        finally:
+            shutil.rmtree(other, ignore_errors=True)
+
+        check_eq(h.stop(), 0, "a clean stop")
+        h.start()
+        check_eq(h.execution(done)["state"], "succeeded", "started again, the host finds what it stored")
+
+        later = h.trigger_ok("echo", {"n": 2}, delay="2s")
+        h.kill9()
+        h.start()
+        final = h.wait_final(later, timeout=60)
+        check_eq(final["state"], "succeeded", "after kill -9 the acknowledged delayed execution runs")
+        check_eq(count_rows(pg, "one", "SELECT count(*) FROM executions"), 2, "each execution is one row")
+
+
+def flag_over_env(pg):
+    flag_db, env_db = pg.create_database("by_flag"), pg.create_database("by_env")
+    with harness.Host(plugins=["testfns"], store_url=pg.url(flag_db),
+                      extra_env={"TARRY_STORE": pg.url(env_db)}) as h:
+        status, doc = h.trigger("echo", {"n": 3}, wait="30s")
+        check_eq((status, doc.get("state")), (200, "succeeded"), "a host given --store and TARRY_STORE runs")
+        check_eq(count_rows(pg, flag_db, "SELECT count(*) FROM executions"), 1,
+                 "its execution is in the flag's database")
+        check_eq(count_rows(pg, env_db, "SELECT count(*) FROM pg_tables WHERE tablename = 'executions'"), 0,
+                 "the variable's database was never opened")
+
+
+def forms():
+    top = tempfile.mkdtemp(prefix="tarry-it-")
+    try:
+        a, b = os.path.join(top, "a"), os.path.join(top, "b")
+        p = serve("--store", "lmdb:" + a, "--data", b, "--plugins", top)
+        check_eq(p.returncode, 2, "--store lmdb:A with --data B is a bad command line")
+        check(a in p.stderr and b in p.stderr, "naming both folders", p.stderr)
+
+        p = serve("--store", "ftp://u:%s@h/d" % SECRET, "--plugins", top)
+        check_eq(p.returncode, 2, "an unknown scheme is a bad command line")
+        check('"ftp"' in p.stderr and SECRET not in p.stderr, "naming the scheme, not the rest", p.stderr)
+
+        p = serve("--store", "postgres://u:%s@/nowhere?host=%s&connect_timeout=5" % (SECRET, top), "--data",
+                  os.path.join(top, "pg"), "--plugins", top, "--listen", "127.0.0.1:0")
+        check_eq(p.returncode, 78, "a database that cannot be reached: exit 78")
+        check('database "nowhere"' in p.stderr and SECRET not in p.stderr,
+              "naming the database, never the password", p.stderr)
+
+        # --store lmdb:DIR is --data DIR: the host serves from DIR.
+        log = open(os.path.join(top, "lmdb.log"), "w+")
+        proc = subprocess.Popen([harness.BIN, "serve", "--no-supervisor", "--store", "lmdb:" + a, "--plugins", top,
+                                 "--listen", "127.0.0.1:0"], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                preexec_fn=harness._die_with_parent)
+        try:
+            deadline = time.monotonic() + 30
+            while not os.path.exists(os.path.join(a, harness.ADDR_FILE)) and proc.poll() is None:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            check(os.path.exists(os.path.join(a, harness.ADDR_FILE)), "--store lmdb:DIR serves with DIR as --data")
+            check(os.path.exists(os.path.join(a, "data.mdb")), "and its LMDB store in DIR")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+            log.seek(0)
+            text = log.read()
+            log.close()
+        check("opened the lmdb store: %s" % a in text, "the log says which store it opened", text)
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def main():
+    forms()
+    with pgcluster.PgCluster() as pg:
+        host_on_postgres(pg)
+        flag_over_env(pg)
+
+
+if __name__ == "__main__":
+    harness.run(main)
