@@ -242,6 +242,7 @@ void pg_close(pg_db *db)
     if (db->conn)
         PQfinish(db->conn);
     secrets_free(db->secrets);
+    free(db->prepared);
     free(db);
 }
 

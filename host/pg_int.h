@@ -16,6 +16,10 @@ struct pg_db {
     PGconn *conn;
     char where[512];           /* pg_where() */
     char *secrets[PG_SECRETS]; /* replaced by "***" in every message; NULL: unused */
+    /* Statements prepared on this connection (store_pg.c's batches): the SQL texts, each a
+     * string literal told apart by its address; statement i is named "tarry_i". */
+    const char **prepared;
+    size_t nprepared, prepared_cap;
 };
 
 /*

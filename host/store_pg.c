@@ -571,6 +571,69 @@ static void pipeline_send(pipeline *p, const char *sql, int n, const char *const
     p->sent++;
 }
 
+/* Statement `sql`'s index among those prepared on db, or -1. */
+static long prepared_index(const pg_db *db, const char *sql)
+{
+    for (size_t i = 0; i < db->nprepared; i++)
+        if (db->prepared[i] == sql)
+            return (long)i;
+    return -1;
+}
+
+/*
+ * Prepare, on the batch's connection, every statement of the batch it has not prepared yet, one
+ * round trip each, before the pipeline starts: a batch sends the same few statements hundreds of
+ * times, and a statement sent as text is parsed and planned again each time (most of the
+ * server's time in W1). The texts are string literals (pgs_write), so one address is one text,
+ * and a connection prepares each once in its life. 0, or TARRY_EIO / TARRY_ENOMEM (reason set).
+ */
+static int prepare_statements(pg_db *db, const struct pg_batch *b)
+{
+    for (size_t i = 0; i < b->nstmts; i++) {
+        const struct pgs_stmt *s = &b->stmts[i];
+        char name[32];
+        PGresult *r;
+
+        if (prepared_index(db, s->sql) >= 0)
+            continue;
+        if (db->nprepared == db->prepared_cap) {
+            size_t cap = db->prepared_cap ? db->prepared_cap * 2 : 32;
+            const char **grown = realloc(db->prepared, cap * sizeof *grown);
+            if (!grown) {
+                store_set_error("out of memory preparing a batch's statements");
+                return TARRY_ENOMEM;
+            }
+            db->prepared = grown;
+            db->prepared_cap = cap;
+        }
+        snprintf(name, sizeof name, "tarry_%zu", db->nprepared);
+        r = PQprepare(db->conn, name, s->sql, s->n, NULL);
+        if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+            int rc = pgs_fail(db, b->arena + s->what, r);
+            PQclear(r);
+            return rc;
+        }
+        PQclear(r);
+        db->prepared[db->nprepared++] = s->sql;
+    }
+    return 0;
+}
+
+/* Send statement sql (prepared on the connection by prepare_statements). */
+static void pipeline_send_prepared(pipeline *p, const char *sql, int n, const char *const *values)
+{
+    char name[32];
+
+    if (p->lost)
+        return;
+    snprintf(name, sizeof name, "tarry_%ld", prepared_index(p->db, sql));
+    if (!PQsendQueryPrepared(p->db->conn, name, n, values, NULL, NULL, 0)) {
+        pipeline_lost(p, p->sent, NULL);
+        return;
+    }
+    p->sent++;
+}
+
 /*
  * Send every statement of the batch between BEGIN and COMMIT, and the sync that ends the
  * pipeline, reading answers every PGS_PIPELINE_WINDOW statements: the server answers as it goes,
@@ -590,7 +653,7 @@ static void pipeline_run(pipeline *p)
             size_t at = b->params[s->param0 + (size_t)j];
             p->values[j] = at == PGS_PARAM_NULL ? NULL : b->arena + at;
         }
-        pipeline_send(p, s->sql, s->n, p->values);
+        pipeline_send_prepared(p, s->sql, s->n, p->values);
         if ((i + 1) % PGS_PIPELINE_WINDOW == 0 && !p->lost) {
             if (!PQsendFlushRequest(p->db->conn) || PQflush(p->db->conn) != 0)
                 pipeline_lost(p, i + 1, NULL);
@@ -630,6 +693,12 @@ int pgs_batch_commit(store *sb, store_batch *bb)
     }
     if ((rc = pool_get(st, &p.db)) != 0) {
         free(p.values);
+        return rc;
+    }
+    if ((rc = prepare_statements(p.db, b)) != 0) {
+        /* Nothing was sent: a connection that broke is dropped, as a read's is. */
+        free(p.values);
+        pool_put(st, p.db);
         return rc;
     }
     if (!PQenterPipelineMode(p.db->conn))
