@@ -281,6 +281,13 @@ static int run_engine(const serve_config *cfg)
         hlog(HLOG_ERROR, "%s", err);
         if (data_lock >= 0)
             close(data_lock);
+        /* A database that opened before and cannot be reached now (restarting, failing over) is
+         * waited for: the engine exits 1 and the supervisor starts it again, backing off up to
+         * 5 s. At the first start the same error is a configuration to fix: exit 78. */
+        if (cfg->store_url && rc == TARRY_EIO && deathnote_store_was_opened()) {
+            hlog(HLOG_WARN, "the database cannot be reached; the engine starts again until it can");
+            return 1;
+        }
         return EXIT_CONFIG;
     }
     deathnote_mark_store_opened();

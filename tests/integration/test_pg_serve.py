@@ -8,7 +8,8 @@ forms --store takes.
   - a second host on the same database (another data folder) exits 78, saying another host
     uses it, without the password;
   - the host stopped and started again finds what it stored; after kill -9 a delayed
-    execution it acknowledged still runs, once;
+    execution it acknowledged still runs, once; with the database stopped, a restarted engine
+    waits for it (started again by the supervisor) and serves once it is back;
   - a --store flag wins over TARRY_STORE: the executions go to the flag's database;
   - --store lmdb:DIR is --data DIR; with a different --data it is a bad command line (exit 2)
     naming both; an unknown scheme is refused naming the scheme and not the rest; an
@@ -84,6 +85,24 @@ def host_on_postgres(pg):
         final = h.wait_final(later, timeout=60)
         check_eq(final["state"], "succeeded", "after kill -9 the acknowledged delayed execution runs")
         check_eq(count_rows(pg, "one", "SELECT count(*) FROM executions"), 2, "each execution is one row")
+
+        # The database away while the engine starts again (a server restarting): the supervisor
+        # keeps starting it, and once the database is back the host serves what it stored.
+        pg.stop()
+        os.kill(h.engine_pid(), signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while "the database cannot be reached; the engine starts again" not in h.log_text():
+            check(time.monotonic() < deadline, "the engine says it waits for the database", h.log_tail())
+            time.sleep(0.1)
+        pg.start()
+        h.client.close()
+        deadline = time.monotonic() + 60
+        while not h.healthy():
+            check(time.monotonic() < deadline, "the host serves again within 60 s of the database", h.log_tail())
+            time.sleep(0.1)
+        status, doc = h.trigger("echo", {"n": 4}, wait="60s")
+        check_eq((status, doc.get("state")), (200, "succeeded"), "with the database back, the host serves again")
+        check_eq(h.execution(done)["state"], "succeeded", "and finds what it stored")
 
 
 def flag_over_env(pg):
