@@ -19,8 +19,14 @@
  * host is refused at open as a second LMDB host is by the folder lock. The
  * server drops the lock when that session ends, however the host dies.
  *
+ * Just over 800 lines because opening, the pool, transactions and the
+ * batch pipeline share the connection's state and its failure rules (a lost
+ * session before or after COMMIT); the rows themselves are the other
+ * store_pg*.c files'.
+ *
  * May not: pass a value in SQL text (parameters only), print, or keep
- * anything across transactions but idle connections.
+ * anything across transactions but idle connections and the statements
+ * prepared on them.
  */
 #include "store_pg_int.h"
 
