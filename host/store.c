@@ -17,6 +17,7 @@
 
 #include <openssl/evp.h>
 
+#include "exec_opts.h"
 #include "status.h"
 
 /* Per thread: the loop, the commit thread and every worker use the store,
@@ -471,4 +472,35 @@ int store_outbox_scan(store_txn *txn, store_notify_cb cb, void *user)
 int store_outbox_count(store_txn *txn, uint64_t *count)
 {
     return txn->st->ops->outbox_count(txn, count);
+}
+
+/* What a walked index does not decide, checked on each record read: both stores list alike. */
+bool store_query_matches(const store_query *q, const exec_record *r)
+{
+    if (q->states && !(q->states & (1u << r->state)))
+        return false;
+    if (q->function_count) {
+        size_t i;
+        for (i = 0; i < q->function_count; i++)
+            if (strcmp(q->functions[i], r->function) == 0)
+                break;
+        if (i == q->function_count)
+            return false;
+    }
+    if (q->created_from && r->created_at < q->created_from)
+        return false;
+    if (q->created_to && r->created_at >= q->created_to)
+        return false;
+    if ((q->finished_from || q->finished_to) && !r->finished_at)
+        return false;
+    if (q->finished_from && r->finished_at < q->finished_from)
+        return false;
+    if (q->finished_to && r->finished_at >= q->finished_to)
+        return false;
+    if (q->error_contains && (!r->error || !strstr(r->error, q->error_contains)))
+        return false;
+    for (size_t i = 0; i < q->meta_count; i++)
+        if (!exec_opts_metadata_has(r->metadata, q->meta_keys[i], q->meta_values[i]))
+            return false;
+    return true;
 }

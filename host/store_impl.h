@@ -158,4 +158,7 @@ int store_pg_open(store **out, const char *url, char *err, size_t errlen);
 /* Set the calling thread's store_last_error text (copied; at most 767 bytes are kept). */
 void store_set_error(const char *msg);
 
+/* Whether record r passes query q's filters (store.c): what the walked index does not decide. */
+bool store_query_matches(const store_query *q, const exec_record *r);
+
 #endif

@@ -32,7 +32,6 @@
 
 #include <cjson/cJSON.h>
 
-#include "exec_opts.h"
 #include "status.h"
 #include "store_lmdb_folder.h"
 
@@ -1413,36 +1412,6 @@ static const uint8_t *source_id(const list_source *s)
     return (const uint8_t *)s->key.mv_data + s->plen;
 }
 
-static bool query_matches(const store_query *q, const exec_record *r)
-{
-    if (q->states && !(q->states & (1u << r->state)))
-        return false;
-    if (q->function_count) {
-        size_t i;
-        for (i = 0; i < q->function_count; i++)
-            if (strcmp(q->functions[i], r->function) == 0)
-                break;
-        if (i == q->function_count)
-            return false;
-    }
-    if (q->created_from && r->created_at < q->created_from)
-        return false;
-    if (q->created_to && r->created_at >= q->created_to)
-        return false;
-    if ((q->finished_from || q->finished_to) && !r->finished_at)
-        return false;
-    if (q->finished_from && r->finished_at < q->finished_from)
-        return false;
-    if (q->finished_to && r->finished_at >= q->finished_to)
-        return false;
-    if (q->error_contains && (!r->error || !strstr(r->error, q->error_contains)))
-        return false;
-    for (size_t i = 0; i < q->meta_count; i++)
-        if (!exec_opts_metadata_has(r->metadata, q->meta_keys[i], q->meta_values[i]))
-            return false;
-    return true;
-}
-
 /*
  * The sources a query walks: one metadata pair's range; or one range per
  * function (and state); or per state; or `exec` itself. The rest of the
@@ -1547,7 +1516,7 @@ int lmdb_exec_query(store_txn *txn, const store_query *q, store_exec_cb cb, void
             rc = TARRY_EIO; /* an index must never dangle */
         if (rc != 0)
             goto done;
-        if (query_matches(q, &rec)) {
+        if (store_query_matches(q, &rec)) {
             if (emitted == q->limit) {
                 *more = true;
                 break; /* *next is the last one emitted */

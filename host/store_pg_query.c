@@ -34,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exec_opts.h"
 #include "ids.h"
 #include "status.h"
 
@@ -340,37 +339,6 @@ int pgs_reruns_scan(store_txn *txn, const exec_id *id, store_id_cb cb, void *use
 
 /* ---- filtered listing ------------------------------------------------------------------------ */
 
-/* LMDB's query_matches: what the walked index does not decide, checked on each record. */
-static bool query_matches(const store_query *q, const exec_record *r)
-{
-    if (q->states && !(q->states & (1u << r->state)))
-        return false;
-    if (q->function_count) {
-        size_t i;
-        for (i = 0; i < q->function_count; i++)
-            if (strcmp(q->functions[i], r->function) == 0)
-                break;
-        if (i == q->function_count)
-            return false;
-    }
-    if (q->created_from && r->created_at < q->created_from)
-        return false;
-    if (q->created_to && r->created_at >= q->created_to)
-        return false;
-    if ((q->finished_from || q->finished_to) && !r->finished_at)
-        return false;
-    if (q->finished_from && r->finished_at < q->finished_from)
-        return false;
-    if (q->finished_to && r->finished_at >= q->finished_to)
-        return false;
-    if (q->error_contains && (!r->error || !strstr(r->error, q->error_contains)))
-        return false;
-    for (size_t i = 0; i < q->meta_count; i++)
-        if (!exec_opts_metadata_has(r->metadata, q->meta_keys[i], q->meta_values[i]))
-            return false;
-    return true;
-}
-
 /* The first id of millisecond ms (the id text sorts below every id made from then on). */
 static void id_of_time(int64_t ms, char out[ID_TEXT_LEN + 1])
 {
@@ -533,7 +501,7 @@ static int query_run(struct pg_txn *t, const store_query *q, store_exec_cb cb, v
             examined++;
             if ((rc = pgs_exec_decode(r, i, &rec)) != 0)
                 goto done;
-            if (query_matches(q, &rec)) {
+            if (store_query_matches(q, &rec)) {
                 if (emitted == q->limit) {
                     *more = true;
                     goto done; /* *next is the last one emitted */
