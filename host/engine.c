@@ -175,9 +175,12 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
     e->store_check.data = e;
     uv_async_init(loop, &e->cp_async, engine_on_checkpoint);
     e->cp_async.data = e;
+    uv_async_init(loop, &e->store_async, engine_cluster_on_async);
+    e->store_async.data = e;
+    uv_mutex_init(&e->store_lock);
     uv_mutex_init(&e->cp_lock);
     uv_cond_init(&e->cp_cond);
-    e->open_handles = 9;
+    e->open_handles = 10;
     engine_watch_init(e);                                          /* one handle more */
     if (engine_cron_init(e) != 0 || engine_retention_init(e) != 0) /* one handle more each */
         return TARRY_ENOMEM;
@@ -190,6 +193,12 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
     }
     *out = e;
     return 0;
+}
+
+void engine_set_cluster(engine *e, const char *prev_host, int64_t lease_ms)
+{
+    snprintf(e->prev_host, sizeof e->prev_host, "%s", prev_host ? prev_host : "");
+    e->lease_ms = lease_ms;
 }
 
 void engine_set_queue_window(engine *e, size_t n)
@@ -215,7 +224,9 @@ void engine_set_crash_limits(engine *e, uint32_t poison, uint32_t quarantine, in
 
 int engine_start(engine *e)
 {
-    int r = engine_recover(e);
+    int r = engine_cluster_join(e);
+    if (r == 0)
+        r = engine_recover(e);
     if (r != 0)
         return r;
     uv_check_start(&e->check, on_check);
@@ -268,6 +279,7 @@ static void on_handle_closed(uv_handle_t *h)
     engine_metrics_free(e);
     uv_cond_destroy(&e->cp_cond);
     uv_mutex_destroy(&e->cp_lock);
+    uv_mutex_destroy(&e->store_lock);
     free(e);
 }
 
@@ -282,6 +294,7 @@ void engine_close(engine *e)
     uv_close((uv_handle_t *)&e->linger_timer, on_handle_closed);
     uv_close((uv_handle_t *)&e->gather_idle, on_handle_closed);
     uv_close((uv_handle_t *)&e->cp_async, on_handle_closed);
+    uv_close((uv_handle_t *)&e->store_async, on_handle_closed);
     uv_close((uv_handle_t *)&e->sweep_timer, on_handle_closed);
     uv_close((uv_handle_t *)&e->store_check, on_handle_closed);
     engine_watch_close(e, on_handle_closed);

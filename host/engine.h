@@ -270,6 +270,12 @@ typedef struct engine_host {
 void engine_host_set_address(engine *e, const char *address);
 /* This engine's identity: borrowed, lives as long as the engine. */
 const engine_host *engine_host_self(const engine *e);
+/*
+ * Several hosts on one store (store_cluster.h): the host id this data folder's previous engine had
+ * (NULL or "": none), whose executions this one takes over at start, and the lease (0: the
+ * store's default). Before engine_start.
+ */
+void engine_set_cluster(engine *e, const char *prev_host, int64_t lease_ms);
 
 /* A pass on a worker now (engine_passes_list). */
 typedef struct engine_pass_info {

@@ -187,6 +187,9 @@ static void batch_failed(engine *e, int status, const char *why)
 {
     size_t rejected = 0, retried = 0;
     int64_t delay;
+    /* Another host took one of the batch's executions first (engine_cluster.c): it is dropped
+     * here, and the rest, which did nothing wrong, is committed again at once, nobody refused. */
+    bool conflict = status == TARRY_ECONFLICT && engine_cluster_conflict(e);
 
     e->stats.commit_failures++;
     engine_quarantine_committed(e, false);
@@ -217,7 +220,7 @@ static void batch_failed(engine *e, int status, const char *why)
     }
     /* Decide every entry before forgetting any: a child's fate follows its parent's. */
     for (size_t i = 0; i < e->entry_count; i++)
-        e->entries[i].rejected = rejected_by_failure(e, e->entries[i].x);
+        e->entries[i].rejected = !conflict && rejected_by_failure(e, e->entries[i].x);
     for (size_t i = 0; i < e->entry_count; i++) {
         commit_entry *ce = &e->entries[i];
         exec *x = ce->x;
@@ -248,12 +251,16 @@ static void batch_failed(engine *e, int status, const char *why)
             x->sleep_entry = ce->sleep_entry;
         else
             engine_sleep_entry_free(ce->sleep_entry);
-        if (ce->checkpoint)
+        if (ce->checkpoint && !conflict)
             engine_checkpoint_answer(e, x, status); /* the step fails visibly rather than wait forever */
         engine_exec_dirty(e, x);
     }
     e->entry_count = 0;
     engine_share_wake_refused(e); /* the calls that shared a refused child (reject) */
+    if (conflict) {
+        uv_timer_start(&e->retry_timer, on_retry, 0, 0);
+        return;
+    }
     e->failed_commits++;
     log_failing(e, status, e->commit_error, rejected, retried);
     /* Back off for real: no commit starts and no new work is admitted until

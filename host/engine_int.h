@@ -271,7 +271,27 @@ struct engine {
     struct notifier *notifier;          /* failure notifications (notify.h), or NULL: engine_final.c */
     struct engine_retention *retention; /* engine_retention.c */
     engine_host host;                   /* engine_host.c: who this engine is */
+    /* engine_cluster.c: one of several hosts on a shared store (store_cluster.h) */
+    bool shared;                 /* the store is shared (PostgreSQL): claim before loading work */
+    char prev_host[ENGINE_HOST_ID_LEN + 1]; /* this folder's previous engine ("": none known) */
+    int64_t lease_ms;            /* 0: the store's default */
+    uv_async_t store_async;      /* the store's thread heard something */
+    uv_mutex_t store_lock;       /* guards store_events */
+    unsigned store_events;       /* STORE_EVENT_* not handled yet */
+    bool orphans;                /* released running executions may wait to be adopted */
 };
+
+/* ---- engine_cluster.c ----------------------------------------------------------- */
+
+/* Join the store's hosts (before recovery: it takes over what this folder's previous engine held). */
+int engine_cluster_join(engine *e);
+/* The store's thread heard events: handled on the loop (store_async). */
+void engine_cluster_on_async(uv_async_t *a);
+/* Claim and adopt running executions whose host died: interrupted, their crash counted. */
+void engine_cluster_adopt_orphans(engine *e);
+/* After a failed commit: the execution another host holds, dropped here. True when it was one of
+ * this batch's (the rest is tried again at once). */
+bool engine_cluster_conflict(engine *e);
 
 /* ---- engine.c ---------------------------------------------------------------- */
 

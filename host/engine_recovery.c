@@ -48,6 +48,7 @@
 #include "engine_int.h"
 #include "hlog.h"
 #include "status.h"
+#include "store_cluster.h"
 
 /* What the last death says. */
 typedef enum death_kind {
@@ -120,6 +121,30 @@ static exec *load_exec(engine *e, const exec_record *rec)
     return x;
 }
 
+/* x's crash count reached the limit: fail it as a poison pill. True when it did. */
+static bool poisoned(engine *e, exec *x, const char *cause)
+{
+    char msg[500];
+
+    if (x->rec.state != EXEC_QUEUED || x->rec.crashes < e->poison_crashes) {
+        hlog(HLOG_WARN, "execution of %s crashed the host (%s; %u of %d before it is failed)",
+             x->rec.function, cause, x->rec.crashes, e->poison_crashes);
+        return false;
+    }
+    /* It is taken off the ready queue again: it must not run. */
+    engine_ready_remove(e, x);
+    snprintf(msg, sizeof msg,
+             "crashed the host %u times (the last: %s, in attempt %u); it is failed as a poison pill so it "
+             "cannot take the host down again",
+             x->rec.crashes, cause, x->rec.attempts);
+    engine_exec_move(e, x, EXEC_FAILED);
+    x->rec.finished_at = clock_now_ms();
+    engine_exec_set_error(x, msg);
+    engine_settle_child(e, x);
+    hlog(HLOG_ERROR, "execution of %s failed as a poison pill: %s", x->rec.function, msg);
+    return true;
+}
+
 /* The crash is x's: count it, note it for its function, fail it at the limit. */
 static void blame(struct recover_ctx *rc, exec *x, const char *cause)
 {
@@ -129,23 +154,8 @@ static void blame(struct recover_ctx *rc, exec *x, const char *cause)
     engine_quarantine_crash(rc->e, x->rec.function, x->rec.plugin_hash, &x->rec.id, cause);
     snprintf(msg, sizeof msg, "crashed the host (%s)", cause);
     engine_attempt_note(x, EXEC_FAILED, clock_now_ms(), msg, true, false, false);
-    if (x->rec.state != EXEC_QUEUED || x->rec.crashes < rc->e->poison_crashes) {
-        hlog(HLOG_WARN, "execution of %s crashed the host (%s; %u of %d before it is failed)",
-             x->rec.function, cause, x->rec.crashes, rc->e->poison_crashes);
-        return;
-    }
-    /* It is taken off the ready queue again: it must not run. */
-    engine_ready_remove(rc->e, x);
-    snprintf(msg, sizeof msg,
-             "crashed the host %u times (the last: %s, in attempt %u); it is failed as a poison pill so it "
-             "cannot take the host down again",
-             x->rec.crashes, cause, x->rec.attempts);
-    engine_exec_move(rc->e, x, EXEC_FAILED);
-    x->rec.finished_at = clock_now_ms();
-    engine_exec_set_error(x, msg);
-    engine_settle_child(rc->e, x);
-    rc->poisoned++;
-    hlog(HLOG_ERROR, "execution of %s failed as a poison pill: %s", x->rec.function, msg);
+    if (poisoned(rc->e, x, cause))
+        rc->poisoned++;
 }
 
 /*
@@ -279,6 +289,72 @@ static void judge_slots(struct recover_ctx *rc, store_txn *txn)
     }
 }
 
+/* ---- orphans: running executions whose host died (several hosts: store_cluster.h) ---- */
+
+struct orphan_ctx {
+    engine *e;
+    size_t adopted, poisoned;
+    int error;
+};
+
+static int adopt_orphan(void *user, const exec_record *rec)
+{
+    struct orphan_ctx *oc = user;
+    exec *x;
+    char msg[300];
+
+    if (idmap_get(&oc->e->active, &rec->id))
+        return 0; /* one of this engine's own */
+    if (!(x = load_exec(oc->e, rec))) {
+        oc->error = TARRY_ENOMEM;
+        return 1;
+    }
+    /* Its host died while this attempt ran, and nothing says whether the execution was the
+     * cause: it is counted as a crash, so one that takes hosts down fails as a poison pill after
+     * --poison-crashes of them, wherever it ran. It is not blamed on its function (quarantine):
+     * a machine that dies takes innocent work with it. */
+    x->rec.crashes++;
+    snprintf(msg, sizeof msg, "its host stopped (no heartbeat within its lease) while this attempt ran");
+    engine_attempt_note(x, EXEC_FAILED, clock_now_ms(), msg, true, false, false);
+    if (poisoned(oc->e, x, "its host stopped while it ran"))
+        oc->poisoned++;
+    oc->adopted++;
+    return 0;
+}
+
+void engine_cluster_adopt_orphans(engine *e)
+{
+    struct orphan_ctx oc = {e, 0, 0, 0};
+    store_txn *txn;
+    size_t claimed;
+    int rc;
+
+    if ((rc = store_claim(e->st, STORE_CLAIM_ORPHANS, 0, e->queue_window, &claimed)) != 0) {
+        hlog(HLOG_ERROR, "cannot claim the executions of a stopped host: %s", store_last_error(e->st));
+        if (rc == TARRY_EBROKEN)
+            engine_exit_soon(e, EXIT_STORE_BROKEN);
+        return;
+    }
+    if (!claimed && !e->orphans)
+        return;
+    e->orphans = claimed == e->queue_window; /* more may wait */
+    if ((rc = store_txn_begin(e->st, false, &txn)) != 0) {
+        hlog(HLOG_ERROR, "cannot read the executions of a stopped host: %s", store_last_error(e->st));
+        e->orphans = true;
+        return;
+    }
+    rc = store_exec_scan_state(txn, EXEC_RUNNING, adopt_orphan, &oc);
+    store_txn_abort(txn);
+    if (rc < 0 || oc.error)
+        hlog(HLOG_ERROR, "adopting the executions of a stopped host failed: %s",
+             rc < 0 ? store_last_error(e->st) : "out of memory");
+    if (oc.adopted)
+        hlog(HLOG_WARN,
+             "took over %zu executions that were running on a host that stopped: each attempt is kept as "
+             "crashed and runs again here (%zu failed as poison pills)",
+             oc.adopted, oc.poisoned);
+}
+
 struct backlog_scan {
     engine *e;
     exec_id *ids;
@@ -303,8 +379,17 @@ size_t engine_backlog_load(engine *e, size_t room, bool careful)
     size_t loaded = 0;
     int rc;
 
+    size_t claimed;
+
     if (!room || !(b.ids = malloc(room * sizeof *b.ids)))
         return 0;
+    /* On a shared store: free queued executions become this host's first (one may have been
+     * running on a host that died before `running` committed: careful), then it reads its own. */
+    if (e->shared) {
+        careful = true;
+        if ((rc = store_claim(e->st, STORE_CLAIM_QUEUED, 0, room, &claimed)) != 0)
+            hlog(HLOG_ERROR, "cannot claim queued executions: %s", store_last_error(e->st));
+    }
     if ((rc = store_txn_begin(e->st, false, &txn)) != 0) {
         hlog(HLOG_ERROR, "cannot read the queued executions: %s", store_last_error(e->st));
         free(b.ids);
@@ -388,6 +473,8 @@ int engine_recover(engine *e)
              "poison pills, %zu never-acknowledged ones recorded as failed, %zu queued (%zu more wait in the "
              "store); the last stop: %s",
              rc.requeued, rc.suspects, rc.poisoned, rc.recorded, rc.loaded, e->backlog_count, rc.cause);
+    if (e->shared)
+        engine_cluster_adopt_orphans(e); /* hosts that died meanwhile, elsewhere */
     /*
      * Nothing runs, not even a ?wait trigger (which needs no commit to run),
      * until the blame is durable: a crash before that would lose it, and the

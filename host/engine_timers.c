@@ -17,6 +17,7 @@
 #include "engine_int.h"
 #include "hlog.h"
 #include "status.h"
+#include "store_cluster.h"
 
 static void on_timer(uv_timer_t *t)
 {
@@ -91,6 +92,12 @@ void engine_load_due_timers(engine *e)
     e->timers_due = false;
     if (e->draining)
         return;
+    if (e->shared) {
+        /* Several hosts: a due timer is fired by the host that claims it (store_cluster.h). */
+        size_t claimed;
+        if ((rc = store_claim(e->st, STORE_CLAIM_DUE, clock_now_ms(), TIMER_BATCH, &claimed)) != 0)
+            hlog(HLOG_ERROR, "cannot claim due timers: %s", store_last_error(e->st));
+    }
     if ((rc = store_txn_begin(e->st, false, &txn)) != 0) {
         hlog(HLOG_ERROR, "cannot read timers: %s", store_last_error(e->st));
         return;

@@ -331,11 +331,126 @@ static const char schema_v1[] =
     ");\n"
     "INSERT INTO retention DEFAULT VALUES;\n";
 
+
+/*
+ * Migration 2: leases held by hosts, not by each execution. Migration 1
+ * gave every execution a lease_expires_at, which a holder would have had to
+ * renew row by row; instead a host's one row in `hosts` carries the lease
+ * (lease_expires_at, renewed by its heartbeat) and an execution names its
+ * holder (lease_owner) and how often it was claimed (lease_epoch). A host
+ * whose lease ran out is declared stopped by whichever host beats next:
+ * its row gets left_at and its executions are released to be claimed again.
+ * Every batch a host commits starts with tarry_fence, which takes a KEY
+ * SHARE lock on the host's row and fails once left_at is set; declaring a
+ * host stopped takes FOR UPDATE on that row (SKIP LOCKED: not while one of
+ * its batches is in flight), so a batch either commits before its host was
+ * declared stopped or not at all: no late write of a stopped host lands.
+ * A holder's write of an execution is conditional (store_pg_exec.c): it
+ * holds the row, or the row is free and in the state the writer read;
+ * otherwise tarry_conflict fails the batch with the execution's id.
+ */
+static const char schema_v2[] =
+    "ALTER TABLE executions DROP COLUMN lease_expires_at;\n" /* its index and CHECK go with it */
+    "CREATE INDEX executions_owner ON executions (lease_owner, state, id) WHERE lease_owner IS NOT NULL;\n"
+    "CREATE INDEX executions_free ON executions (state, id) WHERE lease_owner IS NULL\n"
+    "    AND state IN ('queued', 'running');\n"
+    "ALTER TABLE hosts ADD COLUMN lease_ms integer NOT NULL DEFAULT 10000 CHECK (lease_ms > 0),\n"
+    "    ADD COLUMN lease_expires_at timestamptz NOT NULL DEFAULT now() + interval '10 seconds',\n"
+    "    ADD COLUMN left_reason text,\n"
+    "    ADD COLUMN released bigint NOT NULL DEFAULT 0 CHECK (released >= 0);\n"
+    "CREATE FUNCTION tarry_fence(me text) RETURNS void LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "    PERFORM 1 FROM hosts WHERE id = me AND left_at IS NULL FOR KEY SHARE;\n"
+    "    IF NOT FOUND THEN\n"
+    "        RAISE EXCEPTION 'host % was declared stopped by another host (its lease ran out); its '\n"
+    "            'executions were released to the others', me USING ERRCODE = 'TRF01';\n"
+    "    END IF;\n"
+    "END $$;\n"
+    "CREATE FUNCTION tarry_conflict(exec text) RETURNS void LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "    RAISE EXCEPTION 'execution % is held by another host, or changed since this host read it', exec\n"
+    "        USING ERRCODE = 'TRC01', DETAIL = exec;\n"
+    "END $$;\n"
+    /* h stops holding anything: its row says why, its executions are free, the others hear it */
+    "CREATE FUNCTION tarry_host_release(h text, reason text) RETURNS bigint LANGUAGE plpgsql AS $$\n"
+    "DECLARE n bigint;\n"
+    "BEGIN\n"
+    "    UPDATE hosts SET left_at = coalesce(left_at, now()), left_reason = coalesce(left_reason, reason)\n"
+    "        WHERE id = h;\n"
+    "    UPDATE executions SET lease_owner = NULL WHERE lease_owner = h;\n"
+    "    GET DIAGNOSTICS n = ROW_COUNT;\n"
+    "    UPDATE hosts SET released = released + n WHERE id = h;\n"
+    "    PERFORM pg_notify('tarry', 'w' || h);\n"
+    "    RETURN n;\n"
+    "END $$;\n"
+    /* a heartbeat: renew h's lease; declare stopped the hosts whose lease ran out */
+    "CREATE FUNCTION tarry_beat(h text, OUT alive boolean, OUT reaped integer) LANGUAGE plpgsql AS $$\n"
+    "DECLARE d record; mine timestamptz;\n"
+    "BEGIN\n"
+    "    SELECT heartbeat_at INTO mine FROM hosts WHERE id = h;\n"
+    "    UPDATE hosts SET heartbeat_at = now(), lease_expires_at = now() + make_interval(secs => lease_ms / 1000.0)\n"
+    "        WHERE id = h AND left_at IS NULL;\n"
+    "    alive := FOUND;\n"
+    "    reaped := 0;\n"
+    /* only a lease that ran out while this host was beating: after the database itself was
+     * away, every lease has run out, and the hosts are given one beat to renew theirs */
+    "    FOR d IN SELECT id, heartbeat_at FROM hosts WHERE left_at IS NULL AND lease_expires_at < now()\n"
+    "            AND alive AND lease_expires_at < mine\n"
+    "            ORDER BY id FOR UPDATE SKIP LOCKED LOOP\n"
+    "        PERFORM tarry_host_release(d.id, 'its lease ran out (last heartbeat ' || d.heartbeat_at\n"
+    "            || '); declared stopped by host ' || h);\n"
+    "        reaped := reaped + 1;\n"
+    "    END LOOP;\n"
+    "END $$;\n"
+    /* a host joins, taking over what its folder's previous engine (prev) held once that engine's
+     * last batch has ended (its fence's lock), waiting at most 30 s for it */
+    "CREATE FUNCTION tarry_host_join(h text, hostname text, pid integer, address text, workers integer,\n"
+    "        lease_ms integer, prev text) RETURNS bigint LANGUAGE plpgsql AS $$\n"
+    "DECLARE n bigint := 0;\n"
+    "BEGIN\n"
+    "    INSERT INTO hosts (id, hostname, pid, address, workers, lease_ms, lease_expires_at)\n"
+    "        VALUES (h, hostname, pid, address, workers, lease_ms, now() + make_interval(secs => lease_ms / 1000.0));\n"
+    "    IF prev IS NOT NULL THEN\n"
+    "        PERFORM set_config('lock_timeout', '30s', true);\n"
+    "        PERFORM 1 FROM hosts WHERE id = prev FOR UPDATE;\n"
+    "        UPDATE hosts SET left_at = coalesce(left_at, now()),\n"
+    "            left_reason = coalesce(left_reason, 'its engine stopped and started again as host ' || h)\n"
+    "            WHERE id = prev;\n"
+    "        UPDATE executions SET lease_owner = h, lease_epoch = lease_epoch + 1 WHERE lease_owner = prev;\n"
+    "        GET DIAGNOSTICS n = ROW_COUNT;\n"
+    "        UPDATE hosts SET released = released + n WHERE id = prev;\n"
+    "    END IF;\n"
+    "    RETURN n;\n"
+    "END $$;\n"
+    /* host me claims up to lim free executions: queued, running (orphans) or due by `due` */
+    "CREATE FUNCTION tarry_claim(me text, what text, lim integer, due timestamptz) RETURNS integer\n"
+    "        LANGUAGE plpgsql AS $$\n"
+    "DECLARE n integer;\n"
+    "BEGIN\n"
+    "    PERFORM tarry_fence(me);\n"
+    "    IF what = 'due' THEN\n"
+    "        UPDATE executions SET lease_owner = me, lease_epoch = lease_epoch + 1 WHERE lease_owner IS NULL\n"
+    "            AND id IN (SELECT id FROM executions WHERE due_at <= due AND lease_owner IS NULL\n"
+    "                ORDER BY due_at, id LIMIT lim FOR UPDATE SKIP LOCKED);\n"
+    "    ELSIF what = 'running' THEN\n"
+    "        UPDATE executions SET lease_owner = me, lease_epoch = lease_epoch + 1 WHERE lease_owner IS NULL\n"
+    "            AND id IN (SELECT id FROM executions WHERE state = 'running' AND lease_owner IS NULL\n"
+    "                ORDER BY id LIMIT lim FOR UPDATE SKIP LOCKED);\n"
+    "    ELSE\n"
+    "        UPDATE executions SET lease_owner = me, lease_epoch = lease_epoch + 1 WHERE lease_owner IS NULL\n"
+    "            AND id IN (SELECT id FROM executions WHERE state = 'queued' AND lease_owner IS NULL\n"
+    "                ORDER BY id LIMIT lim FOR UPDATE SKIP LOCKED);\n"
+    "    END IF;\n"
+    "    GET DIAGNOSTICS n = ROW_COUNT;\n"
+    "    RETURN n;\n"
+    "END $$;\n";
+
 static const pg_migration migrations[] = {
     {1,
      "the whole store: executions, journal, attempts, logs, keys, timers, notifications, hosts, leases, "
      "plugin versions",
      schema_v1},
+    {2, "leases held by hosts: heartbeats, fencing, claims", schema_v2},
 };
 
 #define MIGRATION_COUNT (sizeof migrations / sizeof migrations[0])

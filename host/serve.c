@@ -75,6 +75,7 @@
 #define DRAIN_TIMEOUT_MS 30000
 /* In the data folder: the address the host serves, IP:PORT and a newline (docs/API.md). */
 #define ADDR_FILE "tarry.addr"
+#define HOST_ID_FILE "host-id" /* a shared store: the id of the engine that last started here */
 #define PORT_HINT " (is another host on that port? pick another with --listen, or port 0 for any free one)"
 
 /* ---- the engine process ------------------------------------------------------ */
@@ -156,13 +157,13 @@ static void on_plugins_changed(uv_fs_event_t *h, const char *file, int events, i
  * and a rename, so a reader sees the whole line or no file. Returns 0 or
  * TARRY_EIO (logged; the host serves anyway).
  */
-static int addr_file_write(const char *data_dir, const char *addr)
+static int line_file_write(const char *data_dir, const char *name, const char *addr)
 {
     char path[4096], tmp[4096];
     int fd, n, ok;
 
-    snprintf(path, sizeof path, "%s/%s", data_dir, ADDR_FILE);
-    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", data_dir, ADDR_FILE);
+    snprintf(path, sizeof path, "%s/%s", data_dir, name);
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", data_dir, name);
     if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
         goto fail;
     n = (int)strlen(addr);
@@ -173,8 +174,36 @@ static int addr_file_write(const char *data_dir, const char *addr)
     }
     return 0;
 fail:
-    hlog(HLOG_WARN, "cannot write %s: %s (the address is in this log only)", path, strerror(errno));
+    hlog(HLOG_WARN, "cannot write %s: %s", path, strerror(errno));
     return TARRY_EIO;
+}
+
+/*
+ * On a shared store, <data>/host-id names the engine that last started on this folder, so the
+ * next one (after a crash or a restart) takes over what it held at once instead of waiting for
+ * its lease to run out (store_cluster.h). "" when there is none.
+ */
+static void prev_host_read(const char *data_dir, char id[ENGINE_HOST_ID_LEN + 1])
+{
+    char path[4096];
+    FILE *f;
+
+    id[0] = '\0';
+    snprintf(path, sizeof path, "%s/%s", data_dir, HOST_ID_FILE);
+    if (!(f = fopen(path, "re")))
+        return;
+    if (!fgets(id, ENGINE_HOST_ID_LEN + 1, f) || strspn(id, "0123456789abcdef") != ENGINE_HOST_ID_LEN)
+        id[0] = '\0';
+    fclose(f);
+}
+
+/* TARRY_LEASE_MS: how long a host may go unheard before the others declare it stopped. */
+static int64_t lease_ms_from_env(void)
+{
+    const char *v = getenv("TARRY_LEASE_MS");
+    long long ms = v ? atoll(v) : 0;
+
+    return ms >= 1000 && ms <= 3600000 ? ms : 0;
 }
 
 static void addr_file_remove(const char *data_dir)
@@ -331,10 +360,17 @@ static int run_engine(const serve_config *cfg)
         goto out;
     }
     engine_set_notifier(ep.eng, notifier);
+    if (strcmp(store_kind(st), "postgres") == 0) {
+        char prev[ENGINE_HOST_ID_LEN + 1];
+        prev_host_read(cfg->data_dir, prev);
+        engine_set_cluster(ep.eng, prev, lease_ms_from_env());
+    }
     if ((rc = engine_start(ep.eng)) != 0) {
         hlog(HLOG_ERROR, "cannot start the engine: %s", status_str(rc));
         goto out;
     }
+    if (strcmp(store_kind(st), "postgres") == 0)
+        line_file_write(cfg->data_dir, HOST_ID_FILE, engine_host_self(ep.eng)->id);
     uv_signal_init(&ep.loop, &ep.sigterm);
     uv_signal_init(&ep.loop, &ep.sigint);
     uv_signal_init(&ep.loop, &ep.sighup);
@@ -356,7 +392,7 @@ static int run_engine(const serve_config *cfg)
             hlog(HLOG_INFO, "watching %s: a changed .so is reloaded %d ms after the last change",
                  cfg->plugins_dir, WATCH_SETTLE_MS);
     }
-    addr_written = addr_file_write(cfg->data_dir, addr) == 0;
+    addr_written = line_file_write(cfg->data_dir, ADDR_FILE, addr) == 0;
     hlog(HLOG_INFO, "serving http://%s (store %s, data %s, plugins %s, %d workers)", addr, store_kind(st),
          cfg->data_dir, cfg->plugins_dir, cfg->workers);
     uv_run(&ep.loop, UV_RUN_DEFAULT);

@@ -28,6 +28,8 @@ const char *status_str(int code)
         return "store lost";
     case TARRY_EQUARANTINED:
         return "function quarantined";
+    case TARRY_ECONFLICT:
+        return "held by another host";
     default:
         /* Codes the SDK defines, including ones a newer tarry.h adds. */
         return tarry_strerror(code);

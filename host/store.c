@@ -504,3 +504,32 @@ bool store_query_matches(const store_query *q, const exec_record *r)
             return false;
     return true;
 }
+
+/* ---- hosts sharing the store (store_cluster.h) -------------------------------------------- */
+
+int store_host_join(store *st, const store_host_info *me, const char *prev_id, store_event_cb cb, void *user)
+{
+    return st->ops->host_join(st, me, prev_id, cb, user);
+}
+
+int store_claim(store *st, store_claim_kind kind, int64_t now_ms, size_t max, size_t *claimed)
+{
+    return st->ops->claim(st, kind, now_ms, max, claimed);
+}
+
+int store_batch_announce(store_batch *b, unsigned events)
+{
+    return b->ops->batch_announce(b, events);
+}
+
+bool store_batch_conflict(const store_batch *b, exec_id *id)
+{
+    if (b->has_conflict)
+        *id = b->conflict;
+    return b->has_conflict;
+}
+
+int store_hosts_scan(store_txn *txn, int64_t left_within_ms, store_host_cb cb, void *user)
+{
+    return txn->st->ops->hosts_scan(txn, left_within_ms, cb, user);
+}

@@ -28,6 +28,7 @@
 #define TARRY_STORE_IMPL_H
 
 #include "store.h"
+#include "store_cluster.h"
 #include "store_outbox.h"
 
 /* First member of every implementation's store. `where` is set by the opener (store_where); a
@@ -45,6 +46,8 @@ struct store_txn {
 /* First member of every implementation's batch: a batch belongs to the store that made it. */
 struct store_batch {
     const struct store_ops *ops;
+    bool has_conflict; /* the last commit failed with TARRY_ECONFLICT on `conflict` (store_cluster.h) */
+    exec_id conflict;
 };
 
 struct store_ops {
@@ -145,6 +148,12 @@ struct store_ops {
     int (*notify_scan)(store_txn *txn, const exec_id *id, store_notify_cb cb, void *user);
     int (*outbox_scan)(store_txn *txn, store_notify_cb cb, void *user);
     int (*outbox_count)(store_txn *txn, uint64_t *count);
+
+    /* hosts sharing the store (store_cluster.h) */
+    int (*host_join)(store *st, const store_host_info *me, const char *prev_id, store_event_cb cb, void *user);
+    int (*claim)(store *st, store_claim_kind kind, int64_t now_ms, size_t max, size_t *claimed);
+    int (*batch_announce)(store_batch *b, unsigned events);
+    int (*hosts_scan)(store_txn *txn, int64_t left_within_ms, store_host_cb cb, void *user);
 };
 
 /*

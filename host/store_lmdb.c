@@ -1641,4 +1641,8 @@ const struct store_ops store_lmdb_ops = {
     .notify_scan = lmdb_notify_scan,
     .outbox_scan = lmdb_outbox_scan,
     .outbox_count = lmdb_outbox_count,
+    .host_join = lmdb_host_join,
+    .claim = lmdb_claim,
+    .batch_announce = lmdb_batch_announce,
+    .hosts_scan = lmdb_hosts_scan,
 };

@@ -1,6 +1,6 @@
 /*
  * store_pg.c - the PostgreSQL store (store_impl.h): opening a database
- * (connect, migrate, take the one-host lock), the connection pool,
+ * (connect, migrate), the connection pool,
  * transactions, batches and their commit in one pipelined transaction, how
  * a failure maps to a TARRY_E* code, and the ops table every store_pg*.c
  * function is reached through (store_pg_int.h says which file has which).
@@ -14,10 +14,12 @@
  * one round trip per PGS_PIPELINE_WINDOW statements, not one per statement;
  * nothing is acknowledged before COMMIT's answer is read.
  *
- * One host per database for now: the store holds a session advisory lock
- * (PGS_HOST_LOCK_KEY) on a connection of its own for its life, so a second
- * host is refused at open as a second LMDB host is by the folder lock. The
- * server drops the lock when that session ends, however the host dies.
+ * Several hosts share one database (store_pg_hosts.c): once this store has
+ * joined, every batch starts with the fence (a host declared stopped
+ * commits nothing more) and, when it made executions final or announces
+ * something, ends with a NOTIFY the other hosts hear; a write of an
+ * execution another host holds fails it with TARRY_ECONFLICT, whose id the
+ * batch keeps (store_batch_conflict).
  *
  * Just over 800 lines because opening, the pool, transactions and the
  * batch pipeline share the connection's state and its failure rules (a lost
@@ -63,6 +65,11 @@ int pgs_fail(pg_db *db, const char *what, const PGresult *r)
      * server. Like a full LMDB map, it refuses new work and nothing was written. */
     if (state && strncmp(state, "53", 2) == 0)
         return TARRY_EFULL;
+    /* migration 2's own codes: tarry_conflict and tarry_fence (store_cluster.h) */
+    if (state && strcmp(state, "TRC01") == 0)
+        return TARRY_ECONFLICT;
+    if (state && strcmp(state, "TRF01") == 0)
+        return TARRY_EBROKEN;
     return TARRY_EIO;
 }
 
@@ -88,7 +95,7 @@ static void notice_ignore(void *arg, const char *message)
     (void)message;
 }
 
-static int pool_get(struct pg_store *st, pg_db **out)
+int pgs_pool_get(struct pg_store *st, pg_db **out)
 {
     char err[768];
     int rc;
@@ -116,7 +123,7 @@ static int pool_get(struct pg_store *st, pg_db **out)
 }
 
 /* Back to the pool, unless it broke or is still inside a transaction: then it is closed. */
-static void pool_put(struct pg_store *st, pg_db *db)
+void pgs_pool_put(struct pg_store *st, pg_db *db)
 {
     bool kept = false;
 
@@ -142,100 +149,12 @@ static void pool_put(struct pg_store *st, pg_db *db)
 
 /* ---- opening ------------------------------------------------------------------------------- */
 
-/* Who holds the host lock, for the message: "backend pid N (application A, from ADDR, since T)". */
-static void lock_holder(pg_db *db, char *who, size_t len)
-{
-    /* The key's high and low 32 bits, as pg_locks shows a bigint advisory key. */
-    static const char sql[] =
-        "SELECT a.pid, coalesce(nullif(a.application_name, ''), '?'), coalesce(host(a.client_addr), "
-        "'a local socket'), to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-        "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-        "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
-        "AND l.classid::bigint = (" PGS_HOST_LOCK_KEY "::bigint >> 32) "
-        "AND l.objid::bigint = (" PGS_HOST_LOCK_KEY "::bigint & 4294967295)";
-    PGresult *r = PQexec(db->conn, sql);
-
-    if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
-        snprintf(who, len, "backend pid %s (application %s, from %s, since %s)", PQgetvalue(r, 0, 0),
-                 PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3));
-    else
-        snprintf(who, len, "a session this role cannot see");
-    PQclear(r);
-}
-
-static int host_lock(pg_db *db, char *err, size_t errlen)
-{
-    PGresult *r;
-    char who[256], why[512];
-    int rc = pg_run(db, "taking the host lock", "SELECT pg_try_advisory_lock(" PGS_HOST_LOCK_KEY ")",
-                    PGRES_TUPLES_OK, &r, err, errlen);
-    bool got;
-
-    if (rc)
-        return rc;
-    got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-    PQclear(r);
-    if (got)
-        return 0;
-    lock_holder(db, who, sizeof who);
-    snprintf(why, sizeof why,
-             "another tarry host uses this database: %s holds its host lock; one host per database "
-             "until several hosts share one with leases",
-             who);
-    pg_error(db, "opening the store", why, err, errlen);
-    return TARRY_EEXIST;
-}
-
-/*
- * With the host lock taken, wait for the transactions an earlier host left running to end. A host
- * killed with -9 drops its lock at once (its lock session's socket closes), but a batch it had
- * sent whole goes on in its own backend and may COMMIT after that: read before it, the store
- * would show an execution as running that the late commit makes final, and recovery would write
- * it back to queued over its outcome. So the open waits, up to PGS_SETTLE_MS, until no other
- * session of this database with this application_name is in a statement or a transaction.
- * (Several hosts fence such late writes with lease epochs instead.)
- */
-#define PGS_SETTLE_MS 60000
-
-static int earlier_host_settled(pg_db *db, char *err, size_t errlen)
-{
-    static const char sql[] =
-        "SELECT count(*), min(pid) FROM pg_stat_activity WHERE datname = current_database() "
-        "AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
-        "AND application_name = current_setting('application_name') "
-        "AND state IS DISTINCT FROM 'idle'";
-    char why[256];
-
-    for (int waited = 0;; waited += 20) {
-        PGresult *r;
-        int rc =
-            pg_run(db, "waiting for an earlier host's transactions", sql, PGRES_TUPLES_OK, &r, err, errlen);
-        long busy, pid;
-
-        if (rc)
-            return rc;
-        busy = atol(PQgetvalue(r, 0, 0));
-        pid = atol(PQgetvalue(r, 0, 1));
-        PQclear(r);
-        if (busy == 0)
-            return 0;
-        if (waited >= PGS_SETTLE_MS) {
-            snprintf(why, sizeof why,
-                     "an earlier host's transaction (backend pid %ld) is still running after %d s; not "
-                     "starting over it (pg_terminate_backend(%ld) ends it)",
-                     pid, PGS_SETTLE_MS / 1000, pid);
-            pg_error(db, "opening the store", why, err, errlen);
-            return TARRY_EEXIST;
-        }
-        poll(NULL, 0, 20);
-    }
-}
-
 static const struct store_ops pgs_ops;
 
 int store_pg_open(store **out, const char *url, char *err, size_t errlen)
 {
     struct pg_store *st;
+    pg_db *first;
     int rc, version;
 
     *out = NULL;
@@ -248,20 +167,22 @@ int store_pg_open(store **out, const char *url, char *err, size_t errlen)
     }
     st->base.ops = &pgs_ops;
     pthread_mutex_init(&st->lock, NULL);
-    /* The first connection migrates, then keeps the host lock: it is never pooled. */
-    if ((rc = pg_connect(url, &st->holder, err, errlen)) == 0)
-        PQsetNoticeProcessor(st->holder->conn, notice_ignore, NULL);
-    if (rc != 0 || (rc = pg_schema_migrate(st->holder, NULL, NULL, &version, err, errlen)) != 0 ||
-        (rc = host_lock(st->holder, err, errlen)) != 0 ||
-        (rc = earlier_host_settled(st->holder, err, errlen)) != 0)
-        goto fail;
-    snprintf(st->where, sizeof st->where, "%s", pg_where(st->holder));
+    /* The first connection migrates, then joins the pool. */
+    if ((rc = pg_connect(url, &first, err, errlen)) != 0) {
+        pgs_close(&st->base);
+        return rc;
+    }
+    PQsetNoticeProcessor(first->conn, notice_ignore, NULL);
+    if ((rc = pg_schema_migrate(first, NULL, NULL, &version, err, errlen)) != 0) {
+        pg_close(first);
+        pgs_close(&st->base);
+        return rc;
+    }
+    snprintf(st->where, sizeof st->where, "%s", pg_where(first));
     st->base.where = st->where;
+    pgs_pool_put(st, first);
     *out = &st->base;
     return 0;
-fail:
-    pgs_close(&st->base);
-    return rc;
 }
 
 void pgs_close(store *sb)
@@ -270,10 +191,10 @@ void pgs_close(store *sb)
 
     if (!st)
         return;
+    pgs_hosts_stop(st); /* first: it leaves through the pool */
     for (size_t i = 0; i < st->nidle; i++)
         pg_close(st->idle[i]);
     free(st->idle);
-    pg_close(st->holder); /* ends its session: the server drops the host lock */
     pthread_mutex_destroy(&st->lock);
     free(st->url);
     free(st);
@@ -305,7 +226,7 @@ int pgs_txn_begin(store *sb, bool write, store_txn **out)
         return TARRY_ENOMEM;
     t->base.st = sb;
     t->write = write;
-    if ((rc = pool_get(st, &t->db)) != 0) {
+    if ((rc = pgs_pool_get(st, &t->db)) != 0) {
         free(t);
         return rc;
     }
@@ -315,7 +236,7 @@ int pgs_txn_begin(store *sb, bool write, store_txn **out)
     if (!r || PQresultStatus(r) != (write ? PGRES_COMMAND_OK : PGRES_TUPLES_OK)) {
         rc = pgs_fail(t->db, "beginning a transaction", r);
         PQclear(r);
-        pool_put(st, t->db);
+        pgs_pool_put(st, t->db);
         free(t);
         return rc;
     }
@@ -344,7 +265,7 @@ static int txn_end(struct pg_txn *t, bool commit)
     for (size_t i = 0; i < t->nheld; i++)
         PQclear(t->held[i]);
     free(t->held);
-    pool_put(st, t->db);
+    pgs_pool_put(st, t->db);
     free(t);
     return rc;
 }
@@ -429,6 +350,8 @@ void pgs_batch_reset(store_batch *bb)
     struct pg_batch *b = (struct pg_batch *)bb;
 
     b->nstmts = b->nparams = b->arena_len = 0;
+    b->finals = 0;
+    b->announce = 0;
 }
 
 bool pgs_batch_empty(const store_batch *bb)
@@ -502,12 +425,16 @@ int pgs_write(pgs_sink *s, const char *what, const char *sql, int n, const char 
 }
 
 /*
- * A batch's pipeline: what has been sent and what has been answered. Query k of the pipeline is
- * BEGIN (k = 0), statement k - 1, or COMMIT (k = nstmts + 1).
+ * A batch's pipeline: what has been sent and what has been answered. Its queries are BEGIN, the
+ * fence (when the store has joined the hosts: store_pg_hosts.c), the batch's statements, the
+ * notification of the other hosts (when the batch made executions final or announces
+ * something), and COMMIT: query k is BEGIN at 0, COMMIT at commit_k.
  */
 typedef struct pipeline {
     pg_db *db;
     struct pg_batch *b;
+    size_t pre, post; /* queries before and after the batch's statements: 0 or 1 each */
+    size_t commit_k;
     const char **values; /* one statement's parameters, as libpq takes them */
     size_t sent, answered;
     int failed;           /* a query's error (its code; the reason is set): the server rolls back */
@@ -520,9 +447,13 @@ static const char *query_what(const pipeline *p, size_t k)
 {
     if (k == 0)
         return "beginning a batch";
-    if (k > p->b->nstmts)
+    if (k <= p->pre)
+        return "checking this host still holds its executions";
+    if (k >= p->commit_k)
         return "committing a batch";
-    return p->b->arena + p->b->stmts[k - 1].what;
+    if (k > p->pre + p->b->nstmts)
+        return "telling the other hosts";
+    return p->b->arena + p->b->stmts[k - 1 - p->pre].what;
 }
 
 /*
@@ -536,7 +467,7 @@ static void pipeline_lost(pipeline *p, size_t k, const PGresult *r)
 {
     if (!p->failed && !p->lost) {
         pgs_fail(p->db, query_what(p, k), r);
-        p->ended_before = r && k <= p->b->nstmts && PQresultErrorField(r, PG_DIAG_SQLSTATE) != NULL;
+        p->ended_before = r && k < p->commit_k && PQresultErrorField(r, PG_DIAG_SQLSTATE) != NULL;
     }
     p->lost = true;
 }
@@ -554,9 +485,13 @@ static void pipeline_read(pipeline *p)
             PQclear(r);
             return;
         }
-        if (status == PGRES_FATAL_ERROR && !p->failed)
+        if (status == PGRES_FATAL_ERROR && !p->failed) {
             p->failed = pgs_fail(p->db, query_what(p, k), r);
-        else if (status == PGRES_COMMAND_OK && k == p->b->nstmts + 1)
+            if (p->failed == TARRY_ECONFLICT) {
+                const char *id = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
+                p->b->base.has_conflict = id && id_parse(id, &p->b->base.conflict) == 0;
+            }
+        } else if (status == PGRES_COMMAND_OK && k == p->commit_k)
             p->commit_answered = true;
         PQclear(r);
         /* Each query's results end with a NULL (pipeline mode). */
@@ -653,6 +588,10 @@ static void pipeline_run(pipeline *p)
     PGresult *r;
 
     pipeline_send(p, "BEGIN", 0, NULL);
+    if (p->pre) {
+        const char *me[1] = {b->st->host_id};
+        pipeline_send(p, "SELECT tarry_fence($1)", 1, me);
+    }
     for (size_t i = 0; i < b->nstmts && !p->lost; i++) {
         const struct pgs_stmt *s = &b->stmts[i];
         for (int j = 0; j < s->n; j++) {
@@ -662,23 +601,30 @@ static void pipeline_run(pipeline *p)
         pipeline_send_prepared(p, s->sql, s->n, p->values);
         if ((i + 1) % PGS_PIPELINE_WINDOW == 0 && !p->lost) {
             if (!PQsendFlushRequest(p->db->conn) || PQflush(p->db->conn) != 0)
-                pipeline_lost(p, i + 1, NULL);
+                pipeline_lost(p, p->pre + i + 1, NULL);
             pipeline_read(p);
         }
     }
+    if (p->post) {
+        /* NOTIFY is transactional: the others hear it only if the batch commits. */
+        char payload[2 + sizeof b->st->host_id];
+        const char *params[1] = {payload};
+        snprintf(payload, sizeof payload, "%c%s", (b->announce & STORE_EVENT_RELOAD) ? 'r' : 'f', b->st->host_id);
+        pipeline_send(p, "SELECT pg_notify('tarry', $1)", 1, params);
+    }
     pipeline_send(p, "COMMIT", 0, NULL);
     if (!p->lost && !PQpipelineSync(p->db->conn))
-        pipeline_lost(p, b->nstmts + 1, NULL);
+        pipeline_lost(p, p->commit_k, NULL);
     pipeline_read(p);
     if (p->lost)
         return;
     /* The sync's own answer closes the pipeline. */
     r = PQgetResult(p->db->conn);
     if (!r || PQresultStatus(r) != PGRES_PIPELINE_SYNC)
-        pipeline_lost(p, b->nstmts + 1, r);
+        pipeline_lost(p, p->commit_k, r);
     PQclear(r);
     if (!p->lost && !PQexitPipelineMode(p->db->conn))
-        pipeline_lost(p, b->nstmts + 1, NULL);
+        pipeline_lost(p, p->commit_k, NULL);
 }
 
 int pgs_batch_commit(store *sb, store_batch *bb)
@@ -688,8 +634,12 @@ int pgs_batch_commit(store *sb, store_batch *bb)
     pipeline p = {.b = b};
     int most = 1, rc;
 
+    b->base.has_conflict = false;
     if (b->nstmts == 0)
         return 0;
+    p.pre = st->host_id[0] != '\0';
+    p.post = st->host_id[0] && (b->finals || b->announce);
+    p.commit_k = 1 + p.pre + b->nstmts + p.post;
     for (size_t i = 0; i < b->nstmts; i++)
         if (b->stmts[i].n > most)
             most = b->stmts[i].n;
@@ -697,14 +647,14 @@ int pgs_batch_commit(store *sb, store_batch *bb)
         store_set_error("out of memory committing a batch");
         return TARRY_ENOMEM;
     }
-    if ((rc = pool_get(st, &p.db)) != 0) {
+    if ((rc = pgs_pool_get(st, &p.db)) != 0) {
         free(p.values);
         return rc;
     }
     if ((rc = prepare_statements(p.db, b)) != 0) {
         /* Nothing was sent: a connection that broke is dropped, as a read's is. */
         free(p.values);
-        pool_put(st, p.db);
+        pgs_pool_put(st, p.db);
         return rc;
     }
     if (!PQenterPipelineMode(p.db->conn))
@@ -714,7 +664,7 @@ int pgs_batch_commit(store *sb, store_batch *bb)
     free(p.values);
     if (p.failed)
         rc = p.failed;
-    else if (p.lost && p.sent == b->nstmts + 2 && !p.commit_answered && !p.ended_before) {
+    else if (p.lost && p.sent == p.commit_k + 1 && !p.commit_answered && !p.ended_before) {
         /* COMMIT went out and its answer never came: the server may have committed. The callers
          * must hear "unknown", not "not accepted" (TARRY_EBROKEN: the engine starts again and reads
          * what is there), as when LMDB loses its meta page write. */
@@ -733,7 +683,7 @@ int pgs_batch_commit(store *sb, store_batch *bb)
     }
     if (!p.lost && PQtransactionStatus(p.db->conn) != PQTRANS_IDLE)
         PQclear(PQexec(p.db->conn, "ROLLBACK")); /* a failed statement left the transaction open */
-    pool_put(st, p.db);
+    pgs_pool_put(st, p.db);
     return rc;
 }
 
@@ -823,4 +773,8 @@ static const struct store_ops pgs_ops = {
     .notify_scan = pgs_notify_scan,
     .outbox_scan = pgs_outbox_scan,
     .outbox_count = pgs_outbox_count,
+    .host_join = pgs_host_join,
+    .claim = pgs_claim,
+    .batch_announce = pgs_batch_announce,
+    .hosts_scan = pgs_hosts_scan,
 };

@@ -8,8 +8,8 @@
  * LMDB keeps by hand (by_state, by_fn, timers, pins, reruns) are the
  * database's own, so `prev` matters only for the metadata rows, written
  * with a new record as LMDB's by_meta is (metadata never changes after
- * creation). Lease columns are not written here: they belong to the hosts
- * that claim executions.
+ * creation). A host's write also says who holds the execution now and is
+ * refused when another host holds it (exec_upsert).
  *
  * May not: run anything but the record's and its metadata's statements, or
  * read a column by name (the decoder reads PGS_EXEC_COLS by position, so
@@ -199,16 +199,26 @@ int pgs_exec_decode(const PGresult *r, int row, exec_record *out)
     return 0;
 }
 
-/* Every field, in C_* order; the lease columns are the claiming hosts'. */
+/*
+ * Every field, in C_* order, then the writing host ($34; NULL: a tool, which writes as before
+ * there were hosts and leaves the lease as it is) and the state the writer last wrote or read
+ * ($35; NULL for a new record). A host holds what it keeps in memory (queued, running) and
+ * nothing else; it may write a row it holds, or a free row still in the state it read
+ * (claiming it if the new state is one it holds). Anything else is another host's, or changed
+ * under it: tarry_conflict fails the batch naming the execution (store_cluster.h).
+ */
 static const char exec_upsert[] =
-    "INSERT INTO executions (id, function, state, args, metadata, result, error, idempotency_key, "
+    "WITH written AS (INSERT INTO executions (id, function, state, args, metadata, result, error, "
+    "idempotency_key, "
     "parent_id, parent_seq, detached, rerun_of, plugin_name, plugin_version, plugin_hash, attempts, "
     "crashes, timeouts, suspect, resume, cancel_requested, created_at, scheduled_at, started_at, "
     "finished_at, next_attempt_at, discard_at, wake_at, wake_seq, log_count, log_mark_pos, "
-    "log_mark_count, log_dropped) "
+    "log_mark_count, log_dropped, lease_owner, lease_epoch) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, "
     "$21, tarry_ts($22), tarry_ts($23), tarry_ts($24), tarry_ts($25), tarry_ts($26), tarry_ts($27), "
-    "tarry_ts($28), $29, $30, $31, $32, $33) "
+    "tarry_ts($28), $29, $30, $31, $32, $33, "
+    "CASE WHEN $3::tarry_state IN ('queued', 'running') THEN $34::text END, "
+    "CASE WHEN $3::tarry_state IN ('queued', 'running') AND $34::text IS NOT NULL THEN 1 ELSE 0 END) "
     "ON CONFLICT (id) DO UPDATE SET function = EXCLUDED.function, state = EXCLUDED.state, "
     "args = EXCLUDED.args, metadata = EXCLUDED.metadata, result = EXCLUDED.result, "
     "error = EXCLUDED.error, idempotency_key = EXCLUDED.idempotency_key, "
@@ -222,7 +232,13 @@ static const char exec_upsert[] =
     "finished_at = EXCLUDED.finished_at, next_attempt_at = EXCLUDED.next_attempt_at, "
     "discard_at = EXCLUDED.discard_at, wake_at = EXCLUDED.wake_at, wake_seq = EXCLUDED.wake_seq, "
     "log_count = EXCLUDED.log_count, log_mark_pos = EXCLUDED.log_mark_pos, "
-    "log_mark_count = EXCLUDED.log_mark_count, log_dropped = EXCLUDED.log_dropped";
+    "log_mark_count = EXCLUDED.log_mark_count, log_dropped = EXCLUDED.log_dropped, "
+    "lease_owner = CASE WHEN $34::text IS NULL THEN executions.lease_owner ELSE EXCLUDED.lease_owner END, "
+    "lease_epoch = executions.lease_epoch + CASE WHEN EXCLUDED.lease_owner IS NOT NULL "
+    "AND executions.lease_owner IS DISTINCT FROM EXCLUDED.lease_owner THEN 1 ELSE 0 END "
+    "WHERE $34::text IS NULL OR executions.lease_owner = $34::text "
+    "OR (executions.lease_owner IS NULL AND executions.state::text = $35::text) RETURNING 1) "
+    "SELECT tarry_conflict($1) WHERE NOT EXISTS (SELECT FROM written)";
 
 /* A pair appears once per execution (the API refuses duplicate keys; a record that has them
  * anyway keeps the first, where LMDB would index both). */
@@ -252,8 +268,9 @@ static int meta_rows(pgs_sink *out, const exec_record *rec, const char *id)
 
 static int exec_put(pgs_sink *out, const exec_record *rec, const exec_record *prev)
 {
+    struct pg_store *st = out->batch ? out->batch->st : (struct pg_store *)out->txn->base.st;
     pgs_buf id, parent, rerun, n[9], t[7];
-    const char *p[C_COUNT];
+    const char *p[C_COUNT + 2];
     char what[80];
     int rc;
 
@@ -292,9 +309,13 @@ static int exec_put(pgs_sink *out, const exec_record *rec, const exec_record *pr
     p[C_LOG_MARK_POS] = pgs_int(&n[6], rec->log_mark_pos);
     p[C_LOG_MARK_COUNT] = pgs_int(&n[7], rec->log_mark_count);
     p[C_LOG_DROPPED] = pgs_int(&n[8], rec->log_dropped);
+    p[C_COUNT] = st->host_id[0] ? st->host_id : NULL;
+    p[C_COUNT + 1] = prev ? pgs_state(prev->state) : NULL;
     snprintf(what, sizeof what, "writing execution %s", p[C_ID] ? p[C_ID] : "(no id)");
-    if ((rc = pgs_write(out, what, exec_upsert, C_COUNT, p)) != 0)
+    if ((rc = pgs_write(out, what, exec_upsert, C_COUNT + 2, p)) != 0)
         return rc;
+    if (out->batch && exec_state_final(rec->state))
+        out->batch->finals++;
     return prev ? 0 : meta_rows(out, rec, p[C_ID]);
 }
 

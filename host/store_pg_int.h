@@ -34,10 +34,6 @@
 #include "record.h"
 #include "store_impl.h"
 
-/* The session advisory lock the one host of a database holds ("tarry_ho" in ASCII; pg_schema.h's
- * PG_SCHEMA_LOCK_KEY is "tarry_sc"). Several hosts per database come with leases. */
-#define PGS_HOST_LOCK_KEY "8386109817128708207"
-
 struct pg_store {
     struct store base; /* first member */
     char *url;
@@ -45,7 +41,11 @@ struct pg_store {
     pthread_mutex_t lock; /* guards the pool */
     pg_db **idle;         /* connections not in a transaction */
     size_t nidle, idle_cap;
-    pg_db *holder; /* holds the session advisory lock: one host per database for now */
+    /* This host's id once it joined (store_pg_hosts.c), "" before: written once, before the
+     * engine commits or reads anything as a host; its batches are fenced and its scans see what
+     * it holds. */
+    char host_id[17];
+    struct pgs_hosts *hosts; /* the heartbeat thread; NULL before joining */
 };
 
 struct pg_txn {
@@ -77,6 +77,8 @@ struct pg_batch {
     size_t nparams, params_cap;
     char *arena;
     size_t arena_len, arena_cap;
+    size_t finals;     /* executions the batch makes final: the other hosts hear of it on commit */
+    unsigned announce; /* STORE_EVENT_* to tell every host on commit (store_batch_announce) */
 };
 
 /*
@@ -243,6 +245,17 @@ int pgs_batch_notify_put(store_batch *b, const store_notify *n, int64_t prev_due
 int pgs_notify_scan(store_txn *txn, const exec_id *id, store_notify_cb cb, void *user);
 int pgs_outbox_scan(store_txn *txn, store_notify_cb cb, void *user);
 int pgs_outbox_count(store_txn *txn, uint64_t *count);
+
+/* The pool (store_pg.c): a connection for one transaction or statement, and back. */
+int pgs_pool_get(struct pg_store *st, pg_db **out);
+void pgs_pool_put(struct pg_store *st, pg_db *db);
+
+/* store_pg_hosts.c: several hosts (store_cluster.h) */
+int pgs_host_join(store *st, const store_host_info *me, const char *prev_id, store_event_cb cb, void *user);
+void pgs_hosts_stop(struct pg_store *st); /* stop beating and leave (store_close) */
+int pgs_claim(store *st, store_claim_kind kind, int64_t now_ms, size_t max, size_t *claimed);
+int pgs_batch_announce(store_batch *b, unsigned events);
+int pgs_hosts_scan(store_txn *txn, int64_t left_within_ms, store_host_cb cb, void *user);
 int pgs_batch_retention_put(store_batch *b, int64_t expire_at, const exec_id *id);
 int pgs_retention_first(store_txn *txn, int64_t *expire_at, exec_id *id);
 int pgs_retention_due(store_txn *txn, int64_t now_ms, store_retention_cb cb, void *user);

@@ -160,17 +160,19 @@ int pgs_log_scan(store_txn *txn, const exec_id *id, store_log_cb cb, void *user)
 static const char attempt_put_sql[] =
     "INSERT INTO attempts (exec_id, number, started_at, finished_at, outcome, crashed, timed_out, "
     "permanent,\n"
-    "    error)\n"
-    "VALUES ($1, $2, tarry_ts($3), tarry_ts($4), $5, $6, $7, $8, $9)\n"
+    "    error, host_id)\n"
+    "VALUES ($1, $2, tarry_ts($3), tarry_ts($4), $5, $6, $7, $8, $9, $10)\n"
     "ON CONFLICT (exec_id, number) DO UPDATE SET started_at = EXCLUDED.started_at,\n"
     "    finished_at = EXCLUDED.finished_at, outcome = EXCLUDED.outcome, crashed = EXCLUDED.crashed,\n"
-    "    timed_out = EXCLUDED.timed_out, permanent = EXCLUDED.permanent, error = EXCLUDED.error";
+    "    timed_out = EXCLUDED.timed_out, permanent = EXCLUDED.permanent, error = EXCLUDED.error,\n"
+    "    host_id = EXCLUDED.host_id";
 
 static int attempt_put(pgs_sink *out, const exec_id *id, const store_attempt *a)
 {
     pgs_buf idt, number, started, finished;
     char what[96];
-    const char *params[9];
+    const char *params[10];
+    const struct pg_store *st = out->batch ? out->batch->st : (const struct pg_store *)out->txn->base.st;
 
     params[0] = pgs_idtext(&idt, id);
     params[1] = pgs_int(&number, a->number);
@@ -181,7 +183,8 @@ static int attempt_put(pgs_sink *out, const exec_id *id, const store_attempt *a)
     params[6] = pgs_bool(a->timed_out);
     params[7] = pgs_bool(a->permanent);
     params[8] = a->error;
-    return pgs_write(out, step_of(what, sizeof what, "writing an attempt", params[0]), attempt_put_sql, 9,
+    params[9] = st->host_id[0] ? st->host_id : NULL; /* the host it ran on (the one writing its end) */
+    return pgs_write(out, step_of(what, sizeof what, "writing an attempt", params[0]), attempt_put_sql, 10,
                      params);
 }
 

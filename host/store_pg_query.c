@@ -69,11 +69,27 @@ static int no_memory(const char *what)
 
 /* ---- by state ------------------------------------------------------------------------ */
 
+/*
+ * The host id a scan keeps to, or NULL for every row. Once the store joined the hosts
+ * (store_cluster.h), a host looking for work (queued or running executions, due timers) sees
+ * only what it holds; it claims free ones first (store_claim). A tool sees everything.
+ */
+static const char *held_only(const struct pg_txn *t, exec_state state)
+{
+    const struct pg_store *st = (const struct pg_store *)t->base.st;
+
+    if (!st->host_id[0] || (state != EXEC_QUEUED && state != EXEC_RUNNING && state != EXEC_SCHEDULED))
+        return NULL;
+    return st->host_id;
+}
+
 int pgs_exec_scan_state(store_txn *txn, exec_state state, store_exec_cb cb, void *user)
 {
     static const char sql[] =
-        "SELECT " PGS_EXEC_COLS " FROM executions WHERE state = $1 AND id > $2::text ORDER BY id LIMIT $3";
+        "SELECT " PGS_EXEC_COLS " FROM executions WHERE state = $1 AND id > $2::text"
+        " AND ($4::text IS NULL OR lease_owner = $4::text) ORDER BY id LIMIT $3";
     struct pg_txn *t = (struct pg_txn *)txn;
+    const char *mine = held_only(t, state);
     char after[ID_TEXT_LEN + 1] = ID_BELOW_ALL;
     size_t page = PAGE_FIRST;
 
@@ -81,11 +97,11 @@ int pgs_exec_scan_state(store_txn *txn, exec_state state, store_exec_cb cb, void
         return 0;
     for (;;) {
         pgs_buf rows_text;
-        const char *params[] = {pgs_state(state), after, pgs_int(&rows_text, (int64_t)page)};
+        const char *params[] = {pgs_state(state), after, pgs_int(&rows_text, (int64_t)page), mine};
         PGresult *r;
         int rc, rows;
 
-        if ((rc = pgs_query(t, "scanning executions by state", sql, 3, params, &r)) != 0)
+        if ((rc = pgs_query(t, "scanning executions by state", sql, 4, params, &r)) != 0)
             return rc;
         rows = PQntuples(r);
         for (int i = 0; i < rows; i++) {
@@ -103,8 +119,10 @@ int pgs_exec_scan_state(store_txn *txn, exec_state state, store_exec_cb cb, void
 int pgs_exec_ids_in_state(store_txn *txn, exec_state state, store_id_cb cb, void *user)
 {
     static const char sql[] =
-        "SELECT id FROM executions WHERE state = $1 AND id > $2::text ORDER BY id LIMIT $3";
+        "SELECT id FROM executions WHERE state = $1 AND id > $2::text"
+        " AND ($4::text IS NULL OR lease_owner = $4::text) ORDER BY id LIMIT $3";
     struct pg_txn *t = (struct pg_txn *)txn;
+    const char *mine = held_only(t, state);
     char after[ID_TEXT_LEN + 1] = ID_BELOW_ALL;
     size_t page = PAGE_FIRST;
 
@@ -112,11 +130,11 @@ int pgs_exec_ids_in_state(store_txn *txn, exec_state state, store_id_cb cb, void
         return 0;
     for (;;) {
         pgs_buf rows_text;
-        const char *params[] = {pgs_state(state), after, pgs_int(&rows_text, (int64_t)page)};
+        const char *params[] = {pgs_state(state), after, pgs_int(&rows_text, (int64_t)page), mine};
         PGresult *r;
         int rc, rows;
 
-        if ((rc = pgs_query(t, "scanning execution ids by state", sql, 3, params, &r)) != 0)
+        if ((rc = pgs_query(t, "scanning execution ids by state", sql, 4, params, &r)) != 0)
             return rc;
         rows = PQntuples(r);
         for (int i = 0; i < rows; i++) {
@@ -282,8 +300,10 @@ int pgs_timer_scan_due(store_txn *txn, int64_t now_ms, store_exec_cb cb, void *u
     static const char sql[] = "SELECT " PGS_EXEC_COLS ", tarry_ms(due_at) FROM executions"
                               " WHERE due_at <= tarry_ts($1)"
                               " AND ($2::bigint IS NULL OR (due_at, id) > (tarry_ts($2), $3::text))"
+                              " AND ($5::text IS NULL OR lease_owner = $5::text)"
                               " ORDER BY due_at, id LIMIT $4";
     struct pg_txn *t = (struct pg_txn *)txn;
+    const char *mine = held_only(t, EXEC_SCHEDULED);
     pgs_buf now_text, due_text, rows_text;
     char after[ID_TEXT_LEN + 1] = ID_BELOW_ALL;
     const char *due = NULL;
@@ -292,12 +312,12 @@ int pgs_timer_scan_due(store_txn *txn, int64_t now_ms, store_exec_cb cb, void *u
     if (now_ms <= 0)
         return 0; /* every timer is due after 0 (a 0 is "no timer") */
     for (;;) {
-        const char *params[] = {pgs_int(&now_text, now_ms), due, after, pgs_int(&rows_text, (int64_t)page)};
+        const char *params[] = {pgs_int(&now_text, now_ms), due, after, pgs_int(&rows_text, (int64_t)page), mine};
         PGresult *r;
         int rc, rows;
         int64_t due_ms = 0;
 
-        if ((rc = pgs_query(t, "scanning due timers", sql, 4, params, &r)) != 0)
+        if ((rc = pgs_query(t, "scanning due timers", sql, 5, params, &r)) != 0)
             return rc;
         rows = PQntuples(r);
         for (int i = 0; i < rows; i++) {

@@ -1,0 +1,162 @@
+/*
+ * engine_cluster.c - this engine as one of several hosts on a shared store
+ * (store_cluster.h; PostgreSQL): joining, what the other hosts make it do,
+ * and a write another host's hold refused.
+ *
+ * The engine keeps its invariants (engine_int.h) per host: what it has in
+ * memory (queued, running) it holds, and it loads work only after claiming
+ * it, so two hosts never run one execution. What changes with several
+ * hosts:
+ *   - work appears without this engine's doing: a host that left or died
+ *     releases what it held (STORE_EVENT_WORK): queued executions are
+ *     claimed into the backlog (engine_backlog_load), running ones are
+ *     adopted as interrupted by their host's death (engine_cluster_adopt_orphans),
+ *     and due timers are claimed by whichever host gets them first;
+ *   - a waiter may wait for an execution another host runs: when another
+ *     host makes executions final (STORE_EVENT_FINAL), the waits on
+ *     executions not in memory here are looked up;
+ *   - a write may lose a race for a free execution (a wake here, a
+ *     timeout there): the batch fails with TARRY_ECONFLICT, the execution is
+ *     dropped from memory here and the rest of the batch tried again at once;
+ *   - this host may be declared stopped (its heartbeat did not reach the
+ *     database within its lease): it holds nothing any more, and the engine
+ *     starts again under a new id, as after a broken store.
+ * On LMDB (one host) none of this happens: join records nothing and no
+ * event comes.
+ *
+ * May not: block the loop but for the store's reads every room makes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+#include "hlog.h"
+#include "ids.h"
+#include "status.h"
+#include "store_cluster.h"
+
+/* On the store's heartbeat thread: hand the events to the loop. */
+static void on_store_event(void *user, unsigned events)
+{
+    engine *e = user;
+
+    uv_mutex_lock(&e->store_lock);
+    e->store_events |= events;
+    uv_mutex_unlock(&e->store_lock);
+    uv_async_send(&e->store_async);
+}
+
+int engine_cluster_join(engine *e)
+{
+    store_host_info me = {e->host.id, e->host.hostname, e->host.address, e->host.pid, (int)e->workers,
+                          e->lease_ms};
+    int rc;
+
+    e->shared = strcmp(store_kind(e->st), "lmdb") != 0;
+    if ((rc = store_host_join(e->st, &me, e->prev_host[0] ? e->prev_host : NULL, on_store_event, e)) != 0) {
+        hlog(HLOG_ERROR, "cannot join the hosts of the store: %s", store_last_error(e->st));
+        return rc;
+    }
+    if (e->shared)
+        hlog(HLOG_INFO, "joined the hosts of the store as host %s%s%s", e->host.id,
+             e->prev_host[0] ? ", taking over what host " : "", e->prev_host[0] ? e->prev_host : "");
+    return 0;
+}
+
+/* Answer the waits on executions another host ran to their end. */
+static void remote_finals(engine *e)
+{
+    store_txn *txn;
+    exec_id *ids;
+    size_t n = 0;
+
+    if (!e->waits.count || !(ids = malloc(e->waits.count * sizeof *ids)))
+        return;
+    for (size_t i = 0; i < e->waits.cap; i++) {
+        wait_list *wl = e->waits.slots[i].value;
+        if (wl && !idmap_get(&e->active, &wl->id))
+            ids[n++] = wl->id;
+    }
+    if (n && store_txn_begin(e->st, false, &txn) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            exec_record rec;
+            if (store_exec_get(txn, &ids[i], &rec) == 0 && exec_state_final(rec.state))
+                engine_notify_final(e, &rec);
+        }
+        store_txn_abort(txn);
+    }
+    free(ids);
+}
+
+void engine_cluster_on_async(uv_async_t *a)
+{
+    engine *e = a->data;
+    unsigned events;
+
+    uv_mutex_lock(&e->store_lock);
+    events = e->store_events;
+    e->store_events = 0;
+    uv_mutex_unlock(&e->store_lock);
+    if (events & STORE_EVENT_FENCED) {
+        hlog(HLOG_ERROR,
+             "this host (%s) was declared stopped by another: its heartbeat did not reach the database "
+             "within its lease, and what it held was handed on; starting the engine again under a new id",
+             e->host.id);
+        e->stats.commit_failures++;
+        engine_exit_soon(e, EXIT_STORE_BROKEN);
+        return;
+    }
+    if (e->draining || e->exit_status)
+        return;
+    if (events & (STORE_EVENT_WORK | STORE_EVENT_SWEEP)) {
+        e->backlog = true; /* paged in as the ready queue has room (engine_dispatch.c) */
+        e->timers_due = true;
+        e->timers_changed = true;
+        engine_cluster_adopt_orphans(e);
+    }
+    if (events & (STORE_EVENT_FINAL | STORE_EVENT_SWEEP))
+        remote_finals(e);
+    engine_flush(e);
+}
+
+bool engine_cluster_conflict(engine *e)
+{
+    exec_id id;
+    char text[ID_TEXT_LEN + 1];
+
+    if (!store_batch_conflict(e->batch, &id))
+        return false;
+    for (size_t i = 0; i < e->entry_count; i++) {
+        commit_entry *ce = &e->entries[i];
+        exec *x = ce->x;
+        if (memcmp(&x->rec.id, &id, sizeof id) != 0 || x->committed_state == EXEC_NONE)
+            continue;
+        id_format(&id, text);
+        hlog(HLOG_INFO, "execution %s of %s is another host's now (it took it first): dropped here", text,
+             x->rec.function);
+        engine_sleep_entry_free(ce->sleep_entry);
+        ce->sleep_entry = NULL;
+        while (!list_empty(&ce->acks))
+            engine_waiter_answer(e, list_entry(ce->acks.next, engine_waiter, node), TARRY_ECONFLICT, NULL);
+        while (!list_empty(&x->acks))
+            engine_waiter_answer(e, list_entry(x->acks.next, engine_waiter, node), TARRY_ECONFLICT, NULL);
+        if (ce->checkpoint)
+            engine_checkpoint_answer(e, x, TARRY_ECONFLICT);
+        if (x->in_dirty) {
+            list_unlink(&x->dirty_node);
+            x->in_dirty = false;
+            e->dirty_count--;
+        }
+        /* Out of the batch: the caller puts the others back and commits again. */
+        e->entries[i] = e->entries[--e->entry_count];
+        if (x->rec.state == EXEC_RUNNING && !x->dispatch_after_commit) {
+            x->rejected = true; /* on a worker: dropped when its pass returns (engine_dispatch.c) */
+            return true;
+        }
+        engine_ready_remove(e, x);
+        engine_exec_free(e, x);
+        return true;
+    }
+    return false;
+}

@@ -1,0 +1,35 @@
+/*
+ * store_lmdb_cluster.c - store_cluster.h on LMDB: one host's store. The
+ * folder lock (store_lmdb_folder.h) already makes its host the only one,
+ * so joining records nothing, every execution is its host's without a
+ * claim, no write can conflict and no other host sends events.
+ *
+ * May not: keep state; the cluster view of an LMDB host is its engine's
+ * own (api_cluster.c).
+ */
+#include "store_lmdb_int.h"
+
+int lmdb_host_join(store *st, const store_host_info *me, const char *prev_id, store_event_cb cb, void *user)
+{
+    (void)st, (void)me, (void)prev_id, (void)cb, (void)user;
+    return 0;
+}
+
+int lmdb_claim(store *st, store_claim_kind kind, int64_t now_ms, size_t max, size_t *claimed)
+{
+    (void)st, (void)kind, (void)now_ms, (void)max;
+    *claimed = 0;
+    return 0;
+}
+
+int lmdb_batch_announce(store_batch *b, unsigned events)
+{
+    (void)b, (void)events;
+    return 0;
+}
+
+int lmdb_hosts_scan(store_txn *txn, int64_t left_within_ms, store_host_cb cb, void *user)
+{
+    (void)txn, (void)left_within_ms, (void)cb, (void)user;
+    return 0;
+}
