@@ -504,3 +504,14 @@ bool store_query_matches(const store_query *q, const exec_record *r)
             return false;
     return true;
 }
+
+int store_plugin_put(store *st, const char *hash, const char *name, const char *version, const void *bytes,
+                     size_t len)
+{
+    return st->ops->plugin_put(st, hash, name, version, bytes, len);
+}
+
+int store_plugin_get(store *st, const char *hash, void **bytes, size_t *len)
+{
+    return st->ops->plugin_get(st, hash, bytes, len);
+}

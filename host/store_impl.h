@@ -145,6 +145,11 @@ struct store_ops {
     int (*notify_scan)(store_txn *txn, const exec_id *id, store_notify_cb cb, void *user);
     int (*outbox_scan)(store_txn *txn, store_notify_cb cb, void *user);
     int (*outbox_count)(store_txn *txn, uint64_t *count);
+
+    /* plugin versions' bytes */
+    int (*plugin_put)(store *st, const char *hash, const char *name, const char *version, const void *bytes,
+                      size_t len);
+    int (*plugin_get)(store *st, const char *hash, void **bytes, size_t *len);
 };
 
 /*

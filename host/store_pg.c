@@ -823,4 +823,6 @@ static const struct store_ops pgs_ops = {
     .notify_scan = pgs_notify_scan,
     .outbox_scan = pgs_outbox_scan,
     .outbox_count = pgs_outbox_count,
+    .plugin_put = pgs_plugin_put,
+    .plugin_get = pgs_plugin_get,
 };
