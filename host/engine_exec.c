@@ -55,6 +55,30 @@ exec *engine_exec_alloc(engine *e, const exec_record *from)
     return x;
 }
 
+/*
+ * An execution whose version is not loaded stays pinned to it: whatever writes it next (a
+ * reschedule, its block) writes the same version, so it never runs other code unless an upgrade
+ * says so (engine_exec_bind). The strings are copied: rec borrows from a transaction.
+ */
+static int keep_pin(exec *x, const exec_record *rec)
+{
+    const char *name = rec->plugin_name ? rec->plugin_name : "",
+               *version = rec->plugin_version ? rec->plugin_version : "";
+    size_t nn = strlen(name) + 1, nv = strlen(version) + 1, nh = strlen(rec->plugin_hash) + 1;
+    char *pin = malloc(nn + nv + nh);
+
+    if (!pin)
+        return TARRY_ENOMEM;
+    memcpy(pin, name, nn);
+    memcpy(pin + nn, version, nv);
+    memcpy(pin + nn + nv, rec->plugin_hash, nh);
+    x->unbound_pin = pin;
+    x->rec.plugin_name = rec->plugin_name ? pin : NULL;
+    x->rec.plugin_version = rec->plugin_version ? pin + nn : NULL;
+    x->rec.plugin_hash = pin + nn + nv;
+    return 0;
+}
+
 exec *engine_exec_from_store(engine *e, const exec_record *rec)
 {
     exec *x = engine_exec_alloc(e, rec);
@@ -72,9 +96,14 @@ exec *engine_exec_from_store(engine *e, const exec_record *rec)
     /* Pinned: it replays the code that wrote its journal (plugins.h). */
     if (rec->plugin_hash) {
         engine_exec_bind(x, plugins_find_version(e->pl, rec->plugin_hash, rec->function));
-        if (!x->fn)
+        if (!x->fn) {
             snprintf(x->unbound, sizeof x->unbound, "version %s of plugin %s", rec->plugin_hash,
                      rec->plugin_name ? rec->plugin_name : "?");
+            if (keep_pin(x, rec) != 0) {
+                engine_exec_free(e, x);
+                return NULL;
+            }
+        }
     } else {
         engine_exec_bind(x, plugins_find(e->pl, rec->function));
     }
@@ -100,6 +129,7 @@ void engine_exec_free(engine *e, exec *x)
     engine_sleep_entry_free(x->sleep_entry);
     free(x->attempt_error);
     free(x->error_kept);
+    free(x->unbound_pin);
     free(x);
 }
 

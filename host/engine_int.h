@@ -113,6 +113,7 @@ typedef struct exec {
     int cp_status;      /* likewise */
     struct exec *cp_next;
     char unbound[64];           /* the pinned version that could not be found, for the error */
+    char *unbound_pin;          /* its name, version and hash (owned), kept in rec while unbound */
     size_t jw_from, jw_to;      /* run.new_entries[jw_from..jw_to) are to be written */
     size_t lw_from, lw_to;      /* run.logs[lw_from..lw_to) likewise, with the pass's outcome */
     journal_entry *sleep_entry; /* a rewritten sleep entry to write (owned), or NULL */

@@ -193,6 +193,12 @@ int plugin_files_read(const char *dir, const char *path, char **bytes, size_t *l
 
 int plugin_files_verify_stored(const char *stored, const char *hash, char *why, size_t whylen)
 {
+    return plugin_files_read_stored(stored, hash, NULL, NULL, why, whylen);
+}
+
+int plugin_files_read_stored(const char *stored, const char *hash, char **out, size_t *out_len, char *why,
+                             size_t whylen)
+{
     char have[PLUGIN_HASH_LEN + 1];
     char *bytes = NULL;
     size_t len = 0;
@@ -224,15 +230,22 @@ int plugin_files_verify_stored(const char *stored, const char *hash, char *why, 
         return TARRY_EIO;
     }
     rc = plugin_files_hash(bytes, len, have);
-    free(bytes);
     if (rc != 0) {
+        free(bytes);
         snprintf(why, whylen, "%s: cannot compute its SHA-256", stored);
         return TARRY_EIO;
     }
     if (strcmp(have, hash) != 0) {
+        free(bytes);
         snprintf(why, whylen, "%s holds content with hash %s, not %s: it was changed or planted", stored,
                  have, hash);
         return TARRY_EINVAL;
+    }
+    if (out) {
+        *out = bytes;
+        *out_len = len;
+    } else {
+        free(bytes);
     }
     return 0;
 }

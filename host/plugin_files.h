@@ -55,6 +55,9 @@ int plugin_files_read(const char *dir, const char *path, char **bytes, size_t *l
  * TARRY_EIO, with the reason in `why`.
  */
 int plugin_files_verify_stored(const char *stored, const char *hash, char *why, size_t whylen);
+/* The same, and on 0 the checked content in *bytes (malloc'd, the caller frees) and *len. */
+int plugin_files_read_stored(const char *stored, const char *hash, char **bytes, size_t *len, char *why,
+                             size_t whylen);
 
 /* The version hash of `len` bytes. 0, or TARRY_EIO if the digest failed. */
 int plugin_files_hash(const char *bytes, size_t len, char hash[PLUGIN_HASH_LEN + 1]);

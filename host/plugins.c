@@ -1,7 +1,8 @@
 /*
  * plugins.c - dlopen, descriptor checks, the registry of plugin versions.
  *
- * May not: touch the store or the loop. plugins_open loads before the loop
+ * May not: touch the store or the loop (what hosts sharing a store need goes
+ * through the hooks the host gives, plugins.h). plugins_open loads before the loop
  * starts; a reload's scan (dlopen of new files) runs on a worker thread
  * (plugins_scan_dir) and only its application (plugins_apply, no dlopen)
  * runs on the loop. The descriptor checks are the journal core's
@@ -10,6 +11,7 @@
 #include "plugins.h"
 
 #include <dirent.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -47,8 +49,9 @@ struct plugins_scan {
 
 struct plugins {
     char *dir, *store_dir;
-    uv_rwlock_t lock; /* guards gens and index against worker-thread lookups */
-    plugin **gens;    /* every loaded version; never shrinks */
+    plugins_hooks hooks; /* all NULL: none */
+    uv_rwlock_t lock;    /* guards gens and index against worker-thread lookups */
+    plugin **gens;       /* every loaded version; never shrinks */
     size_t gen_count;
     const plugin_fn **index; /* the current versions' functions, sorted by name */
     size_t index_count;
@@ -151,6 +154,16 @@ static void validate(plugin *p, const tarry_plugin_def *def)
     p->header_revision = info.header_revision;
 }
 
+/* A version refused after it was loaded: none of its code may run. */
+static void unload(plugin *p)
+{
+    free(p->fns);
+    p->fns = NULL;
+    p->fn_count = 0;
+    dlclose(p->handle);
+    p->handle = NULL;
+}
+
 /* dlopen `p->stored` and check it; p->error says why not. */
 static void load_one(plugin *p)
 {
@@ -168,13 +181,8 @@ static void load_one(plugin *p)
         refuse(p, "no `tarry_plugin` descriptor exported; declare the plugin with TARRY_PLUGIN(...)");
     else
         validate(p, def);
-    if (p->error) {
-        free(p->fns);
-        p->fns = NULL;
-        p->fn_count = 0;
-        dlclose(p->handle);
-        p->handle = NULL;
-    }
+    if (p->error)
+        unload(p);
 }
 
 static void plugin_free(plugin *p)
@@ -198,6 +206,8 @@ static void plugin_free(plugin *p)
  * FIFO) is replaced by these bytes, so the folder's real plugin wins. */
 static int store_copy(const char *stored, const char *hash, const char *bytes, size_t len)
 {
+    /* Two workers may write one version at once (upgrades fetching it): each its own temp file. */
+    static atomic_uint copies;
     char tmp[4200], why[1024];
     FILE *f;
     int rc = plugin_files_verify_stored(stored, hash, why, sizeof why);
@@ -206,7 +216,7 @@ static int store_copy(const char *stored, const char *hash, const char *bytes, s
         return 0;
     if (rc != TARRY_ENOTFOUND)
         hlog(HLOG_ERROR, "version store: %s; replacing it with the plugin's own bytes", why);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", stored, (int)getpid());
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d.%u", stored, (int)getpid(), atomic_fetch_add(&copies, 1));
     if (!(f = fopen(tmp, "wb")))
         return -1;
     if (fwrite(bytes, 1, len, f) != len || fflush(f) != 0 || fsync(fileno(f)) != 0) {
@@ -267,8 +277,14 @@ static void scan_one(plugins *set, scanned *sc, const char *dir_refused)
         free(bytes);
         return;
     }
-    free(bytes);
     load_one(p);
+    /* Kept for the other hosts before it can serve: nothing is pinned to a version they cannot load. */
+    if (!p->error && set->hooks.keep &&
+        set->hooks.keep(set->hooks.user, p, bytes, len, why, sizeof why) != 0) {
+        refuse(p, "%s", why);
+        unload(p);
+    }
+    free(bytes);
 }
 
 static int by_string(const void *a, const void *b)
@@ -585,12 +601,14 @@ void plugins_apply(plugins *set, plugins_scan *scan)
     set->last = scan;
 }
 
-int plugins_open(plugins **out, const char *dir, const char *store_dir)
+int plugins_open(plugins **out, const char *dir, const char *store_dir, const plugins_hooks *hooks)
 {
     plugins *set = calloc(1, sizeof *set);
 
     if (!set)
         return TARRY_ENOMEM;
+    if (hooks)
+        set->hooks = *hooks;
     if (mkdir(store_dir, 0755) != 0 && errno != EEXIST) {
         hlog(HLOG_ERROR, "cannot create the plugin version store %s: %s", store_dir, strerror(errno));
         free(set);
@@ -612,9 +630,53 @@ bool plugins_find_version_loaded(plugins *set, const char *hash)
     return found;
 }
 
+/*
+ * Version `hash` for p->stored from the hooks (the local copy is missing, or is not its content:
+ * `local_why` says which): checked against the hash, then written into the version store whole.
+ * 0; TARRY_ENOTFOUND with the hooks' reason in `elsewhere` (the caller logs it); or TARRY_EINVAL /
+ * TARRY_EIO, logged here.
+ */
+static int fetch_stored(plugins *set, plugin *p, const char *hash, const char *local_why, char *elsewhere,
+                        size_t elsewhere_len)
+{
+    char have[PLUGIN_HASH_LEN + 1];
+    char *bytes = NULL;
+    size_t len = 0;
+    int err, rc = set->hooks.fetch(set->hooks.user, hash, &bytes, &len, elsewhere, elsewhere_len);
+
+    if (rc == TARRY_ENOTFOUND) {
+        free(bytes);
+        return rc;
+    }
+    if (rc != 0) {
+        free(bytes);
+        hlog(HLOG_ERROR, "plugin version %s cannot be loaded: %s; %s", hash, local_why, elsewhere);
+        return TARRY_EIO;
+    }
+    if (plugin_files_hash(bytes, len, have) != 0 || strcmp(have, hash) != 0) {
+        free(bytes);
+        hlog(HLOG_ERROR, "plugin version %s refused: the bytes fetched for it hash to %s", hash, have);
+        return TARRY_EINVAL;
+    }
+    rc = store_copy(p->stored, hash, bytes, len);
+    err = errno;
+    free(bytes);
+    if (rc != 0) {
+        hlog(HLOG_ERROR, "plugin version %s cannot be written into the version store %s: %s", hash,
+             set->store_dir, strerror(err));
+        return TARRY_EIO;
+    }
+    hlog(HLOG_INFO, "plugin version %s fetched into the version store %s (%s; %s)", hash, set->store_dir,
+         local_why, elsewhere);
+    return 0;
+}
+
 int plugins_load_stored(plugins *set, const char *hash)
 {
-    char name[PLUGIN_HASH_LEN + 4], why[1024];
+    char name[PLUGIN_HASH_LEN + 4], why[1024], elsewhere[1024] = "";
+    char *bytes = NULL;
+    size_t len = 0;
+    bool fetched = false;
     plugin *p;
     int rc;
 
@@ -633,20 +695,42 @@ int plugins_load_stored(plugins *set, const char *hash)
         return TARRY_ENOMEM;
     }
     /* The store is trusted only as far as its content matches its names:
-     * a file planted or changed there is never loaded. */
-    if ((rc = plugin_files_verify_stored(p->stored, hash, why, sizeof why)) != 0) {
+     * a file planted or changed there is never loaded; the hooks may have
+     * the real bytes (checked against the hash in turn). */
+    rc = plugin_files_read_stored(p->stored, hash, &bytes, &len, why, sizeof why);
+    if ((rc == TARRY_ENOTFOUND || rc == TARRY_EINVAL) && set->hooks.fetch) {
+        int local = rc;
+        rc = fetch_stored(set, p, hash,
+                          local == TARRY_ENOTFOUND ? "missing from this host's version store" : why,
+                          elsewhere, sizeof elsewhere);
         if (rc == TARRY_ENOTFOUND)
-            hlog(HLOG_ERROR, "plugin version %s is missing from the version store %s", hash, set->store_dir);
+            rc = local; /* nowhere else either: as without hooks, with where else it looked */
+        else if (rc != 0) {
+            plugin_free(p);
+            return rc;
+        } else
+            fetched = true;
+    }
+    if (rc != 0) {
+        if (rc == TARRY_ENOTFOUND)
+            hlog(HLOG_ERROR, "plugin version %s is missing from the version store %s%s%s", hash,
+                 set->store_dir, elsewhere[0] ? "; " : "", elsewhere);
         else
-            hlog(HLOG_ERROR, "plugin version %s refused from the version store: %s", hash, why);
+            hlog(HLOG_ERROR, "plugin version %s refused from the version store: %s%s%s", hash, why,
+                 elsewhere[0] ? "; " : "", elsewhere);
         plugin_free(p);
         return rc == TARRY_ENOTFOUND ? TARRY_ENOTFOUND : TARRY_EINVAL;
     }
     load_one(p);
     if (p->error) {
+        free(bytes);
         plugin_free(p);
         return TARRY_EINVAL;
     }
+    /* A version this host had before its bytes were kept for all (an older host's): keep them now. */
+    if (!fetched && set->hooks.keep && set->hooks.keep(set->hooks.user, p, bytes, len, why, sizeof why) != 0)
+        hlog(HLOG_WARN, "plugin %s %s (%s): %s; other hosts cannot load it", p->name, p->version, hash, why);
+    free(bytes);
     uv_rwlock_wrlock(&set->lock);
     if (gen_by_hash(set, hash)) {
         /* Loaded meanwhile by another thread: keep that one. */

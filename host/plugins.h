@@ -16,6 +16,12 @@
  * loaded again from the store (plugins_load_stored), whatever the folder
  * holds by then. The *current* version of each plugin serves new triggers.
  *
+ * Hosts sharing a store: the registry's hooks (plugins_hooks, given by the
+ * host: plugin_share.h) keep each version's bytes where every host finds
+ * them, before the version can serve (a version that cannot be kept is
+ * refused), and fetch a pinned version the version store lacks, so a host
+ * replays an execution pinned to a version its own folder never held.
+ *
  * Files: only regular *.so files that nobody but the host's user (or root)
  * can write, in a folder likewise, are read; dotfiles are skipped; links
  * are followed only inside the folder; a store copy is loaded only if its
@@ -75,13 +81,35 @@ struct plugin {
 typedef struct plugins plugins;
 
 /*
+ * Where versions live beyond this host's version store (plugin_share.h
+ * gives the host's). Called on the thread that loads: a reload's worker,
+ * or the loop before it serves. May block; must not call back into the
+ * registry. A NULL member is not called.
+ */
+typedef struct plugins_hooks {
+    /* Version p (valid, loaded, not yet serving) with its `len` bytes, as
+     * read and hashed: keep them. 0, or a negative code with the reason in
+     * `why`: a version found in the folder is then refused with it (one
+     * found in the version store for pinned executions is loaded anyway,
+     * the failure logged). */
+    int (*keep)(void *user, const plugin *p, const char *bytes, size_t len, char *why, size_t whylen);
+    /* Version `hash` is not in the version store (or its copy there is not
+     * its content): its bytes, malloc'd into *bytes (the registry frees
+     * them) and *len. 0, TARRY_ENOTFOUND, or another code; the reason in
+     * `why` either way. The registry checks them against `hash`. */
+    int (*fetch)(void *user, const char *hash, char **bytes, size_t *len, char *why, size_t whylen);
+    void *user;
+} plugins_hooks;
+
+/*
  * Open the registry: load every *.so in `dir` (in name order, so a conflict
  * is decided the same way every time) through the version store in
- * `store_dir` (created if missing). A missing or unreadable plugins folder
- * is not fatal. Each refused file gets one log line naming it and the
- * reason. Returns 0, TARRY_EIO (the store cannot be created) or TARRY_ENOMEM.
+ * `store_dir` (created if missing). `hooks` (copied; NULL: none) as above.
+ * A missing or unreadable plugins folder is not fatal. Each refused file
+ * gets one log line naming it and the reason. Returns 0, TARRY_EIO (the
+ * store cannot be created) or TARRY_ENOMEM.
  */
-int plugins_open(plugins **out, const char *dir, const char *store_dir);
+int plugins_open(plugins **out, const char *dir, const char *store_dir, const plugins_hooks *hooks);
 void plugins_free(plugins *set);
 
 /* The current version's function called `name`, or NULL. */
@@ -95,9 +123,12 @@ bool plugins_find_version_loaded(plugins *set, const char *hash);
 
 /* Load version `hash` from the store if it is not loaded (startup, or a
  * worker thread for an upgrade), after checking that the stored file's
- * content hashes to `hash` (plugin_files.h). 0, or TARRY_ENOTFOUND /
- * TARRY_EINVAL (also: a store file that does not match) / TARRY_ENOMEM,
- * with the reason logged. */
+ * content hashes to `hash` (plugin_files.h). A copy that is missing or not
+ * its content is fetched through the hooks, checked against `hash` and
+ * written into the version store (whole or not at all) first. 0, or
+ * TARRY_ENOTFOUND / TARRY_EINVAL (also: a store file that does not match,
+ * with nothing fetched to replace it) / TARRY_ENOMEM, with the reason
+ * logged. */
 int plugins_load_stored(plugins *set, const char *hash);
 
 /* ---- reloading ---------------------------------------------------------------- */

@@ -65,6 +65,7 @@
 #include "http.h"
 #include "memlimit.h"
 #include "notify.h"
+#include "plugin_share.h"
 #include "plugins.h"
 #include "serve_config.h"
 #include "status.h"
@@ -326,8 +327,9 @@ static int run_engine(const serve_config *cfg)
         hlog(HLOG_WARN, "%s (--map-size sets it)", err);
     {
         char store_dir[4096];
+        plugins_hooks shared = plugin_share_hooks(st); /* versions' bytes in the store, for every host */
         snprintf(store_dir, sizeof store_dir, "%s/plugins", cfg->data_dir);
-        if ((rc = plugins_open(&pl, cfg->plugins_dir, store_dir)) != 0)
+        if ((rc = plugins_open(&pl, cfg->plugins_dir, store_dir, &shared)) != 0)
             goto out;
     }
     uv_loop_init(&ep.loop);

@@ -533,3 +533,16 @@ int store_hosts_scan(store_txn *txn, int64_t left_within_ms, store_host_cb cb, v
 {
     return txn->st->ops->hosts_scan(txn, left_within_ms, cb, user);
 }
+
+/* ---- plugin versions' bytes ---- */
+
+int store_plugin_put(store *st, const char *hash, const char *name, const char *version, const void *bytes,
+                     size_t len)
+{
+    return st->ops->plugin_put(st, hash, name, version, bytes, len);
+}
+
+int store_plugin_get(store *st, const char *hash, void **bytes, size_t *len)
+{
+    return st->ops->plugin_get(st, hash, bytes, len);
+}

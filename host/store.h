@@ -435,4 +435,24 @@ typedef int64_t (*store_retention_of_cb)(void *user, const char *function);
  */
 int store_retention_build(store *st, store_retention_of_cb retention_of, void *user);
 
+/* ---- plugin versions' bytes: any host can load any pinned version ---------------------------- */
+
+/*
+ * Keep the .so bytes of plugin version `hash` (PLUGIN_HASH_LEN lowercase hex digits: the first
+ * 16 of the bytes' SHA-256, plugins.h) of plugin `name` at `version`, so that every host on this
+ * store can load it, also one whose plugins folder never held it. Idempotent: a version already
+ * kept is left as it is (its bytes are not sent again). Not part of a batch: its own transaction
+ * (or statement), durable when it returns 0; any thread, blocking (never on a serving loop). 0,
+ * TARRY_EINVAL (a malformed hash, bytes that do not hash to it, or more bytes than the store
+ * takes: nothing kept) or an I/O error, with the reason in store_last_error().
+ * LMDB keeps nothing and returns 0: one machine has one host, whose data folder's plugins/ is
+ * the version store (plugins.h).
+ */
+int store_plugin_put(store *st, const char *hash, const char *name, const char *version, const void *bytes,
+                     size_t len);
+/* The bytes of version `hash`: 0 with *bytes (malloc'd, the caller frees) and *len, TARRY_ENOTFOUND
+ * (not kept; LMDB: always), or another code with the reason in store_last_error(). Any thread,
+ * blocking. The caller checks the bytes against the hash before it trusts them. */
+int store_plugin_get(store *st, const char *hash, void **bytes, size_t *len);
+
 #endif

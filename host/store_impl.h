@@ -154,6 +154,10 @@ struct store_ops {
     int (*claim)(store *st, store_claim_kind kind, int64_t now_ms, size_t max, size_t *claimed);
     int (*batch_announce)(store_batch *b, unsigned events);
     int (*hosts_scan)(store_txn *txn, int64_t left_within_ms, store_host_cb cb, void *user);
+    /* plugin versions' bytes */
+    int (*plugin_put)(store *st, const char *hash, const char *name, const char *version, const void *bytes,
+                      size_t len);
+    int (*plugin_get)(store *st, const char *hash, void **bytes, size_t *len);
 };
 
 /*

@@ -1575,6 +1575,26 @@ int lmdb_exec_count(store_txn *txn, const char *function, exec_state state, uint
     return (rc && rc != MDB_NOTFOUND) ? lmdb_fail(t->st, rc, "counting executions") : 0;
 }
 
+/* ---- plugin versions' bytes ---------------------------------------------------------------- */
+
+/* Nothing is kept here: an LMDB store has one host, whose data folder's plugins/ already holds
+ * every version it loaded (plugins.h), so a second copy in the map would only cost its size. */
+static int lmdb_plugin_put(store *st, const char *hash, const char *name, const char *version,
+                           const void *bytes, size_t len)
+{
+    (void)st, (void)hash, (void)name, (void)version, (void)bytes, (void)len;
+    return 0;
+}
+
+static int lmdb_plugin_get(store *st, const char *hash, void **bytes, size_t *len)
+{
+    (void)st, (void)hash;
+    *bytes = NULL;
+    *len = 0;
+    store_set_error("the LMDB store keeps no plugin versions: the data folder's plugins/ holds them");
+    return TARRY_ENOTFOUND;
+}
+
 /* ---- the ops table: the only way into this implementation (store_impl.h) ---------------- */
 
 const struct store_ops store_lmdb_ops = {
@@ -1645,4 +1665,6 @@ const struct store_ops store_lmdb_ops = {
     .claim = lmdb_claim,
     .batch_announce = lmdb_batch_announce,
     .hosts_scan = lmdb_hosts_scan,
+    .plugin_put = lmdb_plugin_put,
+    .plugin_get = lmdb_plugin_get,
 };

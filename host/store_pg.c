@@ -777,4 +777,6 @@ static const struct store_ops pgs_ops = {
     .claim = pgs_claim,
     .batch_announce = pgs_batch_announce,
     .hosts_scan = pgs_hosts_scan,
+    .plugin_put = pgs_plugin_put,
+    .plugin_get = pgs_plugin_get,
 };

@@ -11,7 +11,8 @@
  * record and its metadata rows), store_pg_query.c (scans and listings of
  * executions), store_pg_journal.c (journal, attempts, logs), store_pg_keys.c
  * (callers, crash histories, cron marks, idempotency keys),
- * store_pg_outbox.c (notifications) and store_pg_retention.c (retention).
+ * store_pg_outbox.c (notifications), store_pg_retention.c (retention) and
+ * store_pg_plugins.c (plugin versions' bytes).
  *
  * Rules every file keeps: statements use $n parameters (never a value
  * pasted into SQL), their texts are static literals next to the function
@@ -262,5 +263,10 @@ int pgs_retention_due(store_txn *txn, int64_t now_ms, store_retention_cb cb, voi
 int pgs_batch_exec_purge(store_batch *b, int64_t expire_at, const exec_id *id, int64_t postpone_to);
 int pgs_retention_info_get(store_txn *txn, store_retention_info *out);
 int pgs_retention_build(store *st, store_retention_of_cb retention_of, void *user);
+
+/* pgplugins (store_pg_plugins.c): */
+int pgs_plugin_put(store *st, const char *hash, const char *name, const char *version, const void *bytes,
+                   size_t len);
+int pgs_plugin_get(store *st, const char *hash, void **bytes, size_t *len);
 
 #endif

@@ -137,7 +137,7 @@ void fuzz_host_init(void)
         fprintf(stderr, "fuzz_host: store_open: %s\n", err);
         abort();
     }
-    if (plugins_open(&host.pl, FUZZ_PLUGINS_DIR, vstore) != 0 || !plugins_find(host.pl, "echo")) {
+    if (plugins_open(&host.pl, FUZZ_PLUGINS_DIR, vstore, NULL) != 0 || !plugins_find(host.pl, "echo")) {
         fprintf(stderr, "fuzz_host: the fuzz plugin did not load from %s\n", FUZZ_PLUGINS_DIR);
         abort();
     }

@@ -15,7 +15,9 @@ files that nobody but its own user (or root) could have written:
   4. The version store: bytes planted at data/plugins/<hash>.so of a real
      plugin are replaced by the real plugin's (which is what serves), and a
      planted file for a pinned version whose folder file is gone is never
-     loaded.
+     loaded: on LMDB its execution is blocked (still pinned to its version);
+     on PostgreSQL the database's copy of that version's bytes replaces the
+     plant and the execution runs its own code.
 """
 
 import os
@@ -151,15 +153,26 @@ def planted_store():
         with open(os.path.join(store, real + ".so"), "rb") as f, open(harness.plugin_path("testfns"), "rb") as g:
             check(f.read() == g.read(), "the store holds the real plugin's bytes again")
 
-        check("plugin version %s refused from the version store" % wflog in log and "planted" in log,
-              "the planted file for the pinned version is refused, logged", h.log_tail())
         names = {p.get("name") for p in h.plugins()}
         check("rl" not in names, "the planted plugin is not loaded as any version", h.plugins())
-        # The pinned execution never runs the planted code: when its sleep ends it cannot run at all.
         status, doc = h.reschedule(sleeper)
         doc = h.wait_state(sleeper, ("blocked", "failed", "succeeded"))
-        check_eq(doc["state"], "blocked", "the execution pinned to the planted version is blocked, not run")
-        print("   blocked: %s" % doc.get("error"))
+        if h.store == "postgres":
+            # The database keeps every version's bytes (plugin_versions): the real ones replace the plant.
+            check("plugin version %s fetched into the version store" % wflog in log and "planted" in log,
+                  "the planted file for the pinned version is replaced from the database, logged", h.log_tail())
+            with open(os.path.join(store, wflog + ".so"), "rb") as f:
+                check(f.read() == open(harness.plugin_path("wflog"), "rb").read(),
+                      "the store holds wflog's real bytes again")
+            check_eq((doc["state"], doc["plugin"]["hash"]), ("succeeded", wflog),
+                     "the execution pinned to it runs its own version's code")
+        else:
+            check("plugin version %s refused from the version store" % wflog in log and "planted" in log,
+                  "the planted file for the pinned version is refused, logged", h.log_tail())
+            # The pinned execution never runs the planted code: when its sleep ends it cannot run at all.
+            check_eq(doc["state"], "blocked", "the execution pinned to the planted version is blocked, not run")
+            check_eq(doc["plugin"]["hash"], wflog, "and stays pinned to its version")
+            print("   blocked: %s" % doc.get("error"))
 
 
 def main():

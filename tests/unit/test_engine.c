@@ -57,7 +57,7 @@ static int open_engine(fixture *f, uint64_t map_size)
         fprintf(stderr, "store_open: %s\n", err);
         return -1;
     }
-    if (plugins_open(&f->pl, f->dir /* no .so in it */, vstore) != 0)
+    if (plugins_open(&f->pl, f->dir /* no .so in it */, vstore, NULL) != 0)
         return -1;
     uv_loop_init(&f->loop);
     if (engine_create(&f->e, &f->loop, f->st, f->pl, 2) != 0)

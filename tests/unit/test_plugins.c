@@ -126,7 +126,7 @@ static void test_first_layout_loads_as_revision_1(void **state)
 
     folder_make(&f);
     install(&f, "old_layout", "old_layout.so");
-    assert_int_equal(plugins_open(&set, f.dir, f.store), 0);
+    assert_int_equal(plugins_open(&set, f.dir, f.store, NULL), 0);
     fn = plugins_find(set, "old_later");
     assert_non_null(fn);
     assert_null(fn->owner->error);
@@ -191,7 +191,7 @@ static void test_apply_is_all_or_nothing(void **state)
 
     folder_make(&f);
     install(&f, "rl_v1", "rl.so");
-    assert_int_equal(plugins_open(&set, f.dir, f.store), 0);
+    assert_int_equal(plugins_open(&set, f.dir, f.store, NULL), 0);
     assert_string_equal(registry_version(set), "1.0.0");
     install(&f, "rl_v2", "rl.so");
     for (k = 1;; k++) {
