@@ -497,16 +497,17 @@ static void newer_error(pg_db *db, int version, char *err, size_t errlen)
 }
 
 /*
- * One transaction: take the lock, read the version, apply the next migration if one is missing.
- * *applied gets it (NULL: the schema was up to date); *version the version after.
+ * One transaction: take the lock, read the version, apply every missing migration in order and
+ * record each. All or none: a database is never left between two versions, and of hosts that
+ * start together the first applies them all while the others wait on the lock and find nothing.
  */
-static int migrate_step(pg_db *db, const pg_migration **applied, int *version, char *err, size_t errlen)
+int pg_schema_migrate(pg_db *db, pg_schema_applied_cb applied, void *user, int *version, char *err,
+                      size_t errlen)
 {
     char step[128], host[256] = "", pid[24];
-    const pg_migration *m;
-    int rc;
+    int rc, from;
 
-    *applied = NULL;
+    *version = 0;
     if ((rc = pg_run(db, "starting a migration", "BEGIN", PGRES_COMMAND_OK, NULL, err, errlen)) != 0)
         return rc;
     /* IF NOT EXISTS and the migrations' own notices are nothing an operator must read. */
@@ -527,15 +528,17 @@ static int migrate_step(pg_db *db, const pg_migration **applied, int *version, c
         rollback(db); /* nothing to write (an empty tarry_schema made just now is not needed yet) */
         return 0;
     }
-    m = &migrations[*version]; /* version N is migrations[N - 1]: the next one is at [*version] */
-    snprintf(step, sizeof step, "applying schema version %d", m->version);
-    if ((rc = pg_run(db, step, m->sql, PGRES_COMMAND_OK, NULL, err, errlen)) != 0)
-        goto fail;
     gethostname(host, sizeof host - 1);
     snprintf(pid, sizeof pid, "%ld", (long)getpid());
-    {
+    from = *version;
+    for (int v = from; v < pg_schema_latest(); v++) {
+        const pg_migration *m = &migrations[v]; /* version N is migrations[N - 1] */
         char vtext[16];
         const char *params[] = {vtext, m->description, host, pid};
+
+        snprintf(step, sizeof step, "applying schema version %d", m->version);
+        if ((rc = pg_run(db, step, m->sql, PGRES_COMMAND_OK, NULL, err, errlen)) != 0)
+            goto fail;
         snprintf(vtext, sizeof vtext, "%d", m->version);
         snprintf(step, sizeof step, "recording schema version %d", m->version);
         if ((rc = pg_run_params(
@@ -545,29 +548,14 @@ static int migrate_step(pg_db *db, const pg_migration **applied, int *version, c
                  4, params, PGRES_COMMAND_OK, NULL, err, errlen)) != 0)
             goto fail;
     }
-    snprintf(step, sizeof step, "committing schema version %d", m->version);
+    snprintf(step, sizeof step, "committing schema versions %d to %d", from + 1, pg_schema_latest());
     if ((rc = pg_run(db, step, "COMMIT", PGRES_COMMAND_OK, NULL, err, errlen)) != 0)
         return rc; /* a failed COMMIT has ended the transaction */
-    *applied = m;
-    *version = m->version;
+    *version = pg_schema_latest();
+    for (int v = from; v < pg_schema_latest() && applied; v++)
+        applied(user, &migrations[v]);
     return 0;
 fail:
     rollback(db);
     return rc;
-}
-
-int pg_schema_migrate(pg_db *db, pg_schema_applied_cb applied, void *user, int *version, char *err,
-                      size_t errlen)
-{
-    *version = 0;
-    for (;;) {
-        const pg_migration *m;
-        int rc = migrate_step(db, &m, version, err, errlen);
-        if (rc)
-            return rc;
-        if (!m)
-            return 0;
-        if (applied)
-            applied(user, m);
-    }
 }

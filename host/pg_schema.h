@@ -7,9 +7,11 @@
  * database records each applied version in `tarry_schema` (version,
  * description, applied_at, and the hostname and pid of the tarry that applied
  * it). Applying takes a transaction-scoped advisory lock on a fixed key
- * (PG_SCHEMA_LOCK_KEY) in every migration's transaction, so hosts and `tarry
- * migrate`s that start together apply each migration exactly once: the others
- * wait for the lock, then find it applied.
+ * (PG_SCHEMA_LOCK_KEY) and applies every missing migration in that one
+ * transaction, so hosts and `tarry migrate`s that start together apply each
+ * migration exactly once (the first applies them all; the others wait for
+ * the lock, then find nothing to apply), and a database is never left
+ * between two versions.
  *
  * A database at a version above the last one this binary knows is refused
  * (TARRY_ERANGE, "database schema is at version 3; this tarry knows versions
@@ -35,16 +37,15 @@ typedef struct pg_migration {
 /* The highest version this binary knows. */
 int pg_schema_latest(void);
 
-/* Called after each migration committed. */
+/* Called for each migration applied, once their transaction committed. */
 typedef void (*pg_schema_applied_cb)(void *user, const pg_migration *m);
 
 /*
- * Bring db's schema up to pg_schema_latest(), one migration per transaction,
- * each under the advisory lock. *version gets the version the database is at
- * when it returns (also on failure: what got applied stays applied). Returns
+ * Bring db's schema up to pg_schema_latest() in one transaction under the
+ * advisory lock. *version gets the version the database is at when it
+ * returns (on failure: where it was, as everything is rolled back). Returns
  * 0; TARRY_ERANGE when the database is at a newer version; TARRY_EIO when a
- * statement failed (err names the step, the version and the database; that
- * migration's transaction is rolled back).
+ * statement failed (err names the step, the version and the database).
  */
 int pg_schema_migrate(pg_db *db, pg_schema_applied_cb applied, void *user, int *version, char *err,
                       size_t errlen);

@@ -1,6 +1,7 @@
 /*
  * test_store_pg_core.c - the PostgreSQL store's core against a real server:
- * opening (migration, the one-host lock), transactions as snapshots, the
+ * opening (migration), hosts sharing the database (claims, conflicts,
+ * fencing, a restarted host's take-over), transactions as snapshots, the
  * record codec (every field, NULLs, the extremes of times and counters),
  * batches committed in one pipelined transaction (all or nothing, larger
  * than a pipeline window), how failures map to codes, and a pooled
@@ -11,7 +12,6 @@
  * The store's conformance to store.h is tests/unit/test_store.c's, run on
  * both stores; this file tests what only the PostgreSQL store has.
  */
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -208,19 +208,115 @@ static void opens_migrated(void **state)
     assert_int_equal(pgs_check_folder(st), 0);
 }
 
-static void one_host_per_database(void **state)
+static void join(store *st, const char *id, const char *prev)
 {
-    store *second = NULL;
-    char err[1024] = "";
+    store_host_info me = {.id = id, .hostname = "test", .address = "", .pid = 1, .workers = 2, .lease_ms = 60000};
 
-    assert_int_equal(store_pg_open(&second, url, err, sizeof err), TARRY_EEXIST);
-    assert_null(second);
-    if (!strstr(err, "another tarry host uses this database") || !strstr(err, "backend pid") ||
-        !strstr(err, testdb.name))
-        fail_msg("the refusal does not say who holds the database: %s", err);
-    pgs_close(*state);
-    /* The lock ends with the session that held it. */
-    *state = open_store();
+    if (store_host_join(st, &me, prev, NULL, NULL) != 0)
+        fail_msg("joining as %s: %s", id, store_last_error(st));
+}
+
+static int commit_one(store *st, const exec_record *rec, const exec_record *prev)
+{
+    store_batch *b = pgs_batch_new(st);
+    int rc;
+
+    assert_int_equal(pgs_batch_exec_put(b, rec, prev), 0);
+    rc = pgs_batch_commit(st, b);
+    pgs_batch_free(b);
+    return rc;
+}
+
+static size_t claim(store *st, store_claim_kind kind)
+{
+    size_t n = 0;
+
+    if (store_claim(st, kind, INT64_MAX / 2, 100, &n) != 0)
+        fail_msg("claiming: %s", store_last_error(st));
+    return n;
+}
+
+/*
+ * Two hosts open one database: an execution queued by one is held by it, so the other can
+ * neither claim nor write it (a conflict naming it) until the first leaves and releases it.
+ */
+static void hosts_share_a_database(void **state)
+{
+    store *a = *state, *b = open_store();
+    exec_record r = record("f", EXEC_QUEUED), run = r, other;
+    char id[ID_TEXT_LEN + 1];
+    const char *params[1] = {id};
+    exec_id named;
+
+    join(a, "00000000000000a1", NULL);
+    join(b, "00000000000000b2", NULL);
+    assert_int_equal(commit_one(a, &r, NULL), 0);
+    id_format(&r.id, id);
+    assert_int_equal(select_int(a, "SELECT count(*) FROM executions WHERE id = $1 AND lease_owner = "
+                                   "'00000000000000a1'", 1, params), 1);
+    assert_int_equal(claim(b, STORE_CLAIM_QUEUED), 0);
+    run.state = EXEC_RUNNING;
+    assert_int_equal(commit_one(b, &run, &r), TARRY_ECONFLICT);
+    other = record("f", EXEC_QUEUED);
+    {
+        store_batch *bt = pgs_batch_new(b);
+        assert_int_equal(pgs_batch_exec_put(bt, &other, NULL), 0);
+        assert_int_equal(pgs_batch_exec_put(bt, &run, &r), 0);
+        assert_int_equal(pgs_batch_commit(b, bt), TARRY_ECONFLICT);
+        assert_true(store_batch_conflict(bt, &named));
+        assert_memory_equal(&named, &r.id, sizeof named);
+        pgs_batch_free(bt);
+    }
+    assert_false(stored(b, &other.id)); /* the batch failed as a whole */
+    pgs_close(a); /* a clean leave releases what it held */
+    *state = b;
+    assert_int_equal(claim(b, STORE_CLAIM_QUEUED), 1);
+    assert_int_equal(select_int(b, "SELECT lease_epoch FROM executions WHERE id = $1", 1, params), 2);
+    assert_int_equal(commit_one(b, &run, &r), 0);
+}
+
+/* A host declared stopped (its lease ran out while it was cut off) has its late batches refused. */
+static void a_stopped_hosts_batch_is_fenced(void **state)
+{
+    store *st = *state;
+    exec_record r = record("f", EXEC_QUEUED), done;
+    char err[1024];
+    pg_db *other;
+
+    join(st, "00000000000000c3", NULL);
+    assert_int_equal(commit_one(st, &r, NULL), 0);
+    if (pg_connect(url, &other, err, sizeof err) != 0 ||
+        pg_run(other, "declaring it stopped", "SELECT tarry_host_release('00000000000000c3', 'lease expired')",
+               PGRES_TUPLES_OK, NULL, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    pg_close(other);
+    done = r;
+    done.state = EXEC_SUCCEEDED;
+    assert_int_equal(commit_one(st, &done, &r), TARRY_EBROKEN);
+    if (!strstr(store_last_error(st), "stopped"))
+        fail_msg("the refusal should say the host was declared stopped: %s", store_last_error(st));
+}
+
+/* A host started again in the same folder takes over what its previous engine held. */
+static void a_restarted_host_takes_over(void **state)
+{
+    store *old = *state, *again;
+    exec_record r = record("f", EXEC_QUEUED), run = r;
+    char id[ID_TEXT_LEN + 1];
+    const char *params[1] = {id};
+
+    join(old, "00000000000000d4", NULL);
+    assert_int_equal(commit_one(old, &r, NULL), 0);
+    again = open_store();
+    join(again, "00000000000000e5", "00000000000000d4");
+    id_format(&r.id, id);
+    assert_int_equal(select_int(again, "SELECT count(*) FROM executions WHERE id = $1 AND lease_owner = "
+                                       "'00000000000000e5'", 1, params), 1);
+    run.state = EXEC_RUNNING;
+    assert_int_equal(commit_one(again, &run, &r), 0);
+    assert_int_equal(commit_one(old, &run, &r), TARRY_EBROKEN); /* the old engine is fenced */
+    pgs_close(old);
+    *state = again;
 }
 
 static void bad_url_names_the_reason(void **state)
@@ -617,56 +713,6 @@ static void ended_sessions_leave_the_pool(void **state)
     pgs_batch_free(b);
 }
 
-/* A session of a host killed with -9 whose last batch is still open: it commits after a while. */
-struct late_commit {
-    pg_db *db;
-    int rc;
-};
-
-static void *commit_later(void *arg)
-{
-    struct late_commit *lc = arg;
-    char err[512];
-
-    usleep(500 * 1000);
-    lc->rc = pg_run(lc->db, "committing late", "COMMIT", PGRES_COMMAND_OK, NULL, err, sizeof err);
-    return NULL;
-}
-
-/*
- * The host lock goes with the dead host's lock session at once, but a batch it had sent may
- * still COMMIT in its own backend: the next open waits for it, so what it reads is final.
- */
-static void open_waits_for_a_dead_hosts_late_commit(void **state)
-{
-    exec_record r = record("f", EXEC_QUEUED), got;
-    struct late_commit lc = {NULL, -1};
-    char err[1024], idtext[ID_TEXT_LEN + 1];
-    const char *params[1] = {idtext};
-    pthread_t thread;
-    store_txn *t;
-    store *st;
-
-    put_direct(*state, &r, NULL);
-    pgs_close(*state); /* the host is gone: its lock with it */
-    *state = NULL;
-    id_format(&r.id, idtext);
-    if (pg_connect(url, &lc.db, err, sizeof err) != 0 ||
-        pg_run(lc.db, "beginning", "BEGIN", PGRES_COMMAND_OK, NULL, err, sizeof err) != 0 ||
-        pg_run_params(lc.db, "finishing it", "UPDATE executions SET state = 'succeeded' WHERE id = $1", 1,
-                      params, PGRES_COMMAND_OK, NULL, err, sizeof err) != 0)
-        fail_msg("%s", err);
-    assert_int_equal(pthread_create(&thread, NULL, commit_later, &lc), 0);
-    *state = st = open_store();
-    assert_int_equal(pgs_txn_begin(st, false, &t), 0);
-    assert_int_equal(pgs_exec_get(t, &r.id, &got), 0);
-    assert_int_equal(got.state, EXEC_SUCCEEDED); /* not read before the late commit */
-    pgs_txn_abort(t);
-    pthread_join(thread, NULL);
-    assert_int_equal(lc.rc, 0);
-    pg_close(lc.db);
-}
-
 static int setup(void **state)
 {
     if (pg_testdb_create(&testdb) != 0)
@@ -705,8 +751,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(opens_migrated, setup, teardown),
         cmocka_unit_test_setup_teardown(opened_by_url, setup, teardown),
-        cmocka_unit_test_setup_teardown(one_host_per_database, setup, teardown),
-        cmocka_unit_test_setup_teardown(open_waits_for_a_dead_hosts_late_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(hosts_share_a_database, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_stopped_hosts_batch_is_fenced, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_restarted_host_takes_over, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_url_names_the_reason, setup, teardown),
         cmocka_unit_test_setup_teardown(record_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(times_are_timestamps, setup, teardown),
