@@ -87,6 +87,7 @@ typedef struct store_host_row {
     int workers;
     int64_t started_at, heartbeat_at, lease_expires_at, left_at; /* Unix ms; left_at 0: live */
     uint64_t held;     /* executions it holds now */
+    uint64_t running;  /* of which running */
     uint64_t released; /* executions released when it left */
 } store_host_row;
 typedef int (*store_host_cb)(void *user, const store_host_row *h);

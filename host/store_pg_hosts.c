@@ -284,7 +284,8 @@ int pgs_hosts_scan(store_txn *txn, int64_t left_within_ms, store_host_cb cb, voi
     static const char sql[] =
         "SELECT h.id, h.hostname, h.address, h.left_reason, h.pid, h.workers, tarry_ms(h.started_at), "
         "tarry_ms(h.heartbeat_at), tarry_ms(h.lease_expires_at), tarry_ms(h.left_at), "
-        "(SELECT count(*) FROM executions e WHERE e.lease_owner = h.id), h.released FROM hosts h "
+        "c.held, c.running, h.released FROM hosts h CROSS JOIN LATERAL (SELECT count(*) AS held, "
+        "count(*) FILTER (WHERE e.state = 'running') AS running FROM executions e WHERE e.lease_owner = h.id) c "
         "WHERE h.left_at IS NULL OR h.left_at > now() - make_interval(secs => $1::bigint / 1000.0) "
         "ORDER BY h.left_at IS NOT NULL, h.started_at, h.id";
     pgs_buf within;
@@ -307,7 +308,8 @@ int pgs_hosts_scan(store_txn *txn, int64_t left_within_ms, store_host_cb cb, voi
             .lease_expires_at = pgs_i64(r, i, 8),
             .left_at = pgs_i64(r, i, 9),
             .held = (uint64_t)pgs_i64(r, i, 10),
-            .released = (uint64_t)pgs_i64(r, i, 11),
+            .running = (uint64_t)pgs_i64(r, i, 11),
+            .released = (uint64_t)pgs_i64(r, i, 12),
         };
         if ((rc = cb(user, &row)) != 0)
             return rc;

@@ -5,8 +5,9 @@ forms --store takes.
     schema), logs which store it opened (database, server, user; never the password), and
     GET /v1/cluster says postgres; its data folder holds the lock, tarry.addr and the plugin
     copies, and no LMDB file; an execution it ran is a row in the database;
-  - a second host on the same database (another data folder) exits 78, saying another host
-    uses it, without the password;
+  - a second host on the same database (another data folder) serves beside it: each reads what
+    the other ran, GET /v1/cluster on either lists both (itself first), and once it stops the
+    first lists it as left;
   - the host stopped and started again finds what it stored; after kill -9 a delayed
     execution it acknowledged still runs, once; with the database stopped, a restarted engine
     waits for it (started again by the supervisor) and serves once it is back;
@@ -64,16 +65,29 @@ def host_on_postgres(pg):
         check_eq(count_rows(pg, "one", "SELECT count(*) FROM executions WHERE state = 'succeeded'"), 1,
                  "it is a row in the database")
 
-        # A second host on the same database: refused by the store's one-host lock.
-        other = tempfile.mkdtemp(prefix="tarry-it-")
-        try:
-            p = serve("--data", os.path.join(other, "data"), "--plugins", h.plugins_dir, "--listen",
-                      "127.0.0.1:0", env={"TARRY_STORE": url})
-            check_eq(p.returncode, 78, "a second host on the same database exits 78")
-            check("another tarry host uses this database" in p.stderr, "saying another host uses it", p.stderr)
-            check(SECRET not in p.stderr, "without the password", p.stderr)
-        finally:
-            shutil.rmtree(other, ignore_errors=True)
+        # A second host on the same database (its own data folder) serves beside the first: each
+        # answers for what the other ran, and GET /v1/cluster on either lists both.
+        with harness.Host(plugins=["testfns"], store_url=url, store_env=True) as h2:
+            status, doc = h2.trigger("echo", {"n": 5}, wait="30s")
+            check_eq((status, doc.get("state")), (200, "succeeded"), "a second host on the database runs an execution")
+            check_eq(h.execution(doc["id"])["state"], "succeeded", "which the first host reads")
+            check_eq(h2.execution(done)["state"], "succeeded", "and the second reads the first's")
+            for this, other, name in ((h, h2, "first"), (h2, h, "second")):
+                status, cl, _ = this.client.get("/v1/cluster")
+                hosts = cl.get("hosts", [])
+                selves = [x.get("self") for x in hosts]
+                check_eq((status, len(hosts), selves), (200, 2, [True, False]),
+                         "GET /v1/cluster on the %s host lists both, itself first" % name)
+                pids = {x.get("pid") for x in hosts}
+                check_eq(pids, {this.engine_pid(), other.engine_pid()}, "by their engines' pids")
+                check(all(x.get("heartbeat_at") and x.get("lease_expires_at") for x in hosts),
+                      "each with its heartbeat and lease", hosts)
+            check(SECRET not in h2.log_text(), "the second host never logs the password")
+            check_eq(h2.stop(), 0, "the second host stops cleanly")
+        status, cl, _ = h.client.get("/v1/cluster")
+        left = [x for x in cl.get("hosts", []) if x.get("left_at")]
+        check_eq([x.get("left_reason") for x in left], ["it stopped"], "then the first lists it as left: it stopped")
+        executions = count_rows(pg, "one", "SELECT count(*) FROM executions")
 
         check_eq(h.stop(), 0, "a clean stop")
         h.start()
@@ -84,7 +98,7 @@ def host_on_postgres(pg):
         h.start()
         final = h.wait_final(later, timeout=60)
         check_eq(final["state"], "succeeded", "after kill -9 the acknowledged delayed execution runs")
-        check_eq(count_rows(pg, "one", "SELECT count(*) FROM executions"), 2, "each execution is one row")
+        check_eq(count_rows(pg, "one", "SELECT count(*) FROM executions"), executions + 1, "each execution is one row")
 
         # The database away while the engine starts again (a server restarting): the supervisor
         # keeps starting it, and once the database is back the host serves what it stored.
