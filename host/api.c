@@ -318,6 +318,14 @@ static void reply_not_accepted(api *a, http_req *req, int rc, const char *what)
         http_reply_error(req, 500, "internal", "%s: out of memory; nothing was accepted", what);
         return;
     }
+    if (rc == TARRY_ECONFLICT) {
+        /* Several hosts on one store: another took the execution, or the new one's key, first. */
+        http_reply_error(req, 409, "conflict",
+                         "%s: another host holds the execution, or took its idempotency key at the same "
+                         "moment; nothing was accepted here: send it again",
+                         what);
+        return;
+    }
     http_add_header(req, "Retry-After", API_STORE_FULL_RETRY_AFTER);
     if (rc == TARRY_EFULL)
         http_reply_error(req, 503, "store_full", "%s: %s; nothing was accepted: free space, then retry", what,

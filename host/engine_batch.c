@@ -19,6 +19,7 @@
 #include "engine_int.h"
 #include "hlog.h"
 #include "status.h"
+#include "store_cluster.h"
 
 static size_t count_acks(const list_node *head)
 {
@@ -162,6 +163,27 @@ static void reject(engine *e, commit_entry *ce, int status)
     engine_exec_free(e, x);
 }
 
+/* A new execution of the failed batch lost its idempotency key to another host's (store_pg_keys.c):
+ * refused (409, nothing accepted; sent again, it finds the other's execution) and out of the batch. */
+static bool new_conflict(engine *e)
+{
+    exec_id id;
+
+    if (!store_batch_conflict(e->batch, &id))
+        return false;
+    for (size_t i = 0; i < e->entry_count; i++) {
+        commit_entry *ce = &e->entries[i];
+        if (memcmp(&ce->x->rec.id, &id, sizeof id) != 0 || ce->x->committed_state != EXEC_NONE)
+            continue;
+        hlog(HLOG_INFO, "a new execution of %s lost its idempotency key to another host's: refused",
+             ce->x->rec.function);
+        reject(e, ce, TARRY_ECONFLICT);
+        e->entries[i] = e->entries[--e->entry_count];
+        return true;
+    }
+    return false;
+}
+
 /*
  * The commit state changed (it failed for the first time, or for another
  * reason than before): say so once. A disk that stays full or broken is
@@ -187,9 +209,10 @@ static void batch_failed(engine *e, int status, const char *why)
 {
     size_t rejected = 0, retried = 0;
     int64_t delay;
-    /* Another host took one of the batch's executions first (engine_cluster.c): it is dropped
-     * here, and the rest, which did nothing wrong, is committed again at once, nobody refused. */
-    bool conflict = status == TARRY_ECONFLICT && engine_cluster_conflict(e);
+    /* Another host took one of the batch's executions first (engine_cluster.c), or a new one's
+     * idempotency key (store_pg_keys.c): that one is dropped here (the new one refused), and
+     * the rest, which did nothing wrong, is committed again at once, nobody else refused. */
+    bool conflict = status == TARRY_ECONFLICT && (new_conflict(e) || engine_cluster_conflict(e));
 
     e->stats.commit_failures++;
     engine_quarantine_committed(e, false);

@@ -338,10 +338,19 @@ int pgs_idem_get(store_txn *txn, const char *function, const char *key, store_id
     return 0;
 }
 
-static const char idem_put_sql[] = "INSERT INTO idempotency_keys (function, key_hash, exec_id, expires_at)\n"
-                                   "VALUES ($1, decode($2, 'hex'), $3, tarry_ts($4))\n"
-                                   "ON CONFLICT (function, key_hash) DO UPDATE SET exec_id = "
-                                   "EXCLUDED.exec_id, expires_at = EXCLUDED.expires_at";
+/*
+ * A key is taken only if it is free, expired, or already this execution's. Two hosts can each
+ * find a key absent and accept a trigger with it at once (their checks are reads, each before
+ * its own commit): the second commit to reach the key is a conflict naming its new execution
+ * (tarry_conflict, TRC01), which the engine refuses (engine_batch.c), so one key never stands
+ * for two executions. One host alone never gets here: its pending keys are in its memory.
+ */
+static const char idem_put_sql[] =
+    "WITH taken AS (INSERT INTO idempotency_keys (function, key_hash, exec_id, expires_at)\n"
+    "VALUES ($1, decode($2, 'hex'), $3, tarry_ts($4))\n"
+    "ON CONFLICT (function, key_hash) DO UPDATE SET exec_id = EXCLUDED.exec_id, expires_at = EXCLUDED.expires_at\n"
+    "WHERE idempotency_keys.exec_id = EXCLUDED.exec_id OR idempotency_keys.expires_at <= now() RETURNING 1)\n"
+    "SELECT tarry_conflict($3) WHERE NOT EXISTS (SELECT FROM taken)";
 
 int pgs_batch_idem_put(store_batch *b, const char *function, const char *key, const store_idem *v)
 {

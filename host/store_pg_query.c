@@ -260,23 +260,27 @@ int pgs_timer_first(store_txn *txn, int64_t *due_ms, exec_id *id)
 
 int pgs_timer_each(store_txn *txn, store_timer_cb cb, void *user)
 {
-    /* After the row ($1 due, $2 id) the last page ended with, or from the first ($1 NULL). */
+    /* After the row ($1 due, $2 id) the last page ended with, or from the first ($1 NULL); a host
+     * ($4) sees the timers it holds or could claim, never another host's: that one fires them,
+     * and a due timer this host cannot take would wake it again and again until then. */
     static const char sql[] = "SELECT tarry_ms(due_at), id FROM executions WHERE due_at IS NOT NULL"
                               " AND ($1::bigint IS NULL OR (due_at, id) > (tarry_ts($1), $2::text))"
+                              " AND ($4::text IS NULL OR lease_owner IS NULL OR lease_owner = $4::text)"
                               " ORDER BY due_at, id LIMIT $3";
     struct pg_txn *t = (struct pg_txn *)txn;
+    const char *mine = held_only(t, EXEC_SCHEDULED);
     pgs_buf due_text, rows_text;
     char after[ID_TEXT_LEN + 1] = ID_BELOW_ALL;
     const char *due = NULL;
     size_t page = PAGE_FIRST;
 
     for (;;) {
-        const char *params[] = {due, after, pgs_int(&rows_text, (int64_t)page)};
+        const char *params[] = {due, after, pgs_int(&rows_text, (int64_t)page), mine};
         PGresult *r;
         int rc, rows;
         int64_t due_ms = 0;
 
-        if ((rc = pgs_query(t, "scanning timers", sql, 3, params, &r)) != 0)
+        if ((rc = pgs_query(t, "scanning timers", sql, 4, params, &r)) != 0)
             return rc;
         rows = PQntuples(r);
         for (int i = 0; i < rows; i++) {
