@@ -1,6 +1,9 @@
 /*
  * cli_cluster.c - `tarry cluster`: the hosts serving the store (GET
  * /v1/cluster), their heartbeats and workers, and with -v what runs on each.
+ * On PostgreSQL the list has every host of the database, and those that
+ * left within the hour (HEARTBEAT says "left ... ago", -v says why); what
+ * runs on another host is a count: that host's own answer lists it.
  *
  * Ages (UP FOR, HEARTBEAT) are measured against the answering host's own
  * heartbeat_at, not this machine's clock: the host answering is alive as it
@@ -59,8 +62,20 @@ static void print_running(const cJSON *h)
     cli_say(stdout, "\nhost %s (%s, pid %.0f): ", cli_json_str(h, "id") ? cli_json_str(h, "id") : "?",
             cli_json_str(h, "hostname") ? cli_json_str(h, "hostname") : "-",
             cJSON_GetNumberValue(cli_json_get(h, "pid")));
+    if (cli_json_get(h, "left_at")) {
+        cli_say(stdout, "left: %s; %.0f executions released to the others\n",
+                cli_json_str(h, "left_reason") ? cli_json_str(h, "left_reason") : "?",
+                cJSON_GetNumberValue(cli_json_get(h, "released")));
+        return;
+    }
     if (total == 0) {
         fputs("nothing running\n", stdout);
+        return;
+    }
+    if (!cJSON_IsArray(running)) {
+        const char *addr = cli_json_str(h, "address");
+        cli_say(stdout, "%d running (that host lists them: tarry --url http://%s cluster -v)\n", total,
+                addr ? addr : "ADDRESS");
         return;
     }
     printf("%d running\n", total);
@@ -93,7 +108,7 @@ int cli_cmd_cluster(client *c, const command *cmd, const cli_args *args)
 {
     static const char *const keys[] = {"id", "hostname", "pid", "address"};
     answer ans = {0};
-    cli_table rows = {.ncols = 8};
+    cli_table rows = {.ncols = 9};
     int rc;
 
     (void)cmd;
@@ -110,18 +125,26 @@ int cli_cmd_cluster(client *c, const command *cmd, const cli_args *args)
     }
     int64_t now = answer_now(hosts);
     cli_table_add(&rows, (const char *[]){"HOST", "HOSTNAME", "PID", "ADDRESS", "UP FOR", "HEARTBEAT",
-                                          "WORKERS", "BUSY"});
+                                          "WORKERS", "BUSY", "HOLDS"});
     cJSON_ArrayForEach(h, hosts)
     {
-        char *cells[8];
+        char *cells[9];
         for (int i = 0; i < 4; i++)
             cells[i] = cli_json_cell(cli_json_get(h, keys[i]));
         cells[4] = age_cell(h, "started_at", now, "");
-        cells[5] = age_cell(h, "heartbeat_at", now, " ago");
+        if (cli_json_get(h, "left_at")) {
+            char *left = age_cell(h, "left_at", now, " ago");
+            cells[5] = cli_xasprintf("left %s", left ? left : "");
+            free(left);
+        } else {
+            cells[5] = age_cell(h, "heartbeat_at", now, " ago");
+        }
         cells[6] = cli_json_cell(cli_json_get(h, "workers"));
         cells[7] = cli_json_cell(cli_json_get(h, "busy"));
+        /* What its lease covers (queued and running here); on LMDB the one host holds all: "-". */
+        cells[8] = cli_json_cell(cli_json_get(h, "held"));
         cli_table_add(&rows, (const char *const *)cells);
-        for (int i = 0; i < 8; i++)
+        for (int i = 0; i < 9; i++)
             free(cells[i]);
     }
     if (rows.nrows == 1) {
