@@ -319,6 +319,102 @@ static void a_restarted_host_takes_over(void **state)
     *state = again;
 }
 
+/* One execution and its idempotency key, in one batch (as the engine writes a new keyed one). */
+static int commit_keyed(store *st, const exec_record *rec, int64_t expires_at)
+{
+    store_batch *b = pgs_batch_new(st);
+    store_idem v = {rec->id, expires_at};
+    int rc;
+
+    assert_int_equal(pgs_batch_exec_put(b, rec, NULL), 0);
+    assert_int_equal(store_batch_idem_put(b, rec->function, "order-7", &v), 0);
+    rc = pgs_batch_commit(st, b);
+    if (rc == TARRY_ECONFLICT) {
+        exec_id named;
+        assert_true(store_batch_conflict(b, &named));
+        assert_memory_equal(&named, &rec->id, sizeof named); /* the new execution that lost */
+    }
+    pgs_batch_free(b);
+    return rc;
+}
+
+/*
+ * Two hosts that each found a key free commit a new execution with it: the second is a
+ * conflict naming its execution, and nothing of its batch is stored; a key that expired, or
+ * written again for its own execution, is taken.
+ */
+static void an_idempotency_key_is_taken_once(void **state)
+{
+    store *a = *state, *b = open_store();
+    exec_record first = record("f", EXEC_QUEUED), second = record("f", EXEC_QUEUED), third = record("f", EXEC_QUEUED);
+    int64_t later = id_time_ms(&first.id) + 3600 * 1000;
+    store_idem got;
+    store_txn *t;
+
+    join(a, "00000000000000f6", NULL);
+    join(b, "00000000000000f7", NULL);
+    assert_int_equal(commit_keyed(a, &first, later), 0);
+    assert_int_equal(commit_keyed(b, &second, later), TARRY_ECONFLICT);
+    assert_false(stored(b, &second.id));
+    assert_int_equal(store_txn_begin(b, false, &t), 0);
+    assert_int_equal(store_idem_get(t, "f", "order-7", &got), 0);
+    assert_memory_equal(&got.id, &first.id, sizeof got.id);
+    store_txn_abort(t);
+    {
+        store_batch *bt = pgs_batch_new(a);
+        store_idem v = {first.id, later + 1000};
+        assert_int_equal(store_batch_idem_put(bt, "f", "order-7", &v), 0);
+        assert_int_equal(pgs_batch_commit(a, bt), 0);
+        pgs_batch_free(bt);
+    }
+    {
+        store_batch *bt = pgs_batch_new(a);
+        store_idem v = {first.id, 1000}; /* expired long ago */
+        assert_int_equal(store_batch_idem_put(bt, "f", "order-7", &v), 0);
+        assert_int_equal(pgs_batch_commit(a, bt), 0);
+        pgs_batch_free(bt);
+    }
+    assert_int_equal(commit_keyed(b, &third, later), 0);
+    pgs_close(a);
+    *state = b;
+}
+
+static int note_timer(void *user, int64_t due_ms, const exec_id *id)
+{
+    (void)due_ms;
+    (void)id;
+    (*(size_t *)user)++;
+    return 0;
+}
+
+static size_t timers_seen(store *st)
+{
+    store_txn *t;
+    size_t n = 0;
+
+    assert_int_equal(store_txn_begin(st, false, &t), 0);
+    assert_int_equal(store_timer_each(t, note_timer, &n), 0);
+    store_txn_abort(t);
+    return n;
+}
+
+/* A host's timer scan has the timers it holds or could claim, never one another host holds. */
+static void timers_held_elsewhere_are_not_seen(void **state)
+{
+    store *a = *state, *b = open_store();
+    exec_record held = record("f", EXEC_QUEUED), free_one = record("f", EXEC_SCHEDULED);
+
+    held.discard_at = held.created_at + 1000; /* a queued one's timer: its discard_after */
+    free_one.scheduled_at = free_one.created_at + 2000;
+    join(a, "00000000000000a8", NULL);
+    join(b, "00000000000000b9", NULL);
+    assert_int_equal(commit_one(a, &held, NULL), 0);
+    assert_int_equal(commit_one(a, &free_one, NULL), 0);
+    assert_int_equal(timers_seen(a), 2);
+    assert_int_equal(timers_seen(b), 1);
+    pgs_close(b);
+}
+
 static void bad_url_names_the_reason(void **state)
 {
     char err[1024] = "";
@@ -754,6 +850,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(hosts_share_a_database, setup, teardown),
         cmocka_unit_test_setup_teardown(a_stopped_hosts_batch_is_fenced, setup, teardown),
         cmocka_unit_test_setup_teardown(a_restarted_host_takes_over, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_idempotency_key_is_taken_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(timers_held_elsewhere_are_not_seen, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_url_names_the_reason, setup, teardown),
         cmocka_unit_test_setup_teardown(record_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(times_are_timestamps, setup, teardown),
