@@ -490,7 +490,10 @@ static void on_engine_answer(engine_waiter *w, int status, const exec_record *re
     api_pending *p = (api_pending *)w;
     http_req *req = p->req;
 
-    if (status < 0 && p->mode == PENDING_RESULT) {
+    if (status == ENGINE_DUPLICATE_STORED) {
+        /* Its idempotency key went to another host's execution at the same moment: that one. */
+        reply_cjson(req, 200, exec_json(rec));
+    } else if (status < 0 && p->mode == PENDING_RESULT) {
         http_reply_error(req, 500, "internal", "cannot wait for the result: %s", status_str(status));
     } else if (status == TARRY_EBROKEN) {
         reply_commit_unknown(p->a, req, &w->id);

@@ -164,7 +164,7 @@ static void reject(engine *e, commit_entry *ce, int status)
 }
 
 /* A new execution of the failed batch lost its idempotency key to another host's (store_pg_keys.c):
- * refused (409, nothing accepted; sent again, it finds the other's execution) and out of the batch. */
+ * out of the batch; its callers get the other's execution, as a duplicate, or else 409 conflict. */
 static bool new_conflict(engine *e)
 {
     exec_id id;
@@ -175,8 +175,8 @@ static bool new_conflict(engine *e)
         commit_entry *ce = &e->entries[i];
         if (memcmp(&ce->x->rec.id, &id, sizeof id) != 0 || ce->x->committed_state != EXEC_NONE)
             continue;
-        hlog(HLOG_INFO, "a new execution of %s lost its idempotency key to another host's: refused",
-             ce->x->rec.function);
+        hlog(HLOG_INFO, "a new execution of %s lost its idempotency key to another host's: %s",
+             ce->x->rec.function, engine_idem_lost(e, ce) ? "answered with that one" : "refused");
         reject(e, ce, TARRY_ECONFLICT);
         e->entries[i] = e->entries[--e->entry_count];
         return true;

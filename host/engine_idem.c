@@ -198,6 +198,35 @@ void engine_idem_attach(engine *e, exec *x, engine_waiter *w)
     list_push_back(&x->acks, &w->node);
 }
 
+bool engine_idem_lost(engine *e, commit_entry *ce)
+{
+    static const exec_id none;
+    exec *x = ce->x;
+    store_txn *txn;
+    store_idem stored;
+    exec_record rec;
+    bool answered = false;
+
+    /* A child's key is its parent's business (its step fails and replays); a trigger's is the client's. */
+    if (!x->rec.idempotency_key || memcmp(&x->rec.parent_id, &none, sizeof none) != 0 ||
+        store_txn_begin(e->st, false, &txn) != 0)
+        return false;
+    if (store_idem_get(txn, x->rec.function, x->rec.idempotency_key, &stored) == 0 &&
+        memcmp(&stored.id, &x->rec.id, sizeof stored.id) != 0 && store_exec_get(txn, &stored.id, &rec) == 0 &&
+        args_same(rec.args, x->rec.args)) {
+        list_node *lists[] = {&ce->acks, &x->acks};
+        for (size_t i = 0; i < 2; i++)
+            while (!list_empty(lists[i])) {
+                engine_waiter *w = list_entry(lists[i]->next, engine_waiter, node);
+                w->id = stored.id;
+                engine_waiter_answer(e, w, ENGINE_DUPLICATE_STORED, &rec);
+            }
+        answered = true;
+    }
+    store_txn_abort(txn);
+    return answered;
+}
+
 int engine_idem_put(engine *e, store_batch *b, const exec *x)
 {
     store_idem v = {x->rec.id, x->rec.created_at + e->idem_ttl_ms};

@@ -512,6 +512,10 @@ int engine_idem_check(engine *e, const char *function, const char *key, const ch
 int engine_idem_hold(engine *e, exec *x);
 /* x's first commit is done, failed, or x is freed: its key is the store's (or nobody's) now. */
 void engine_idem_forget(engine *e, exec *x);
+/* ce's new execution lost its key to another host's commit (store_pg_keys.c): when that one has
+ * the same args, ce's waiters are answered ENGINE_DUPLICATE_STORED with its record (as a trigger
+ * sent after it would be) and true returned; else false, and they get the conflict. */
+bool engine_idem_lost(engine *e, commit_entry *ce);
 /* Answer w with x as committed, once its creating batch commits. */
 void engine_idem_attach(engine *e, exec *x, engine_waiter *w);
 /* New keyed x into the batch that creates it; expired keys out (bounded, now and then). */

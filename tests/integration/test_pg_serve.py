@@ -6,8 +6,9 @@ forms --store takes.
     GET /v1/cluster says postgres; its data folder holds the lock, tarry.addr and the plugin
     copies, and no LMDB file; an execution it ran is a row in the database;
   - a second host on the same database (another data folder) serves beside it: each reads what
-    the other ran, GET /v1/cluster on either lists both (itself first), and once it stops the
-    first lists it as left;
+    the other ran, GET /v1/cluster on either lists both (itself first), one idempotency key sent
+    to both at once makes one execution, and both answers name it (the host whose commit lost the
+    key in the database answers 200 with the other's), and once it stops the first lists it as left;
   - the host stopped and started again finds what it stored; after kill -9 a delayed
     execution it acknowledged still runs, once; with the database stopped, a restarted engine
     waits for it (started again by the supervisor) and serves once it is back;
@@ -23,6 +24,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
@@ -82,6 +84,7 @@ def host_on_postgres(pg):
                 check_eq(pids, {this.engine_pid(), other.engine_pid()}, "by their engines' pids")
                 check(all(x.get("heartbeat_at") and x.get("lease_expires_at") for x in hosts),
                       "each with its heartbeat and lease", hosts)
+            keys_race(pg, h, h2)
             check(SECRET not in h2.log_text(), "the second host never logs the password")
             check_eq(h2.stop(), 0, "the second host stops cleanly")
         status, cl, _ = h.client.get("/v1/cluster")
@@ -117,6 +120,39 @@ def host_on_postgres(pg):
         status, doc = h.trigger("echo", {"n": 4}, wait="60s")
         check_eq((status, doc.get("state")), (200, "succeeded"), "with the database back, the host serves again")
         check_eq(h.execution(done)["state"], "succeeded", "and finds what it stored")
+
+
+def keys_race(pg, h, h2, rounds=40):
+    """Both hosts sent one idempotency key at once, rounds times: one execution per key, and
+    both answers name it (the host whose commit lost the key answers 200 with the other's)."""
+    clients = [harness.Client("127.0.0.1", h.port), harness.Client("127.0.0.1", h2.port)]
+    path = "/v1/functions/echo/executions"
+    answers = {202: 0, 200: 0}
+    for n in range(rounds):
+        key = "race-%d" % n
+        gate, got = threading.Barrier(2), [None, None]
+
+        def send(i):
+            gate.wait()
+            got[i] = clients[i].post(path, {"args": {"n": n}, "idempotency_key": key})
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in (0, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        statuses = sorted(status for status, _, _ in got)
+        check_eq(statuses, [200, 202], "key %s: one host accepts it, the other answers with that execution" % key)
+        for status, _, _ in got:
+            answers[status] += 1
+        check_eq(len({doc["id"] for _, doc, _ in got}), 1, "both answers name one execution")
+        check_eq(count_rows(pg, "one", "SELECT count(*) FROM executions WHERE idempotency_key = '%s'" % key), 1,
+                 "and the database has one")
+    lost = h.log_text().count("lost its idempotency key") + h2.log_text().count("lost its idempotency key")
+    print("   %d keys sent to both hosts at once: %d accepted, %d answered with the first (%d of them after "
+          "losing the key in the database)" % (rounds, answers[202], answers[200], lost))
+    for c in clients:
+        c.close()
 
 
 def flag_over_env(pg):
