@@ -1351,7 +1351,7 @@ static int route(api *a, http_req *req)
             return 0;
         }
         if (!(p = pending_new(a, req, PENDING_RELOAD, on_engine_answer)) ||
-            engine_reload(a->eng, &p->waiter) != 0) {
+            engine_reload_everywhere(a->eng, &p->waiter) != 0) {
             if (p)
                 pending_drop(p);
             http_reply_error(req, 500, "internal", "cannot start a reload");

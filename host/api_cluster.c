@@ -8,7 +8,9 @@
  * hosts as the database's `hosts` rows have them (heartbeat, lease, how
  * many executions each holds and runs), then those that left in the last
  * hour and why. What runs on another host is counted, not listed: that
- * host's own answer lists it.
+ * host's own answer lists it. Each host shows the plugin versions it serves
+ * (the answering one from memory, the others as they last recorded them),
+ * so a reload of the whole cluster can be seen to have reached every host.
  *
  * A host's running list is bounded (CLUSTER_RUNNING_MAX, oldest first, with
  * running_count for all of them): a host with thousands of workers must not
@@ -98,6 +100,11 @@ static int add_host_row(void *user, const store_host_row *row)
     cJSON_AddNumberToObject(h, "busy", (double)row->running);
     cJSON_AddNumberToObject(h, "held", (double)row->held);
     cJSON_AddNumberToObject(h, "running_count", (double)row->running);
+    cJSON *plugins = row->plugins ? cJSON_Parse(row->plugins) : NULL;
+    if (cJSON_IsArray(plugins))
+        cJSON_AddItemToObject(h, "plugins", plugins);
+    else
+        cJSON_Delete(plugins);
     if (row->left_at) {
         api_add_time(h, "left_at", row->left_at);
         api_add_string_or_null(h, "left_reason", row->left_reason);
@@ -140,6 +147,9 @@ int api_cluster_handle(api *a, http_req *req)
         http_reply_error(req, 500, "internal", "out of memory building the answer");
         return 0;
     }
+    char *plugins = engine_plugins_json(e);
+    cJSON_AddItemToObject(h, "plugins", plugins ? cJSON_Parse(plugins) : cJSON_CreateArray());
+    free(plugins);
     store_txn *txn;
     struct others others = {h, hosts, self->id};
     int rc = store_txn_begin(engine_store(e), false, &txn);

@@ -216,6 +216,12 @@ int engine_cancel(engine *e, const exec_id *id, engine_waiter *w);
  * says what it did.
  */
 int engine_reload(engine *e, engine_waiter *w);
+/* engine_reload, and on a shared store every other host too (each rescans its own folder once
+ * this host's next batch commits, and records what it then serves: GET /v1/cluster). */
+int engine_reload_everywhere(engine *e, engine_waiter *w);
+/* The plugin versions serving new triggers, as a malloc'd JSON array of {name, version, hash}
+ * (NULL: out of memory). Loop thread. */
+char *engine_plugins_json(engine *e);
 
 /* When current function `function`'s cron schedule fires next (Unix ms), into *out_ms: 0, or
  * TARRY_ENOTFOUND (no schedule). Loop thread. */

@@ -218,6 +218,7 @@ static void batch_failed(engine *e, int status, const char *why)
     engine_quarantine_committed(e, false);
     engine_cron_committed(e, false);
     engine_retention_committed(e, false);
+    engine_cluster_committed(e, false);
     snprintf(e->commit_error, sizeof e->commit_error, "%s", why && *why ? why : status_str(status));
     if (status == TARRY_ELOST) {
         store_lost(e, e->commit_error);
@@ -437,6 +438,8 @@ static void submit_dirty(engine *e)
         rc = engine_idem_sweep(e, e->batch);
     if (rc == 0)
         rc = engine_retention_batch(e, e->batch); /* a few expired executions out (engine_retention.c) */
+    if (rc == 0)
+        rc = engine_cluster_batch(e, e->batch);
     if (rc != 0) {
         /* Only out of memory gets here; treat it as a failed commit. */
         batch_failed(e, rc, rc == TARRY_ENOMEM ? "out of memory building the batch" : status_str(rc));
@@ -534,6 +537,7 @@ void engine_on_committed(void *user, int status, const char *error)
         engine_quarantine_committed(e, true);
         engine_cron_committed(e, true);
         engine_retention_committed(e, true);
+        engine_cluster_committed(e, true);
         engine_recovery_committed(e);
         /* Callers answered now plus callers who arrived during the commit:
          * with clients that wait for each answer, the clients in flight. */
@@ -579,7 +583,8 @@ void engine_commit_maybe(engine *e)
                            .acks_expected = e->acks_expected,
                            .gather_until = e->gather_until};
 
-    if (committer_busy(e->committer) || (list_empty(&e->dirty) && !engine_retention_wants(e)) || e->lost ||
+    if (committer_busy(e->committer) ||
+        (list_empty(&e->dirty) && !engine_retention_wants(e) && !engine_cluster_wants(e)) || e->lost ||
         e->exit_status || (e->retry_until_ms && clock_mono_ms() < e->retry_until_ms))
         return; /* a failed commit's pause: the retry timer flushes when it is over */
     if (list_empty(&e->dirty)) {

@@ -20,12 +20,17 @@
  *     dropped from memory here and the rest of the batch tried again at once;
  *   - this host may be declared stopped (its heartbeat did not reach the
  *     database within its lease): it holds nothing any more, and the engine
- *     starts again under a new id, as after a broken store.
+ *     starts again under a new id, as after a broken store;
+ *   - a reload asked of one host (the API, `tarry reload`) is told to all
+ *     (STORE_EVENT_RELOAD, with a batch: engine_reload_everywhere), and
+ *     each host records in its next batch what it serves after a load,
+ *     for GET /v1/cluster to show; a SIGHUP stays the one host's.
  * On LMDB (one host) none of this happens: join records nothing and no
  * event comes.
  *
  * May not: block the loop but for the store's reads every room makes.
  */
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +63,7 @@ int engine_cluster_join(engine *e)
         hlog(HLOG_ERROR, "cannot join the hosts of the store: %s", store_last_error(e->st));
         return rc;
     }
+    e->plugins_changed = e->shared;
     if (e->shared)
         hlog(HLOG_INFO, "joined the hosts of the store as host %s%s%s", e->host.id,
              e->prev_host[0] ? ", taking over what host " : "", e->prev_host[0] ? e->prev_host : "");
@@ -117,7 +123,68 @@ void engine_cluster_on_async(uv_async_t *a)
     }
     if (events & (STORE_EVENT_FINAL | STORE_EVENT_SWEEP))
         remote_finals(e);
+    if (events & STORE_EVENT_RELOAD) {
+        hlog(HLOG_INFO, "another host asked every host to reload its plugins: reloading");
+        engine_reload(e, NULL);
+    }
     engine_flush(e);
+}
+
+bool engine_cluster_wants(const engine *e)
+{
+    return e->announce || e->plugins_changed;
+}
+
+static void add_current(void *user, const plugin *p)
+{
+    cJSON *o;
+    if (!p->current || !p->handle || !(o = cJSON_CreateObject()))
+        return;
+    cJSON_AddItemToArray(user, o);
+    cJSON_AddStringToObject(o, "name", p->name ? p->name : "");
+    cJSON_AddStringToObject(o, "version", p->version ? p->version : "");
+    cJSON_AddStringToObject(o, "hash", p->hash);
+}
+
+char *engine_plugins_json(engine *e)
+{
+    cJSON *list = cJSON_CreateArray();
+    char *text;
+
+    if (!list)
+        return NULL;
+    plugins_each(e->pl, add_current, list);
+    text = cJSON_PrintUnformatted(list);
+    cJSON_Delete(list);
+    return text;
+}
+
+int engine_cluster_batch(engine *e, store_batch *b)
+{
+    int rc = 0;
+
+    e->announce_sent = e->announce;
+    e->plugins_sent = e->plugins_changed;
+    e->announce = 0;
+    e->plugins_changed = false;
+    if (e->announce_sent)
+        rc = store_batch_announce(b, e->announce_sent);
+    if (rc == 0 && e->plugins_sent) {
+        char *json = engine_plugins_json(e);
+        rc = json ? store_batch_host_plugins(b, json) : TARRY_ENOMEM;
+        free(json);
+    }
+    return rc;
+}
+
+void engine_cluster_committed(engine *e, bool ok)
+{
+    if (!ok) {
+        e->announce |= e->announce_sent;
+        e->plugins_changed = e->plugins_changed || e->plugins_sent;
+    }
+    e->announce_sent = 0;
+    e->plugins_sent = false;
 }
 
 bool engine_cluster_conflict(engine *e)

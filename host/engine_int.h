@@ -280,6 +280,8 @@ struct engine {
     uv_mutex_t store_lock;       /* guards store_events */
     unsigned store_events;       /* STORE_EVENT_* not handled yet */
     bool orphans;                /* released running executions may wait to be adopted */
+    unsigned announce, announce_sent; /* STORE_EVENT_* for every host: to go in a batch, in the one in flight */
+    bool plugins_changed, plugins_sent; /* what this host serves changed: to record, recorded in the one in flight */
 };
 
 /* ---- engine_cluster.c ----------------------------------------------------------- */
@@ -293,6 +295,13 @@ void engine_cluster_adopt_orphans(engine *e);
 /* After a failed commit: the execution another host holds, dropped here. True when it was one of
  * this batch's (the rest is tried again at once). */
 bool engine_cluster_conflict(engine *e);
+/* Whether a batch is wanted though nothing is dirty: something to tell the other hosts. */
+bool engine_cluster_wants(const engine *e);
+/* Into the batch being built: the announcements and this host's plugins, if due. */
+int engine_cluster_batch(engine *e, store_batch *b);
+/* The batch that carried them committed (ok) or failed: done, or due again. */
+void engine_cluster_committed(engine *e, bool ok);
+
 
 /* ---- engine.c ---------------------------------------------------------------- */
 

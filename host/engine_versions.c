@@ -17,6 +17,7 @@
 #include "engine_int.h"
 #include "hlog.h"
 #include "status.h"
+#include "store_cluster.h"
 
 struct pinned_ctx {
     char (*hashes)[PLUGIN_HASH_LEN + 1];
@@ -163,6 +164,7 @@ static void reload_done(uv_work_t *req, int status)
         engine_metrics_reloaded(e);
     }
     e->reload_scan = NULL;
+    e->plugins_changed = e->shared; /* the other hosts are shown what this one serves now */
     engine_cron_update(e); /* new, changed or removed schedules */
     engine_sweep_soon(e);  /* the version it replaced may have no executions left */
     e->reloading = false;
@@ -174,6 +176,16 @@ static void reload_done(uv_work_t *req, int status)
     }
     if (!list_empty(&e->reload_waiting))
         engine_reload(e, NULL);
+    engine_commit_maybe(e);
+}
+
+int engine_reload_everywhere(engine *e, engine_waiter *w)
+{
+    if (e->shared) {
+        e->announce |= STORE_EVENT_RELOAD; /* told with the next batch (engine_cluster.c) */
+        engine_commit_maybe(e);
+    }
+    return engine_reload(e, w);
 }
 
 int engine_reload(engine *e, engine_waiter *w)

@@ -357,7 +357,9 @@ static const char schema_v2[] =
     "ALTER TABLE hosts ADD COLUMN lease_ms integer NOT NULL DEFAULT 10000 CHECK (lease_ms > 0),\n"
     "    ADD COLUMN lease_expires_at timestamptz NOT NULL DEFAULT now() + interval '10 seconds',\n"
     "    ADD COLUMN left_reason text,\n"
-    "    ADD COLUMN released bigint NOT NULL DEFAULT 0 CHECK (released >= 0);\n"
+    "    ADD COLUMN released bigint NOT NULL DEFAULT 0 CHECK (released >= 0),\n"
+    /* what the host serves: its current plugin versions as a JSON array (store_batch_host_plugins) */
+    "    ADD COLUMN plugins text;\n"
     "CREATE FUNCTION tarry_fence(me text) RETURNS void LANGUAGE plpgsql AS $$\n"
     "BEGIN\n"
     "    PERFORM 1 FROM hosts WHERE id = me AND left_at IS NULL FOR KEY SHARE;\n"

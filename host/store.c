@@ -517,6 +517,11 @@ int store_claim(store *st, store_claim_kind kind, int64_t now_ms, size_t max, si
     return st->ops->claim(st, kind, now_ms, max, claimed);
 }
 
+int store_batch_host_plugins(store_batch *b, const char *json)
+{
+    return b->ops->batch_host_plugins(b, json);
+}
+
 int store_batch_announce(store_batch *b, unsigned events)
 {
     return b->ops->batch_announce(b, events);

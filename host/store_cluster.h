@@ -77,12 +77,17 @@ int store_claim(store *st, store_claim_kind kind, int64_t now_ms, size_t max, si
 /* Tell every host (and this one) of `events` once the batch commits (STORE_EVENT_RELOAD). */
 int store_batch_announce(store_batch *b, unsigned events);
 
+/* Record in the batch what this host serves now (a JSON array of its current plugin versions,
+ * copied), for the other hosts to show (store_host_row.plugins). On LMDB nothing. */
+int store_batch_host_plugins(store_batch *b, const char *json);
+
 /* After a commit that failed with TARRY_ECONFLICT: the execution it names, in *id. */
 bool store_batch_conflict(const store_batch *b, exec_id *id);
 
 /* One row of the hosts that share the store (GET /v1/cluster). Strings borrow from the txn. */
 typedef struct store_host_row {
     const char *id, *hostname, *address, *left_reason;
+    const char *plugins; /* JSON array of its current plugin versions, as it last wrote it; or NULL */
     long pid;
     int workers;
     int64_t started_at, heartbeat_at, lease_expires_at, left_at; /* Unix ms; left_at 0: live */

@@ -1664,6 +1664,7 @@ const struct store_ops store_lmdb_ops = {
     .host_join = lmdb_host_join,
     .claim = lmdb_claim,
     .batch_announce = lmdb_batch_announce,
+    .batch_host_plugins = lmdb_batch_host_plugins,
     .hosts_scan = lmdb_hosts_scan,
     .plugin_put = lmdb_plugin_put,
     .plugin_get = lmdb_plugin_get,

@@ -28,6 +28,12 @@ int lmdb_batch_announce(store_batch *b, unsigned events)
     return 0;
 }
 
+int lmdb_batch_host_plugins(store_batch *b, const char *json)
+{
+    (void)b, (void)json;
+    return 0;
+}
+
 int lmdb_hosts_scan(store_txn *txn, int64_t left_within_ms, store_host_cb cb, void *user)
 {
     (void)txn, (void)left_within_ms, (void)cb, (void)user;

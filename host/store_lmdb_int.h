@@ -258,6 +258,7 @@ int lmdb_outbox_count(store_txn *txn, uint64_t *count);
 int lmdb_host_join(store *st, const store_host_info *me, const char *prev_id, store_event_cb cb, void *user);
 int lmdb_claim(store *st, store_claim_kind kind, int64_t now_ms, size_t max, size_t *claimed);
 int lmdb_batch_announce(store_batch *b, unsigned events);
+int lmdb_batch_host_plugins(store_batch *b, const char *json);
 int lmdb_hosts_scan(store_txn *txn, int64_t left_within_ms, store_host_cb cb, void *user);
 
 #endif

@@ -635,7 +635,7 @@ int pgs_batch_commit(store *sb, store_batch *bb)
     int most = 1, rc;
 
     b->base.has_conflict = false;
-    if (b->nstmts == 0)
+    if (b->nstmts == 0 && !b->announce)
         return 0;
     p.pre = st->host_id[0] != '\0';
     p.post = st->host_id[0] && (b->finals || b->announce);
@@ -776,6 +776,7 @@ static const struct store_ops pgs_ops = {
     .host_join = pgs_host_join,
     .claim = pgs_claim,
     .batch_announce = pgs_batch_announce,
+    .batch_host_plugins = pgs_batch_host_plugins,
     .hosts_scan = pgs_hosts_scan,
     .plugin_put = pgs_plugin_put,
     .plugin_get = pgs_plugin_get,

@@ -89,7 +89,7 @@ static unsigned heard(struct pgs_hosts *h, pg_db *db, bool *lost)
             else if (*p == 'f')
                 events |= STORE_EVENT_FINAL;
             else if (*p == 'r')
-                events |= STORE_EVENT_RELOAD;
+                events |= STORE_EVENT_RELOAD | STORE_EVENT_FINAL; /* its batch may have made some final */
         }
         PQfreemem(n);
     }
@@ -279,12 +279,24 @@ int pgs_batch_announce(store_batch *bb, unsigned events)
     return 0;
 }
 
+int pgs_batch_host_plugins(store_batch *bb, const char *json)
+{
+    struct pg_batch *b = (struct pg_batch *)bb;
+    pgs_sink out = pgs_to_batch(bb);
+    const char *params[2] = {b->st->host_id, json};
+
+    if (!b->st->host_id[0])
+        return 0; /* a tool: no host to describe */
+    return pgs_write(&out, "recording the host's plugins", "UPDATE hosts SET plugins = $2 WHERE id = $1", 2,
+                     params);
+}
+
 int pgs_hosts_scan(store_txn *txn, int64_t left_within_ms, store_host_cb cb, void *user)
 {
     static const char sql[] =
         "SELECT h.id, h.hostname, h.address, h.left_reason, h.pid, h.workers, tarry_ms(h.started_at), "
         "tarry_ms(h.heartbeat_at), tarry_ms(h.lease_expires_at), tarry_ms(h.left_at), "
-        "c.held, c.running, h.released FROM hosts h CROSS JOIN LATERAL (SELECT count(*) AS held, "
+        "c.held, c.running, h.released, h.plugins FROM hosts h CROSS JOIN LATERAL (SELECT count(*) AS held, "
         "count(*) FILTER (WHERE e.state = 'running') AS running FROM executions e WHERE e.lease_owner = h.id) c "
         "WHERE h.left_at IS NULL OR h.left_at > now() - make_interval(secs => $1::bigint / 1000.0) "
         "ORDER BY h.left_at IS NOT NULL, h.started_at, h.id";
@@ -310,6 +322,7 @@ int pgs_hosts_scan(store_txn *txn, int64_t left_within_ms, store_host_cb cb, voi
             .held = (uint64_t)pgs_i64(r, i, 10),
             .running = (uint64_t)pgs_i64(r, i, 11),
             .released = (uint64_t)pgs_i64(r, i, 12),
+            .plugins = pgs_str(r, i, 13),
         };
         if ((rc = cb(user, &row)) != 0)
             return rc;

@@ -256,6 +256,7 @@ int pgs_host_join(store *st, const store_host_info *me, const char *prev_id, sto
 void pgs_hosts_stop(struct pg_store *st); /* stop beating and leave (store_close) */
 int pgs_claim(store *st, store_claim_kind kind, int64_t now_ms, size_t max, size_t *claimed);
 int pgs_batch_announce(store_batch *b, unsigned events);
+int pgs_batch_host_plugins(store_batch *b, const char *json);
 int pgs_hosts_scan(store_txn *txn, int64_t left_within_ms, store_host_cb cb, void *user);
 int pgs_batch_retention_put(store_batch *b, int64_t expire_at, const exec_id *id);
 int pgs_retention_first(store_txn *txn, int64_t *expire_at, exec_id *id);
