@@ -198,15 +198,6 @@ static void prev_host_read(const char *data_dir, char id[ENGINE_HOST_ID_LEN + 1]
     fclose(f);
 }
 
-/* TARRY_LEASE_MS: how long a host may go unheard before the others declare it stopped. */
-static int64_t lease_ms_from_env(void)
-{
-    const char *v = getenv("TARRY_LEASE_MS");
-    long long ms = v ? atoll(v) : 0;
-
-    return ms >= 1000 && ms <= 3600000 ? ms : 0;
-}
-
 static void addr_file_remove(const char *data_dir)
 {
     char path[4096];
@@ -365,7 +356,7 @@ static int run_engine(const serve_config *cfg)
     if (strcmp(store_kind(st), "postgres") == 0) {
         char prev[ENGINE_HOST_ID_LEN + 1];
         prev_host_read(cfg->data_dir, prev);
-        engine_set_cluster(ep.eng, prev, lease_ms_from_env());
+        engine_set_cluster(ep.eng, prev, cfg->lease_ms);
     }
     if ((rc = engine_start(ep.eng)) != 0) {
         hlog(HLOG_ERROR, "cannot start the engine: %s", status_str(rc));

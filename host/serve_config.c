@@ -33,7 +33,7 @@ static void usage(FILE *out)
         " [--queue-window N] [--log-max-lines N] [--log-line-max SIZE]\n"
         "                   [--memory-limit SIZE] [--stuck-after D] [--poison-crashes N]\n"
         "                   [--quarantine-crashes N] [--quarantine-window D] [--idempotency-ttl D] "
-        "[--log-format F] [--retention D] [--watch] "
+        "[--log-format F] [--retention D] [--lease D] [--watch] "
         "[--no-supervisor] "
         "[--init]\n"
         "  --plugins DIR       plugin .so files (env TARRY_PLUGINS, default ./plugins)\n"
@@ -70,6 +70,9 @@ static void usage(FILE *out)
         "  --retention D       final executions (journal, attempts, logs) are deleted this long after\n"
         "                      they ended (env TARRY_RETENTION, default 30d, at least 1s; 0: never);\n"
         "                      a function's `retention` option wins\n"
+        "  --lease D           on a PostgreSQL store shared by several hosts: a host unheard for this\n"
+        "                      long is declared stopped and its work handed on (env TARRY_LEASE,\n"
+        "                      default 10s, 1s..1h; it beats every fifth of it)\n"
         "  --watch             reload when the plugins folder changes (env TARRY_WATCH=1); SIGHUP,\n"
         "                      `tarry reload` and POST /v1/plugins/reload work either way\n"
         "  --no-supervisor     run the engine in this process (debugging; a plugin crash then stops the "
@@ -231,7 +234,8 @@ enum {
     OPT_NOTIFY_URL,
     OPT_NOTIFY_CONFIG,
     OPT_PUBLIC_URL,
-    OPT_RETENTION
+    OPT_RETENTION,
+    OPT_LEASE
 };
 
 /* The flag names of OPT_ALLOW_HOST.. (http_limits_set() takes them without the dashes). */
@@ -328,6 +332,14 @@ static int apply_setting(serve_config *cfg, int opt, const char *what, const cha
         return notify_config_load(&cfg->notify, value);
     case OPT_PUBLIC_URL:
         return notify_config_public_url(&cfg->notify, what, value);
+    case OPT_LEASE:
+        if (parse_seconds(what, value, &cfg->lease_ms) != 0)
+            return -1;
+        if (cfg->lease_ms > 3600 * 1000) {
+            fprintf(stderr, "tarry serve: %s: want a duration of 1h or less, got \"%s\"\n", what, value);
+            return -1;
+        }
+        return 0;
     case OPT_RETENTION:
         if (strcmp(value, "0") == 0) {
             cfg->retention_ms = SERVE_RETENTION_FOREVER;
@@ -380,6 +392,7 @@ int serve_config_parse(int argc, char **argv, serve_config *cfg)
         {"notify-config", required_argument, NULL, OPT_NOTIFY_CONFIG},
         {"public-url", required_argument, NULL, OPT_PUBLIC_URL},
         {"retention", required_argument, NULL, OPT_RETENTION},
+        {"lease", required_argument, NULL, OPT_LEASE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -415,7 +428,8 @@ int serve_config_parse(int argc, char **argv, serve_config *cfg)
                     {"TARRY_NOTIFY_URL", OPT_NOTIFY_URL},
                     {"TARRY_NOTIFY_CONFIG", OPT_NOTIFY_CONFIG},
                     {"TARRY_PUBLIC_URL", OPT_PUBLIC_URL},
-                    {"TARRY_RETENTION", OPT_RETENTION}};
+                    {"TARRY_RETENTION", OPT_RETENTION},
+                    {"TARRY_LEASE", OPT_LEASE}};
     const char *env;
     int opt;
 
