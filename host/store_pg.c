@@ -693,7 +693,7 @@ int pgs_usage_read(store_txn *txn, store_usage *out)
 {
     static const char sql[] = "SELECT pg_database_size(current_database()), "
                               "(SELECT count(*) FROM executions WHERE due_at IS NOT NULL)";
-    PGresult *r;
+    PGresult *r = NULL; /* set when rc is 0: GCC's -O3 cannot see it through pgs_query */
     int rc = pgs_query((struct pg_txn *)txn, "reading the store's usage", sql, 0, NULL, &r);
 
     if (rc)
