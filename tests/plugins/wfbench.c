@@ -12,6 +12,8 @@
  *                 `waiting`, move the sleep to now (PATCH .../schedule {}) and time the resume:
  *                 that run replays N + 1 journal entries. The soak benchmark triggers it with
  *                 {"n": 0, "sleep": "1 day"}: a workflow that sleeps a day.
+ *   burn          args {"ms": M} (default 5, at most 1000): spins on its thread's CPU clock for M
+ *                 ms, then returns null: a CPU-bound function (scripts/bench-cluster).
  */
 #include <tarry.h>
 
@@ -19,6 +21,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static tarry_status wfbench_noop(tarry_ctx *ctx, const char *args_json)
 {
@@ -77,5 +80,30 @@ static tarry_status steps(tarry_ctx *ctx, const char *args_json)
     return tarry_set_result(ctx, result);
 }
 
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static tarry_status burn(tarry_ctx *ctx, const char *args_json)
+{
+    cJSON *args = cJSON_Parse(args_json);
+    cJSON *ms_item = cJSON_GetObjectItemCaseSensitive(args, "ms");
+    double ms = cJSON_IsNumber(ms_item) ? ms_item->valuedouble : 5;
+    volatile uint64_t spins = 0;
+    int64_t until;
+
+    cJSON_Delete(args);
+    if (ms < 0 || ms > 1000)
+        return tarry_set_error(ctx, "burn: args.ms must be from 0 to 1000");
+    /* CPU time, not wall time: a thread that waits for a core does not count it as work done. */
+    until = thread_cpu_ns() + (int64_t)(ms * 1e6);
+    while (thread_cpu_ns() < until)
+        spins++;
+    return TARRY_OK;
+}
+
 TARRY_PLUGIN("wfbench", "1.0.0", TARRY_FUNCTION("wfbench_noop", wfbench_noop), TARRY_FUNCTION("wf2", wf2),
-             TARRY_FUNCTION("steps", steps));
+             TARRY_FUNCTION("steps", steps), TARRY_FUNCTION("burn", burn));
