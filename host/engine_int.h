@@ -302,7 +302,6 @@ int engine_cluster_batch(engine *e, store_batch *b);
 /* The batch that carried them committed (ok) or failed: done, or due again. */
 void engine_cluster_committed(engine *e, bool ok);
 
-
 /* ---- engine.c ---------------------------------------------------------------- */
 
 /* The end of a loop turn: load due timers, start what can start, commit if the policy says so. */
