@@ -18,12 +18,21 @@ and both hosts won some of the races (the race was real: each wave had both host
 Prints: executions, races won by each host, waves won by both, executions started by a
 host other than the one that accepted the trigger, conflicts in the hosts' logs.
 
+Then work released and claimed again: A's engine is frozen (SIGSTOP) while it holds 20
+executions of mh_leaf {"ms": 1500}, four of them running on its workers; once its lease ran out
+B declares it stopped and runs all 20 (their epoch 2, the four running ones with a crashed
+attempt); A, let go (SIGCONT), finishes the four runs it had started, hears it was declared
+stopped and starts its engine again under a new id. Each of the 20 succeeded once, with B's
+result and B's successful attempt (A's late outcomes were fenced), and its trace shows at most
+one run per claim (the four: one on A, one on B).
+
 RACES (default 10,000; TARRY_RACE_N) and WAVES (default 10) keep it under ~60 s on two busy
-cores: triggering is most of it (8 client threads, one connection each).
+cores (about 45 s here): triggering is most of it (8 client threads, one connection each).
 """
 
 import collections
 import os
+import signal
 import sys
 import threading
 import time
@@ -172,10 +181,85 @@ def race(pg, db, a, b, started):
                      "the attempt's host is not the one that ran it", "not acknowledged"):
             check(not bad[what], "no execution %s" % what, bad[what][:5])
         check(won[engine_pids[0]] > 0 and won[engine_pids[1]] > 0, "both hosts won races", dict(won))
-        for h in hosts:
-            check_eq(h.stop(), 0, "host on port %d stops cleanly" % h.port)
         print("summary: %d races in %.0fs: each execution claimed once (epoch 1), run once, on one host"
               % (RACES, time.monotonic() - started), flush=True)
+        reclaimed(pg, db, a, b)
+        for h in hosts:
+            check_eq(h.stop(), 0, "host on port %d stops cleanly" % h.port)
+
+
+RECLAIMED = 20
+FROZEN_MS = 1500
+
+
+def reclaimed(pg, db, a, b):
+    """Released and claimed again: A's engine is frozen (SIGSTOP) while it holds RECLAIMED
+    executions, some of them running on its workers; B declares it stopped once its lease ran out
+    and runs them all (epoch 2); A, let go (SIGCONT), finishes the runs it had started, and their
+    outcomes are fenced: each execution has one outcome, B's, and ran at most once per epoch."""
+    effects = os.path.join(a.dir, "reclaimed.txt")
+    ids = [a.trigger_ok("mh_leaf", {"effects": effects, "ms": FROZEN_MS}) for _ in range(RECLAIMED)]
+    a_pid, b_pid = a.engine_pid(), b.engine_pid()
+
+    def runs():
+        found = collections.defaultdict(list)
+        try:
+            with open(effects) as f:
+                for line in f:
+                    kind, eid, _attempt, pid, _us = line.split()
+                    found[eid].append((kind, int(pid)))
+        except FileNotFoundError:
+            pass
+        return found
+
+    deadline = time.monotonic() + 30
+    while sum(1 for r in runs().values() if ("start", a_pid) in r) < a.workers:
+        if time.monotonic() > deadline:
+            check(False, "host A runs %d of them at once" % a.workers, runs())
+        time.sleep(0.02)
+    os.kill(a_pid, signal.SIGSTOP)
+    try:
+        frozen = {eid for eid, r in runs().items() if ("start", a_pid) in r and ("end", a_pid) not in r}
+        deadline = time.monotonic() + 60
+        while True:
+            done = pg.psql(db, "SELECT count(*) FROM executions WHERE id IN (%s) AND state = 'succeeded'"
+                               % ",".join("'%s'" % i for i in ids))[0][0]
+            if done == str(RECLAIMED):
+                break
+            if time.monotonic() > deadline:
+                check(False, "host B finishes all %d while A is frozen" % RECLAIMED,
+                      pg.psql(db, "SELECT id, state, lease_owner, lease_epoch FROM executions WHERE id IN (%s)"
+                                  % ",".join("'%s'" % i for i in ids)))
+            time.sleep(0.2)
+    finally:
+        os.kill(a_pid, signal.SIGCONT)
+    a.wait_log("was declared stopped by another", timeout=30)
+    deadline = time.monotonic() + 60
+    while a.log_text().count("joined the hosts of the store as host") < 2 or not a.healthy():
+        if time.monotonic() > deadline:
+            check(False, "host A starts its engine again within 60 s", a.log_tail())
+        time.sleep(0.1)
+    check(True, "host A, let go, hears it was declared stopped and starts its engine again under a new id")
+    deadline = time.monotonic() + 30
+    while sum(1 for eid in frozen if ("end", a_pid) in runs()[eid]) < len(frozen):
+        if time.monotonic() > deadline:
+            check(False, "the runs A had started finish after it is let go", runs())
+        time.sleep(0.05)
+    time.sleep(0.5)  # a late write of A's, had it not been fenced, would have landed by now
+    b_id = pg.psql(db, "SELECT id FROM hosts WHERE pid = %d" % b_pid)[0][0]
+    rows = pg.psql(db, "SELECT e.id, e.state, e.lease_epoch, e.result::json->>'pid', count(t.number) FILTER "
+                       "(WHERE t.outcome = 'succeeded' AND NOT t.crashed), min(t.host_id) FILTER (WHERE "
+                       "t.outcome = 'succeeded') FROM executions e LEFT JOIN attempts t ON t.exec_id = e.id "
+                       "WHERE e.id IN (%s) GROUP BY e.id" % ",".join("'%s'" % i for i in ids))
+    traced = runs()
+    bad = [(r, traced[r[0]]) for r in rows
+           if r[1:] != ["succeeded", "2", str(b_pid), "1", b_id]
+           or len([k for k, _ in traced[r[0]] if k == "start"]) > int(r[2])
+           or ("end", b_pid) not in traced[r[0]]]
+    print("reclaimed: %d executions held by A (%d running on its workers when it froze), all run by B "
+          "after A's lease ran out; A's %d late outcomes fenced" % (RECLAIMED, len(frozen), len(frozen)), flush=True)
+    check(not bad, "each of them: succeeded once, with B's outcome and attempt, claimed twice (epoch 2), run "
+          "at most once per claim", bad[:5])
 
 
 if __name__ == "__main__":
