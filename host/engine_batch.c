@@ -163,6 +163,24 @@ static void reject(engine *e, commit_entry *ce, int status)
     engine_exec_free(e, x);
 }
 
+void engine_batch_drop(engine *e, size_t i)
+{
+    commit_entry *to = &e->entries[i], *from = &e->entries[--e->entry_count];
+
+    if (to == from)
+        return;
+    /* acks is a list head inside the entry: a plain struct copy would leave the waiters' nodes
+     * pointing at the old slot (and the loop that puts them back spinning for ever), so they
+     * are moved onto the new slot's head. */
+    *to = *from;
+    list_init(&to->acks);
+    while (!list_empty(&from->acks)) {
+        list_node *w = from->acks.next;
+        list_unlink(w);
+        list_push_back(&to->acks, w);
+    }
+}
+
 /* A new execution of the failed batch lost its idempotency key to another host's (store_pg_keys.c):
  * out of the batch; its callers get the other's execution, as a duplicate, or else 409 conflict. */
 static bool new_conflict(engine *e)
@@ -178,7 +196,7 @@ static bool new_conflict(engine *e)
         hlog(HLOG_INFO, "a new execution of %s lost its idempotency key to another host's: %s",
              ce->x->rec.function, engine_idem_lost(e, ce) ? "answered with that one" : "refused");
         reject(e, ce, TARRY_ECONFLICT);
-        e->entries[i] = e->entries[--e->entry_count];
+        engine_batch_drop(e, i);
         return true;
     }
     return false;

@@ -216,7 +216,7 @@ bool engine_cluster_conflict(engine *e)
             e->dirty_count--;
         }
         /* Out of the batch: the caller puts the others back and commits again. */
-        e->entries[i] = e->entries[--e->entry_count];
+        engine_batch_drop(e, i);
         if (x->rec.state == EXEC_RUNNING && !x->dispatch_after_commit) {
             x->rejected = true; /* on a worker: dropped when its pass returns (engine_dispatch.c) */
             return true;

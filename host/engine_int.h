@@ -378,6 +378,9 @@ int engine_commit_refusing(const engine *e);
 void engine_check_store(engine *e);
 /* Exit the process with `status` once the answers given now have gone out; refuse work meanwhile. */
 void engine_exit_soon(engine *e, int status);
+/* Take entry i out of the batch in flight (its waiters already answered): the last entry moves
+ * into its slot, its waiters with it. */
+void engine_batch_drop(engine *e, size_t i);
 
 /* ---- engine_waiters.c ----------------------------------------------------------------- */
 
