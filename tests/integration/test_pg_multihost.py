@@ -1,7 +1,7 @@
 """Three hosts on one PostgreSQL under a steady load, killed and restarted, and the database
 taken away once (issue 12): what was acknowledged finishes once, and the store stays whole.
 
-Three `tarry serve` (TARRY_LEASE_MS=2000: a host unheard for 2 s is declared stopped by the
+Three `tarry serve` (TARRY_LEASE=2s: a host unheard for 2 s is declared stopped by the
 others; each its own data folder, the "mh" test plugin) share a database on a private server
 (pgcluster.py). Client threads trigger round-robin on the three hosts, each on its own
 connections:
@@ -62,7 +62,7 @@ KILLS = int(os.environ.get("TARRY_MULTIHOST_KILLS", "20"))
 HOSTS = 3
 CLIENTS = 3
 WORKERS = 4
-LEASE_MS = "2000"
+LEASE = "2s"
 LEASE_WAIT_S = 3.5  # past the lease and the next heartbeat (every lease/5) of a host still alive
 OUTAGE_S = 10.0
 FINAL = ("succeeded", "failed", "cancelled", "discarded")
@@ -233,7 +233,7 @@ def main():
     with contextlib.ExitStack() as stack:
         pg = stack.enter_context(pgcluster.PgCluster(settings={"fsync": "off"}))
         db = pg.create_database("multi")
-        env = {"TARRY_LEASE_MS": LEASE_MS}
+        env = {"TARRY_LEASE": LEASE}
         hosts = [stack.enter_context(harness.Host(plugins=["mh"], store_url=pg.url(db), extra_env=env,
                                                   workers=WORKERS, startup_timeout=60)) for _ in range(HOSTS)]
         run(pg, db, hosts, started)

@@ -1,6 +1,6 @@
 """Two hosts on one PostgreSQL race to start the same executions, 10,000 times (issue 12).
 
-Hosts A and B (TARRY_LEASE_MS=2000, their own data folders, the "mh" test plugin) share a
+Hosts A and B (TARRY_LEASE=2s, their own data folders, the "mh" test plugin) share a
 database on a private server (pgcluster.py). RACES executions of mh_leaf {"ms": 0} are
 triggered in WAVES waves, alternately on A and on B, each wave's executions given one run_at,
 so at that moment both hosts find the same due timers and both try to claim them (tarry_claim:
@@ -45,7 +45,7 @@ from harness import check, check_eq
 RACES = int(os.environ.get("TARRY_RACE_N", "10000"))
 WAVES = 10
 CLIENTS = 8
-LEASE_MS = "2000"
+LEASE = "2s"
 
 
 def trigger_wave(hosts, effects, n, due, spread, wave, acked, failures):
@@ -80,7 +80,7 @@ def main():
     started = time.monotonic()
     with pgcluster.PgCluster(settings={"fsync": "off"}) as pg:
         db = pg.create_database("race")
-        env = {"TARRY_LEASE_MS": LEASE_MS}
+        env = {"TARRY_LEASE": LEASE}
         with harness.Host(plugins=["mh"], store_url=pg.url(db), extra_env=env, workers=4) as a, \
                 harness.Host(plugins=["mh"], store_url=pg.url(db), extra_env=env, workers=4) as b:
             race(pg, db, a, b, started)
