@@ -165,6 +165,8 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
     uv_timer_init(loop, &e->timer);
     uv_timer_init(loop, &e->deadline_timer);
     uv_timer_init(loop, &e->retry_timer);
+    uv_timer_init(loop, &e->reread_timer);
+    e->reread_timer.data = e;
     uv_timer_init(loop, &e->linger_timer);
     uv_idle_init(loop, &e->gather_idle);
     e->check.data = e->timer.data = e->deadline_timer.data = e->retry_timer.data = e;
@@ -180,7 +182,7 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
     uv_mutex_init(&e->store_lock);
     uv_mutex_init(&e->cp_lock);
     uv_cond_init(&e->cp_cond);
-    e->open_handles = 10;
+    e->open_handles = 11;
     engine_watch_init(e);                                          /* one handle more */
     if (engine_cron_init(e) != 0 || engine_retention_init(e) != 0) /* one handle more each */
         return TARRY_ENOMEM;
@@ -291,6 +293,7 @@ void engine_close(engine *e)
     uv_close((uv_handle_t *)&e->timer, on_handle_closed);
     uv_close((uv_handle_t *)&e->deadline_timer, on_handle_closed);
     uv_close((uv_handle_t *)&e->retry_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&e->reread_timer, on_handle_closed);
     uv_close((uv_handle_t *)&e->linger_timer, on_handle_closed);
     uv_close((uv_handle_t *)&e->gather_idle, on_handle_closed);
     uv_close((uv_handle_t *)&e->cp_async, on_handle_closed);

@@ -85,6 +85,51 @@ int engine_journal_load(engine *e, const exec_id *id, replay_run *run)
     return rc < 0 ? rc : jl.error;
 }
 
+#define REREAD_MIN_MS 100
+#define REREAD_MAX_MS 5000
+
+static void on_reread(uv_timer_t *t)
+{
+    engine *e = t->data;
+    exec *x = e->reread, *next;
+
+    e->reread = NULL;
+    for (; x; x = next) {
+        next = x->reread_next;
+        x->reread_next = NULL;
+        if (x->rejected) {
+            engine_exec_free(e, x); /* another host's now (engine_cluster.c): never run here again */
+            continue;
+        }
+        if (e->draining)
+            continue; /* left `running`: the next start recovers it */
+        e->running++; /* as engine_start_ready counts a pass it dispatches */
+        engine_dispatch(e, x); /* still `running` in the store, its attempt begun: the same pass again */
+    }
+    engine_flush(e);
+}
+
+/*
+ * x's pass found the store unreachable (a PostgreSQL server restarting or failing over) before
+ * it ran anything: it is dispatched again once a wait has passed, which doubles up to
+ * REREAD_MAX_MS while the store stays away. Not blocked: the execution did nothing wrong.
+ */
+static void reread_later(engine *e, exec *x)
+{
+    x->unread = false;
+    if (!e->reread)
+        hlog(HLOG_WARN, "cannot read the journal of execution %s: %s; its pass runs again once the store "
+                        "answers", x->run.id_text, x->run.error ? x->run.error : "?");
+    x->reread_next = e->reread;
+    e->reread = x;
+    if (!uv_is_active((uv_handle_t *)&e->reread_timer)) {
+        e->reread_delay_ms = e->reread_delay_ms ? e->reread_delay_ms * 2 : REREAD_MIN_MS;
+        if (e->reread_delay_ms > REREAD_MAX_MS)
+            e->reread_delay_ms = REREAD_MAX_MS;
+        uv_timer_start(&e->reread_timer, on_reread, (uint64_t)e->reread_delay_ms, 0);
+    }
+}
+
 /*
  * On the worker: read the journal as committed (the pass was dispatched
  * after the commit that queued it, so it is complete), then run the pass.
@@ -98,6 +143,13 @@ static void work_run(uv_work_t *req)
     /* A fatal signal on this thread from here on names x (deathnote.h). */
     deathnote_worker_enter(x->slot);
     rc = engine_journal_load(x->owner, &x->rec.id, &x->run);
+    if (rc == TARRY_EUNREACHABLE) {
+        /* The database is away, not the journal broken: nothing ran, the pass comes again. */
+        x->unread = true;
+        x->run.error = strdup(store_last_error(x->owner->st)); /* the error is this thread's */
+        deathnote_worker_leave();
+        return;
+    }
     if (rc != 0) {
         char msg[300];
         snprintf(msg, sizeof msg, "cannot read the journal (%s): %s", status_str(rc),
@@ -410,6 +462,11 @@ static void work_done(uv_work_t *req, int status)
         engine_exec_free(e, x);
         return;
     }
+    if (x->unread) {
+        reread_later(e, x);
+        return;
+    }
+    e->reread_delay_ms = 0; /* a journal was read: the store is reachable */
     if (!x->rec.cancel_requested) /* a cancelled pass's last commands start nothing (engine_cancel.c) */
         take_new_entries(e, x);
     x->lw_to = x->run.log_count;

@@ -108,6 +108,8 @@ typedef struct exec {
                            that outcome is durable */
     bool settle_parent; /* final child: write the outcome into the parent's call entry */
     bool rejected;      /* never committed, and a failed commit told its callers so: never written */
+    bool unread;        /* its pass could not read the journal (the store unreachable): nothing ran */
+    struct exec *reread_next; /* waiting in engine.reread for the store to be reachable again */
     bool cp_waiting;    /* a worker waits for its step checkpoint to commit */
     bool cp_done;       /* guarded by the engine's cp_lock */
     int cp_status;      /* likewise */
@@ -184,6 +186,9 @@ struct engine {
     uv_timer_t timer;          /* next scheduled execution */
     uv_timer_t deadline_timer; /* next waiter deadline */
     uv_timer_t retry_timer;    /* after a failed commit */
+    uv_timer_t reread_timer;   /* passes again after the store could not be read (engine_dispatch.c) */
+    struct exec *reread;       /* those passes */
+    int64_t reread_delay_ms;   /* the wait before them: doubles while the store stays unreachable */
     uv_timer_t linger_timer;   /* commits changes nobody waits for */
     uv_idle_t gather_idle;     /* keeps the loop polling while a batch gathers */
     int open_handles;

@@ -30,6 +30,8 @@ const char *status_str(int code)
         return "function quarantined";
     case TARRY_ECONFLICT:
         return "held by another host";
+    case TARRY_EUNREACHABLE:
+        return "store unreachable";
     default:
         /* Codes the SDK defines, including ones a newer tarry.h adds. */
         return tarry_strerror(code);

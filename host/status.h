@@ -20,6 +20,7 @@
 #define TARRY_ELOST (-30717)        /* the data folder or its store file is gone or was replaced */
 #define TARRY_EQUARANTINED (-30718) /* the function's executions keep crashing the host: new work refused */
 #define TARRY_ECONFLICT (-30719)    /* another host holds the execution, or changed it since it was read */
+#define TARRY_EUNREACHABLE (-30720) /* the store's server cannot be reached now (PostgreSQL): try again later */
 
 /* A readable name for any host or SDK code. */
 const char *status_str(int code);

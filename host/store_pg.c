@@ -70,6 +70,10 @@ int pgs_fail(pg_db *db, const char *what, const PGresult *r)
         return TARRY_ECONFLICT;
     if (state && strcmp(state, "TRF01") == 0)
         return TARRY_EBROKEN;
+    /* The session is gone (the server restarting, a failover, an administrator): the server, not
+     * what was asked, failed; the caller may try again once it answers. */
+    if (db && db->conn && PQstatus(db->conn) == CONNECTION_BAD)
+        return TARRY_EUNREACHABLE;
     return TARRY_EIO;
 }
 
@@ -116,7 +120,8 @@ int pgs_pool_get(struct pg_store *st, pg_db **out)
     }
     if ((rc = pg_connect(st->url, out, err, sizeof err)) != 0) {
         store_set_error(err);
-        return rc == TARRY_ENOMEM ? rc : TARRY_EIO;
+        /* The server is away (restarting, failing over): nothing is wrong with what was asked. */
+        return rc == TARRY_ENOMEM ? rc : TARRY_EUNREACHABLE;
     }
     PQsetNoticeProcessor((*out)->conn, notice_ignore, NULL);
     return 0;

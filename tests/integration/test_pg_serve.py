@@ -12,6 +12,8 @@ forms --store takes.
   - the host stopped and started again finds what it stored; after kill -9 a delayed
     execution it acknowledged still runs, once; with the database stopped, a restarted engine
     waits for it (started again by the supervisor) and serves once it is back;
+  - the database stopped for 3 s under a load of queued and running executions: none is blocked
+    (a pass that cannot read its journal runs again), and all succeed once it is back;
   - a --store flag wins over TARRY_STORE: the executions go to the flag's database;
   - --store lmdb:DIR is --data DIR; with a different --data it is a bad command line (exit 2)
     naming both; an unknown scheme is refused naming the scheme and not the rest; an
@@ -155,6 +157,28 @@ def keys_race(pg, h, h2, rounds=40):
         c.close()
 
 
+def outage_under_load(pg):
+    """The database stopped while a host has work queued and running: nothing is blocked or lost
+    (a pass that cannot read its journal runs again once the database answers), and all of it
+    succeeds once the database is back."""
+    url = pg.url(pg.create_database("outage"))
+    with harness.Host(plugins=["testfns"], store_url=url, workers=4) as h:
+        ids = [h.trigger_ok("slow", {"ms": 50}) for _ in range(120)]
+        pg.stop()
+        time.sleep(3)
+        pg.start()
+        h.client.close()
+        deadline = time.monotonic() + 60
+        while count_rows(pg, "outage", "SELECT count(*) FROM executions WHERE state = 'succeeded'") < len(ids):
+            states = pg.psql("outage", "SELECT state, count(*) FROM executions GROUP BY 1 ORDER BY 1")
+            check(time.monotonic() < deadline, "every execution succeeds within 60 s of the database's return", states)
+            check("blocked" not in [row[0] for row in states], "none is blocked by the outage", states)
+            time.sleep(0.2)
+        check(True, "all %d acknowledged executions succeeded, none blocked" % len(ids))
+        waits = h.log_text().count("its pass runs again once the store answers")
+        print("   passes that found the database away and ran again: %d logged" % waits)
+
+
 def flag_over_env(pg):
     flag_db, env_db = pg.create_database("by_flag"), pg.create_database("by_env")
     with harness.Host(plugins=["testfns"], store_url=pg.url(flag_db),
@@ -213,6 +237,7 @@ def main():
     forms()
     with pgcluster.PgCluster() as pg:
         host_on_postgres(pg)
+        outage_under_load(pg)
         flag_over_env(pg)
 
 
