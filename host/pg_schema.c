@@ -351,6 +351,9 @@ static const char schema_v1[] =
  */
 static const char schema_v2[] =
     "ALTER TABLE executions DROP COLUMN lease_expires_at;\n" /* its index and CHECK go with it */
+    /* the host that last held it before it was released or taken over: a crash found after a
+     * host died is that host's attempt, not the finder's (store_pg_journal.c) */
+    "ALTER TABLE executions ADD COLUMN released_by tarry_host_id;\n"
     "CREATE INDEX executions_owner ON executions (lease_owner, state, id) WHERE lease_owner IS NOT NULL;\n"
     "CREATE INDEX executions_free ON executions (state, id) WHERE lease_owner IS NULL\n"
     "    AND state IN ('queued', 'running');\n"
@@ -379,7 +382,7 @@ static const char schema_v2[] =
     "BEGIN\n"
     "    UPDATE hosts SET left_at = coalesce(left_at, now()), left_reason = coalesce(left_reason, reason)\n"
     "        WHERE id = h;\n"
-    "    UPDATE executions SET lease_owner = NULL WHERE lease_owner = h;\n"
+    "    UPDATE executions SET released_by = h, lease_owner = NULL WHERE lease_owner = h;\n"
     "    GET DIAGNOSTICS n = ROW_COUNT;\n"
     "    UPDATE hosts SET released = released + n WHERE id = h;\n"
     "    PERFORM pg_notify('tarry', 'w' || h);\n"
@@ -418,7 +421,8 @@ static const char schema_v2[] =
     "        UPDATE hosts SET left_at = coalesce(left_at, now()),\n"
     "            left_reason = coalesce(left_reason, 'its engine stopped and started again as host ' || h)\n"
     "            WHERE id = prev;\n"
-    "        UPDATE executions SET lease_owner = h, lease_epoch = lease_epoch + 1 WHERE lease_owner = prev;\n"
+    "        UPDATE executions SET released_by = prev, lease_owner = h, lease_epoch = lease_epoch + 1\n"
+    "            WHERE lease_owner = prev;\n"
     "        GET DIAGNOSTICS n = ROW_COUNT;\n"
     "        UPDATE hosts SET released = released + n WHERE id = prev;\n"
     "    END IF;\n"

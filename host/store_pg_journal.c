@@ -161,11 +161,14 @@ static const char attempt_put_sql[] =
     "INSERT INTO attempts (exec_id, number, started_at, finished_at, outcome, crashed, timed_out, "
     "permanent,\n"
     "    error, host_id)\n"
-    "VALUES ($1, $2, tarry_ts($3), tarry_ts($4), $5, $6, $7, $8, $9, $10)\n"
+    "VALUES ($1, $2, tarry_ts($3), tarry_ts($4), $5, $6, $7, $8, $9,\n"
+    "    CASE WHEN $6 THEN coalesce((SELECT released_by FROM executions WHERE id = $1::tarry_id), $10) ELSE $10 END)\n"
     "ON CONFLICT (exec_id, number) DO UPDATE SET started_at = EXCLUDED.started_at,\n"
     "    finished_at = EXCLUDED.finished_at, outcome = EXCLUDED.outcome, crashed = EXCLUDED.crashed,\n"
     "    timed_out = EXCLUDED.timed_out, permanent = EXCLUDED.permanent, error = EXCLUDED.error,\n"
     "    host_id = EXCLUDED.host_id";
+/* $10 is the host writing the attempt's end, where it ran; but a crashed attempt is written by the
+ * host that found the crash: after a host died, the one it ran on is the execution's released_by. */
 
 static int attempt_put(pgs_sink *out, const exec_id *id, const store_attempt *a)
 {
@@ -183,7 +186,7 @@ static int attempt_put(pgs_sink *out, const exec_id *id, const store_attempt *a)
     params[6] = pgs_bool(a->timed_out);
     params[7] = pgs_bool(a->permanent);
     params[8] = a->error;
-    params[9] = st->host_id[0] ? st->host_id : NULL; /* the host it ran on (the one writing its end) */
+    params[9] = st->host_id[0] ? st->host_id : NULL; /* the host writing its end (above) */
     return pgs_write(out, step_of(what, sizeof what, "writing an attempt", params[0]), attempt_put_sql, 10,
                      params);
 }

@@ -411,11 +411,9 @@ def verify(pg, db, load, effects, steps, read, replaced, changed, kills, snapsho
                           "count(*) FILTER (WHERE left_reason LIKE 'its engine stopped and started again%'), "
                           "coalesce(sum(released), 0) FROM hosts")[0]
     # A crash is counted as an attempt that crashed (executions.crashes, the poison pill's count
-    # of crashes in a row, goes back to 0 once a pass ends). Which host a crashed attempt names:
-    # pg_schema.c says attempts name the host they ran on, but store_pg_journal.c writes the host
-    # that writes the attempt's end, which for a crash is the one that took the execution over.
-    # Counted here (for a plain function, the engine whose start line has no end line is the one
-    # it ran on), not yet asserted.
+    # of crashes in a row, goes back to 0 once a pass ends). A crashed attempt names the host it
+    # ran on (the execution's released_by), not the one that found the crash and wrote it: for a
+    # plain function, the engine whose start line has no end line is the one it ran on.
     pid_of = {hid: int(pid) for hid, pid in pg.psql(db, "SELECT id, pid FROM hosts")}
     crashed = pg.psql(db, "SELECT a.exec_id, coalesce(a.host_id, '') FROM attempts a WHERE a.crashed")
     crashed_attempts = len(crashed)
@@ -437,6 +435,7 @@ def verify(pg, db, load, effects, steps, read, replaced, changed, kills, snapsho
              engines[0], engines[1], engines[2], engines[3], max_epoch, step_reruns, leaf_reruns, snapshots,
              read[0], read[1]), flush=True)
     check_eq(kills, KILLS, "kill -9s of a host under load")
+    check_eq(crashed_elsewhere, 0, "every crashed attempt of a plain function names the host it ran on")
     check(int(engines[1]) > 0 and int(engines[2]) > 0,
           "killed engines were declared stopped by the others (lease) and taken over by their restart", engines)
     check(len(acked) > 20 * KILLS, "triggers were acknowledged throughout (%d)" % len(acked))
