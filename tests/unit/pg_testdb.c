@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "pg_int.h"
+#include "store.h"
 
 #define TEMPLATE "tarry_template" /* pg_fixture.py's */
 
@@ -88,4 +89,26 @@ int pg_testdb_drop(pg_testdb *db)
     snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", db->name);
     db->name[0] = 0;
     return admin_run("dropping a test database", sql);
+}
+
+int pg_testdb_store_setup(pg_testdb *db, void **state)
+{
+    char err[1024] = "";
+    store *st;
+
+    if (pg_testdb_create(db) != 0)
+        return -1;
+    if (store_open_url(&st, db->url, 0, err, sizeof err) != 0) {
+        fprintf(stderr, "store_open_url: %s\n", err);
+        pg_testdb_drop(db);
+        return -1;
+    }
+    *state = st;
+    return 0;
+}
+
+int pg_testdb_store_teardown(pg_testdb *db, void **state)
+{
+    store_close(*state);
+    return pg_testdb_drop(db);
 }

@@ -21,4 +21,10 @@ int pg_testdb_create(pg_testdb *db);
 /* Drop it (connections to it are ended): 0, or -1 with the reason on stderr. */
 int pg_testdb_drop(pg_testdb *db);
 
+/* A cmocka setup's work: a new database and the store opened on it, into *state (a store *).
+ * 0, or -1 with the reason on stderr (and nothing left behind). */
+int pg_testdb_store_setup(pg_testdb *db, void **state);
+/* The teardown's: the store closed, the database dropped. */
+int pg_testdb_store_teardown(pg_testdb *db, void **state);
+
 #endif

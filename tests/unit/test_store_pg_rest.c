@@ -33,24 +33,12 @@ static pg_testdb testdb; /* the running case's database */
 
 static int setup(void **state)
 {
-    char err[1024] = "";
-    store *st;
-
-    if (pg_testdb_create(&testdb) != 0)
-        return -1;
-    if (store_open_url(&st, testdb.url, 0, err, sizeof err) != 0) {
-        fprintf(stderr, "store_open_url: %s\n", err);
-        pg_testdb_drop(&testdb);
-        return -1;
-    }
-    *state = st;
-    return 0;
+    return pg_testdb_store_setup(&testdb, state);
 }
 
 static int teardown(void **state)
 {
-    store_close(*state);
-    return pg_testdb_drop(&testdb);
+    return pg_testdb_store_teardown(&testdb, state);
 }
 
 /* ---- helpers ---- */
