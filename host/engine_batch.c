@@ -163,7 +163,9 @@ static void reject(engine *e, commit_entry *ce, int status)
     engine_exec_free(e, x);
 }
 
-void engine_batch_drop(engine *e, size_t i)
+/* Take entry i out of the failed batch (its waiters answered): the last entry moves into its
+ * slot, its waiters with it. */
+static void batch_drop(engine *e, size_t i)
 {
     commit_entry *to = &e->entries[i], *from = &e->entries[--e->entry_count];
 
@@ -181,9 +183,13 @@ void engine_batch_drop(engine *e, size_t i)
     }
 }
 
-/* A new execution of the failed batch lost its idempotency key to another host's (store_pg_keys.c):
- * out of the batch; its callers get the other's execution, as a duplicate, or else 409 conflict. */
-static bool new_conflict(engine *e)
+/*
+ * After a commit that failed with TARRY_ECONFLICT: the entry it names leaves the batch. A stored
+ * execution another host took first is dropped here (engine_cluster.c); a new one lost its
+ * idempotency key to another host's (store_pg_keys.c): its callers get that execution, as a
+ * duplicate, or else 409 conflict. True when the entry was this batch's.
+ */
+static bool conflict_dropped(engine *e)
 {
     exec_id id;
 
@@ -191,12 +197,16 @@ static bool new_conflict(engine *e)
         return false;
     for (size_t i = 0; i < e->entry_count; i++) {
         commit_entry *ce = &e->entries[i];
-        if (memcmp(&ce->x->rec.id, &id, sizeof id) != 0 || ce->x->committed_state != EXEC_NONE)
+        if (memcmp(&ce->x->rec.id, &id, sizeof id) != 0)
             continue;
-        hlog(HLOG_INFO, "a new execution of %s lost its idempotency key to another host's: %s",
-             ce->x->rec.function, engine_idem_lost(e, ce) ? "answered with that one" : "refused");
-        reject(e, ce, TARRY_ECONFLICT);
-        engine_batch_drop(e, i);
+        if (ce->x->committed_state != EXEC_NONE) {
+            engine_cluster_drop(e, ce);
+        } else {
+            hlog(HLOG_INFO, "a new execution of %s lost its idempotency key to another host's: %s",
+                 ce->x->rec.function, engine_idem_lost(e, ce) ? "answered with that one" : "refused");
+            reject(e, ce, TARRY_ECONFLICT);
+        }
+        batch_drop(e, i);
         return true;
     }
     return false;
@@ -230,7 +240,7 @@ static void batch_failed(engine *e, int status, const char *why)
     /* Another host took one of the batch's executions first (engine_cluster.c), or a new one's
      * idempotency key (store_pg_keys.c): that one is dropped here (the new one refused), and
      * the rest, which did nothing wrong, is committed again at once, nobody else refused. */
-    bool conflict = status == TARRY_ECONFLICT && (new_conflict(e) || engine_cluster_conflict(e));
+    bool conflict = status == TARRY_ECONFLICT && conflict_dropped(e);
 
     e->stats.commit_failures++;
     engine_quarantine_committed(e, false);

@@ -187,43 +187,31 @@ void engine_cluster_committed(engine *e, bool ok)
     e->plugins_sent = false;
 }
 
-bool engine_cluster_conflict(engine *e)
+void engine_cluster_drop(engine *e, commit_entry *ce)
 {
-    exec_id id;
+    exec *x = ce->x;
     char text[ID_TEXT_LEN + 1];
 
-    if (!store_batch_conflict(e->batch, &id))
-        return false;
-    for (size_t i = 0; i < e->entry_count; i++) {
-        commit_entry *ce = &e->entries[i];
-        exec *x = ce->x;
-        if (memcmp(&x->rec.id, &id, sizeof id) != 0 || x->committed_state == EXEC_NONE)
-            continue;
-        id_format(&id, text);
-        hlog(HLOG_INFO, "execution %s of %s is another host's now (it took it first): dropped here", text,
-             x->rec.function);
-        engine_sleep_entry_free(ce->sleep_entry);
-        ce->sleep_entry = NULL;
-        while (!list_empty(&ce->acks))
-            engine_waiter_answer(e, list_entry(ce->acks.next, engine_waiter, node), TARRY_ECONFLICT, NULL);
-        while (!list_empty(&x->acks))
-            engine_waiter_answer(e, list_entry(x->acks.next, engine_waiter, node), TARRY_ECONFLICT, NULL);
-        if (ce->checkpoint)
-            engine_checkpoint_answer(e, x, TARRY_ECONFLICT);
-        if (x->in_dirty) {
-            list_unlink(&x->dirty_node);
-            x->in_dirty = false;
-            e->dirty_count--;
-        }
-        /* Out of the batch: the caller puts the others back and commits again. */
-        engine_batch_drop(e, i);
-        if (x->rec.state == EXEC_RUNNING && !x->dispatch_after_commit) {
-            x->rejected = true; /* on a worker: dropped when its pass returns (engine_dispatch.c) */
-            return true;
-        }
-        engine_ready_remove(e, x);
-        engine_exec_free(e, x);
-        return true;
+    id_format(&x->rec.id, text);
+    hlog(HLOG_INFO, "execution %s of %s is another host's now (it took it first): dropped here", text,
+         x->rec.function);
+    engine_sleep_entry_free(ce->sleep_entry);
+    ce->sleep_entry = NULL;
+    while (!list_empty(&ce->acks))
+        engine_waiter_answer(e, list_entry(ce->acks.next, engine_waiter, node), TARRY_ECONFLICT, NULL);
+    while (!list_empty(&x->acks))
+        engine_waiter_answer(e, list_entry(x->acks.next, engine_waiter, node), TARRY_ECONFLICT, NULL);
+    if (ce->checkpoint)
+        engine_checkpoint_answer(e, x, TARRY_ECONFLICT);
+    if (x->in_dirty) {
+        list_unlink(&x->dirty_node);
+        x->in_dirty = false;
+        e->dirty_count--;
     }
-    return false;
+    if (x->rec.state == EXEC_RUNNING && !x->dispatch_after_commit) {
+        x->rejected = true; /* on a worker: dropped when its pass returns (engine_dispatch.c) */
+        return;
+    }
+    engine_ready_remove(e, x);
+    engine_exec_free(e, x);
 }

@@ -297,9 +297,9 @@ int engine_cluster_join(engine *e);
 void engine_cluster_on_async(uv_async_t *a);
 /* Claim and adopt running executions whose host died: interrupted, their crash counted. */
 void engine_cluster_adopt_orphans(engine *e);
-/* After a failed commit: the execution another host holds, dropped here. True when it was one of
- * this batch's (the rest is tried again at once). */
-bool engine_cluster_conflict(engine *e);
+/* After a commit that failed on ce's stored execution, which another host holds now: its callers
+ * are told and it is dropped from memory here (the caller takes ce out of the batch). */
+void engine_cluster_drop(engine *e, commit_entry *ce);
 /* Whether a batch is wanted though nothing is dirty: something to tell the other hosts. */
 bool engine_cluster_wants(const engine *e);
 /* Into the batch being built: the announcements and this host's plugins, if due. */
@@ -383,9 +383,6 @@ int engine_commit_refusing(const engine *e);
 void engine_check_store(engine *e);
 /* Exit the process with `status` once the answers given now have gone out; refuse work meanwhile. */
 void engine_exit_soon(engine *e, int status);
-/* Take entry i out of the batch in flight (its waiters already answered): the last entry moves
- * into its slot, its waiters with it. */
-void engine_batch_drop(engine *e, size_t i);
 
 /* ---- engine_waiters.c ----------------------------------------------------------------- */
 
