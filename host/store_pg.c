@@ -438,6 +438,7 @@ int pgs_write(pgs_sink *s, const char *what, const char *sql, int n, const char 
 typedef struct pipeline {
     pg_db *db;
     struct pg_batch *b;
+    pgs_plan plan;    /* the batch's statements as queries (store_pg_bulk.c) */
     size_t pre, post; /* queries before and after the batch's statements: 0 or 1 each */
     size_t commit_k;
     const char **values; /* one statement's parameters, as libpq takes them */
@@ -446,9 +447,28 @@ typedef struct pipeline {
     bool lost;            /* the connection broke (the reason is set) */
     bool ended_before;    /* ... with the server's own error for a query before COMMIT */
     bool commit_answered; /* COMMIT's own answer was read: the batch is written */
+    char what[160];       /* a group's step name (query_what) */
 } pipeline;
 
-static const char *query_what(const pipeline *p, size_t k)
+/* "writing executions A, B, C and 97 more" (attempts: "writing attempts of executions ..."): the
+ * server's error names no row of a group. */
+static const char *group_what(pipeline *p, const pgs_send *s)
+{
+    static const char *const of[PGS_BULK_KINDS] = {"", "attempts of ", "journal entries of "};
+    size_t len = (size_t)snprintf(p->what, sizeof p->what, "writing %sexecution%s", of[s->kind],
+                                  s->nrows > 1 ? "s" : "");
+
+    for (size_t i = 0; i < s->nrows && i < 3 && len < sizeof p->what; i++) {
+        size_t first = p->plan.rows[s->row0 + i].first;
+        const char *id = p->b->arena + p->b->params[p->b->stmts[first].param0];
+        len += (size_t)snprintf(p->what + len, sizeof p->what - len, "%s %s", i ? "," : "", id);
+    }
+    if (s->nrows > 3 && len < sizeof p->what)
+        snprintf(p->what + len, sizeof p->what - len, " and %zu more", s->nrows - 3);
+    return p->what;
+}
+
+static const char *query_what(pipeline *p, size_t k)
 {
     if (k == 0)
         return "beginning a batch";
@@ -456,9 +476,11 @@ static const char *query_what(const pipeline *p, size_t k)
         return "checking this host still holds its executions";
     if (k >= p->commit_k)
         return "committing a batch";
-    if (k > p->pre + p->b->nstmts)
+    if (k > p->pre + p->plan.nsends)
         return "telling the other hosts";
-    return p->b->arena + p->b->stmts[k - 1 - p->pre].what;
+    if (p->plan.sends[k - 1 - p->pre].nrows)
+        return group_what(p, &p->plan.sends[k - 1 - p->pre]);
+    return p->b->arena + p->b->stmts[p->plan.sends[k - 1 - p->pre].stmt].what;
 }
 
 /*
@@ -533,10 +555,11 @@ static long prepared_index(const pg_db *db, const char *sql)
  * server's time in W1). The texts are string literals (pgs_write), so one address is one text,
  * and a connection prepares each once in its life. 0, or TARRY_EIO / TARRY_ENOMEM (reason set).
  */
-static int prepare_statements(pg_db *db, const struct pg_batch *b)
+static int prepare_statements(pg_db *db, const struct pg_batch *b, const pgs_plan *plan)
 {
-    for (size_t i = 0; i < b->nstmts; i++) {
-        const struct pgs_stmt *s = &b->stmts[i];
+    for (size_t i = 0; i < plan->nsends; i++) {
+        const struct pgs_stmt *s = &b->stmts[plan->sends[i].stmt];
+        int n = plan->sends[i].nrows ? pgs_bulk_params(plan->sends[i].kind) : s->n;
         char name[32];
         PGresult *r;
 
@@ -553,7 +576,7 @@ static int prepare_statements(pg_db *db, const struct pg_batch *b)
             db->prepared_cap = cap;
         }
         snprintf(name, sizeof name, "tarry_%zu", db->nprepared);
-        r = PQprepare(db->conn, name, s->sql, s->n, NULL);
+        r = PQprepare(db->conn, name, s->sql, n, NULL);
         if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
             int rc = pgs_fail(db, b->arena + s->what, r);
             PQclear(r);
@@ -597,13 +620,22 @@ static void pipeline_run(pipeline *p)
         const char *me[1] = {b->st->host_id};
         pipeline_send(p, "SELECT tarry_fence($1)", 1, me);
     }
-    for (size_t i = 0; i < b->nstmts && !p->lost; i++) {
-        const struct pgs_stmt *s = &b->stmts[i];
-        for (int j = 0; j < s->n; j++) {
-            size_t at = b->params[s->param0 + (size_t)j];
-            p->values[j] = at == PGS_PARAM_NULL ? NULL : b->arena + at;
+    for (size_t i = 0; i < p->plan.nsends && !p->lost; i++) {
+        const pgs_send *send = &p->plan.sends[i];
+        const struct pgs_stmt *s = &b->stmts[send->stmt];
+        if (send->nrows) {
+            int n = pgs_bulk_params(send->kind);
+            memcpy(p->values, send->arrays, (size_t)n * sizeof *p->values);
+            if (send->kind == PGS_BULK_EXEC)
+                p->values[PGS_EXEC_ROW] = b->st->host_id[0] ? b->st->host_id : NULL;
+            pipeline_send_prepared(p, s->sql, n, p->values);
+        } else {
+            for (int j = 0; j < s->n; j++) {
+                size_t at = b->params[s->param0 + (size_t)j];
+                p->values[j] = at == PGS_PARAM_NULL ? NULL : b->arena + at;
+            }
+            pipeline_send_prepared(p, s->sql, s->n, p->values);
         }
-        pipeline_send_prepared(p, s->sql, s->n, p->values);
         if ((i + 1) % PGS_PIPELINE_WINDOW == 0 && !p->lost) {
             if (!PQsendFlushRequest(p->db->conn) || PQflush(p->db->conn) != 0)
                 pipeline_lost(p, p->pre + i + 1, NULL);
@@ -637,28 +669,33 @@ int pgs_batch_commit(store *sb, store_batch *bb)
     struct pg_store *st = (struct pg_store *)sb;
     struct pg_batch *b = (struct pg_batch *)bb;
     pipeline p = {.b = b};
-    int most = 1, rc;
+    int most = PGS_BULK_PARAMS_MAX, rc;
 
     b->base.has_conflict = false;
     if (b->nstmts == 0 && !b->announce)
         return 0;
     p.pre = st->host_id[0] != '\0';
     p.post = st->host_id[0] && (b->finals || b->announce);
-    p.commit_k = 1 + p.pre + b->nstmts + p.post;
+    if ((rc = pgs_plan_make(b, &p.plan)) != 0)
+        return rc;
+    p.commit_k = 1 + p.pre + p.plan.nsends + p.post;
     for (size_t i = 0; i < b->nstmts; i++)
         if (b->stmts[i].n > most)
             most = b->stmts[i].n;
     if (!(p.values = malloc((size_t)most * sizeof *p.values))) {
+        pgs_plan_free(&p.plan);
         store_set_error("out of memory committing a batch");
         return TARRY_ENOMEM;
     }
     if ((rc = pgs_pool_get(st, &p.db)) != 0) {
         free(p.values);
+        pgs_plan_free(&p.plan);
         return rc;
     }
-    if ((rc = prepare_statements(p.db, b)) != 0) {
+    if ((rc = prepare_statements(p.db, b, &p.plan)) != 0) {
         /* Nothing was sent: a connection that broke is dropped, as a read's is. */
         free(p.values);
+        pgs_plan_free(&p.plan);
         pgs_pool_put(st, p.db);
         return rc;
     }
@@ -667,6 +704,7 @@ int pgs_batch_commit(store *sb, store_batch *bb)
     else
         pipeline_run(&p);
     free(p.values);
+    pgs_plan_free(&p.plan);
     if (p.failed)
         rc = p.failed;
     else if (p.lost && p.sent == p.commit_k + 1 && !p.commit_answered && !p.ended_before) {

@@ -4,12 +4,13 @@
  * decoder, and writing and reading one record with its metadata rows.
  *
  * A record is one row of `executions`, a column per field (pg_schema.c says
- * why typed columns). A write is one upsert of every field: the indexes
- * LMDB keeps by hand (by_state, by_fn, timers, pins, reruns) are the
- * database's own, so `prev` matters only for the metadata rows, written
- * with a new record as LMDB's by_meta is (metadata never changes after
- * creation). A host's write also says who holds the execution now and is
- * refused when another host holds it (exec_upsert).
+ * why typed columns). A write sets every field: the indexes LMDB keeps
+ * by hand (by_state, by_fn, timers, pins, reruns) are the database's own,
+ * so `prev` matters only for the metadata rows, written with a new record
+ * as LMDB's by_meta is (metadata never changes after creation), and for
+ * the state a host expects a free row in. A host's write also says who
+ * holds the execution now and is refused when another host holds it
+ * (pgs_exec_write, which writes a batch's executions in one statement).
  *
  * May not: run anything but the record's and its metadata's statements, or
  * read a column by name (the decoder reads PGS_EXEC_COLS by position, so
@@ -200,45 +201,70 @@ int pgs_exec_decode(const PGresult *r, int row, exec_record *out)
 }
 
 /*
- * Every field, in C_* order, then the writing host ($34; NULL: a tool, which writes as before
- * there were hosts and leaves the lease as it is) and the state the writer last wrote or read
- * ($35; NULL for a new record). A host holds what it keeps in memory (queued, running) and
- * nothing else; it may write a row it holds, or a free row still in the state it read
- * (claiming it if the new state is one it holds). Anything else is another host's, or changed
- * under it: tarry_conflict fails the batch naming the execution (store_cluster.h).
+ * Executions' writes, one row per execution (store_pg_int.h: PGS_EXEC_ROW), as one statement
+ * (store_pg_bulk.c says why). A host holds what it keeps in memory (queued, running) and
+ * nothing else; it may write a row it holds, or a free row still in the state it read (claiming
+ * it if the new state is one it holds); a new row is inserted. Anything else is another host's,
+ * or changed under it: tarry_conflict fails the batch naming the execution (store_cluster.h).
+ * `up` and `ins` see one snapshot, taken before either, so a row is updated or inserted, never
+ * both; the expiry is left as it was unless the row brings one (a retention write folded in).
  */
-static const char exec_upsert[] =
-    "WITH written AS (INSERT INTO executions (id, function, state, args, metadata, result, error, "
-    "idempotency_key, "
-    "parent_id, parent_seq, detached, rerun_of, plugin_name, plugin_version, plugin_hash, attempts, "
-    "crashes, timeouts, suspect, resume, cancel_requested, created_at, scheduled_at, started_at, "
-    "finished_at, next_attempt_at, discard_at, wake_at, wake_seq, log_count, log_mark_pos, "
-    "log_mark_count, log_dropped, lease_owner, lease_epoch) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, "
-    "$21, tarry_ts($22), tarry_ts($23), tarry_ts($24), tarry_ts($25), tarry_ts($26), tarry_ts($27), "
-    "tarry_ts($28), $29, $30, $31, $32, $33, "
-    "CASE WHEN $3::tarry_state IN ('queued', 'running') THEN $34::text END, "
-    "CASE WHEN $3::tarry_state IN ('queued', 'running') AND $34::text IS NOT NULL THEN 1 ELSE 0 END) "
-    "ON CONFLICT (id) DO UPDATE SET function = EXCLUDED.function, state = EXCLUDED.state, "
-    "args = EXCLUDED.args, metadata = EXCLUDED.metadata, result = EXCLUDED.result, "
-    "error = EXCLUDED.error, idempotency_key = EXCLUDED.idempotency_key, "
-    "parent_id = EXCLUDED.parent_id, parent_seq = EXCLUDED.parent_seq, detached = EXCLUDED.detached, "
-    "rerun_of = EXCLUDED.rerun_of, plugin_name = EXCLUDED.plugin_name, "
-    "plugin_version = EXCLUDED.plugin_version, plugin_hash = EXCLUDED.plugin_hash, "
-    "attempts = EXCLUDED.attempts, crashes = EXCLUDED.crashes, timeouts = EXCLUDED.timeouts, "
-    "suspect = EXCLUDED.suspect, resume = EXCLUDED.resume, "
-    "cancel_requested = EXCLUDED.cancel_requested, created_at = EXCLUDED.created_at, "
-    "scheduled_at = EXCLUDED.scheduled_at, started_at = EXCLUDED.started_at, "
-    "finished_at = EXCLUDED.finished_at, next_attempt_at = EXCLUDED.next_attempt_at, "
-    "discard_at = EXCLUDED.discard_at, wake_at = EXCLUDED.wake_at, wake_seq = EXCLUDED.wake_seq, "
-    "log_count = EXCLUDED.log_count, log_mark_pos = EXCLUDED.log_mark_pos, "
-    "log_mark_count = EXCLUDED.log_mark_count, log_dropped = EXCLUDED.log_dropped, "
-    "lease_owner = CASE WHEN $34::text IS NULL THEN executions.lease_owner ELSE EXCLUDED.lease_owner END, "
-    "lease_epoch = executions.lease_epoch + CASE WHEN EXCLUDED.lease_owner IS NOT NULL "
-    "AND executions.lease_owner IS DISTINCT FROM EXCLUDED.lease_owner THEN 1 ELSE 0 END "
-    "WHERE $34::text IS NULL OR executions.lease_owner = $34::text "
-    "OR (executions.lease_owner IS NULL AND executions.state::text = $35::text) RETURNING 1) "
-    "SELECT tarry_conflict($1) WHERE NOT EXISTS (SELECT FROM written)";
+const char pgs_exec_write[] =
+    "WITH v AS (SELECT u.id::tarry_id AS id, u.function, u.state, u.args, u.metadata, u.result, "
+    "u.error, u.idempotency_key, u.parent_id, u.parent_seq, u.detached, u.rerun_of, u.plugin_name, "
+    "u.plugin_version, u.plugin_hash, u.attempts, u.crashes, u.timeouts, u.suspect, u.resume, "
+    "u.cancel_requested, u.created_at, u.scheduled_at, u.started_at, u.finished_at, "
+    "u.next_attempt_at, u.discard_at, u.wake_at, u.wake_seq, u.log_count, u.log_mark_pos, "
+    "u.log_mark_count, u.log_dropped, u.prev, u.holds, u.expires FROM unnest($1::text[], $2::text[], "
+    "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], "
+    "$11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], "
+    "$18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], "
+    "$25::text[], $26::text[], $27::text[], $28::text[], $29::text[], $30::text[], $31::text[], "
+    "$32::text[], $33::text[], $34::text[], $35::text[], $36::text[]) AS u(id, function, state, args, "
+    "metadata, result, error, idempotency_key, parent_id, parent_seq, detached, rerun_of, "
+    "plugin_name, plugin_version, plugin_hash, attempts, crashes, timeouts, suspect, resume, "
+    "cancel_requested, created_at, scheduled_at, started_at, finished_at, next_attempt_at, "
+    "discard_at, wake_at, wake_seq, log_count, log_mark_pos, log_mark_count, log_dropped, prev, "
+    "holds, expires)),\n"
+    "up AS (UPDATE executions e SET function = v.function, state = v.state::tarry_state, args = "
+    "v.args, metadata = v.metadata, result = v.result, error = v.error, idempotency_key = "
+    "v.idempotency_key, parent_id = v.parent_id, parent_seq = v.parent_seq::bigint, detached = "
+    "v.detached::boolean, rerun_of = v.rerun_of, plugin_name = v.plugin_name, plugin_version = "
+    "v.plugin_version, plugin_hash = v.plugin_hash, attempts = v.attempts::bigint, crashes = "
+    "v.crashes::bigint, timeouts = v.timeouts::bigint, suspect = v.suspect::boolean, resume = "
+    "v.resume::boolean, cancel_requested = v.cancel_requested::boolean, created_at = "
+    "tarry_ts(v.created_at::bigint), scheduled_at = tarry_ts(v.scheduled_at::bigint), started_at = "
+    "tarry_ts(v.started_at::bigint), finished_at = tarry_ts(v.finished_at::bigint), next_attempt_at = "
+    "tarry_ts(v.next_attempt_at::bigint), discard_at = tarry_ts(v.discard_at::bigint), wake_at = "
+    "tarry_ts(v.wake_at::bigint), wake_seq = v.wake_seq::bigint, log_count = v.log_count::bigint, "
+    "log_mark_pos = v.log_mark_pos::bigint, log_mark_count = v.log_mark_count::bigint, log_dropped = "
+    "v.log_dropped::bigint, expires_at = CASE WHEN v.expires IS NULL THEN e.expires_at ELSE "
+    "tarry_ts(v.expires::bigint) END, lease_owner = CASE WHEN $37::text IS NULL THEN e.lease_owner "
+    "WHEN v.state IN ('queued', 'running') THEN $37::text END, lease_epoch = e.lease_epoch + CASE "
+    "WHEN $37::text IS NOT NULL AND v.holds::boolean AND e.lease_owner IS DISTINCT FROM $37::text "
+    "THEN 1 ELSE 0 END\n"
+    "FROM v WHERE e.id = v.id AND ($37::text IS NULL OR e.lease_owner = $37::text OR (e.lease_owner "
+    "IS NULL AND e.state::text = v.prev)) RETURNING e.id),\n"
+    "ins AS (INSERT INTO executions (id, function, state, args, metadata, result, error, "
+    "idempotency_key, parent_id, parent_seq, detached, rerun_of, plugin_name, plugin_version, "
+    "plugin_hash, attempts, crashes, timeouts, suspect, resume, cancel_requested, created_at, "
+    "scheduled_at, started_at, finished_at, next_attempt_at, discard_at, wake_at, wake_seq, "
+    "log_count, log_mark_pos, log_mark_count, log_dropped, expires_at, lease_owner, lease_epoch) "
+    "SELECT v.id, v.function, v.state::tarry_state, v.args, v.metadata, v.result, v.error, "
+    "v.idempotency_key, v.parent_id, v.parent_seq::bigint, v.detached::boolean, v.rerun_of, "
+    "v.plugin_name, v.plugin_version, v.plugin_hash, v.attempts::bigint, v.crashes::bigint, "
+    "v.timeouts::bigint, v.suspect::boolean, v.resume::boolean, v.cancel_requested::boolean, "
+    "tarry_ts(v.created_at::bigint), tarry_ts(v.scheduled_at::bigint), "
+    "tarry_ts(v.started_at::bigint), tarry_ts(v.finished_at::bigint), "
+    "tarry_ts(v.next_attempt_at::bigint), tarry_ts(v.discard_at::bigint), "
+    "tarry_ts(v.wake_at::bigint), v.wake_seq::bigint, v.log_count::bigint, v.log_mark_pos::bigint, "
+    "v.log_mark_count::bigint, v.log_dropped::bigint, tarry_ts(v.expires::bigint), CASE WHEN v.state "
+    "IN ('queued', 'running') THEN $37::text END, CASE WHEN $37::text IS NOT NULL AND "
+    "v.holds::boolean THEN 1 ELSE 0 END FROM v\n"
+    "WHERE NOT EXISTS (SELECT FROM executions x WHERE x.id = v.id) ON CONFLICT (id) DO NOTHING "
+    "RETURNING id)\n"
+    "SELECT tarry_conflict(v.id) FROM v WHERE NOT EXISTS (SELECT FROM up WHERE up.id = v.id) AND NOT "
+    "EXISTS (SELECT FROM ins WHERE ins.id = v.id) LIMIT 1";
 
 /* A pair appears once per execution (the API refuses duplicate keys; a record that has them
  * anyway keeps the first, where LMDB would index both). */
@@ -268,9 +294,8 @@ static int meta_rows(pgs_sink *out, const exec_record *rec, const char *id)
 
 static int exec_put(pgs_sink *out, const exec_record *rec, const exec_record *prev)
 {
-    struct pg_store *st = out->batch ? out->batch->st : (struct pg_store *)out->txn->base.st;
     pgs_buf id, parent, rerun, n[9], t[7];
-    const char *p[C_COUNT + 2];
+    const char *p[PGS_EXEC_ROW];
     char what[80];
     int rc;
 
@@ -309,10 +334,14 @@ static int exec_put(pgs_sink *out, const exec_record *rec, const exec_record *pr
     p[C_LOG_MARK_POS] = pgs_int(&n[6], rec->log_mark_pos);
     p[C_LOG_MARK_COUNT] = pgs_int(&n[7], rec->log_mark_count);
     p[C_LOG_DROPPED] = pgs_int(&n[8], rec->log_dropped);
-    p[C_COUNT] = st->host_id[0] ? st->host_id : NULL;
-    p[C_COUNT + 1] = prev ? pgs_state(prev->state) : NULL;
+    p[PGS_ROW_PREV] = prev ? pgs_state(prev->state) : NULL;
+    p[PGS_ROW_HOLDS] = pgs_bool(rec->state == EXEC_QUEUED || rec->state == EXEC_RUNNING);
+    p[PGS_ROW_EXPIRES] = NULL;
     snprintf(what, sizeof what, "writing execution %s", p[C_ID] ? p[C_ID] : "(no id)");
-    if ((rc = pgs_write(out, what, exec_upsert, C_COUNT + 2, p)) != 0)
+    /* a batch's rows go as one statement at commit (store_pg_bulk.c); a transaction's alone */
+    rc = out->batch ? pgs_write(out, what, pgs_exec_write, PGS_EXEC_ROW, p)
+                    : pgs_bulk_write_one(out->txn, what, pgs_exec_write, p);
+    if (rc != 0)
         return rc;
     if (out->batch && exec_state_final(rec->state))
         out->batch->finals++;

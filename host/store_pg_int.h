@@ -11,8 +11,10 @@
  * record and its metadata rows), store_pg_query.c (scans and listings of
  * executions), store_pg_journal.c (journal, attempts, logs), store_pg_keys.c
  * (callers, crash histories, cron marks, idempotency keys),
- * store_pg_outbox.c (notifications), store_pg_retention.c (retention) and
- * store_pg_plugins.c (plugin versions' bytes).
+ * store_pg_outbox.c (notifications), store_pg_retention.c (retention),
+ * store_pg_plugins.c (plugin versions' bytes) and store_pg_bulk.c (a
+ * batch's writes of executions, attempts and journal entries grouped into
+ * one statement per kind at commit).
  *
  * Rules every file keeps: statements use $n parameters (never a value
  * pasted into SQL), their texts are static literals next to the function
@@ -169,6 +171,78 @@ exec_state pgs_state_get(const PGresult *r, int row, int col); /* EXEC_NONE for 
 #define PGS_EXEC_NCOLS 33 /* the columns PGS_EXEC_COLS selects: extra columns start here */
 
 extern const char pgs_exec_cols[]; /* PGS_EXEC_COLS */
+
+/*
+ * Writing executions (store_pg_exec.c): pgs_exec_write takes PGS_EXEC_ROW text[] arrays, one
+ * element per execution, and the writing host ($PGS_EXEC_ROW + 1; NULL: a tool). A row is
+ * PGS_EXEC_NCOLS values in PGS_EXEC_COLS's order, then the state the writer expects the stored
+ * row in (NULL: new), whether the write holds it ("t": queued or running) and when it expires
+ * (NULL: as it was). A batch keeps each write as a statement of pgs_exec_write with a row's
+ * PGS_EXEC_ROW parameters, grouped into one statement at commit (pgs_plan_make).
+ */
+#define PGS_ROW_PREV PGS_EXEC_NCOLS
+#define PGS_ROW_HOLDS (PGS_EXEC_NCOLS + 1)
+#define PGS_ROW_EXPIRES (PGS_EXEC_NCOLS + 2)
+#define PGS_EXEC_ROW (PGS_EXEC_NCOLS + 3)
+extern const char pgs_exec_write[];
+/* Writing attempts (store_pg_journal.c) likewise: PGS_ATTEMPT_ROW text[] arrays of exec_id,
+ * number, started_at, finished_at, outcome, crashed, timed_out, permanent, error and host_id. */
+#define PGS_ATTEMPT_ROW 10
+extern const char pgs_attempt_write[];
+/* ... and journal entries: PGS_JOURNAL_ROW arrays of exec_id, seq, kind, status, detached, name,
+ * child, value, error, started_at, finished_at and wake_at; deleting one ends their group. */
+#define PGS_JOURNAL_ROW 12
+extern const char pgs_journal_write[];
+extern const char pgs_journal_del_sql[];
+/* The other batch statements grouping must know (store_pg_retention.c): an expiry, which folds
+ * into its execution's row, and a purge, which reads and deletes rows and so ends a group. */
+extern const char pgs_retention_put_sql[];
+extern const char pgs_exec_purge_sql[];
+
+/* ---- store_pg_bulk.c ---- */
+
+enum { PGS_BULK_EXEC, PGS_BULK_ATTEMPT, PGS_BULK_JOURNAL, PGS_BULK_KINDS }; /* the grouped kinds of rows */
+#define PGS_BULK_PARAMS_MAX (PGS_EXEC_ROW + 1)            /* the most parameters a kind's statement has */
+
+/* One execution's writes in a group: batch statement indexes and what merging them gives. */
+typedef struct pgs_row {
+    size_t first, last; /* its first write (the state it expects) and latest (its values) */
+    size_t expires;     /* arena offset of an expiry folded in, or PGS_PARAM_NULL */
+    size_t send;        /* its group's send */
+    bool holds;         /* a write of it left it queued or running */
+} pgs_row;
+
+/* One query of a batch's pipeline: statement `stmt` as appended, or (nrows > 0) a group of
+ * writes of one kind, rows row0.. of the plan, sent as one statement at its first's place. */
+typedef struct pgs_send {
+    size_t stmt;
+    int kind; /* PGS_BULK_*, or -1: a statement alone */
+    size_t row0, nrows;
+    const char *arrays[PGS_EXEC_ROW]; /* a group's text[] literals, in the plan's buffer */
+} pgs_send;
+
+typedef struct pgs_plan {
+    pgs_send *sends; /* in the order they are sent */
+    size_t nsends;
+    pgs_row *rows;
+    size_t nrows;
+    char **bufs; /* the groups' arrays, one buffer each */
+    size_t nbufs;
+} pgs_plan;
+
+/* The queries for batch b's statements, every group's arrays made: nothing can fail once the
+ * pipeline starts. 0, or TARRY_ENOMEM (reason set); pgs_plan_free after either. */
+int pgs_plan_make(const struct pg_batch *b, pgs_plan *p);
+void pgs_plan_free(pgs_plan *p);
+/* nrows rows of ncols values (cell: value col of row r, NULL for SQL NULL) as ncols text[]
+ * literals into values[], pointing into *buf (malloc'd; the caller frees it). 0 or TARRY_ENOMEM. */
+typedef const char *(*pgs_cell_fn)(const void *rows, size_t r, int col);
+int pgs_arrays(size_t nrows, int ncols, pgs_cell_fn cell, const void *rows, const char **values, char **buf);
+/* The parameters of kind's statement: its arrays, then (executions) the writing host. */
+int pgs_bulk_params(int kind);
+/* One row of sql's kind (pgs_exec_write, pgs_attempt_write) written alone in write transaction t,
+ * as a batch writes many. 0 or pgs_query's errors. */
+int pgs_bulk_write_one(struct pg_txn *t, const char *what, const char *sql, const char *const *row);
 /* Row `row` of r (PGS_EXEC_COLS from column 0) into out; strings borrow from r. 0 or TARRY_EIO. */
 int pgs_exec_decode(const PGresult *r, int row, exec_record *out);
 

@@ -157,24 +157,36 @@ int pgs_log_scan(store_txn *txn, const exec_id *id, store_log_cb cb, void *user)
 
 /* ---- attempts -------------------------------------------------------------- */
 
-static const char attempt_put_sql[] =
+/*
+ * Attempts' writes, one row per attempt (store_pg_int.h: PGS_ATTEMPT_ROW), as one statement
+ * (store_pg_bulk.c). host_id is the host writing the attempt's end, where it ran; but a crashed
+ * attempt is written by the host that found the crash: after a host died, the one it ran on is
+ * the execution's released_by.
+ */
+const char pgs_attempt_write[] =
     "INSERT INTO attempts (exec_id, number, started_at, finished_at, outcome, crashed, timed_out, "
     "permanent,\n"
     "    error, host_id)\n"
-    "VALUES ($1, $2, tarry_ts($3), tarry_ts($4), $5, $6, $7, $8, $9,\n"
-    "    CASE WHEN $6 THEN coalesce((SELECT released_by FROM executions WHERE id = $1::tarry_id), $10) ELSE $10 END)\n"
+    "SELECT v.exec_id::tarry_id, v.number::bigint, tarry_ts(v.started_at::bigint), "
+    "tarry_ts(v.finished_at::bigint),\n"
+    "    v.outcome::tarry_state, v.crashed::boolean, v.timed_out::boolean, v.permanent::boolean, v.error,\n"
+    "    CASE WHEN v.crashed::boolean THEN coalesce((SELECT released_by FROM executions\n"
+    "        WHERE id = v.exec_id::tarry_id), v.host_id) ELSE v.host_id END\n"
+    "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
+    "$8::text[],\n"
+    "    $9::text[], $10::text[])\n"
+    "    AS v(exec_id, number, started_at, finished_at, outcome, crashed, timed_out, permanent, error, "
+    "host_id)\n"
     "ON CONFLICT (exec_id, number) DO UPDATE SET started_at = EXCLUDED.started_at,\n"
     "    finished_at = EXCLUDED.finished_at, outcome = EXCLUDED.outcome, crashed = EXCLUDED.crashed,\n"
     "    timed_out = EXCLUDED.timed_out, permanent = EXCLUDED.permanent, error = EXCLUDED.error,\n"
     "    host_id = EXCLUDED.host_id";
-/* $10 is the host writing the attempt's end, where it ran; but a crashed attempt is written by the
- * host that found the crash: after a host died, the one it ran on is the execution's released_by. */
 
 static int attempt_put(pgs_sink *out, const exec_id *id, const store_attempt *a)
 {
     pgs_buf idt, number, started, finished;
     char what[96];
-    const char *params[10];
+    const char *params[PGS_ATTEMPT_ROW];
     const struct pg_store *st = out->batch ? out->batch->st : (const struct pg_store *)out->txn->base.st;
 
     params[0] = pgs_idtext(&idt, id);
@@ -187,8 +199,10 @@ static int attempt_put(pgs_sink *out, const exec_id *id, const store_attempt *a)
     params[7] = pgs_bool(a->permanent);
     params[8] = a->error;
     params[9] = st->host_id[0] ? st->host_id : NULL; /* the host writing its end (above) */
-    return pgs_write(out, step_of(what, sizeof what, "writing an attempt", params[0]), attempt_put_sql, 10,
-                     params);
+    step_of(what, sizeof what, "writing an attempt", params[0]);
+    if (out->batch)
+        return pgs_write(out, what, pgs_attempt_write, PGS_ATTEMPT_ROW, params); /* grouped at commit */
+    return pgs_bulk_write_one(out->txn, what, pgs_attempt_write, params);
 }
 
 int pgs_attempt_put(store_txn *txn, const exec_id *id, const store_attempt *a)
@@ -239,13 +253,19 @@ int pgs_attempt_scan(store_txn *txn, const exec_id *id, store_attempt_cb cb, voi
 
 /* ---- journal ----------------------------------------------------------------- */
 
-static const char journal_put_sql[] =
+/* Journal entries' writes, one row per entry (store_pg_int.h: PGS_JOURNAL_ROW), as one statement
+ * (store_pg_bulk.c). */
+const char pgs_journal_write[] =
     "INSERT INTO journal (exec_id, seq, kind, status, detached, name, child, value, error, started_at,\n"
     "    finished_at, wake_at)\n"
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, tarry_ts($10), tarry_ts($11), tarry_ts($12))\n"
+    "SELECT v.exec_id::tarry_id, v.seq::bigint, v.kind::tarry_journal_kind, v.status::tarry_journal_status,\n"
+    "    v.detached::boolean, v.name, v.child::tarry_id, v.value, v.error, tarry_ts(v.started_at::bigint),\n"
+    "    tarry_ts(v.finished_at::bigint), tarry_ts(v.wake_at::bigint)\n"
+    "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],\n"
+    "    $9::text[], $10::text[], $11::text[], $12::text[])\n"
+    "    AS v(exec_id, seq, kind, status, detached, name, child, value, error, started_at, finished_at, wake_at)\n"
     "ON CONFLICT (exec_id, seq) DO UPDATE SET kind = EXCLUDED.kind, status = EXCLUDED.status,\n"
-    "    detached = EXCLUDED.detached, name = EXCLUDED.name, child = EXCLUDED.child, value = "
-    "EXCLUDED.value,\n"
+    "    detached = EXCLUDED.detached, name = EXCLUDED.name, child = EXCLUDED.child, value = EXCLUDED.value,\n"
     "    error = EXCLUDED.error, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,\n"
     "    wake_at = EXCLUDED.wake_at";
 
@@ -253,7 +273,7 @@ static int journal_put(pgs_sink *out, const exec_id *id, const journal_entry *e)
 {
     pgs_buf idt, seq, child, started, finished, wake;
     char what[96];
-    const char *params[12];
+    const char *params[PGS_JOURNAL_ROW];
 
     params[2] = label_of(journal_kinds, COUNT(journal_kinds), (int)e->kind);
     params[3] = label_of(journal_statuses, COUNT(journal_statuses), (int)e->status);
@@ -271,8 +291,10 @@ static int journal_put(pgs_sink *out, const exec_id *id, const journal_entry *e)
     params[9] = pgs_int(&started, e->started_at);
     params[10] = pgs_int(&finished, e->finished_at);
     params[11] = pgs_int(&wake, e->wake_at);
-    return pgs_write(out, step_of(what, sizeof what, "writing a journal entry", params[0]), journal_put_sql,
-                     12, params);
+    step_of(what, sizeof what, "writing a journal entry", params[0]);
+    if (out->batch)
+        return pgs_write(out, what, pgs_journal_write, PGS_JOURNAL_ROW, params); /* grouped at commit */
+    return pgs_bulk_write_one(out->txn, what, pgs_journal_write, params);
 }
 
 int pgs_journal_put(store_txn *txn, const exec_id *id, const journal_entry *entry)
@@ -287,7 +309,8 @@ int pgs_batch_journal_put(store_batch *b, const exec_id *id, const journal_entry
     return journal_put(&out, id, entry);
 }
 
-static const char journal_del_sql[] = "DELETE FROM journal WHERE exec_id = $1 AND seq = $2";
+/* Ends the batch's group of journal writes (store_pg_bulk.c): a write after it may not pass it. */
+const char pgs_journal_del_sql[] = "DELETE FROM journal WHERE exec_id = $1 AND seq = $2";
 
 int pgs_batch_journal_del(store_batch *b, const exec_id *id, uint32_t seq)
 {
@@ -296,7 +319,7 @@ int pgs_batch_journal_del(store_batch *b, const exec_id *id, uint32_t seq)
     const char *params[2] = {pgs_idtext(&idt, id), pgs_int(&seqt, seq)};
     char what[96];
 
-    return pgs_write(&out, step_of(what, sizeof what, "deleting a journal entry", params[0]), journal_del_sql,
+    return pgs_write(&out, step_of(what, sizeof what, "deleting a journal entry", params[0]), pgs_journal_del_sql,
                      2, params);
 }
 

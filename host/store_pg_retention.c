@@ -41,44 +41,47 @@ static int64_t row_ms(int64_t ms)
     return ms < 1 ? 1 : ms;
 }
 
+/* Folded into its execution's row when the batch writes that execution too (store_pg_bulk.c). */
+const char pgs_retention_put_sql[] = "UPDATE executions SET expires_at = tarry_ts($2) WHERE id = $1";
+
 int pgs_batch_retention_put(store_batch *b, int64_t expire_at, const exec_id *id)
 {
-    static const char sql[] = "UPDATE executions SET expires_at = tarry_ts($2) WHERE id = $1";
     pgs_sink out = pgs_to_batch(b);
     pgs_buf idtext, at;
     const char *params[] = {pgs_idtext(&idtext, id), pgs_int(&at, row_ms(expire_at))};
 
-    return pgs_write(&out, "writing when an execution expires", sql, 2, params);
+    return pgs_write(&out, "writing when an execution expires", pgs_retention_put_sql, 2, params);
 }
+
+/*
+ * A child named in the journal that has not ended writes its outcome into this journal when it
+ * ends (a detached one, or one a failed parent left running): keep the parent until then.
+ * Data-modifying CTEs all run, on one snapshot; `live` makes postponed and gone exclusive.
+ */
+const char pgs_exec_purge_sql[] =
+    "WITH target AS (\n"
+    "    SELECT e.id, e.finished_at, EXISTS (SELECT 1 FROM journal j JOIN executions c ON c.id = "
+    "j.child\n"
+    "        WHERE j.exec_id = e.id AND c.state NOT IN " FINAL_STATES ") AS live\n"
+    "    FROM executions e WHERE e.id = $1 AND e.state IN " FINAL_STATES "\n"
+    "), postponed AS (\n"
+    "    UPDATE executions e SET expires_at = tarry_ts($2) FROM target t WHERE e.id = t.id AND t.live\n"
+    "    RETURNING e.id\n"
+    "), gone AS (\n"
+    "    DELETE FROM executions e USING target t WHERE e.id = t.id AND NOT t.live RETURNING "
+    "t.finished_at\n"
+    ")\n"
+    "UPDATE retention SET purged_before = greatest(retention.purged_before, gone.finished_at),\n"
+    "    deleted = retention.deleted + 1 FROM gone";
 
 int pgs_batch_exec_purge(store_batch *b, int64_t expire_at, const exec_id *id, int64_t postpone_to)
 {
-    /*
-     * A child named in the journal that has not ended writes its outcome into this journal when
-     * it ends (a detached one, or one a failed parent left running): keep the parent until then.
-     * Data-modifying CTEs all run, on one snapshot; `live` makes postponed and gone exclusive.
-     */
-    static const char sql[] =
-        "WITH target AS (\n"
-        "    SELECT e.id, e.finished_at, EXISTS (SELECT 1 FROM journal j JOIN executions c ON c.id = "
-        "j.child\n"
-        "        WHERE j.exec_id = e.id AND c.state NOT IN " FINAL_STATES ") AS live\n"
-        "    FROM executions e WHERE e.id = $1 AND e.state IN " FINAL_STATES "\n"
-        "), postponed AS (\n"
-        "    UPDATE executions e SET expires_at = tarry_ts($2) FROM target t WHERE e.id = t.id AND t.live\n"
-        "    RETURNING e.id\n"
-        "), gone AS (\n"
-        "    DELETE FROM executions e USING target t WHERE e.id = t.id AND NOT t.live RETURNING "
-        "t.finished_at\n"
-        ")\n"
-        "UPDATE retention SET purged_before = greatest(retention.purged_before, gone.finished_at),\n"
-        "    deleted = retention.deleted + 1 FROM gone";
     pgs_sink out = pgs_to_batch(b);
     pgs_buf idtext, later;
     const char *params[] = {pgs_idtext(&idtext, id), pgs_int(&later, row_ms(postpone_to))};
 
     (void)expire_at; /* the row is the execution's own column: nothing else to find it by */
-    return pgs_write(&out, "deleting an expired execution", sql, 2, params);
+    return pgs_write(&out, "deleting an expired execution", pgs_exec_purge_sql, 2, params);
 }
 
 int pgs_retention_info_get(store_txn *txn, store_retention_info *out)
