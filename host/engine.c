@@ -96,6 +96,7 @@ int engine_trigger(engine *e, const engine_trigger_req *req, engine_waiter *w)
         rec.rerun_of = *req->rerun_of;
     if (!(x = engine_exec_alloc(e, &rec)))
         return TARRY_ENOMEM;
+    x->journal_empty = true;
     engine_exec_bind(x, fn);
     if (engine_idem_hold(e, x) != 0) {
         engine_exec_free(e, x);

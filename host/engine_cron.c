@@ -195,6 +195,7 @@ static void fire(engine *e, struct cron_entry *ce, int64_t now)
                  due_text);
             return;
         }
+        x->journal_empty = true;
         engine_exec_bind(x, fn);
         e->stats.created++;
         engine_metrics_created(e, x);

@@ -133,7 +133,11 @@ static void reread_later(engine *e, exec *x)
 /*
  * On the worker: read the journal as committed (the pass was dispatched
  * after the commit that queued it, so it is complete), then run the pass.
- * Reading here keeps a long journal's cost off the loop thread.
+ * Reading here keeps a long journal's cost off the loop thread. A first
+ * pass of an execution this engine made has nothing to read: every journal
+ * entry is written by a pass of its own execution or settles a call one
+ * made, so skipping the read saves a store round trip per execution (three
+ * on PostgreSQL) where most executions run once.
  */
 static void work_run(uv_work_t *req)
 {
@@ -142,7 +146,8 @@ static void work_run(uv_work_t *req)
 
     /* A fatal signal on this thread from here on names x (deathnote.h). */
     deathnote_worker_enter(x->slot);
-    rc = engine_journal_load(x->owner, &x->rec.id, &x->run);
+    rc = x->journal_empty ? 0 : engine_journal_load(x->owner, &x->rec.id, &x->run);
+    x->journal_empty = false;
     if (rc == TARRY_EUNREACHABLE) {
         /* The database is away, not the journal broken: nothing ran, the pass comes again. */
         x->unread = true;
@@ -401,6 +406,7 @@ static void spawn_children(engine *e, exec *x, size_t from, size_t to)
             hlog(HLOG_ERROR, "out of memory creating a child of %s", x->run.id_text);
             continue;
         }
+        child->journal_empty = true;
         if (engine_idem_hold(e, child) != 0)
             hlog(HLOG_ERROR, "out of memory holding the idempotency key of a child of %s", x->run.id_text);
         e->stats.created++;
