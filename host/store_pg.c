@@ -286,10 +286,51 @@ void pgs_txn_abort(store_txn *txn)
         txn_end((struct pg_txn *)txn, false);
 }
 
-int pgs_query(struct pg_txn *t, const char *what, const char *sql, int n, const char *const *params,
-              PGresult **res)
+/* Statement `sql`'s index among those prepared on db, or -1. */
+static long prepared_index(const pg_db *db, const char *sql)
 {
-    PGresult *r = PQexecParams(t->db->conn, sql, n, NULL, params, NULL, NULL, 0);
+    for (size_t i = 0; i < db->nprepared; i++)
+        if (db->prepared[i] == sql)
+            return (long)i;
+    return -1;
+}
+
+/* Prepare sql (a string literal: one address is one text) on db unless it is already, and give
+ * its name. A connection prepares each text once in its life. 0, or pgs_fail's code. */
+static int prepare_once(pg_db *db, const char *sql, int n, const char *what, char name[32])
+{
+    long at = prepared_index(db, sql);
+    PGresult *r;
+
+    if (at >= 0) {
+        snprintf(name, 32, "tarry_%ld", at);
+        return 0;
+    }
+    if (db->nprepared == db->prepared_cap) {
+        size_t cap = db->prepared_cap ? db->prepared_cap * 2 : 32;
+        const char **grown = realloc(db->prepared, cap * sizeof *grown);
+        if (!grown) {
+            store_set_error("out of memory preparing a statement");
+            return TARRY_ENOMEM;
+        }
+        db->prepared = grown;
+        db->prepared_cap = cap;
+    }
+    snprintf(name, 32, "tarry_%zu", db->nprepared);
+    r = PQprepare(db->conn, name, sql, n, NULL);
+    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        int rc = pgs_fail(db, what, r);
+        PQclear(r);
+        return rc;
+    }
+    PQclear(r);
+    db->prepared[db->nprepared++] = sql;
+    return 0;
+}
+
+/* r, a statement's result in t: its error, or kept in t for the caller (*res) or dropped. */
+static int query_result(struct pg_txn *t, const char *what, PGresult *r, PGresult **res)
+{
     ExecStatusType status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     int rc;
 
@@ -315,6 +356,23 @@ int pgs_query(struct pg_txn *t, const char *what, const char *sql, int n, const 
     t->held[t->nheld++] = r;
     *res = r;
     return 0;
+}
+
+int pgs_query(struct pg_txn *t, const char *what, const char *sql, int n, const char *const *params,
+              PGresult **res)
+{
+    return query_result(t, what, PQexecParams(t->db->conn, sql, n, NULL, params, NULL, NULL, 0), res);
+}
+
+int pgs_query_prepared(struct pg_txn *t, const char *what, const char *sql, int n, const char *const *params,
+                       PGresult **res)
+{
+    char name[32];
+    int rc = prepare_once(t->db, sql, n, what, name);
+
+    if (rc)
+        return rc;
+    return query_result(t, what, PQexecPrepared(t->db->conn, name, n, params, NULL, NULL, 0), res);
 }
 
 void pgs_release(struct pg_txn *t, PGresult *r)
@@ -539,15 +597,6 @@ static void pipeline_send(pipeline *p, const char *sql, int n, const char *const
     p->sent++;
 }
 
-/* Statement `sql`'s index among those prepared on db, or -1. */
-static long prepared_index(const pg_db *db, const char *sql)
-{
-    for (size_t i = 0; i < db->nprepared; i++)
-        if (db->prepared[i] == sql)
-            return (long)i;
-    return -1;
-}
-
 /*
  * Prepare, on the batch's connection, every statement of the batch it has not prepared yet, one
  * round trip each, before the pipeline starts: a batch sends the same few statements hundreds of
@@ -561,29 +610,9 @@ static int prepare_statements(pg_db *db, const struct pg_batch *b, const pgs_pla
         const struct pgs_stmt *s = &b->stmts[plan->sends[i].stmt];
         int n = plan->sends[i].nrows ? pgs_bulk_params(plan->sends[i].kind) : s->n;
         char name[32];
-        PGresult *r;
-
-        if (prepared_index(db, s->sql) >= 0)
-            continue;
-        if (db->nprepared == db->prepared_cap) {
-            size_t cap = db->prepared_cap ? db->prepared_cap * 2 : 32;
-            const char **grown = realloc(db->prepared, cap * sizeof *grown);
-            if (!grown) {
-                store_set_error("out of memory preparing a batch's statements");
-                return TARRY_ENOMEM;
-            }
-            db->prepared = grown;
-            db->prepared_cap = cap;
-        }
-        snprintf(name, sizeof name, "tarry_%zu", db->nprepared);
-        r = PQprepare(db->conn, name, s->sql, n, NULL);
-        if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-            int rc = pgs_fail(db, b->arena + s->what, r);
-            PQclear(r);
+        int rc = prepare_once(db, s->sql, n, b->arena + s->what, name);
+        if (rc)
             return rc;
-        }
-        PQclear(r);
-        db->prepared[db->nprepared++] = s->sql;
     }
     return 0;
 }

@@ -372,7 +372,7 @@ int pgs_exec_get(store_txn *txn, const exec_id *id, exec_record *out)
     if (!params[0])
         return TARRY_ENOTFOUND; /* the all-zero id names nothing */
     snprintf(what, sizeof what, "reading execution %s", params[0]);
-    if ((rc = pgs_query((struct pg_txn *)txn, what, sql, 1, params, &r)) != 0)
+    if ((rc = pgs_query_prepared((struct pg_txn *)txn, what, sql, 1, params, &r)) != 0)
         return rc;
     if (PQntuples(r) == 0)
         return TARRY_ENOTFOUND;

@@ -361,7 +361,7 @@ int pgs_journal_get(store_txn *txn, const exec_id *id, uint32_t seq, journal_ent
 
     snprintf(what, sizeof what, "reading journal entry %u of execution %s", seq,
              params[0] ? params[0] : "(none)");
-    if ((rc = pgs_query(t, what, journal_get_sql, 2, params, &r)) != 0)
+    if ((rc = pgs_query_prepared(t, what, journal_get_sql, 2, params, &r)) != 0)
         return rc;
     if (PQntuples(r) == 0)
         return TARRY_ENOTFOUND;
@@ -380,7 +380,7 @@ int pgs_journal_scan(store_txn *txn, const exec_id *id, store_journal_cb cb, voi
     int rc;
 
     step_of(what, sizeof what, "reading the journal", params[0]);
-    if ((rc = pgs_query(t, what, journal_scan_sql, 1, params, &r)) != 0)
+    if ((rc = pgs_query_prepared(t, what, journal_scan_sql, 1, params, &r)) != 0)
         return rc;
     for (int i = 0, rows = PQntuples(r); i < rows; i++) {
         journal_entry e;

@@ -73,7 +73,7 @@ int pgs_callers_scan(store_txn *txn, const exec_id *child, store_caller_cb cb, v
     int rc;
 
     snprintf(what, sizeof what, "reading the callers of execution %s", params[0] ? params[0] : "(none)");
-    if ((rc = pgs_query(t, what, callers_scan_sql, 1, params, &r)) != 0)
+    if ((rc = pgs_query_prepared(t, what, callers_scan_sql, 1, params, &r)) != 0)
         return rc;
     for (int i = 0, rows = PQntuples(r); i < rows; i++) {
         store_caller c;
@@ -326,7 +326,7 @@ int pgs_idem_get(store_txn *txn, const char *function, const char *key, store_id
 
     if (len == 0 || idem_split(raw, len, fn, hex) != 0)
         return TARRY_ENOTFOUND; /* a function name no key can have */
-    if ((rc = pgs_query(t, "reading an idempotency key", idem_get_sql, 2, params, &r)) != 0)
+    if ((rc = pgs_query_prepared(t, "reading an idempotency key", idem_get_sql, 2, params, &r)) != 0)
         return rc;
     if (PQntuples(r) == 0)
         return TARRY_ENOTFOUND;
