@@ -208,9 +208,12 @@ int pgs_exec_decode(const PGresult *r, int row, exec_record *out)
  * or changed under it: tarry_conflict fails the batch naming the execution (store_cluster.h).
  * `up` and `ins` see one snapshot, taken before either, so a row is updated or inserted, never
  * both; the expiry is left as it was unless the row brings one (a retention write folded in).
+ * Ids are compared as text in "C" (tarry_id's collation, so the primary key serves) and checked
+ * against tarry_id's pattern only when inserted, and a plugin hash only when it changes: the
+ * domains' regular expressions were a tenth of the statement's time.
  */
 const char pgs_exec_write[] =
-    "WITH v AS (SELECT u.id::tarry_id AS id, u.function, u.state, u.args, u.metadata, u.result, "
+    "WITH v AS (SELECT u.id COLLATE \"C\" AS id, u.function, u.state, u.args, u.metadata, u.result, "
     "u.error, u.idempotency_key, u.parent_id, u.parent_seq, u.detached, u.rerun_of, u.plugin_name, "
     "u.plugin_version, u.plugin_hash, u.attempts, u.crashes, u.timeouts, u.suspect, u.resume, "
     "u.cancel_requested, u.created_at, u.scheduled_at, u.started_at, u.finished_at, "
@@ -230,7 +233,9 @@ const char pgs_exec_write[] =
     "v.args, metadata = v.metadata, result = v.result, error = v.error, idempotency_key = "
     "v.idempotency_key, parent_id = v.parent_id, parent_seq = v.parent_seq::bigint, detached = "
     "v.detached::boolean, rerun_of = v.rerun_of, plugin_name = v.plugin_name, plugin_version = "
-    "v.plugin_version, plugin_hash = v.plugin_hash, attempts = v.attempts::bigint, crashes = "
+    "v.plugin_version, plugin_hash = CASE WHEN e.plugin_hash IS NOT DISTINCT FROM v.plugin_hash "
+    "COLLATE \"C\" THEN e.plugin_hash ELSE v.plugin_hash::tarry_hash END, attempts = v.attempts::bigint, "
+    "crashes = "
     "v.crashes::bigint, timeouts = v.timeouts::bigint, suspect = v.suspect::boolean, resume = "
     "v.resume::boolean, cancel_requested = v.cancel_requested::boolean, created_at = "
     "tarry_ts(v.created_at::bigint), scheduled_at = tarry_ts(v.scheduled_at::bigint), started_at = "
