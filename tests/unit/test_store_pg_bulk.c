@@ -3,7 +3,8 @@
  * (host/store_pg_bulk.c) against a real server: writes of one execution
  * merged into one row (its last values, the lease it took, an expiry folded
  * in), groups of executions, attempts and journal entries filling side by
- * side, a journal entry deleted and written again in one batch, and a
+ * side, more rows than one statement takes, a journal entry deleted and
+ * written again in one batch, and a
  * conflict inside a group naming its execution.
  *
  * The server is the CTest fixture pg_unit's; each case has a database of
@@ -157,6 +158,38 @@ static void kinds_interleaved_stay_apart(void **state)
     free(r);
 }
 
+/* More rows than one statement takes: several groups in order, an execution written again after
+ * its group closed gets a row in a later group and ends as its last write says. */
+static void groups_follow_one_another(void **state)
+{
+    enum { N = 2500, AGAIN = 10 };
+    store *st = *state;
+    exec_record *r = calloc(N, sizeof *r);
+    store_batch *b = store_batch_new(st);
+
+    assert_non_null(r);
+    join(st, "00000000000000f6");
+    for (int i = 0; i < N; i++) {
+        r[i] = record(EXEC_QUEUED);
+        assert_int_equal(store_batch_exec_put(b, &r[i], NULL), 0);
+    }
+    for (int i = 0; i < AGAIN; i++) {
+        exec_record done = r[i];
+        done.state = EXEC_SUCCEEDED;
+        done.result = "\"again\"";
+        assert_int_equal(store_batch_exec_put(b, &done, &r[i]), 0);
+        r[i] = done;
+    }
+    commit(st, b);
+    assert_int_equal(about(st, "SELECT count(*) FROM executions WHERE state = 'queued' AND id <> $1", &r[0].id),
+                     N - AGAIN);
+    for (int i = 0; i < AGAIN; i++)
+        assert_args(st, &r[i]);
+    assert_int_equal(about(st, "SELECT lease_epoch FROM executions WHERE id = $1 AND lease_owner IS NULL", &r[0].id),
+                     1);
+    free(r);
+}
+
 /* A delete between two writes of one entry keeps its place: the entry written again stays. */
 static void an_entry_deleted_and_written_again_stays(void **state)
 {
@@ -220,6 +253,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(writes_of_one_execution_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(kinds_interleaved_stay_apart, setup, teardown),
+        cmocka_unit_test_setup_teardown(groups_follow_one_another, setup, teardown),
         cmocka_unit_test_setup_teardown(an_entry_deleted_and_written_again_stays, setup, teardown),
         cmocka_unit_test_setup_teardown(a_conflict_in_a_group_names_its_execution, setup, teardown),
     };
