@@ -156,6 +156,7 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
     idmap_init(&e->active);
     idmap_init(&e->waits);
     idmap_init(&e->follows);
+    idmap_init(&e->releasing);
     list_init(&e->ready);
     list_init(&e->dirty);
     list_init(&e->deadlines);
@@ -272,6 +273,7 @@ static void on_handle_closed(uv_handle_t *h)
     idmap_free(&e->active);
     idmap_free(&e->waits);
     idmap_free(&e->follows);
+    idmap_free(&e->releasing);
     store_batch_free(e->batch);
     free(e->entries);
     engine_quarantine_free(e);

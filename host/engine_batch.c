@@ -536,6 +536,7 @@ static void entry_committed(engine *e, commit_entry *ce)
             /* The queue is full: it waits in the store, in order (engine_int.h). */
             e->backlog = true;
             e->backlog_count++;
+            engine_cluster_spill(e, x);
             engine_exec_free(e, x);
         } else {
             engine_ready_append(e, x);

@@ -21,6 +21,11 @@
  *   - this host may be declared stopped (its heartbeat did not reach the
  *     database within its lease): it holds nothing any more, and the engine
  *     starts again under a new id, as after a broken store;
+ *   - a host's backlog past its queue window is not its alone: what it
+ *     leaves in the store is released with its next batch (the other
+ *     hosts told), and whichever host has room claims it; the host itself
+ *     claims back what nobody took, and never pages in a row it is still
+ *     releasing (a row it did would run here and there);
  *   - a reload asked of one host (the API, `tarry reload`) is told to all
  *     (STORE_EVENT_RELOAD, with a batch: engine_reload_everywhere), and
  *     each host records in its next batch what it serves after a load,
@@ -130,9 +135,71 @@ void engine_cluster_on_async(uv_async_t *a)
     engine_flush(e);
 }
 
+/* e->releasing's values: released with the next batch, or in the batch in flight. */
+#define RELEASE_DUE ((void *)1)
+#define RELEASE_SENT ((void *)2)
+
 bool engine_cluster_wants(const engine *e)
 {
-    return e->announce || e->plugins_changed;
+    return e->announce || e->plugins_changed || e->releasing.count;
+}
+
+void engine_cluster_spill(engine *e, const exec *x)
+{
+    char text[ID_TEXT_LEN + 1];
+
+    if (!e->shared || e->draining || idmap_put(&e->releasing, &x->rec.id, RELEASE_DUE) == 0)
+        return;
+    id_format(&x->rec.id, text);
+    hlog(HLOG_WARN, "out of memory: queued execution %s stays with this host", text);
+}
+
+bool engine_cluster_releasing(const engine *e, const exec_id *id)
+{
+    return idmap_get(&e->releasing, id) != NULL;
+}
+
+/* The releases due, into the batch (marked sent), with the word to the other hosts. */
+static int release_batch(engine *e, store_batch *b)
+{
+    size_t sent = 0;
+
+    for (size_t i = 0; i < e->releasing.cap; i++) {
+        idmap_slot *s = &e->releasing.slots[i];
+        int rc;
+        if (s->value != RELEASE_DUE)
+            continue;
+        if ((rc = store_batch_release(b, &s->key)) != 0)
+            return rc;
+        s->value = RELEASE_SENT;
+        sent++;
+    }
+    return sent ? store_batch_announce(b, STORE_EVENT_WORK) : 0;
+}
+
+/* The batch with the releases committed (ok: forget them) or failed (due again). */
+static void release_committed(engine *e, bool ok)
+{
+    exec_id *done;
+    size_t n = 0;
+
+    if (!ok) {
+        for (size_t i = 0; i < e->releasing.cap; i++)
+            if (e->releasing.slots[i].value == RELEASE_SENT)
+                e->releasing.slots[i].value = RELEASE_DUE;
+        return;
+    }
+    /* deleting moves the table's slots: the ids first */
+    if (!e->releasing.count || !(done = malloc(e->releasing.count * sizeof *done)))
+        return;
+    for (size_t i = 0; i < e->releasing.cap; i++)
+        if (e->releasing.slots[i].value == RELEASE_SENT)
+            done[n++] = e->releasing.slots[i].key;
+    for (size_t i = 0; i < n; i++)
+        idmap_del(&e->releasing, &done[i]);
+    free(done);
+    if (n)
+        e->backlog = true; /* this host claims what nobody took, as its queue has room */
 }
 
 static void add_current(void *user, const plugin *p)
@@ -174,7 +241,7 @@ int engine_cluster_batch(engine *e, store_batch *b)
         rc = json ? store_batch_host_plugins(b, json) : TARRY_ENOMEM;
         free(json);
     }
-    return rc;
+    return rc == 0 ? release_batch(e, b) : rc;
 }
 
 void engine_cluster_committed(engine *e, bool ok)
@@ -185,6 +252,7 @@ void engine_cluster_committed(engine *e, bool ok)
     }
     e->announce_sent = 0;
     e->plugins_sent = false;
+    release_committed(e, ok);
 }
 
 void engine_cluster_drop(engine *e, commit_entry *ce)

@@ -660,8 +660,10 @@ void engine_start_ready(engine *e)
 {
     if (e->backlog && !e->draining && e->ready_count < e->queue_window / 2) {
         size_t room = e->queue_window - e->ready_count;
-        if (engine_backlog_load(e, room, false) < room)
-            e->backlog = false; /* everything queued is in memory now */
+        if (engine_backlog_load(e, room, false) < room) {
+            e->backlog = false; /* everything queued is in memory now, but what it gives away */
+            e->backlog_count = e->releasing.count; /* what other hosts took is theirs to count */
+        }
     }
     while (!e->draining && engine_pass_room(e) > 0) {
         exec *x = engine_limit_next_held(e); /* older than anything of its function in the queue */

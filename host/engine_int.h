@@ -220,6 +220,7 @@ struct engine {
     idmap active;        /* id -> exec */
     idmap waits;         /* id -> wait_list of WAIT_RESULT / WAIT_TRIGGER waiters */
     idmap follows;       /* id -> the first engine_follower of its log (engine_follow.c) */
+    idmap releasing;     /* id -> RELEASE_DUE / RELEASE_SENT: backlog to give the other hosts (engine_cluster.c) */
     size_t follow_count; /* followers linked, at most ENGINE_FOLLOWERS_MAX */
     list_node ready, dirty, deadlines;
     size_t running, ready_count;
@@ -307,6 +308,11 @@ bool engine_cluster_wants(const engine *e);
 int engine_cluster_batch(engine *e, store_batch *b);
 /* The batch that carried them committed (ok) or failed: done, or due again. */
 void engine_cluster_committed(engine *e, bool ok);
+/* x, queued and unchanged, leaves memory for the backlog: on a shared store it is released with
+ * the next batch, so a host with room may run it. Call before freeing x. */
+void engine_cluster_spill(engine *e, const exec *x);
+/* Whether id is being released (engine_backlog_load leaves it in the store until that is done). */
+bool engine_cluster_releasing(const engine *e, const exec_id *id);
 
 /* ---- engine.c ---------------------------------------------------------------- */
 

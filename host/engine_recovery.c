@@ -364,8 +364,8 @@ struct backlog_scan {
 static int pick_not_in_memory(void *user, const exec_id *id)
 {
     struct backlog_scan *b = user;
-    if (idmap_get(&b->e->active, id))
-        return 0; /* in the ready queue, on a worker, or changing: not backlog */
+    if (idmap_get(&b->e->active, id) || engine_cluster_releasing(b->e, id))
+        return 0; /* in the ready queue, on a worker, or changing; or given to the other hosts: not backlog */
     if (b->got == b->want)
         return 1;
     b->ids[b->got++] = *id;
@@ -460,8 +460,12 @@ int engine_recover(engine *e)
     rc.loaded = engine_backlog_load(e, e->queue_window, true);
     if (rc.loaded == e->queue_window) {
         size_t queued = 0;
+        uint64_t free_queued = 0;
         if (store_txn_begin(e->st, false, &txn) == 0) {
             store_exec_ids_in_state(txn, EXEC_QUEUED, count_id, &queued);
+            /* on a shared store, also those released (its previous engine's backlog): any host's */
+            if (e->shared && store_free_queued_count(txn, &free_queued) == 0)
+                queued += (size_t)free_queued;
             store_txn_abort(txn);
         }
         e->backlog = true;

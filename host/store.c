@@ -522,6 +522,16 @@ int store_batch_host_plugins(store_batch *b, const char *json)
     return b->ops->batch_host_plugins(b, json);
 }
 
+int store_batch_release(store_batch *b, const exec_id *id)
+{
+    return b->ops->batch_release(b, id);
+}
+
+int store_free_queued_count(store_txn *txn, uint64_t *count)
+{
+    return txn->st->ops->free_queued_count(txn, count);
+}
+
 int store_batch_announce(store_batch *b, unsigned events)
 {
     return b->ops->batch_announce(b, events);

@@ -81,6 +81,15 @@ int store_batch_announce(store_batch *b, unsigned events);
  * copied), for the other hosts to show (store_host_row.plugins). On LMDB nothing. */
 int store_batch_host_plugins(store_batch *b, const char *json);
 
+/* Stop holding execution id once the batch commits, if it is still queued and this host's: any
+ * host may claim it then. For a backlog past this host's queue window, so hosts with room run it
+ * (announce STORE_EVENT_WORK in the same batch to tell them). On LMDB nothing. */
+int store_batch_release(store_batch *b, const exec_id *id);
+
+/* How many queued executions no host holds (released, waiting for a claim), in *count. On LMDB
+ * 0. 0 or a negative code. */
+int store_free_queued_count(store_txn *txn, uint64_t *count);
+
 /* After a commit that failed with TARRY_ECONFLICT: the execution it names, in *id. */
 bool store_batch_conflict(const store_batch *b, exec_id *id);
 

@@ -154,6 +154,8 @@ struct store_ops {
     int (*claim)(store *st, store_claim_kind kind, int64_t now_ms, size_t max, size_t *claimed);
     int (*batch_announce)(store_batch *b, unsigned events);
     int (*batch_host_plugins)(store_batch *b, const char *json);
+    int (*batch_release)(store_batch *b, const exec_id *id);
+    int (*free_queued_count)(store_txn *txn, uint64_t *count);
     int (*hosts_scan)(store_txn *txn, int64_t left_within_ms, store_host_cb cb, void *user);
     /* plugin versions' bytes */
     int (*plugin_put)(store *st, const char *hash, const char *name, const char *version, const void *bytes,

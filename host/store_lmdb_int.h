@@ -259,6 +259,8 @@ int lmdb_host_join(store *st, const store_host_info *me, const char *prev_id, st
 int lmdb_claim(store *st, store_claim_kind kind, int64_t now_ms, size_t max, size_t *claimed);
 int lmdb_batch_announce(store_batch *b, unsigned events);
 int lmdb_batch_host_plugins(store_batch *b, const char *json);
+int lmdb_batch_release(store_batch *b, const exec_id *id);
+int lmdb_free_queued_count(store_txn *txn, uint64_t *count);
 int lmdb_hosts_scan(store_txn *txn, int64_t left_within_ms, store_host_cb cb, void *user);
 
 #endif

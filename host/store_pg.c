@@ -675,7 +675,8 @@ static void pipeline_run(pipeline *p)
         /* NOTIFY is transactional: the others hear it only if the batch commits. */
         char payload[2 + sizeof b->st->host_id];
         const char *params[1] = {payload};
-        snprintf(payload, sizeof payload, "%c%s", (b->announce & STORE_EVENT_RELOAD) ? 'r' : 'f', b->st->host_id);
+        char what = (b->announce & STORE_EVENT_RELOAD) ? 'r' : (b->announce & STORE_EVENT_WORK) ? 'w' : 'f';
+        snprintf(payload, sizeof payload, "%c%s", what, b->st->host_id);
         pipeline_send(p, "SELECT pg_notify('tarry', $1)", 1, params);
     }
     pipeline_send(p, "COMMIT", 0, NULL);
@@ -849,6 +850,8 @@ static const struct store_ops pgs_ops = {
     .claim = pgs_claim,
     .batch_announce = pgs_batch_announce,
     .batch_host_plugins = pgs_batch_host_plugins,
+    .batch_release = pgs_batch_release,
+    .free_queued_count = pgs_free_queued_count,
     .hosts_scan = pgs_hosts_scan,
     .plugin_put = pgs_plugin_put,
     .plugin_get = pgs_plugin_get,

@@ -24,7 +24,7 @@
  * tell (references to executions are checked at COMMIT, or, for metadata
  * and notifications, only ever follow the write). A statement that reads or
  * deletes such rows itself closes groups: a purge every group, an expiry
- * for an execution not in the open group that group, a journal entry's
+ * for an execution not in the open group or a release that group, a journal entry's
  * deletion the journal's; what follows goes in a new group after it.
  *
  * May not: send anything (store_pg.c's pipeline does), or change what a
@@ -348,7 +348,7 @@ static int plan_other(planner *pl, size_t i)
     }
     /* it updates an execution a group would otherwise write after it; a purge deletes attempts and
      * journals too, and an entry deleted may be written again after */
-    if (sql == pgs_retention_put_sql || sql == pgs_exec_purge_sql)
+    if (sql == pgs_retention_put_sql || sql == pgs_exec_purge_sql || sql == pgs_release_sql)
         pl->open[PGS_BULK_EXEC] = NONE;
     if (sql == pgs_exec_purge_sql)
         pl->open[PGS_BULK_ATTEMPT] = pl->open[PGS_BULK_JOURNAL] = NONE;

@@ -8,8 +8,9 @@
  * thread of its own with a connection of its own, so a busy loop or a
  * long commit never lets its lease run out, and the same connection
  * LISTENs on channel "tarry": a NOTIFY's payload is one letter (w: work
- * was released, f: executions became final, r: reload) and the sender's
- * host id, so a host ignores its own. Each beat also declares stopped the
+ * was released, f: executions became final, r: reload; a batch sends the
+ * first that applies of r, w, f, which stands for those after it too) and
+ * the sender's host id, so a host ignores its own. Each beat also declares stopped the
  * hosts whose lease ran out (tarry_beat). A beat that finds this host
  * declared stopped raises STORE_EVENT_FENCED: its batches fail from then on
  * (tarry_fence), and its engine must start again under a new id.
@@ -84,12 +85,13 @@ static unsigned heard(struct pgs_hosts *h, pg_db *db, bool *lost)
     while ((n = PQnotifies(db->conn)) != NULL) {
         const char *p = n->extra ? n->extra : "";
         if (strcmp(p + (*p ? 1 : 0), h->st->host_id) != 0) {
+            /* one letter for a batch: the rarest thing it says, and what else it may have done */
             if (*p == 'w')
-                events |= STORE_EVENT_WORK;
+                events |= STORE_EVENT_WORK | STORE_EVENT_FINAL;
             else if (*p == 'f')
                 events |= STORE_EVENT_FINAL;
             else if (*p == 'r')
-                events |= STORE_EVENT_RELOAD | STORE_EVENT_FINAL; /* its batch may have made some final */
+                events |= STORE_EVENT_RELOAD | STORE_EVENT_WORK | STORE_EVENT_FINAL;
         }
         PQfreemem(n);
     }
@@ -277,6 +279,35 @@ int pgs_batch_announce(store_batch *bb, unsigned events)
 
     b->announce |= events;
     return 0;
+}
+
+/* Ends the batch's group of execution writes (store_pg_bulk.c): a write after it sees the row free. */
+const char pgs_release_sql[] = "UPDATE executions SET lease_owner = NULL WHERE id = $1 AND lease_owner = $2 "
+                               "AND state = 'queued'";
+
+int pgs_batch_release(store_batch *bb, const exec_id *id)
+{
+    struct pg_batch *b = (struct pg_batch *)bb;
+    pgs_sink out = pgs_to_batch(bb);
+    pgs_buf text;
+    const char *params[2] = {pgs_idtext(&text, id), b->st->host_id};
+
+    if (!b->st->host_id[0])
+        return 0; /* a tool holds nothing */
+    return pgs_write(&out, "releasing a queued execution to the other hosts", pgs_release_sql, 2, params);
+}
+
+int pgs_free_queued_count(store_txn *txn, uint64_t *count)
+{
+    /* executions_free's predicate, so the planner uses it */
+    static const char sql[] =
+        "SELECT count(*) FROM executions WHERE lease_owner IS NULL AND state IN ('queued', 'running') "
+        "AND state = 'queued'";
+    PGresult *r = NULL;
+    int rc = pgs_query((struct pg_txn *)txn, "counting free queued executions", sql, 0, NULL, &r);
+
+    *count = rc == 0 ? (uint64_t)pgs_i64(r, 0, 0) : 0;
+    return rc;
 }
 
 int pgs_batch_host_plugins(store_batch *bb, const char *json)

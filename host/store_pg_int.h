@@ -204,6 +204,7 @@ extern const char pgs_journal_del_sql[];
  * into its execution's row, and a purge, which reads and deletes rows and so ends a group. */
 extern const char pgs_retention_put_sql[];
 extern const char pgs_exec_purge_sql[];
+extern const char pgs_release_sql[]; /* store_pg_hosts.c: it frees a row a later write may take again */
 
 /* ---- store_pg_bulk.c ---- */
 
@@ -337,6 +338,8 @@ void pgs_hosts_stop(struct pg_store *st); /* stop beating and leave (store_close
 int pgs_claim(store *st, store_claim_kind kind, int64_t now_ms, size_t max, size_t *claimed);
 int pgs_batch_announce(store_batch *b, unsigned events);
 int pgs_batch_host_plugins(store_batch *b, const char *json);
+int pgs_batch_release(store_batch *b, const exec_id *id);
+int pgs_free_queued_count(store_txn *txn, uint64_t *count);
 int pgs_hosts_scan(store_txn *txn, int64_t left_within_ms, store_host_cb cb, void *user);
 int pgs_batch_retention_put(store_batch *b, int64_t expire_at, const exec_id *id);
 int pgs_retention_first(store_txn *txn, int64_t *expire_at, exec_id *id);
