@@ -177,21 +177,22 @@ static int release_batch(engine *e, store_batch *b)
     return sent ? store_batch_announce(b, STORE_EVENT_WORK) : 0;
 }
 
-/* The batch with the releases committed (ok: forget them) or failed (due again). */
+/* The batch with the releases committed (ok: forget them) or failed (due again: a release is
+ * an update of this host's own queued rows, so sending one twice changes nothing). */
 static void release_committed(engine *e, bool ok)
 {
-    exec_id *done;
+    exec_id *done = NULL;
     size_t n = 0;
 
-    if (!ok) {
+    if (!e->releasing.count)
+        return;
+    /* deleting moves the table's slots: the ids first */
+    if (!ok || !(done = malloc(e->releasing.count * sizeof *done))) {
         for (size_t i = 0; i < e->releasing.cap; i++)
             if (e->releasing.slots[i].value == RELEASE_SENT)
                 e->releasing.slots[i].value = RELEASE_DUE;
         return;
     }
-    /* deleting moves the table's slots: the ids first */
-    if (!e->releasing.count || !(done = malloc(e->releasing.count * sizeof *done)))
-        return;
     for (size_t i = 0; i < e->releasing.cap; i++)
         if (e->releasing.slots[i].value == RELEASE_SENT)
             done[n++] = e->releasing.slots[i].key;
