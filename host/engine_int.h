@@ -220,7 +220,7 @@ struct engine {
     idmap active;        /* id -> exec */
     idmap waits;         /* id -> wait_list of WAIT_RESULT / WAIT_TRIGGER waiters */
     idmap follows;       /* id -> the first engine_follower of its log (engine_follow.c) */
-    idmap releasing;     /* id -> RELEASE_DUE / RELEASE_SENT: backlog to give the other hosts (engine_cluster.c) */
+    idmap releasing;     /* id -> RELEASE_DUE / _SENT: backlog given to the other hosts (engine_cluster.c) */
     size_t follow_count; /* followers linked, at most ENGINE_FOLLOWERS_MAX */
     list_node ready, dirty, deadlines;
     size_t running, ready_count;

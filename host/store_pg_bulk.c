@@ -324,7 +324,8 @@ static int plan_row(planner *pl, size_t i, int k)
         pl->bytes[k] = 0;
         slot = row_find(&pl->rows[k], b, p, pl->number[k], i, kinds[k].keys, &found);
     }
-    p->rows[p->nrows] = (pgs_row){.first = i, .last = i, .expires = PGS_PARAM_NULL, .send = pl->open[k], .holds = holds};
+    p->rows[p->nrows] =
+        (pgs_row){.first = i, .last = i, .expires = PGS_PARAM_NULL, .send = pl->open[k], .holds = holds};
     *slot = (row_slot){.group = pl->number[k], .row = p->nrows++};
     p->sends[pl->open[k]].nrows++;
     pl->bytes[k] += stmt_bytes(b, i);
@@ -383,8 +384,10 @@ static int gather(pgs_plan *p)
 
 static void planner_free(planner *pl)
 {
-    for (int k = 0; k < PGS_BULK_KINDS; k++)
+    for (int k = 0; k < PGS_BULK_KINDS; k++) {
         free(pl->rows[k].slots);
+        pl->rows[k].slots = NULL;
+    }
 }
 
 int pgs_plan_make(const struct pg_batch *b, pgs_plan *p)

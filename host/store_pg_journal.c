@@ -259,13 +259,15 @@ const char pgs_journal_write[] =
     "INSERT INTO journal (exec_id, seq, kind, status, detached, name, child, value, error, started_at,\n"
     "    finished_at, wake_at)\n"
     "SELECT v.exec_id::tarry_id, v.seq::bigint, v.kind::tarry_journal_kind, v.status::tarry_journal_status,\n"
-    "    v.detached::boolean, v.name, v.child::tarry_id, v.value, v.error, tarry_ts(v.started_at::bigint),\n"
-    "    tarry_ts(v.finished_at::bigint), tarry_ts(v.wake_at::bigint)\n"
-    "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],\n"
-    "    $9::text[], $10::text[], $11::text[], $12::text[])\n"
-    "    AS v(exec_id, seq, kind, status, detached, name, child, value, error, started_at, finished_at, wake_at)\n"
+    "    v.detached::boolean, v.name, v.child::tarry_id, v.value, v.error,\n"
+    "    tarry_ts(v.started_at::bigint), tarry_ts(v.finished_at::bigint), tarry_ts(v.wake_at::bigint)\n"
+    "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],\n"
+    "    $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])\n"
+    "    AS v(exec_id, seq, kind, status, detached, name, child, value, error, started_at, finished_at,\n"
+    "    wake_at)\n"
     "ON CONFLICT (exec_id, seq) DO UPDATE SET kind = EXCLUDED.kind, status = EXCLUDED.status,\n"
-    "    detached = EXCLUDED.detached, name = EXCLUDED.name, child = EXCLUDED.child, value = EXCLUDED.value,\n"
+    "    detached = EXCLUDED.detached, name = EXCLUDED.name, child = EXCLUDED.child,\n"
+    "    value = EXCLUDED.value,\n"
     "    error = EXCLUDED.error, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,\n"
     "    wake_at = EXCLUDED.wake_at";
 
@@ -319,8 +321,8 @@ int pgs_batch_journal_del(store_batch *b, const exec_id *id, uint32_t seq)
     const char *params[2] = {pgs_idtext(&idt, id), pgs_int(&seqt, seq)};
     char what[96];
 
-    return pgs_write(&out, step_of(what, sizeof what, "deleting a journal entry", params[0]), pgs_journal_del_sql,
-                     2, params);
+    return pgs_write(&out, step_of(what, sizeof what, "deleting a journal entry", params[0]),
+                     pgs_journal_del_sql, 2, params);
 }
 
 #define JOURNAL_COLS                                                                                         \

@@ -46,7 +46,8 @@ static exec_record record(exec_state state)
 
 static void join(store *st, const char *id)
 {
-    store_host_info me = {.id = id, .hostname = "test", .address = "", .pid = 1, .workers = 2, .lease_ms = 60000};
+    store_host_info me = {
+        .id = id, .hostname = "test", .address = "", .pid = 1, .workers = 2, .lease_ms = 60000};
 
     if (store_host_join(st, &me, NULL, NULL, NULL) != 0)
         fail_msg("joining as %s: %s", id, store_last_error(st));
@@ -114,18 +115,20 @@ static void writes_of_one_execution_merge(void **state)
     commit(st, b);
     assert_args(st, &done);
     assert_args(st, &y);
-    assert_int_equal(about(st, "SELECT count(*) FROM executions WHERE id = $1 AND lease_owner IS NULL "
-                               "AND expires_at IS NOT NULL AND result = '42'",
+    assert_int_equal(about(st,
+                           "SELECT count(*) FROM executions WHERE id = $1 AND lease_owner IS NULL "
+                           "AND expires_at IS NOT NULL AND result = '42'",
                            &x.id),
                      1);
     /* held while the batch ran it: claimed once, as three statements in order would have left it */
     assert_int_equal(about(st, "SELECT lease_epoch FROM executions WHERE id = $1", &x.id), 1);
-    assert_int_equal(about(st, "SELECT lease_epoch FROM executions WHERE id = $1 AND lease_owner = "
-                               "'00000000000000a1'",
+    assert_int_equal(about(st,
+                           "SELECT lease_epoch FROM executions WHERE id = $1 AND lease_owner = "
+                           "'00000000000000a1'",
                            &y.id),
                      1);
-    assert_int_equal(about(st, "SELECT count(*) FROM attempts WHERE exec_id = $1 AND outcome = 'succeeded'", &x.id),
-                     1);
+    assert_int_equal(
+        about(st, "SELECT count(*) FROM attempts WHERE exec_id = $1 AND outcome = 'succeeded'", &x.id), 1);
 }
 
 /* Executions, attempts and journal entries interleaved: each kind's group holds only its rows. */
@@ -139,8 +142,10 @@ static void kinds_interleaved_stay_apart(void **state)
     assert_non_null(r);
     join(st, "00000000000000b2");
     for (int i = 0; i < N; i++) {
-        store_attempt a = {.number = 1, .started_at = 1, .finished_at = 2, .outcome = EXEC_FAILED, .error = "x"};
-        journal_entry e = {.seq = 1, .kind = JOURNAL_STEP, .status = JOURNAL_SUCCEEDED, .name = "s", .value = "1"};
+        store_attempt a = {
+            .number = 1, .started_at = 1, .finished_at = 2, .outcome = EXEC_FAILED, .error = "x"};
+        journal_entry e = {
+            .seq = 1, .kind = JOURNAL_STEP, .status = JOURNAL_SUCCEEDED, .name = "s", .value = "1"};
         r[i] = record(EXEC_QUEUED);
         assert_int_equal(store_batch_journal_put(b, &r[i].id, &e), 0);
         assert_int_equal(store_batch_exec_put(b, &r[i], NULL), 0);
@@ -181,12 +186,13 @@ static void groups_follow_one_another(void **state)
         r[i] = done;
     }
     commit(st, b);
-    assert_int_equal(about(st, "SELECT count(*) FROM executions WHERE state = 'queued' AND id <> $1", &r[0].id),
-                     N - AGAIN);
+    assert_int_equal(
+        about(st, "SELECT count(*) FROM executions WHERE state = 'queued' AND id <> $1", &r[0].id),
+        N - AGAIN);
     for (int i = 0; i < AGAIN; i++)
         assert_args(st, &r[i]);
-    assert_int_equal(about(st, "SELECT lease_epoch FROM executions WHERE id = $1 AND lease_owner IS NULL", &r[0].id),
-                     1);
+    assert_int_equal(
+        about(st, "SELECT lease_epoch FROM executions WHERE id = $1 AND lease_owner IS NULL", &r[0].id), 1);
     free(r);
 }
 
@@ -195,7 +201,8 @@ static void an_entry_deleted_and_written_again_stays(void **state)
 {
     store *st = *state;
     exec_record x = record(EXEC_QUEUED);
-    journal_entry e = {.seq = 3, .kind = JOURNAL_STEP, .status = JOURNAL_SUCCEEDED, .name = "s", .value = "\"a\""};
+    journal_entry e = {
+        .seq = 3, .kind = JOURNAL_STEP, .status = JOURNAL_SUCCEEDED, .name = "s", .value = "\"a\""};
     store_batch *b = store_batch_new(st);
 
     join(st, "00000000000000c3");
@@ -205,9 +212,9 @@ static void an_entry_deleted_and_written_again_stays(void **state)
     e.value = "\"b\"";
     assert_int_equal(store_batch_journal_put(b, &x.id, &e), 0);
     commit(st, b);
-    assert_int_equal(about(st, "SELECT count(*) FROM journal WHERE exec_id = $1 AND seq = 3 AND value = '\"b\"'",
-                           &x.id),
-                     1);
+    assert_int_equal(
+        about(st, "SELECT count(*) FROM journal WHERE exec_id = $1 AND seq = 3 AND value = '\"b\"'", &x.id),
+        1);
 }
 
 /* A row of a group another host holds fails the batch, naming that execution, and nothing lands. */
