@@ -653,11 +653,7 @@ static void pipeline_run(pipeline *p)
         const pgs_send *send = &p->plan.sends[i];
         const struct pgs_stmt *s = &b->stmts[send->stmt];
         if (send->nrows) {
-            int n = pgs_bulk_params(send->kind);
-            memcpy(p->values, send->arrays, (size_t)n * sizeof *p->values);
-            if (send->kind == PGS_BULK_EXEC)
-                p->values[PGS_EXEC_ROW] = b->st->host_id[0] ? b->st->host_id : NULL;
-            pipeline_send_prepared(p, s->sql, n, p->values);
+            pipeline_send_prepared(p, s->sql, pgs_bulk_params(send->kind), send->arrays);
         } else {
             for (int j = 0; j < s->n; j++) {
                 size_t at = b->params[s->param0 + (size_t)j];
@@ -699,7 +695,7 @@ int pgs_batch_commit(store *sb, store_batch *bb)
     struct pg_store *st = (struct pg_store *)sb;
     struct pg_batch *b = (struct pg_batch *)bb;
     pipeline p = {.b = b};
-    int most = PGS_BULK_PARAMS_MAX, rc;
+    int most = 1, rc;
 
     b->base.has_conflict = false;
     if (b->nstmts == 0 && !b->announce)

@@ -66,6 +66,14 @@ int pgs_bulk_params(int kind)
     return kinds[kind].params;
 }
 
+/* After a kind's arrays in values[], the parameters its statement has besides: the writing host
+ * (NULL: a tool, which writes as before there were hosts). */
+static void add_host(const struct bulk_kind *k, const struct pg_store *st, const char **values)
+{
+    if (k->params > k->cols)
+        values[k->cols] = st->host_id[0] ? st->host_id : NULL;
+}
+
 static const char *param(const struct pg_batch *b, size_t stmt, int j)
 {
     size_t at = b->params[b->stmts[stmt].param0 + (size_t)j];
@@ -197,8 +205,7 @@ int pgs_bulk_write_one(struct pg_txn *t, const char *what, const char *sql, cons
 
     if ((rc = pgs_arrays(1, k->cols, one_cell, row, values, &buf)) != 0)
         return rc;
-    if (k->params > k->cols)
-        values[k->cols] = st->host_id[0] ? st->host_id : NULL;
+    add_host(k, st, values);
     rc = pgs_query(t, what, sql, k->params, values, NULL);
     free(buf);
     return rc;
@@ -233,7 +240,7 @@ static const char *group_cell(const void *ctx, size_t r, int col)
 
 /* ---- the plan ------------------------------------------------------------------------------ */
 
-/* Every group's arrays, made before anything is sent. 0, or TARRY_ENOMEM with p freed. */
+/* Every group's parameters, made before anything is sent. 0, or TARRY_ENOMEM with p freed. */
 static int encode(const struct pg_batch *b, pgs_plan *p)
 {
     size_t groups = 0;
@@ -257,6 +264,7 @@ static int encode(const struct pg_batch *b, pgs_plan *p)
             return rc;
         }
         p->nbufs++;
+        add_host(&kinds[s->kind], b->st, s->arrays);
     }
     return 0;
 }

@@ -225,8 +225,8 @@ typedef struct pgs_send {
     size_t stmt;
     int kind; /* PGS_BULK_*, or -1: a statement alone */
     size_t row0, nrows;
-    const char *arrays[PGS_BULK_PARAMS_MAX]; /* a group's text[] literals (in the plan's buffer), room
-                                                for the statement's other parameters after them */
+    const char *arrays[PGS_BULK_PARAMS_MAX]; /* a group's parameters: its text[] literals (in the
+                                                plan's buffer), then the writing host for executions */
 } pgs_send;
 
 typedef struct pgs_plan {
