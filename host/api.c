@@ -36,6 +36,7 @@
 #include "clock.h"
 #include "duration.h"
 #include "exec_opts.h"
+#include "forward.h"
 #include "hlog.h"
 #include "ids.h"
 #include "json_strict.h"
@@ -52,6 +53,7 @@ struct api {
     engine *eng;
     char *token;                    /* NULL: no authentication (loopback only, see serve.c) */
     unsigned char token_digest[32]; /* SHA-256 of token: what authorized() compares */
+    forwarder *fwd;                 /* NULL until a request goes to another host (api_forward.c) */
 };
 
 enum {
@@ -93,11 +95,27 @@ int api_create(api **out, engine *eng, const char *token)
     return 0;
 }
 
+void api_close(api *a)
+{
+    if (a) {
+        forward_close(a->fwd);
+        a->fwd = NULL;
+    }
+}
+
 void api_free(api *a)
 {
+    api_close(a); /* frees at once unless something was sent (then serve.c closed it first) */
     if (a)
         free(a->token);
     free(a);
+}
+
+forwarder *api_forwarder(api *a)
+{
+    if (!a->fwd && forward_create(&a->fwd, engine_loop(a->eng)) != 0)
+        return NULL;
+    return a->fwd;
 }
 
 /*
@@ -497,6 +515,10 @@ static void on_engine_answer(engine_waiter *w, int status, const exec_record *re
         http_reply_error(req, 500, "internal", "cannot wait for the result: %s", status_str(status));
     } else if (status == TARRY_EBROKEN) {
         reply_commit_unknown(p->a, req, &w->id);
+    } else if (status == TARRY_ECONFLICT &&
+               (p->mode == PENDING_CANCEL || p->mode == PENDING_RESCHEDULE || p->mode == PENDING_UPGRADE) &&
+               api_forward(p->a, req, &w->id) == 0) {
+        /* another host holds it: that host answers (api_forward.c) */
     } else if (status < 0 && p->mode == PENDING_UPGRADE) {
         char text[ID_TEXT_LEN + 1];
         id_format(&w->id, text);

@@ -19,6 +19,8 @@ typedef struct api api;
  * "Authorization: Bearer <token>" (copied). */
 int api_create(api **out, engine *eng, const char *token);
 void api_free(api *a);
+/* Stop what it sends to other hosts, while the loop still runs (before api_free). */
+void api_close(api *a);
 
 /* The http_handler for every request (api_ptr is the api). */
 void api_handle(void *api_ptr, http_req *req);

@@ -395,6 +395,7 @@ static int run_engine(const serve_config *cfg)
         addr_file_remove(cfg->data_dir);
     /* Joins the commit thread: after this nothing writes to the store. */
     engine_close(ep.eng);
+    api_close(a); /* its requests to other hosts: their handles close in the runs below */
     notify_stop(notifier); /* after the engine's last batch, which may add rows */
     notifier = NULL;
     uv_close((uv_handle_t *)&ep.sigterm, NULL);

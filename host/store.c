@@ -549,6 +549,11 @@ int store_hosts_scan(store_txn *txn, int64_t left_within_ms, store_host_cb cb, v
     return txn->st->ops->hosts_scan(txn, left_within_ms, cb, user);
 }
 
+int store_exec_holder(store_txn *txn, const exec_id *id, store_host_cb cb, void *user)
+{
+    return txn->st->ops->exec_holder(txn, id, cb, user);
+}
+
 /* ---- plugin versions' bytes ---- */
 
 int store_plugin_put(store *st, const char *hash, const char *name, const char *version, const void *bytes,

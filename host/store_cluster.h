@@ -107,5 +107,8 @@ typedef struct store_host_row {
 typedef int (*store_host_cb)(void *user, const store_host_row *h);
 /* The live hosts, then those that left within the last `left_within_ms`, by start time. */
 int store_hosts_scan(store_txn *txn, int64_t left_within_ms, store_host_cb cb, void *user);
+/* The live host that holds execution id now: cb once with its id, hostname and address (the
+ * counts zero), or not at all (nobody holds it; LMDB). 0 or a negative code. */
+int store_exec_holder(store_txn *txn, const exec_id *id, store_host_cb cb, void *user);
 
 #endif

@@ -1668,6 +1668,7 @@ const struct store_ops store_lmdb_ops = {
     .batch_release = lmdb_batch_release,
     .free_queued_count = lmdb_free_queued_count,
     .hosts_scan = lmdb_hosts_scan,
+    .exec_holder = lmdb_exec_holder,
     .plugin_put = lmdb_plugin_put,
     .plugin_get = lmdb_plugin_get,
 };

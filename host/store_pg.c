@@ -849,6 +849,7 @@ static const struct store_ops pgs_ops = {
     .batch_release = pgs_batch_release,
     .free_queued_count = pgs_free_queued_count,
     .hosts_scan = pgs_hosts_scan,
+    .exec_holder = pgs_exec_holder,
     .plugin_put = pgs_plugin_put,
     .plugin_get = pgs_plugin_get,
 };

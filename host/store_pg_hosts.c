@@ -360,3 +360,18 @@ int pgs_hosts_scan(store_txn *txn, int64_t left_within_ms, store_host_cb cb, voi
     }
     return 0;
 }
+
+int pgs_exec_holder(store_txn *txn, const exec_id *id, store_host_cb cb, void *user)
+{
+    static const char sql[] = "SELECT h.id, h.hostname, h.address FROM executions e JOIN hosts h ON h.id = "
+                              "e.lease_owner WHERE e.id = $1 AND h.left_at IS NULL";
+    pgs_buf text;
+    const char *params[1] = {pgs_idtext(&text, id)};
+    PGresult *r;
+    int rc = pgs_query((struct pg_txn *)txn, "reading which host holds an execution", sql, 1, params, &r);
+
+    if (rc || PQntuples(r) == 0)
+        return rc;
+    store_host_row row = {.id = pgs_str(r, 0, 0), .hostname = pgs_str(r, 0, 1), .address = pgs_str(r, 0, 2)};
+    return cb(user, &row);
+}

@@ -342,6 +342,7 @@ int pgs_batch_host_plugins(store_batch *b, const char *json);
 int pgs_batch_release(store_batch *b, const exec_id *id);
 int pgs_free_queued_count(store_txn *txn, uint64_t *count);
 int pgs_hosts_scan(store_txn *txn, int64_t left_within_ms, store_host_cb cb, void *user);
+int pgs_exec_holder(store_txn *txn, const exec_id *id, store_host_cb cb, void *user);
 int pgs_batch_retention_put(store_batch *b, int64_t expire_at, const exec_id *id);
 int pgs_retention_first(store_txn *txn, int64_t *expire_at, exec_id *id);
 int pgs_retention_due(store_txn *txn, int64_t now_ms, store_retention_cb cb, void *user);
