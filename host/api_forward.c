@@ -46,7 +46,7 @@ typedef struct fwd_pending {
     holder to;
 } fwd_pending;
 
-bool api_forwarded(const http_req *req)
+static bool forwarded(const http_req *req)
 {
     return http_req_header(req, FORWARDED_BY).len > 0;
 }
@@ -122,7 +122,7 @@ int api_forward(api *a, http_req *req, const exec_id *id)
     holder to = {0};
     int rc;
 
-    if (!f || api_forwarded(req) || path.len > 400 || ctype.len > 256 || auth.len > 512)
+    if (!f || forwarded(req) || path.len > 400 || ctype.len > 256 || auth.len > 512)
         return -1;
     if (store_txn_begin(engine_store(api_engine(a)), false, &txn) != 0)
         return -1;

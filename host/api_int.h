@@ -79,8 +79,6 @@ struct forwarder *api_forwarder(api *a);
  * execution id now, and answer with that host's answer: 0, or -1 when it cannot go on (it came
  * from another host already, nobody else holds it, out of memory) and the caller answers. */
 int api_forward(api *a, http_req *req, const exec_id *id);
-/* The request was sent on by another host (api_forward). */
-bool api_forwarded(const http_req *req);
 /* api_notify.c: execution id's failure notifications, as "notifications": [...] in obj. 0 or a code. */
 int api_notifications_add(store_txn *txn, const exec_id *id, cJSON *obj);
 

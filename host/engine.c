@@ -157,6 +157,7 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
     idmap_init(&e->waits);
     idmap_init(&e->follows);
     idmap_init(&e->releasing);
+    idmap_init(&e->asking);
     list_init(&e->ready);
     list_init(&e->dirty);
     list_init(&e->deadlines);
@@ -274,6 +275,7 @@ static void on_handle_closed(uv_handle_t *h)
     idmap_free(&e->waits);
     idmap_free(&e->follows);
     idmap_free(&e->releasing);
+    idmap_free(&e->asking);
     store_batch_free(e->batch);
     free(e->entries);
     engine_quarantine_free(e);

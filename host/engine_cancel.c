@@ -51,6 +51,8 @@
 #include "status.h"
 
 static const char *const BY_REQUEST = "cancelled by request";
+static const char *const BY_HOST =
+    "cancelled at another host's request (it was cancelled there, or what started it)";
 
 /* ---- one execution ----------------------------------------------------------------- */
 
@@ -221,7 +223,9 @@ static void cancel_descendants_now(engine *e, exec *root)
 
 /* ---- the request -------------------------------------------------------------------- */
 
-int engine_cancel(engine *e, const exec_id *id, engine_waiter *w)
+/* Cancel execution id, in memory or read from the store, with what it started; w (or NULL) hears
+ * when that is durable. */
+static int cancel_request(engine *e, const exec_id *id, engine_waiter *w, const char *why)
 {
     exec *x = idmap_get(&e->active, id);
     store_txn *txn;
@@ -250,13 +254,39 @@ int engine_cancel(engine *e, const exec_id *id, engine_waiter *w)
         if (rec.state == EXEC_QUEUED && e->backlog_count)
             e->backlog_count--; /* it waited in the store's backlog */
     }
-    engine_waiter_init(w, id, WAIT_ACK);
-    list_push_back(&x->acks, &w->node);
-    cancel_one(e, x, BY_REQUEST);
+    if (w) {
+        engine_waiter_init(w, id, WAIT_ACK);
+        list_push_back(&x->acks, &w->node);
+    }
+    cancel_one(e, x, why);
     cancel_descendants(e, txn, x);
 out:
     store_txn_abort(txn);
     return rc;
+}
+
+int engine_cancel(engine *e, const exec_id *id, engine_waiter *w)
+{
+    return cancel_request(e, id, w, BY_REQUEST);
+}
+
+void engine_cancel_asked(engine *e, const exec_id *id)
+{
+    const exec *x = idmap_get(&e->active, id);
+    char text[ID_TEXT_LEN + 1];
+    int rc;
+
+    if (x && x->rec.cancel_requested)
+        return; /* asked already: its pass is told, and it ends cancelled */
+    rc = cancel_request(e, id, NULL, BY_HOST);
+    id_format(id, text);
+    if (rc == 0)
+        hlog(HLOG_INFO, "execution %s: cancelled at another host's request", text);
+    else if (rc != TARRY_ESTATE && rc != TARRY_ENOTFOUND)
+        hlog(HLOG_WARN,
+             "execution %s: another host asked to cancel it, and it could not be: %s (asked again "
+             "at the next sweep)",
+             text, status_str(rc));
 }
 
 /* ---- where passes end or would start ------------------------------------------------- */

@@ -26,6 +26,12 @@
  *     hosts told), and whichever host has room claims it; the host itself
  *     claims back what nobody took, and never pages in a row it is still
  *     releasing (a row it did would run here and there);
+ *   - a cancel may reach an execution another host holds: the write is
+ *     refused and it is dropped here as any other. A caller waiting for it
+ *     hears the conflict (the API sends the request on to the holder); a
+ *     descendant cancelled with its ancestor is asked of its holder
+ *     instead (store_batch_cancel_request, STORE_EVENT_CANCEL), and each
+ *     host cancels what it is asked and holds (engine_cancel_asked);
  *   - a reload asked of one host (the API, `tarry reload`) is told to all
  *     (STORE_EVENT_RELOAD, with a batch: engine_reload_everywhere), and
  *     each host records in its next batch what it serves after a load,
@@ -100,6 +106,42 @@ static void remote_finals(engine *e)
     free(ids);
 }
 
+typedef struct id_list {
+    exec_id *ids;
+    size_t n, cap;
+} id_list;
+
+static int id_collect(void *user, const exec_id *id)
+{
+    id_list *l = user;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        exec_id *grown = realloc(l->ids, cap * sizeof *grown);
+        if (!grown)
+            return 1; /* the rest at the next sweep */
+        l->ids = grown;
+        l->cap = cap;
+    }
+    l->ids[l->n++] = *id;
+    return 0;
+}
+
+/* Cancel what this host holds and another host asked it to cancel. */
+static void cancels_asked(engine *e)
+{
+    id_list l = {0};
+    store_txn *txn;
+
+    if (store_txn_begin(e->st, false, &txn) != 0)
+        return; /* the sweep looks again */
+    if (store_cancel_requests_scan(txn, id_collect, &l) < 0)
+        hlog(HLOG_WARN, "cannot read the cancels other hosts asked of this one: %s", store_last_error(e->st));
+    store_txn_abort(txn);
+    for (size_t i = 0; i < l.n; i++)
+        engine_cancel_asked(e, &l.ids[i]);
+    free(l.ids);
+}
+
 void engine_cluster_on_async(uv_async_t *a)
 {
     engine *e = a->data;
@@ -128,6 +170,8 @@ void engine_cluster_on_async(uv_async_t *a)
     }
     if (events & (STORE_EVENT_FINAL | STORE_EVENT_SWEEP))
         remote_finals(e);
+    if (events & (STORE_EVENT_CANCEL | STORE_EVENT_SWEEP))
+        cancels_asked(e);
     if (events & STORE_EVENT_RELOAD) {
         hlog(HLOG_INFO, "another host asked every host to reload its plugins: reloading");
         engine_reload(e, NULL);
@@ -139,9 +183,13 @@ void engine_cluster_on_async(uv_async_t *a)
 #define RELEASE_DUE ((void *)1)
 #define RELEASE_SENT ((void *)2)
 
+/* e->asking's values, the same way */
+#define ASK_DUE ((void *)1)
+#define ASK_SENT ((void *)2)
+
 bool engine_cluster_wants(const engine *e)
 {
-    return e->announce || e->plugins_changed || e->releasing.count;
+    return e->announce || e->plugins_changed || e->releasing.count || e->asking.count;
 }
 
 void engine_cluster_spill(engine *e, const exec *x)
@@ -175,6 +223,44 @@ static int release_batch(engine *e, store_batch *b)
         sent++;
     }
     return sent ? store_batch_announce(b, STORE_EVENT_WORK) : 0;
+}
+
+/* The cancels to ask of other hosts, into the batch (marked sent). */
+static int ask_batch(engine *e, store_batch *b)
+{
+    for (size_t i = 0; i < e->asking.cap; i++) {
+        idmap_slot *s = &e->asking.slots[i];
+        int rc;
+        if (s->value != ASK_DUE)
+            continue;
+        if ((rc = store_batch_cancel_request(b, &s->key)) != 0)
+            return rc;
+        s->value = ASK_SENT;
+    }
+    return 0;
+}
+
+/* The batch with the asks committed (ok: forget them) or failed (due again: asking twice is
+ * asking once). */
+static void ask_committed(engine *e, bool ok)
+{
+    exec_id *done = NULL;
+    size_t n = 0;
+
+    if (!e->asking.count)
+        return;
+    if (!ok || !(done = malloc(e->asking.count * sizeof *done))) {
+        for (size_t i = 0; i < e->asking.cap; i++)
+            if (e->asking.slots[i].value == ASK_SENT)
+                e->asking.slots[i].value = ASK_DUE;
+        return;
+    }
+    for (size_t i = 0; i < e->asking.cap; i++)
+        if (e->asking.slots[i].value == ASK_SENT)
+            done[n++] = e->asking.slots[i].key;
+    for (size_t i = 0; i < n; i++)
+        idmap_del(&e->asking, &done[i]);
+    free(done);
 }
 
 /* The batch with the releases committed (ok: forget them) or failed (due again: a release is
@@ -242,6 +328,8 @@ int engine_cluster_batch(engine *e, store_batch *b)
         rc = json ? store_batch_host_plugins(b, json) : TARRY_ENOMEM;
         free(json);
     }
+    if (rc == 0)
+        rc = ask_batch(e, b);
     return rc == 0 ? release_batch(e, b) : rc;
 }
 
@@ -254,6 +342,7 @@ void engine_cluster_committed(engine *e, bool ok)
     e->announce_sent = 0;
     e->plugins_sent = false;
     release_committed(e, ok);
+    ask_committed(e, ok);
 }
 
 void engine_cluster_drop(engine *e, commit_entry *ce)
@@ -261,9 +350,16 @@ void engine_cluster_drop(engine *e, commit_entry *ce)
     exec *x = ce->x;
     char text[ID_TEXT_LEN + 1];
 
+    /* A cancel here of what it started is that host's to make: it is asked to. A cancel a caller
+     * waits for is not: the caller hears of the conflict (the API sends the request on to the
+     * holder, api_forward.c), and what it is answered must be all that happens. */
+    bool ask = e->shared && (x->rec.state == EXEC_CANCELLED || x->rec.cancel_requested) &&
+               list_empty(&ce->acks) && list_empty(&x->acks) &&
+               idmap_put(&e->asking, &x->rec.id, ASK_DUE) == 0;
+
     id_format(&x->rec.id, text);
-    hlog(HLOG_INFO, "execution %s of %s is another host's now (it took it first): dropped here", text,
-         x->rec.function);
+    hlog(HLOG_INFO, "execution %s of %s is another host's now (it took it first): dropped here%s", text,
+         x->rec.function, ask ? "; that host is asked to cancel it" : "");
     engine_sleep_entry_free(ce->sleep_entry);
     ce->sleep_entry = NULL;
     while (!list_empty(&ce->acks))

@@ -221,6 +221,7 @@ struct engine {
     idmap waits;         /* id -> wait_list of WAIT_RESULT / WAIT_TRIGGER waiters */
     idmap follows;       /* id -> the first engine_follower of its log (engine_follow.c) */
     idmap releasing;     /* id -> RELEASE_DUE / _SENT: backlog given to the other hosts (engine_cluster.c) */
+    idmap asking;        /* id -> ASK_DUE / _SENT: cancels asked of the hosts that hold them (engine_cluster.c) */
     size_t follow_count; /* followers linked, at most ENGINE_FOLLOWERS_MAX */
     list_node ready, dirty, deadlines;
     size_t running, ready_count;
@@ -491,6 +492,9 @@ bool engine_cancel_before_pass(engine *e, exec *x);
 /* x just left the ready queue: if it must not start (cancelled while it ran before the host
  * stopped, or its discard_after passed), it is finished here; returns true. */
 bool engine_start_refused(engine *e, exec *x);
+/* Another host asked this one to cancel execution id, which it holds (engine_cluster.c): cancelled
+ * now with what it started, or asked of its pass when it runs. */
+void engine_cancel_asked(engine *e, const exec_id *id);
 /* If x (scheduled or queued, not on a worker) has not started and its discard_at has passed,
  * discard it with the reason; returns whether it did. */
 bool engine_discard_if_due(engine *e, exec *x);

@@ -527,6 +527,16 @@ int store_batch_release(store_batch *b, const exec_id *id)
     return b->ops->batch_release(b, id);
 }
 
+int store_batch_cancel_request(store_batch *b, const exec_id *id)
+{
+    return b->ops->batch_cancel_request(b, id);
+}
+
+int store_cancel_requests_scan(store_txn *txn, store_id_cb cb, void *user)
+{
+    return txn->st->ops->cancel_requests_scan(txn, cb, user);
+}
+
 int store_free_queued_count(store_txn *txn, uint64_t *count)
 {
     return txn->st->ops->free_queued_count(txn, count);

@@ -53,6 +53,7 @@ enum {
     STORE_EVENT_RELOAD = 1u << 2, /* a host asked every host to reload its plugins */
     STORE_EVENT_FENCED = 1u << 3, /* this host was declared stopped: it holds nothing, must start again */
     STORE_EVENT_SWEEP = 1u << 4,  /* a periodic look in case a message was missed (a reconnect, a slow host) */
+    STORE_EVENT_CANCEL = 1u << 5, /* a host asked the holders of executions to cancel them */
 };
 typedef void (*store_event_cb)(void *user, unsigned events);
 
@@ -86,6 +87,14 @@ int store_batch_host_plugins(store_batch *b, const char *json);
  * (announce STORE_EVENT_WORK in the same batch to tell them). On LMDB nothing. */
 int store_batch_release(store_batch *b, const exec_id *id);
 
+/* Ask the host that holds execution id to cancel it (this host's write of it was refused: it is
+ * another's). Once the batch commits, its row says cancel_requested, which every later write of
+ * it keeps (a host that claims it later cancels it too), and the hosts are told
+ * (STORE_EVENT_CANCEL). Nothing when it is final by then. On LMDB nothing. */
+int store_batch_cancel_request(store_batch *b, const exec_id *id);
+/* The executions this host holds (queued or running) that another host asked it to cancel: cb
+ * once each. On LMDB none. 0 or a negative code. */
+int store_cancel_requests_scan(store_txn *txn, store_id_cb cb, void *user);
 /* How many queued executions no host holds (released, waiting for a claim), in *count. On LMDB
  * 0. 0 or a negative code. */
 int store_free_queued_count(store_txn *txn, uint64_t *count);

@@ -158,6 +158,8 @@ struct store_ops {
     int (*free_queued_count)(store_txn *txn, uint64_t *count);
     int (*hosts_scan)(store_txn *txn, int64_t left_within_ms, store_host_cb cb, void *user);
     int (*exec_holder)(store_txn *txn, const exec_id *id, store_host_cb cb, void *user);
+    int (*batch_cancel_request)(store_batch *b, const exec_id *id);
+    int (*cancel_requests_scan)(store_txn *txn, store_id_cb cb, void *user);
     /* plugin versions' bytes */
     int (*plugin_put)(store *st, const char *hash, const char *name, const char *version, const void *bytes,
                       size_t len);

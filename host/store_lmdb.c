@@ -1669,6 +1669,8 @@ const struct store_ops store_lmdb_ops = {
     .free_queued_count = lmdb_free_queued_count,
     .hosts_scan = lmdb_hosts_scan,
     .exec_holder = lmdb_exec_holder,
+    .batch_cancel_request = lmdb_batch_cancel_request,
+    .cancel_requests_scan = lmdb_cancel_requests_scan,
     .plugin_put = lmdb_plugin_put,
     .plugin_get = lmdb_plugin_get,
 };

@@ -58,3 +58,15 @@ int lmdb_exec_holder(store_txn *txn, const exec_id *id, store_host_cb cb, void *
     (void)txn, (void)id, (void)cb, (void)user;
     return 0; /* its one host holds everything, and never needs asking */
 }
+
+int lmdb_batch_cancel_request(store_batch *b, const exec_id *id)
+{
+    (void)b, (void)id;
+    return 0; /* no other host to ask */
+}
+
+int lmdb_cancel_requests_scan(store_txn *txn, store_id_cb cb, void *user)
+{
+    (void)txn, (void)cb, (void)user;
+    return 0;
+}

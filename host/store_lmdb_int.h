@@ -263,5 +263,7 @@ int lmdb_batch_release(store_batch *b, const exec_id *id);
 int lmdb_free_queued_count(store_txn *txn, uint64_t *count);
 int lmdb_hosts_scan(store_txn *txn, int64_t left_within_ms, store_host_cb cb, void *user);
 int lmdb_exec_holder(store_txn *txn, const exec_id *id, store_host_cb cb, void *user);
+int lmdb_batch_cancel_request(store_batch *b, const exec_id *id);
+int lmdb_cancel_requests_scan(store_txn *txn, store_id_cb cb, void *user);
 
 #endif

@@ -497,7 +497,8 @@ typedef struct pipeline {
     pg_db *db;
     struct pg_batch *b;
     pgs_plan plan;    /* the batch's statements as queries (store_pg_bulk.c) */
-    size_t pre, post; /* queries before and after the batch's statements: 0 or 1 each */
+    size_t pre, post; /* queries before and after the batch's statements: 0 or 1; 0 to 2 */
+    bool tell, ask;   /* the posts: what the batch did (finals, work, reload); cancels asked */
     size_t commit_k;
     const char **values; /* one statement's parameters, as libpq takes them */
     size_t sent, answered;
@@ -667,12 +668,19 @@ static void pipeline_run(pipeline *p)
             pipeline_read(p);
         }
     }
-    if (p->post) {
+    if (p->tell) {
         /* NOTIFY is transactional: the others hear it only if the batch commits. */
         char payload[2 + sizeof b->st->host_id];
         const char *params[1] = {payload};
         char what = (b->announce & STORE_EVENT_RELOAD) ? 'r' : (b->announce & STORE_EVENT_WORK) ? 'w' : 'f';
         snprintf(payload, sizeof payload, "%c%s", what, b->st->host_id);
+        pipeline_send(p, "SELECT pg_notify('tarry', $1)", 1, params);
+    }
+    if (p->ask) {
+        /* a letter of its own (rare): hosts that do not know it ignore it, and miss nothing else */
+        char payload[2 + sizeof b->st->host_id];
+        const char *params[1] = {payload};
+        snprintf(payload, sizeof payload, "c%s", b->st->host_id);
         pipeline_send(p, "SELECT pg_notify('tarry', $1)", 1, params);
     }
     pipeline_send(p, "COMMIT", 0, NULL);
@@ -701,7 +709,9 @@ int pgs_batch_commit(store *sb, store_batch *bb)
     if (b->nstmts == 0 && !b->announce)
         return 0;
     p.pre = st->host_id[0] != '\0';
-    p.post = st->host_id[0] && (b->finals || b->announce);
+    p.tell = st->host_id[0] && (b->finals || (b->announce & ~(unsigned)STORE_EVENT_CANCEL));
+    p.ask = st->host_id[0] && (b->announce & STORE_EVENT_CANCEL);
+    p.post = (size_t)p.tell + (size_t)p.ask;
     if ((rc = pgs_plan_make(b, &p.plan)) != 0)
         return rc;
     p.commit_k = 1 + p.pre + p.plan.nsends + p.post;
@@ -847,6 +857,8 @@ static const struct store_ops pgs_ops = {
     .batch_announce = pgs_batch_announce,
     .batch_host_plugins = pgs_batch_host_plugins,
     .batch_release = pgs_batch_release,
+    .batch_cancel_request = pgs_batch_cancel_request,
+    .cancel_requests_scan = pgs_cancel_requests_scan,
     .free_queued_count = pgs_free_queued_count,
     .hosts_scan = pgs_hosts_scan,
     .exec_holder = pgs_exec_holder,

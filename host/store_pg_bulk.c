@@ -357,7 +357,8 @@ static int plan_other(planner *pl, size_t i)
     }
     /* it updates an execution a group would otherwise write after it; a purge deletes attempts and
      * journals too, and an entry deleted may be written again after */
-    if (sql == pgs_retention_put_sql || sql == pgs_exec_purge_sql || sql == pgs_release_sql)
+    if (sql == pgs_retention_put_sql || sql == pgs_exec_purge_sql || sql == pgs_release_sql ||
+        sql == pgs_cancel_request_sql)
         pl->open[PGS_BULK_EXEC] = NONE;
     if (sql == pgs_exec_purge_sql)
         pl->open[PGS_BULK_ATTEMPT] = pl->open[PGS_BULK_JOURNAL] = NONE;

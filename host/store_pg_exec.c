@@ -237,7 +237,7 @@ const char pgs_exec_write[] =
     "COLLATE \"C\" THEN e.plugin_hash ELSE v.plugin_hash::tarry_hash END, attempts = v.attempts::bigint, "
     "crashes = "
     "v.crashes::bigint, timeouts = v.timeouts::bigint, suspect = v.suspect::boolean, resume = "
-    "v.resume::boolean, cancel_requested = v.cancel_requested::boolean, created_at = "
+    "v.resume::boolean, cancel_requested = v.cancel_requested::boolean OR e.cancel_requested, created_at = "
     "tarry_ts(v.created_at::bigint), scheduled_at = tarry_ts(v.scheduled_at::bigint), started_at = "
     "tarry_ts(v.started_at::bigint), finished_at = tarry_ts(v.finished_at::bigint), next_attempt_at = "
     "tarry_ts(v.next_attempt_at::bigint), discard_at = tarry_ts(v.discard_at::bigint), wake_at = "

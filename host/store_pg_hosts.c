@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ids.h"
 #include "status.h"
 
 #define RECONNECT_MS 500 /* between attempts to reach the database for the heartbeat */
@@ -92,6 +93,8 @@ static unsigned heard(struct pgs_hosts *h, pg_db *db, bool *lost)
                 events |= STORE_EVENT_FINAL;
             else if (*p == 'r')
                 events |= STORE_EVENT_RELOAD | STORE_EVENT_WORK | STORE_EVENT_FINAL;
+            else if (*p == 'c')
+                events |= STORE_EVENT_CANCEL;
         }
         PQfreemem(n);
     }
@@ -295,6 +298,53 @@ int pgs_batch_release(store_batch *bb, const exec_id *id)
     if (!b->st->host_id[0])
         return 0; /* a tool holds nothing */
     return pgs_write(&out, "releasing a queued execution to the other hosts", pgs_release_sql, 2, params);
+}
+
+/* Also ends the group of execution writes: a write of the row after it keeps the flag (the OR in
+ * store_pg_exec.c's pgs_exec_write). */
+const char pgs_cancel_request_sql[] = "UPDATE executions SET cancel_requested = true WHERE id = $1 AND state "
+                                      "NOT IN ('succeeded', 'failed', 'cancelled', 'discarded')";
+
+int pgs_batch_cancel_request(store_batch *bb, const exec_id *id)
+{
+    struct pg_batch *b = (struct pg_batch *)bb;
+    pgs_sink out = pgs_to_batch(bb);
+    pgs_buf text;
+    const char *params[1] = {pgs_idtext(&text, id)};
+    int rc;
+
+    if (!b->st->host_id[0])
+        return 0; /* a tool cancels through the API */
+    if ((rc = pgs_write(&out, "asking the host that holds an execution to cancel it", pgs_cancel_request_sql,
+                        1, params)) != 0)
+        return rc;
+    b->announce |= STORE_EVENT_CANCEL;
+    return 0;
+}
+
+int pgs_cancel_requests_scan(store_txn *txn, store_id_cb cb, void *user)
+{
+    /* executions_owner serves it: this host's queued and running rows */
+    static const char sql[] = "SELECT id FROM executions WHERE lease_owner = $1 AND state IN ('queued', "
+                              "'running') AND cancel_requested ORDER BY id";
+    struct pg_txn *t = (struct pg_txn *)txn;
+    struct pg_store *st = (struct pg_store *)t->base.st;
+    const char *params[1] = {st->host_id};
+    PGresult *r;
+    int rc;
+
+    if (!st->host_id[0])
+        return 0;
+    if ((rc = pgs_query(t, "reading the cancels other hosts asked of this one", sql, 1, params, &r)) != 0)
+        return rc;
+    for (int i = 0; i < PQntuples(r); i++) {
+        exec_id id;
+        if (id_parse(PQgetvalue(r, i, 0), &id) != 0)
+            continue;
+        if ((rc = cb(user, &id)) != 0)
+            return rc;
+    }
+    return 0;
 }
 
 int pgs_free_queued_count(store_txn *txn, uint64_t *count)

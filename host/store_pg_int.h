@@ -205,6 +205,7 @@ extern const char pgs_journal_del_sql[];
 extern const char pgs_retention_put_sql[];
 extern const char pgs_exec_purge_sql[];
 extern const char pgs_release_sql[]; /* store_pg_hosts.c: it frees a row a later write may take again */
+extern const char pgs_cancel_request_sql[]; /* store_pg_hosts.c: it changes a row a later write keeps */
 
 /* ---- store_pg_bulk.c ---- */
 
@@ -340,6 +341,8 @@ int pgs_claim(store *st, store_claim_kind kind, int64_t now_ms, size_t max, size
 int pgs_batch_announce(store_batch *b, unsigned events);
 int pgs_batch_host_plugins(store_batch *b, const char *json);
 int pgs_batch_release(store_batch *b, const exec_id *id);
+int pgs_batch_cancel_request(store_batch *b, const exec_id *id);
+int pgs_cancel_requests_scan(store_txn *txn, store_id_cb cb, void *user);
 int pgs_free_queued_count(store_txn *txn, uint64_t *count);
 int pgs_hosts_scan(store_txn *txn, int64_t left_within_ms, store_host_cb cb, void *user);
 int pgs_exec_holder(store_txn *txn, const exec_id *id, store_host_cb cb, void *user);

@@ -275,6 +275,67 @@ static void hosts_share_a_database(void **state)
     assert_int_equal(commit_one(b, &run, &r), 0);
 }
 
+static int count_id(void *user, const exec_id *id)
+{
+    (void)id;
+    ++*(int *)user;
+    return 0;
+}
+
+/* The cancels asked of host `st`, as its scan sees them. */
+static int cancels_asked_of(store *st)
+{
+    store_txn *txn;
+    int n = 0;
+
+    assert_int_equal(store_txn_begin(st, false, &txn), 0);
+    assert_int_equal(store_cancel_requests_scan(txn, count_id, &n), 0);
+    store_txn_abort(txn);
+    return n;
+}
+
+/*
+ * Host b asks for a cancel of an execution host a holds: the row says so, a's scan finds it, and
+ * a's own later writes (which know nothing of it yet) keep it; a final row is not asked.
+ */
+static void a_cancel_is_asked_of_the_holder(void **state)
+{
+    store *a = *state, *b = open_store();
+    exec_record r = record("f", EXEC_QUEUED), run = r, done;
+    char id[ID_TEXT_LEN + 1];
+    const char *params[1] = {id};
+    store_batch *bt;
+
+    join(a, "00000000000000a7", NULL);
+    join(b, "00000000000000b8", NULL);
+    assert_int_equal(commit_one(a, &r, NULL), 0);
+    assert_int_equal(cancels_asked_of(a), 0);
+    bt = pgs_batch_new(b);
+    assert_int_equal(store_batch_cancel_request(bt, &r.id), 0);
+    assert_int_equal(pgs_batch_commit(b, bt), 0);
+    pgs_batch_free(bt);
+    assert_int_equal(cancels_asked_of(a), 1);
+    assert_int_equal(cancels_asked_of(b), 0); /* only the holder is asked */
+    run.state = EXEC_RUNNING;
+    assert_false(run.cancel_requested);
+    assert_int_equal(commit_one(a, &run, &r), 0);
+    id_format(&r.id, id);
+    assert_int_equal(select_int(a, "SELECT cancel_requested::int FROM executions WHERE id = $1", 1, params),
+                     1);
+    assert_int_equal(cancels_asked_of(a), 1);
+    done = run;
+    done.state = EXEC_CANCELLED;
+    assert_int_equal(commit_one(a, &done, &run), 0);
+    assert_int_equal(cancels_asked_of(a), 0);
+    bt = pgs_batch_new(b); /* asking again once it is final changes nothing */
+    assert_int_equal(store_batch_cancel_request(bt, &r.id), 0);
+    assert_int_equal(pgs_batch_commit(b, bt), 0);
+    pgs_batch_free(bt);
+    assert_int_equal(
+        select_int(a, "SELECT count(*) FROM executions WHERE id = $1 AND state = 'cancelled'", 1, params), 1);
+    pgs_close(b);
+}
+
 /* A host declared stopped (its lease ran out while it was cut off) has its late batches refused. */
 static void a_stopped_hosts_batch_is_fenced(void **state)
 {
@@ -479,7 +540,7 @@ static void record_round_trip(void **state)
     assert_stored(st, &sparse);
     assert_stored(st, &empty);
 
-    /* A later write replaces every field. */
+    /* A later write replaces every field but one. */
     prev = full;
     full.metadata = full.result = full.error = full.plugin_hash = full.idempotency_key = NULL;
     full.attempts = 0;
@@ -489,6 +550,7 @@ static void record_round_trip(void **state)
     memset(&full.rerun_of, 0, sizeof full.rerun_of);
     full.state = EXEC_RUNNING;
     put_direct(st, &full, &prev);
+    full.cancel_requested = true; /* but a cancel asked is never withdrawn (store_batch_cancel_request) */
     assert_stored(st, &full);
 }
 
@@ -851,6 +913,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(opens_migrated, setup, teardown),
         cmocka_unit_test_setup_teardown(opened_by_url, setup, teardown),
         cmocka_unit_test_setup_teardown(hosts_share_a_database, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_cancel_is_asked_of_the_holder, setup, teardown),
         cmocka_unit_test_setup_teardown(a_stopped_hosts_batch_is_fenced, setup, teardown),
         cmocka_unit_test_setup_teardown(a_restarted_host_takes_over, setup, teardown),
         cmocka_unit_test_setup_teardown(an_idempotency_key_is_taken_once, setup, teardown),
