@@ -179,13 +179,9 @@ void engine_cluster_on_async(uv_async_t *a)
     engine_flush(e);
 }
 
-/* e->releasing's values: released with the next batch, or in the batch in flight. */
-#define RELEASE_DUE ((void *)1)
-#define RELEASE_SENT ((void *)2)
-
-/* e->asking's values, the same way */
-#define ASK_DUE ((void *)1)
-#define ASK_SENT ((void *)2)
+/* The values of e->releasing and e->asking: to go with the next batch, or in the batch in flight. */
+#define MARK_DUE ((void *)1)
+#define MARK_SENT ((void *)2)
 
 bool engine_cluster_wants(const engine *e)
 {
@@ -196,7 +192,7 @@ void engine_cluster_spill(engine *e, const exec *x)
 {
     char text[ID_TEXT_LEN + 1];
 
-    if (!e->shared || e->draining || idmap_put(&e->releasing, &x->rec.id, RELEASE_DUE) == 0)
+    if (!e->shared || e->draining || idmap_put(&e->releasing, &x->rec.id, MARK_DUE) == 0)
         return;
     id_format(&x->rec.id, text);
     hlog(HLOG_WARN, "out of memory: queued execution %s stays with this host", text);
@@ -207,86 +203,60 @@ bool engine_cluster_releasing(const engine *e, const exec_id *id)
     return idmap_get(&e->releasing, id) != NULL;
 }
 
-/* The releases due, into the batch (marked sent), with the word to the other hosts. */
-static int release_batch(engine *e, store_batch *b)
+/* The ids of `m` due, each into the batch with `put` and marked sent; *sent counts them. */
+static int marks_into_batch(idmap *m, store_batch *b, int (*put)(store_batch *, const exec_id *),
+                            size_t *sent)
 {
-    size_t sent = 0;
-
-    for (size_t i = 0; i < e->releasing.cap; i++) {
-        idmap_slot *s = &e->releasing.slots[i];
+    *sent = 0;
+    for (size_t i = 0; i < m->cap; i++) {
+        idmap_slot *s = &m->slots[i];
         int rc;
-        if (s->value != RELEASE_DUE)
+        if (s->value != MARK_DUE)
             continue;
-        if ((rc = store_batch_release(b, &s->key)) != 0)
+        if ((rc = put(b, &s->key)) != 0)
             return rc;
-        s->value = RELEASE_SENT;
-        sent++;
-    }
-    return sent ? store_batch_announce(b, STORE_EVENT_WORK) : 0;
-}
-
-/* The cancels to ask of other hosts, into the batch (marked sent). */
-static int ask_batch(engine *e, store_batch *b)
-{
-    for (size_t i = 0; i < e->asking.cap; i++) {
-        idmap_slot *s = &e->asking.slots[i];
-        int rc;
-        if (s->value != ASK_DUE)
-            continue;
-        if ((rc = store_batch_cancel_request(b, &s->key)) != 0)
-            return rc;
-        s->value = ASK_SENT;
+        s->value = MARK_SENT;
+        ++*sent;
     }
     return 0;
 }
 
-/* The batch with the asks committed (ok: forget them) or failed (due again: asking twice is
- * asking once). */
-static void ask_committed(engine *e, bool ok)
+/* The batch that carried m's sent ids committed (ok: they are forgotten; how many is returned)
+ * or failed (due again: what they say is idempotent). */
+static size_t marks_committed(idmap *m, bool ok)
 {
     exec_id *done = NULL;
     size_t n = 0;
 
-    if (!e->asking.count)
-        return;
-    if (!ok || !(done = malloc(e->asking.count * sizeof *done))) {
-        for (size_t i = 0; i < e->asking.cap; i++)
-            if (e->asking.slots[i].value == ASK_SENT)
-                e->asking.slots[i].value = ASK_DUE;
-        return;
+    if (!m->count)
+        return 0;
+    /* deleting moves the table's slots: the ids first */
+    if (!ok || !(done = malloc(m->count * sizeof *done))) {
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->slots[i].value == MARK_SENT)
+                m->slots[i].value = MARK_DUE;
+        return 0;
     }
-    for (size_t i = 0; i < e->asking.cap; i++)
-        if (e->asking.slots[i].value == ASK_SENT)
-            done[n++] = e->asking.slots[i].key;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slots[i].value == MARK_SENT)
+            done[n++] = m->slots[i].key;
     for (size_t i = 0; i < n; i++)
-        idmap_del(&e->asking, &done[i]);
+        idmap_del(m, &done[i]);
     free(done);
+    return n;
 }
 
-/* The batch with the releases committed (ok: forget them) or failed (due again: a release is
- * an update of this host's own queued rows, so sending one twice changes nothing). */
-static void release_committed(engine *e, bool ok)
+/* The releases due, into the batch, with the word to the other hosts; and the cancels to ask of
+ * the hosts that hold them. A release is an update of this host's own queued rows, an ask sets a
+ * flag: either may be sent twice. */
+static int marks_batch(engine *e, store_batch *b)
 {
-    exec_id *done = NULL;
-    size_t n = 0;
+    size_t sent;
+    int rc = marks_into_batch(&e->asking, b, store_batch_cancel_request, &sent);
 
-    if (!e->releasing.count)
-        return;
-    /* deleting moves the table's slots: the ids first */
-    if (!ok || !(done = malloc(e->releasing.count * sizeof *done))) {
-        for (size_t i = 0; i < e->releasing.cap; i++)
-            if (e->releasing.slots[i].value == RELEASE_SENT)
-                e->releasing.slots[i].value = RELEASE_DUE;
-        return;
-    }
-    for (size_t i = 0; i < e->releasing.cap; i++)
-        if (e->releasing.slots[i].value == RELEASE_SENT)
-            done[n++] = e->releasing.slots[i].key;
-    for (size_t i = 0; i < n; i++)
-        idmap_del(&e->releasing, &done[i]);
-    free(done);
-    if (n)
-        e->backlog = true; /* this host claims what nobody took, as its queue has room */
+    if (rc == 0)
+        rc = marks_into_batch(&e->releasing, b, store_batch_release, &sent);
+    return rc == 0 && sent ? store_batch_announce(b, STORE_EVENT_WORK) : rc;
 }
 
 static void add_current(void *user, const plugin *p)
@@ -328,9 +298,7 @@ int engine_cluster_batch(engine *e, store_batch *b)
         rc = json ? store_batch_host_plugins(b, json) : TARRY_ENOMEM;
         free(json);
     }
-    if (rc == 0)
-        rc = ask_batch(e, b);
-    return rc == 0 ? release_batch(e, b) : rc;
+    return rc == 0 ? marks_batch(e, b) : rc;
 }
 
 void engine_cluster_committed(engine *e, bool ok)
@@ -341,8 +309,9 @@ void engine_cluster_committed(engine *e, bool ok)
     }
     e->announce_sent = 0;
     e->plugins_sent = false;
-    release_committed(e, ok);
-    ask_committed(e, ok);
+    marks_committed(&e->asking, ok);
+    if (marks_committed(&e->releasing, ok))
+        e->backlog = true; /* this host claims what nobody took, as its queue has room */
 }
 
 void engine_cluster_drop(engine *e, commit_entry *ce)
@@ -355,7 +324,7 @@ void engine_cluster_drop(engine *e, commit_entry *ce)
      * holder, api_forward.c), and what it is answered must be all that happens. */
     bool ask = e->shared && (x->rec.state == EXEC_CANCELLED || x->rec.cancel_requested) &&
                list_empty(&ce->acks) && list_empty(&x->acks) &&
-               idmap_put(&e->asking, &x->rec.id, ASK_DUE) == 0;
+               idmap_put(&e->asking, &x->rec.id, MARK_DUE) == 0;
 
     id_format(&x->rec.id, text);
     hlog(HLOG_INFO, "execution %s of %s is another host's now (it took it first): dropped here%s", text,
