@@ -32,6 +32,10 @@
  *     descendant cancelled with its ancestor is asked of its holder
  *     instead (store_batch_cancel_request, STORE_EVENT_CANCEL), and each
  *     host cancels what it is asked and holds (engine_cancel_asked);
+ *   - timers are any host's: a batch that sets one no host holds tells the
+ *     others (STORE_EVENT_TIMERS), who arm theirs for it too, and a wave of
+ *     them due together is shared (store_claim takes this host's part;
+ *     engine_timers.c leaves the rest to the others a moment);
  *   - a reload asked of one host (the API, `tarry reload`) is told to all
  *     (STORE_EVENT_RELOAD, with a batch: engine_reload_everywhere), and
  *     each host records in its next batch what it serves after a load,
@@ -172,6 +176,8 @@ void engine_cluster_on_async(uv_async_t *a)
         remote_finals(e);
     if (events & (STORE_EVENT_CANCEL | STORE_EVENT_SWEEP))
         cancels_asked(e);
+    if (events & STORE_EVENT_TIMERS)
+        e->timers_changed = true; /* another host's timers: this host may fire them too */
     if (events & STORE_EVENT_RELOAD) {
         hlog(HLOG_INFO, "another host asked every host to reload its plugins: reloading");
         engine_reload(e, NULL);

@@ -76,6 +76,8 @@
 #include "replay.h"
 
 #define TIMER_BATCH 10000          /* due executions loaded per turn */
+#define TIMER_SHARE_WAIT_MS 50     /* due timers this host left to the others are theirs this long */
+#define TIMER_CLAIM_RETRY_MS 1000  /* after a claim of due timers failed */
 #define QUEUE_WINDOW_DEFAULT 10000 /* queued executions kept in memory; the rest wait in the store */
 #define YIELD_JOURNAL_MAX 256      /* journals this long make a step's checkpoint block the worker instead */
 #define COMMIT_RETRY_MIN_MS 100    /* the pause after a failed commit, doubling with each failure in a row */
@@ -220,8 +222,9 @@ struct engine {
     idmap active;        /* id -> exec */
     idmap waits;         /* id -> wait_list of WAIT_RESULT / WAIT_TRIGGER waiters */
     idmap follows;       /* id -> the first engine_follower of its log (engine_follow.c) */
-    idmap releasing;     /* id -> RELEASE_DUE / _SENT: backlog given to the other hosts (engine_cluster.c) */
-    idmap asking;        /* id -> ASK_DUE / _SENT: cancels asked of the hosts that hold them (engine_cluster.c) */
+    idmap releasing;     /* id -> MARK_DUE / _SENT: backlog given to the other hosts (engine_cluster.c) */
+    idmap asking;        /* id -> MARK_DUE / _SENT: cancels asked of the hosts that hold them (engine_cluster.c) */
+    int64_t timers_shared_until; /* Unix ms: due timers this host's last claim left are the others' until then */
     size_t follow_count; /* followers linked, at most ENGINE_FOLLOWERS_MAX */
     list_node ready, dirty, deadlines;
     size_t running, ready_count;

@@ -329,7 +329,7 @@ void engine_cluster_adopt_orphans(engine *e)
     size_t claimed;
     int rc;
 
-    if ((rc = store_claim(e->st, STORE_CLAIM_ORPHANS, 0, e->queue_window, &claimed)) != 0) {
+    if ((rc = store_claim(e->st, STORE_CLAIM_ORPHANS, 0, e->queue_window, &claimed, NULL)) != 0) {
         hlog(HLOG_ERROR, "cannot claim the executions of a stopped host: %s", store_last_error(e->st));
         if (rc == TARRY_EBROKEN)
             engine_exit_soon(e, EXIT_STORE_BROKEN);
@@ -387,7 +387,7 @@ size_t engine_backlog_load(engine *e, size_t room, bool careful)
      * running on a host that died before `running` committed: careful), then it reads its own. */
     if (e->shared) {
         careful = true;
-        if ((rc = store_claim(e->st, STORE_CLAIM_QUEUED, 0, room, &claimed)) != 0)
+        if ((rc = store_claim(e->st, STORE_CLAIM_QUEUED, 0, room, &claimed, NULL)) != 0)
             hlog(HLOG_ERROR, "cannot claim queued executions: %s", store_last_error(e->st));
     }
     if ((rc = store_txn_begin(e->st, false, &txn)) != 0) {

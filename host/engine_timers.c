@@ -93,10 +93,15 @@ void engine_load_due_timers(engine *e)
     if (e->draining)
         return;
     if (e->shared) {
-        /* Several hosts: a due timer is fired by the host that claims it (store_cluster.h). */
-        size_t claimed;
-        if ((rc = store_claim(e->st, STORE_CLAIM_DUE, clock_now_ms(), TIMER_BATCH, &claimed)) != 0)
-            hlog(HLOG_ERROR, "cannot claim due timers: %s", store_last_error(e->st));
+        /* Several hosts: a due timer is fired by the host that claims it, and a wave of them due
+         * together is shared: this host claims its part (store_cluster.h). */
+        size_t claimed, left = 0;
+        int64_t now = clock_now_ms();
+        if ((rc = store_claim(e->st, STORE_CLAIM_DUE, now, TIMER_BATCH, &claimed, &left)) != 0)
+            hlog(HLOG_ERROR, "cannot claim due timers: %s (trying again in %d ms)", store_last_error(e->st),
+                 TIMER_CLAIM_RETRY_MS);
+        /* the free due timers are not this host's to fire meanwhile: the timer waits */
+        e->timers_shared_until = rc ? now + TIMER_CLAIM_RETRY_MS : left ? now + TIMER_SHARE_WAIT_MS : 0;
     }
     if ((rc = store_txn_begin(e->st, false, &txn)) != 0) {
         hlog(HLOG_ERROR, "cannot read timers: %s", store_last_error(e->st));
@@ -146,7 +151,11 @@ void engine_arm_timer(engine *e)
         uv_timer_stop(&e->timer);
         return;
     }
-    int64_t wait = nt.due - clock_now_ms();
+    int64_t now = clock_now_ms(), wait = nt.due - now;
+    /* What this host's last claim left to the others is theirs a moment: then whatever is left
+     * is any host's again, this one's too (a host that is slow, or gone, delays nothing more). */
+    if (e->timers_shared_until > now && wait < e->timers_shared_until - now)
+        wait = e->timers_shared_until - now;
     uv_update_time(e->loop);
     uv_timer_start(&e->timer, on_timer, (uint64_t)(wait > 0 ? wait : 0), 0);
 }

@@ -451,12 +451,46 @@ static const char schema_v2[] =
     "    RETURN n;\n"
     "END $$;\n";
 
+/*
+ * Migration 3: a claim takes at most `lim` rows. Migration 2's tarry_claim chose its rows in an
+ * `id IN (SELECT ... LIMIT lim FOR UPDATE SKIP LOCKED)` that the planner may rescan once per row
+ * of the UPDATE (a nested-loop semi-join): each rescan skipped the rows the statement had just
+ * taken and returned the next ones, so a claim of 5 took every free row. The rows are chosen
+ * once now, in a materialized CTE; everything else is as it was.
+ */
+static const char schema_v3[] =
+    "CREATE OR REPLACE FUNCTION tarry_claim(me text, what text, lim integer, due timestamptz) RETURNS integer\n"
+    "        LANGUAGE plpgsql AS $$\n"
+    "DECLARE n integer;\n"
+    "BEGIN\n"
+    "    PERFORM tarry_fence(me);\n"
+    "    IF what = 'due' THEN\n"
+    "        WITH c AS MATERIALIZED (SELECT id FROM executions WHERE due_at <= due AND lease_owner IS NULL\n"
+    "                ORDER BY due_at, id LIMIT lim FOR UPDATE SKIP LOCKED)\n"
+    "            UPDATE executions e SET lease_owner = me, lease_epoch = e.lease_epoch + 1 FROM c\n"
+    "            WHERE e.id = c.id AND e.lease_owner IS NULL;\n"
+    "    ELSIF what = 'running' THEN\n"
+    "        WITH c AS MATERIALIZED (SELECT id FROM executions WHERE state = 'running' AND lease_owner IS NULL\n"
+    "                ORDER BY id LIMIT lim FOR UPDATE SKIP LOCKED)\n"
+    "            UPDATE executions e SET lease_owner = me, lease_epoch = e.lease_epoch + 1 FROM c\n"
+    "            WHERE e.id = c.id AND e.lease_owner IS NULL;\n"
+    "    ELSE\n"
+    "        WITH c AS MATERIALIZED (SELECT id FROM executions WHERE state = 'queued' AND lease_owner IS NULL\n"
+    "                ORDER BY id LIMIT lim FOR UPDATE SKIP LOCKED)\n"
+    "            UPDATE executions e SET lease_owner = me, lease_epoch = e.lease_epoch + 1 FROM c\n"
+    "            WHERE e.id = c.id AND e.lease_owner IS NULL;\n"
+    "    END IF;\n"
+    "    GET DIAGNOSTICS n = ROW_COUNT;\n"
+    "    RETURN n;\n"
+    "END $$;\n";
+
 static const pg_migration migrations[] = {
     {1,
      "the whole store: executions, journal, attempts, logs, keys, timers, notifications, hosts, leases, "
      "plugin versions",
      schema_v1},
     {2, "leases held by hosts: heartbeats, fencing, claims", schema_v2},
+    {3, "a claim takes at most the rows it asks for", schema_v3},
 };
 
 #define MIGRATION_COUNT (sizeof migrations / sizeof migrations[0])

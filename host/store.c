@@ -512,9 +512,10 @@ int store_host_join(store *st, const store_host_info *me, const char *prev_id, s
     return st->ops->host_join(st, me, prev_id, cb, user);
 }
 
-int store_claim(store *st, store_claim_kind kind, int64_t now_ms, size_t max, size_t *claimed)
+int store_claim(store *st, store_claim_kind kind, int64_t now_ms, size_t max, size_t *claimed, size_t *left)
 {
-    return st->ops->claim(st, kind, now_ms, max, claimed);
+    size_t none;
+    return st->ops->claim(st, kind, now_ms, max, claimed, left ? left : &none);
 }
 
 int store_batch_host_plugins(store_batch *b, const char *json)

@@ -54,6 +54,7 @@ enum {
     STORE_EVENT_FENCED = 1u << 3, /* this host was declared stopped: it holds nothing, must start again */
     STORE_EVENT_SWEEP = 1u << 4,  /* a periodic look in case a message was missed (a reconnect, a slow host) */
     STORE_EVENT_CANCEL = 1u << 5, /* a host asked the holders of executions to cancel them */
+    STORE_EVENT_TIMERS = 1u << 6, /* a host set timers any host may fire: look for the earliest again */
 };
 typedef void (*store_event_cb)(void *user, unsigned events);
 
@@ -72,8 +73,10 @@ typedef enum store_claim_kind {
 } store_claim_kind;
 
 /* Claim up to max free executions of `kind` (due ones: due by now_ms), oldest first, for this
- * host, in a transaction of its own. *claimed says how many. 0 or a negative code. */
-int store_claim(store *st, store_claim_kind kind, int64_t now_ms, size_t max, size_t *claimed);
+ * host, in a transaction of its own. *claimed says how many. Due timers are shared: with other
+ * hosts live, a host claims its part of those due (their count over the live hosts), and *left
+ * (when not NULL) says how many due it left to the others; 0 otherwise. 0 or a negative code. */
+int store_claim(store *st, store_claim_kind kind, int64_t now_ms, size_t max, size_t *claimed, size_t *left);
 
 /* Tell every host (and this one) of `events` once the batch commits (STORE_EVENT_RELOAD). */
 int store_batch_announce(store_batch *b, unsigned events);

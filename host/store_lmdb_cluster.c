@@ -15,10 +15,10 @@ int lmdb_host_join(store *st, const store_host_info *me, const char *prev_id, st
     return 0;
 }
 
-int lmdb_claim(store *st, store_claim_kind kind, int64_t now_ms, size_t max, size_t *claimed)
+int lmdb_claim(store *st, store_claim_kind kind, int64_t now_ms, size_t max, size_t *claimed, size_t *left)
 {
     (void)st, (void)kind, (void)now_ms, (void)max;
-    *claimed = 0;
+    *claimed = *left = 0;
     return 0;
 }
 

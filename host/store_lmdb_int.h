@@ -256,7 +256,7 @@ int lmdb_outbox_count(store_txn *txn, uint64_t *count);
 
 /* store_lmdb_cluster.c: one host's store */
 int lmdb_host_join(store *st, const store_host_info *me, const char *prev_id, store_event_cb cb, void *user);
-int lmdb_claim(store *st, store_claim_kind kind, int64_t now_ms, size_t max, size_t *claimed);
+int lmdb_claim(store *st, store_claim_kind kind, int64_t now_ms, size_t max, size_t *claimed, size_t *left);
 int lmdb_batch_announce(store_batch *b, unsigned events);
 int lmdb_batch_host_plugins(store_batch *b, const char *json);
 int lmdb_batch_release(store_batch *b, const exec_id *id);

@@ -414,6 +414,7 @@ void pgs_batch_reset(store_batch *bb)
 
     b->nstmts = b->nparams = b->arena_len = 0;
     b->finals = 0;
+    b->timers = 0;
     b->announce = 0;
 }
 
@@ -497,8 +498,8 @@ typedef struct pipeline {
     pg_db *db;
     struct pg_batch *b;
     pgs_plan plan;    /* the batch's statements as queries (store_pg_bulk.c) */
-    size_t pre, post; /* queries before and after the batch's statements: 0 or 1; 0 to 2 */
-    bool tell, ask;   /* the posts: what the batch did (finals, work, reload); cancels asked */
+    size_t pre, post; /* queries before and after the batch's statements: 0 or 1; 0 to 3 */
+    bool tell, ask, timers; /* the posts: what it did (finals, work, reload); cancels asked; timers set */
     size_t commit_k;
     const char **values; /* one statement's parameters, as libpq takes them */
     size_t sent, answered;
@@ -676,11 +677,13 @@ static void pipeline_run(pipeline *p)
         snprintf(payload, sizeof payload, "%c%s", what, b->st->host_id);
         pipeline_send(p, "SELECT pg_notify('tarry', $1)", 1, params);
     }
-    if (p->ask) {
-        /* a letter of its own (rare): hosts that do not know it ignore it, and miss nothing else */
+    /* letters of their own: hosts that do not know one ignore it, and miss nothing else */
+    for (int k = 0; k < 2; k++) {
         char payload[2 + sizeof b->st->host_id];
         const char *params[1] = {payload};
-        snprintf(payload, sizeof payload, "c%s", b->st->host_id);
+        if (!(k == 0 ? p->ask : p->timers))
+            continue;
+        snprintf(payload, sizeof payload, "%c%s", k == 0 ? 'c' : 't', b->st->host_id);
         pipeline_send(p, "SELECT pg_notify('tarry', $1)", 1, params);
     }
     pipeline_send(p, "COMMIT", 0, NULL);
@@ -711,7 +714,8 @@ int pgs_batch_commit(store *sb, store_batch *bb)
     p.pre = st->host_id[0] != '\0';
     p.tell = st->host_id[0] && (b->finals || (b->announce & ~(unsigned)STORE_EVENT_CANCEL));
     p.ask = st->host_id[0] && (b->announce & STORE_EVENT_CANCEL);
-    p.post = (size_t)p.tell + (size_t)p.ask;
+    p.timers = st->host_id[0] && b->timers;
+    p.post = (size_t)p.tell + (size_t)p.ask + (size_t)p.timers;
     if ((rc = pgs_plan_make(b, &p.plan)) != 0)
         return rc;
     p.commit_k = 1 + p.pre + p.plan.nsends + p.post;

@@ -297,6 +297,16 @@ static int meta_rows(pgs_sink *out, const exec_record *rec, const char *id)
     return rc;
 }
 
+/* rec sets a timer no host holds (a delayed start or retry, a durable sleep): any host may fire it. */
+static bool free_timer_set(const exec_record *rec, const exec_record *prev)
+{
+    if (rec->state == EXEC_SCHEDULED)
+        return !prev || prev->state != EXEC_SCHEDULED || prev->scheduled_at != rec->scheduled_at;
+    if (rec->state == EXEC_WAITING && rec->wake_at)
+        return !prev || prev->state != EXEC_WAITING || prev->wake_at != rec->wake_at;
+    return false;
+}
+
 static int exec_put(pgs_sink *out, const exec_record *rec, const exec_record *prev)
 {
     pgs_buf id, parent, rerun, n[9], t[7];
@@ -350,6 +360,8 @@ static int exec_put(pgs_sink *out, const exec_record *rec, const exec_record *pr
         return rc;
     if (out->batch && exec_state_final(rec->state))
         out->batch->finals++;
+    if (out->batch && free_timer_set(rec, prev))
+        out->batch->timers++;
     return prev ? 0 : meta_rows(out, rec, p[C_ID]);
 }
 

@@ -95,6 +95,8 @@ static unsigned heard(struct pgs_hosts *h, pg_db *db, bool *lost)
                 events |= STORE_EVENT_RELOAD | STORE_EVENT_WORK | STORE_EVENT_FINAL;
             else if (*p == 'c')
                 events |= STORE_EVENT_CANCEL;
+            else if (*p == 't')
+                events |= STORE_EVENT_TIMERS;
         }
         PQfreemem(n);
     }
@@ -247,7 +249,21 @@ void pgs_hosts_stop(struct pg_store *st)
     st->hosts = NULL;
 }
 
-int pgs_claim(store *sb, store_claim_kind kind, int64_t now_ms, size_t max, size_t *claimed)
+/*
+ * Due timers are shared among the live hosts: a wave of them due at once is each host's in part,
+ * ceil(due / live), so every host's workers run some (each host's timer for the wave fires about
+ * together, and a host that claimed its part waits a moment before it takes what is left:
+ * engine_timers.c). Counted are the due rows whoever holds them (claimed ones keep their due time
+ * until written queued), at most `lim` of them. $2 is the kind, always 'due' here.
+ */
+static const char claim_due_sql[] =
+    "WITH n AS (SELECT (SELECT count(*) FROM hosts WHERE left_at IS NULL) AS live, (SELECT count(*) FROM "
+    "(SELECT 1 FROM executions WHERE due_at <= tarry_ts($4::bigint) LIMIT $3::integer) d) AS due), "
+    "s AS (SELECT CASE WHEN live > 1 THEN least($3::integer, ceil(due::numeric / live)::integer) "
+    "ELSE $3::integer END AS lim, due FROM n) "
+    "SELECT tarry_claim($1::text, $2::text, s.lim, tarry_ts($4::bigint)), greatest(s.due - s.lim, 0) FROM s";
+
+int pgs_claim(store *sb, store_claim_kind kind, int64_t now_ms, size_t max, size_t *claimed, size_t *left)
 {
     static const char *const what[] = {"queued", "due", "running"};
     struct pg_store *st = (struct pg_store *)sb;
@@ -257,7 +273,7 @@ int pgs_claim(store *sb, store_claim_kind kind, int64_t now_ms, size_t max, size
     PGresult *r;
     int rc = 0;
 
-    *claimed = 0;
+    *claimed = *left = 0;
     if (!st->host_id[0] || max == 0)
         return 0; /* not joined (a tool): nothing is anybody's */
     params[0] = st->host_id;
@@ -266,11 +282,16 @@ int pgs_claim(store *sb, store_claim_kind kind, int64_t now_ms, size_t max, size
     params[3] = pgs_int(&due, now_ms);
     if ((rc = pgs_pool_get(st, &db)) != 0)
         return rc;
-    r = PQexecParams(db->conn, "SELECT tarry_claim($1, $2, $3, tarry_ts($4))", 4, NULL, params, NULL, NULL, 0);
-    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK)
+    r = PQexecParams(db->conn,
+                     kind == STORE_CLAIM_DUE ? claim_due_sql : "SELECT tarry_claim($1, $2, $3, tarry_ts($4))", 4,
+                     NULL, params, NULL, NULL, 0);
+    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
         rc = pgs_fail(db, "claiming executions", r); /* TARRY_EBROKEN once this host was declared stopped */
-    else
+    } else {
         *claimed = (size_t)strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+        if (kind == STORE_CLAIM_DUE)
+            *left = (size_t)strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+    }
     PQclear(r);
     pgs_pool_put(st, db);
     return rc;

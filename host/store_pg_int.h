@@ -81,6 +81,7 @@ struct pg_batch {
     char *arena;
     size_t arena_len, arena_cap;
     size_t finals;     /* executions the batch makes final: the other hosts hear of it on commit */
+    size_t timers;     /* timers it sets that any host may fire (scheduled, sleeping): told on commit too */
     unsigned announce; /* STORE_EVENT_* to tell every host on commit (store_batch_announce) */
 };
 
@@ -337,7 +338,7 @@ void pgs_pool_put(struct pg_store *st, pg_db *db);
 /* store_pg_hosts.c: several hosts (store_cluster.h) */
 int pgs_host_join(store *st, const store_host_info *me, const char *prev_id, store_event_cb cb, void *user);
 void pgs_hosts_stop(struct pg_store *st); /* stop beating and leave (store_close) */
-int pgs_claim(store *st, store_claim_kind kind, int64_t now_ms, size_t max, size_t *claimed);
+int pgs_claim(store *st, store_claim_kind kind, int64_t now_ms, size_t max, size_t *claimed, size_t *left);
 int pgs_batch_announce(store_batch *b, unsigned events);
 int pgs_batch_host_plugins(store_batch *b, const char *json);
 int pgs_batch_release(store_batch *b, const exec_id *id);

@@ -231,7 +231,7 @@ static size_t claim(store *st, store_claim_kind kind)
 {
     size_t n = 0;
 
-    if (store_claim(st, kind, INT64_MAX / 2, 100, &n) != 0)
+    if (store_claim(st, kind, INT64_MAX / 2, 100, &n, NULL) != 0)
         fail_msg("claiming: %s", store_last_error(st));
     return n;
 }
@@ -333,6 +333,35 @@ static void a_cancel_is_asked_of_the_holder(void **state)
     pgs_batch_free(bt);
     assert_int_equal(
         select_int(a, "SELECT count(*) FROM executions WHERE id = $1 AND state = 'cancelled'", 1, params), 1);
+    pgs_close(b);
+}
+
+/*
+ * A claim takes at most what it asks for (a planner's rescan once took every free row), and a
+ * wave of due timers is shared: with two hosts live each claims half of those due.
+ */
+static void claims_take_their_part(void **state)
+{
+    store *a = *state, *b = open_store();
+    size_t n, left;
+
+    join(a, "00000000000000a9", NULL);
+    for (int i = 0; i < 20; i++) {
+        exec_record r = record("f", EXEC_SCHEDULED);
+        r.scheduled_at = 1000 + i;
+        assert_int_equal(commit_one(a, &r, NULL), 0); /* scheduled: nobody holds it */
+    }
+    assert_int_equal(store_claim(a, STORE_CLAIM_DUE, INT64_MAX / 2, 5, &n, &left), 0);
+    assert_int_equal(n, 5); /* alone: all it asks for, nothing left to others */
+    assert_int_equal(left, 0);
+    assert_int_equal(select_int(a, "SELECT count(*) FROM executions WHERE lease_owner IS NOT NULL", 0, NULL), 5);
+    join(b, "00000000000000ba", NULL);
+    assert_int_equal(store_claim(b, STORE_CLAIM_DUE, INT64_MAX / 2, 100, &n, &left), 0);
+    assert_int_equal(n, 10); /* 20 due over 2 live hosts */
+    assert_int_equal(left, 10);
+    assert_int_equal(store_claim(a, STORE_CLAIM_DUE, INT64_MAX / 2, 100, &n, &left), 0);
+    assert_int_equal(n, 5); /* what is still free */
+    assert_int_equal(select_int(a, "SELECT count(*) FROM executions WHERE lease_owner IS NULL", 0, NULL), 0);
     pgs_close(b);
 }
 
@@ -914,6 +943,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(opened_by_url, setup, teardown),
         cmocka_unit_test_setup_teardown(hosts_share_a_database, setup, teardown),
         cmocka_unit_test_setup_teardown(a_cancel_is_asked_of_the_holder, setup, teardown),
+        cmocka_unit_test_setup_teardown(claims_take_their_part, setup, teardown),
         cmocka_unit_test_setup_teardown(a_stopped_hosts_batch_is_fenced, setup, teardown),
         cmocka_unit_test_setup_teardown(a_restarted_host_takes_over, setup, teardown),
         cmocka_unit_test_setup_teardown(an_idempotency_key_is_taken_once, setup, teardown),
