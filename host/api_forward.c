@@ -114,7 +114,8 @@ int api_forward(api *a, http_req *req, const exec_id *id)
     const char *self = engine_host_self(api_engine(a))->id;
     http_str path = http_req_path(req), body = http_req_body(req);
     http_str ctype = http_req_header(req, "Content-Type"), auth = http_req_header(req, "Authorization");
-    char url[1024], h_ctype[300], h_auth[600], h_by[128];
+    http_str method = http_req_method(req);
+    char url[1024], verb[16], h_ctype[300], h_auth[600], h_by[128];
     const char *headers[5] = {0};
     size_t nh = 0;
     store_txn *txn;
@@ -122,8 +123,9 @@ int api_forward(api *a, http_req *req, const exec_id *id)
     holder to = {0};
     int rc;
 
-    if (!f || forwarded(req) || path.len > 400 || ctype.len > 256 || auth.len > 512)
+    if (!f || forwarded(req) || path.len > 400 || ctype.len > 256 || auth.len > 512 || method.len >= sizeof verb)
         return -1;
+    snprintf(verb, sizeof verb, "%.*s", (int)method.len, method.ptr);
     if (store_txn_begin(engine_store(api_engine(a)), false, &txn) != 0)
         return -1;
     rc = store_exec_holder(txn, id, on_holder, &to);
@@ -147,7 +149,7 @@ int api_forward(api *a, http_req *req, const exec_id *id)
     p->req = req;
     p->id = *id;
     p->to = to;
-    if (!(p->call = forward_post(f, url, headers, body.ptr ? body.ptr : "", body.len, FORWARD_TIMEOUT_MS,
+    if (!(p->call = forward_send(f, verb, url, headers, body.ptr ? body.ptr : "", body.len, FORWARD_TIMEOUT_MS,
                                  on_answer, p))) {
         free(p);
         return -1;

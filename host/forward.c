@@ -6,7 +6,7 @@
  * finished transfers are answered from there. Nothing waits on the
  * network, so a slow or dead host delays only the requests sent to it.
  *
- * Ownership: a call is the forwarder's from forward_post until its
+ * Ownership: a call is the forwarder's from forward_send until its
  * callback has returned or it is cancelled. A socket's watcher is freed
  * in its close callback; the forwarder itself once its last handle has
  * closed after forward_close.
@@ -259,8 +259,8 @@ int forward_create(forwarder **out, uv_loop_t *loop)
     return 0;
 }
 
-forward_call *forward_post(forwarder *f, const char *url, const char *const *headers, const char *body,
-                           size_t len, int64_t timeout_ms, forward_cb cb, void *user)
+forward_call *forward_send(forwarder *f, const char *method, const char *url, const char *const *headers,
+                           const char *body, size_t len, int64_t timeout_ms, forward_cb cb, void *user)
 {
     forward_call *c;
 
@@ -284,6 +284,7 @@ forward_call *forward_post(forwarder *f, const char *url, const char *const *hea
     curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
     curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, c->out);
     curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE, (long)len);
+    curl_easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST, method); /* copied by curl */
     curl_easy_setopt(c->easy, CURLOPT_USERAGENT, "tarry-forward");
     curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
     curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);

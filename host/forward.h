@@ -32,12 +32,12 @@ typedef void (*forward_cb)(void *user, const forward_reply *reply);
 int forward_create(forwarder **out, uv_loop_t *loop);
 
 /*
- * POST `body` (copied) to `url` with `headers` ("Name: value", NULL-ended,
- * copied), giving up after timeout_ms. cb is called once, unless the call
- * is cancelled first. NULL when it cannot start (out of memory).
+ * Send `method` (POST, PATCH, ...) with `body` (copied) to `url` with `headers` ("Name: value",
+ * NULL-ended, copied), giving up after timeout_ms. cb is called once, unless the call is
+ * cancelled first. NULL when it cannot start (out of memory).
  */
-forward_call *forward_post(forwarder *f, const char *url, const char *const *headers, const char *body,
-                           size_t len, int64_t timeout_ms, forward_cb cb, void *user);
+forward_call *forward_send(forwarder *f, const char *method, const char *url, const char *const *headers,
+                           const char *body, size_t len, int64_t timeout_ms, forward_cb cb, void *user);
 
 /* Drop a call whose callback has not come: it never comes. Not from inside that callback. */
 void forward_cancel(forward_call *c);

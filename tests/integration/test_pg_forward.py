@@ -12,7 +12,9 @@ more queued behind it in its memory; every request below goes to host B:
     request left: whether it was acted on is unknown);
   - with it pointing at a listener that never answers, a client that gives up and goes leaves B
     serving (the call is dropped with the client);
-  - the executions not cancelled succeed, each in one attempt, all on A.
+  - the executions not cancelled succeed, each in one attempt, all on A;
+  - a reschedule (PATCH) of a sleeping workflow that A holds at that instant (its claim of the
+    timer, made here with psql) is answered by A, 200, and the sleep moves.
 """
 
 import socket
@@ -62,8 +64,8 @@ def fake_holder(answer):
 def main():
     name, url = harness.new_pg_store()
     pg = harness.pg_cluster()
-    with harness.Host(plugins=["testfns"], workers=1, store_url=url) as a, \
-            harness.Host(plugins=["testfns"], workers=1, store_url=url) as b:
+    with harness.Host(plugins=["testfns", "cancel"], workers=1, store_url=url) as a, \
+            harness.Host(plugins=["testfns", "cancel"], workers=1, store_url=url) as b:
         ida = host_id(a)
         running = a.trigger_ok("slow", {"ms": 6000})
         a.wait_for(running, lambda d: d["state"] == "running", "the slow execution runs on A")
@@ -115,6 +117,15 @@ def main():
         ran = {r[0]: (int(r[1]), r[2], r[3]) for r in rows}
         for x in (running, upgraded, guarded, unreached):
             check_eq(ran.get(x), (1, ida, ida), "execution %s ran once, on A" % x)
+
+        sleeper = a.trigger_ok("cancel_sleeper", {"duration": "1h"})
+        a.wait_for(sleeper, lambda d: d["state"] == "waiting", "the sleeper sleeps")
+        pg.psql(name, "UPDATE executions SET lease_owner = '%s' WHERE id = '%s'" % (ida, sleeper))
+        status, doc, hdrs = b.client.call("PATCH", "/v1/executions/%s/schedule" % sleeper, {"in": "2h"})
+        expect((status, hdrs.get("tarry-answered-by")), (200, ida),
+               "a reschedule sent to B of a sleep A holds is answered by A", doc)
+        wake = b.execution(sleeper).get("wake_at") or ""
+        check(wake > harness.rfc3339(time.time() + 3600), "the sleep moved to 2 h from now", wake)
 
 
 harness.run(main)
