@@ -123,7 +123,8 @@ int api_forward(api *a, http_req *req, const exec_id *id)
     holder to = {0};
     int rc;
 
-    if (!f || forwarded(req) || path.len > 400 || ctype.len > 256 || auth.len > 512 || method.len >= sizeof verb)
+    if (!f || forwarded(req) || path.len > 400 || ctype.len > 256 || auth.len > 512 ||
+        method.len >= sizeof verb)
         return -1;
     snprintf(verb, sizeof verb, "%.*s", (int)method.len, method.ptr);
     if (store_txn_begin(engine_store(api_engine(a)), false, &txn) != 0)
@@ -149,8 +150,8 @@ int api_forward(api *a, http_req *req, const exec_id *id)
     p->req = req;
     p->id = *id;
     p->to = to;
-    if (!(p->call = forward_send(f, verb, url, headers, body.ptr ? body.ptr : "", body.len, FORWARD_TIMEOUT_MS,
-                                 on_answer, p))) {
+    if (!(p->call = forward_send(f, verb, url, headers, body.ptr ? body.ptr : "", body.len,
+                                 FORWARD_TIMEOUT_MS, on_answer, p))) {
         free(p);
         return -1;
     }
