@@ -656,6 +656,13 @@ class Host:
                 raise CheckFailed("trigger %s: no 202 within %.0fs" % (function, timeout))
             time.sleep(0.05)
 
+    def host_id(self):
+        """This engine's id among the hosts of its store (GET /v1/cluster lists the answering host first)."""
+        status, doc, _ = self.client.get("/v1/cluster")
+        if status != 200:
+            raise CheckFailed("GET /v1/cluster: want 200, got %s %r" % (status, doc))
+        return doc["hosts"][0]["id"]
+
     def execution(self, exec_id):
         status, doc, _ = self.client.get("/v1/executions/" + exec_id)
         if status != 200:

@@ -22,19 +22,13 @@ N = 24
 SLOW_MS = 200
 
 
-def host_id(h):
-    status, doc, _ = h.client.get("/v1/cluster")
-    check_eq(status, 200, "GET /v1/cluster")
-    return doc["hosts"][0]["id"]
-
-
 def main():
     name, url = harness.new_pg_store()
     pg = harness.pg_cluster()
     with harness.Host(plugins=["testfns"], workers=1, store_url=url,
                       extra_env={"TARRY_QUEUE_WINDOW": "4"}) as busy, \
             harness.Host(plugins=["testfns"], workers=2, store_url=url) as idle:
-        ids = {"busy": host_id(busy), "idle": host_id(idle)}
+        ids = {"busy": busy.host_id(), "idle": idle.host_id()}
         started = time.monotonic()
         execs = [busy.trigger_ok("slow", {"ms": SLOW_MS}) for _ in range(N)]
         for x in execs:

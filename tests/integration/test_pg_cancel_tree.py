@@ -24,18 +24,12 @@ from harness import check, check_eq
 N = 24
 
 
-def host_id(h):
-    status, doc, _ = h.client.get("/v1/cluster")
-    check_eq(status, 200, "GET /v1/cluster")
-    return doc["hosts"][0]["id"]
-
-
 def main():
     name, url = harness.new_pg_store()
     pg = harness.pg_cluster()
     with harness.Host(plugins=["cancel"], workers=2, store_url=url, extra_env={"TARRY_QUEUE_WINDOW": "8"}) as a, \
             harness.Host(plugins=["cancel"], workers=4, store_url=url) as b:
-        ida, idb = host_id(a), host_id(b)
+        ida, idb = a.host_id(), b.host_id()
         parent = a.trigger_ok("cancel_fanout", {"n": N, "child": "cancel_loop", "child_args": {"max_s": 120}})
         deadline = time.monotonic() + 30
         while True:

@@ -27,12 +27,6 @@ import harness
 from harness import check, check_eq
 
 
-def host_id(h):
-    status, doc, _ = h.client.get("/v1/cluster")
-    check_eq(status, 200, "GET /v1/cluster")
-    return doc["hosts"][0]["id"]
-
-
 def expect(got, want, what, doc):
     check(got == want, what, {"got": got, "want": want, "answer": doc})
 
@@ -66,7 +60,7 @@ def main():
     pg = harness.pg_cluster()
     with harness.Host(plugins=["testfns", "cancel"], workers=1, store_url=url) as a, \
             harness.Host(plugins=["testfns", "cancel"], workers=1, store_url=url) as b:
-        ida = host_id(a)
+        ida = a.host_id()
         running = a.trigger_ok("slow", {"ms": 6000})
         a.wait_for(running, lambda d: d["state"] == "running", "the slow execution runs on A")
         upgraded, cancelled, guarded, unreached = [a.trigger_ok("slow", {"ms": 10}) for _ in range(4)]

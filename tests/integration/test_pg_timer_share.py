@@ -24,18 +24,12 @@ SLOW_MS = 100
 AHEAD_S = 5
 
 
-def host_id(h):
-    status, doc, _ = h.client.get("/v1/cluster")
-    check_eq(status, 200, "GET /v1/cluster")
-    return doc["hosts"][0]["id"]
-
-
 def main():
     name, url = harness.new_pg_store()
     pg = harness.pg_cluster()
     with harness.Host(plugins=["testfns"], workers=2, store_url=url) as a, \
             harness.Host(plugins=["testfns"], workers=2, store_url=url) as b:
-        ids = {"A": host_id(a), "B": host_id(b)}
+        ids = {"A": a.host_id(), "B": b.host_id()}
         due_ms = int((time.time() + AHEAD_S) * 1000)
         due = due_ms / 1000.0
         run_at = harness.rfc3339(due)
