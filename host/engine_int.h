@@ -223,8 +223,8 @@ struct engine {
     idmap waits;         /* id -> wait_list of WAIT_RESULT / WAIT_TRIGGER waiters */
     idmap follows;       /* id -> the first engine_follower of its log (engine_follow.c) */
     idmap releasing;     /* id -> MARK_DUE / _SENT: backlog given to the other hosts (engine_cluster.c) */
-    idmap asking;        /* id -> MARK_DUE / _SENT: cancels asked of the hosts that hold them (engine_cluster.c) */
-    int64_t timers_shared_until; /* Unix ms: due timers this host's last claim left are the others' until then */
+    idmap asking;        /* id -> MARK_DUE / _SENT: cancels to ask of their holders (engine_cluster.c) */
+    int64_t timers_shared_until; /* Unix ms: what the last claim of due timers left is the others' till then */
     size_t follow_count; /* followers linked, at most ENGINE_FOLLOWERS_MAX */
     list_node ready, dirty, deadlines;
     size_t running, ready_count;

@@ -263,6 +263,8 @@ static const char claim_due_sql[] =
     "ELSE $3::integer END AS lim, due FROM n) "
     "SELECT tarry_claim($1::text, $2::text, s.lim, tarry_ts($4::bigint)), greatest(s.due - s.lim, 0) FROM s";
 
+static const char claim_sql[] = "SELECT tarry_claim($1, $2, $3, tarry_ts($4))";
+
 int pgs_claim(store *sb, store_claim_kind kind, int64_t now_ms, size_t max, size_t *claimed, size_t *left)
 {
     static const char *const what[] = {"queued", "due", "running"};
@@ -282,9 +284,7 @@ int pgs_claim(store *sb, store_claim_kind kind, int64_t now_ms, size_t max, size
     params[3] = pgs_int(&due, now_ms);
     if ((rc = pgs_pool_get(st, &db)) != 0)
         return rc;
-    r = PQexecParams(db->conn,
-                     kind == STORE_CLAIM_DUE ? claim_due_sql : "SELECT tarry_claim($1, $2, $3, tarry_ts($4))", 4,
-                     NULL, params, NULL, NULL, 0);
+    r = PQexecParams(db->conn, kind == STORE_CLAIM_DUE ? claim_due_sql : claim_sql, 4, NULL, params, NULL, NULL, 0);
     if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
         rc = pgs_fail(db, "claiming executions", r); /* TARRY_EBROKEN once this host was declared stopped */
     } else {

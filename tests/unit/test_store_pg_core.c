@@ -354,7 +354,8 @@ static void claims_take_their_part(void **state)
     assert_int_equal(store_claim(a, STORE_CLAIM_DUE, INT64_MAX / 2, 5, &n, &left), 0);
     assert_int_equal(n, 5); /* alone: all it asks for, nothing left to others */
     assert_int_equal(left, 0);
-    assert_int_equal(select_int(a, "SELECT count(*) FROM executions WHERE lease_owner IS NOT NULL", 0, NULL), 5);
+    assert_int_equal(select_int(a, "SELECT count(*) FROM executions WHERE lease_owner IS NOT NULL", 0, NULL),
+                     5);
     join(b, "00000000000000ba", NULL);
     assert_int_equal(store_claim(b, STORE_CLAIM_DUE, INT64_MAX / 2, 100, &n, &left), 0);
     assert_int_equal(n, 10); /* 20 due over 2 live hosts */
