@@ -84,6 +84,8 @@ static void on_answer(void *user, const forward_reply *r)
 
     id_format(&p->id, text);
     http_add_header(req, "Tarry-Answered-By", p->to.id);
+    if (r->status > 0 && r->retry_after)
+        http_add_header(req, "Retry-After", r->retry_after);
     if (r->status > 0) {
         http_reply_text(req, r->status, r->content_type ? r->content_type : "application/json", r->body,
                         r->len);

@@ -23,7 +23,8 @@ typedef struct forward_reply {
     const char *content_type; /* or NULL */
     const char *body;
     size_t len;
-    const char *error; /* status 0: the transport's reason */
+    const char *error;       /* status 0: the transport's reason */
+    const char *retry_after; /* the answer's Retry-After, or NULL */
 } forward_reply;
 
 typedef void (*forward_cb)(void *user, const forward_reply *reply);

@@ -12,6 +12,7 @@ more queued behind it in its memory; every request below goes to host B:
     request left: whether it was acted on is unknown);
   - with it pointing at a listener that never answers, a client that gives up and goes leaves B
     serving (the call is dropped with the client);
+  - the holder's answer comes back as it gave it: a 503 with its Retry-After;
   - the executions not cancelled succeed, each in one attempt, all on A;
   - a reschedule (PATCH) of a sleeping workflow that A holds at that instant (its claim of the
     timer, made here with psql) is answered by A, 200, and the sleep moves.
@@ -37,8 +38,8 @@ def via(h, path, body=None, headers=None):
 
 
 def fake_holder(answer):
-    """A listener on a free port that reads one request, then hangs up (answer False) or holds the
-    connection open for 30 s (answer None). Returns its address."""
+    """A listener on a free port that reads one request, then hangs up (answer False), holds the
+    connection open for 30 s (answer None) or sends `answer` (bytes). Returns its address."""
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen(4)
@@ -48,6 +49,8 @@ def fake_holder(answer):
         conn.recv(65536)
         if answer is None:
             time.sleep(30)
+        elif answer:
+            conn.sendall(answer)
         conn.close()
         srv.close()
 
@@ -87,6 +90,14 @@ def main():
         status, doc, hdrs = via(b, "/v1/executions/%s/cancel" % unreached)
         expect((status, (doc or {}).get("error", {}).get("code")), (503, "commit_unknown"),
                "a holder that hangs up after reading the request: 503 commit_unknown", doc)
+
+        body = b'{"error": {"code": "store_full", "message": "full"}}'
+        answer = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 60\r\n"
+                  b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+        pg.psql(name, "UPDATE hosts SET address = '%s' WHERE id = '%s'" % (fake_holder(answer), ida))
+        status, doc, hdrs = via(b, "/v1/executions/%s/cancel" % unreached)
+        expect((status, (doc or {}).get("error", {}).get("code"), hdrs.get("retry-after")), (503, "store_full", "60"),
+               "the holder's 503 comes back with its Retry-After", doc)
 
         pg.psql(name, "UPDATE hosts SET address = '%s' WHERE id = '%s'" % (fake_holder(None), ida))
         conn = socket.create_connection(("127.0.0.1", b.port))
