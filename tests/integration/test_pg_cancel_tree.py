@@ -6,7 +6,8 @@ and awaits them all. A keeps 8 of the children in memory and releases the rest, 
 (four workers) claims: some run there, the rest wait queued there. Then the parent is cancelled
 on A, which holds it:
   - the cancel is answered 200, the parent is cancelled;
-  - every child ends cancelled, soon (not after 120 s): the ones A holds are cancelled by A, and
+  - every child ends cancelled (one left running would end succeeded after its 120 s; the time
+    is printed, not asserted): the ones A holds are cancelled by A, and
     for the ones B holds A's write is refused and B is asked to cancel them (the row's
     cancel_requested, NOTIFY), which it does: running ones see tarry_is_cancelled(), queued
     ones never start;
@@ -51,8 +52,8 @@ def main():
             states[x] = b.wait_final(x, timeout=60).get("state")
         took = time.monotonic() - started
         print("all %d children final %.2f s after the cancel" % (N, took), flush=True)
+        # a child B was not asked to cancel would run its 120 s and end succeeded
         check_eq(sorted(set(states.values())), ["cancelled"], "every child ends cancelled")
-        check(took < 60, "they end long before their 120 s", took)
 
         rows = pg.psql(name, "SELECT e.id, count(a.exec_id), coalesce(min(a.host_id), ''), e.lease_owner IS NULL "
                              "FROM executions e LEFT JOIN attempts a ON a.exec_id = e.id WHERE e.parent_id = '%s' "
