@@ -518,6 +518,11 @@ int store_claim(store *st, store_claim_kind kind, int64_t now_ms, size_t max, si
     return st->ops->claim(st, kind, now_ms, max, claimed, left ? left : &none);
 }
 
+size_t store_live_hosts(store *st)
+{
+    return st->ops->live_hosts(st);
+}
+
 int store_batch_host_plugins(store_batch *b, const char *json)
 {
     return b->ops->batch_host_plugins(b, json);

@@ -55,6 +55,7 @@ enum {
     STORE_EVENT_SWEEP = 1u << 4,  /* a periodic look in case a message was missed (a reconnect, a slow host) */
     STORE_EVENT_CANCEL = 1u << 5, /* a host asked the holders of executions to cancel them */
     STORE_EVENT_TIMERS = 1u << 6, /* a host set timers any host may fire: look for the earliest again */
+    STORE_EVENT_QUEUED = 1u << 7, /* a host released queued executions it would not start soon: claim */
 };
 typedef void (*store_event_cb)(void *user, unsigned events);
 
@@ -78,6 +79,10 @@ typedef enum store_claim_kind {
  * (when not NULL) says how many due it left to the others; 0 otherwise. 0 or a negative code. */
 int store_claim(store *st, store_claim_kind kind, int64_t now_ms, size_t max, size_t *claimed, size_t *left);
 
+/* How many hosts were live at this host's last heartbeat (those whose lease had not run out,
+ * this one included): 1 before its first, and on LMDB. Any thread. */
+size_t store_live_hosts(store *st);
+
 /* Tell every host (and this one) of `events` once the batch commits (STORE_EVENT_RELOAD). */
 int store_batch_announce(store_batch *b, unsigned events);
 
@@ -86,8 +91,8 @@ int store_batch_announce(store_batch *b, unsigned events);
 int store_batch_host_plugins(store_batch *b, const char *json);
 
 /* Stop holding execution id once the batch commits, if it is still queued and this host's: any
- * host may claim it then. For a backlog past this host's queue window, so hosts with room run it
- * (announce STORE_EVENT_WORK in the same batch to tell them). On LMDB nothing. */
+ * host may claim it then. For a backlog past what this host keeps in memory, so hosts with room run
+ * it (announce STORE_EVENT_QUEUED in the same batch to tell them). On LMDB nothing. */
 int store_batch_release(store_batch *b, const exec_id *id);
 
 /* Ask the host that holds execution id to cancel it (this host's write of it was refused: it is

@@ -152,6 +152,7 @@ struct store_ops {
     /* hosts sharing the store (store_cluster.h) */
     int (*host_join)(store *st, const store_host_info *me, const char *prev_id, store_event_cb cb, void *user);
     int (*claim)(store *st, store_claim_kind kind, int64_t now_ms, size_t max, size_t *claimed, size_t *left);
+    size_t (*live_hosts)(store *st);
     int (*batch_announce)(store_batch *b, unsigned events);
     int (*batch_host_plugins)(store_batch *b, const char *json);
     int (*batch_release)(store_batch *b, const exec_id *id);

@@ -1667,6 +1667,7 @@ const struct store_ops store_lmdb_ops = {
     .batch_host_plugins = lmdb_batch_host_plugins,
     .batch_release = lmdb_batch_release,
     .free_queued_count = lmdb_free_queued_count,
+    .live_hosts = lmdb_live_hosts,
     .hosts_scan = lmdb_hosts_scan,
     .exec_holder = lmdb_exec_holder,
     .batch_cancel_request = lmdb_batch_cancel_request,

@@ -261,6 +261,7 @@ int lmdb_batch_announce(store_batch *b, unsigned events);
 int lmdb_batch_host_plugins(store_batch *b, const char *json);
 int lmdb_batch_release(store_batch *b, const exec_id *id);
 int lmdb_free_queued_count(store_txn *txn, uint64_t *count);
+size_t lmdb_live_hosts(store *st);
 int lmdb_hosts_scan(store_txn *txn, int64_t left_within_ms, store_host_cb cb, void *user);
 int lmdb_exec_holder(store_txn *txn, const exec_id *id, store_host_cb cb, void *user);
 int lmdb_batch_cancel_request(store_batch *b, const exec_id *id);

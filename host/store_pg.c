@@ -498,8 +498,9 @@ typedef struct pipeline {
     pg_db *db;
     struct pg_batch *b;
     pgs_plan plan;    /* the batch's statements as queries (store_pg_bulk.c) */
-    size_t pre, post; /* queries before and after the batch's statements: 0 or 1; 0 to 3 */
-    bool tell, ask, timers; /* the posts: what it did (finals, work, reload); cancels asked; timers set */
+    size_t pre, post; /* queries before and after the batch's statements: 0 or 1; 0 to 4 */
+    /* the posts: what it did (finals, work, reload); cancels asked; timers set; queued released */
+    bool tell, ask, timers, queued;
     size_t commit_k;
     const char **values; /* one statement's parameters, as libpq takes them */
     size_t sent, answered;
@@ -514,9 +515,10 @@ typedef struct pipeline {
  * server's error names no row of a group. */
 static const char *group_what(pipeline *p, const pgs_send *s)
 {
-    static const char *const of[PGS_BULK_KINDS] = {"", "attempts of ", "journal entries of "};
-    size_t len = (size_t)snprintf(p->what, sizeof p->what, "writing %sexecution%s", of[s->kind],
-                                  s->nrows > 1 ? "s" : "");
+    static const char *const of[PGS_BULK_KINDS] = {"writing ", "writing attempts of ", "writing journal entries of ",
+                                                   "releasing "};
+    size_t len =
+        (size_t)snprintf(p->what, sizeof p->what, "%sexecution%s", of[s->kind], s->nrows > 1 ? "s" : "");
 
     for (size_t i = 0; i < s->nrows && i < 3 && len < sizeof p->what; i++) {
         size_t first = p->plan.rows[s->row0 + i].first;
@@ -677,13 +679,15 @@ static void pipeline_run(pipeline *p)
         snprintf(payload, sizeof payload, "%c%s", what, b->st->host_id);
         pipeline_send(p, "SELECT pg_notify('tarry', $1)", 1, params);
     }
-    /* letters of their own: hosts that do not know one ignore it, and miss nothing else */
-    for (int k = 0; k < 2; k++) {
+    /* letters of their own: hosts that do not know one ignore it, and miss nothing else (a
+     * host's sweep finds what it was told of at the latest) */
+    for (int k = 0; k < 3; k++) {
+        static const char letters[3] = {'c', 't', 'q'};
         char payload[2 + sizeof b->st->host_id];
         const char *params[1] = {payload};
-        if (!(k == 0 ? p->ask : p->timers))
+        if (!(k == 0 ? p->ask : k == 1 ? p->timers : p->queued))
             continue;
-        snprintf(payload, sizeof payload, "%c%s", k == 0 ? 'c' : 't', b->st->host_id);
+        snprintf(payload, sizeof payload, "%c%s", letters[k], b->st->host_id);
         pipeline_send(p, "SELECT pg_notify('tarry', $1)", 1, params);
     }
     pipeline_send(p, "COMMIT", 0, NULL);
@@ -712,10 +716,12 @@ int pgs_batch_commit(store *sb, store_batch *bb)
     if (b->nstmts == 0 && !b->announce)
         return 0;
     p.pre = st->host_id[0] != '\0';
-    p.tell = st->host_id[0] && (b->finals || (b->announce & ~(unsigned)STORE_EVENT_CANCEL));
+    p.tell = st->host_id[0] &&
+             (b->finals || (b->announce & ~(unsigned)(STORE_EVENT_CANCEL | STORE_EVENT_QUEUED)));
     p.ask = st->host_id[0] && (b->announce & STORE_EVENT_CANCEL);
     p.timers = st->host_id[0] && b->timers;
-    p.post = (size_t)p.tell + (size_t)p.ask + (size_t)p.timers;
+    p.queued = st->host_id[0] && (b->announce & STORE_EVENT_QUEUED);
+    p.post = (size_t)p.tell + (size_t)p.ask + (size_t)p.timers + (size_t)p.queued;
     if ((rc = pgs_plan_make(b, &p.plan)) != 0)
         return rc;
     p.commit_k = 1 + p.pre + p.plan.nsends + p.post;
@@ -864,6 +870,7 @@ static const struct store_ops pgs_ops = {
     .batch_cancel_request = pgs_batch_cancel_request,
     .cancel_requests_scan = pgs_cancel_requests_scan,
     .free_queued_count = pgs_free_queued_count,
+    .live_hosts = pgs_live_hosts,
     .hosts_scan = pgs_hosts_scan,
     .exec_holder = pgs_exec_holder,
     .plugin_put = pgs_plugin_put,

@@ -8,11 +8,12 @@
  * final, its expiry) and an attempt, and one statement per write cost the
  * server about 80 us of executor start (a generated column's and the
  * CHECKs' expressions are read again for every statement), more than the
- * row itself. One statement per group of rows pays that once. Two kinds of
+ * row itself. One statement per group of rows pays that once. Four kinds of
  * rows are grouped: executions (store_pg_exec.c's pgs_exec_write),
  * attempts and journal entries (store_pg_journal.c's pgs_attempt_write,
- * pgs_journal_write); a batch keeps each write as a statement of that SQL
- * with one row's values as parameters.
+ * pgs_journal_write), and releases of queued executions to the other
+ * hosts (store_pg_hosts.c's pgs_release_write); a batch keeps each write
+ * as a statement of that SQL with one row's values as parameters.
  *
  * Grouping keeps what the statements in order would have left: a group
  * stands at its first row's place, and a later write joins it when nothing
@@ -24,8 +25,9 @@
  * tell (references to executions are checked at COMMIT, or, for metadata
  * and notifications, only ever follow the write). A statement that reads or
  * deletes such rows itself closes groups: a purge every group, an expiry
- * for an execution not in the open group or a release that group, a journal entry's
- * deletion the journal's; what follows goes in a new group after it.
+ * for an execution not in the open group that group, a journal entry's
+ * deletion the journal's; and a release and a write of executions close
+ * each other's group; what follows goes in a new group after it.
  *
  * May not: send anything (store_pg.c's pipeline does), or change what a
  * batch holds.
@@ -50,6 +52,7 @@ static const struct bulk_kind {
     {pgs_exec_write, 1, PGS_EXEC_ROW, PGS_EXEC_ROW + 1},
     {pgs_attempt_write, 2, PGS_ATTEMPT_ROW, PGS_ATTEMPT_ROW},
     {pgs_journal_write, 2, PGS_JOURNAL_ROW, PGS_JOURNAL_ROW},
+    {pgs_release_write, 1, 1, 2},
 };
 
 /* The kind whose statement sql is, or -1. */
@@ -312,6 +315,12 @@ static int plan_row(planner *pl, size_t i, int k)
     row_slot *slot = NULL;
     int rc;
 
+    /* a release frees a row a later write may take again, a write makes one a later release frees:
+     * neither may move before the other */
+    if (k == PGS_BULK_EXEC)
+        pl->open[PGS_BULK_RELEASE] = NONE;
+    if (k == PGS_BULK_RELEASE)
+        pl->open[PGS_BULK_EXEC] = NONE;
     if (pl->open[k] != NONE)
         slot = row_find(&pl->rows[k], b, p, pl->number[k], i, kinds[k].keys, &found);
     if (found) {
@@ -357,8 +366,7 @@ static int plan_other(planner *pl, size_t i)
     }
     /* it updates an execution a group would otherwise write after it; a purge deletes attempts and
      * journals too, and an entry deleted may be written again after */
-    if (sql == pgs_retention_put_sql || sql == pgs_exec_purge_sql || sql == pgs_release_sql ||
-        sql == pgs_cancel_request_sql)
+    if (sql == pgs_retention_put_sql || sql == pgs_exec_purge_sql || sql == pgs_cancel_request_sql)
         pl->open[PGS_BULK_EXEC] = NONE;
     if (sql == pgs_exec_purge_sql)
         pl->open[PGS_BULK_ATTEMPT] = pl->open[PGS_BULK_JOURNAL] = NONE;

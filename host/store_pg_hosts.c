@@ -9,9 +9,11 @@
  * long commit never lets its lease run out, and the same connection
  * LISTENs on channel "tarry": a NOTIFY's payload is one letter (w: work
  * was released, f: executions became final, r: reload; a batch sends the
- * first that applies of r, w, f, which stands for those after it too) and
- * the sender's host id, so a host ignores its own. Each beat also declares stopped the
- * hosts whose lease ran out (tarry_beat). A beat that finds this host
+ * first that applies of r, w, f, which stands for those after it too;
+ * and, as notifications of their own, c: cancels asked, t: timers set,
+ * q: queued executions released) and the sender's host id, so a host
+ * ignores its own. Each beat also declares stopped the hosts whose lease
+ * ran out (tarry_beat), and counts the live hosts (store_live_hosts). A beat that finds this host
  * declared stopped raises STORE_EVENT_FENCED: its batches fail from then on
  * (tarry_fence), and its engine must start again under a new id.
  *
@@ -55,20 +57,24 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A beat: renew the lease, declare stopped the hosts whose lease ran out. -1: the connection
- * failed (the caller reconnects); 0: alive; 1: this host was declared stopped. */
+/* A beat: renew the lease, declare stopped the hosts whose lease ran out, count those live (the
+ * count's snapshot is taken before the beat: one reaped now counts till the next). -1: the
+ * connection failed (the caller reconnects); 0: alive; 1: this host was declared stopped. */
 static int beat(struct pgs_hosts *h, pg_db *db)
 {
     const char *params[1] = {h->st->host_id};
     PGresult *r;
     char err[512];
-    int rc = pg_run_params(db, "renewing this host's lease", "SELECT alive, reaped FROM tarry_beat($1)", 1,
-                           params, PGRES_TUPLES_OK, &r, err, sizeof err);
+    int rc = pg_run_params(db, "renewing this host's lease",
+                           "SELECT alive, reaped, (SELECT count(*) FROM hosts WHERE left_at IS NULL AND "
+                           "lease_expires_at > now()) FROM tarry_beat($1)",
+                           1, params, PGRES_TUPLES_OK, &r, err, sizeof err);
     bool alive;
 
     if (rc)
         return -1;
     alive = PQgetvalue(r, 0, 0)[0] == 't';
+    atomic_store(&h->st->live, (size_t)strtoull(PQgetvalue(r, 0, 2), NULL, 10));
     PQclear(r);
     return alive ? 0 : 1;
 }
@@ -97,6 +103,8 @@ static unsigned heard(struct pgs_hosts *h, pg_db *db, bool *lost)
                 events |= STORE_EVENT_CANCEL;
             else if (*p == 't')
                 events |= STORE_EVENT_TIMERS;
+            else if (*p == 'q')
+                events |= STORE_EVENT_QUEUED;
         }
         PQfreemem(n);
     }
@@ -297,6 +305,12 @@ int pgs_claim(store *sb, store_claim_kind kind, int64_t now_ms, size_t max, size
     return rc;
 }
 
+size_t pgs_live_hosts(store *sb)
+{
+    size_t n = atomic_load(&((struct pg_store *)sb)->live);
+    return n ? n : 1;
+}
+
 int pgs_batch_announce(store_batch *bb, unsigned events)
 {
     struct pg_batch *b = (struct pg_batch *)bb;
@@ -305,20 +319,23 @@ int pgs_batch_announce(store_batch *bb, unsigned events)
     return 0;
 }
 
-/* Ends the batch's group of execution writes (store_pg_bulk.c): a write after it sees the row free. */
-const char pgs_release_sql[] = "UPDATE executions SET lease_owner = NULL WHERE id = $1 AND lease_owner = $2 "
-                               "AND state = 'queued'";
+/* Releases are grouped (store_pg_bulk.c), one statement for a group of them: a host releases a
+ * burst at once. A release and a write of executions end each other's group: a write after a
+ * release sees the row free, and a release after a write frees what the write left. */
+const char pgs_release_write[] = "UPDATE executions e SET lease_owner = NULL FROM unnest($1::text[]) AS u(id) "
+                                 "WHERE e.id = u.id COLLATE \"C\" AND e.lease_owner = $2::text AND e.state = "
+                                 "'queued'";
 
 int pgs_batch_release(store_batch *bb, const exec_id *id)
 {
     struct pg_batch *b = (struct pg_batch *)bb;
     pgs_sink out = pgs_to_batch(bb);
     pgs_buf text;
-    const char *params[2] = {pgs_idtext(&text, id), b->st->host_id};
+    const char *params[1] = {pgs_idtext(&text, id)};
 
     if (!b->st->host_id[0])
         return 0; /* a tool holds nothing */
-    return pgs_write(&out, "releasing a queued execution to the other hosts", pgs_release_sql, 2, params);
+    return pgs_write(&out, "releasing a queued execution to the other hosts", pgs_release_write, 1, params);
 }
 
 /* Also ends the group of execution writes: a write of the row after it keeps the flag (the OR in

@@ -29,6 +29,7 @@
 #define TARRY_STORE_PG_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,6 +50,7 @@ struct pg_store {
      * it holds. */
     char host_id[17];
     struct pgs_hosts *hosts; /* the heartbeat thread; NULL before joining */
+    atomic_size_t live;      /* live hosts at the last heartbeat (store_live_hosts); 0 before one */
 };
 
 struct pg_txn {
@@ -205,12 +207,14 @@ extern const char pgs_journal_del_sql[];
  * into its execution's row, and a purge, which reads and deletes rows and so ends a group. */
 extern const char pgs_retention_put_sql[];
 extern const char pgs_exec_purge_sql[];
-extern const char pgs_release_sql[]; /* store_pg_hosts.c: it frees a row a later write may take again */
+/* store_pg_hosts.c: releases, a grouped kind of their own (a release frees a row a later write may
+ * take again: the two kinds end each other's group) */
+extern const char pgs_release_write[];
 extern const char pgs_cancel_request_sql[]; /* store_pg_hosts.c: it changes a row a later write keeps */
 
 /* ---- store_pg_bulk.c ---- */
 
-enum { PGS_BULK_EXEC, PGS_BULK_ATTEMPT, PGS_BULK_JOURNAL, PGS_BULK_KINDS }; /* the grouped kinds of rows */
+enum { PGS_BULK_EXEC, PGS_BULK_ATTEMPT, PGS_BULK_JOURNAL, PGS_BULK_RELEASE, PGS_BULK_KINDS }; /* grouped kinds */
 #define PGS_BULK_PARAMS_MAX (PGS_EXEC_ROW + 1)            /* the most parameters a kind's statement has */
 
 /* One execution's writes in a group: batch statement indexes and what merging them gives. */
@@ -345,6 +349,7 @@ int pgs_batch_release(store_batch *b, const exec_id *id);
 int pgs_batch_cancel_request(store_batch *b, const exec_id *id);
 int pgs_cancel_requests_scan(store_txn *txn, store_id_cb cb, void *user);
 int pgs_free_queued_count(store_txn *txn, uint64_t *count);
+size_t pgs_live_hosts(store *st);
 int pgs_hosts_scan(store_txn *txn, int64_t left_within_ms, store_host_cb cb, void *user);
 int pgs_exec_holder(store_txn *txn, const exec_id *id, store_host_cb cb, void *user);
 int pgs_batch_retention_put(store_batch *b, int64_t expire_at, const exec_id *id);

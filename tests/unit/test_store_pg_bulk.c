@@ -4,8 +4,9 @@
  * merged into one row (its last values, the lease it took, an expiry folded
  * in), groups of executions, attempts and journal entries filling side by
  * side, more rows than one statement takes, a journal entry deleted and
- * written again in one batch, and a
- * conflict inside a group naming its execution.
+ * written again in one batch, a conflict inside a group naming its
+ * execution, and releases of queued executions grouped in their order
+ * with writes.
  *
  * The server is the CTest fixture pg_unit's; each case has a database of
  * its own (pg_testdb.h) and a store that joined it as a host.
@@ -217,6 +218,59 @@ static void an_entry_deleted_and_written_again_stays(void **state)
         1);
 }
 
+/* Whether execution id is free (released) in the store. */
+static bool is_free(store *st, const exec_id *id)
+{
+    return about(st, "SELECT count(*) FROM executions WHERE id = $1 AND lease_owner IS NULL", id) == 1;
+}
+
+/*
+ * Releases of queued executions go as one statement, and keep their order with writes of
+ * executions: one written after its release is held again, one released after its write is free.
+ */
+static void releases_group_in_order(void **state)
+{
+    enum { N = 50 };
+    store *st = *state;
+    exec_record r[N], again, changed;
+    store_batch *b = store_batch_new(st);
+    pgs_plan plan;
+
+    join(st, "00000000000000a7");
+    for (int i = 0; i < N; i++) {
+        r[i] = record(EXEC_QUEUED);
+        assert_int_equal(store_batch_exec_put(b, &r[i], NULL), 0);
+    }
+    commit(st, b);
+    b = store_batch_new(st);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(store_batch_release(b, &r[i].id), 0);
+    assert_int_equal(pgs_plan_make((const struct pg_batch *)b, &plan), 0);
+    assert_int_equal(plan.nsends, 1); /* N releases, one statement */
+    assert_int_equal(plan.sends[0].nrows, N);
+    pgs_plan_free(&plan);
+    store_batch_free(b);
+
+    /* r[1] released, then written (taken back); r[2] written, then released; r[0] released */
+    again = r[1];
+    again.args = "{\"again\": 1}";
+    changed = r[2];
+    changed.args = "{\"changed\": 2}";
+    b = store_batch_new(st);
+    assert_int_equal(store_batch_release(b, &r[0].id), 0);
+    assert_int_equal(store_batch_release(b, &r[1].id), 0);
+    assert_int_equal(store_batch_exec_put(b, &changed, &r[2]), 0);
+    assert_int_equal(store_batch_release(b, &r[2].id), 0);
+    assert_int_equal(store_batch_exec_put(b, &again, &r[1]), 0);
+    commit(st, b);
+    assert_true(is_free(st, &r[0].id));
+    assert_false(is_free(st, &r[1].id));
+    assert_args(st, &again);
+    assert_true(is_free(st, &r[2].id));
+    assert_args(st, &changed);
+    assert_false(is_free(st, &r[3].id));
+}
+
 /* A row of a group another host holds fails the batch, naming that execution, and nothing lands. */
 static void a_conflict_in_a_group_names_its_execution(void **state)
 {
@@ -263,6 +317,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(groups_follow_one_another, setup, teardown),
         cmocka_unit_test_setup_teardown(an_entry_deleted_and_written_again_stays, setup, teardown),
         cmocka_unit_test_setup_teardown(a_conflict_in_a_group_names_its_execution, setup, teardown),
+        cmocka_unit_test_setup_teardown(releases_group_in_order, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -236,9 +236,18 @@ static size_t claim(store *st, store_claim_kind kind)
     return n;
 }
 
+/* Wait (at most 10 s) until st's heartbeat has counted `want` live hosts. */
+static void wait_live(store *st, size_t want)
+{
+    for (int i = 0; i < 1000 && store_live_hosts(st) != want; i++)
+        usleep(10 * 1000);
+    assert_int_equal(store_live_hosts(st), want);
+}
+
 /*
- * Two hosts open one database: an execution queued by one is held by it, so the other can
- * neither claim nor write it (a conflict naming it) until the first leaves and releases it.
+ * Two hosts open one database: each counts the live hosts at its heartbeat (a joined host beats
+ * at once); an execution queued by one is held by it, so the other can neither claim nor write
+ * it (a conflict naming it) until the first leaves and releases it.
  */
 static void hosts_share_a_database(void **state)
 {
@@ -248,8 +257,10 @@ static void hosts_share_a_database(void **state)
     const char *params[1] = {id};
     exec_id named;
 
+    assert_int_equal(store_live_hosts(a), 1); /* before its first heartbeat: itself */
     join(a, "00000000000000a1", NULL);
     join(b, "00000000000000b2", NULL);
+    wait_live(b, 2);
     assert_int_equal(commit_one(a, &r, NULL), 0);
     id_format(&r.id, id);
     assert_int_equal(select_int(a, "SELECT count(*) FROM executions WHERE id = $1 AND lease_owner = "
