@@ -17,6 +17,7 @@
 #include "engine_metrics.h"
 #include "notify.h"
 #include "plugins.h"
+#include "store_cluster.h"
 
 /* ---- GET /metrics ------------------------------------------------------------------------ */
 
@@ -209,6 +210,9 @@ int api_metrics_handle(api *a, http_req *req)
         counter(out, "tarry_retention_deleted_total", "Final executions deleted by retention (ever).",
                 deleted);
     }
+    gauge(out, "tarry_hosts_live",
+          "Hosts sharing the store that were live at this host's last heartbeat, itself included (1 alone).",
+          (double)store_live_hosts(engine_store(e)));
     gauge(out, "tarry_log_followers", "Clients following an execution's log (GET .../logs?follow=1).",
           (double)engine_follow_count(e));
     gauge(out, "tarry_timers_pending",

@@ -532,7 +532,7 @@ static void entry_committed(engine *e, commit_entry *ce)
             engine_exec_dirty(e, x);
             break;
         }
-        if (unchanged && !x->careful && (e->backlog || e->ready_count >= e->queue_window)) {
+        if (unchanged && !x->careful && (e->backlog || e->ready_count >= engine_window(e))) {
             /* The queue is full: it waits in the store, in order (engine_int.h). */
             e->backlog = true;
             e->backlog_count++;

@@ -21,11 +21,15 @@
  *   - this host may be declared stopped (its heartbeat did not reach the
  *     database within its lease): it holds nothing any more, and the engine
  *     starts again under a new id, as after a broken store;
- *   - a host's backlog past its queue window is not its alone: what it
- *     leaves in the store is released with its next batch (the other
- *     hosts told), and whichever host has room claims it; the host itself
- *     claims back what nobody took, and never pages in a row it is still
- *     releasing (a row it did would run here and there);
+ *   - a host's backlog is not its alone: with other hosts live it keeps in
+ *     memory only what its workers start in about ENGINE_SHARE_HORIZON_MS
+ *     (engine_window; its queue window when alone), what it leaves in the
+ *     store is released with its next batch (the other hosts told:
+ *     STORE_EVENT_QUEUED), and whichever host has room claims it, oldest
+ *     first; so a burst triggered on one host runs on every host's
+ *     workers. The host itself claims back what nobody took, and never
+ *     pages in a row it is still releasing (a row it did would run here
+ *     and there);
  *   - a cancel may reach an execution another host holds: the write is
  *     refused and it is dropped here as any other. A caller waiting for it
  *     hears the conflict (the API sends the request on to the holder); a
@@ -50,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "engine_int.h"
 #include "hlog.h"
 #include "ids.h"
@@ -178,12 +183,17 @@ void engine_cluster_on_async(uv_async_t *a)
         cancels_asked(e);
     if (events & STORE_EVENT_TIMERS)
         e->timers_changed = true; /* another host's timers: this host may fire them too */
+    if (events & STORE_EVENT_QUEUED)
+        e->backlog = true; /* claimed as the ready queue has room (engine_dispatch.c) */
     if (events & STORE_EVENT_RELOAD) {
         hlog(HLOG_INFO, "another host asked every host to reload its plugins: reloading");
         engine_reload(e, NULL);
     }
     engine_flush(e);
 }
+
+#define ENGINE_SHARE_HORIZON_MS 100 /* a shared host keeps what it starts in this long (engine_window) */
+#define ENGINE_RATE_PERIOD_MS 1000  /* its start rate is measured over periods this long */
 
 /* The values of e->releasing and e->asking: to go with the next batch, or in the batch in flight. */
 #define MARK_DUE ((void *)1)
@@ -207,6 +217,34 @@ void engine_cluster_spill(engine *e, const exec *x)
 bool engine_cluster_releasing(const engine *e, const exec_id *id)
 {
     return idmap_get(&e->releasing, id) != NULL;
+}
+
+/*
+ * Alone, a host keeps its whole queue window in memory. With other hosts live, a queued execution
+ * it keeps waits for its workers while another host's may be idle; so it keeps what its workers
+ * start in ENGINE_SHARE_HORIZON_MS at the rate they did over the last second (at least 4 per
+ * worker, the queue window's least: they never starve between refills, which claim the rest
+ * back as it falls below half), and the rest is released for any host to claim. A batch of
+ * releases and a claim per refill is what it costs; a host that starts thousands a second keeps
+ * hundreds, so tiny executions hardly move.
+ */
+size_t engine_window(engine *e)
+{
+    int64_t now;
+    size_t w;
+
+    if (!e->shared || store_live_hosts(e->st) < 2)
+        return e->queue_window;
+    now = clock_mono_ms();
+    if (now - e->rate_since >= ENGINE_RATE_PERIOD_MS) {
+        e->start_rate = (size_t)(e->rate_starts * 1000 / (uint64_t)(now - e->rate_since));
+        e->rate_starts = 0;
+        e->rate_since = now;
+    }
+    w = e->start_rate * ENGINE_SHARE_HORIZON_MS / 1000;
+    if (w < 4 * e->workers)
+        w = 4 * e->workers;
+    return w < e->queue_window ? w : e->queue_window;
 }
 
 /* The ids of `m` due, each into the batch with `put` and marked sent; *sent counts them. */
@@ -262,7 +300,7 @@ static int marks_batch(engine *e, store_batch *b)
 
     if (rc == 0)
         rc = marks_into_batch(&e->releasing, b, store_batch_release, &sent);
-    return rc == 0 && sent ? store_batch_announce(b, STORE_EVENT_WORK) : rc;
+    return rc == 0 && sent ? store_batch_announce(b, STORE_EVENT_QUEUED) : rc;
 }
 
 static void add_current(void *user, const plugin *p)

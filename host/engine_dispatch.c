@@ -658,8 +658,9 @@ static exec *next_ready(engine *e)
 
 void engine_start_ready(engine *e)
 {
-    if (e->backlog && !e->draining && e->ready_count < e->queue_window / 2) {
-        size_t room = e->queue_window - e->ready_count;
+    size_t window = engine_window(e);
+    if (e->backlog && !e->draining && e->ready_count < window / 2) {
+        size_t room = window - e->ready_count;
         if (engine_backlog_load(e, room, false) < room) {
             e->backlog = false; /* everything queued is in memory now, but what it gives away */
             e->backlog_count = e->releasing.count; /* what other hosts took is theirs to count */
@@ -703,6 +704,7 @@ void engine_start_ready(engine *e)
         }
         x->rec.resume = false;
         e->running++;
+        e->rate_starts++;
         if (x->careful)
             x->dispatch_after_commit = true; /* see engine_int.h */
         else

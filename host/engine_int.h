@@ -233,7 +233,9 @@ struct engine {
      * that, a queued execution leaves memory once `queued` is durable and
      * waits in the store's queued index (`backlog`, about backlog_count of
      * them); the queue is refilled from that index, oldest first, when it
-     * runs below half. So memory stays flat whatever the backlog.
+     * runs below half. So memory stays flat whatever the backlog. With
+     * other hosts live on a shared store the window is what the workers
+     * start soon (engine_window), and the backlog is any host's.
      */
     size_t queue_window;
     /* Log bounds handed to every pass (replay.h; 0: the core's defaults). */
@@ -293,6 +295,11 @@ struct engine {
     bool orphans;                /* released running executions may wait to be adopted */
     unsigned announce, announce_sent; /* STORE_EVENT_* for every host: to go in a batch, in the one in flight */
     bool plugins_changed, plugins_sent; /* what this host serves changed: to record, recorded in the one in flight */
+    /* how fast its workers start executions, for engine_window: starts counted since rate_since
+     * (clock_mono_ms), and the rate per second of the last period */
+    uint64_t rate_starts;
+    int64_t rate_since;
+    size_t start_rate;
 };
 
 /* ---- engine_cluster.c ----------------------------------------------------------- */
@@ -317,6 +324,9 @@ void engine_cluster_committed(engine *e, bool ok);
 void engine_cluster_spill(engine *e, const exec *x);
 /* Whether id is being released (engine_backlog_load leaves it in the store until that is done). */
 bool engine_cluster_releasing(const engine *e, const exec_id *id);
+/* How many queued executions to keep in memory now: the queue window alone; with other hosts live
+ * on the store, what its workers start in about ENGINE_SHARE_HORIZON_MS (engine_cluster.c). */
+size_t engine_window(engine *e);
 
 /* ---- engine.c ---------------------------------------------------------------- */
 

@@ -64,6 +64,7 @@ FAMILIES = {
     "tarry_notifications_pending": "gauge",
     "tarry_retention_deleted": "counter",
     "tarry_log_followers": "gauge",
+    "tarry_hosts_live": "gauge",
 }
 
 
