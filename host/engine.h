@@ -263,12 +263,13 @@ uv_loop_t *engine_loop(const engine *e);
  * Who holds the work this engine runs, made at engine_create: new for every engine process, so an
  * engine the supervisor restarts is a new holder of work (GET /v1/cluster shows it). */
 #define ENGINE_HOST_ID_LEN 16
+#define ENGINE_ADDRESS_MAX 270 /* the longest address a host gives the others: a DNS name and a port */
 
 typedef struct engine_host {
     char id[ENGINE_HOST_ID_LEN + 1]; /* hex digits, random */
     char hostname[256];              /* gethostname(2); "" when it failed */
     long pid;                        /* the engine process */
-    char address[64];                /* "IP:PORT" it serves; "" until engine_host_set_address */
+    char address[ENGINE_ADDRESS_MAX + 1]; /* "IP:PORT" it serves, or --advertise's HOST:PORT; "" till set */
     int64_t started_at;              /* Unix ms, when the engine was created */
 } engine_host;
 

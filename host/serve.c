@@ -343,7 +343,7 @@ static int run_engine(const serve_config *cfg)
     }
     if (http_listen_address(fd, addr, sizeof addr) != 0)
         snprintf(addr, sizeof addr, "%s", cfg->listen);
-    engine_host_set_address(ep.eng, addr);
+    engine_host_set_address(ep.eng, cfg->advertise ? cfg->advertise : addr);
     if ((rc = http_server_start(&ep.http, &ep.loop, fd, &cfg->http, api_handle, a, err, sizeof err)) != 0) {
         hlog(HLOG_ERROR, "%s", err);
         goto out;

@@ -11,6 +11,7 @@
  */
 #include "serve_config.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 
 #include "bytesize.h"
 #include "duration.h"
+#include "engine.h" /* ENGINE_ADDRESS_MAX */
 #include "hlog.h"
 #include "store.h"
 
@@ -33,7 +35,7 @@ static void usage(FILE *out)
         " [--queue-window N] [--log-max-lines N] [--log-line-max SIZE]\n"
         "                   [--memory-limit SIZE] [--stuck-after D] [--poison-crashes N]\n"
         "                   [--quarantine-crashes N] [--quarantine-window D] [--idempotency-ttl D] "
-        "[--log-format F] [--retention D] [--lease D] [--watch] "
+        "[--log-format F] [--retention D] [--lease D] [--advertise HOST:PORT] [--watch] "
         "[--no-supervisor] "
         "[--init]\n"
         "  --plugins DIR       plugin .so files (env TARRY_PLUGINS, default ./plugins)\n"
@@ -74,6 +76,9 @@ static void usage(FILE *out)
         "  --lease D           on a PostgreSQL store shared by several hosts: a host unheard for this\n"
         "                      long is declared stopped and its work handed on (env TARRY_LEASE,\n"
         "                      default 10s, 1s..1h; it beats every fifth of it)\n"
+        "  --advertise HOST:PORT  on a shared store: where the other hosts reach this one's API to send\n"
+        "                      it a change of what it runs (env TARRY_ADVERTISE, default the --listen\n"
+        "                      address; bound to every interface, this machine's host name)\n"
         "  --watch             reload when the plugins folder changes (env TARRY_WATCH=1); SIGHUP,\n"
         "                      `tarry reload` and POST /v1/plugins/reload work either way\n"
         "  --no-supervisor     run the engine in this process (debugging; a plugin crash then stops the "
@@ -236,13 +241,53 @@ enum {
     OPT_NOTIFY_CONFIG,
     OPT_PUBLIC_URL,
     OPT_RETENTION,
-    OPT_LEASE
+    OPT_LEASE,
+    OPT_ADVERTISE
 };
 
 /* The flag names of OPT_ALLOW_HOST.. (http_limits_set() takes them without the dashes). */
 static const char *const http_flags[] = {
     "allow-host",  "cors-origin",     "max-body",   "max-connections", "max-connections-per-addr",
     "max-streams", "max-conn-buffer", "max-buffer", "max-resets",      "idle-timeout"};
+
+/* An --advertise value: HOST:PORT as the other hosts' forwards will use it (http://HOST:PORT, parsed
+ * by libcurl's URL API as they are sent): a host, a port, nothing else. 0, or -1 with the reason. */
+static int advertise_check(const char *value, char *err, size_t errlen)
+{
+    char url[ENGINE_ADDRESS_MAX + 16];
+    CURLU *u;
+    char *host = NULL, *port = NULL, *path = NULL, *query = NULL, *user = NULL, *fragment = NULL;
+    int rc = -1;
+
+    if (strlen(value) > ENGINE_ADDRESS_MAX || strstr(value, "://")) {
+        snprintf(err, errlen, "want HOST:PORT (at most %d bytes, no scheme), got \"%.80s\"", ENGINE_ADDRESS_MAX,
+                 value);
+        return -1;
+    }
+    if (!(u = curl_url())) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    snprintf(url, sizeof url, "http://%s", value);
+    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host ||
+        curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK ||
+        (curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK && strcmp(path, "/") != 0) ||
+        curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
+        curl_url_get(u, CURLUPART_FRAGMENT, &fragment, 0) == CURLUE_OK ||
+        curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK || strcmp(port, "0") == 0)
+        snprintf(err, errlen, "want HOST:PORT (a host name or address and a port), got \"%s\"", value);
+    else
+        rc = 0;
+    curl_free(host);
+    curl_free(port);
+    curl_free(path);
+    curl_free(query);
+    curl_free(fragment);
+    curl_free(user);
+    curl_url_cleanup(u);
+    return rc;
+}
 
 /* Set one setting from its flag or its environment variable (`what` names which, for errors). */
 static int apply_setting(serve_config *cfg, int opt, const char *what, const char *value)
@@ -341,6 +386,13 @@ static int apply_setting(serve_config *cfg, int opt, const char *what, const cha
             return -1;
         }
         return 0;
+    case OPT_ADVERTISE:
+        if (advertise_check(value, err, sizeof err) != 0) {
+            fprintf(stderr, "tarry serve: %s: %s\n", what, err);
+            return -1;
+        }
+        cfg->advertise = value;
+        return 0;
     case OPT_RETENTION:
         if (strcmp(value, "0") == 0) {
             cfg->retention_ms = SERVE_RETENTION_FOREVER;
@@ -394,6 +446,7 @@ int serve_config_parse(int argc, char **argv, serve_config *cfg)
         {"public-url", required_argument, NULL, OPT_PUBLIC_URL},
         {"retention", required_argument, NULL, OPT_RETENTION},
         {"lease", required_argument, NULL, OPT_LEASE},
+        {"advertise", required_argument, NULL, OPT_ADVERTISE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -430,7 +483,8 @@ int serve_config_parse(int argc, char **argv, serve_config *cfg)
                     {"TARRY_NOTIFY_CONFIG", OPT_NOTIFY_CONFIG},
                     {"TARRY_PUBLIC_URL", OPT_PUBLIC_URL},
                     {"TARRY_RETENTION", OPT_RETENTION},
-                    {"TARRY_LEASE", OPT_LEASE}};
+                    {"TARRY_LEASE", OPT_LEASE},
+                    {"TARRY_ADVERTISE", OPT_ADVERTISE}};
     const char *env;
     int opt;
 

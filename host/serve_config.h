@@ -37,6 +37,7 @@ typedef struct serve_config {
     uint64_t memory_limit;  /* 0: none; else the engine's RLIMIT_AS beyond the store's map */
     int64_t stuck_after_ms; /* 0: the engine's default */
     int64_t lease_ms;       /* --lease: 0, the store's default (STORE_LEASE_MS_DEFAULT) */
+    const char *advertise;  /* --advertise HOST:PORT, where the other hosts reach this one; NULL: --listen's */
     uint32_t poison_crashes, quarantine_crashes; /* 0: the engine's defaults (3, 3) */
     int64_t quarantine_window_ms;                /* 0: the engine's default (60 s) */
     int64_t idempotency_ttl_ms;                  /* 0: the engine's default (24 h) */
