@@ -266,11 +266,11 @@ uv_loop_t *engine_loop(const engine *e);
 #define ENGINE_ADDRESS_MAX 270 /* the longest address a host gives the others: a DNS name and a port */
 
 typedef struct engine_host {
-    char id[ENGINE_HOST_ID_LEN + 1]; /* hex digits, random */
-    char hostname[256];              /* gethostname(2); "" when it failed */
-    long pid;                        /* the engine process */
+    char id[ENGINE_HOST_ID_LEN + 1];      /* hex digits, random */
+    char hostname[256];                   /* gethostname(2); "" when it failed */
+    long pid;                             /* the engine process */
     char address[ENGINE_ADDRESS_MAX + 1]; /* "IP:PORT" it serves, or --advertise's HOST:PORT; "" till set */
-    int64_t started_at;              /* Unix ms, when the engine was created */
+    int64_t started_at;                   /* Unix ms, when the engine was created */
 } engine_host;
 
 /* The address this engine serves (copied; cut to fit). Before engine_start. */

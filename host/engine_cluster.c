@@ -85,9 +85,9 @@ int engine_cluster_join(engine *e)
     }
     e->plugins_changed = e->shared;
     if (e->shared)
-        hlog(HLOG_INFO, "joined the hosts of the store as host %s%s%s; its address for the others: %s", e->host.id,
-             e->prev_host[0] ? ", taking over what host " : "", e->prev_host[0] ? e->prev_host : "",
-             e->host.address[0] ? e->host.address : "none");
+        hlog(HLOG_INFO, "joined the hosts of the store as host %s%s%s; its address for the others: %s",
+             e->host.id, e->prev_host[0] ? ", taking over what host " : "",
+             e->prev_host[0] ? e->prev_host : "", e->host.address[0] ? e->host.address : "none");
     return 0;
 }
 

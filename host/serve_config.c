@@ -260,8 +260,8 @@ static int advertise_check(const char *value, char *err, size_t errlen)
     int rc = -1;
 
     if (strlen(value) > ENGINE_ADDRESS_MAX || strstr(value, "://")) {
-        snprintf(err, errlen, "want HOST:PORT (at most %d bytes, no scheme), got \"%.80s\"", ENGINE_ADDRESS_MAX,
-                 value);
+        snprintf(err, errlen, "want HOST:PORT (at most %d bytes, no scheme), got \"%.80s\"",
+                 ENGINE_ADDRESS_MAX, value);
         return -1;
     }
     if (!(u = curl_url())) {

@@ -515,8 +515,8 @@ typedef struct pipeline {
  * server's error names no row of a group. */
 static const char *group_what(pipeline *p, const pgs_send *s)
 {
-    static const char *const of[PGS_BULK_KINDS] = {"writing ", "writing attempts of ", "writing journal entries of ",
-                                                   "releasing "};
+    static const char *const of[PGS_BULK_KINDS] = {"writing ", "writing attempts of ",
+                                                   "writing journal entries of ", "releasing "};
     size_t len =
         (size_t)snprintf(p->what, sizeof p->what, "%sexecution%s", of[s->kind], s->nrows > 1 ? "s" : "");
 
@@ -716,8 +716,8 @@ int pgs_batch_commit(store *sb, store_batch *bb)
     if (b->nstmts == 0 && !b->announce)
         return 0;
     p.pre = st->host_id[0] != '\0';
-    p.tell = st->host_id[0] &&
-             (b->finals || (b->announce & ~(unsigned)(STORE_EVENT_CANCEL | STORE_EVENT_QUEUED)));
+    p.tell =
+        st->host_id[0] && (b->finals || (b->announce & ~(unsigned)(STORE_EVENT_CANCEL | STORE_EVENT_QUEUED)));
     p.ask = st->host_id[0] && (b->announce & STORE_EVENT_CANCEL);
     p.timers = st->host_id[0] && b->timers;
     p.queued = st->host_id[0] && (b->announce & STORE_EVENT_QUEUED);

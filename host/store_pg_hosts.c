@@ -322,9 +322,10 @@ int pgs_batch_announce(store_batch *bb, unsigned events)
 /* Releases are grouped (store_pg_bulk.c), one statement for a group of them: a host releases a
  * burst at once. A release and a write of executions end each other's group: a write after a
  * release sees the row free, and a release after a write frees what the write left. */
-const char pgs_release_write[] = "UPDATE executions e SET lease_owner = NULL FROM unnest($1::text[]) AS u(id) "
-                                 "WHERE e.id = u.id COLLATE \"C\" AND e.lease_owner = $2::text AND e.state = "
-                                 "'queued'";
+const char pgs_release_write[] =
+    "UPDATE executions e SET lease_owner = NULL FROM unnest($1::text[]) AS u(id) "
+    "WHERE e.id = u.id COLLATE \"C\" AND e.lease_owner = $2::text AND e.state = "
+    "'queued'";
 
 int pgs_batch_release(store_batch *bb, const exec_id *id)
 {
