@@ -456,9 +456,11 @@ int engine_recover(engine *e)
         hlog(HLOG_ERROR, "recovery failed: %s", r < 0 ? store_last_error(e->st) : "out of memory");
         return r < 0 ? r : rc.error;
     }
-    /* Queued ones: a window into memory, the rest stay in the store (engine_int.h). */
-    rc.loaded = engine_backlog_load(e, e->queue_window, true);
-    if (rc.loaded == e->queue_window) {
+    /* Queued ones: a window into memory, the rest stay in the store (engine_int.h); with other
+     * hosts live, what this one starts soon (a host started again does not take the pool). */
+    size_t window = engine_window(e);
+    rc.loaded = engine_backlog_load(e, window, true);
+    if (rc.loaded == window) {
         size_t queued = 0;
         uint64_t free_queued = 0;
         if (store_txn_begin(e->st, false, &txn) == 0) {
