@@ -88,6 +88,10 @@ exec *engine_exec_from_store(engine *e, const exec_record *rec)
     x->written_scheduled_at = x->committed_scheduled_at = rec->scheduled_at;
     x->written_wake_at = x->committed_wake_at = rec->wake_at;
     x->written_attempts = x->committed_attempts = rec->attempts;
+    /* Never started (no attempt counted, none resumed): it has no journal, as a pass's entries
+     * commit with the record that counts its attempt (engine_batch.c's batch_exec), so its first
+     * pass reads none (a paged-in backlog, or work claimed from another host, costs no read). */
+    x->journal_empty = rec->attempts == 0 && !rec->resume;
     /* A failed attempt's retry that waits keeps its error (engine_retry.c): the exec owns the copy. */
     if (rec->error && (rec->state == EXEC_SCHEDULED || rec->state == EXEC_QUEUED))
         x->rec.error = x->error_kept = strdup(rec->error);

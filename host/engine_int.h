@@ -111,7 +111,7 @@ typedef struct exec {
     bool settle_parent; /* final child: write the outcome into the parent's call entry */
     bool rejected;      /* never committed, and a failed commit told its callers so: never written */
     bool unread;        /* its pass could not read the journal (the store unreachable): nothing ran */
-    bool journal_empty; /* made by this engine and never passed yet: no journal to read (work_run) */
+    bool journal_empty; /* never passed yet (made here, or read never started): no journal to read */
     struct exec *reread_next; /* waiting in engine.reread for the store to be reachable again */
     bool cp_waiting;    /* a worker waits for its step checkpoint to commit */
     bool cp_done;       /* guarded by the engine's cp_lock */
