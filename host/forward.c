@@ -19,7 +19,6 @@
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "list.h"
 #include "status.h"
@@ -45,7 +44,6 @@ struct forward_call {
     char *in;  /* the answer's */
     size_t in_len, in_cap;
     bool too_big;
-    char retry_after[32]; /* the answer's header, "" when it had none */
     forward_cb cb;
     void *user;
     char errbuf[CURL_ERROR_SIZE];
@@ -108,6 +106,7 @@ static void answer_done(forwarder *f)
         forward_reply r = {0};
         long status = 0, sent = 0;
         char *ctype = NULL;
+        struct curl_header *retry;
 
         if (msg->msg != CURLMSG_DONE)
             continue;
@@ -121,7 +120,9 @@ static void answer_done(forwarder *f)
             r.content_type = ctype;
             r.body = c->in ? c->in : "";
             r.len = c->in_len;
-            r.retry_after = c->retry_after[0] ? c->retry_after : NULL;
+            /* a 503 passed on must carry it (libcurl keeps the answer's headers till the handle goes) */
+            if (curl_easy_header(c->easy, "Retry-After", 0, CURLH_HEADER, -1, &retry) == CURLHE_OK)
+                r.retry_after = retry->value;
         } else {
             r.error = c->too_big     ? "the answer was too large"
                       : c->errbuf[0] ? c->errbuf
@@ -233,24 +234,6 @@ static size_t on_body(char *p, size_t size, size_t n, void *user)
     return len;
 }
 
-/* One header line of the answer: Retry-After is kept (a 503 passed on must carry it). */
-static size_t on_header(char *p, size_t size, size_t n, void *user)
-{
-    forward_call *c = user;
-    size_t len = size * n;
-    static const char name[] = "retry-after:";
-
-    if (len > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0) {
-        size_t at = sizeof name - 1, end = len;
-        while (at < end && (p[at] == ' ' || p[at] == '\t'))
-            at++;
-        while (end > at && (p[end - 1] == '\r' || p[end - 1] == '\n' || p[end - 1] == ' '))
-            end--;
-        snprintf(c->retry_after, sizeof c->retry_after, "%.*s", (int)(end - at), p + at);
-    }
-    return len;
-}
-
 static int start(forwarder *f)
 {
     if (f->multi)
@@ -311,8 +294,6 @@ forward_call *forward_send(forwarder *f, const char *method, const char *url, co
     curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
-    curl_easy_setopt(c->easy, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c->easy, CURLOPT_HEADERDATA, c);
     curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, c->errbuf);
     curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
     if (curl_multi_add_handle(f->multi, c->easy) != CURLM_OK) {
