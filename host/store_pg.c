@@ -21,7 +21,7 @@
  * execution another host holds fails it with TARRY_ECONFLICT, whose id the
  * batch keeps (store_batch_conflict).
  *
- * Just over 800 lines because opening, the pool, transactions and the
+ * About 900 lines because opening, the pool, transactions and the
  * batch pipeline share the connection's state and its failure rules (a lost
  * session before or after COMMIT); the rows themselves are the other
  * store_pg*.c files'.
@@ -489,16 +489,35 @@ int pgs_write(pgs_sink *s, const char *what, const char *sql, int n, const char 
 }
 
 /*
+ * A batch's statements name their rows by key (an id, an execution's journal position), a few
+ * to a few hundred at a time: the plan that fits them at any size of the tables is a probe of
+ * the key's index per row. PostgreSQL plans a prepared statement once for good after its fifth
+ * run (a generic plan) from what it knows of the tables then, and plans again only when they are
+ * analyzed: on a new database, where autovacuum has not analyzed a table yet (up to a minute,
+ * longer on a busy server), a connection's first batches see tables of a few rows, and their
+ * plan (read the whole table and join by hash) stayed while the tables grew: every write of
+ * executions then read all of them, 3.5 ms a batch at 10,000 rows (W1 at 739/s). Planning every
+ * run instead (plan_cache_mode) costs 1 to 2.5 ms a batch for the executions' write. So each batch
+ * plans, when it does, with scans and joins that walk an index: the settings are the
+ * transaction's own (set_config's third argument), so reads on the same connection keep the
+ * planner's choice.
+ */
+static const char steer_sql[] = "SELECT set_config('enable_seqscan', 'off', true), "
+                                "set_config('enable_hashjoin', 'off', true), "
+                                "set_config('enable_mergejoin', 'off', true)";
+
+/*
  * A batch's pipeline: what has been sent and what has been answered. Its queries are BEGIN, the
- * fence (when the store has joined the hosts: store_pg_hosts.c), the batch's statements, the
- * notification of the other hosts (when the batch made executions final or announces
- * something), and COMMIT: query k is BEGIN at 0, COMMIT at commit_k.
+ * settings its statements are planned with (steer_sql), the fence (when the store has joined the
+ * hosts: store_pg_hosts.c), the batch's statements, the notification of the other hosts (when
+ * the batch made executions final or announces something), and COMMIT: query k is BEGIN at 0,
+ * COMMIT at commit_k.
  */
 typedef struct pipeline {
     pg_db *db;
     struct pg_batch *b;
     pgs_plan plan;    /* the batch's statements as queries (store_pg_bulk.c) */
-    size_t pre, post; /* queries before and after the batch's statements: 0 or 1; 0 to 4 */
+    size_t pre, post; /* queries before and after the batch's statements: 1 or 2; 0 to 4 */
     /* the posts: what it did (finals, work, reload); cancels asked; timers set; queued released */
     bool tell, ask, timers, queued;
     size_t commit_k;
@@ -534,6 +553,8 @@ static const char *query_what(pipeline *p, size_t k)
 {
     if (k == 0)
         return "beginning a batch";
+    if (k == 1)
+        return "setting how a batch's statements are planned";
     if (k <= p->pre)
         return "checking this host still holds its executions";
     if (k >= p->commit_k)
@@ -610,12 +631,16 @@ static void pipeline_send(pipeline *p, const char *sql, int n, const char *const
  */
 static int prepare_statements(pg_db *db, const struct pg_batch *b, const pgs_plan *plan)
 {
+    char steer[32];
+    int rc = prepare_once(db, steer_sql, 0, "setting how a batch's statements are planned", steer);
+
+    if (rc)
+        return rc;
     for (size_t i = 0; i < plan->nsends; i++) {
         const struct pgs_stmt *s = &b->stmts[plan->sends[i].stmt];
         int n = plan->sends[i].nrows ? pgs_bulk_params(plan->sends[i].kind) : s->n;
         char name[32];
-        int rc = prepare_once(db, s->sql, n, b->arena + s->what, name);
-        if (rc)
+        if ((rc = prepare_once(db, s->sql, n, b->arena + s->what, name)) != 0)
             return rc;
     }
     return 0;
@@ -649,7 +674,8 @@ static void pipeline_run(pipeline *p)
     PGresult *r;
 
     pipeline_send(p, "BEGIN", 0, NULL);
-    if (p->pre) {
+    pipeline_send_prepared(p, steer_sql, 0, NULL);
+    if (p->pre > 1) {
         const char *me[1] = {b->st->host_id};
         pipeline_send(p, "SELECT tarry_fence($1)", 1, me);
     }
@@ -715,7 +741,7 @@ int pgs_batch_commit(store *sb, store_batch *bb)
     b->base.has_conflict = false;
     if (b->nstmts == 0 && !b->announce)
         return 0;
-    p.pre = st->host_id[0] != '\0';
+    p.pre = 1 + (st->host_id[0] != '\0');
     p.tell =
         st->host_id[0] && (b->finals || (b->announce & ~(unsigned)(STORE_EVENT_CANCEL | STORE_EVENT_QUEUED)));
     p.ask = st->host_id[0] && (b->announce & STORE_EVENT_CANCEL);
