@@ -504,14 +504,14 @@ int pgs_write(pgs_sink *s, const char *what, const char *sql, int n, const char 
  *     batch of one execution, where the generic plan counts on ten): 1 to 2.5 ms for the
  *     executions' write, a round trip of W3 at 3.4 ms instead of 1.5.
  */
-static const char steer_sql[] = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true), "
-                                "set_config('enable_seqscan', 'off', true), "
-                                "set_config('enable_hashjoin', 'off', true), "
-                                "set_config('enable_mergejoin', 'off', true)";
+const char pgs_steer_sql[] = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true), "
+                             "set_config('enable_seqscan', 'off', true), "
+                             "set_config('enable_hashjoin', 'off', true), "
+                             "set_config('enable_mergejoin', 'off', true)";
 
 /*
  * A batch's pipeline: what has been sent and what has been answered. Its queries are BEGIN, the
- * settings its statements are planned with (steer_sql), the fence (when the store has joined the
+ * settings its statements are planned with (pgs_steer_sql), the fence (when the store has joined the
  * hosts: store_pg_hosts.c), the batch's statements, the notification of the other hosts (when
  * the batch made executions final or announces something), and COMMIT: query k is BEGIN at 0,
  * COMMIT at commit_k.
@@ -635,7 +635,7 @@ static void pipeline_send(pipeline *p, const char *sql, int n, const char *const
 static int prepare_statements(pg_db *db, const struct pg_batch *b, const pgs_plan *plan)
 {
     char steer[32];
-    int rc = prepare_once(db, steer_sql, 0, "setting how a batch's statements are planned", steer);
+    int rc = prepare_once(db, pgs_steer_sql, 0, "setting how a batch's statements are planned", steer);
 
     if (rc)
         return rc;
@@ -677,7 +677,7 @@ static void pipeline_run(pipeline *p)
     PGresult *r;
 
     pipeline_send(p, "BEGIN", 0, NULL);
-    pipeline_send_prepared(p, steer_sql, 0, NULL);
+    pipeline_send_prepared(p, pgs_steer_sql, 0, NULL);
     if (p->pre > 1) {
         const char *me[1] = {b->st->host_id};
         pipeline_send(p, "SELECT tarry_fence($1)", 1, me);

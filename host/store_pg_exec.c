@@ -210,7 +210,10 @@ int pgs_exec_decode(const PGresult *r, int row, exec_record *out)
  * both; the expiry is left as it was unless the row brings one (a retention write folded in).
  * Ids are compared as text in "C" (tarry_id's collation, so the primary key serves) and checked
  * against tarry_id's pattern only when inserted, and a plugin hash only when it changes: the
- * domains' regular expressions were a tenth of the statement's time.
+ * domains' regular expressions were a tenth of the statement's time. The rows neither updated nor
+ * inserted are found by EXCEPT (a hash of each set): a batch plans its joins as index probes
+ * (store_pg.c: pgs_steer_sql), under which NOT EXISTS over `up` and `ins` read them once per row of
+ * `v`, 95 ms for a batch of 1,000.
  */
 const char pgs_exec_write[] =
     "WITH v AS (SELECT u.id COLLATE \"C\" AS id, u.function, u.state, u.args, u.metadata, u.result, "
@@ -268,8 +271,8 @@ const char pgs_exec_write[] =
     "v.holds::boolean THEN 1 ELSE 0 END FROM v\n"
     "WHERE NOT EXISTS (SELECT FROM executions x WHERE x.id = v.id) ON CONFLICT (id) DO NOTHING "
     "RETURNING id)\n"
-    "SELECT tarry_conflict(v.id) FROM v WHERE NOT EXISTS (SELECT FROM up WHERE up.id = v.id) AND NOT "
-    "EXISTS (SELECT FROM ins WHERE ins.id = v.id) LIMIT 1";
+    "SELECT tarry_conflict(c.id) FROM (SELECT id FROM v EXCEPT SELECT id::text FROM up EXCEPT SELECT "
+    "id::text FROM ins) AS c LIMIT 1";
 
 /* A pair appears once per execution (the API refuses duplicate keys; a record that has them
  * anyway keeps the first, where LMDB would index both). */

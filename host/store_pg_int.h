@@ -134,6 +134,10 @@ static inline pgs_sink pgs_to_batch(store_batch *b)
     return s;
 }
 
+/* What a batch's statements are planned with: their generic plan, reaching rows by index
+ * (store_pg.c says why); sent first in each batch. */
+extern const char pgs_steer_sql[];
+
 /* Append (batch: what and params copied now, run at commit) or run (txn) one statement. 0,
  * TARRY_ENOMEM, or pgs_query's errors. `sql` must be a string literal (it is kept by pointer). */
 int pgs_write(pgs_sink *s, const char *what, const char *sql, int n, const char *const *params);

@@ -5,7 +5,7 @@ tables then; on a new database nothing has analyzed them yet, so a connection's 
 tables of a few rows, and the plan they kept (read the table whole, join by hash) stayed while the
 tables grew: every batch read every execution. And where a batch's values made a plan cheaper
 than that one (a batch of one execution), it planned the statement again at every run, 1 to 2.5
-ms each (store_pg.c: steer_sql says why and what a batch does about both).
+ms each (store_pg.c: pgs_steer_sql says why and what a batch does about both).
 
 One host on a fresh database, on a PostgreSQL of this test's own that counts plans
 (pg_stat_statements with track_planning); 100 `noop` executions triggered and awaited one after

@@ -5,8 +5,8 @@
  * in), groups of executions, attempts and journal entries filling side by
  * side, more rows than one statement takes, a journal entry deleted and
  * written again in one batch, a conflict inside a group naming its
- * execution, and releases of queued executions grouped in their order
- * with writes.
+ * execution, releases of queued executions grouped in their order
+ * with writes, and the executions' write planned as a batch plans it.
  *
  * The server is the CTest fixture pg_unit's; each case has a database of
  * its own (pg_testdb.h) and a store that joined it as a host.
@@ -299,6 +299,48 @@ static void a_conflict_in_a_group_names_its_execution(void **state)
     store_close(other);
 }
 
+/*
+ * The executions' write as a batch plans it (pgs_steer_sql, its generic plan) on a new
+ * database, whose tables nothing has analyzed: each row reaches its execution by the primary key,
+ * never by reading the table (a plan made from a table of a few rows), and the rows neither
+ * updated nor inserted are found by hashing, not by reading `up` and `ins` once per row.
+ */
+static void the_executions_write_probes_by_key(void **state)
+{
+    static char prepare[sizeof "PREPARE test_exec_write AS " + 8192];
+    char explain[64 + 38 * 6] = "EXPLAIN EXECUTE test_exec_write(NULL", plan[16384] = "";
+    store *st = *state;
+    struct pg_txn *pt;
+    store_txn *t;
+    PGresult *r;
+    size_t len = 0;
+
+    assert_true(strlen(pgs_exec_write) < 8192);
+    snprintf(prepare, sizeof prepare, "PREPARE test_exec_write AS %s", pgs_exec_write);
+    for (int i = 0; i < PGS_EXEC_ROW; i++) /* the rows' arrays, then the holder */
+        strcat(explain, ", NULL");
+    strcat(explain, ")");
+    assert_int_equal(store_txn_begin(st, true, &t), 0);
+    pt = (struct pg_txn *)t;
+    /* the plan a prepared statement keeps after its fifth run, whatever the steering says */
+    if (pgs_query(pt, "keeping a plan", "SET LOCAL plan_cache_mode = force_generic_plan", 0, NULL, NULL) !=
+            0 ||
+        pgs_query(pt, "steering", pgs_steer_sql, 0, NULL, NULL) != 0 ||
+        pgs_query(pt, "preparing", prepare, 0, NULL, NULL) != 0 ||
+        pgs_query(pt, "explaining", explain, 0, NULL, &r) != 0)
+        fail_msg("%s", store_last_error(st));
+    for (int row = 0; row < PQntuples(r) && len < sizeof plan - 1; row++)
+        len += (size_t)snprintf(plan + len, sizeof plan - len, "%s\n", PQgetvalue(r, row, 0));
+    if (pgs_query(pt, "forgetting", "DEALLOCATE test_exec_write", 0, NULL, NULL) != 0)
+        fail_msg("%s", store_last_error(st));
+    store_txn_abort(t);
+    printf("%s", plan);
+    assert_null(strstr(plan, "Seq Scan on executions"));
+    assert_null(strstr(plan, "Hash Join"));
+    assert_non_null(strstr(plan, "Index Scan using executions_pkey on executions"));
+    assert_non_null(strstr(plan, "HashSetOp Except"));
+}
+
 static int setup(void **state)
 {
     return pg_testdb_store_setup(&testdb, state);
@@ -318,6 +360,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(an_entry_deleted_and_written_again_stays, setup, teardown),
         cmocka_unit_test_setup_teardown(a_conflict_in_a_group_names_its_execution, setup, teardown),
         cmocka_unit_test_setup_teardown(releases_group_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_executions_write_probes_by_key, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
