@@ -3,7 +3,8 @@
  * GET /v1/functions/{name}/stats (one function's counts, success rate and
  * run-time percentiles over the last hour or day). Both read the engine's
  * counters (engine_metrics.h, fn_stats.h) and, for /metrics, the store's
- * own bookkeeping (store_usage_read): never a scan of the executions.
+ * own bookkeeping (store_usage_read): never a scan of the executions (on
+ * PostgreSQL, at most PGS_USAGE_EXACT_MAX entries of an index).
  *
  * May not: write anything, see an HTTP library type.
  */

@@ -807,19 +807,30 @@ int pgs_batch_commit(store *sb, store_batch *bb)
 
 /* ---- usage --------------------------------------------------------------------------------- */
 
+/*
+ * The timers are counted while they are few; past PGS_USAGE_EXACT_MAX the count is PostgreSQL's
+ * own, of the index of due times, as its last ANALYZE (autovacuum's) or VACUUM left it: /metrics
+ * reads this on the loop thread at every scrape, and counting a million sleeping workflows took
+ * 0.4 to 0.5 s (half a million: 0.16 s; now 10 to 17 ms).
+ */
 int pgs_usage_read(store_txn *txn, store_usage *out)
 {
-    static const char sql[] = "SELECT pg_database_size(current_database()), "
-                              "(SELECT count(*) FROM executions WHERE due_at IS NOT NULL)";
+    static const char sql[] = "SELECT pg_database_size(current_database()), (SELECT count(*) FROM (SELECT FROM "
+                              "executions WHERE due_at IS NOT NULL LIMIT " PGS_STR(PGS_USAGE_EXACT_MAX) " + 1) "
+                              "AS d), (SELECT reltuples::bigint FROM pg_class WHERE oid = "
+                              "'executions_due'::regclass)";
     PGresult *r = NULL; /* set when rc is 0: GCC's -O3 cannot see it through pgs_query */
     int rc = pgs_query((struct pg_txn *)txn, "reading the store's usage", sql, 0, NULL, &r);
+    int64_t counted, estimated;
 
     if (rc)
         return rc;
     memset(out, 0, sizeof *out);
     out->used_bytes = (uint64_t)pgs_i64(r, 0, 0);
     out->map_bytes = 0; /* no map: the database grows as its disk allows */
-    out->timers = (uint64_t)pgs_i64(r, 0, 1);
+    counted = pgs_i64(r, 0, 1);
+    estimated = pgs_i64(r, 0, 2); /* -1: never analyzed */
+    out->timers = (uint64_t)(counted <= PGS_USAGE_EXACT_MAX || estimated < counted ? counted : estimated);
     return 0;
 }
 

@@ -71,6 +71,12 @@ struct pgs_stmt {
 
 #define PGS_PARAM_NULL SIZE_MAX /* a parameter that is SQL NULL (in pg_batch.params) */
 
+/* The most timers the store's usage counts one by one (pgs_usage_read); past it, PostgreSQL's
+ * estimate. */
+#define PGS_USAGE_EXACT_MAX 10000
+#define PGS_STR_(x) #x
+#define PGS_STR(x) PGS_STR_(x) /* a number as a string literal, for SQL text */
+
 struct pg_batch {
     struct store_batch base; /* first member */
     struct pg_store *st;

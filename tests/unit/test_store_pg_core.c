@@ -948,6 +948,38 @@ static void usage_counts(void **state)
     assert_int_equal(after.timers, before.timers + 1);
 }
 
+/* Past PGS_USAGE_EXACT_MAX timers the count is PostgreSQL's estimate: a bound until the table
+ * is analyzed, then the number it counted. */
+static void usage_estimates_many_timers(void **state)
+{
+    enum { N = PGS_USAGE_EXACT_MAX + 2000 };
+    store *st = *state;
+    store_usage u;
+    store_txn *t;
+
+    assert_int_equal(pgs_txn_begin(st, true, &t), 0);
+    if (pgs_query((struct pg_txn *)t, "sleepers",
+                  "INSERT INTO executions (id, function, state, created_at, wake_at) SELECT '0' || "
+                  "lpad(upper(to_hex(g)), 25, '0'), 'sleeper', 'waiting', now(), now() + interval '1 day' "
+                  "FROM generate_series(1, " PGS_STR(PGS_USAGE_EXACT_MAX) " + 2000) AS g",
+                  0, NULL, NULL) != 0 ||
+        pgs_txn_commit(t) != 0)
+        fail_msg("%s", store_last_error(st));
+    assert_int_equal(pgs_txn_begin(st, false, &t), 0);
+    assert_int_equal(pgs_usage_read(t, &u), 0);
+    pgs_txn_abort(t);
+    assert_int_equal(u.timers, PGS_USAGE_EXACT_MAX + 1); /* never analyzed: counted up to the bound */
+
+    assert_int_equal(pgs_txn_begin(st, true, &t), 0);
+    if (pgs_query((struct pg_txn *)t, "analyzing", "ANALYZE executions", 0, NULL, NULL) != 0 ||
+        pgs_txn_commit(t) != 0)
+        fail_msg("%s", store_last_error(st));
+    assert_int_equal(pgs_txn_begin(st, false, &t), 0);
+    assert_int_equal(pgs_usage_read(t, &u), 0);
+    pgs_txn_abort(t);
+    assert_int_equal(u.timers, N); /* ANALYZE read every row of a table this small */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -976,6 +1008,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(session_ended_in_a_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(ended_sessions_leave_the_pool, setup, teardown),
         cmocka_unit_test_setup_teardown(usage_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(usage_estimates_many_timers, setup, teardown),
     };
 
     /* A zone with daylight saving time: times must not move with the session's zone. */
