@@ -4,7 +4,7 @@
  * run-time percentiles over the last hour or day). Both read the engine's
  * counters (engine_metrics.h, fn_stats.h) and, for /metrics, the store's
  * own bookkeeping (store_usage_read): never a scan of the executions (on
- * PostgreSQL, at most PGS_USAGE_EXACT_MAX entries of an index).
+ * PostgreSQL, a count of at most 10,000 entries of an index).
  *
  * May not: write anything, see an HTTP library type.
  */

@@ -510,11 +510,11 @@ const char pgs_steer_sql[] = "SELECT set_config('plan_cache_mode', 'force_generi
                              "set_config('enable_mergejoin', 'off', true)";
 
 /*
- * A batch's pipeline: what has been sent and what has been answered. Its queries are BEGIN, the
- * settings its statements are planned with (pgs_steer_sql), the fence (when the store has joined the
- * hosts: store_pg_hosts.c), the batch's statements, the notification of the other hosts (when
- * the batch made executions final or announces something), and COMMIT: query k is BEGIN at 0,
- * COMMIT at commit_k.
+ * A batch's pipeline: what has been sent and what has been answered. Its queries are BEGIN,
+ * the settings its statements are planned with (pgs_steer_sql), the fence (when the store has
+ * joined the hosts: store_pg_hosts.c), the batch's statements, the notification of the other
+ * hosts (when the batch made executions final or announces something), and COMMIT: query k is
+ * BEGIN at 0, COMMIT at commit_k.
  */
 typedef struct pipeline {
     pg_db *db;
