@@ -200,9 +200,13 @@ int engine_create(engine **out, uv_loop_t *loop, store *st, plugins *pl, int wor
     return 0;
 }
 
-void engine_set_cluster(engine *e, const char *prev_host, int64_t lease_ms)
+void engine_set_cluster(engine *e, const char (*prev_hosts)[ENGINE_HOST_ID_LEN + 1], size_t n,
+                        int64_t lease_ms)
 {
-    snprintf(e->prev_host, sizeof e->prev_host, "%s", prev_host ? prev_host : "");
+    e->nprev_hosts = 0;
+    for (size_t i = 0; i < n && e->nprev_hosts < ENGINE_PREV_HOSTS_MAX; i++)
+        if (prev_hosts[i][0])
+            snprintf(e->prev_hosts[e->nprev_hosts++], sizeof e->prev_hosts[0], "%s", prev_hosts[i]);
     e->lease_ms = lease_ms;
 }
 

@@ -278,11 +278,15 @@ void engine_host_set_address(engine *e, const char *address);
 /* This engine's identity: borrowed, lives as long as the engine. */
 const engine_host *engine_host_self(const engine *e);
 /*
- * Several hosts on one store (store_cluster.h): the host id this data folder's previous engine had
- * (NULL or "": none), whose executions this one takes over at start, and the lease (0: the
- * store's default). Before engine_start.
+ * Several hosts on one store (store_cluster.h): the host ids this data folder's previous engines
+ * had, newest first (n 0: none known; at most ENGINE_PREV_HOSTS_MAX are kept), and the lease (0:
+ * the store's default). At start this engine takes over what the newest of them that joined the
+ * store holds: an engine killed after it joined but before it recorded itself as the folder's
+ * last (serve.c) holds what it took over from the one before. Before engine_start.
  */
-void engine_set_cluster(engine *e, const char *prev_host, int64_t lease_ms);
+#define ENGINE_PREV_HOSTS_MAX 4
+void engine_set_cluster(engine *e, const char (*prev_hosts)[ENGINE_HOST_ID_LEN + 1], size_t n,
+                        int64_t lease_ms);
 
 /* A pass on a worker now (engine_passes_list). */
 typedef struct engine_pass_info {

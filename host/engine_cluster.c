@@ -72,6 +72,41 @@ static void on_store_event(void *user, unsigned events)
     uv_async_send(&e->store_async);
 }
 
+struct prev_pick {
+    engine *e;
+    size_t best; /* index in e->prev_hosts of the newest that joined; nprev_hosts: none seen */
+};
+
+static int prev_seen(void *user, const store_host_row *h)
+{
+    struct prev_pick *p = user;
+
+    for (size_t i = 0; i < p->best; i++)
+        if (strcmp(h->id, p->e->prev_hosts[i]) == 0)
+            p->best = i;
+    return 0;
+}
+
+/*
+ * Which of this folder's previous engines to take over: the newest that joined the store. One
+ * killed before it joined took nothing over and has no row; one killed after holds what it took
+ * over from the one before. With no row to tell (the hosts are not readable), the newest.
+ */
+static void prev_host_pick(engine *e)
+{
+    struct prev_pick p = {e, e->nprev_hosts};
+    store_txn *txn;
+
+    e->prev_host[0] = '\0';
+    if (e->nprev_hosts == 0)
+        return;
+    if (e->nprev_hosts > 1 && store_txn_begin(e->st, false, &txn) == 0) {
+        (void)store_hosts_scan(txn, INT64_C(30) * 24 * 3600 * 1000, prev_seen, &p);
+        store_txn_abort(txn);
+    }
+    snprintf(e->prev_host, sizeof e->prev_host, "%s", e->prev_hosts[p.best < e->nprev_hosts ? p.best : 0]);
+}
+
 int engine_cluster_join(engine *e)
 {
     store_host_info me = {e->host.id, e->host.hostname, e->host.address, e->host.pid, (int)e->workers,
@@ -79,6 +114,7 @@ int engine_cluster_join(engine *e)
     int rc;
 
     e->shared = strcmp(store_kind(e->st), "lmdb") != 0;
+    prev_host_pick(e);
     if ((rc = store_host_join(e->st, &me, e->prev_host[0] ? e->prev_host : NULL, on_store_event, e)) != 0) {
         hlog(HLOG_ERROR, "cannot join the hosts of the store: %s", store_last_error(e->st));
         return rc;

@@ -287,7 +287,9 @@ struct engine {
     engine_host host;                   /* engine_host.c: who this engine is */
     /* engine_cluster.c: one of several hosts on a shared store (store_cluster.h) */
     bool shared;                 /* the store is shared (PostgreSQL): claim before loading work */
-    char prev_host[ENGINE_HOST_ID_LEN + 1]; /* this folder's previous engine ("": none known) */
+    char prev_host[ENGINE_HOST_ID_LEN + 1]; /* this folder's previous engine taken over ("": none) */
+    char prev_hosts[ENGINE_PREV_HOSTS_MAX][ENGINE_HOST_ID_LEN + 1]; /* its candidates, newest first */
+    size_t nprev_hosts;
     int64_t lease_ms;            /* 0: the store's default */
     uv_async_t store_async;      /* the store's thread heard something */
     uv_mutex_t store_lock;       /* guards store_events */

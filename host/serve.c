@@ -76,7 +76,7 @@
 #define DRAIN_TIMEOUT_MS 30000
 /* In the data folder: the address the host serves, IP:PORT and a newline (docs/API.md). */
 #define ADDR_FILE "tarry.addr"
-#define HOST_ID_FILE "host-id" /* a shared store: the id of the engine that last started here */
+#define HOST_ID_FILE "host-id" /* a shared store: the ids of the engines that last started here */
 #define PORT_HINT " (is another host on that port? pick another with --listen, or port 0 for any free one)"
 
 /* ---- the engine process ------------------------------------------------------ */
@@ -180,22 +180,42 @@ fail:
 }
 
 /*
- * On a shared store, <data>/host-id names the engine that last started on this folder, so the
- * next one (after a crash or a restart) takes over what it held at once instead of waiting for
- * its lease to run out (store_cluster.h). "" when there is none.
+ * On a shared store, <data>/host-id names the engines that last started on this folder, newest
+ * first, one per line, so the next one (after a crash or a restart) takes over what they held at
+ * once instead of waiting for a lease to run out (store_cluster.h). An engine writes its own id
+ * first before it joins the store, and only its own once it has recovered: one killed in between
+ * may hold what it took over, and the next engine finds it there (engine_set_cluster). The ids
+ * read, at most ENGINE_PREV_HOSTS_MAX; stops at the first line that is not one.
  */
-static void prev_host_read(const char *data_dir, char id[ENGINE_HOST_ID_LEN + 1])
+static size_t prev_hosts_read(const char *data_dir, char ids[ENGINE_PREV_HOSTS_MAX][ENGINE_HOST_ID_LEN + 1])
 {
-    char path[4096];
+    char path[4096], line[64];
+    size_t n = 0;
     FILE *f;
 
-    id[0] = '\0';
     snprintf(path, sizeof path, "%s/%s", data_dir, HOST_ID_FILE);
     if (!(f = fopen(path, "re")))
-        return;
-    if (!fgets(id, ENGINE_HOST_ID_LEN + 1, f) || strspn(id, "0123456789abcdef") != ENGINE_HOST_ID_LEN)
-        id[0] = '\0';
+        return 0;
+    while (n < ENGINE_PREV_HOSTS_MAX && fgets(line, sizeof line, f) &&
+           strspn(line, "0123456789abcdef") == ENGINE_HOST_ID_LEN &&
+           (line[ENGINE_HOST_ID_LEN] == '\n' || line[ENGINE_HOST_ID_LEN] == '\0')) {
+        line[ENGINE_HOST_ID_LEN] = '\0';
+        memcpy(ids[n++], line, ENGINE_HOST_ID_LEN + 1);
+    }
     fclose(f);
+    return n;
+}
+
+/* <data>/host-id before the engine joins: its own id, then the previous ones it may take over. */
+static void host_ids_write(const char *data_dir, const char *self, char ids[][ENGINE_HOST_ID_LEN + 1],
+                           size_t n)
+{
+    char text[ENGINE_PREV_HOSTS_MAX * (ENGINE_HOST_ID_LEN + 1) + 1];
+    size_t len = (size_t)snprintf(text, sizeof text, "%s", self);
+
+    for (size_t i = 0; i + 1 < ENGINE_PREV_HOSTS_MAX && i < n; i++)
+        len += (size_t)snprintf(text + len, sizeof text - len, "\n%s", ids[i]);
+    line_file_write(data_dir, HOST_ID_FILE, text);
 }
 
 static void addr_file_remove(const char *data_dir)
@@ -354,9 +374,10 @@ static int run_engine(const serve_config *cfg)
     }
     engine_set_notifier(ep.eng, notifier);
     if (strcmp(store_kind(st), "postgres") == 0) {
-        char prev[ENGINE_HOST_ID_LEN + 1];
-        prev_host_read(cfg->data_dir, prev);
-        engine_set_cluster(ep.eng, prev, cfg->lease_ms);
+        char prev[ENGINE_PREV_HOSTS_MAX][ENGINE_HOST_ID_LEN + 1];
+        size_t nprev = prev_hosts_read(cfg->data_dir, prev);
+        host_ids_write(cfg->data_dir, engine_host_self(ep.eng)->id, prev, nprev);
+        engine_set_cluster(ep.eng, (const char(*)[ENGINE_HOST_ID_LEN + 1]) prev, nprev, cfg->lease_ms);
     }
     if ((rc = engine_start(ep.eng)) != 0) {
         hlog(HLOG_ERROR, "cannot start the engine: %s", status_str(rc));
