@@ -30,11 +30,13 @@ from harness import check, check_eq
 
 QUEUED = 3000
 TRIES = 5
+JOINED = re.compile(r"tarry\[(\d+)\] info: joined the hosts of the store as host ([0-9a-f]{16})")
 
 
 def joined_line(text, after):
-    """The host id and log offset of the first 'joined the hosts' line past offset `after`."""
-    m = re.compile(r"tarry\[(\d+)\] info: joined the hosts of the store as host ([0-9a-f]{16})").search(text, after)
+    """The engine's pid, its host id and the log offset of the first 'joined the hosts' line past
+    offset `after`."""
+    m = JOINED.search(text, after)
     return (m.group(1), m.group(2), m.end()) if m else (None, None, after)
 
 
